@@ -1,0 +1,218 @@
+//! The bucket: everything kept about one series in one time slot of one resolution. Every field
+//! merges exactly, so a coarse bucket merged from fine ones equals one folded from the raw
+//! observations, and late data merged into a stored bucket gives the same result as on-time data.
+
+use super::distinct::Distinct;
+use super::sketch::Sketch;
+use crate::encoding::{self, Reader};
+use crate::metric::Kind;
+
+/// What a bucket keeps beyond the five numbers, decided by the series kind.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Extra {
+    #[default]
+    None,
+    /// Timers: the distribution of values.
+    Sketch(Box<Sketch>),
+    /// Sets: the distinct members.
+    Distinct(Box<Distinct>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bucket {
+    pub count: u64,
+    pub sum: f64,
+    pub min: f64,
+    pub max: f64,
+    /// The value of the observation with the latest time (ties: the latest to arrive).
+    pub last: f64,
+    /// Unix seconds of `last`.
+    pub last_time: i64,
+    pub extra: Extra,
+}
+
+impl Bucket {
+    /// A bucket holding one observation.
+    pub fn new(kind: Kind, value: f64, time: i64) -> Bucket {
+        let extra = match kind {
+            Kind::Timer => {
+                let mut s = Sketch::new();
+                s.add(value);
+                Extra::Sketch(Box::new(s))
+            }
+            Kind::Set => {
+                let mut d = Distinct::default();
+                d.insert(value as u64);
+                Extra::Distinct(Box::new(d))
+            }
+            Kind::Counter | Kind::Gauge => Extra::None,
+        };
+        Bucket {
+            count: 1,
+            sum: value,
+            min: value,
+            max: value,
+            last: value,
+            last_time: time,
+            extra,
+        }
+    }
+
+    /// Folds one more observation in.
+    #[inline]
+    pub fn add(&mut self, value: f64, time: i64) {
+        self.count += 1;
+        self.sum += value;
+        if value < self.min {
+            self.min = value;
+        }
+        if value > self.max {
+            self.max = value;
+        }
+        if time >= self.last_time {
+            self.last = value;
+            self.last_time = time;
+        }
+        match &mut self.extra {
+            Extra::None => {}
+            Extra::Sketch(s) => s.add(value),
+            Extra::Distinct(d) => d.insert(value as u64),
+        }
+    }
+
+    /// Merges `newer` in; on a tie in `last_time`, `newer`'s last wins.
+    pub fn merge(&mut self, newer: &Bucket) {
+        self.count += newer.count;
+        self.sum += newer.sum;
+        self.min = self.min.min(newer.min);
+        self.max = self.max.max(newer.max);
+        if newer.last_time >= self.last_time {
+            self.last = newer.last;
+            self.last_time = newer.last_time;
+        }
+        match (&mut self.extra, &newer.extra) {
+            (Extra::Sketch(a), Extra::Sketch(b)) => a.merge(b),
+            (Extra::Distinct(a), Extra::Distinct(b)) => a.merge(b),
+            (a @ Extra::None, b) => *a = b.clone(),
+            _ => {}
+        }
+    }
+
+    pub fn avg(&self) -> f64 {
+        self.sum / self.count as f64
+    }
+
+    /// The value at quantile `q` (within 1%; exact at 0 and 1, which are `min` and `max`).
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        match &self.extra {
+            Extra::Sketch(_) if q >= 1.0 => Some(self.max),
+            Extra::Sketch(_) if q <= 0.0 => Some(self.min),
+            Extra::Sketch(s) => s.quantile(q).map(|v| v.clamp(self.min, self.max)),
+            _ => None,
+        }
+    }
+
+    pub fn distinct(&self) -> Option<f64> {
+        match &self.extra {
+            Extra::Distinct(d) => Some(d.count()),
+            _ => None,
+        }
+    }
+
+    /// The extra part alone, for formats that store the five numbers in columns.
+    pub fn encode_extra(&self, out: &mut Vec<u8>) {
+        match &self.extra {
+            Extra::None => out.push(0),
+            Extra::Sketch(s) => {
+                out.push(1);
+                s.encode(out);
+            }
+            Extra::Distinct(d) => {
+                out.push(2);
+                d.encode(out);
+            }
+        }
+    }
+
+    pub fn decode_extra(r: &mut Reader<'_>) -> Result<Extra, encoding::Error> {
+        Ok(match r.u8()? {
+            0 => Extra::None,
+            1 => Extra::Sketch(Box::new(Sketch::decode(r)?)),
+            2 => Extra::Distinct(Box::new(Distinct::decode(r)?)),
+            _ => return Err(encoding::Error::Invalid("bucket extra tag")),
+        })
+    }
+
+    /// The whole bucket, self-delimiting (used by the WAL).
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        encoding::put_uvarint(out, self.count);
+        encoding::put_f64(out, self.sum);
+        if self.count > 1 {
+            encoding::put_f64(out, self.min);
+            encoding::put_f64(out, self.max);
+            encoding::put_f64(out, self.last);
+        }
+        encoding::put_ivarint(out, self.last_time);
+        self.encode_extra(out);
+    }
+
+    pub fn decode(r: &mut Reader<'_>) -> Result<Bucket, encoding::Error> {
+        let count = r.uvarint()?;
+        if count == 0 {
+            return Err(encoding::Error::Invalid("empty bucket"));
+        }
+        let sum = r.f64()?;
+        let (min, max, last) = if count > 1 {
+            (r.f64()?, r.f64()?, r.f64()?)
+        } else {
+            (sum, sum, sum)
+        };
+        Ok(Bucket {
+            count,
+            sum,
+            min,
+            max,
+            last,
+            last_time: r.ivarint()?,
+            extra: Bucket::decode_extra(r)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_keeps_every_field_exact() {
+        let mut a = Bucket::new(Kind::Timer, 5.0, 100);
+        a.add(1.0, 101);
+        let mut b = Bucket::new(Kind::Timer, 9.0, 99);
+        b.add(3.0, 101);
+        a.merge(&b);
+        assert_eq!((a.count, a.sum, a.min, a.max), (4, 18.0, 1.0, 9.0));
+        assert_eq!(a.last, 3.0, "tie on time: the newer bucket wins");
+        assert_eq!(a.quantile(1.0), Some(9.0));
+    }
+
+    #[test]
+    fn late_observation_does_not_become_last() {
+        let mut a = Bucket::new(Kind::Gauge, 5.0, 200);
+        a.add(7.0, 150);
+        assert_eq!(a.last, 5.0);
+    }
+
+    #[test]
+    fn encoding_round_trips() {
+        for kind in Kind::ALL {
+            let mut b = Bucket::new(kind, 3.0, 10);
+            let mut enc = Vec::new();
+            b.encode(&mut enc);
+            assert_eq!(Bucket::decode(&mut Reader::new(&enc)).unwrap(), b);
+            b.add(4.0, 11);
+            enc.clear();
+            b.encode(&mut enc);
+            assert_eq!(Bucket::decode(&mut Reader::new(&enc)).unwrap(), b);
+        }
+    }
+}

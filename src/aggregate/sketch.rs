@@ -1,0 +1,266 @@
+//! A DDSketch (Masson et al., VLDB 2019) with 1% relative accuracy: values go into logarithmic
+//! bins, so merging two sketches is adding their bins — exact, associative and commutative. A
+//! sketch of an hour merged from sixty one-minute sketches is identical to one built from the raw
+//! values. The bins live in a dense `Vec` per sign with an offset; at most [`MAX_BINS`] per sign
+//! (the lowest are collapsed, as the reference implementation does).
+
+use crate::encoding::{self, Reader};
+
+/// Relative accuracy of every quantile.
+pub const RELATIVE_ACCURACY: f64 = 0.01;
+/// Bins kept per sign before the lowest are collapsed into one.
+pub const MAX_BINS: usize = 2048;
+/// Magnitudes below this count as zero.
+const MIN_INDEXABLE: f64 = 1e-9;
+
+fn gamma() -> f64 {
+    (1.0 + RELATIVE_ACCURACY) / (1.0 - RELATIVE_ACCURACY)
+}
+
+fn ln_gamma() -> f64 {
+    gamma().ln()
+}
+
+fn saturating_sum(it: impl Iterator<Item = u64>) -> u64 {
+    it.fold(0, u64::saturating_add)
+}
+
+/// Dense bins `counts[i]` for key `offset + i`.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Bins {
+    offset: i32,
+    counts: Vec<u64>,
+}
+
+impl Bins {
+    fn add(&mut self, key: i32, n: u64) {
+        if self.counts.is_empty() {
+            self.offset = key;
+            self.counts.push(n);
+            return;
+        }
+        let (key64, offset64) = (i64::from(key), i64::from(self.offset));
+        if key64 < offset64 {
+            let grow = (offset64 - key64) as usize;
+            if self.counts.len() + grow > MAX_BINS {
+                // Collapse: values below the lowest kept bin are counted in it.
+                self.counts[0] = self.counts[0].saturating_add(n);
+                return;
+            }
+            self.counts.splice(0..0, std::iter::repeat_n(0, grow));
+            self.offset = key;
+        } else if key64 - offset64 >= MAX_BINS as i64 {
+            // Keep the highest MAX_BINS keys; everything lower collapses into the lowest kept.
+            let new_offset = key64 - (MAX_BINS as i64 - 1);
+            let drop = (new_offset - offset64) as usize;
+            let collapsed = saturating_sum(self.counts.drain(0..drop.min(self.counts.len())));
+            if self.counts.is_empty() {
+                self.counts.push(0);
+            }
+            self.counts[0] = self.counts[0].saturating_add(collapsed);
+            self.offset = new_offset as i32;
+        }
+        let idx = (key - self.offset) as usize;
+        if idx >= self.counts.len() {
+            self.counts.resize(idx + 1, 0);
+        }
+        self.counts[idx] = self.counts[idx].saturating_add(n);
+    }
+
+    fn merge(&mut self, other: &Bins) {
+        for (i, &c) in other.counts.iter().enumerate() {
+            if c > 0 {
+                self.add(other.offset + i as i32, c);
+            }
+        }
+    }
+
+    fn iter(&self) -> impl DoubleEndedIterator<Item = (i32, u64)> + '_ {
+        self.counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0)
+            .map(|(i, c)| (self.offset + i as i32, *c))
+    }
+
+    fn total(&self) -> u64 {
+        saturating_sum(self.counts.iter().copied())
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        let nonzero = self.iter().count();
+        encoding::put_uvarint(out, nonzero as u64);
+        let mut prev = 0i64;
+        for (k, c) in self.iter() {
+            encoding::put_ivarint(out, i64::from(k) - prev);
+            encoding::put_uvarint(out, c);
+            prev = i64::from(k);
+        }
+    }
+
+    fn decode(r: &mut Reader<'_>) -> Result<Bins, encoding::Error> {
+        let n = r.uvarint()?;
+        let mut bins = Bins::default();
+        let mut key = 0i64;
+        for _ in 0..n {
+            key = key.wrapping_add(r.ivarint()?);
+            let k = i32::try_from(key).map_err(|_| encoding::Error::Invalid("sketch key"))?;
+            bins.add(k, r.uvarint()?);
+        }
+        Ok(bins)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sketch {
+    positive: Bins,
+    negative: Bins,
+    zeros: u64,
+}
+
+impl Sketch {
+    pub fn new() -> Sketch {
+        Sketch::default()
+    }
+
+    fn key(magnitude: f64) -> i32 {
+        (magnitude.ln() / ln_gamma()).ceil() as i32
+    }
+
+    fn value(key: i32) -> f64 {
+        let g = gamma();
+        2.0 * g.powi(key) / (g + 1.0)
+    }
+
+    pub fn add(&mut self, v: f64) {
+        self.add_n(v, 1);
+    }
+
+    pub fn add_n(&mut self, v: f64, n: u64) {
+        if !v.is_finite() {
+            return;
+        }
+        if v > MIN_INDEXABLE {
+            self.positive.add(Self::key(v), n);
+        } else if v < -MIN_INDEXABLE {
+            self.negative.add(Self::key(-v), n);
+        } else {
+            self.zeros = self.zeros.saturating_add(n);
+        }
+    }
+
+    pub fn merge(&mut self, other: &Sketch) {
+        self.positive.merge(&other.positive);
+        self.negative.merge(&other.negative);
+        self.zeros = self.zeros.saturating_add(other.zeros);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.positive
+            .total()
+            .saturating_add(self.negative.total())
+            .saturating_add(self.zeros)
+    }
+
+    /// The value at quantile `q` (0..=1), within 1% of the true one; `None` when empty.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        let n = self.count();
+        if n == 0 || !(0.0..=1.0).contains(&q) {
+            return None;
+        }
+        let rank = (q * (n - 1) as f64).floor() as u64;
+        let mut seen = 0u64;
+        for (k, c) in self.negative.iter().rev() {
+            seen = seen.saturating_add(c);
+            if seen > rank {
+                return Some(-Self::value(k));
+            }
+        }
+        seen = seen.saturating_add(self.zeros);
+        if seen > rank {
+            return Some(0.0);
+        }
+        for (k, c) in self.positive.iter() {
+            seen = seen.saturating_add(c);
+            if seen > rank {
+                return Some(Self::value(k));
+            }
+        }
+        None
+    }
+
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        encoding::put_uvarint(out, self.zeros);
+        self.positive.encode(out);
+        self.negative.encode(out);
+    }
+
+    pub fn decode(r: &mut Reader<'_>) -> Result<Sketch, encoding::Error> {
+        let zeros = r.uvarint()?;
+        let positive = Bins::decode(r)?;
+        let negative = Bins::decode(r)?;
+        Ok(Sketch {
+            positive,
+            negative,
+            zeros,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn exact(values: &mut [f64], q: f64) -> f64 {
+        values.sort_by(f64::total_cmp);
+        values[(q * (values.len() - 1) as f64).floor() as usize]
+    }
+
+    #[test]
+    fn quantiles_are_within_one_percent() {
+        let mut values: Vec<f64> = (1..=10_000).map(|i| (i as f64) * 0.37).collect();
+        let mut s = Sketch::new();
+        values.iter().for_each(|&v| s.add(v));
+        for q in [0.0, 0.5, 0.9, 0.99, 0.999, 1.0] {
+            let want = exact(&mut values, q);
+            let got = s.quantile(q).unwrap();
+            assert!((got - want).abs() <= want * RELATIVE_ACCURACY, "q={q} {got} vs {want}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn merge_equals_building_from_raw(
+            a in proptest::collection::vec(-1e6f64..1e6, 0..200),
+            b in proptest::collection::vec(-1e6f64..1e6, 0..200),
+        ) {
+            let (mut sa, mut sb, mut all) = (Sketch::new(), Sketch::new(), Sketch::new());
+            a.iter().for_each(|&v| { sa.add(v); all.add(v); });
+            b.iter().for_each(|&v| { sb.add(v); all.add(v); });
+            let mut ab = sa.clone();
+            ab.merge(&sb);
+            let mut ba = sb.clone();
+            ba.merge(&sa);
+            prop_assert_eq!(&ab, &all);
+            prop_assert_eq!(&ba, &all);
+            let mut enc = Vec::new();
+            all.encode(&mut enc);
+            prop_assert_eq!(Sketch::decode(&mut Reader::new(&enc)).unwrap(), all);
+        }
+
+        #[test]
+        fn quantile_error_is_bounded(mut v in proptest::collection::vec(-1e6f64..1e6, 1..500), q in 0.0f64..=1.0) {
+            let mut s = Sketch::new();
+            v.iter().for_each(|&x| s.add(x));
+            let want = exact(&mut v, q);
+            let got = s.quantile(q).unwrap();
+            prop_assert!((got - want).abs() <= want.abs() * RELATIVE_ACCURACY + 2e-9, "{} vs {}", got, want);
+        }
+
+        #[test]
+        fn decoding_garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = Sketch::decode(&mut Reader::new(&bytes));
+        }
+    }
+}

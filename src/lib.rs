@@ -1,0 +1,13 @@
+//! tally: one daemon per host that turns what the host does into numbers and graphs.
+//!
+//! Modules in the order data flows:
+//! `config` (YAML → validated config) · `metric` (series, kinds, observations) ·
+//! `inputs` (carbon; later tail, statsd, system) → `aggregate` (pure bucket maths) →
+//! `store` (the only writer of `data_dir`) → `query` (tiers, consolidation, views, lineage) →
+//! `http` (Graphite API). `agent` is the only module that knows every stage.
+
+pub mod aggregate;
+pub mod encoding;
+pub mod metric;
+pub mod schema;
+pub mod store;
