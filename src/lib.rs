@@ -7,7 +7,10 @@
 //! `http` (Graphite API). `agent` is the only module that knows every stage.
 
 pub mod aggregate;
+pub mod config;
 pub mod encoding;
+pub mod inputs;
 pub mod metric;
+pub mod query;
 pub mod schema;
 pub mod store;

@@ -49,6 +49,8 @@ pub struct Schema {
     pub pattern: Regex,
     /// Finest first; each resolution a multiple of the one before.
     pub tiers: Vec<Tier>,
+    /// The retentions as written in config, e.g. `10s:7d,1m:90d` (reported in lineage).
+    pub retentions: String,
 }
 
 impl Schema {
@@ -63,12 +65,8 @@ impl Schema {
             name: name.to_string(),
             pattern,
             tiers,
+            retentions: retentions.join(","),
         })
-    }
-
-    /// The retentions as written in config, e.g. `10s:7d,1m:90d`.
-    pub fn retentions_text(&self) -> String {
-        self.tiers.iter().map(Tier::to_string).collect::<Vec<_>>().join(",")
     }
 
     pub fn finest(&self) -> Tier {
@@ -161,7 +159,7 @@ pub fn parse_duration(s: &str) -> Result<u64, Error> {
 }
 
 fn format_duration(secs: u64) -> String {
-    for (unit, size) in [("y", 365 * 86_400), ("w", 7 * 86_400), ("d", 86_400), ("h", 3600), ("m", 60)] {
+    for (unit, size) in [("y", 365 * 86_400), ("d", 86_400), ("h", 3600), ("m", 60)] {
         if secs >= size && secs % size == 0 {
             return format!("{}{unit}", secs / size);
         }
@@ -223,6 +221,6 @@ mod tests {
         };
         assert_eq!(s.for_name("carbon.agents.x").name, "carbon");
         assert_eq!(s.for_name("web.hits").name, "default");
-        assert_eq!(s.list[0].retentions_text(), "1m:30d");
+        assert_eq!(s.list[0].retentions, "1m:30d");
     }
 }

@@ -1,0 +1,383 @@
+//! Configuration in two phases: [`File`] is exactly what the YAML says (every struct rejects
+//! unknown keys); [`File::validate`] turns it into a [`Config`] that later code can trust.
+//! Every error names the file, line and column it comes from, and validation reports all of
+//! them at once.
+
+use crate::schema::{self, Schema, Schemas};
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// One problem in a config file, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: PathBuf,
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}", .0.iter().map(Problem::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Problem>),
+}
+
+impl Error {
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            Error::Invalid(p) => p,
+            Error::Read { .. } => &[],
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phase 1: the file as written.
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    /// Where the store keeps its files (default `./tally-data`).
+    pub data_dir: Option<Spanned<String>>,
+    /// `auto` (the host's name, first label) or a literal, used for `{host}` in prefixes.
+    pub hostname: Option<Spanned<String>>,
+    #[serde(default)]
+    pub http: HttpFile,
+    #[serde(default)]
+    pub storage: StorageFile,
+    #[serde(default)]
+    pub query: QueryFile,
+    #[serde(default)]
+    pub inputs: InputsFile,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct HttpFile {
+    /// `host:port`; set `enabled: false` to run without the HTTP API.
+    pub listen: Option<Spanned<String>>,
+    pub enabled: Option<bool>,
+    /// Bearer token required for writes (events, ingest) from non-loopback clients.
+    pub token: Option<String>,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct StorageFile {
+    pub schemas: Option<Vec<SchemaFile>>,
+    /// How often aggregated buckets are committed to the store (default `1s`).
+    pub commit_interval: Option<Spanned<String>>,
+    /// How often the in-memory head is written to segment files (default `10m`).
+    pub head_flush_interval: Option<Spanned<String>>,
+    /// Observations further ahead of the clock than this are dropped (default `10m`).
+    pub max_future: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaFile {
+    pub name: Spanned<String>,
+    pub pattern: Spanned<String>,
+    pub retentions: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct QueryFile {
+    /// Most points one series may read from a tier before a coarser tier is used (default 20000).
+    pub max_points_per_series: Option<u64>,
+    /// maxDataPoints when a request gives none (default: no consolidation).
+    pub default_max_data_points: Option<u64>,
+    /// Most series one target may expand to (default 10000).
+    pub max_series: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct InputsFile {
+    pub carbon: Option<CarbonFile>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CarbonFile {
+    pub enabled: Option<bool>,
+    /// TCP and UDP address (default `127.0.0.1:2003`).
+    pub listen: Option<Spanned<String>>,
+    /// Also listen on UDP at the same address (default true).
+    pub udp: Option<bool>,
+    /// Lines longer than this are dropped and counted (default 4096).
+    pub max_line_length: Option<usize>,
+    /// Kind given to carbon series (default `gauge`).
+    pub kind: Option<Spanned<String>>,
+    /// Most concurrent TCP connections (default 1024).
+    pub max_connections: Option<usize>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phase 2: validated.
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this came from (None: built-in defaults).
+    pub source: Option<PathBuf>,
+    pub data_dir: PathBuf,
+    pub hostname: String,
+    pub http: Option<Http>,
+    pub storage: Storage,
+    pub query: Query,
+    pub carbon: Option<Carbon>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Http {
+    pub listen: SocketAddr,
+    pub token: Option<String>,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Storage {
+    pub schemas: Arc<Schemas>,
+    pub commit_interval_ms: u64,
+    pub head_flush_interval: i64,
+    pub max_future: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    pub max_points_per_series: u64,
+    pub default_max_data_points: Option<u64>,
+    pub max_series: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Carbon {
+    pub listen: SocketAddr,
+    pub udp: bool,
+    pub max_line_length: usize,
+    pub kind: crate::metric::Kind,
+    pub max_connections: usize,
+}
+
+pub const DEFAULT_DATA_DIR: &str = "./tally-data";
+
+/// Reads and validates a config file.
+pub fn load(path: &Path) -> Result<Config, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text, path)
+}
+
+/// Parses and validates config text; `path` is only used in messages.
+pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
+    let file: File = if text.trim().is_empty() {
+        File::default()
+    } else {
+        serde_saphyr::from_str(text).map_err(|e| {
+            let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+            Error::Invalid(vec![Problem {
+                file: path.to_path_buf(),
+                line,
+                column,
+                message: e.to_string(),
+            }])
+        })?
+    };
+    file.validate(Some(path))
+}
+
+/// The configuration used when no file is given: everything on loopback, data in ./tally-data.
+pub fn defaults() -> Config {
+    File::default().validate(None).expect("the built-in defaults are valid")
+}
+
+struct Problems<'a> {
+    file: Option<&'a Path>,
+    list: Vec<Problem>,
+}
+
+impl Problems<'_> {
+    fn at<T>(&mut self, spanned: &Spanned<T>, message: impl fmt::Display) {
+        self.list.push(Problem {
+            file: self.file.map(Path::to_path_buf).unwrap_or_default(),
+            line: spanned.referenced.line(),
+            column: spanned.referenced.column(),
+            message: message.to_string(),
+        });
+    }
+
+    fn duration(&mut self, value: &Option<Spanned<String>>, default: u64) -> u64 {
+        match value {
+            None => default,
+            Some(s) => schema::parse_duration(&s.value).unwrap_or_else(|e| {
+                self.at(s, e);
+                default
+            }),
+        }
+    }
+
+    fn addr(&mut self, value: &Option<Spanned<String>>, default: &str) -> SocketAddr {
+        let fallback = default.parse().expect("default addresses parse");
+        match value {
+            None => fallback,
+            Some(s) => s.value.parse().unwrap_or_else(|_| {
+                self.at(s, format!("bad listen address {:?}: expected host:port, e.g. 127.0.0.1:8080", s.value));
+                fallback
+            }),
+        }
+    }
+}
+
+impl File {
+    pub fn validate(self, path: Option<&Path>) -> Result<Config, Error> {
+        let mut p = Problems {
+            file: path,
+            list: Vec::new(),
+        };
+        let data_dir = PathBuf::from(
+            self.data_dir
+                .map(|s| s.value)
+                .unwrap_or_else(|| DEFAULT_DATA_DIR.to_string()),
+        );
+        let hostname = match self.hostname {
+            Some(s) if s.value != "auto" => {
+                if s.value.is_empty() || s.value.contains(['.', ' ', ';']) {
+                    p.at(&s, "hostname must be one path node: no dots, spaces or ';'");
+                }
+                s.value
+            }
+            _ => detect_hostname(),
+        };
+        let http = (self.http.enabled != Some(false)).then(|| Http {
+            listen: p.addr(&self.http.listen, "127.0.0.1:8080"),
+            token: self.http.token.filter(|t| !t.is_empty()),
+            max_body_bytes: self.http.max_body_bytes.unwrap_or(8 << 20),
+        });
+        let schemas = match self.storage.schemas {
+            None => Schemas::default_list(),
+            Some(list) => validate_schemas(list, &mut p),
+        };
+        let storage = Storage {
+            schemas: Arc::new(schemas),
+            commit_interval_ms: p.duration(&self.storage.commit_interval, 1) * 1000,
+            head_flush_interval: p.duration(&self.storage.head_flush_interval, 600) as i64,
+            max_future: p.duration(&self.storage.max_future, 600) as i64,
+        };
+        let query = Query {
+            max_points_per_series: self.query.max_points_per_series.unwrap_or(20_000).max(1),
+            default_max_data_points: self.query.default_max_data_points.filter(|&n| n > 0),
+            max_series: self.query.max_series.unwrap_or(10_000).max(1),
+        };
+        let carbon_file = self.inputs.carbon.unwrap_or_default();
+        let carbon = (carbon_file.enabled != Some(false)).then(|| Carbon {
+            listen: p.addr(&carbon_file.listen, "127.0.0.1:2003"),
+            udp: carbon_file.udp.unwrap_or(true),
+            max_line_length: carbon_file.max_line_length.unwrap_or(4096).max(64),
+            kind: match &carbon_file.kind {
+                None => crate::metric::Kind::Gauge,
+                Some(k) => k.value.parse().unwrap_or_else(|e| {
+                    p.at(k, e);
+                    crate::metric::Kind::Gauge
+                }),
+            },
+            max_connections: carbon_file.max_connections.unwrap_or(1024).max(1),
+        });
+        if let (Some(h), Some(c)) = (&http, &carbon)
+            && h.listen == c.listen
+        {
+            p.list.push(Problem {
+                file: path.map(Path::to_path_buf).unwrap_or_default(),
+                line: 0,
+                column: 0,
+                message: format!("http and carbon both listen on {}", h.listen),
+            });
+        }
+        if !p.list.is_empty() {
+            return Err(Error::Invalid(p.list));
+        }
+        Ok(Config {
+            source: path.map(Path::to_path_buf),
+            data_dir,
+            hostname,
+            http,
+            storage,
+            query,
+            carbon,
+        })
+    }
+}
+
+fn validate_schemas(list: Vec<SchemaFile>, p: &mut Problems<'_>) -> Schemas {
+    let mut out = Vec::new();
+    for s in list {
+        let mut tiers = Vec::new();
+        for r in &s.retentions {
+            match schema::parse_retention(&r.value) {
+                Ok(t) => tiers.push(t),
+                Err(e) => p.at(r, e),
+            }
+        }
+        if tiers.len() != s.retentions.len() {
+            continue;
+        }
+        if let Err(e) = schema::check_tiers(&tiers) {
+            p.at(&s.name, format!("schema {:?}: {e}", s.name.value));
+            continue;
+        }
+        match regex::Regex::new(&s.pattern.value) {
+            Ok(pattern) => out.push(Schema {
+                name: s.name.value,
+                pattern,
+                tiers,
+                retentions: s.retentions.iter().map(|r| r.value.as_str()).collect::<Vec<_>>().join(","),
+            }),
+            Err(e) => p.at(&s.pattern, format!("bad pattern: {e}")),
+        }
+    }
+    if out.is_empty() {
+        return Schemas::default_list();
+    }
+    Schemas { list: out }
+}
+
+/// The host's name up to the first dot, as Diamond's `smart` method gives it.
+pub fn detect_hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into the buffer we own.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    let name = if rc == 0 {
+        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        String::from_utf8_lossy(&buf[..end]).into_owned()
+    } else {
+        String::new()
+    };
+    let short = name.split('.').next().unwrap_or_default();
+    if short.is_empty() {
+        "localhost".to_string()
+    } else {
+        crate::metric::sanitize_node(short)
+    }
+}
+
+#[cfg(test)]
+mod tests;

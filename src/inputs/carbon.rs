@@ -1,0 +1,332 @@
+//! The carbon (Graphite plaintext) listener, TCP and UDP: `path value timestamp\n`, `-1` as the
+//! timestamp meaning now, tagged paths (`disk.used;dc=eu`) put into canonical order. A bad line
+//! is counted and logged at a limited rate; the connection stays up and the rest is read.
+
+use super::RateLimitedLog;
+use crate::metric::{Kind, Observation, Series};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{mpsc, watch};
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Error {
+    #[error("expected 3 fields (path value timestamp), got {0}")]
+    Fields(usize),
+    #[error("line is not UTF-8")]
+    Utf8,
+    #[error("bad path: {0}")]
+    Path(#[from] crate::metric::Error),
+    #[error("bad value {0:?}")]
+    Value(String),
+    #[error("bad timestamp {0:?}")]
+    Timestamp(String),
+}
+
+/// Counters the agent turns into `tally.carbon.*` series.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub lines: AtomicU64,
+    pub bad_lines: AtomicU64,
+    pub too_long: AtomicU64,
+    /// UDP datagrams dropped because the pipeline queue was full.
+    pub dropped: AtomicU64,
+    pub connections: AtomicU64,
+    pub refused_connections: AtomicU64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub kind: Kind,
+    pub max_line_length: usize,
+    pub max_connections: usize,
+}
+
+/// Parses one line (without its newline). `now` replaces a timestamp of -1.
+pub fn parse_line(line: &[u8], now: i64, kind: Kind) -> Result<Observation, Error> {
+    let line = std::str::from_utf8(line).map_err(|_| Error::Utf8)?;
+    let mut fields = line.split_ascii_whitespace();
+    let (Some(path), Some(value), Some(ts), None) = (fields.next(), fields.next(), fields.next(), fields.next())
+    else {
+        return Err(Error::Fields(line.split_ascii_whitespace().count()));
+    };
+    let series = Series::parse(path)?;
+    let value: f64 = value
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite())
+        .ok_or_else(|| Error::Value(value.to_string()))?;
+    let ts_f: f64 = ts.parse().map_err(|_| Error::Timestamp(ts.to_string()))?;
+    let time = if ts_f == -1.0 {
+        now
+    } else if ts_f.is_finite() && (0.0..1e11).contains(&ts_f) {
+        ts_f as i64
+    } else {
+        return Err(Error::Timestamp(ts.to_string()));
+    };
+    Ok(Observation {
+        series,
+        kind,
+        value,
+        time,
+    })
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Splits `buf` into lines, parses each, and pushes good ones into `out`.
+struct LineSplitter {
+    partial: Vec<u8>,
+    discarding: bool,
+}
+
+struct Context {
+    settings: Settings,
+    stats: Arc<Stats>,
+    log: RateLimitedLog,
+}
+
+impl Context {
+    fn line(&self, line: &[u8], now: i64, out: &mut Vec<Observation>, peer: &SocketAddr) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
+        self.stats.lines.fetch_add(1, Relaxed);
+        match parse_line(line, now, self.settings.kind) {
+            Ok(obs) => out.push(obs),
+            Err(error) => {
+                self.stats.bad_lines.fetch_add(1, Relaxed);
+                self.log.log(|suppressed| {
+                    let shown = String::from_utf8_lossy(&line[..line.len().min(200)]);
+                    tracing::warn!(%peer, %error, line = %shown, suppressed, "Bad carbon line.");
+                });
+            }
+        }
+    }
+}
+
+impl LineSplitter {
+    fn new() -> Self {
+        LineSplitter {
+            partial: Vec::new(),
+            discarding: false,
+        }
+    }
+
+    fn feed(&mut self, mut data: &[u8], cx: &Context, out: &mut Vec<Observation>, peer: &SocketAddr) {
+        let now = unix_now();
+        let max = cx.settings.max_line_length;
+        while let Some(nl) = memchr::memchr(b'\n', data) {
+            let (head, rest) = (&data[..nl], &data[nl + 1..]);
+            if self.discarding {
+                self.discarding = false;
+            } else if self.partial.is_empty() {
+                if head.len() > max {
+                    cx.stats.too_long.fetch_add(1, Relaxed);
+                } else {
+                    cx.line(head, now, out, peer);
+                }
+            } else if self.partial.len() + head.len() > max {
+                cx.stats.too_long.fetch_add(1, Relaxed);
+                self.partial.clear();
+            } else {
+                self.partial.extend_from_slice(head);
+                let line = std::mem::take(&mut self.partial);
+                cx.line(&line, now, out, peer);
+            }
+            data = rest;
+        }
+        if self.discarding {
+            return;
+        }
+        if self.partial.len() + data.len() > max {
+            cx.stats.too_long.fetch_add(1, Relaxed);
+            self.partial.clear();
+            self.discarding = true;
+        } else {
+            self.partial.extend_from_slice(data);
+        }
+    }
+}
+
+/// Accepts TCP connections until `shutdown` turns true.
+pub async fn serve_tcp(
+    listener: TcpListener,
+    tx: mpsc::Sender<Vec<Observation>>,
+    settings: Settings,
+    stats: Arc<Stats>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let cx = Arc::new(Context {
+        settings,
+        stats,
+        log: RateLimitedLog::new(Duration::from_secs(10)),
+    });
+    let open = Arc::new(AtomicUsize::new(0));
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(error) => {
+                        tracing::warn!(%error, "Carbon accept failed.");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                if open.load(Relaxed) >= cx.settings.max_connections {
+                    cx.stats.refused_connections.fetch_add(1, Relaxed);
+                    drop(stream);
+                    continue;
+                }
+                cx.stats.connections.fetch_add(1, Relaxed);
+                open.fetch_add(1, Relaxed);
+                let (cx, tx, open, shutdown) = (cx.clone(), tx.clone(), open.clone(), shutdown.clone());
+                tokio::spawn(async move {
+                    connection(stream, peer, &cx, &tx, shutdown).await;
+                    open.fetch_sub(1, Relaxed);
+                });
+            }
+        }
+    }
+}
+
+async fn connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    cx: &Context,
+    tx: &mpsc::Sender<Vec<Observation>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut splitter = LineSplitter::new();
+    loop {
+        let n = tokio::select! {
+            _ = shutdown.changed() => return,
+            r = stream.read(&mut buf) => match r {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(error) => {
+                    tracing::debug!(%peer, %error, "Carbon connection error.");
+                    break;
+                }
+            },
+        };
+        let mut batch = Vec::new();
+        splitter.feed(&buf[..n], cx, &mut batch, &peer);
+        // Waiting here is the backpressure: TCP senders slow down instead of losing data.
+        if !batch.is_empty() && tx.send(batch).await.is_err() {
+            return;
+        }
+    }
+    // A last line without a newline still counts, as carbon does.
+    let mut batch = Vec::new();
+    splitter.feed(b"\n", cx, &mut batch, &peer);
+    if !batch.is_empty() {
+        let _ = tx.send(batch).await;
+    }
+}
+
+/// Reads UDP datagrams (each holding one or more lines) until `shutdown` turns true.
+pub async fn serve_udp(
+    socket: UdpSocket,
+    tx: mpsc::Sender<Vec<Observation>>,
+    settings: Settings,
+    stats: Arc<Stats>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let cx = Context {
+        settings,
+        stats,
+        log: RateLimitedLog::new(Duration::from_secs(10)),
+    };
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        let (n, peer) = tokio::select! {
+            _ = shutdown.changed() => break,
+            r = socket.recv_from(&mut buf) => match r {
+                Ok(r) => r,
+                Err(error) => {
+                    tracing::debug!(%error, "Carbon UDP receive error.");
+                    continue;
+                }
+            },
+        };
+        let mut batch = Vec::new();
+        let mut splitter = LineSplitter::new();
+        splitter.feed(&buf[..n], &cx, &mut batch, &peer);
+        splitter.feed(b"\n", &cx, &mut batch, &peer);
+        if batch.is_empty() {
+            continue;
+        }
+        if let Err(mpsc::error::TrySendError::Full(b)) = tx.try_send(batch) {
+            cx.stats.dropped.fetch_add(b.len() as u64, Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_plaintext_lines() {
+        let o = parse_line(b"a.b.c 4.5 1700000000", 0, Kind::Gauge).unwrap();
+        assert_eq!((o.series.as_str(), o.value, o.time), ("a.b.c", 4.5, 1_700_000_000));
+        assert_eq!(parse_line(b"a 1 -1", 42, Kind::Gauge).unwrap().time, 42);
+        assert_eq!(parse_line(b"a 1 1700000000.7", 0, Kind::Gauge).unwrap().time, 1_700_000_000);
+        let t = parse_line(b"disk.used;rack=a1;dc=eu 1 -1", 0, Kind::Gauge).unwrap();
+        assert_eq!(t.series.as_str(), "disk.used;dc=eu;rack=a1");
+    }
+
+    #[test]
+    fn rejects_bad_lines_with_a_reason() {
+        let bad: [(&[u8], Error); 8] = [
+            (b"a 1", Error::Fields(2)),
+            (b"a 1 2 3", Error::Fields(4)),
+            (b"a x 1", Error::Value("x".into())),
+            (b"a nan 1", Error::Value("nan".into())),
+            (b"a inf 1", Error::Value("inf".into())),
+            (b"a 1 soon", Error::Timestamp("soon".into())),
+            (b"a\xff 1 1", Error::Utf8),
+            (b"a..b 1 1", Error::Path(crate::metric::Error::EmptyNode)),
+        ];
+        for (line, err) in bad {
+            assert_eq!(parse_line(line, 0, Kind::Gauge).unwrap_err(), err);
+        }
+    }
+
+    #[test]
+    fn splitter_handles_partial_and_long_lines() {
+        let cx = Context {
+            settings: Settings {
+                kind: Kind::Gauge,
+                max_line_length: 20,
+                max_connections: 1,
+            },
+            stats: Arc::default(),
+            log: RateLimitedLog::new(Duration::from_secs(10)),
+        };
+        let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let mut s = LineSplitter::new();
+        let mut out = Vec::new();
+        s.feed(b"a 1 1\nb 2", &cx, &mut out, &peer);
+        s.feed(b" 2\n", &cx, &mut out, &peer);
+        s.feed(&[b'x'; 30], &cx, &mut out, &peer);
+        s.feed(b"yyy 1 1\nc 3 3\r\n\ngarbage\n", &cx, &mut out, &peer);
+        let names: Vec<_> = out.iter().map(|o| o.series.as_str().to_string()).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert_eq!(cx.stats.too_long.load(Relaxed), 1);
+        assert_eq!(cx.stats.bad_lines.load(Relaxed), 1);
+    }
+}
