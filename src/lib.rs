@@ -6,9 +6,11 @@
 //! `store` (the only writer of `data_dir`) → `query` (tiers, consolidation, views, lineage) →
 //! `http` (Graphite API). `agent` is the only module that knows every stage.
 
+pub mod agent;
 pub mod aggregate;
 pub mod config;
 pub mod encoding;
+pub mod http;
 pub mod inputs;
 pub mod metric;
 pub mod query;

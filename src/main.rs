@@ -1,1 +1,199 @@
-fn main() {}
+//! The `tally` command: argv → config → agent (or a one-shot command). Errors are reported
+//! here, once, with their chain of causes.
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use tally::config::{self, Config};
+use tally::query::{self, Range, attime};
+use tally::store::Store;
+
+/// Where the packaged config lives; used when no -c is given and the file exists.
+const SYSTEM_CONFIG: &str = "/etc/tally/tally.yaml";
+
+#[derive(Parser)]
+#[command(
+    name = "tally",
+    version,
+    about = "Host metrics agent: carbon in, resolution buckets, a Graphite-compatible store and API",
+    long_about = "tally turns what a host does into numbers and graphs. It listens for carbon \
+(Graphite plaintext) lines, folds every observation into resolution buckets (count, sum, min, max, \
+last, and a percentile sketch for timers), keeps them in an embedded store, and serves them through \
+graphite-web's HTTP API, so Grafana's Graphite data source works against it unchanged.",
+    after_help = "Examples:\n  tally run                          # built-in defaults: ./tally-data, API on 127.0.0.1:8080\n  \
+tally run -c /etc/tally/tally.yaml\n  tally check -c /etc/tally/tally.yaml   # before a reload (systemctl reload tally)\n  \
+tally query 'servers.*.loadavg.01' --from -1h\n  tally query 'web.requests:sumrate' --from -1d --max-data-points 100\n\n\
+Send a value:  echo \"test.value 42 -1\" | nc -q0 127.0.0.1 2003\nRead it back: curl '127.0.0.1:8080/render?target=test.value&from=-5min'"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon: listeners, aggregation, store and HTTP API. SIGHUP reloads the config;
+    /// SIGTERM or SIGINT flushes and stops.
+    Run {
+        /// Config file (default: /etc/tally/tally.yaml if it exists, else built-in defaults).
+        #[arg(short, long, env = "TALLY_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Validate a config file; every problem is listed as file:line:col and the exit status is
+    /// non-zero if there is any.
+    Check {
+        #[arg(short, long, env = "TALLY_CONFIG", default_value = SYSTEM_CONFIG)]
+        config: PathBuf,
+    },
+    /// Print a series (path, glob or path:view) from the store as Graphite lines
+    /// `path value timestamp`. Works while the daemon runs (the store is read, not locked).
+    Query {
+        /// e.g. `servers.web1.cpu.total.user`, `web.*.requests:sumrate`, `api.latency:p99`
+        target: String,
+        #[arg(short, long, env = "TALLY_CONFIG")]
+        config: Option<PathBuf>,
+        /// Start (exclusive), in graphite's formats: -1h, -15min, 1700000000, 04:00_20240101.
+        #[arg(long, default_value = "-1d", allow_hyphen_values = true)]
+        from: String,
+        /// End (inclusive), same formats.
+        #[arg(long, default_value = "now", allow_hyphen_values = true)]
+        until: String,
+        /// View when the target has no `:view` suffix: avg, sum, sumrate, sumN, obvs, obvsrate,
+        /// min, max, last, pNN, distinct (default: by kind).
+        #[arg(long)]
+        view: Option<String>,
+        /// Merge buckets so each series has at most this many points.
+        #[arg(long)]
+        max_data_points: Option<u64>,
+        /// Also print points that have no data, as `None`.
+        #[arg(long)]
+        nulls: bool,
+    },
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TALLY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.without_time().init(),
+    }
+}
+
+fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
+    match path {
+        Some(p) => Ok(config::load(p)?),
+        None if Path::new(SYSTEM_CONFIG).exists() => Ok(config::load(Path::new(SYSTEM_CONFIG))?),
+        None => Ok(config::defaults()),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Run { config } => {
+            let config = load_config(config.as_deref())?;
+            if config.source.is_none() {
+                tracing::info!(data_dir = %config.data_dir.display(), "No config file; using built-in defaults.");
+            }
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(tally::agent::run_until_signalled(config))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { config } => match config::load(&config) {
+            Ok(c) => {
+                println!(
+                    "{}: ok (data_dir {}, {} schema(s))",
+                    config.display(),
+                    c.data_dir.display(),
+                    c.storage.schemas.list.len()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                Ok(ExitCode::FAILURE)
+            }
+        },
+        Command::Query {
+            target,
+            config,
+            from,
+            until,
+            view,
+            max_data_points,
+            nulls,
+        } => {
+            let config = load_config(config.as_deref())?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_secs() as i64;
+            let from = attime::parse(&from, now).context("--from")?;
+            let until = attime::parse(&until, now).context("--until")?;
+            let target = match view {
+                Some(v) if query::View::split(&target).1.is_none() => {
+                    if query::View::parse(&v).is_none() {
+                        anyhow::bail!(
+                            "--view {v:?}: not a view (avg, sum, sumrate, sumN, obvs, obvsrate, min, max, last, pNN, distinct)"
+                        );
+                    }
+                    format!("{target}:{v}")
+                }
+                _ => target,
+            };
+            let store = Store::open_read_only(tally::agent::store_options(&config))
+                .with_context(|| format!("open the store in {}", config.data_dir.display()))?;
+            let options = query::Options {
+                max_points_per_series: config.query.max_points_per_series,
+                max_series: config.query.max_series,
+            };
+            let range = Range {
+                from: from.min(until),
+                until: until.max(from),
+                now,
+                max_data_points,
+            };
+            let out = query::run(&store, &config.storage.schemas, &options, &target, &range)?;
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            for s in &out {
+                for (i, v) in s.values.iter().enumerate() {
+                    let ts = s.start + i as i64 * i64::from(s.step);
+                    match v {
+                        Some(v) => writeln!(stdout, "{} {v} {ts}", s.name)?,
+                        None if nulls => writeln!(stdout, "{} None {ts}", s.name)?,
+                        None => {}
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

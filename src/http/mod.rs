@@ -1,0 +1,136 @@
+//! The HTTP API: graphite-web's endpoints, so Grafana's Graphite data source and graphite
+//! clients work unchanged. Read-only over the store, except event writes. GET and POST form
+//! parameters are read alike, repeated keys included, as graphite-web does.
+
+mod graphite;
+mod params;
+
+pub use params::Params;
+
+use crate::query;
+use crate::schema::Schemas;
+use crate::store::Store;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, RwLock};
+
+/// What can change on reload.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub schemas: Arc<Schemas>,
+    pub query: query::Options,
+    pub default_max_data_points: Option<u64>,
+    /// Required (as `Authorization: Bearer …`) for writes from clients not on loopback.
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub requests: AtomicU64,
+    /// Answers with a 4xx status.
+    pub client_errors: AtomicU64,
+    /// Answers with a 5xx status.
+    pub server_errors: AtomicU64,
+}
+
+pub struct State {
+    pub store: Arc<Store>,
+    pub settings: RwLock<Settings>,
+    pub stats: Stats,
+    pub max_body_bytes: usize,
+}
+
+impl State {
+    pub fn settings(&self) -> Settings {
+        self.settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// An error answer: 4xx with the reason for the client, or a generic 500 (details logged).
+#[derive(Debug)]
+pub enum ApiError {
+    BadRequest(String),
+    NotFound(String),
+    Forbidden(&'static str),
+    Internal(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = match self {
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, m.to_string()),
+            ApiError::Internal(detail) => {
+                tracing::error!(%detail, "Request failed.");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error; see the tally log".to_string(),
+                )
+            }
+        };
+        (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            body + "\n",
+        )
+            .into_response()
+    }
+}
+
+impl From<query::Error> for ApiError {
+    fn from(e: query::Error) -> Self {
+        match e {
+            query::Error::Store(e) => ApiError::Internal(e.to_string()),
+            other => ApiError::BadRequest(other.to_string()),
+        }
+    }
+}
+
+/// The whole API as a router, so tests can call it without a socket.
+pub fn router(state: Arc<State>) -> Router {
+    let limit = state.max_body_bytes;
+    graphite::routes()
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+async fn count_requests(
+    axum::extract::State(state): axum::extract::State<Arc<State>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    state.stats.requests.fetch_add(1, Relaxed);
+    let response = next.run(request).await;
+    if response.status().is_client_error() {
+        state.stats.client_errors.fetch_add(1, Relaxed);
+    } else if response.status().is_server_error() {
+        state.stats.server_errors.fetch_add(1, Relaxed);
+    }
+    response
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<State>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+#[cfg(test)]
+mod tests;
