@@ -26,7 +26,11 @@ fn observations(series: usize, per_series: usize, kind: Kind) -> Vec<Observation
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("aggregate");
-    for (label, kind) in [("gauge", Kind::Gauge), ("counter", Kind::Counter), ("timer", Kind::Timer)] {
+    for (label, kind) in [
+        ("gauge", Kind::Gauge),
+        ("counter", Kind::Counter),
+        ("timer", Kind::Timer),
+    ] {
         let obs = observations(1_000, 100, kind);
         group.throughput(Throughput::Elements(obs.len() as u64));
         group.bench_function(format!("observe_3_tiers/{label}"), |b| {

@@ -22,7 +22,14 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.message
+        )
     }
 }
 
@@ -194,7 +201,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
         File::default()
     } else {
         serde_saphyr::from_str(text).map_err(|e| {
-            let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+            let (line, column) = e
+                .location()
+                .map(|l| (l.line(), l.column()))
+                .unwrap_or((0, 0));
             Error::Invalid(vec![Problem {
                 file: path.to_path_buf(),
                 line,
@@ -208,7 +218,9 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
 
 /// The configuration used when no file is given: everything on loopback, data in ./tally-data.
 pub fn defaults() -> Config {
-    File::default().validate(None).expect("the built-in defaults are valid")
+    File::default()
+        .validate(None)
+        .expect("the built-in defaults are valid")
 }
 
 struct Problems<'a> {
@@ -241,7 +253,13 @@ impl Problems<'_> {
         match value {
             None => fallback,
             Some(s) => s.value.parse().unwrap_or_else(|_| {
-                self.at(s, format!("bad listen address {:?}: expected host:port, e.g. 127.0.0.1:8080", s.value));
+                self.at(
+                    s,
+                    format!(
+                        "bad listen address {:?}: expected host:port, e.g. 127.0.0.1:8080",
+                        s.value
+                    ),
+                );
                 fallback
             }),
         }
@@ -349,7 +367,12 @@ fn validate_schemas(list: Vec<SchemaFile>, p: &mut Problems<'_>) -> Schemas {
                 name: s.name.value,
                 pattern,
                 tiers,
-                retentions: s.retentions.iter().map(|r| r.value.as_str()).collect::<Vec<_>>().join(","),
+                retentions: s
+                    .retentions
+                    .iter()
+                    .map(|r| r.value.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
             }),
             Err(e) => p.at(&s.pattern, format!("bad pattern: {e}")),
         }

@@ -239,7 +239,10 @@ mod tests {
         let s = Series::parse("disk.used;rack=a1;dc=eu").unwrap();
         assert_eq!(s.as_str(), "disk.used;dc=eu;rack=a1");
         assert_eq!(s.path(), "disk.used");
-        assert_eq!(s.tags().collect::<Vec<_>>(), vec![("dc", "eu"), ("rack", "a1")]);
+        assert_eq!(
+            s.tags().collect::<Vec<_>>(),
+            vec![("dc", "eu"), ("rack", "a1")]
+        );
     }
 
     #[test]

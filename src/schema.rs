@@ -7,13 +7,17 @@ use std::fmt;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Error {
-    #[error("bad duration {0:?}: expected a number and a unit (s, min, m, h, d, w, y), e.g. 10s or 7d")]
+    #[error(
+        "bad duration {0:?}: expected a number and a unit (s, min, m, h, d, w, y), e.g. 10s or 7d"
+    )]
     Duration(String),
     #[error("bad retention {0:?}: expected resolution:keep, e.g. 10s:7d")]
     Retention(String),
     #[error("retentions must go from finest to coarsest: {0}")]
     Order(String),
-    #[error("resolution {coarse}s is not a multiple of the finer {fine}s, so it cannot be merged from it")]
+    #[error(
+        "resolution {coarse}s is not a multiple of the finer {fine}s, so it cannot be merged from it"
+    )]
     NotMultiple { fine: u32, coarse: u32 },
     #[error("a schema needs at least one retention")]
     NoTiers,
@@ -39,7 +43,12 @@ impl Tier {
 
 impl fmt::Display for Tier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", format_duration(u64::from(self.resolution)), format_duration(self.retention))
+        write!(
+            f,
+            "{}:{}",
+            format_duration(u64::from(self.resolution)),
+            format_duration(self.retention)
+        )
     }
 }
 
@@ -169,11 +178,16 @@ fn format_duration(secs: u64) -> String {
 
 /// Parses `resolution:keep`, e.g. `10s:7d`; carbon's legacy `60:1440` (seconds:points) too.
 pub fn parse_retention(s: &str) -> Result<Tier, Error> {
-    let (res, keep) = s.split_once(':').ok_or_else(|| Error::Retention(s.to_string()))?;
+    let (res, keep) = s
+        .split_once(':')
+        .ok_or_else(|| Error::Retention(s.to_string()))?;
     let resolution = parse_duration(res)?;
     let resolution = u32::try_from(resolution).map_err(|_| Error::Retention(s.to_string()))?;
     let retention = if keep.trim().chars().all(|c| c.is_ascii_digit()) {
-        let points: u64 = keep.trim().parse().map_err(|_| Error::Retention(s.to_string()))?;
+        let points: u64 = keep
+            .trim()
+            .parse()
+            .map_err(|_| Error::Retention(s.to_string()))?;
         points * u64::from(resolution)
     } else {
         parse_duration(keep)?
@@ -193,9 +207,21 @@ mod tests {
 
     #[test]
     fn retentions_parse_like_carbon() {
-        assert_eq!(parse_retention("10s:7d").unwrap(), Tier { resolution: 10, retention: 604_800 });
+        assert_eq!(
+            parse_retention("10s:7d").unwrap(),
+            Tier {
+                resolution: 10,
+                retention: 604_800
+            }
+        );
         assert_eq!(parse_retention("1m:90d").unwrap().resolution, 60);
-        assert_eq!(parse_retention("60:1440").unwrap(), Tier { resolution: 60, retention: 86_400 });
+        assert_eq!(
+            parse_retention("60:1440").unwrap(),
+            Tier {
+                resolution: 60,
+                retention: 86_400
+            }
+        );
         assert!(parse_retention("10s").is_err());
         assert!(parse_retention("10x:7d").is_err());
         assert!(parse_retention("1d:1h").is_err());
@@ -206,9 +232,15 @@ mod tests {
         assert!(Schema::new("a", ".*", &["10s:7d", "1m:90d"]).is_ok());
         assert_eq!(
             Schema::new("a", ".*", &["10s:7d", "15s:90d"]).unwrap_err(),
-            Error::NotMultiple { fine: 10, coarse: 15 }
+            Error::NotMultiple {
+                fine: 10,
+                coarse: 15
+            }
         );
-        assert!(matches!(Schema::new("a", ".*", &["1m:7d", "10s:90d"]), Err(Error::Order(_))));
+        assert!(matches!(
+            Schema::new("a", ".*", &["1m:7d", "10s:90d"]),
+            Err(Error::Order(_))
+        ));
     }
 
     #[test]

@@ -141,7 +141,12 @@ impl Aggregator {
             }
             folded = true;
             let r = tier.resolution;
-            match open.slots.iter_mut().rev().find(|(t, s, _)| *t == r && *s == start) {
+            match open
+                .slots
+                .iter_mut()
+                .rev()
+                .find(|(t, s, _)| *t == r && *s == start)
+            {
                 Some((_, _, b)) => b.add(obs.value, obs.time),
                 None => open
                     .slots

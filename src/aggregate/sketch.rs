@@ -225,7 +225,10 @@ mod tests {
         for q in [0.0, 0.5, 0.9, 0.99, 0.999, 1.0] {
             let want = exact(&mut values, q);
             let got = s.quantile(q).unwrap();
-            assert!((got - want).abs() <= want * RELATIVE_ACCURACY, "q={q} {got} vs {want}");
+            assert!(
+                (got - want).abs() <= want * RELATIVE_ACCURACY,
+                "q={q} {got} vs {want}"
+            );
         }
     }
 

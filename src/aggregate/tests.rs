@@ -44,7 +44,13 @@ fn raw_stats(values: &[(f64, i64)]) -> (u64, f64, f64, f64, f64) {
     let min = values.iter().map(|v| v.0).fold(f64::INFINITY, f64::min);
     let max = values.iter().map(|v| v.0).fold(f64::NEG_INFINITY, f64::max);
     // last: latest time, ties to the latest arrival
-    let last = values.iter().fold((i64::MIN, 0.0), |acc, v| if v.1 >= acc.0 { (v.1, v.0) } else { acc }).1;
+    let last = values
+        .iter()
+        .fold(
+            (i64::MIN, 0.0),
+            |acc, v| if v.1 >= acc.0 { (v.1, v.0) } else { acc },
+        )
+        .1;
     (count, sum, min, max, last)
 }
 
@@ -120,13 +126,28 @@ proptest! {
 #[test]
 fn old_and_future_data_is_dropped_and_counted() {
     let mut agg = Aggregator::new(schemas(), Options { max_future: 60 });
-    assert_eq!(agg.observe(&obs("a", Kind::Gauge, 1.0, NOW - 31 * 86_400), NOW), Outcome::TooOld);
-    assert_eq!(agg.observe(&obs("a", Kind::Gauge, 1.0, NOW + 61), NOW), Outcome::TooNew);
-    assert_eq!(agg.observe(&obs("a", Kind::Gauge, f64::NAN, NOW), NOW), Outcome::Invalid);
+    assert_eq!(
+        agg.observe(&obs("a", Kind::Gauge, 1.0, NOW - 31 * 86_400), NOW),
+        Outcome::TooOld
+    );
+    assert_eq!(
+        agg.observe(&obs("a", Kind::Gauge, 1.0, NOW + 61), NOW),
+        Outcome::TooNew
+    );
+    assert_eq!(
+        agg.observe(&obs("a", Kind::Gauge, f64::NAN, NOW), NOW),
+        Outcome::Invalid
+    );
     // Two days old: too old for the 10s tier (1 day), kept in the 1m and 1h tiers.
-    assert_eq!(agg.observe(&obs("a", Kind::Gauge, 1.0, NOW - 2 * 86_400), NOW), Outcome::Folded);
+    assert_eq!(
+        agg.observe(&obs("a", Kind::Gauge, 1.0, NOW - 2 * 86_400), NOW),
+        Outcome::Folded
+    );
     let s = agg.stats();
-    assert_eq!((s.observations, s.too_old, s.too_new, s.invalid), (4, 1, 1, 1));
+    assert_eq!(
+        (s.observations, s.too_old, s.too_new, s.invalid),
+        (4, 1, 1, 1)
+    );
     let resolutions: Vec<u32> = agg.drain().iter().map(|d| d.resolution).collect();
     assert_eq!(resolutions.len(), 2);
     assert!(!resolutions.contains(&10));

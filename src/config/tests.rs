@@ -18,7 +18,10 @@ fn unknown_keys_are_rejected_with_line_and_column() {
     for (yaml, line) in [
         ("bogus: 1\n", 1),
         ("http:\n  listen: 127.0.0.1:1\n  lisen: x\n", 3),
-        ("storage:\n  schemas:\n    - name: a\n      pattern: x\n      retentions: [10s:1d]\n      extra: 1\n", 6),
+        (
+            "storage:\n  schemas:\n    - name: a\n      pattern: x\n      retentions: [10s:1d]\n      extra: 1\n",
+            6,
+        ),
         ("inputs:\n  carbon:\n    port: 1\n", 3),
         ("query:\n  nope: 1\n", 2),
     ] {
@@ -61,7 +64,13 @@ inputs:
 
 #[test]
 fn bad_yaml_is_an_error_not_a_panic() {
-    for yaml in ["a: [", "\t- x", "storage: 5", "data_dir: [1, 2]", "http: {listen: 1: 2}"] {
+    for yaml in [
+        "a: [",
+        "\t- x",
+        "storage: 5",
+        "data_dir: [1, 2]",
+        "http: {listen: 1: 2}",
+    ] {
         assert!(check(yaml).is_err(), "{yaml}");
     }
 }

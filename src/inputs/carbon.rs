@@ -49,7 +49,8 @@ pub struct Settings {
 pub fn parse_line(line: &[u8], now: i64, kind: Kind) -> Result<Observation, Error> {
     let line = std::str::from_utf8(line).map_err(|_| Error::Utf8)?;
     let mut fields = line.split_ascii_whitespace();
-    let (Some(path), Some(value), Some(ts), None) = (fields.next(), fields.next(), fields.next(), fields.next())
+    let (Some(path), Some(value), Some(ts), None) =
+        (fields.next(), fields.next(), fields.next(), fields.next())
     else {
         return Err(Error::Fields(line.split_ascii_whitespace().count()));
     };
@@ -122,7 +123,13 @@ impl LineSplitter {
         }
     }
 
-    fn feed(&mut self, mut data: &[u8], cx: &Context, out: &mut Vec<Observation>, peer: &SocketAddr) {
+    fn feed(
+        &mut self,
+        mut data: &[u8],
+        cx: &Context,
+        out: &mut Vec<Observation>,
+        peer: &SocketAddr,
+    ) {
         let now = unix_now();
         let max = cx.settings.max_line_length;
         while let Some(nl) = memchr::memchr(b'\n', data) {
@@ -282,9 +289,17 @@ mod tests {
     #[test]
     fn parses_plaintext_lines() {
         let o = parse_line(b"a.b.c 4.5 1700000000", 0, Kind::Gauge).unwrap();
-        assert_eq!((o.series.as_str(), o.value, o.time), ("a.b.c", 4.5, 1_700_000_000));
+        assert_eq!(
+            (o.series.as_str(), o.value, o.time),
+            ("a.b.c", 4.5, 1_700_000_000)
+        );
         assert_eq!(parse_line(b"a 1 -1", 42, Kind::Gauge).unwrap().time, 42);
-        assert_eq!(parse_line(b"a 1 1700000000.7", 0, Kind::Gauge).unwrap().time, 1_700_000_000);
+        assert_eq!(
+            parse_line(b"a 1 1700000000.7", 0, Kind::Gauge)
+                .unwrap()
+                .time,
+            1_700_000_000
+        );
         let t = parse_line(b"disk.used;rack=a1;dc=eu 1 -1", 0, Kind::Gauge).unwrap();
         assert_eq!(t.series.as_str(), "disk.used;dc=eu;rack=a1");
     }

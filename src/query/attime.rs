@@ -39,7 +39,8 @@ pub fn parse(input: &str, now: i64) -> Result<i64, Error> {
         None => (s.as_str(), ""),
     };
     let base = reference_time(reference, now).ok_or_else(|| bad("unknown time reference"))?;
-    let delta = offset_seconds(offset).ok_or_else(|| bad("bad offset (units: s, min, h, d, w, mon, y)"))?;
+    let delta =
+        offset_seconds(offset).ok_or_else(|| bad("bad offset (units: s, min, h, d, w, mon, y)"))?;
     base.checked_add(delta).ok_or_else(|| bad("out of range"))
 }
 
@@ -58,13 +59,17 @@ pub fn offset_seconds(offset: &str) -> Option<i64> {
     }
     let mut total: i64 = 0;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             return None;
         }
         let num: i64 = rest[..digits].parse().ok()?;
         rest = &rest[digits..];
-        let letters = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
+        let letters = rest
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(rest.len());
         let unit = &rest[..letters];
         rest = &rest[letters..];
         let mult = unit_seconds(unit)?;
@@ -147,7 +152,10 @@ fn reference_time(reference: &str, now: i64) -> Option<i64> {
         _ if r.len() == 8 && r.chars().all(|c| c.is_ascii_digit()) => yyyymmdd(r)?,
         _ if r.len() > 3 && MONTHS.contains(&&r[..3]) => {
             let m = MONTHS.iter().position(|&n| n == &r[..3])? as i64 + 1;
-            let d: i64 = r.trim_start_matches(|c: char| c.is_ascii_alphabetic()).parse().ok()?;
+            let d: i64 = r
+                .trim_start_matches(|c: char| c.is_ascii_alphabetic())
+                .parse()
+                .ok()?;
             let (y, _, _) = civil_from_days(today);
             days_from_civil(y, m, d)?
         }
@@ -217,7 +225,10 @@ mod tests {
         assert_eq!(parse("-1mon", NOW), Ok(NOW - 30 * 86_400));
         assert_eq!(parse("-1y", NOW), Ok(NOW - 365 * 86_400));
         assert_eq!(parse("midnight", NOW), Ok(1_710_460_800));
-        assert_eq!(parse("noon yesterday", NOW), Ok(1_710_460_800 - 86_400 + 12 * 3600));
+        assert_eq!(
+            parse("noon yesterday", NOW),
+            Ok(1_710_460_800 - 86_400 + 12 * 3600)
+        );
         assert_eq!(parse("04:00_20110501", NOW), Ok(1_304_222_400));
         assert_eq!(parse("20110501", NOW), Ok(1_304_208_000));
         assert_eq!(parse("05/01/2011", NOW), Ok(1_304_208_000));
@@ -229,7 +240,16 @@ mod tests {
 
     #[test]
     fn bad_times_are_errors() {
-        for s in ["-5m", "", "-", "tomorrowish", "25:00", "-1x", "now-", "99999999999999999999999"] {
+        for s in [
+            "-5m",
+            "",
+            "-",
+            "tomorrowish",
+            "25:00",
+            "-1x",
+            "now-",
+            "99999999999999999999999",
+        ] {
             assert!(parse(s, NOW).is_err(), "{s}");
         }
     }

@@ -124,7 +124,9 @@ pub fn run(
             Some(suffix) => format!("{}:{suffix}", info.series),
             None => info.series.to_string(),
         };
-        out.push(read_series(store, schema, options, &info, view, name, range)?);
+        out.push(read_series(
+            store, schema, options, &info, view, name, range,
+        )?);
     }
     Ok(out)
 }
@@ -143,7 +145,8 @@ pub fn plan(schema: &Schema, options: &Options, range: &Range) -> (usize, u64) {
         .iter()
         .position(|t| t.retention as i64 >= age)
         .unwrap_or(tiers.len() - 1);
-    let points = |i: usize| ((range.until - range.from) / i64::from(tiers[i].resolution)).max(1) as u64;
+    let points =
+        |i: usize| ((range.until - range.from) / i64::from(tiers[i].resolution)).max(1) as u64;
     while idx + 1 < tiers.len() && points(idx) > options.max_points_per_series {
         idx += 1;
     }
@@ -215,7 +218,11 @@ fn read_series(
             archive_read: tier_idx,
             archive_interval: tier.resolution,
             aggnum_rc: if vpp > 1 { vpp } else { 0 },
-            consolidator_rc: if vpp > 1 { view.consolidator() } else { "NoneConsolidator" },
+            consolidator_rc: if vpp > 1 {
+                view.consolidator()
+            } else {
+                "NoneConsolidator"
+            },
             view,
         },
     })

@@ -52,9 +52,7 @@ impl View {
                 if let Some(n) = s.strip_prefix("sum") {
                     return n.parse().ok().filter(|&n| n > 0).map(View::SumN);
                 }
-                let p = s
-                    .strip_prefix('p')
-                    .or_else(|| s.strip_suffix("pct"))?;
+                let p = s.strip_prefix('p').or_else(|| s.strip_suffix("pct"))?;
                 if p.is_empty() || !p.chars().all(|c| c.is_ascii_digit() || c == '.') {
                     return None;
                 }
@@ -143,13 +141,20 @@ mod tests {
 
     #[test]
     fn suffixes_parse() {
-        assert_eq!(View::split("web.req:sumrate"), ("web.req", Some(View::SumRate)));
+        assert_eq!(
+            View::split("web.req:sumrate"),
+            ("web.req", Some(View::SumRate))
+        );
         assert_eq!(View::split("a:p99").1, Some(View::Percentile(99.0)));
         assert_eq!(View::split("a:99pct").1, Some(View::Percentile(99.0)));
         assert_eq!(View::split("a:p999").1, Some(View::Percentile(99.9)));
         assert_eq!(View::split("a:p99.5").1, Some(View::Percentile(99.5)));
         assert_eq!(View::split("a:sum60").1, Some(View::SumN(60)));
-        assert_eq!(View::split("a:b:c"), ("a:b:c", None), "not a view: part of the path");
+        assert_eq!(
+            View::split("a:b:c"),
+            ("a:b:c", None),
+            "not a view: part of the path"
+        );
         assert_eq!(View::split("a:p0").1, None);
     }
 
