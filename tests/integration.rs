@@ -1,1 +1,8 @@
+//! The one integration-test crate: every test runs the real `tally` binary on 127.0.0.1:0
+//! ports with its own temporary data directory.
 
+mod util;
+
+mod cli;
+mod crash;
+mod daemon;
