@@ -132,5 +132,3 @@ pub async fn serve(
         .await
 }
 
-#[cfg(test)]
-mod tests;

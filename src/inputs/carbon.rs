@@ -321,6 +321,23 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_parse_or_fail_cleanly(line in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80)) {
+            if let Ok(o) = parse_line(&line, 0, Kind::Gauge) {
+                proptest::prop_assert!(o.value.is_finite());
+            }
+        }
+
+        #[test]
+        fn good_lines_round_trip(name in "[a-z]{1,8}(\\.[a-z0-9_]{1,8}){0,4}", value in -1e12f64..1e12, ts in 0i64..4_000_000_000) {
+            let o = parse_line(format!("{name} {value} {ts}").as_bytes(), 0, Kind::Counter).unwrap();
+            proptest::prop_assert_eq!(o.series.as_str(), name.as_str());
+            proptest::prop_assert_eq!(o.value, value);
+            proptest::prop_assert_eq!(o.time, ts);
+        }
+    }
+
     #[test]
     fn splitter_handles_partial_and_long_lines() {
         let cx = Context {
