@@ -2,14 +2,50 @@
 //! merges every commit into what it holds (late data included), survives `kill -9`, indexes
 //! series names for glob `find`, and keeps events. It knows nothing of Graphite, YAML or HTTP.
 //!
-//! STUB: the real implementation replaces this file (see FORMAT.md).
+//! A commit is one WAL record and one fsync, then lands in the in-memory head. Every
+//! `head_flush_interval` the head is written out as immutable segment files (one per
+//! resolution and time partition), and a new MANIFEST naming them and the WAL position they
+//! cover replaces the old one atomically. Compaction merges a partition's files; retention
+//! deletes whole partitions. See FORMAT.md for the files and why nothing is counted twice.
+//!
+//! Modules: `frame` (CRC framing, atomic writes) · `wal` · `head` · `block` (one series'
+//! columns) · `segment` · `manifest` · `catalog` (series file) · `index` (names, `find`) ·
+//! `events` · `recover` (open) · `maintain` (flush, compaction, retention).
+
+mod block;
+mod catalog;
+mod events;
+mod frame;
+mod head;
+mod index;
+mod maintain;
+mod manifest;
+mod recover;
+mod segment;
+mod wal;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_crash;
 
 use crate::aggregate::{Bucket, Delta};
 use crate::metric::glob::Glob;
 use crate::metric::{Kind, Series};
 use crate::schema::Tier;
-use std::collections::HashMap;
+use head::{Head, merge_sorted};
+use index::Index;
+use rustc_hash::FxHashMap;
+use segment::Segment;
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+pub use segment::{partition_len, partition_slots};
+
+/// The head is flushed early when it holds this many buckets, whatever the interval.
+pub const HEAD_MAX_BUCKETS: usize = 1_000_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -24,6 +60,12 @@ pub enum Error {
     Corrupt { path: PathBuf, reason: String },
     #[error("store opened read-only")]
     ReadOnly,
+    /// A batch the store cannot take (a bug upstream); nothing of it was written.
+    #[error("invalid batch: {0}")]
+    Invalid(String),
+    /// A write failed in a way that leaves the WAL untrustworthy; reopen the store to recover.
+    #[error("store needs a restart: {0}")]
+    Poisoned(String),
 }
 
 #[derive(Debug, Clone)]
@@ -81,52 +123,351 @@ pub struct Stats {
     pub events: u64,
 }
 
-pub struct Store {}
+/// What readers see; changed under the write lock only in short, consistent steps.
+#[derive(Debug, Default)]
+struct State {
+    index: Index,
+    head: Head,
+    /// The head being written out by a flush (still readable until the segments are live).
+    frozen: Option<Arc<Head>>,
+    /// `(resolution, partition start)` → live segments, oldest data first.
+    segments: BTreeMap<(u32, i64), Vec<Arc<Segment>>>,
+    cursors: HashMap<String, Vec<u8>>,
+}
+
+impl State {
+    /// Applies one commit (live or replayed from the WAL).
+    fn apply(&mut self, rec: wal::Record) -> Result<(), String> {
+        for (id, series, kind) in rec.series {
+            let known = self.index.len() as SeriesId;
+            if id == known {
+                self.index.push(series, kind);
+            } else if id > known || self.index.get(id).map(|(s, _)| s) != Some(&series) {
+                return Err(format!(
+                    "record {} defines series {id} ({series}) out of order",
+                    rec.seq
+                ));
+            }
+        }
+        let known = self.index.len() as SeriesId;
+        for (id, res, start, bucket) in rec.deltas {
+            if id >= known {
+                return Err(format!(
+                    "record {} has data for undefined series {id}",
+                    rec.seq
+                ));
+            }
+            self.head.merge(id, res, start, bucket);
+        }
+        self.cursors.extend(rec.cursors);
+        Ok(())
+    }
+
+    fn insert_segment(&mut self, seg: Arc<Segment>) {
+        let list = self
+            .segments
+            .entry((seg.meta.resolution, seg.meta.partition))
+            .or_default();
+        list.push(seg);
+        list.sort_by_key(|s| s.meta.min_seq);
+    }
+
+    fn remove_segments(&mut self, files: &[u64]) {
+        self.segments.retain(|_, list| {
+            list.retain(|s| !files.contains(&s.meta.file));
+            !list.is_empty()
+        });
+    }
+
+    fn head_len(&self) -> usize {
+        self.head.len() + self.frozen.as_ref().map_or(0, |f| f.len())
+    }
+}
+
+/// What only maintenance (flush, compaction, retention) touches.
+#[derive(Debug)]
+struct Maint {
+    manifest: manifest::Manifest,
+    /// Series in the catalog file (the manifest's `catalog_len` bytes).
+    catalog_series: usize,
+    last_flush: Option<i64>,
+}
+
+pub struct Store {
+    dir: PathBuf,
+    options: Options,
+    _lock: Option<File>,
+    /// The WAL writer; `None` when read-only. Held for the whole of a commit.
+    wal: Mutex<Option<wal::Writer>>,
+    state: RwLock<State>,
+    maint: Mutex<Maint>,
+    events: Mutex<events::Events>,
+    #[cfg(test)]
+    crash_at: Mutex<Option<&'static str>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|e| e.into_inner())
+}
+
+fn validate(d: &Delta) -> Result<(), Error> {
+    let bad = |why: &str| Err(Error::Invalid(format!("{} @{}: {why}", d.series, d.start)));
+    if d.resolution == 0 {
+        return bad("resolution 0");
+    }
+    if d.start.rem_euclid(i64::from(d.resolution)) != 0 {
+        return bad("slot start is not a multiple of the resolution");
+    }
+    if d.bucket.count == 0 {
+        return bad("empty bucket");
+    }
+    Ok(())
+}
 
 impl Store {
-    pub fn open(_options: Options) -> Result<Store, Error> {
-        unimplemented!()
+    pub fn open(options: Options) -> Result<Store, Error> {
+        recover::open(options, true)
     }
-    pub fn open_read_only(_options: Options) -> Result<Store, Error> {
-        unimplemented!()
+
+    pub fn open_read_only(options: Options) -> Result<Store, Error> {
+        recover::open(options, false)
     }
-    pub fn commit(&self, _batch: Batch) -> Result<(), Error> {
-        unimplemented!()
+
+    fn wal_dir(&self) -> PathBuf {
+        self.dir.join(wal::DIR)
     }
+
+    fn seg_dir(&self) -> PathBuf {
+        self.dir.join(recover::SEG_DIR)
+    }
+
+    /// Simulates `kill -9` at a named step (tests only): the panic skips all cleanup.
+    #[cfg(test)]
+    fn crash_point(&self, at: &'static str) {
+        if *lock(&self.crash_at) == Some(at) {
+            panic!("simulated crash at {at}");
+        }
+    }
+
+    #[cfg(not(test))]
+    #[inline(always)]
+    fn crash_point(&self, _at: &'static str) {}
+
+    /// Merges the batch into the store; durable when it returns `Ok`.
+    pub fn commit(&self, batch: Batch) -> Result<(), Error> {
+        batch.deltas.iter().try_for_each(validate)?;
+        let mut wal = lock(&self.wal);
+        let wal = wal.as_mut().ok_or(Error::ReadOnly)?;
+        let mut new_series: Vec<(SeriesId, Series, Kind)> = Vec::new();
+        let mut ids = Vec::with_capacity(batch.deltas.len());
+        {
+            let st = read(&self.state);
+            let base = st.index.len() as u64;
+            let mut fresh: FxHashMap<&str, SeriesId> = FxHashMap::default();
+            for d in &batch.deltas {
+                let id = match st.index.id(d.series.as_str()) {
+                    Some(id) => id,
+                    None => match fresh.get(d.series.as_str()) {
+                        Some(&id) => id,
+                        None => {
+                            let id = SeriesId::try_from(base + new_series.len() as u64)
+                                .map_err(|_| Error::Invalid("too many series".into()))?;
+                            fresh.insert(d.series.as_str(), id);
+                            new_series.push((id, d.series.clone(), d.kind));
+                            id
+                        }
+                    },
+                };
+                ids.push(id);
+            }
+        }
+        let seq = wal.last_seq + 1;
+        let mut buf = Vec::with_capacity(64 + batch.deltas.len() * 24);
+        wal::encode(
+            &mut buf,
+            seq,
+            &new_series,
+            &batch.cursors,
+            &batch.deltas,
+            &ids,
+        );
+        if buf.len() > frame::MAX_FRAME {
+            return Err(Error::Invalid(format!(
+                "batch of {} bytes is too large",
+                buf.len()
+            )));
+        }
+        wal.append(&buf, seq)?;
+        let rec = wal::Record {
+            seq,
+            series: new_series,
+            cursors: batch.cursors,
+            deltas: batch
+                .deltas
+                .into_iter()
+                .zip(ids)
+                .map(|(d, id)| (id, d.resolution, d.start, d.bucket))
+                .collect(),
+        };
+        write(&self.state).apply(rec).map_err(Error::Poisoned)
+    }
+
+    /// Cursors as of the last commit.
     pub fn cursors(&self) -> HashMap<String, Vec<u8>> {
-        unimplemented!()
+        read(&self.state).cursors.clone()
     }
-    pub fn maintain(&self, _now: i64) -> Result<(), Error> {
-        unimplemented!()
+
+    /// Retention, then the head flush if due, then at most one compaction. Cheap when there
+    /// is nothing to do; call it every few seconds (from a blocking thread: a compaction can
+    /// take a while).
+    pub fn maintain(&self, now: i64) -> Result<(), Error> {
+        if lock(&self.wal).is_none() {
+            return Err(Error::ReadOnly);
+        }
+        let mut m = lock(&self.maint);
+        self.expire(&mut m, now)?;
+        let last = *m.last_flush.get_or_insert(now);
+        if now < last {
+            m.last_flush = Some(now); // the clock went back
+        }
+        let due = now - last >= self.options.head_flush_interval.max(1);
+        if due || read(&self.state).head.len() >= HEAD_MAX_BUCKETS {
+            self.flush_locked(&mut m)?;
+            m.last_flush = Some(now);
+        }
+        self.compact_once(&mut m, now)
     }
+
+    /// Writes the head out now (at shutdown).
     pub fn flush_head(&self) -> Result<(), Error> {
-        unimplemented!()
+        if lock(&self.wal).is_none() {
+            return Err(Error::ReadOnly);
+        }
+        let mut m = lock(&self.maint);
+        self.flush_locked(&mut m)
     }
-    pub fn lookup(&self, _name: &str) -> Option<SeriesInfo> {
-        unimplemented!()
+
+    pub fn lookup(&self, name: &str) -> Option<SeriesInfo> {
+        let st = read(&self.state);
+        let id = st.index.id(name).or_else(|| {
+            let canonical = Series::parse(name).ok()?;
+            st.index.id(canonical.as_str())
+        })?;
+        st.index.info(id)
     }
-    pub fn find(&self, _glob: &Glob) -> Vec<Node> {
-        unimplemented!()
+
+    pub fn find(&self, glob: &Glob) -> Vec<Node> {
+        read(&self.state).index.find(glob)
     }
-    pub fn series_matching(&self, _glob: &Glob) -> Vec<SeriesInfo> {
-        unimplemented!()
+
+    pub fn series_matching(&self, glob: &Glob) -> Vec<SeriesInfo> {
+        read(&self.state).index.matching(glob)
     }
+
+    /// Every bucket of the series at this resolution with start in `[from, until)`, by start,
+    /// merged across segments and the head.
     pub fn read(
         &self,
-        _id: SeriesId,
-        _resolution: u32,
-        _from: i64,
-        _until: i64,
+        id: SeriesId,
+        resolution: u32,
+        from: i64,
+        until: i64,
     ) -> Result<Vec<(i64, Bucket)>, Error> {
-        unimplemented!()
+        if from >= until || resolution == 0 {
+            return Ok(Vec::new());
+        }
+        let plen = partition_len(resolution);
+        let (segs, frozen, head) = {
+            let st = read(&self.state);
+            let lo = from.saturating_sub(plen).saturating_add(1);
+            let segs: Vec<Arc<Segment>> = st
+                .segments
+                .range((resolution, lo)..(resolution, until))
+                .flat_map(|(_, list)| list.iter().cloned())
+                .collect();
+            let frozen = st
+                .frozen
+                .as_ref()
+                .map(|f| f.read(id, resolution, from, until));
+            (segs, frozen, st.head.read(id, resolution, from, until))
+        };
+        let mut out: Vec<(i64, Bucket)> = Vec::new();
+        let mut part: Vec<(i64, Bucket)> = Vec::new();
+        let mut i = 0;
+        while i < segs.len() {
+            // Segments come grouped by partition, oldest data first within one.
+            let p = segs[i].meta.partition;
+            part.clear();
+            while i < segs.len() && segs[i].meta.partition == p {
+                if part.is_empty() {
+                    segs[i].read(id, from, until, &mut part)?;
+                } else {
+                    let mut more = Vec::new();
+                    segs[i].read(id, from, until, &mut more)?;
+                    merge_sorted(&mut part, more);
+                }
+                i += 1;
+            }
+            out.append(&mut part);
+        }
+        if let Some(frozen) = frozen {
+            merge_sorted(&mut out, frozen);
+        }
+        merge_sorted(&mut out, head);
+        Ok(out)
     }
-    pub fn add_event(&self, _when: i64, _what: &str, _tags: &[String], _data: &str) -> Result<u64, Error> {
-        unimplemented!()
+
+    /// Records an event durably; ids increase from 1.
+    pub fn add_event(
+        &self,
+        when: i64,
+        what: &str,
+        tags: &[String],
+        data: &str,
+    ) -> Result<u64, Error> {
+        lock(&self.events).add(when, what, tags, data)
     }
-    pub fn events(&self, _from: i64, _until: i64) -> Vec<Event> {
-        unimplemented!()
+
+    /// Events with `from <= when <= until`, by time then id.
+    pub fn events(&self, from: i64, until: i64) -> Vec<Event> {
+        lock(&self.events).range(from, until)
     }
+
     pub fn stats(&self) -> Stats {
-        unimplemented!()
+        let (series, head_buckets, segments) = {
+            let st = read(&self.state);
+            let segs: usize = st.segments.values().map(Vec::len).sum();
+            (st.index.len(), st.head_len(), segs)
+        };
+        let wal_bytes = dir_bytes(&self.wal_dir());
+        let disk_bytes = dir_bytes(&self.dir) + wal_bytes + dir_bytes(&self.seg_dir());
+        Stats {
+            series: series as u64,
+            disk_bytes,
+            wal_bytes,
+            head_buckets: head_buckets as u64,
+            segments: segments as u64,
+            events: lock(&self.events).len() as u64,
+        }
     }
+}
+
+/// Bytes of the regular files directly in `dir`.
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
 }
