@@ -137,7 +137,7 @@ pub fn encode(
     }
     let all_one = buckets.iter().all(|(_, b)| b.count == 1);
     let any_extra = buckets.iter().any(|(_, b)| !matches!(b.extra, Extra::None));
-    out.push(u8::from(all_one) * FLAG_ALL_ONE | u8::from(any_extra) * FLAG_EXTRA);
+    out.push((u8::from(all_one) * FLAG_ALL_ONE) | (u8::from(any_extra) * FLAG_EXTRA));
     if !all_one {
         let counts: Vec<u64> = buckets.iter().map(|(_, b)| b.count).collect();
         put_col(out, &counts, pco_config);

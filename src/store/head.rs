@@ -9,6 +9,9 @@ use crate::aggregate::Bucket;
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 
+/// One series' buckets within one partition.
+pub type SeriesSlice<'a> = (SeriesId, &'a [(i64, Bucket)]);
+
 #[derive(Debug, Default, Clone)]
 pub struct Head {
     /// `(resolution, series)` → buckets sorted by slot start.
@@ -146,8 +149,8 @@ impl Head {
 
     /// The head grouped for writing: `(resolution, partition start)` → series sorted by id, each
     /// with its buckets in that partition.
-    pub fn by_partition(&self) -> BTreeMap<(u32, i64), Vec<(SeriesId, &[(i64, Bucket)])>> {
-        let mut out: BTreeMap<(u32, i64), Vec<(SeriesId, &[(i64, Bucket)])>> = BTreeMap::new();
+    pub fn by_partition(&self) -> BTreeMap<(u32, i64), Vec<SeriesSlice<'_>>> {
+        let mut out: BTreeMap<(u32, i64), Vec<SeriesSlice<'_>>> = BTreeMap::new();
         for (&(res, id), v) in &self.series {
             let mut rest = &v[..];
             while let Some(&(first, _)) = rest.first() {

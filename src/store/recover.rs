@@ -12,7 +12,7 @@ use super::segment::Segment;
 use super::{Error, Maint, Options, State, Store, catalog, wal};
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 pub const SEG_DIR: &str = "seg";
@@ -91,11 +91,22 @@ fn load(dir: &Path, writable: bool) -> Result<Loaded, Error> {
         next_file: 1,
         ..Manifest::default()
     });
+    // Before anything is cut or deleted: the WAL must continue where the manifest stops, or
+    // records are missing (a lost or foreign MANIFEST) and guessing would destroy data.
+    let wal_files = wal_files(&dir.join(wal::DIR))?;
+    if let Some((first, path)) = wal_files.first()
+        && *first > manifest.covered + 1
+    {
+        return Err(corrupt(
+            path,
+            format!(
+                "the WAL starts at record {first} but the manifest covers only up to {}: records are missing",
+                manifest.covered
+            ),
+        ));
+    }
     let cat_path = dir.join(catalog::FILE);
     let series = catalog::load(&cat_path, manifest.catalog_len)?;
-    if writable {
-        catalog::truncate(&cat_path, manifest.catalog_len)?;
-    }
     let catalog_series = series.len();
     let mut index = Index::default();
     for (s, k) in series {
@@ -107,7 +118,10 @@ fn load(dir: &Path, writable: bool) -> Result<Loaded, Error> {
         ..State::default()
     };
     load_segments(dir, writable, &mut manifest, &mut state)?;
-    let wal = replay(dir, writable, manifest.covered, &mut state)?;
+    if writable {
+        catalog::truncate(&cat_path, manifest.catalog_len)?;
+    }
+    let wal = replay(dir, writable, &wal_files, manifest.covered, &mut state)?;
     Ok(Loaded {
         maint: Maint {
             manifest,
@@ -117,6 +131,17 @@ fn load(dir: &Path, writable: bool) -> Result<Loaded, Error> {
         state,
         wal,
     })
+}
+
+fn wal_files(wal_dir: &Path) -> Result<Vec<(u64, PathBuf)>, Error> {
+    let mut files = wal::list(wal_dir)?;
+    files.retain(|(first, path)| {
+        if *first == 0 {
+            tracing::warn!(path = %path.display(), "ignoring a WAL file numbered 0");
+        }
+        *first > 0
+    });
+    Ok(files)
 }
 
 fn load_segments(
@@ -181,27 +206,11 @@ pub fn quarantine(seg_dir: &Path, meta: &SegMeta) {
 fn replay(
     dir: &Path,
     writable: bool,
+    files: &[(u64, PathBuf)],
     covered: u64,
     state: &mut State,
 ) -> Result<Option<wal::Writer>, Error> {
     let wal_dir = dir.join(wal::DIR);
-    let mut files = wal::list(&wal_dir)?;
-    files.retain(|(first, path)| {
-        if *first == 0 {
-            tracing::warn!(path = %path.display(), "ignoring a WAL file numbered 0");
-        }
-        *first > 0
-    });
-    if let Some((first, path)) = files.first()
-        && *first > covered + 1
-    {
-        return Err(corrupt(
-            path,
-            format!(
-                "the WAL starts at record {first} but the manifest covers only up to {covered}: records are missing"
-            ),
-        ));
-    }
     let mut last_seq = covered;
     let mut buf = Vec::new();
     let mut writer = None;
