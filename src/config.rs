@@ -89,7 +89,7 @@ pub struct HttpFile {
 #[serde(deny_unknown_fields)]
 pub struct StorageFile {
     pub schemas: Option<Vec<SchemaFile>>,
-    /// How often aggregated buckets are committed to the store (default `1s`).
+    /// How often aggregated buckets are committed to the store (default `1s`; `ms` allowed).
     pub commit_interval: Option<Spanned<String>>,
     /// How often the in-memory head is written to segment files (default `10m`).
     pub head_flush_interval: Option<Spanned<String>>,
@@ -297,7 +297,13 @@ impl File {
         };
         let storage = Storage {
             schemas: Arc::new(schemas),
-            commit_interval_ms: p.duration(&self.storage.commit_interval, 1) * 1000,
+            commit_interval_ms: match &self.storage.commit_interval {
+                None => 1000,
+                Some(s) => schema::parse_duration_ms(&s.value).unwrap_or_else(|e| {
+                    p.at(s, e);
+                    1000
+                }),
+            },
             head_flush_interval: p.duration(&self.storage.head_flush_interval, 600) as i64,
             max_future: p.duration(&self.storage.max_future, 600) as i64,
         };
@@ -322,6 +328,7 @@ impl File {
         });
         if let (Some(h), Some(c)) = (&http, &carbon)
             && h.listen == c.listen
+            && h.listen.port() != 0
         {
             p.list.push(Problem {
                 file: path.map(Path::to_path_buf).unwrap_or_default(),

@@ -176,6 +176,18 @@ fn format_duration(secs: u64) -> String {
     format!("{secs}s")
 }
 
+/// Like [`parse_duration`], in milliseconds, with `ms` accepted too (`200ms`, `1s`).
+pub fn parse_duration_ms(s: &str) -> Result<u64, Error> {
+    match s.trim().strip_suffix("ms") {
+        Some(n) => n
+            .parse()
+            .ok()
+            .filter(|&v: &u64| v > 0)
+            .ok_or_else(|| Error::Duration(s.to_string())),
+        None => parse_duration(s).map(|secs| secs.saturating_mul(1000)),
+    }
+}
+
 /// Parses `resolution:keep`, e.g. `10s:7d`; carbon's legacy `60:1440` (seconds:points) too.
 pub fn parse_retention(s: &str) -> Result<Tier, Error> {
     let (res, keep) = s

@@ -18,37 +18,68 @@ fn carbon_lines_come_back_through_render_with_every_view() {
     let from = t0 - 60;
     let until = t0 + 60;
     let q = |target: &str| format!("/render?target={target}&from={from}&until={until}&format=json");
-    let v = d.wait_render(&q("web.req:obvs"), |v| points(v, 0).iter().map(|p| p.0).sum::<f64>() == 4.0);
+    let v = d.wait_render(&q("web.req:obvs"), |v| {
+        points(v, 0).iter().map(|p| p.0).sum::<f64>() == 4.0
+    });
     assert_eq!(v[0]["target"], "web.req:obvs");
     assert_eq!(points(&v, 0), vec![(3.0, t0), (1.0, t0 + 10)]);
-    assert_eq!(points(&d.get_json(&q("web.req")), 0), vec![(3.0, t0), (10.0, t0 + 10)], "gauge → avg");
-    assert_eq!(points(&d.get_json(&q("web.req:sum")), 0), vec![(9.0, t0), (10.0, t0 + 10)]);
+    assert_eq!(
+        points(&d.get_json(&q("web.req")), 0),
+        vec![(3.0, t0), (10.0, t0 + 10)],
+        "gauge → avg"
+    );
+    assert_eq!(
+        points(&d.get_json(&q("web.req:sum")), 0),
+        vec![(9.0, t0), (10.0, t0 + 10)]
+    );
     assert_eq!(points(&d.get_json(&q("web.req:min")), 0)[0], (1.0, t0));
     assert_eq!(points(&d.get_json(&q("web.req:max")), 0)[0], (5.0, t0));
     assert_eq!(points(&d.get_json(&q("web.req:last")), 0)[0], (3.0, t0));
     assert_eq!(points(&d.get_json(&q("web.req:sumrate")), 0)[0], (0.9, t0));
     // maxDataPoints merges buckets exactly: one point for the whole range.
     let one = d.get_json(&format!("{}&maxDataPoints=1", q("web.req:sum")));
-    assert_eq!(points(&one, 0).iter().map(|p| p.0).collect::<Vec<_>>(), vec![19.0]);
+    assert_eq!(
+        points(&one, 0).iter().map(|p| p.0).collect::<Vec<_>>(),
+        vec![19.0]
+    );
     // Tags are canonical; the render answer carries them.
     let tagged = d.get_json(&q("disk.used;dc=eu;rack=a1"));
     assert_eq!(tagged[0]["tags"]["dc"], "eu");
     assert_eq!(tagged[0]["tags"]["name"], "disk.used");
     // Lineage (Metrictank's meta=true envelope).
-    let meta = d.get_json(&format!("{}&meta=true&maxDataPoints=1", q("web.req:sum")));
+    // 20 minutes, maxDataPoints 10: 120 points at 10 s, 20 at 1 m, 1 at 1 h. Metrictank's ratio
+    // rule reads 1 m (20/10 overshoots less than 10/1 undershoots) and merges 2 buckets a point.
+    let wide = format!(
+        "/render?target=web.req:sum&from={}&until={}&maxDataPoints=10&meta=true",
+        t0 - 600,
+        t0 + 600
+    );
+    let meta = d.get_json(&wide);
     let m = &meta["series"][0]["meta"][0];
     assert_eq!(m["schema-name"], "default");
     assert_eq!(m["schema-retentions"], "10s:7d,1m:90d,1h:5y");
-    assert_eq!(m["archive-read"], 0);
-    assert_eq!(m["archive-interval"], 10);
-    assert_eq!(m["aggnum-rc"], 12);
+    assert_eq!(m["archive-read"], 1);
+    assert_eq!(m["archive-interval"], 60);
+    assert_eq!(m["aggnum-rc"], 2);
     assert_eq!(m["consolidator-rc"], "SumConsolidator");
     assert_eq!(m["view"], "sum");
+    let total: f64 = meta["series"][0]["datapoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p[0].as_f64())
+        .sum();
+    assert_eq!(total, 19.0, "the 1 m tier's sum equals the raw sum");
     // Globs expand to every match.
     let both = d.wait_render(&format!("/render?target=web.*&from=-2h&until=now"), |v| {
         v.as_array().is_some_and(|a| a.len() == 2)
     });
-    let mut names: Vec<&str> = both.as_array().unwrap().iter().map(|s| s["target"].as_str().unwrap()).collect();
+    let mut names: Vec<&str> = both
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["target"].as_str().unwrap())
+        .collect();
     names.sort();
     assert_eq!(names, ["web.other", "web.req"]);
     // POST form, as Grafana sends it.
@@ -60,10 +91,16 @@ fn carbon_lines_come_back_through_render_with_every_view() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("[19.0,") || body.contains("[19,"), "{body}");
     // csv and raw
-    let (_, csv) = d.get(&format!("{}&format=csv", q("web.req:sum").replace("&format=json", "")));
-    assert!(csv.contains("web.req:sum,") && csv.contains(",9.0\r\n"), "{csv}");
+    let (_, csv) = d.get(&format!(
+        "{}&format=csv",
+        q("web.req:sum").replace("&format=json", "")
+    ));
+    assert!(
+        csv.contains("web.req:sum,") && csv.contains(",9.0\r\n"),
+        "{csv}"
+    );
     let (_, raw) = d.get(&q("web.req:sum").replace("format=json", "format=raw"));
-    assert!(raw.starts_with(&format!("web.req:sum,{},", from + 10)), "{raw}");
+    assert!(raw.starts_with(&format!("web.req:sum,{from},")), "{raw}");
     assert!(raw.contains("None,9.0,10.0,None"), "{raw}");
 }
 
@@ -71,7 +108,9 @@ fn carbon_lines_come_back_through_render_with_every_view() {
 fn metrics_find_in_graphite_formats() {
     let dir = TestDir::new();
     let d = Daemon::start(&dir.config(""));
-    d.send_carbon("servers.web1.cpu.user 1 -1\nservers.web1.cpu.system 1 -1\nservers.web2.load 1 -1\n");
+    d.send_carbon(
+        "servers.web1.cpu.user 1 -1\nservers.web1.cpu.system 1 -1\nservers.web2.load 1 -1\n",
+    );
     let v = d.wait_render("/render?target=servers.*.*.*&from=-5min", |v| {
         v.as_array().is_some_and(|a| a.len() == 2)
     });
@@ -85,7 +124,10 @@ fn metrics_find_in_graphite_formats() {
         ])
     );
     let leaves = d.get_json("/metrics/find?query=servers.*.cpu.*");
-    assert_eq!(leaves[0]["id"], "servers.*.cpu.system", "id keeps the wildcard prefix");
+    assert_eq!(
+        leaves[0]["id"], "servers.*.cpu.system",
+        "id keeps the wildcard prefix"
+    );
     assert_eq!(leaves[0]["leaf"], 1);
     let completer = d.get_json("/metrics/find?query=servers.web2.&format=completer");
     assert_eq!(completer["metrics"][0]["path"], "servers.web2.load");
@@ -93,9 +135,15 @@ fn metrics_find_in_graphite_formats() {
     let wild = d.get_json("/metrics/find?query=servers.*&wildcards=1");
     assert_eq!(wild[0]["text"], "*");
     let expand = d.get_json("/metrics/expand?query=servers.*.cpu.*");
-    assert_eq!(expand["results"], serde_json::json!(["servers.web1.cpu.system", "servers.web1.cpu.user"]));
+    assert_eq!(
+        expand["results"],
+        serde_json::json!(["servers.web1.cpu.system", "servers.web1.cpu.user"])
+    );
     let (status, body) = d.get("/metrics/find");
-    assert_eq!((status, body.trim()), (400, "Missing required parameter 'query'"));
+    assert_eq!(
+        (status, body.trim()),
+        (400, "Missing required parameter 'query'")
+    );
     assert_eq!(d.get("/version"), (200, "1.1.10".to_string()));
 }
 
@@ -109,7 +157,11 @@ fn events_are_posted_and_read_back_by_tags() {
         r#"{"what":"deploy api","tags":["deploy","prod"],"when":1700000000,"data":"v1.2"}"#,
     );
     assert_eq!(status, 200, "{body}");
-    d.post("/events/", "application/json", r#"{"what":"reboot","tags":"ops prod","when":1700000100}"#);
+    d.post(
+        "/events/",
+        "application/json",
+        r#"{"what":"reboot","tags":"ops prod","when":1700000100}"#,
+    );
     let all = d.get_json("/events/get_data?from=1699999999&until=1700000200");
     assert_eq!(all.as_array().unwrap().len(), 2);
     assert_eq!(all[0]["what"], "deploy api");
@@ -124,7 +176,13 @@ fn events_are_posted_and_read_back_by_tags() {
     // Events survive a restart.
     assert!(d.stop(Duration::from_secs(10)).success());
     let d = Daemon::start(&dir.path().join("tally.yaml"));
-    assert_eq!(d.get_json("/events/get_data?from=0&until=now").as_array().unwrap().len(), 2);
+    assert_eq!(
+        d.get_json("/events/get_data?from=0&until=now")
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 #[test]
@@ -141,13 +199,23 @@ fn bad_input_is_counted_and_survived() {
         s.write_all(&garbage).unwrap();
     }
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.send_to(b"\x00\x00garbage\nudp.ok 2 -1\n", d.carbon_udp.unwrap()).unwrap();
-    d.wait_render("/render?target=ok.after&from=-5min", |v| !points(v, 0).is_empty());
-    d.wait_render("/render?target=udp.ok&from=-5min", |v| !points(v, 0).is_empty());
+    sock.send_to(b"\x00\x00garbage\nudp.ok 2 -1\n", d.carbon_udp.unwrap())
+        .unwrap();
+    d.wait_render("/render?target=ok.after&from=-5min", |v| {
+        !points(v, 0).is_empty()
+    });
+    d.wait_render("/render?target=udp.ok&from=-5min", |v| {
+        !points(v, 0).is_empty()
+    });
     // Six bad lines over TCP and one over UDP, counted as tally.carbon.bad_lines; one too long.
     let total = |v: &serde_json::Value| points(v, 0).iter().map(|p| p.0).sum::<f64>();
-    d.wait_render("/render?target=tally.carbon.bad_lines:sum&from=-5min", |v| total(v) == 7.0);
-    d.wait_render("/render?target=tally.carbon.too_long:sum&from=-5min", |v| total(v) == 1.0);
+    d.wait_render(
+        "/render?target=tally.carbon.bad_lines:sum&from=-5min",
+        |v| total(v) == 7.0,
+    );
+    d.wait_render("/render?target=tally.carbon.too_long:sum&from=-5min", |v| {
+        total(v) == 1.0
+    });
     for (path, reason) in [
         ("/render?target=a&from=-5m", "from"),
         ("/render?target=a&from=yesterdayish", "from"),
@@ -155,7 +223,10 @@ fn bad_input_is_counted_and_survived() {
         ("/render?target=a&format=png", "format"),
         ("/render?target=sumSeries(a.*)", "functions"),
         ("/render?target=a.{b&from=-1h", "unbalanced"),
-        ("/render?target=a&from=now&until=now", "Invalid empty time range"),
+        (
+            "/render?target=a&from=now&until=now",
+            "Invalid empty time range",
+        ),
         ("/metrics/find?query=a.[b", "unbalanced"),
     ] {
         let (status, body) = d.get(path);
@@ -175,15 +246,25 @@ fn sighup_reloads_and_a_bad_config_is_rejected() {
         + "storage:\n  schemas:\n    - {name: fine, pattern: '.*', retentions: [10s:7d, 1m:90d, 1h:5y]}\n";
     std::fs::write(&config, &good).unwrap();
     d.signal("HUP");
-    assert!(d.wait_log("Config reloaded", Duration::from_secs(10)).is_some());
+    assert!(
+        d.wait_log("Config reloaded", Duration::from_secs(10))
+            .is_some()
+    );
     std::fs::write(&config, "bogus: [\n").unwrap();
     d.signal("HUP");
-    let line = d.wait_log("Reload rejected", Duration::from_secs(10)).expect("rejection logged");
+    let line = d
+        .wait_log("Reload rejected", Duration::from_secs(10))
+        .expect("rejection logged");
     assert!(line.contains("tally.yaml"), "{line}");
     d.send_carbon("still.running 1 -1\n");
-    d.wait_render("/render?target=still.running&from=-5min", |v| !points(v, 0).is_empty());
+    d.wait_render("/render?target=still.running&from=-5min", |v| {
+        !points(v, 0).is_empty()
+    });
     let v = d.get_json("/render?target=still.running&from=-5min&meta=true");
-    assert_eq!(v["series"][0]["meta"][0]["schema-name"], "fine", "the reloaded schema applies");
+    assert_eq!(
+        v["series"][0]["meta"][0]["schema-name"], "fine",
+        "the reloaded schema applies"
+    );
 }
 
 #[test]
@@ -205,5 +286,10 @@ fn sigterm_flushes_everything_accepted_and_exits_zero() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(text.trim(), format!("flush.test:obvs 1000 {}", t / 10 * 10), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        text.trim(),
+        format!("flush.test:obvs 1000 {}", t / 10 * 10),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -131,4 +131,3 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await
 }
-

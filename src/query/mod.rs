@@ -181,8 +181,9 @@ fn read_series(
     let tier = schema.tiers[tier_idx];
     let res = i64::from(tier.resolution);
     let step = res * vpp as i64;
-    // Graphite: `from` is exclusive, the slot holding `until` is included.
-    let first = range.from.div_euclid(res) * res + res;
+    // `(from, until]`: every slot that holds a second of it (a coarse tier's slot can reach
+    // before `from`; its bucket is still the exact merge of its own time).
+    let first = (range.from + 1).div_euclid(res) * res;
     let end = range.until.div_euclid(res) * res + res;
     let oldest_kept = (range.now - tier.retention as i64).div_euclid(res) * res;
     let buckets = if end > first.max(oldest_kept) {

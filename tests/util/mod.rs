@@ -112,7 +112,10 @@ impl Daemon {
     /// Waits for a log line whose message contains `needle`; returns the whole JSON line.
     pub fn wait_log(&self, needle: &str, timeout: Duration) -> Option<String> {
         let deadline = Instant::now() + timeout;
-        while let Ok(line) = self.log.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        while let Ok(line) = self
+            .log
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
             if line.contains(needle) {
                 return Some(line);
             }
@@ -128,7 +131,10 @@ impl Daemon {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 return status;
             }
-            assert!(Instant::now() < deadline, "tally did not stop within {timeout:?}");
+            assert!(
+                Instant::now() < deadline,
+                "tally did not stop within {timeout:?}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -158,14 +164,21 @@ impl Daemon {
     }
 
     /// Polls `check` on /render JSON until it returns true (10 s at most).
-    pub fn wait_render(&self, path: &str, check: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    pub fn wait_render(
+        &self,
+        path: &str,
+        check: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let v = self.get_json(path);
             if check(&v) {
                 return v;
             }
-            assert!(Instant::now() < deadline, "timed out waiting on {path}: last {v}");
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting on {path}: last {v}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -179,12 +192,21 @@ impl Drop for Daemon {
 }
 
 /// A minimal HTTP/1.1 client: one request per connection.
-pub fn http(addr: SocketAddr, method: &str, path: &str, content_type: &str, body: &str) -> (u16, String) {
+pub fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &str,
+) -> (u16, String) {
     let mut s = TcpStream::connect(addr).expect("connect http");
     s.set_read_timeout(Some(Duration::from_secs(30))).ok();
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     if !body.is_empty() || method == "POST" {
-        req.push_str(&format!("Content-Type: {content_type}\r\nContent-Length: {}\r\n", body.len()));
+        req.push_str(&format!(
+            "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
     }
     req.push_str("\r\n");
     req.push_str(body);
@@ -193,8 +215,15 @@ pub fn http(addr: SocketAddr, method: &str, path: &str, content_type: &str, body
     s.read_to_end(&mut raw).expect("read response");
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, rest) = text.split_once("\r\n\r\n").expect("http response head");
-    let status: u16 = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status");
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let status: u16 = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         dechunk(rest)
     } else {
         rest.to_string()
