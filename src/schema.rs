@@ -169,7 +169,7 @@ pub fn parse_duration(s: &str) -> Result<u64, Error> {
 
 fn format_duration(secs: u64) -> String {
     for (unit, size) in [("y", 365 * 86_400), ("d", 86_400), ("h", 3600), ("m", 60)] {
-        if secs >= size && secs % size == 0 {
+        if secs >= size && secs.is_multiple_of(size) {
             return format!("{}{unit}", secs / size);
         }
     }

@@ -71,7 +71,7 @@ fn carbon_lines_come_back_through_render_with_every_view() {
         .sum();
     assert_eq!(total, 19.0, "the 1 m tier's sum equals the raw sum");
     // Globs expand to every match.
-    let both = d.wait_render(&format!("/render?target=web.*&from=-2h&until=now"), |v| {
+    let both = d.wait_render("/render?target=web.*&from=-2h&until=now", |v| {
         v.as_array().is_some_and(|a| a.len() == 2)
     });
     let mut names: Vec<&str> = both

@@ -47,7 +47,7 @@ impl Distinct {
                 if let Err(pos) = ids.binary_search(&id) {
                     ids.insert(pos, id);
                     if ids.len() > EXACT_LIMIT {
-                        self.to_hll();
+                        self.make_hll();
                     }
                 }
             }
@@ -55,7 +55,7 @@ impl Distinct {
         }
     }
 
-    fn to_hll(&mut self) {
+    fn make_hll(&mut self) {
         if let Distinct::Exact(ids) = self {
             let mut regs = Box::new([0u8; REGISTERS]);
             ids.iter().for_each(|&id| hll_insert(&mut regs, id));
@@ -67,7 +67,7 @@ impl Distinct {
         match other {
             Distinct::Exact(ids) => ids.iter().for_each(|&id| self.insert(id)),
             Distinct::Hll(theirs) => {
-                self.to_hll();
+                self.make_hll();
                 if let Distinct::Hll(mine) = self {
                     for (m, t) in mine.iter_mut().zip(theirs.iter()) {
                         *m = (*m).max(*t);

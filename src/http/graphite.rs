@@ -94,14 +94,12 @@ fn check_tz(p: &Params) -> Result<(), ApiError> {
     }
 }
 
-fn blocking<T: Send + 'static>(
+async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> impl std::future::Future<Output = Result<T, ApiError>> {
-    async move {
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|e| ApiError::Internal(format!("query task failed: {e}")))?
-    }
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Internal(format!("query task failed: {e}")))?
 }
 
 async fn render(state: S, req: Request) -> Result<Response, ApiError> {
