@@ -28,28 +28,63 @@ fn bench(c: &mut Criterion) {
         for i in 0..8640 {
             let t = NOW - 31 * 86_400 + day * 86_400 + i * 10;
             agg.observe(
-                &Observation { series: series.clone(), kind: Kind::Timer, value: (i % 97) as f64 + 0.5, time: t },
+                &Observation {
+                    series: series.clone(),
+                    kind: Kind::Timer,
+                    value: (i % 97) as f64 + 0.5,
+                    time: t,
+                },
                 NOW,
             );
         }
-        store.commit(Batch { deltas: agg.drain(), cursors: Vec::new() }).unwrap();
+        store
+            .commit(Batch {
+                deltas: agg.drain(),
+                cursors: Vec::new(),
+            })
+            .unwrap();
     }
     store.flush_head().unwrap();
     let options = query::Options::default();
     let mut group = c.benchmark_group("query");
-    for (label, target) in [("avg", "servers.web1.app.latency"), ("p99", "servers.web1.app.latency:p99")] {
+    for (label, target) in [
+        ("avg", "servers.web1.app.latency"),
+        ("p99", "servers.web1.app.latency:p99"),
+    ] {
         group.bench_function(format!("30d_mdp1000/{label}"), |b| {
-            let range = Range { from: NOW - 30 * 86_400, until: NOW, now: NOW, max_data_points: Some(1000) };
+            let range = Range {
+                from: NOW - 30 * 86_400,
+                until: NOW,
+                now: NOW,
+                max_data_points: Some(1000),
+            };
             b.iter(|| {
-                let out = query::run(&store, &schemas, &options, black_box(target), &range).unwrap();
+                let out =
+                    query::run(&store, &schemas, &options, black_box(target), &range).unwrap();
                 assert!(out[0].values.iter().flatten().count() >= 700);
                 black_box(out)
             })
         });
     }
     group.bench_function("1d_10s_no_mdp", |b| {
-        let range = Range { from: NOW - 86_400, until: NOW, now: NOW, max_data_points: None };
-        b.iter(|| black_box(query::run(&store, &schemas, &options, "servers.web1.app.latency:max", &range).unwrap()))
+        let range = Range {
+            from: NOW - 86_400,
+            until: NOW,
+            now: NOW,
+            max_data_points: None,
+        };
+        b.iter(|| {
+            black_box(
+                query::run(
+                    &store,
+                    &schemas,
+                    &options,
+                    "servers.web1.app.latency:max",
+                    &range,
+                )
+                .unwrap(),
+            )
+        })
     });
     group.finish();
 }
