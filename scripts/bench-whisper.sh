@@ -63,7 +63,7 @@ for _ in $(seq 600); do
   sleep 0.5
 done
 kill -TERM $pid; wait $pid || true
-tally_bytes=$(find "$work/tally/segments" -type f -name '*.seg' -printf '%s\n' 2>/dev/null | awk '{s+=$1} END {print s+0}')
+tally_bytes=$(find "$work/tally" -type f -name '*.seg' -printf '%s\n' 2>/dev/null | awk '{s+=$1} END {print s+0}')
 tally_all=$(du -sb "$work/tally" | cut -f1)
 
 # Whisper: the same values into one file per series with the same retention (10s:2d).
