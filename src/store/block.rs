@@ -213,17 +213,19 @@ pub fn decode(
     if flags & !(FLAG_ALL_ONE | FLAG_EXTRA) != 0 {
         return Err(encoding::Error::Invalid("block flags"));
     }
-    let counts: Vec<u64> = if flags & FLAG_ALL_ONE != 0 {
-        vec![1; n]
+    let all_one = flags & FLAG_ALL_ONE != 0;
+    let counts: Option<Vec<u64>> = if all_one {
+        None
     } else {
-        get_col(&mut r, n)?
+        Some(get_col(&mut r, n)?)
     };
-    if counts.contains(&0) {
+    if counts.as_ref().is_some_and(|c| c.contains(&0)) {
         return Err(encoding::Error::Invalid("empty bucket"));
     }
     let sums: Vec<f64> = get_col(&mut r, n)?;
-    let m = counts.iter().filter(|&&c| c > 1).count();
-    let (mins, maxs, lasts): (Vec<f64>, Vec<f64>, Vec<f64>) = if flags & FLAG_ALL_ONE != 0 {
+    let multi = |c: &[u64]| c.iter().filter(|&&c| c > 1).count();
+    let m = counts.as_deref().map_or(0, multi);
+    let (mins, maxs, lasts): (Vec<f64>, Vec<f64>, Vec<f64>) = if all_one {
         Default::default()
     } else {
         (
@@ -233,18 +235,36 @@ pub fn decode(
         )
     };
     let offsets: Vec<i64> = get_col(&mut r, n)?;
-    let mut extras = (flags & FLAG_EXTRA != 0)
-        .then(|| r.blob().map(Reader::new))
-        .transpose()?;
+    let extras_blob = if flags & FLAG_EXTRA != 0 {
+        Some(r.blob()?)
+    } else {
+        None
+    };
     if !r.is_empty() {
         return Err(encoding::Error::Invalid("trailing bytes in block"));
     }
     let lo = starts.partition_point(|&s| s < from);
-    let hi = starts.partition_point(|&s| s < until);
-    out.reserve(hi.saturating_sub(lo));
-    let mut j = 0; // index into the multi-observation columns
-    for i in 0..n {
-        let count = counts[i];
+    let hi = starts.partition_point(|&s| s < until).max(lo);
+    // Extras are variable-length, so every one before `hi` must be decoded.
+    let mut extras = match extras_blob {
+        Some(blob) => {
+            let mut x = Reader::new(blob);
+            let mut v = Vec::with_capacity(hi - lo);
+            for i in 0..hi {
+                let e = Bucket::decode_extra(&mut x)?;
+                if i >= lo {
+                    v.push(e);
+                }
+            }
+            Some(v.into_iter())
+        }
+        None => None,
+    };
+    // Index into the multi-observation columns.
+    let mut j = counts.as_deref().map_or(0, |c| multi(&c[..lo]));
+    // An exact-size `extend` writes each bucket in place (much faster than `push`).
+    out.extend((lo..hi).map(|i| {
+        let count = counts.as_ref().map_or(1, |c| c[i]);
         let (min, max, last) = if count > 1 {
             let v = (mins[j], maxs[j], lasts[j]);
             j += 1;
@@ -252,27 +272,18 @@ pub fn decode(
         } else {
             (sums[i], sums[i], sums[i])
         };
-        // Extras are variable-length, so every one before `hi` must be decoded.
-        let extra = match &mut extras {
-            Some(x) if i < hi => crate::aggregate::Bucket::decode_extra(x)?,
-            _ => Extra::None,
+        let extra = extras.as_mut().and_then(Iterator::next).unwrap_or_default();
+        let bucket = Bucket {
+            count,
+            sum: sums[i],
+            min,
+            max,
+            last,
+            last_time: starts[i].wrapping_add(offsets[i]),
+            extra,
         };
-        if i < lo || i >= hi {
-            continue;
-        }
-        out.push((
-            starts[i],
-            Bucket {
-                count,
-                sum: sums[i],
-                min,
-                max,
-                last,
-                last_time: starts[i].wrapping_add(offsets[i]),
-                extra,
-            },
-        ));
-    }
+        (starts[i], bucket)
+    }));
     Ok(())
 }
 
@@ -354,6 +365,8 @@ mod tests {
         fn arbitrary_blocks_round_trip(
             slots in proptest::collection::btree_set(0i64..8640, 1..80),
             buckets in proptest::collection::vec(arb_bucket(), 80),
+            a in 0u16..8640,
+            b in 0u16..8640,
         ) {
             let pstart = -86_400;
             let data: Vec<(i64, Bucket)> = slots
@@ -371,6 +384,11 @@ mod tests {
             decode(&buf, pstart, 10, 8640, i64::MIN, i64::MAX, &mut out).unwrap();
             // NaN != NaN: compare through the debug form, which prints NaN the same way.
             prop_assert_eq!(format!("{out:?}"), format!("{data:?}"));
+            let (from, until) = (pstart + i64::from(a) * 10, pstart + i64::from(b) * 10);
+            let mut part = Vec::new();
+            decode(&buf, pstart, 10, 8640, from, until, &mut part).unwrap();
+            let want: Vec<_> = data.iter().filter(|(s, _)| (from..until).contains(s)).collect();
+            prop_assert_eq!(format!("{part:?}"), format!("{want:?}"));
         }
 
         #[test]

@@ -399,24 +399,36 @@ impl Store {
                 .map(|f| f.read(id, resolution, from, until));
             (segs, frozen, st.head.read(id, resolution, from, until))
         };
-        let mut out: Vec<(i64, Bucket)> = Vec::new();
-        let mut part: Vec<(i64, Bucket)> = Vec::new();
+        // Sized for the whole range up front (bounded), so the result is never copied.
+        let span = (until.saturating_sub(from) / i64::from(resolution)).clamp(0, 1 << 20);
+        let mut out: Vec<(i64, Bucket)> = Vec::with_capacity(if segs.is_empty() {
+            0
+        } else {
+            span as usize + 1
+        });
         let mut i = 0;
         while i < segs.len() {
-            // Segments come grouped by partition, oldest data first within one.
+            // Segments come grouped by partition, oldest data first within one; partitions
+            // are disjoint and in order, so each is decoded straight onto the end of `out`.
             let p = segs[i].meta.partition;
-            part.clear();
+            let mark = out.len();
+            segs[i].read(id, from, until, &mut out)?;
+            i += 1;
             while i < segs.len() && segs[i].meta.partition == p {
-                if part.is_empty() {
-                    segs[i].read(id, from, until, &mut part)?;
-                } else {
-                    let mut more = Vec::new();
-                    segs[i].read(id, from, until, &mut more)?;
+                let mut more = Vec::new();
+                segs[i].read(id, from, until, &mut more)?;
+                let after = out[mark..]
+                    .last()
+                    .is_none_or(|(s, _)| more.first().is_some_and(|(m, _)| s < m));
+                if after {
+                    out.append(&mut more);
+                } else if !more.is_empty() {
+                    let mut part = out.split_off(mark);
                     merge_sorted(&mut part, more);
+                    out.append(&mut part);
                 }
                 i += 1;
             }
-            out.append(&mut part);
         }
         if let Some(frozen) = frozen {
             merge_sorted(&mut out, frozen);
