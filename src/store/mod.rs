@@ -266,6 +266,9 @@ impl Store {
         batch.deltas.iter().try_for_each(validate)?;
         let mut wal = lock(&self.wal);
         let wal = wal.as_mut().ok_or(Error::ReadOnly)?;
+        if batch.deltas.is_empty() && batch.cursors.is_empty() {
+            return Ok(());
+        }
         let mut new_series: Vec<(SeriesId, Series, Kind)> = Vec::new();
         let mut ids = Vec::with_capacity(batch.deltas.len());
         {
