@@ -118,7 +118,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         f.sync_all().map_err(io(&tmp))?;
     }
     std::fs::rename(&tmp, path).map_err(io(path))?;
-    sync_dir(path.parent().unwrap_or(Path::new(".")))
+    // After the rename the new file is in effect, durable or not: undoing what led up to it
+    // would be wrong, so a failure here is reported as needing a restart.
+    sync_dir(path.parent().unwrap_or(Path::new("."))).map_err(|e| {
+        Error::Poisoned(format!(
+            "{} was replaced but could not be made durable: {e}",
+            path.display()
+        ))
+    })
 }
 
 pub fn tmp_path(path: &Path) -> PathBuf {

@@ -47,7 +47,9 @@ impl Store {
         };
         let result = self.write_frozen(m, &frozen, covered, cursors, n_series);
         drop(frozen);
-        if result.is_err() {
+        if let Err(Error::Poisoned(why)) = &result {
+            self.poison(why);
+        } else if result.is_err() {
             // Nothing became live: put the frozen head back underneath what came since.
             let mut st = write(&self.state);
             if let Some(f) = st.frozen.take() {
@@ -129,7 +131,10 @@ impl Store {
             next.store(&self.dir)
         })();
         if let Err(e) = result {
-            cleanup(&written);
+            // Unless the manifest may already name them (then a restart sorts it out).
+            if !matches!(e, Error::Poisoned(_)) {
+                cleanup(&written);
+            }
             return Err(e);
         }
         self.crash_point("flush:manifest");
@@ -151,6 +156,15 @@ impl Store {
         Ok(())
     }
 
+    /// Stops all further writes: the files on disk may be ahead of what this process knows,
+    /// and only a reopen (which recovers from the files) can reconcile them.
+    pub(super) fn poison(&self, why: &str) {
+        tracing::error!(reason = why, "store stops writing until it is reopened");
+        if let Some(w) = lock(&self.wal).as_mut() {
+            w.broken.get_or_insert_with(|| why.to_string());
+        }
+    }
+
     /// Swaps in a manifest, then makes the state match it (new segments in, old ones out), then
     /// deletes the files it no longer names.
     fn install(
@@ -160,7 +174,12 @@ impl Store {
         added: Option<Segment>,
         removed: &[SegMeta],
     ) -> Result<(), Error> {
-        next.store(&self.dir)?;
+        if let Err(e) = next.store(&self.dir) {
+            if let Error::Poisoned(why) = &e {
+                self.poison(why);
+            }
+            return Err(e);
+        }
         m.manifest = next;
         {
             let mut st = write(&self.state);
@@ -313,8 +332,7 @@ impl Store {
         tracing::error!(error = %e, "segment is corrupt; moving it aside, its data is lost");
         let mut next = m.manifest.clone();
         next.segments.retain(|s| *s != seg.meta);
-        next.store(&self.dir)?;
-        m.manifest = next;
+        self.install(m, next, None, &[])?;
         write(&self.state).remove_segments(&[seg.meta.file]);
         quarantine(&self.seg_dir(), &seg.meta);
         Ok(())

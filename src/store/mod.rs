@@ -332,8 +332,13 @@ impl Store {
     /// is nothing to do; call it every few seconds (from a blocking thread: a compaction can
     /// take a while).
     pub fn maintain(&self, now: i64) -> Result<(), Error> {
-        if lock(&self.wal).is_none() {
-            return Err(Error::ReadOnly);
+        match lock(&self.wal).as_ref() {
+            None => return Err(Error::ReadOnly),
+            Some(w) => {
+                if let Some(why) = &w.broken {
+                    return Err(Error::Poisoned(why.clone()));
+                }
+            }
         }
         let mut m = lock(&self.maint);
         self.expire(&mut m, now)?;
@@ -402,13 +407,19 @@ impl Store {
                 .map(|f| f.read(id, resolution, from, until));
             (segs, frozen, st.head.read(id, resolution, from, until))
         };
-        // Sized for the whole range up front (bounded), so the result is never copied.
-        let span = (until.saturating_sub(from) / i64::from(resolution)).clamp(0, 1 << 20);
-        let mut out: Vec<(i64, Bucket)> = Vec::with_capacity(if segs.is_empty() {
-            0
-        } else {
-            span as usize + 1
-        });
+        // Sized up front for every slot the segments could hold, so nothing is copied twice.
+        let res = i64::from(resolution);
+        let mut slots = 0i64;
+        let mut counted = None;
+        for seg in segs.iter().filter(|s| s.contains(id)) {
+            let p = seg.meta.partition;
+            if counted != Some(p) {
+                counted = Some(p);
+                let (lo, hi) = (from.max(p), until.min(p.saturating_add(plen)));
+                slots = slots.saturating_add(hi.saturating_sub(lo) / res + 1);
+            }
+        }
+        let mut out: Vec<(i64, Bucket)> = Vec::with_capacity(slots.clamp(0, 1 << 20) as usize);
         let mut i = 0;
         while i < segs.len() {
             // Segments come grouped by partition, oldest data first within one; partitions

@@ -180,6 +180,10 @@ impl Segment {
         Ok(entries)
     }
 
+    pub fn contains(&self, id: SeriesId) -> bool {
+        self.entries.binary_search_by_key(&id, |e| e.id).is_ok()
+    }
+
     pub fn ids(&self) -> impl Iterator<Item = SeriesId> + '_ {
         self.entries.iter().map(|e| e.id)
     }

@@ -386,3 +386,9 @@ fn stats_count_what_is_there() {
     let s = store.stats();
     assert_eq!((s.head_buckets, s.segments, s.wal_bytes), (0, 2, 16));
 }
+
+#[test]
+fn the_store_can_be_shared_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Store>();
+}
