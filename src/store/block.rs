@@ -96,9 +96,11 @@ fn get_col<T: Col>(r: &mut Reader<'_>, n: usize) -> DResult<Vec<T>> {
         COL_CONST => Ok(vec![T::get_raw(r)?; n]),
         COL_PCO => {
             let bytes = r.blob()?;
-            let values = pco::standalone::simple_decompress::<T>(bytes)
+            // Into a buffer of exactly `n`, so a crafted column cannot make us allocate more.
+            let mut values = vec![T::default(); n];
+            let progress = pco::standalone::simple_decompress_into(bytes, &mut values)
                 .map_err(|_| encoding::Error::Invalid("pco column"))?;
-            if values.len() != n {
+            if !progress.finished || progress.n_processed != n {
                 return Err(encoding::Error::Invalid("column length"));
             }
             Ok(values)
