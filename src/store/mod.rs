@@ -28,6 +28,8 @@ mod wal;
 mod tests;
 #[cfg(test)]
 mod tests_crash;
+#[cfg(test)]
+mod tests_kill;
 
 use crate::aggregate::{Bucket, Delta};
 use crate::metric::glob::Glob;

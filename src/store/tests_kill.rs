@@ -1,0 +1,137 @@
+//! A real `kill -9`: the test binary runs itself as a child that commits, flushes and compacts
+//! as fast as it can, and is killed at random moments. After each kill the store must reopen
+//! with exactly the commits up to the cursor it reports (the cursor travels with the data),
+//! which must include every commit the child saw acknowledged.
+
+use super::tests::opts;
+use super::*;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const ENV: &str = "TALLY_STORE_KILL_DIR";
+
+fn deltas_of(k: u64) -> Vec<Delta> {
+    let start = ((k / 500) % 3) as i64 * 86_400 + (k % 500) as i64 * 10;
+    (0..3)
+        .map(|s| {
+            let series = Series::parse(&format!("k.s{s}")).unwrap();
+            let res = if s == 2 { 60 } else { 10 };
+            let start = start - start.rem_euclid(res);
+            Delta {
+                series,
+                kind: Kind::Counter,
+                resolution: res as u32,
+                start,
+                bucket: Bucket::new(Kind::Counter, 1.0, start),
+            }
+        })
+        .collect()
+}
+
+fn cursor(store: &Store) -> Option<u64> {
+    let c = store.cursors().get("k")?.clone();
+    Some(u64::from_le_bytes(c.try_into().ok()?))
+}
+
+/// The child: runs only when the parent sets the environment variable.
+#[test]
+#[ignore = "run as a child process by killed_at_random_moments_reopens_exactly"]
+fn kill9_child_process() {
+    let Ok(dir) = std::env::var(ENV) else {
+        return;
+    };
+    let dir = Path::new(&dir);
+    let mut o = opts(dir);
+    o.head_flush_interval = 60;
+    let store = Store::open(o).unwrap();
+    let mut k = cursor(&store).map_or(0, |c| c + 1);
+    let mut acks = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("acks"))
+        .unwrap();
+    loop {
+        let cursors = vec![("k".to_string(), k.to_le_bytes().to_vec())];
+        store
+            .commit(Batch {
+                deltas: deltas_of(k),
+                cursors,
+            })
+            .unwrap();
+        writeln!(acks, "{k}").unwrap();
+        // Every maintain flushes; partitions turn cold (and get merged whole) as time goes on.
+        store.maintain(k as i64 * 120).unwrap();
+        k += 1;
+    }
+}
+
+#[test]
+fn killed_at_random_moments_reopens_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut last = None;
+    for round in 0..10 {
+        let mut child = Command::new(&exe)
+            .args([
+                "--ignored",
+                "--exact",
+                "store::tests_kill::kill9_child_process",
+                "--nocapture",
+            ])
+            .env(ENV, dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(150 + seed % 400));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+
+        let store = Store::open(opts(dir.path())).unwrap();
+        let c = cursor(&store);
+        let acked = std::fs::read_to_string(dir.path().join("acks")).unwrap();
+        let acked = acked.lines().filter_map(|l| l.parse::<u64>().ok()).max();
+        assert!(
+            c >= acked,
+            "round {round}: acknowledged commit {acked:?} lost (cursor {c:?})"
+        );
+        assert!(c >= last, "round {round}: cursor went back");
+        last = c;
+        // Exactly commits 0..=c, each once.
+        let mut want: BTreeMap<(String, u32, i64), u64> = BTreeMap::new();
+        for k in 0..=c.unwrap_or(0) {
+            if c.is_none() {
+                break;
+            }
+            for d in deltas_of(k) {
+                *want
+                    .entry((d.series.to_string(), d.resolution, d.start))
+                    .or_default() += 1;
+            }
+        }
+        let mut got: BTreeMap<(String, u32, i64), u64> = BTreeMap::new();
+        for s in 0..3 {
+            let name = format!("k.s{s}");
+            let Some(info) = store.lookup(&name) else {
+                continue;
+            };
+            for res in [10, 60] {
+                for (start, b) in store.read(info.id, res, i64::MIN, i64::MAX).unwrap() {
+                    assert_eq!(b.count as f64, b.sum);
+                    got.insert((name.clone(), res, start), b.count);
+                }
+            }
+        }
+        assert_eq!(got, want, "round {round}: cursor {c:?}");
+    }
+    assert!(
+        last.is_some_and(|c| c > 20),
+        "the child hardly ran: {last:?}"
+    );
+}
