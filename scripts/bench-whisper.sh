@@ -9,11 +9,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SERIES="${1:-1000}"
 POINTS=8640
-if ! python3 -c 'import whisper' 2>/dev/null; then
-  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-    apt-get install -y -qq python3-whisper >/dev/null || pip install -q whisper
+# Whisper from PyPI into the python3 on PATH (Debian's python3-whisper serves /usr/bin/python3).
+PY=python3
+if ! $PY -c 'import whisper' 2>/dev/null; then
+  if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import whisper' 2>/dev/null; then
+    PY=/usr/bin/python3
   else
-    pip install -q whisper
+    $PY -m pip install -q whisper
   fi
 fi
 cargo build --release -q
@@ -67,7 +69,7 @@ tally_bytes=$(find "$work/tally" -type f -name '*.seg' -printf '%s\n' 2>/dev/nul
 tally_all=$(du -sb "$work/tally" | cut -f1)
 
 # Whisper: the same values into one file per series with the same retention (10s:2d).
-python3 - "$work/lines.txt" "$work/whisper" <<'PY'
+$PY - "$work/lines.txt" "$work/whisper" <<'PY'
 import os, sys, whisper
 from collections import defaultdict
 lines, out = sys.argv[1], sys.argv[2]
