@@ -26,6 +26,22 @@ pub fn opts(dir: &Path) -> Options {
     }
 }
 
+/// Opens a store, waiting out a lock held for a moment by a child process another test is
+/// spawning (a fork shares the open LOCK file until its exec closes it).
+pub fn try_open(options: Options) -> Result<Store, Error> {
+    for _ in 0..200 {
+        match Store::open(options.clone()) {
+            Err(Error::Locked(_)) => std::thread::sleep(std::time::Duration::from_millis(10)),
+            other => return other,
+        }
+    }
+    Store::open(options)
+}
+
+pub fn open(options: Options) -> Store {
+    try_open(options).unwrap()
+}
+
 pub fn delta(name: &str, kind: Kind, resolution: u32, start: i64, value: f64, time: i64) -> Delta {
     Delta {
         series: Series::parse(name).unwrap(),
@@ -63,7 +79,7 @@ pub fn summary(store: &Store, name: &str, res: u32) -> Vec<(i64, u64, f64)> {
 #[test]
 fn commits_merge_and_survive_reopen_flush_and_compaction() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(opts(dir.path())).unwrap();
+    let store = open(opts(dir.path()));
     store
         .commit(Batch {
             deltas: vec![
@@ -82,7 +98,7 @@ fn commits_merge_and_survive_reopen_flush_and_compaction() {
     drop(store);
 
     // WAL replay.
-    let store = Store::open(opts(dir.path())).unwrap();
+    let store = open(opts(dir.path()));
     assert_eq!(summary(&store, "a.b", 10), want);
     assert_eq!(summary(&store, "a.b", 60), vec![(60, 1, 3.0)]);
     assert_eq!(store.cursors().get("log"), Some(&b"17".to_vec()));
@@ -99,7 +115,7 @@ fn commits_merge_and_survive_reopen_flush_and_compaction() {
     assert_eq!(summary(&store, "a.b", 10), want);
     drop(store);
 
-    let store = Store::open(opts(dir.path())).unwrap();
+    let store = open(opts(dir.path()));
     assert_eq!(summary(&store, "a.b", 10), want);
     assert_eq!(store.stats().segments, 3);
     // A day later the partition is cold and gets merged into one file.
@@ -108,7 +124,7 @@ fn commits_merge_and_survive_reopen_flush_and_compaction() {
     assert_eq!(store.stats().segments, 2, "one per resolution");
     assert_eq!(summary(&store, "a.b", 10), want);
     drop(store);
-    let store = Store::open(opts(dir.path())).unwrap();
+    let store = open(opts(dir.path()));
     assert_eq!(summary(&store, "a.b", 10), want);
     assert_eq!(store.cursors().get("log"), Some(&b"17".to_vec()));
     let names: Vec<_> = std::fs::read_dir(dir.path().join("seg"))
@@ -121,7 +137,7 @@ fn commits_merge_and_survive_reopen_flush_and_compaction() {
 #[test]
 fn every_field_survives_a_segment() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(opts(dir.path())).unwrap();
+    let store = open(opts(dir.path()));
     let mut deltas = Vec::new();
     for kind in Kind::ALL {
         let mut d = delta(&format!("k.{kind}"), kind, 10, 1000, 1.5, 1003);
@@ -140,7 +156,7 @@ fn every_field_survives_a_segment() {
         .collect();
     store.flush_head().unwrap();
     drop(store);
-    let store = Store::open(opts(dir.path())).unwrap();
+    let store = open(opts(dir.path()));
     for (d, before) in deltas.iter().zip(before) {
         let info = store.lookup(d.series.as_str()).unwrap();
         assert_eq!(info.kind, d.kind);
@@ -153,7 +169,7 @@ fn every_field_survives_a_segment() {
 #[test]
 fn reads_cover_exactly_the_range_across_partitions() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(opts(dir.path())).unwrap();
+    let store = open(opts(dir.path()));
     // 3 days of 10 s data, flushed in pieces so it spans several files and partitions.
     for day in 0..3i64 {
         let deltas = (0..8640)
@@ -185,7 +201,7 @@ fn reads_cover_exactly_the_range_across_partitions() {
 #[test]
 fn levels_compact_and_reads_stay_exact() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(opts(dir.path())).unwrap();
+    let store = open(opts(dir.path()));
     let mut now = 1_000_000_000 - 1_000_000_000 % 86_400;
     store.maintain(now).unwrap();
     for round in 0..9 {
@@ -202,7 +218,7 @@ fn levels_compact_and_reads_stay_exact() {
     assert_eq!(s.len(), 9);
     assert!(s.iter().all(|&(_, count, _)| count == 1));
     drop(store);
-    let store = Store::open(opts(dir.path())).unwrap();
+    let store = open(opts(dir.path()));
     assert_eq!(summary(&store, "s.3", 10), s);
 }
 
@@ -214,7 +230,7 @@ fn retention_drops_whole_old_partitions_and_old_head_slots() {
         resolution: 10,
         retention: 86_400,
     }];
-    let store = Store::open(o.clone()).unwrap();
+    let store = open(o.clone());
     store
         .commit(batch(vec![
             gauge("r", 10, 100, 1.0),
@@ -238,7 +254,7 @@ fn retention_drops_whole_old_partitions_and_old_head_slots() {
         "resolutions without a tier are kept"
     );
     drop(store);
-    let store = Store::open(o).unwrap();
+    let store = open(o);
     store.maintain(86_400 * 3 + 5).unwrap();
     assert_eq!(summary(&store, "r", 10), vec![(86_400 * 3, 1, 2.0)]);
 }
@@ -246,7 +262,7 @@ fn retention_drops_whole_old_partitions_and_old_head_slots() {
 #[test]
 fn the_lock_keeps_a_second_writer_out_and_read_only_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(opts(dir.path())).unwrap();
+    let store = open(opts(dir.path()));
     assert!(matches!(
         Store::open(opts(dir.path())),
         Err(Error::Locked(_))
@@ -281,7 +297,7 @@ fn the_lock_keeps_a_second_writer_out_and_read_only_writes_nothing() {
     assert_eq!(listing(dir.path()), before);
     assert!(Store::open_read_only(opts(&dir.path().join("nope"))).is_err());
     drop(store);
-    assert!(Store::open(opts(dir.path())).is_ok());
+    assert!(try_open(opts(dir.path())).is_ok());
 }
 
 fn walk(p: &Path) -> Vec<PathBuf> {
@@ -299,7 +315,7 @@ fn walk(p: &Path) -> Vec<PathBuf> {
 #[test]
 fn the_index_finds_names_and_keeps_the_first_kind() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(opts(dir.path())).unwrap();
+    let store = open(opts(dir.path()));
     store
         .commit(batch(vec![
             gauge("servers.h1.cpu.user", 10, 0, 1.0),
@@ -340,7 +356,7 @@ fn the_index_finds_names_and_keeps_the_first_kind() {
     store.flush_head().unwrap();
     store.commit(batch(vec![gauge("z", 10, 0, 1.0)])).unwrap();
     drop(store);
-    let store = Store::open(opts(dir.path())).unwrap();
+    let store = open(opts(dir.path()));
     check(&store);
     assert_eq!(store.lookup("z").unwrap().id, 4);
 }
@@ -348,11 +364,11 @@ fn the_index_finds_names_and_keeps_the_first_kind() {
 #[test]
 fn events_are_durable_and_ordered() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(opts(dir.path())).unwrap();
+    let store = open(opts(dir.path()));
     assert_eq!(store.add_event(300, "b", &["t".into()], "d").unwrap(), 1);
     assert_eq!(store.add_event(100, "a", &[], "").unwrap(), 2);
     drop(store);
-    let store = Store::open(opts(dir.path())).unwrap();
+    let store = open(opts(dir.path()));
     let ev = store.events(100, 300);
     assert_eq!(ev.iter().map(|e| e.id).collect::<Vec<_>>(), vec![2, 1]);
     assert_eq!(ev[1].tags, vec!["t".to_string()]);
@@ -364,7 +380,7 @@ fn events_are_durable_and_ordered() {
 #[test]
 fn bad_batches_are_rejected_whole() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(opts(dir.path())).unwrap();
+    let store = open(opts(dir.path()));
     let bad = vec![gauge("ok", 10, 0, 1.0), gauge("bad", 10, 5, 1.0)];
     assert!(matches!(store.commit(batch(bad)), Err(Error::Invalid(_))));
     assert!(store.lookup("ok").is_none());
@@ -375,7 +391,7 @@ fn bad_batches_are_rejected_whole() {
 #[test]
 fn stats_count_what_is_there() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(opts(dir.path())).unwrap();
+    let store = open(opts(dir.path()));
     store
         .commit(batch(vec![gauge("a", 10, 0, 1.0), gauge("a", 60, 0, 1.0)]))
         .unwrap();

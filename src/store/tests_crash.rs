@@ -4,7 +4,7 @@
 //! batch counted exactly once. A model-based property test runs random sequences of commits,
 //! flushes, maintenance, crashes and reopens against an in-memory model.
 
-use super::tests::{batch, delta, gauge, opts, summary};
+use super::tests::{batch, delta, gauge, open, opts, summary, try_open};
 use super::*;
 use proptest::prelude::*;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -101,7 +101,7 @@ fn check_clean(dir: &Path) {
 fn scenario(point: &'static str) {
     let dir = tempfile::tempdir().unwrap();
     let mut model = Model::new();
-    let store = Store::open(opts(dir.path())).unwrap();
+    let store = open(opts(dir.path()));
     let commit = |store: &Store, model: &mut Model, deltas: Vec<Delta>, cursor: &str| {
         apply(model, &deltas);
         let cursors = vec![("c".to_string(), cursor.as_bytes().to_vec())];
@@ -130,7 +130,7 @@ fn scenario(point: &'static str) {
     assert!(crashed, "{point} was not reached");
     drop(store);
 
-    let store = Store::open(opts(dir.path())).unwrap();
+    let store = open(opts(dir.path()));
     check(&store, &model);
     assert_eq!(store.cursors().get("c"), Some(&b"3".to_vec()), "{point}");
     check_clean(dir.path());
@@ -142,7 +142,7 @@ fn scenario(point: &'static str) {
     }
     check(&store, &model);
     drop(store);
-    let store = Store::open(opts(dir.path())).unwrap();
+    let store = open(opts(dir.path()));
     check(&store, &model);
     assert_eq!(store.cursors().get("c"), Some(&b"4".to_vec()));
     check_clean(dir.path());
@@ -163,7 +163,7 @@ fn a_crash_during_retention_deletes_leaves_a_clean_store() {
         resolution: 10,
         retention: 86_400,
     }];
-    let store = Store::open(o.clone()).unwrap();
+    let store = open(o.clone());
     store
         .commit(batch(vec![
             gauge("r", 10, 0, 1.0),
@@ -173,7 +173,7 @@ fn a_crash_during_retention_deletes_leaves_a_clean_store() {
     store.flush_head().unwrap();
     assert!(crash(&store, "install:manifest", |s| s.maintain(86_400 * 3)));
     drop(store);
-    let store = Store::open(o).unwrap();
+    let store = open(o);
     assert_eq!(summary(&store, "r", 10), vec![(86_400 * 3, 1, 2.0)]);
     check_clean(dir.path());
 }
@@ -181,7 +181,7 @@ fn a_crash_during_retention_deletes_leaves_a_clean_store() {
 #[test]
 fn torn_wal_tails_are_cut_off() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(opts(dir.path())).unwrap();
+    let store = open(opts(dir.path()));
     store.commit(batch(vec![gauge("a", 10, 0, 1.0)])).unwrap();
     store
         .commit(batch(vec![gauge("a", 10, 0, 2.0), gauge("b", 10, 0, 1.0)]))
@@ -206,7 +206,7 @@ fn torn_wal_tails_are_cut_off() {
         let mut bytes = good.clone();
         bytes.extend_from_slice(&tail);
         std::fs::write(&wal_path, &bytes).unwrap();
-        let store = Store::open(opts(dir.path())).unwrap();
+        let store = open(opts(dir.path()));
         assert_eq!(summary(&store, "a", 10), vec![(0, 2, 3.0)]);
         assert_eq!(summary(&store, "b", 10), vec![(0, 1, 1.0)]);
         assert!(store.lookup("c").is_none());
@@ -219,17 +219,17 @@ fn torn_wal_tails_are_cut_off() {
     let mut bytes = good.clone();
     bytes.extend_from_slice(&rec[..rec.len() / 2]);
     std::fs::write(&wal_path, &bytes).unwrap();
-    let store = Store::open(opts(dir.path())).unwrap();
+    let store = open(opts(dir.path()));
     store.commit(batch(vec![gauge("a", 10, 0, 4.0)])).unwrap();
     drop(store);
-    let store = Store::open(opts(dir.path())).unwrap();
+    let store = open(opts(dir.path()));
     assert_eq!(summary(&store, "a", 10), vec![(0, 3, 7.0)]);
 }
 
 #[test]
 fn leftover_files_are_removed_and_others_kept() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(opts(dir.path())).unwrap();
+    let store = open(opts(dir.path()));
     store.commit(batch(vec![gauge("a", 10, 0, 1.0)])).unwrap();
     store.flush_head().unwrap();
     drop(store);
@@ -242,7 +242,7 @@ fn leftover_files_are_removed_and_others_kept() {
         std::fs::write(p.join(f), b"half written").unwrap();
     }
     std::fs::write(p.join("seg/notes.txt"), b"mine").unwrap();
-    let store = Store::open(opts(p)).unwrap();
+    let store = open(opts(p));
     assert_eq!(summary(&store, "a", 10), vec![(0, 1, 1.0)]);
     assert!(!p.join("seg/10-0-00000099.seg").exists());
     assert!(!p.join("seg/10-0-00000099.seg.tmp").exists());
@@ -253,7 +253,7 @@ fn leftover_files_are_removed_and_others_kept() {
 #[test]
 fn a_wal_file_the_manifest_covers_is_not_replayed() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(opts(dir.path())).unwrap();
+    let store = open(opts(dir.path()));
     store.commit(batch(vec![gauge("a", 10, 0, 1.0)])).unwrap();
     let old = lock(&store.wal).as_ref().unwrap().path.clone();
     let bytes = std::fs::read(&old).unwrap();
@@ -261,7 +261,7 @@ fn a_wal_file_the_manifest_covers_is_not_replayed() {
     store.commit(batch(vec![gauge("a", 10, 0, 1.0)])).unwrap();
     drop(store);
     std::fs::write(&old, &bytes).unwrap(); // as if the delete after the manifest was lost
-    let store = Store::open(opts(dir.path())).unwrap();
+    let store = open(opts(dir.path()));
     assert_eq!(summary(&store, "a", 10), vec![(0, 2, 2.0)]);
     assert!(!old.exists());
 }
@@ -269,7 +269,7 @@ fn a_wal_file_the_manifest_covers_is_not_replayed() {
 #[test]
 fn damaged_metadata_is_an_error_not_a_guess() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(opts(dir.path())).unwrap();
+    let store = open(opts(dir.path()));
     store.commit(batch(vec![gauge("a", 10, 0, 1.0)])).unwrap();
     store.flush_head().unwrap();
     store.commit(batch(vec![gauge("a", 10, 10, 1.0)])).unwrap();
@@ -280,13 +280,13 @@ fn damaged_metadata_is_an_error_not_a_guess() {
     bad[12] ^= 1;
     std::fs::write(&m, &bad).unwrap();
     assert!(matches!(
-        Store::open(opts(dir.path())),
+        try_open(opts(dir.path())),
         Err(Error::Corrupt { .. })
     ));
     // Without a manifest the WAL no longer starts at record 1: refuse rather than lose data.
     std::fs::remove_file(&m).unwrap();
     assert!(matches!(
-        Store::open(opts(dir.path())),
+        try_open(opts(dir.path())),
         Err(Error::Corrupt { .. })
     ));
     assert!(matches!(
@@ -294,14 +294,14 @@ fn damaged_metadata_is_an_error_not_a_guess() {
         Err(Error::Corrupt { .. })
     ));
     std::fs::write(&m, &good).unwrap();
-    let store = Store::open(opts(dir.path())).unwrap();
+    let store = open(opts(dir.path()));
     assert_eq!(summary(&store, "a", 10).len(), 2);
 }
 
 #[test]
 fn corrupt_segments_are_reported_then_set_aside() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(opts(dir.path())).unwrap();
+    let store = open(opts(dir.path()));
     store
         .commit(batch(vec![gauge("a", 10, 0, 1.0), gauge("b", 10, 0, 1.0)]))
         .unwrap();
@@ -319,7 +319,7 @@ fn corrupt_segments_are_reported_then_set_aside() {
     let mut bytes = std::fs::read(&paths[0]).unwrap();
     bytes[9] ^= 0xFF;
     std::fs::write(&paths[0], &bytes).unwrap();
-    let store = Store::open(opts(dir.path())).unwrap();
+    let store = open(opts(dir.path()));
     let a = store.lookup("a").unwrap().id;
     assert!(matches!(
         store.read(a, 10, 0, 100),
@@ -330,7 +330,7 @@ fn corrupt_segments_are_reported_then_set_aside() {
     assert_eq!(store.read(a, 10, 0, 100).unwrap().len(), 1);
     drop(store);
     // A damaged directory: the file is set aside at open.
-    let store = Store::open(opts(dir.path())).unwrap();
+    let store = open(opts(dir.path()));
     store.maintain(3 * 86_400).unwrap();
     let path = read(&store.state)
         .segments
@@ -345,7 +345,7 @@ fn corrupt_segments_are_reported_then_set_aside() {
     let n = bytes.len();
     bytes[n - 30] ^= 0xFF;
     std::fs::write(&path, &bytes).unwrap();
-    let store = Store::open(opts(dir.path())).unwrap();
+    let store = open(opts(dir.path()));
     assert_eq!(store.stats().segments, 0);
     assert!(
         std::fs::read_dir(dir.path().join("seg"))
@@ -417,7 +417,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let mut o = opts(dir.path());
         o.tiers = vec![Tier { resolution: 10, retention: 100 * 365 * 86_400 }];
-        let mut store = Store::open(o.clone()).unwrap();
+        let mut store = open(o.clone());
         let mut model = Model::new();
         let mut now = 0i64;
         for op in ops {
@@ -434,7 +434,7 @@ proptest! {
                 }
                 Op::Reopen => {
                     drop(store);
-                    store = Store::open(o.clone()).unwrap();
+                    store = open(o.clone());
                 }
                 Op::Crash(point, via_maintain) => {
                     now += 86_400;
@@ -444,7 +444,7 @@ proptest! {
                         crash(&store, POINTS[point], Store::flush_head)
                     };
                     drop(store);
-                    store = Store::open(o.clone()).unwrap();
+                    store = open(o.clone());
                 }
                 Op::TornTail(bytes) => {
                     let path = lock(&store.wal).as_ref().unwrap().path.clone();
@@ -452,14 +452,14 @@ proptest! {
                     let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
                     std::io::Write::write_all(&mut f, &bytes).unwrap();
                     drop(f);
-                    store = Store::open(o.clone()).unwrap();
+                    store = open(o.clone());
                 }
                 Op::ReadOnly => check(&Store::open_read_only(o.clone()).unwrap(), &model),
             }
             check(&store, &model);
         }
         drop(store);
-        let store = Store::open(o).unwrap();
+        let store = open(o);
         check(&store, &model);
         check_clean(dir.path());
     }

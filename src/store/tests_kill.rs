@@ -3,7 +3,7 @@
 //! with exactly the commits up to the cursor it reports (the cursor travels with the data),
 //! which must include every commit the child saw acknowledged.
 
-use super::tests::opts;
+use super::tests::{open, opts};
 use super::*;
 use std::io::Write;
 use std::path::Path;
@@ -45,7 +45,7 @@ fn kill9_child_process() {
     let dir = Path::new(&dir);
     let mut o = opts(dir);
     o.head_flush_interval = 60;
-    let store = Store::open(o).unwrap();
+    let store = open(o);
     let mut k = cursor(&store).map_or(0, |c| c + 1);
     let mut acks = std::fs::OpenOptions::new()
         .create(true)
@@ -93,7 +93,7 @@ fn killed_at_random_moments_reopens_exactly() {
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
 
-        let store = Store::open(opts(dir.path())).unwrap();
+        let store = open(opts(dir.path()));
         let c = cursor(&store);
         let acked = std::fs::read_to_string(dir.path().join("acks")).unwrap();
         let acked = acked.lines().filter_map(|l| l.parse::<u64>().ok()).max();
