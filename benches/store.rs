@@ -123,8 +123,11 @@ fn commit_ingest(c: &mut Criterion) {
     group.finish();
 }
 
-/// 1,000 series × 8,640 buckets: half gauges with two decimals, half small-integer counters.
-fn bytes_per_bucket(_c: &mut Criterion) {
+/// 1,000 series × 8,640 buckets: half gauges with two decimals, half integer counters; one
+/// observation per bucket. `rough` makes it harder than the brief's case: gauges are uniform
+/// noise instead of a random walk, counters go to 1,000, and the observation time jitters
+/// within the slot.
+fn sealed_day(rough: bool) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(options(dir.path())).unwrap();
     let names: Vec<(Series, Kind)> = (0..1000)
@@ -148,15 +151,21 @@ fn bytes_per_bucket(_c: &mut Criterion) {
         for slot in 0..360 {
             let start = T0 + hour * 3600 + slot * 10;
             for (i, (s, kind)) in names.iter().enumerate() {
-                let v = match kind {
-                    Kind::Gauge => {
+                let v = match (kind, rough) {
+                    (Kind::Gauge, false) => {
                         let step = (rng.next() % 201) as f64 - 100.0;
                         level[i] = ((level[i] * 100.0 + step).max(0.0)).round() / 100.0;
                         level[i]
                     }
-                    _ => (rng.next() % 12) as f64,
+                    (Kind::Gauge, true) => (rng.next() % 10_000) as f64 / 100.0,
+                    (_, false) => (rng.next() % 12) as f64,
+                    (_, true) => (rng.next() % 1000) as f64,
                 };
-                deltas.push(delta(s, *kind, 10, start, v));
+                let mut d = delta(s, *kind, 10, start, v);
+                if rough {
+                    d.bucket.last_time = start + (rng.next() % 10) as i64;
+                }
+                deltas.push(d);
             }
         }
         store
@@ -177,8 +186,9 @@ fn bytes_per_bucket(_c: &mut Criterion) {
     let id = store.lookup(names[0].0.as_str()).unwrap().id;
     assert_eq!(store.read(id, 10, T0, T0 + DAY).unwrap().len(), 8640);
     println!(
-        "store/bytes_per_sealed_bucket: {:.3} B ({} B for {} buckets in {} file(s); {:.3} B before compaction; \
-         Whisper: 12 B/point) — 24 hourly commits+flushes took {:.1?}, compaction {:.1?}",
+        "store/bytes_per_sealed_bucket/{}: {:.3} B ({} B for {} buckets in {} file(s); {:.3} B before \
+         compaction; Whisper: 12 B/point) — 24 hourly commits+flushes took {:.1?}, compaction {:.1?}",
+        if rough { "rough" } else { "brief" },
         bytes as f64 / buckets as f64,
         bytes,
         buckets,
@@ -187,6 +197,11 @@ fn bytes_per_bucket(_c: &mut Criterion) {
         ingest,
         compaction,
     );
+}
+
+fn bytes_per_bucket(_c: &mut Criterion) {
+    sealed_day(false);
+    sealed_day(true);
 }
 
 fn reads(c: &mut Criterion) {
