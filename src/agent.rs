@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
@@ -156,6 +157,8 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
         pending: Vec::new(),
         counters: HashMap::new(),
         commit_errors: 0,
+        maintain_errors: Arc::default(),
+        maintaining: Arc::default(),
         dropped_deltas: 0,
         last_commit_ms: None,
     };
@@ -165,6 +168,7 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
     ));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tracing::info!("tally is running.");
+    let mut fatal = None;
     loop {
         tokio::select! {
             batch = obs_rx.recv() => match batch {
@@ -179,7 +183,10 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
             },
             _ = tick.tick() => {
                 pipeline.self_metrics(&inputs, &http_state.stats);
-                pipeline.commit().await;
+                if let Err(error) = pipeline.commit().await {
+                    fatal = Some(error);
+                    break;
+                }
             }
             c = control.recv() => match c {
                 Some(Control::Reload) => reload(&mut config, &mut pipeline, &http_state),
@@ -197,8 +204,16 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
     while let Ok(batch) = obs_rx.try_recv() {
         pipeline.observe(&batch);
     }
-    pipeline.self_metrics(&inputs, &http_state.stats);
-    pipeline.commit().await;
+    if fatal.is_none() {
+        pipeline.self_metrics(&inputs, &http_state.stats);
+        if let Err(error) = pipeline.commit().await {
+            fatal = Some(error);
+        }
+    }
+    // Wait for a maintenance run in flight, so the head flush below does not queue behind it.
+    while pipeline.maintaining.load(Relaxed) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let s = store.clone();
     match tokio::task::spawn_blocking(move || s.flush_head()).await {
         Ok(Ok(())) => {}
@@ -210,6 +225,10 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
     let _ = http_stop_tx.send(true);
     if let Some(t) = http_task {
         let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+    }
+    if let Some(error) = fatal {
+        return Err(error)
+            .context("the store failed to make a commit durable; restart to recover from the WAL");
     }
     tracing::info!("tally stopped.");
     Ok(())
@@ -304,6 +323,8 @@ struct Pipeline {
     /// Last value seen of each cumulative counter, to emit increments.
     counters: HashMap<&'static str, u64>,
     commit_errors: u64,
+    maintain_errors: Arc<AtomicU64>,
+    maintaining: Arc<AtomicBool>,
     dropped_deltas: u64,
     last_commit_ms: Option<f64>,
 }
@@ -316,7 +337,7 @@ impl Pipeline {
         }
     }
 
-    async fn commit(&mut self) {
+    async fn commit(&mut self) -> Result<(), store::Error> {
         self.pending.extend(self.aggregator.drain());
         if self.pending.len() > MAX_PENDING_DELTAS {
             let excess = self.pending.len() - MAX_PENDING_DELTAS;
@@ -337,19 +358,25 @@ impl Pipeline {
                 cursors: Vec::new(),
             };
             let r = store.commit(batch);
-            let m = store.maintain(now);
-            (deltas, r, m)
+            (deltas, r)
         })
         .await;
         match result {
-            Ok((_, Ok(()), maintained)) => {
+            Ok((_, Ok(()))) => {
                 self.last_commit_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
-                if let Err(error) = maintained {
-                    self.commit_errors += 1;
-                    tracing::error!(%error, "Store maintenance failed; will retry.");
-                }
             }
-            Ok((deltas, Err(error), _)) => {
+            Ok((deltas, Err(store::Error::Invalid(reason)))) => {
+                // Retrying cannot help: drop and count.
+                self.commit_errors += 1;
+                self.dropped_deltas += deltas.len() as u64;
+                tracing::error!(%reason, dropped = deltas.len(), "The store rejected a batch; its buckets are dropped.");
+            }
+            Ok((_, Err(error @ store::Error::Poisoned(_)))) => {
+                // An fsync failed: what the kernel holds is unknown. Stop and let recovery
+                // (WAL replay on the next start) decide, as databases do.
+                return Err(error);
+            }
+            Ok((deltas, Err(error))) => {
                 self.commit_errors += 1;
                 tracing::error!(%error, deltas = deltas.len(), "Commit failed; will retry.");
                 self.pending = deltas;
@@ -359,6 +386,28 @@ impl Pipeline {
                 tracing::error!(%error, "Commit task failed.");
             }
         }
+        self.maintain(now);
+        Ok(())
+    }
+
+    /// Retention, head flush and compaction, off the commit path: a compaction can take a
+    /// second, and commits go on meanwhile. At most one runs at a time.
+    fn maintain(&mut self, now: i64) {
+        if self.maintaining.swap(true, Relaxed) {
+            return;
+        }
+        let (store, busy, errors) = (
+            self.store.clone(),
+            self.maintaining.clone(),
+            self.maintain_errors.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            if let Err(error) = store.maintain(now) {
+                errors.fetch_add(1, Relaxed);
+                tracing::error!(%error, "Store maintenance failed; will retry.");
+            }
+            busy.store(false, Relaxed);
+        });
     }
 
     fn counter(&mut self, out: &mut Vec<Observation>, name: &'static str, total: u64, now: i64) {
@@ -389,7 +438,10 @@ impl Pipeline {
             ("tally.http.requests", http.requests.load(Relaxed)),
             ("tally.http.client_errors", http.client_errors.load(Relaxed)),
             ("tally.http.server_errors", http.server_errors.load(Relaxed)),
-            ("tally.store.errors", self.commit_errors),
+            (
+                "tally.store.errors",
+                self.commit_errors + self.maintain_errors.load(Relaxed),
+            ),
             ("tally.store.dropped_buckets", self.dropped_deltas),
         ] {
             self.counter(&mut out, name, v, now);
