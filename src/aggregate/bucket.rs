@@ -107,7 +107,7 @@ impl Bucket {
         match &self.extra {
             Extra::Sketch(_) if q >= 1.0 => Some(self.max),
             Extra::Sketch(_) if q <= 0.0 => Some(self.min),
-            Extra::Sketch(s) => s.quantile(q).map(|v| v.clamp(self.min, self.max)),
+            Extra::Sketch(s) => s.quantile(q).map(|v| v.max(self.min).min(self.max)),
             _ => None,
         }
     }

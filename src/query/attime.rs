@@ -134,6 +134,7 @@ fn reference_time(reference: &str, now: i64) -> Option<i64> {
         return None;
     }
     let today = now.div_euclid(86_400);
+    let head3 = r.get(..3).unwrap_or("");
     let day = match r {
         "" | "today" => today,
         "yesterday" => today - 1,
@@ -150,8 +151,8 @@ fn reference_time(reference: &str, now: i64) -> Option<i64> {
             days_from_civil(y, m, d)?
         }
         _ if r.len() == 8 && r.chars().all(|c| c.is_ascii_digit()) => yyyymmdd(r)?,
-        _ if r.len() > 3 && MONTHS.contains(&&r[..3]) => {
-            let m = MONTHS.iter().position(|&n| n == &r[..3])? as i64 + 1;
+        _ if r.len() > 3 && MONTHS.contains(&head3) => {
+            let m = MONTHS.iter().position(|&n| n == head3)? as i64 + 1;
             let d: i64 = r
                 .trim_start_matches(|c: char| c.is_ascii_alphabetic())
                 .parse()
@@ -159,8 +160,8 @@ fn reference_time(reference: &str, now: i64) -> Option<i64> {
             let (y, _, _) = civil_from_days(today);
             days_from_civil(y, m, d)?
         }
-        _ if r.len() >= 3 && WEEKDAYS.contains(&&r[..3]) => {
-            let want = WEEKDAYS.iter().position(|&n| n == &r[..3])? as i64;
+        _ if WEEKDAYS.contains(&head3) => {
+            let want = WEEKDAYS.iter().position(|&n| n == head3)? as i64;
             let dow = (today + 3).rem_euclid(7); // 1970-01-01 was a Thursday (3)
             let back = (dow - want).rem_euclid(7);
             today - back
