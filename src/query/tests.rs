@@ -46,3 +46,111 @@ fn max_data_points_follows_the_ratio_rule() {
     // 1 day, MDP 1000: 1m gives 1440 (1.44× over), 1h gives 24 (41× under) → 1m, 2 per point.
     assert_eq!(plan(&schema(), &o, &range(86_400, Some(1000))), (1, 2));
 }
+
+mod against_raw {
+    //! Every view at every tier, read through the store and consolidated to random
+    //! maxDataPoints, equals what the raw observations give: exact for count, min, max and
+    //! last, within float rounding for sums, within 1% for percentiles.
+
+    use super::*;
+    use crate::aggregate::{Aggregator, Options as AggOptions};
+    use crate::metric::{Kind, Observation, Series};
+    use crate::schema::Schemas;
+    use crate::store::{Batch, Options as StoreOptions, Store};
+    use proptest::prelude::*;
+    use std::sync::Arc;
+
+    fn expected(view: View, values: &[(f64, i64)], secs: u32) -> Option<f64> {
+        if values.is_empty() {
+            return None;
+        }
+        let n = values.len() as f64;
+        let sum: f64 = values.iter().map(|v| v.0).sum();
+        let mut sorted: Vec<f64> = values.iter().map(|v| v.0).collect();
+        sorted.sort_by(f64::total_cmp);
+        let last = values
+            .iter()
+            .fold(
+                (i64::MIN, 0.0),
+                |a, v| if v.1 >= a.0 { (v.1, v.0) } else { a },
+            )
+            .1;
+        Some(match view {
+            View::Avg => sum / n,
+            View::Sum => sum,
+            View::SumRate => sum / f64::from(secs),
+            View::Obvs => n,
+            View::Min => sorted[0],
+            View::Max => sorted[sorted.len() - 1],
+            View::Last => last,
+            View::Percentile(p) => sorted[((p / 100.0) * (n - 1.0)).floor() as usize],
+            _ => unreachable!(),
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn views_equal_the_raw_observations(
+            obs in proptest::collection::vec((1.0f64..1000.0, 0i64..3 * 86_400), 1..400),
+            age in prop_oneof![Just(3_600i64), Just(20_000), Just(2 * 86_400), Just(3 * 86_400)],
+            mdp in prop_oneof![Just(None), (1u64..200).prop_map(Some)],
+            commits in 1usize..4,
+        ) {
+            let schemas = Arc::new(Schemas {
+                list: vec![Schema::new("t", ".*", &["10s:1d", "1m:7d", "1h:30d"]).unwrap()],
+            });
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(StoreOptions {
+                data_dir: dir.path().to_path_buf(),
+                tiers: schemas.resolutions(),
+                head_flush_interval: 600,
+            }).unwrap();
+            let series = Series::parse("a.b").unwrap();
+            let mut agg = Aggregator::new(schemas.clone(), AggOptions::default());
+            let raw: Vec<(f64, i64)> = obs.iter().map(|&(v, off)| ((v * 100.0).round() / 100.0, NOW - off)).collect();
+            // Several commits, with a head flush in between: late data merges into sealed slots.
+            for (i, chunk) in raw.chunks(raw.len().div_ceil(commits)).enumerate() {
+                for &(value, time) in chunk {
+                    agg.observe(&Observation { series: series.clone(), kind: Kind::Timer, value, time }, NOW);
+                }
+                store.commit(Batch { deltas: agg.drain(), cursors: Vec::new() }).unwrap();
+                if i == 0 {
+                    store.flush_head().unwrap();
+                }
+            }
+            let range = Range { from: NOW - age, until: NOW, now: NOW, max_data_points: mdp };
+            for view in [View::Avg, View::Sum, View::SumRate, View::Obvs, View::Min, View::Max, View::Last,
+                         View::Percentile(50.0), View::Percentile(99.0)] {
+                let out = run(&store, &schemas, &Options::default(), &format!("a.b:{view}"), &range).unwrap();
+                let s = &out[0];
+                let res = i64::from(s.lineage.archive_interval);
+                let tier = schemas.list[0].tiers[s.lineage.archive_read];
+                let first = (range.from + 1).div_euclid(res) * res;
+                let end = range.until.div_euclid(res) * res + res;
+                let oldest = (NOW - tier.retention as i64).div_euclid(res) * res;
+                for (i, got) in s.values.iter().enumerate() {
+                    let t = s.start + i as i64 * i64::from(s.step);
+                    let lo = t.max(first).max(oldest);
+                    let hi = (t + i64::from(s.step)).min(end);
+                    let inside: Vec<(f64, i64)> = raw.iter().copied()
+                        .filter(|&(_, time)| { let slot = time.div_euclid(res) * res; slot >= lo && slot < hi })
+                        .collect();
+                    let want = expected(view, &inside, s.step);
+                    match (got, want) {
+                        (None, None) => {}
+                        (Some(g), Some(w)) => {
+                            let tol = match view {
+                                View::Percentile(_) => w.abs() * 0.01 + 1e-9,
+                                View::Avg | View::Sum | View::SumRate => 1e-9 * w.abs().max(1.0),
+                                _ => 0.0,
+                            };
+                            prop_assert!((g - w).abs() <= tol, "{} at {}: got {} want {}", view, t, g, w);
+                        }
+                        _ => prop_assert!(false, "{} at {}: got {:?} want {:?}", view, t, got, want),
+                    }
+                }
+            }
+        }
+    }
+}
