@@ -5,6 +5,7 @@
 //! HTTP stops → store closed.
 
 use crate::aggregate::{self, Aggregator};
+use crate::clock::unix_now;
 use crate::config::{self, Config};
 use crate::http;
 use crate::inputs::carbon;
@@ -30,13 +31,6 @@ pub enum Control {
 const MAX_PENDING_DELTAS: usize = 2_000_000;
 /// Observation batches queued between inputs and aggregation.
 const QUEUE_BATCHES: usize = 4096;
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
 
 /// Runs until SIGTERM or SIGINT; SIGHUP reloads `config_path`.
 pub async fn run_until_signalled(config: Config) -> anyhow::Result<()> {

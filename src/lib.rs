@@ -8,6 +8,7 @@
 
 pub mod agent;
 pub mod aggregate;
+pub mod clock;
 pub mod config;
 pub mod encoding;
 pub mod http;

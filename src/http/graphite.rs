@@ -2,6 +2,7 @@
 //! (treejson, completer), `/metrics/expand`, `/version`, `/events/` and `/events/get_data`.
 
 use super::{ApiError, Params, State};
+use crate::clock::unix_now;
 use crate::metric::glob::Glob;
 use crate::query::{self, Output, Range, attime};
 use axum::Router;
@@ -62,13 +63,6 @@ async fn read(req: Request) -> Result<Parts, ApiError> {
         headers: parts.headers,
         body,
     })
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 fn now_param(p: &Params) -> Result<i64, ApiError> {

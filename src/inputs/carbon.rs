@@ -3,6 +3,7 @@
 //! is counted and logged at a limited rate; the connection stays up and the rest is read.
 
 use super::RateLimitedLog;
+use crate::clock::unix_now;
 use crate::metric::{Kind, Observation, Series};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -74,13 +75,6 @@ pub fn parse_line(line: &[u8], now: i64, kind: Kind) -> Result<Observation, Erro
         value,
         time,
     })
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 /// Splits `buf` into lines, parses each, and pushes good ones into `out`.
