@@ -163,17 +163,13 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tracing::info!("tally is running.");
     let mut fatal = None;
+    let mut inputs_open = true;
     loop {
         tokio::select! {
-            batch = obs_rx.recv() => match batch {
+            batch = obs_rx.recv(), if inputs_open => match batch {
                 Some(batch) => pipeline.observe(&batch),
-                None => {
-                    // Every input has stopped; keep serving HTTP until told to stop.
-                    match control.recv().await {
-                        Some(Control::Reload) => reload(&mut config, &mut pipeline, &http_state),
-                        _ => break,
-                    }
-                }
+                // Every input has stopped (or none is configured); commits and HTTP go on.
+                None => inputs_open = false,
             },
             _ = tick.tick() => {
                 pipeline.self_metrics(&inputs, &http_state.stats);
@@ -287,26 +283,12 @@ fn reload(current: &mut Config, pipeline: &mut Pipeline, http_state: &http::Stat
         tracing::warn!(path = %path.display(), applied, needs_restart = %needs_restart.join(", "),
             "Config reloaded; some changes take effect only after a restart.");
     }
-    // Keep the parts that were not applied, so the next reload compares against what runs.
-    let running_storage = current.storage.clone();
-    let (data_dir, http, carbon) = (
-        current.data_dir.clone(),
-        current.http.clone(),
-        current.carbon.clone(),
-    );
-    *current = Config {
-        data_dir,
-        carbon,
-        http: http.map(|mut h| {
-            h.token = new.http.as_ref().and_then(|n| n.token.clone());
-            h
-        }),
-        storage: config::Storage {
-            schemas: new.storage.schemas.clone(),
-            ..running_storage
-        },
-        ..new
-    };
+    // Record what now runs, so the next reload compares against it.
+    current.storage.schemas = new.storage.schemas.clone();
+    current.query = new.query.clone();
+    if let (Some(running), Some(new)) = (current.http.as_mut(), new.http.as_ref()) {
+        running.token = new.token.clone();
+    }
 }
 
 struct Pipeline {

@@ -293,3 +293,20 @@ fn sigterm_flushes_everything_accepted_and_exits_zero() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn without_inputs_the_daemon_still_commits_its_own_metrics() {
+    let dir = TestDir::new();
+    let config = dir.write(
+        "tally.yaml",
+        &format!(
+            "data_dir: {}\nhttp:\n  listen: 127.0.0.1:0\ninputs:\n  carbon:\n    enabled: false\nstorage:\n  commit_interval: 200ms\n",
+            dir.path().join("data").display()
+        ),
+    );
+    let d = Daemon::start(&config);
+    d.wait_render("/render?target=tally.http.requests:sum&from=-5min", |v| {
+        points(v, 0).iter().map(|p| p.0).sum::<f64>() >= 1.0
+    });
+    assert!(d.stop(Duration::from_secs(10)).success());
+}

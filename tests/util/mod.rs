@@ -94,7 +94,7 @@ impl Daemon {
         Daemon {
             child,
             http: http.expect("http address logged"),
-            carbon: carbon.expect("carbon address logged"),
+            carbon: carbon.unwrap_or_else(|| "0.0.0.0:0".parse().unwrap()),
             carbon_udp,
             log: rx,
         }
