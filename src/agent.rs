@@ -27,11 +27,6 @@ pub enum Control {
     Shutdown,
 }
 
-/// Most deltas kept for retry while the store refuses commits; beyond it the oldest are dropped.
-const MAX_PENDING_DELTAS: usize = 2_000_000;
-/// Observation batches queued between inputs and aggregation.
-const QUEUE_BATCHES: usize = 4096;
-
 /// Runs until SIGTERM or SIGINT; SIGHUP reloads `config_path`.
 pub async fn run_until_signalled(config: Config) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
@@ -75,7 +70,7 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
         ms = started.elapsed().as_millis() as u64, "Store opened.");
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let (obs_tx, mut obs_rx) = mpsc::channel::<Vec<Observation>>(QUEUE_BATCHES);
+    let (obs_tx, mut obs_rx) = mpsc::channel::<Vec<Observation>>(config.queue_batches);
     let inputs = Inputs {
         carbon: Arc::new(carbon::Stats::default()),
     };
@@ -154,6 +149,7 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
         maintain_errors: Arc::default(),
         maintaining: Arc::default(),
         dropped_deltas: 0,
+        max_pending: config.storage.max_pending_buckets,
         last_commit_ms: None,
     };
     let mut config = config;
@@ -265,8 +261,12 @@ fn reload(current: &mut Config, pipeline: &mut Pipeline, http_state: &http::Stat
     if new.storage.commit_interval_ms != current.storage.commit_interval_ms
         || new.storage.head_flush_interval != current.storage.head_flush_interval
         || new.storage.max_future != current.storage.max_future
+        || new.storage.max_pending_buckets != current.storage.max_pending_buckets
     {
-        needs_restart.push("storage intervals");
+        needs_restart.push("storage intervals and limits");
+    }
+    if new.queue_batches != current.queue_batches {
+        needs_restart.push("inputs.queue_batches");
     }
     if new.storage.schemas.resolutions() != current.storage.schemas.resolutions() {
         needs_restart.push("the set of resolutions (store retention enforcement)");
@@ -302,6 +302,8 @@ struct Pipeline {
     maintain_errors: Arc<AtomicU64>,
     maintaining: Arc<AtomicBool>,
     dropped_deltas: u64,
+    /// Most deltas kept for retry (`storage.max_pending_buckets`).
+    max_pending: usize,
     last_commit_ms: Option<f64>,
 }
 
@@ -315,8 +317,8 @@ impl Pipeline {
 
     async fn commit(&mut self) -> Result<(), store::Error> {
         self.pending.extend(self.aggregator.drain());
-        if self.pending.len() > MAX_PENDING_DELTAS {
-            let excess = self.pending.len() - MAX_PENDING_DELTAS;
+        if self.pending.len() > self.max_pending {
+            let excess = self.pending.len() - self.max_pending;
             self.pending.drain(..excess);
             self.dropped_deltas += excess as u64;
             tracing::error!(

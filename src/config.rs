@@ -95,6 +95,9 @@ pub struct StorageFile {
     pub head_flush_interval: Option<Spanned<String>>,
     /// Observations further ahead of the clock than this are dropped (default `10m`).
     pub max_future: Option<Spanned<String>>,
+    /// Buckets kept for retry while the store refuses commits; past it the oldest are dropped
+    /// and counted (default 2000000).
+    pub max_pending_buckets: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -119,6 +122,9 @@ pub struct QueryFile {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct InputsFile {
+    /// Batches of observations queued between inputs and aggregation (default 4096). When it
+    /// is full, TCP senders wait and UDP datagrams are dropped and counted.
+    pub queue_batches: Option<usize>,
     pub carbon: Option<CarbonFile>,
 }
 
@@ -150,6 +156,7 @@ pub struct Config {
     pub http: Option<Http>,
     pub storage: Storage,
     pub query: Query,
+    pub queue_batches: usize,
     pub carbon: Option<Carbon>,
 }
 
@@ -166,6 +173,7 @@ pub struct Storage {
     pub commit_interval_ms: u64,
     pub head_flush_interval: i64,
     pub max_future: i64,
+    pub max_pending_buckets: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -306,6 +314,11 @@ impl File {
             },
             head_flush_interval: p.duration(&self.storage.head_flush_interval, 600) as i64,
             max_future: p.duration(&self.storage.max_future, 600) as i64,
+            max_pending_buckets: self
+                .storage
+                .max_pending_buckets
+                .unwrap_or(2_000_000)
+                .max(1000),
         };
         let query = Query {
             max_points_per_series: self.query.max_points_per_series.unwrap_or(20_000).max(1),
@@ -347,6 +360,7 @@ impl File {
             http,
             storage,
             query,
+            queue_batches: self.inputs.queue_batches.unwrap_or(4096).max(1),
             carbon,
         })
     }
