@@ -16,21 +16,24 @@ use std::sync::Arc;
 
 type S = axum::extract::State<Arc<State>>;
 
+/// Every path answers with and without a trailing slash, as graphite-web's URL map does.
 pub fn routes() -> Router<Arc<State>> {
-    Router::new()
-        .route("/render", any(render))
-        .route("/render/", any(render))
-        .route("/metrics/find", any(find))
-        .route("/metrics/find/", any(find))
-        .route("/metrics", any(find))
-        .route("/metrics/", any(find))
-        .route("/metrics/expand", any(expand))
-        .route("/metrics/expand/", any(expand))
-        .route("/version", get(version))
-        .route("/version/", get(version))
-        .route("/events", any(events))
-        .route("/events/", any(events))
-        .route("/events/get_data", get(events_get_data))
+    let table: [(&str, axum::routing::MethodRouter<Arc<State>>); 7] = [
+        ("/render", any(render)),
+        ("/metrics/find", any(find)),
+        ("/metrics", any(find)),
+        ("/metrics/expand", any(expand)),
+        ("/version", get(version)),
+        ("/events", any(events)),
+        ("/events/get_data", get(events_get_data)),
+    ];
+    table
+        .into_iter()
+        .fold(Router::new(), |router, (path, handler)| {
+            router
+                .route(path, handler.clone())
+                .route(&format!("{path}/"), handler)
+        })
 }
 
 struct Parts {
