@@ -81,3 +81,31 @@ fn shipped_config_is_valid() {
     let c = load(&path).unwrap();
     assert!(c.carbon.is_some());
 }
+
+#[test]
+fn tail_inputs_are_validated() {
+    let yaml = "\
+hostname: web7
+inputs:
+  tail:
+    - paths: [/var/log/nginx/access.log]
+      parsers: [nginx_access]
+      prefix: 'web.{host}'
+      start_at: beginning
+    - paths: [relative.log]
+      parsers: []
+      start_at: middle
+";
+    let err = check(yaml).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("t.yaml:8:15: tail path \"relative.log\" must be absolute"),
+        "{text}"
+    );
+    assert!(text.contains("needs at least one parser"), "{text}");
+    assert!(text.contains("t.yaml:10:17: start_at \"middle\""), "{text}");
+    let ok = check(&yaml.lines().take(7).collect::<Vec<_>>().join("\n")).unwrap();
+    assert_eq!(ok.tail[0].prefix, "web.web7");
+    assert_eq!(ok.tail[0].start_at, StartAt::Beginning);
+    assert_eq!(ok.parser_dirs.len(), 2);
+}
