@@ -1,0 +1,295 @@
+//! The agent: the only module that knows every stage. It opens the store, binds the listeners,
+//! starts the inputs, runs the aggregation loop (observe → drain → commit every
+//! `commit_interval`), turns component counters into `tally.*` series, and owns reload and
+//! shutdown order: inputs stop → last observations folded → final commit → head flushed →
+//! HTTP stops → store closed.
+
+use crate::aggregate::{self, Aggregator};
+use crate::config::{self, Config};
+use crate::http;
+use crate::inputs::carbon;
+use crate::metric::Observation;
+use crate::store::{self, Store};
+use anyhow::Context as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+/// Asks a running agent to do something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    Reload,
+    Shutdown,
+}
+
+mod pipeline;
+
+use pipeline::Pipeline;
+
+/// Runs until SIGTERM or SIGINT; SIGHUP reloads `config_path`.
+pub async fn run_until_signalled(config: Config) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (tx, rx) = mpsc::channel(8);
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        loop {
+            let control = tokio::select! {
+                _ = term.recv() => Control::Shutdown,
+                _ = int.recv() => Control::Shutdown,
+                _ = hup.recv() => Control::Reload,
+            };
+            if tx.send(control).await.is_err() || control == Control::Shutdown {
+                break;
+            }
+        }
+    });
+    run(config, rx).await
+}
+
+struct Inputs {
+    carbon: Arc<carbon::Stats>,
+}
+
+/// Runs the daemon until a [`Control::Shutdown`] arrives (or the control channel closes).
+pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow::Result<()> {
+    let store_options = store::Options {
+        data_dir: config.data_dir.clone(),
+        tiers: config.storage.schemas.resolutions(),
+        head_flush_interval: config.storage.head_flush_interval,
+    };
+    let started = Instant::now();
+    let store = Arc::new(
+        tokio::task::spawn_blocking(move || Store::open(store_options))
+            .await?
+            .with_context(|| format!("open the store in {}", config.data_dir.display()))?,
+    );
+    tracing::info!(data_dir = %config.data_dir.display(), series = store.stats().series,
+        ms = started.elapsed().as_millis() as u64, "Store opened.");
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (obs_tx, mut obs_rx) = mpsc::channel::<Vec<Observation>>(config.queue_batches);
+    let inputs = Inputs {
+        carbon: Arc::new(carbon::Stats::default()),
+    };
+    let mut tasks = Vec::new();
+    if let Some(c) = &config.carbon {
+        let settings = carbon::Settings {
+            kind: c.kind,
+            max_line_length: c.max_line_length,
+            max_connections: c.max_connections,
+        };
+        let tcp = tokio::net::TcpListener::bind(c.listen)
+            .await
+            .with_context(|| format!("carbon: listen on tcp {}", c.listen))?;
+        tracing::info!(addr = %tcp.local_addr()?, "Carbon listening on tcp.");
+        tasks.push(tokio::spawn(carbon::serve_tcp(
+            tcp,
+            obs_tx.clone(),
+            settings.clone(),
+            inputs.carbon.clone(),
+            stop_rx.clone(),
+        )));
+        if c.udp {
+            let udp = tokio::net::UdpSocket::bind(c.listen)
+                .await
+                .with_context(|| format!("carbon: listen on udp {}", c.listen))?;
+            tracing::info!(addr = %udp.local_addr()?, "Carbon listening on udp.");
+            tasks.push(tokio::spawn(carbon::serve_udp(
+                udp,
+                obs_tx.clone(),
+                settings,
+                inputs.carbon.clone(),
+                stop_rx.clone(),
+            )));
+        }
+    }
+    drop(obs_tx);
+
+    let http_state = Arc::new(http::State {
+        store: store.clone(),
+        settings: std::sync::RwLock::new(http_settings(&config)),
+        stats: http::Stats::default(),
+        max_body_bytes: config.http.as_ref().map_or(8 << 20, |h| h.max_body_bytes),
+    });
+    let (http_stop_tx, http_stop_rx) = watch::channel(false);
+    let http_task = match &config.http {
+        None => None,
+        Some(h) => {
+            let listener = tokio::net::TcpListener::bind(h.listen)
+                .await
+                .with_context(|| format!("http: listen on {}", h.listen))?;
+            tracing::info!(addr = %listener.local_addr()?, "HTTP listening.");
+            let state = http_state.clone();
+            let mut stop = http_stop_rx.clone();
+            Some(tokio::spawn(async move {
+                let shutdown = async move {
+                    let _ = stop.changed().await;
+                };
+                if let Err(error) = http::serve(listener, state, shutdown).await {
+                    tracing::error!(%error, "HTTP server failed.");
+                }
+            }))
+        }
+    };
+
+    let mut pipeline = Pipeline::new(
+        Aggregator::new(
+            config.storage.schemas.clone(),
+            aggregate::Options {
+                max_future: config.storage.max_future,
+            },
+        ),
+        store.clone(),
+        config.storage.max_pending_buckets,
+    );
+    let mut config = config;
+    let mut tick = tokio::time::interval(Duration::from_millis(
+        config.storage.commit_interval_ms.max(50),
+    ));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tracing::info!("tally is running.");
+    let mut fatal = None;
+    let mut inputs_open = true;
+    loop {
+        tokio::select! {
+            batch = obs_rx.recv(), if inputs_open => match batch {
+                Some(batch) => pipeline.observe(&batch),
+                // Every input has stopped (or none is configured); commits and HTTP go on.
+                None => inputs_open = false,
+            },
+            _ = tick.tick() => {
+                pipeline.self_metrics(&inputs, &http_state.stats);
+                if let Err(error) = pipeline.commit().await {
+                    fatal = Some(error);
+                    break;
+                }
+            }
+            c = control.recv() => match c {
+                Some(Control::Reload) => reload(&mut config, &mut pipeline, &http_state),
+                Some(Control::Shutdown) | None => break,
+            },
+        }
+    }
+
+    tracing::info!("Shutting down: stopping inputs.");
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+    }
+    // Whatever the inputs accepted before they stopped is folded in and committed.
+    while let Ok(batch) = obs_rx.try_recv() {
+        pipeline.observe(&batch);
+    }
+    if fatal.is_none() {
+        pipeline.self_metrics(&inputs, &http_state.stats);
+        if let Err(error) = pipeline.commit().await {
+            fatal = Some(error);
+        }
+    }
+    // Wait for a maintenance run in flight, so the head flush below does not queue behind it.
+    while pipeline.maintaining.load(Relaxed) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let s = store.clone();
+    match tokio::task::spawn_blocking(move || s.flush_head()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            tracing::error!(%error, "Final head flush failed; the WAL still holds the data.")
+        }
+        Err(error) => tracing::error!(%error, "Final head flush task failed."),
+    }
+    let _ = http_stop_tx.send(true);
+    if let Some(t) = http_task {
+        let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+    }
+    if let Some(error) = fatal {
+        return Err(error)
+            .context("the store failed to make a commit durable; restart to recover from the WAL");
+    }
+    tracing::info!("tally stopped.");
+    Ok(())
+}
+
+fn http_settings(config: &Config) -> http::Settings {
+    http::Settings {
+        schemas: config.storage.schemas.clone(),
+        query: crate::query::Options {
+            max_points_per_series: config.query.max_points_per_series,
+            max_series: config.query.max_series,
+        },
+        default_max_data_points: config.query.default_max_data_points,
+        token: config.http.as_ref().and_then(|h| h.token.clone()),
+    }
+}
+
+/// Re-reads the config file. A bad file is logged and the running config kept; settings that
+/// need a restart are named.
+fn reload(current: &mut Config, pipeline: &mut Pipeline, http_state: &http::State) {
+    let Some(path) = current.source.clone() else {
+        tracing::warn!(
+            "Reload asked, but tally runs on built-in defaults (no -c FILE): nothing to reload."
+        );
+        return;
+    };
+    let new = match config::load(&path) {
+        Ok(c) => c,
+        Err(error) => {
+            tracing::error!(path = %path.display(), "Reload rejected; the running config stays:\n{error}");
+            return;
+        }
+    };
+    let mut needs_restart = Vec::new();
+    if new.data_dir != current.data_dir {
+        needs_restart.push("data_dir");
+    }
+    if new.http.as_ref().map(|h| h.listen) != current.http.as_ref().map(|h| h.listen) {
+        needs_restart.push("http.listen");
+    }
+    if new.carbon != current.carbon {
+        needs_restart.push("inputs.carbon");
+    }
+    if new.storage.commit_interval_ms != current.storage.commit_interval_ms
+        || new.storage.head_flush_interval != current.storage.head_flush_interval
+        || new.storage.max_future != current.storage.max_future
+        || new.storage.max_pending_buckets != current.storage.max_pending_buckets
+    {
+        needs_restart.push("storage intervals and limits");
+    }
+    if new.queue_batches != current.queue_batches {
+        needs_restart.push("inputs.queue_batches");
+    }
+    if new.storage.schemas.resolutions() != current.storage.schemas.resolutions() {
+        needs_restart.push("the set of resolutions (store retention enforcement)");
+    }
+    pipeline.aggregator.set_schemas(new.storage.schemas.clone());
+    *http_state
+        .settings
+        .write()
+        .unwrap_or_else(|e| e.into_inner()) = http_settings(&new);
+    let applied = "storage.schemas, query, http.token";
+    if needs_restart.is_empty() {
+        tracing::info!(path = %path.display(), applied, "Config reloaded.");
+    } else {
+        tracing::warn!(path = %path.display(), applied, needs_restart = %needs_restart.join(", "),
+            "Config reloaded; some changes take effect only after a restart.");
+    }
+    // Record what now runs, so the next reload compares against it.
+    current.storage.schemas = new.storage.schemas.clone();
+    current.query = new.query.clone();
+    if let (Some(running), Some(new)) = (current.http.as_mut(), new.http.as_ref()) {
+        running.token = new.token.clone();
+    }
+}
+
+/// The data directory a config points at, for commands that read the store.
+pub fn store_options(config: &Config) -> store::Options {
+    store::Options {
+        data_dir: PathBuf::from(&config.data_dir),
+        tiers: config.storage.schemas.resolutions(),
+        head_flush_interval: config.storage.head_flush_interval,
+    }
+}

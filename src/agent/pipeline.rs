@@ -1,0 +1,206 @@
+//! The aggregation loop's state: folds observations, commits deltas (retrying what the store
+//! could not take, within a bound), runs maintenance off the commit path, and turns component
+//! counters into `tally.*` observations.
+
+use super::Inputs;
+use crate::aggregate::{self, Aggregator};
+use crate::clock::unix_now;
+use crate::http;
+use crate::metric::{Kind, Observation, Series};
+use crate::store::{self, Batch, Store};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::time::Instant;
+
+pub(super) struct Pipeline {
+    pub(super) aggregator: Aggregator,
+    store: Arc<Store>,
+    /// Deltas not yet committed (a failed commit is retried with the next one).
+    pending: Vec<aggregate::Delta>,
+    /// Last value seen of each cumulative counter, to emit increments.
+    counters: HashMap<&'static str, u64>,
+    commit_errors: u64,
+    maintain_errors: Arc<AtomicU64>,
+    pub(super) maintaining: Arc<AtomicBool>,
+    dropped_deltas: u64,
+    /// Most deltas kept for retry (`storage.max_pending_buckets`).
+    max_pending: usize,
+    last_commit_ms: Option<f64>,
+}
+
+impl Pipeline {
+    pub(super) fn new(aggregator: Aggregator, store: Arc<Store>, max_pending: usize) -> Pipeline {
+        Pipeline {
+            aggregator,
+            store,
+            pending: Vec::new(),
+            counters: HashMap::new(),
+            commit_errors: 0,
+            maintain_errors: Arc::default(),
+            maintaining: Arc::default(),
+            dropped_deltas: 0,
+            max_pending,
+            last_commit_ms: None,
+        }
+    }
+
+    pub(super) fn observe(&mut self, batch: &[Observation]) {
+        let now = unix_now();
+        for obs in batch {
+            self.aggregator.observe(obs, now);
+        }
+    }
+
+    pub(super) async fn commit(&mut self) -> Result<(), store::Error> {
+        self.pending.extend(self.aggregator.drain());
+        if self.pending.len() > self.max_pending {
+            let excess = self.pending.len() - self.max_pending;
+            self.pending.drain(..excess);
+            self.dropped_deltas += excess as u64;
+            tracing::error!(
+                dropped = excess,
+                "The store refuses commits; oldest buckets dropped."
+            );
+        }
+        let deltas = std::mem::take(&mut self.pending);
+        let store = self.store.clone();
+        let started = Instant::now();
+        let now = unix_now();
+        let result = tokio::task::spawn_blocking(move || {
+            let batch = Batch {
+                deltas: deltas.clone(),
+                cursors: Vec::new(),
+            };
+            let r = store.commit(batch);
+            (deltas, r)
+        })
+        .await;
+        match result {
+            Ok((_, Ok(()))) => {
+                self.last_commit_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
+            }
+            Ok((deltas, Err(store::Error::Invalid(reason)))) => {
+                // Retrying cannot help: drop and count.
+                self.commit_errors += 1;
+                self.dropped_deltas += deltas.len() as u64;
+                tracing::error!(%reason, dropped = deltas.len(), "The store rejected a batch; its buckets are dropped.");
+            }
+            Ok((_, Err(error @ store::Error::Poisoned(_)))) => {
+                // An fsync failed: what the kernel holds is unknown. Stop and let recovery
+                // (WAL replay on the next start) decide, as databases do.
+                return Err(error);
+            }
+            Ok((deltas, Err(error))) => {
+                self.commit_errors += 1;
+                tracing::error!(%error, deltas = deltas.len(), "Commit failed; will retry.");
+                self.pending = deltas;
+            }
+            Err(error) => {
+                self.commit_errors += 1;
+                tracing::error!(%error, "Commit task failed.");
+            }
+        }
+        self.maintain(now);
+        Ok(())
+    }
+
+    /// Retention, head flush and compaction, off the commit path: a compaction can take a
+    /// second, and commits go on meanwhile. At most one runs at a time.
+    fn maintain(&mut self, now: i64) {
+        if self.maintaining.swap(true, Relaxed) {
+            return;
+        }
+        let (store, busy, errors) = (
+            self.store.clone(),
+            self.maintaining.clone(),
+            self.maintain_errors.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            if let Err(error) = store.maintain(now) {
+                errors.fetch_add(1, Relaxed);
+                tracing::error!(%error, "Store maintenance failed; will retry.");
+            }
+            busy.store(false, Relaxed);
+        });
+    }
+
+    fn counter(&mut self, out: &mut Vec<Observation>, name: &'static str, total: u64, now: i64) {
+        let prev = self.counters.insert(name, total).unwrap_or(0);
+        out.push(self_obs(
+            name,
+            Kind::Counter,
+            total.saturating_sub(prev) as f64,
+            now,
+        ));
+    }
+
+    /// Component counters become `tally.*` series, stored like any other.
+    pub(super) fn self_metrics(&mut self, inputs: &Inputs, http: &http::Stats) {
+        let now = unix_now();
+        let mut out = Vec::with_capacity(32);
+        let c = &inputs.carbon;
+        for (name, v) in [
+            ("tally.carbon.lines", c.lines.load(Relaxed)),
+            ("tally.carbon.bad_lines", c.bad_lines.load(Relaxed)),
+            ("tally.carbon.too_long", c.too_long.load(Relaxed)),
+            ("tally.carbon.dropped", c.dropped.load(Relaxed)),
+            ("tally.carbon.connections", c.connections.load(Relaxed)),
+            (
+                "tally.carbon.refused_connections",
+                c.refused_connections.load(Relaxed),
+            ),
+            ("tally.http.requests", http.requests.load(Relaxed)),
+            ("tally.http.client_errors", http.client_errors.load(Relaxed)),
+            ("tally.http.server_errors", http.server_errors.load(Relaxed)),
+            (
+                "tally.store.errors",
+                self.commit_errors + self.maintain_errors.load(Relaxed),
+            ),
+            ("tally.store.dropped_buckets", self.dropped_deltas),
+        ] {
+            self.counter(&mut out, name, v, now);
+        }
+        let a = self.aggregator.stats();
+        for (name, v) in [
+            ("tally.aggregate.observations", a.observations),
+            ("tally.aggregate.dropped.too_old", a.too_old),
+            ("tally.aggregate.dropped.too_new", a.too_new),
+            ("tally.aggregate.dropped.invalid", a.invalid),
+            ("tally.aggregate.kind_conflicts", a.kind_conflicts),
+        ] {
+            self.counter(&mut out, name, v, now);
+        }
+        let s = self.store.stats();
+        for (name, v) in [
+            ("tally.store.series", s.series),
+            ("tally.store.disk_bytes", s.disk_bytes),
+            ("tally.store.wal_bytes", s.wal_bytes),
+            ("tally.store.head_buckets", s.head_buckets),
+            ("tally.store.segments", s.segments),
+            ("tally.store.events", s.events),
+            (
+                "tally.aggregate.open_series",
+                self.aggregator.open_series() as u64,
+            ),
+        ] {
+            out.push(self_obs(name, Kind::Gauge, v as f64, now));
+        }
+        if let Some(ms) = self.last_commit_ms.take() {
+            out.push(self_obs("tally.store.commit_ms", Kind::Timer, ms, now));
+        }
+        for obs in &out {
+            self.aggregator.observe(obs, now);
+        }
+    }
+}
+
+fn self_obs(name: &str, kind: Kind, value: f64, time: i64) -> Observation {
+    Observation {
+        series: Series::parse(name).expect("self-metric names are valid"),
+        kind,
+        value,
+        time,
+    }
+}
