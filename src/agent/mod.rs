@@ -7,8 +7,8 @@
 use crate::aggregate::{self, Aggregator};
 use crate::config::{self, Config};
 use crate::http;
+use crate::inputs::Feed;
 use crate::inputs::carbon;
-use crate::metric::Observation;
 use crate::store::{self, Store};
 use anyhow::Context as _;
 use std::path::PathBuf;
@@ -71,7 +71,7 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
         ms = started.elapsed().as_millis() as u64, "Store opened.");
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let (obs_tx, mut obs_rx) = mpsc::channel::<Vec<Observation>>(config.queue_batches);
+    let (obs_tx, mut obs_rx) = mpsc::channel::<Feed>(config.queue_batches);
     let inputs = Inputs {
         carbon: Arc::new(carbon::Stats::default()),
     };
@@ -157,7 +157,7 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
     loop {
         tokio::select! {
             batch = obs_rx.recv(), if inputs_open => match batch {
-                Some(batch) => pipeline.observe(&batch),
+                Some(feed) => pipeline.fold(feed).await,
                 // Every input has stopped (or none is configured); commits and HTTP go on.
                 None => inputs_open = false,
             },
@@ -181,8 +181,8 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
         let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
     }
     // Whatever the inputs accepted before they stopped is folded in and committed.
-    while let Ok(batch) = obs_rx.try_recv() {
-        pipeline.observe(&batch);
+    while let Ok(feed) = obs_rx.try_recv() {
+        pipeline.fold(feed).await;
     }
     if fatal.is_none() {
         pipeline.self_metrics(&inputs, &http_state.stats);

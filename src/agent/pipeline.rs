@@ -6,6 +6,7 @@ use super::Inputs;
 use crate::aggregate::{self, Aggregator};
 use crate::clock::unix_now;
 use crate::http;
+use crate::inputs::Feed;
 use crate::metric::{Kind, Observation, Series};
 use crate::store::{self, Batch, Store};
 use std::collections::HashMap;
@@ -19,6 +20,8 @@ pub(super) struct Pipeline {
     store: Arc<Store>,
     /// Deltas not yet committed (a failed commit is retried with the next one).
     pending: Vec<aggregate::Delta>,
+    /// The latest cursor of each input position, committed with the next batch.
+    cursors: HashMap<String, Vec<u8>>,
     /// Last value seen of each cumulative counter, to emit increments.
     counters: HashMap<&'static str, u64>,
     commit_errors: u64,
@@ -36,6 +39,7 @@ impl Pipeline {
             aggregator,
             store,
             pending: Vec::new(),
+            cursors: HashMap::new(),
             counters: HashMap::new(),
             commit_errors: 0,
             maintain_errors: Arc::default(),
@@ -46,10 +50,30 @@ impl Pipeline {
         }
     }
 
-    pub(super) fn observe(&mut self, batch: &[Observation]) {
+    /// Folds a feed in. Its events are stored now (durably, before the commit that carries
+    /// the feed's cursors: after a crash they may be made again, never lost); its cursors are
+    /// kept for the next commit.
+    pub(super) async fn fold(&mut self, feed: Feed) {
         let now = unix_now();
-        for obs in batch {
+        for obs in &feed.observations {
             self.aggregator.observe(obs, now);
+        }
+        self.cursors.extend(feed.cursors);
+        if !feed.events.is_empty() {
+            let store = self.store.clone();
+            let events = feed.events;
+            let failed = tokio::task::spawn_blocking(move || {
+                events
+                    .iter()
+                    .filter(|e| store.add_event(e.when, &e.what, &e.tags, &e.data).is_err())
+                    .count()
+            })
+            .await
+            .unwrap_or(0);
+            if failed > 0 {
+                self.commit_errors += 1;
+                tracing::error!(failed, "Could not store events.");
+            }
         }
     }
 
@@ -65,37 +89,42 @@ impl Pipeline {
             );
         }
         let deltas = std::mem::take(&mut self.pending);
+        let cursors: Vec<(String, Vec<u8>)> = self.cursors.drain().collect();
         let store = self.store.clone();
         let started = Instant::now();
         let now = unix_now();
         let result = tokio::task::spawn_blocking(move || {
             let batch = Batch {
                 deltas: deltas.clone(),
-                cursors: Vec::new(),
+                cursors: cursors.clone(),
             };
             let r = store.commit(batch);
-            (deltas, r)
+            (deltas, cursors, r)
         })
         .await;
         match result {
-            Ok((_, Ok(()))) => {
+            Ok((_, _, Ok(()))) => {
                 self.last_commit_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
             }
-            Ok((deltas, Err(store::Error::Invalid(reason)))) => {
+            Ok((deltas, _, Err(store::Error::Invalid(reason)))) => {
                 // Retrying cannot help: drop and count.
                 self.commit_errors += 1;
                 self.dropped_deltas += deltas.len() as u64;
                 tracing::error!(%reason, dropped = deltas.len(), "The store rejected a batch; its buckets are dropped.");
             }
-            Ok((_, Err(error @ store::Error::Poisoned(_)))) => {
+            Ok((_, _, Err(error @ store::Error::Poisoned(_)))) => {
                 // An fsync failed: what the kernel holds is unknown. Stop and let recovery
                 // (WAL replay on the next start) decide, as databases do.
                 return Err(error);
             }
-            Ok((deltas, Err(error))) => {
+            Ok((deltas, cursors, Err(error))) => {
                 self.commit_errors += 1;
                 tracing::error!(%error, deltas = deltas.len(), "Commit failed; will retry.");
                 self.pending = deltas;
+                // Newer cursors that arrived meanwhile win over the ones being retried.
+                for (k, v) in cursors {
+                    self.cursors.entry(k).or_insert(v);
+                }
             }
             Err(error) => {
                 self.commit_errors += 1;

@@ -2,7 +2,7 @@
 //! timestamp meaning now, tagged paths (`disk.used;dc=eu`) put into canonical order. A bad line
 //! is counted and logged at a limited rate; the connection stays up and the rest is read.
 
-use super::RateLimitedLog;
+use super::{Feed, RateLimitedLog};
 use crate::clock::unix_now;
 use crate::metric::{Kind, Observation, Series};
 use std::net::SocketAddr;
@@ -162,7 +162,7 @@ impl LineSplitter {
 /// Accepts TCP connections until `shutdown` turns true.
 pub async fn serve_tcp(
     listener: TcpListener,
-    tx: mpsc::Sender<Vec<Observation>>,
+    tx: mpsc::Sender<Feed>,
     settings: Settings,
     stats: Arc<Stats>,
     mut shutdown: watch::Receiver<bool>,
@@ -206,7 +206,7 @@ async fn connection(
     mut stream: TcpStream,
     peer: SocketAddr,
     cx: &Context,
-    tx: &mpsc::Sender<Vec<Observation>>,
+    tx: &mpsc::Sender<Feed>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut buf = vec![0u8; 64 * 1024];
@@ -226,7 +226,7 @@ async fn connection(
         let mut batch = Vec::new();
         splitter.feed(&buf[..n], cx, &mut batch, &peer);
         // Waiting here is the backpressure: TCP senders slow down instead of losing data.
-        if !batch.is_empty() && tx.send(batch).await.is_err() {
+        if !batch.is_empty() && tx.send(Feed::observations(batch)).await.is_err() {
             return;
         }
     }
@@ -234,14 +234,14 @@ async fn connection(
     let mut batch = Vec::new();
     splitter.feed(b"\n", cx, &mut batch, &peer);
     if !batch.is_empty() {
-        let _ = tx.send(batch).await;
+        let _ = tx.send(Feed::observations(batch)).await;
     }
 }
 
 /// Reads UDP datagrams (each holding one or more lines) until `shutdown` turns true.
 pub async fn serve_udp(
     socket: UdpSocket,
-    tx: mpsc::Sender<Vec<Observation>>,
+    tx: mpsc::Sender<Feed>,
     settings: Settings,
     stats: Arc<Stats>,
     mut shutdown: watch::Receiver<bool>,
@@ -270,8 +270,10 @@ pub async fn serve_udp(
         if batch.is_empty() {
             continue;
         }
-        if let Err(mpsc::error::TrySendError::Full(b)) = tx.try_send(batch) {
-            cx.stats.dropped.fetch_add(b.len() as u64, Relaxed);
+        if let Err(mpsc::error::TrySendError::Full(f)) = tx.try_send(Feed::observations(batch)) {
+            cx.stats
+                .dropped
+                .fetch_add(f.observations.len() as u64, Relaxed);
         }
     }
 }

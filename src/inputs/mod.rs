@@ -5,8 +5,38 @@
 
 pub mod carbon;
 
+use crate::metric::Observation;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// What an input hands to aggregation, in order.
+#[derive(Debug, Default)]
+pub struct Feed {
+    pub observations: Vec<Observation>,
+    /// Input positions (log offsets) reached with these observations: the agent commits them
+    /// together with the buckets the observations went into.
+    pub cursors: Vec<(String, Vec<u8>)>,
+    /// Events made from the same input (stored when the feed is folded).
+    pub events: Vec<Event>,
+}
+
+impl Feed {
+    pub fn observations(observations: Vec<Observation>) -> Feed {
+        Feed {
+            observations,
+            ..Feed::default()
+        }
+    }
+}
+
+/// An event an input saw (a deploy, an OOM kill), as graphite-web's events API keeps them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub when: i64,
+    pub what: String,
+    pub tags: Vec<String>,
+    pub data: String,
+}
 
 /// Logs a repeated problem at most once per period, with how many were suppressed.
 pub struct RateLimitedLog {
