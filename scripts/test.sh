@@ -5,6 +5,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CI="${CI:-}"
 
+# Real peers the tests use instead of mocks (Debian packages).
+need_apt=()
+command -v logrotate >/dev/null || [ -x /usr/sbin/logrotate ] || need_apt+=(logrotate)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "== installing ${need_apt[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null 2>&1 \
+      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"; }
+  else
+    echo "missing ${need_apt[*]}: install them (sudo apt-get install ${need_apt[*]})" >&2
+    [ "$CI" = true ] && exit 1
+  fi
+fi
+
 echo "== format"
 cargo fmt --check
 echo "== clippy"
