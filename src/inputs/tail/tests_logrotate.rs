@@ -1,0 +1,1 @@
+//! The real `logrotate` against the tailer (written next).
