@@ -1,8 +1,9 @@
 //! Unit tests on real files in temporary directories.
 
 use super::*;
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::MetadataExt;
 
 pub(super) type Lines = Vec<(PathBuf, Vec<u8>)>;
 

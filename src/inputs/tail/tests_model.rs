@@ -17,7 +17,7 @@
 use super::tests::{append, poll, settings};
 use super::*;
 use proptest::prelude::*;
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 
 const MAX_LINE: usize = 48;
 
