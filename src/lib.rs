@@ -14,6 +14,7 @@ pub mod encoding;
 pub mod http;
 pub mod inputs;
 pub mod metric;
+pub mod parse;
 pub mod query;
 pub mod schema;
 pub mod store;
