@@ -55,6 +55,25 @@ enum Command {
         #[arg(short, long, env = "TALLY_CONFIG", default_value = SYSTEM_CONFIG)]
         config: PathBuf,
     },
+    /// Replay log files once through parsers and print what would be recorded: one Graphite
+    /// line per series (totals over the files), then the events, then each parser's counters
+    /// as `#` lines on stderr. The way to try a parser on a real log before deploying it.
+    Parse {
+        #[arg(short, long, env = "TALLY_CONFIG")]
+        config: Option<PathBuf>,
+        /// Parser name (from the config's parser_dirs); repeat for several.
+        #[arg(short, long = "parser", required = true)]
+        parsers: Vec<String>,
+        /// Also load parsers from this file or directory (tried before parser_dirs).
+        #[arg(long)]
+        parser_file: Vec<PathBuf>,
+        /// Put before every metric name, as an input's `prefix` does.
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// Log files to replay.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Print a series (path, glob or path:view) from the store as Graphite lines
     /// `path value timestamp`. Works while the daemon runs (the store is read, not locked).
     Query {
@@ -130,11 +149,27 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Check { config } => match config::load(&config) {
             Ok(c) => {
+                let (parsers, errors) = tally::parse::load(&c.parser_dirs);
+                for e in &errors {
+                    eprintln!("{e}");
+                }
+                for w in parsers.iter().flat_map(|p| p.warnings()) {
+                    eprintln!("warning: {w}");
+                }
+                let unbound = tally::agent::check_tail_parsers(&c, &parsers);
+                if let Err(e) = &unbound {
+                    eprintln!("{}: {e:#}", config.display());
+                }
+                if !errors.is_empty() || unbound.is_err() {
+                    return Ok(ExitCode::FAILURE);
+                }
                 println!(
-                    "{}: ok (data_dir {}, {} schema(s))",
+                    "{}: ok (data_dir {}, {} schema(s), {} parser(s), {} tail input(s))",
                     config.display(),
                     c.data_dir.display(),
-                    c.storage.schemas.list.len()
+                    c.storage.schemas.list.len(),
+                    parsers.len(),
+                    c.tail.len()
                 );
                 Ok(ExitCode::SUCCESS)
             }
@@ -143,6 +178,62 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::FAILURE)
             }
         },
+        Command::Parse {
+            config,
+            parsers: names,
+            parser_file,
+            prefix,
+            files,
+        } => {
+            let config = load_config(config.as_deref())?;
+            let mut dirs = parser_file;
+            dirs.extend(config.parser_dirs.iter().cloned());
+            let mut loaded = Vec::new();
+            let mut problems = Vec::new();
+            for d in &dirs {
+                let (found, errors) = if d.is_file() {
+                    match tally::parse::load_file(d) {
+                        Ok(p) => (p, Vec::new()),
+                        Err(e) => (Vec::new(), vec![e]),
+                    }
+                } else {
+                    tally::parse::load(std::slice::from_ref(d))
+                };
+                problems.extend(errors);
+                for p in found {
+                    if !loaded
+                        .iter()
+                        .any(|l: &tally::parse::Parser| l.name() == p.name())
+                    {
+                        loaded.push(p);
+                    }
+                }
+            }
+            for e in &problems {
+                eprintln!("{e}");
+            }
+            let mut chosen = Vec::new();
+            for name in &names {
+                match loaded.iter().find(|p| p.name() == name) {
+                    Some(p) => chosen.push(p),
+                    None => anyhow::bail!(
+                        "no parser named {name:?} in {}",
+                        dirs.iter()
+                            .map(|d| d.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                }
+            }
+            for w in chosen.iter().flat_map(|p| p.warnings()) {
+                eprintln!("warning: {w}");
+            }
+            let now = tally::clock::unix_now();
+            let replay = tally::parse::replay(&chosen, &prefix, &files, now)?;
+            print!("{replay}");
+            eprint!("{}", replay.summary());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Query {
             target,
             config,

@@ -79,3 +79,70 @@ fn version_and_help() {
     let out = tally().arg("--help").output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("Examples:"));
 }
+
+#[test]
+fn parse_replays_a_log_through_a_parser() {
+    let dir = TestDir::new();
+    dir.write(
+        "p.yaml",
+        "name: codes\nrules:\n  - regex: 'status=(?P<code>\\d+) ms=(?P<ms>\\d+)'\n    metrics:\n      - { name: 'status.{code}', type: counter }\n      - { name: latency, type: timer, value: ms, unit: ms }\n",
+    );
+    let log = dir.write(
+        "app.log",
+        "status=200 ms=10\nstatus=500 ms=30\nnoise\nstatus=200 ms=20\n",
+    );
+    let out = tally()
+        .args([
+            "parse",
+            "--parser",
+            "codes",
+            "--prefix",
+            "app",
+            "--parser-file",
+        ])
+        .arg(dir.path().join("p.yaml"))
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines().any(|l| l.starts_with("app.status.200 2 ")),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with("app.status.500 1 ")),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with("app.latency:obvs 3 ")),
+        "{text}"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("lines=4 matched=3 unmatched=1"), "{err}");
+    let out = tally()
+        .args(["parse", "--parser", "nope", "--parser-file"])
+        .arg(dir.path().join("p.yaml"))
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no parser named \"nope\""));
+}
+
+#[test]
+fn check_fails_when_a_tail_input_names_a_missing_parser() {
+    let dir = TestDir::new();
+    std::fs::create_dir_all(dir.path().join("parsers")).unwrap();
+    let config = dir.config(&format!(
+        "  tail:\n    - paths: [/var/log/x.log]\n      parsers: [missing]\nparser_dirs: [{}]\n",
+        dir.path().join("parsers").display()
+    ));
+    let out = tally().args(["check", "-c"]).arg(&config).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no parser named \"missing\""));
+}

@@ -25,6 +25,7 @@ pub enum Control {
 }
 
 mod pipeline;
+mod tail;
 
 use pipeline::Pipeline;
 
@@ -52,6 +53,7 @@ pub async fn run_until_signalled(config: Config) -> anyhow::Result<()> {
 
 struct Inputs {
     carbon: Arc<carbon::Stats>,
+    tail: Vec<tail::Running>,
 }
 
 /// Runs the daemon until a [`Control::Shutdown`] arrives (or the control channel closes).
@@ -72,9 +74,24 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let (obs_tx, mut obs_rx) = mpsc::channel::<Feed>(config.queue_batches);
-    let inputs = Inputs {
+    let (parsers, parser_errors) = crate::parse::load(&config.parser_dirs);
+    for error in &parser_errors {
+        tracing::error!("Parser not loaded:\n{error}");
+    }
+    for p in &parsers {
+        for warning in p.warnings() {
+            tracing::warn!("{warning}");
+        }
+    }
+    let tail_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut inputs = Inputs {
         carbon: Arc::new(carbon::Stats::default()),
+        tail: Vec::new(),
     };
+    if !config.tail.is_empty() {
+        let cursors = store.cursors();
+        inputs.tail = tail::start(&config.tail, &parsers, &cursors, &obs_tx, &tail_stop)?;
+    }
     let mut tasks = Vec::new();
     if let Some(c) = &config.carbon {
         let settings = carbon::Settings {
@@ -177,8 +194,20 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
 
     tracing::info!("Shutting down: stopping inputs.");
     let _ = stop_tx.send(true);
+    tail_stop.store(true, std::sync::atomic::Ordering::Relaxed);
     for t in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+    }
+    // Tail threads may be waiting to send: keep folding until every one has finished.
+    for thread in inputs.tail.iter_mut().filter_map(|r| r.thread.take()) {
+        while !thread.is_finished() {
+            if let Ok(Some(feed)) =
+                tokio::time::timeout(Duration::from_millis(50), obs_rx.recv()).await
+            {
+                pipeline.fold(feed).await;
+            }
+        }
+        let _ = thread.join();
     }
     // Whatever the inputs accepted before they stopped is folded in and committed.
     while let Ok(feed) = obs_rx.try_recv() {
@@ -283,6 +312,11 @@ fn reload(current: &mut Config, pipeline: &mut Pipeline, http_state: &http::Stat
     if let (Some(running), Some(new)) = (current.http.as_mut(), new.http.as_ref()) {
         running.token = new.token.clone();
     }
+}
+
+/// Checks that every parser a tail input names was loaded (for `tally check`).
+pub fn check_tail_parsers(config: &Config, parsers: &[crate::parse::Parser]) -> anyhow::Result<()> {
+    tail::bind(&config.tail, parsers).map(|_| ())
 }
 
 /// The data directory a config points at, for commands that read the store.

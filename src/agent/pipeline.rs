@@ -191,6 +191,59 @@ impl Pipeline {
         ] {
             self.counter(&mut out, name, v, now);
         }
+        let mut tail_totals = [0u64; 7];
+        let mut tail_gauges = [0u64; 2];
+        let mut parse = crate::parse::Counters::default();
+        for t in &inputs.tail {
+            let s = &t.tail;
+            for (total, v) in tail_totals.iter_mut().zip([
+                &s.lines,
+                &s.bytes,
+                &s.truncated_long_lines,
+                &s.rotations,
+                &s.truncations,
+                &s.read_errors,
+                &s.lost_checkpoints,
+            ]) {
+                *total += v.load(Relaxed);
+            }
+            tail_gauges[0] += s.files_open.load(Relaxed);
+            tail_gauges[1] += s.files_skipped_over_limit.load(Relaxed);
+            parse.add(&t.parse.lock().unwrap_or_else(|e| e.into_inner()));
+        }
+        for (name, v) in [
+            ("tally.tail.lines", tail_totals[0]),
+            ("tally.tail.bytes", tail_totals[1]),
+            ("tally.tail.truncated_long_lines", tail_totals[2]),
+            ("tally.tail.rotations", tail_totals[3]),
+            ("tally.tail.truncations", tail_totals[4]),
+            ("tally.tail.read_errors", tail_totals[5]),
+            ("tally.tail.lost_checkpoints", tail_totals[6]),
+            ("tally.parse.lines", parse.lines),
+            ("tally.parse.matched", parse.matched),
+            ("tally.parse.unmatched", parse.unmatched),
+            ("tally.parse.time_failures", parse.time_failures),
+            ("tally.parse.overflowed", parse.overflowed),
+            ("tally.parse.bad_numbers", parse.bad_numbers),
+            ("tally.parse.bad_names", parse.bad_names),
+            ("tally.parse.bad_json", parse.bad_json),
+        ] {
+            self.counter(&mut out, name, v, now);
+        }
+        if !inputs.tail.is_empty() {
+            out.push(self_obs(
+                "tally.tail.files_open",
+                Kind::Gauge,
+                tail_gauges[0] as f64,
+                now,
+            ));
+            out.push(self_obs(
+                "tally.tail.files_skipped_over_limit",
+                Kind::Gauge,
+                tail_gauges[1] as f64,
+                now,
+            ));
+        }
         let a = self.aggregator.stats();
         for (name, v) in [
             ("tally.aggregate.observations", a.observations),
