@@ -186,9 +186,13 @@ impl Tailer {
                 }
                 pat
             })
-            .collect();
+            .collect::<Vec<_>>();
         let stats = Arc::new(Stats::default());
         let now = Instant::now();
+        let wanted = {
+            let patterns: Vec<glob::Pattern> = patterns.clone();
+            move |p: &Path| patterns.iter().any(|x| x.matches(p) || x.lists_dir(p))
+        };
         let mut t = Tailer {
             patterns,
             files: HashMap::new(),
@@ -203,7 +207,7 @@ impl Tailer {
             backlog: HashSet::new(),
             buf: vec![0; READ_BUFFER],
             next_tick: now + settings.poll_interval,
-            watch: watch::Watch::new(stats.clone()),
+            watch: watch::Watch::new(stats.clone(), wanted),
             stats,
             log: RateLimitedLog::new(Duration::from_secs(10)),
             settings,
@@ -317,6 +321,8 @@ impl Tailer {
                 out.push((key_of(path), raw.clone()));
             }
         }
+        // The same state gives the same list (callers compare it to see whether it moved).
+        out.sort();
         out
     }
 

@@ -168,16 +168,16 @@ pub enum Located {
     Gone { rewritten: Option<PathBuf> },
 }
 
-/// Opens `path` if it starts with the cursor's fingerprinted bytes and is at least as long as
-/// its offset.
-fn open_matching(c: &Cursor, path: &Path) -> Option<Found> {
+/// Opens `path` if it starts with the cursor's fingerprinted bytes and (with `whole`) is at
+/// least as long as its offset.
+fn open_matching(c: &Cursor, path: &Path, whole: bool) -> Option<Found> {
     let file = File::open(path).ok()?;
     let meta = file.metadata().ok()?;
     if !meta.is_file() {
         return None;
     }
     let fp = c.fp.check(&file).ok()??;
-    (meta.len() >= c.offset).then(|| Found {
+    (!whole || meta.len() >= c.offset).then(|| Found {
         path: path.to_path_buf(),
         file,
         meta,
@@ -195,7 +195,7 @@ pub fn locate(c: &Cursor, also: &Path, held: &dyn Fn(u64, u64) -> bool) -> Locat
             && let Ok(m) = std::fs::metadata(p)
             && (m.dev(), m.ino()) == (c.dev, c.ino)
         {
-            match open_matching(c, p) {
+            match open_matching(c, p, true) {
                 Some(f) if same(&f) => return Located::Same(f),
                 _ => rewritten = Some(p.to_path_buf()),
             }
@@ -207,7 +207,7 @@ pub fn locate(c: &Cursor, also: &Path, held: &dyn Fn(u64, u64) -> bool) -> Locat
     {
         for e in entries.flatten() {
             if e.ino() == c.ino && std::fs::metadata(e.path()).is_ok_and(|m| m.dev() == c.dev) {
-                match open_matching(c, &e.path()) {
+                match open_matching(c, &e.path(), true) {
                     Some(f) if same(&f) => return Located::Same(f),
                     _ => rewritten = Some(e.path()),
                 }
@@ -220,9 +220,11 @@ pub fn locate(c: &Cursor, also: &Path, held: &dyn Fn(u64, u64) -> bool) -> Locat
     }
 }
 
-/// A file in `dir` other than the cursor's inode and not `held`, at least `c.offset` long and
-/// starting with the fingerprinted bytes: the copy copytruncate made. Newest first; at most 64
-/// candidates are opened. Never for an empty fingerprint (it would match anything).
+/// A file in `dir` other than the cursor's inode and not `held`, starting with the
+/// fingerprinted bytes: the copy copytruncate made. It may be shorter than the offset (what was
+/// written between the copy and the truncate was read from the original); then it holds nothing
+/// new. Newest first; at most 64 candidates are opened. Never for an empty fingerprint (it
+/// would match anything).
 pub fn find_copy(c: &Cursor, dir: &Path, held: &dyn Fn(u64, u64) -> bool) -> Option<Found> {
     if c.fp.len == 0 {
         return None;
@@ -231,7 +233,6 @@ pub fn find_copy(c: &Cursor, dir: &Path, held: &dyn Fn(u64, u64) -> bool) -> Opt
     for e in std::fs::read_dir(dir).ok()?.flatten() {
         if let Ok(m) = e.metadata()
             && m.is_file()
-            && m.len() >= c.offset
             && (m.dev(), m.ino()) != (c.dev, c.ino)
             && !held(m.dev(), m.ino())
         {
@@ -242,7 +243,7 @@ pub fn find_copy(c: &Cursor, dir: &Path, held: &dyn Fn(u64, u64) -> bool) -> Opt
     candidates
         .into_iter()
         .take(64)
-        .find_map(|(_, p)| open_matching(c, &p))
+        .find_map(|(_, p)| open_matching(c, &p, false))
         .filter(|f| (f.meta.dev(), f.meta.ino()) != (c.dev, c.ino))
 }
 

@@ -222,8 +222,8 @@ impl Follower {
         Ok(())
     }
 
-    /// The partial line, if any, is dropped at a restart; whether there is one.
-    pub fn has_partial(&self) -> bool {
-        !self.partial.is_empty() || self.cut
+    /// The file's size now (0 if it cannot be read).
+    pub fn file_len(&self) -> u64 {
+        self.file.metadata().map_or(0, |m| m.len())
     }
 }

@@ -382,6 +382,26 @@ fn glob_matching_rotated_names_follows_them_without_duplicates() {
 }
 
 #[test]
+fn a_new_file_starting_like_a_followed_one_waits_only_while_it_could_be_its_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("app.log");
+    append(&a, b"start\n");
+    let mut t = Tailer::new(settings(&[&dir.path().join("*.log")]), &HashMap::new());
+    assert_eq!(texts(&poll(&mut t)), ["start"]);
+    // Longer than app.log: not a copy of it, read at once.
+    append(&dir.path().join("app2.log"), b"start\nother\n");
+    assert_eq!(texts(&poll(&mut t)), ["start", "other"]);
+    // Exactly app.log so far: waits, then is read from its beginning once it differs.
+    let c = dir.path().join("app3.log");
+    append(&c, b"start\n");
+    assert!(poll(&mut t).is_empty());
+    assert_eq!(t.stats().files_deferred.load(Relaxed), 1);
+    append(&c, b"more\n");
+    assert_eq!(texts(&poll(&mut t)), ["start", "more"]);
+    assert_eq!(t.stats().files_deferred.load(Relaxed), 0);
+}
+
+#[test]
 fn files_over_the_limit_are_counted_then_opened_when_there_is_room() {
     let dir = tempfile::tempdir().unwrap();
     for i in 0..5 {

@@ -41,7 +41,8 @@ struct Run {
 }
 
 /// Rotates `ROUNDS` times with `mode` (`create` or `copytruncate`) under a continuous writer.
-fn run(bin: &Path, mode: &str) -> Run {
+/// With `glob`, the tailer follows `app.log*`, which also matches the rotated files.
+fn run(bin: &Path, mode: &str, glob: bool) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("app.log");
     File::create(&log).unwrap();
@@ -80,7 +81,8 @@ fn run(bin: &Path, mode: &str) -> Run {
     let stop_tailer = Arc::new(AtomicBool::new(false));
     let (stats_tx, stats_rx) = std::sync::mpsc::channel();
     let tailer = {
-        let mut s = Settings::new(vec![log.display().to_string()]);
+        let pattern = format!("{}{}", log.display(), if glob { "*" } else { "" });
+        let mut s = Settings::new(vec![pattern]);
         s.start_at = StartAt::Beginning;
         s.poll_interval = Duration::from_millis(100);
         s.rotate_wait = Duration::from_millis(500);
@@ -92,7 +94,8 @@ fn run(bin: &Path, mode: &str) -> Run {
                 t.wait(Duration::from_millis(50));
                 let mut d = delivered.lock().unwrap();
                 t.poll(&mut |p, l| {
-                    assert_eq!(p, log);
+                    assert!(p.starts_with(log.parent().unwrap()), "{p:?}");
+                    assert!(glob || p == log, "{p:?}");
                     d.push(parse(l));
                 });
             }
@@ -162,12 +165,7 @@ fn skip_or_fail() -> Option<PathBuf> {
     bin
 }
 
-#[test]
-fn logrotate_create_every_line_exactly_once() {
-    let Some(bin) = skip_or_fail() else {
-        return;
-    };
-    let r = run(&bin, "create");
+fn check_create(r: Run) {
     let mut got = r.delivered.clone();
     got.sort_unstable();
     let want: Vec<u64> = (0..r.written).collect();
@@ -193,12 +191,7 @@ fn logrotate_create_every_line_exactly_once() {
     );
 }
 
-#[test]
-fn logrotate_copytruncate_every_line_on_disk_exactly_once() {
-    let Some(bin) = skip_or_fail() else {
-        return;
-    };
-    let r = run(&bin, "copytruncate");
+fn check_copytruncate(r: Run) {
     let mut got = r.delivered.clone();
     got.sort_unstable();
     let before = got.len();
@@ -230,4 +223,32 @@ fn logrotate_copytruncate_every_line_on_disk_exactly_once() {
         lost,
         r.stats.truncations.load(Relaxed)
     );
+}
+
+#[test]
+fn logrotate_create_every_line_exactly_once() {
+    if let Some(bin) = skip_or_fail() {
+        check_create(run(&bin, "create", false));
+    }
+}
+
+#[test]
+fn logrotate_create_with_a_glob_matching_rotated_files() {
+    if let Some(bin) = skip_or_fail() {
+        check_create(run(&bin, "create", true));
+    }
+}
+
+#[test]
+fn logrotate_copytruncate_every_line_on_disk_exactly_once() {
+    if let Some(bin) = skip_or_fail() {
+        check_copytruncate(run(&bin, "copytruncate", false));
+    }
+}
+
+#[test]
+fn logrotate_copytruncate_with_a_glob_matching_the_copies() {
+    if let Some(bin) = skip_or_fail() {
+        check_copytruncate(run(&bin, "copytruncate", true));
+    }
 }

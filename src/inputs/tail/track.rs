@@ -87,7 +87,8 @@ impl Tailer {
                     continue;
                 }
             };
-            self.add_dead(key, found.path, found.file, found.fp, c.offset, now);
+            let offset = c.offset.min(found.meta.len());
+            self.add_dead(key, found.path, found.file, found.fp, offset, now);
             if let Some(p) = then_from_0
                 && let Ok(file) = File::open(&p)
                 && let Ok(fp) = Fingerprint::read(&file)
@@ -250,15 +251,15 @@ impl Tailer {
             self.stats.read_errors.fetch_add(1, Relaxed);
             return;
         };
-        if self.copy_in_progress(path, &file) {
+        if !initial && self.copy_in_progress(path, &file, meta.len()) {
             self.deferred.insert(path.to_path_buf());
             return;
         }
         self.deferred.remove(path);
         if let Some((fp_then, offset, _)) = self.closed.remove(&identity)
-            && meta.len() >= offset
             && fp_then.check(&file).ok().flatten().is_some()
         {
+            let offset = offset.min(meta.len());
             // Read to `offset` under another name before (a rotated file a glob also matches).
             if let Ok(f) = Follower::new(path.to_path_buf(), path.to_path_buf(), file, fp, offset) {
                 self.add(f);
@@ -282,10 +283,13 @@ impl Tailer {
         }
     }
 
-    /// Whether a new file starts with the fingerprinted bytes of a followed file of the same
-    /// name stem in the same directory: the copy copytruncate is making (the truncation, when
-    /// seen, claims it) or a duplicate.
-    pub(super) fn copy_in_progress(&self, path: &Path, file: &File) -> bool {
+    /// Whether a new file of `size` bytes is (or may become) a copy of a followed file of the
+    /// same name stem in the same directory: its first bytes are the start of that file (which
+    /// is at least as long), or that file was truncated since it was last read and this one
+    /// starts with what it held (the copy copytruncate made; the truncation, seen when the file
+    /// is read, claims it). An empty file counts: `cp` creates the copy before filling it. Such a
+    /// file waits (counted in `files_deferred`) until it differs or is claimed.
+    pub(super) fn copy_in_progress(&self, path: &Path, file: &File, size: u64) -> bool {
         let stem = |p: &Path| -> Option<Vec<u8>> {
             let name = p.file_name()?.as_bytes();
             Some(name.split(|&c| c == b'.').next().unwrap_or(name).to_vec())
@@ -295,13 +299,25 @@ impl Tailer {
         let Ok(len) = cursor::read_full_at(file, &mut head, 0) else {
             return false;
         };
+        let mut other = [0u8; cursor::FP_MAX];
         self.live.values().map(|id| &self.files[id]).any(|f| {
-            let n = usize::from(f.fp.len);
-            n > 0
-                && n <= len
-                && f.seen_at.parent() == dir
-                && stem(&f.seen_at).is_some_and(|s| name.is_some_and(|n| n.starts_with(&s)))
-                && Fingerprint::of(&head[..n]) == f.fp
+            if f.key == path
+                || f.seen_at.parent() != dir
+                || !stem(&f.seen_at).is_some_and(|s| name.is_some_and(|n| n.starts_with(&s)))
+            {
+                return false;
+            }
+            match f.fp.check(&f.file) {
+                Ok(Some(_)) => {
+                    f.file.metadata().is_ok_and(|m| size <= m.len())
+                        && cursor::read_full_at(&f.file, &mut other[..len], 0)
+                            .is_ok_and(|n| n == len && other[..len] == head[..len])
+                }
+                _ => {
+                    let n = usize::from(f.fp.len);
+                    n > 0 && n <= len && Fingerprint::of(&head[..n]) == f.fp
+                }
+            }
         })
     }
 
@@ -382,11 +398,15 @@ impl Tailer {
         let c = f.cursor();
         let dir = c.path.parent().unwrap_or(Path::new("/")).to_path_buf();
         let held = |dev, ino| self.by_inode.contains_key(&(dev, ino));
-        if let Some(found) = cursor::find_copy(&c, &dir, &held)
-            && let Ok(mut copy) =
-                Follower::new(f.key.clone(), found.path, found.file, found.fp, c.offset)
-        {
-            // Nobody writes to a copy: read it to the end now (before the new content) and close.
+        let key = f.key.clone();
+        let copy = cursor::find_copy(&c, &dir, &held).and_then(|found| {
+            let offset = c.offset.min(found.meta.len());
+            Follower::new(key, found.path, found.file, found.fp, offset).ok()
+        });
+        // Whether the copy holds what was read past the last newline (the partial line).
+        let copy_has_rest = copy.as_ref().is_some_and(|cp| cp.file_len() > c.offset);
+        if let Some(mut copy) = copy {
+            // Nobody writes to a copy: read it to the end now (before the new content).
             copy.dead_since = Some(now);
             let max = self.settings.max_line_length;
             loop {
@@ -405,9 +425,9 @@ impl Tailer {
             n += copy.flush_partial(&self.stats, line);
             // Kept until its rotate wait passes, so a glob that matches it sees it is read.
             self.add(copy);
-        } else if let Some(f) = self.files.get_mut(&id)
-            && f.has_partial()
-        {
+        }
+        if !copy_has_rest && let Some(f) = self.files.get_mut(&id) {
+            // The partial line read before the truncation is in no copy: deliver it as it is.
             n += f.flush_partial(&self.stats, line);
         }
         if let Some(f) = self.files.get_mut(&id)

@@ -7,7 +7,7 @@ use notify::event::{EventKind, ModifyKind};
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
@@ -48,7 +48,9 @@ pub struct Watch {
 }
 
 impl Watch {
-    pub fn new(stats: Arc<Stats>) -> Watch {
+    /// `wanted`: whether an event about this path matters (a followed path, or a directory a
+    /// glob lists); the others (busy neighbours in `/var/log`) do not wake the tailer.
+    pub fn new(stats: Arc<Stats>, wanted: impl Fn(&Path) -> bool + Send + 'static) -> Watch {
         let shared = Arc::new(Shared {
             events: Mutex::new(Events::default()),
             cond: Condvar::new(),
@@ -72,9 +74,14 @@ impl Watch {
                                 }
                             }
                             EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any) => {
-                                ev.hot.extend(event.paths);
+                                ev.hot.extend(event.paths.into_iter().filter(|p| wanted(p)));
                             }
-                            _ => ev.changed.extend(event.paths),
+                            _ => ev
+                                .changed
+                                .extend(event.paths.into_iter().filter(|p| wanted(p))),
+                        }
+                        if !ev.pending() {
+                            return;
                         }
                         if ev.hot.len() + ev.changed.len() > MAX_PENDING_PATHS {
                             ev.hot.clear();
