@@ -12,21 +12,34 @@
 //!   without a newline, then it is closed. The new file at the path is read from 0.
 //! - A file that no longer starts with its fingerprinted bytes (or got shorter) was truncated
 //!   (copytruncate): the copy in the same directory (a file starting with those bytes, newest
-//!   first) is read from the cursor's offset, then the file from 0. If the new content starts
-//!   with exactly the old first bytes and is already past the old offset, the truncation cannot
-//!   be seen: reading goes on at the old offset (no tailer can tell that apart from an append).
+//!   first) is read from the cursor's offset, then the file from 0. Without a copy, the partial
+//!   line already read is delivered and the file read from 0. Lines written between logrotate's
+//!   copy and its truncate are in no file; they are delivered only if read before the truncate.
+//!   If the new content starts with exactly the old first bytes and is already past the old
+//!   offset, the truncation cannot be seen: reading goes on at the old offset (no tailer can
+//!   tell that apart from an append). Bytes read are checked against the fingerprint before
+//!   they are delivered, so content read across a truncation is dropped, not delivered.
 //! - Files are deduplicated by inode: a glob that also matches rotated names (`app.log*`) follows
 //!   the renamed file on under its new name instead of reading it again; a new file starting with
 //!   the same bytes as a followed file of the same name stem in the same directory (a copy being
-//!   made) waits until it differs.
+//!   made; an empty one counts) waits until it differs or the truncation claims it. Closed files
+//!   are remembered (inode, fingerprint, offset) for an hour for the same reason.
 //! - Cursors: per followed path, the cursor of its file and of its dead files still draining
-//!   ([`cursor::encode`]). On restart a cursor is resolved by inode + fingerprint at its path,
+//!   (`cursor::encode`). On restart a cursor is resolved by inode + fingerprint at its path,
 //!   then in the directory by inode (rotated: finished from the offset, then the new file is read
 //!   from 0), then by fingerprint (copytruncate). Only the file a cursor names is found: if a
-//!   file was rotated twice while tally was down, the middle one is not read.
+//!   file was rotated twice while tally was down, the middle one is not read. A path followed
+//!   before that has no file keeps an empty cursor list for an hour: a file appearing there
+//!   (also while tally is down) is new and read from 0. Every key ends as such an empty list
+//!   before it stops being returned, so merging cursors into a store (not replacing) is safe.
 //! - notify watches the parent directories (non-recursive) and wakes `wait`; events say which
-//!   paths to look at. Every `poll_interval` every followed path is stat'ed and the globs
-//!   rescanned anyway (NFS, queue overflow, missed events).
+//!   paths to look at (events about other files in those directories are dropped in the notify
+//!   thread). Every `poll_interval` every followed path is stat'ed and the globs rescanned anyway
+//!   (NFS, queue overflow, missed events); without inotify (limits) it is polling only.
+//! - Bounds: one 128 KiB read buffer, a partial line per file (at most `max_line_length`,
+//!   released after a long line), 8 MiB read per file per poll (`wait` returns at once while a
+//!   file has more), `max_open_files` descriptors (dead files included; more files are counted
+//!   and opened when there is room, from 0, or per `start_at` if seen at the first scan).
 
 mod cursor;
 mod follow;
