@@ -291,6 +291,9 @@ fn reload(current: &mut Config, pipeline: &mut Pipeline, http_state: &http::Stat
     if new.queue_batches != current.queue_batches {
         needs_restart.push("inputs.queue_batches");
     }
+    if new.tail != current.tail || new.parser_dirs != current.parser_dirs {
+        needs_restart.push("inputs.tail and parsers");
+    }
     if new.storage.schemas.resolutions() != current.storage.schemas.resolutions() {
         needs_restart.push("the set of resolutions (store retention enforcement)");
     }
