@@ -391,10 +391,20 @@ impl File {
                 message: format!("http and carbon both listen on {}", h.listen),
             });
         }
-        let tail = self
-            .inputs
-            .tail
-            .unwrap_or_default()
+        let tail_files = self.inputs.tail.unwrap_or_default();
+        let mut seen = std::collections::HashSet::new();
+        for path in tail_files.iter().flat_map(|t| &t.paths) {
+            if !seen.insert(path.value.as_str()) {
+                p.at(
+                    path,
+                    format!(
+                        "{:?} is tailed twice: give each path to one input",
+                        path.value
+                    ),
+                );
+            }
+        }
+        let tail = tail_files
             .into_iter()
             .map(|t| validate_tail(t, &hostname, &mut p))
             .collect();

@@ -109,3 +109,14 @@ inputs:
     assert_eq!(ok.tail[0].start_at, StartAt::Beginning);
     assert_eq!(ok.parser_dirs.len(), 2);
 }
+
+#[test]
+fn a_path_tailed_twice_is_an_error() {
+    let yaml = "inputs:\n  tail:\n    - {paths: [/a.log], parsers: [x]}\n    - {paths: [/a.log], parsers: [y]}\n";
+    let err = check(yaml).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("t.yaml:4:16: \"/a.log\" is tailed twice"),
+        "{err}"
+    );
+}
