@@ -248,7 +248,7 @@ fn json_render(series: &[Output], no_nulls: bool, meta: bool) -> Value {
 }
 
 fn format_utc(ts: i64) -> String {
-    let (y, m, d) = attime::civil_from_days(ts.div_euclid(86_400));
+    let (y, m, d) = crate::clock::civil_from_days(ts.div_euclid(86_400));
     let secs = ts.rem_euclid(86_400);
     format!(
         "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
