@@ -4,6 +4,7 @@
 //! [`Observation`]: crate::metric::Observation
 
 pub mod carbon;
+pub mod collect;
 pub mod tail;
 
 use crate::metric::Observation;

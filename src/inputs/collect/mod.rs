@@ -1,0 +1,482 @@
+//! System collectors with Diamond's names and maths: `cpu`, `memory`, `loadavg`, `vmstat`,
+//! `diskspace`, `iostat` (Diamond's DiskUsage), `network`, `sockets`, `tcp`, `uptime`, and beyond
+//! Diamond `pressure` (PSI) and `processes` (counts by state).
+//!
+//! Everything is read under a configurable proc root (never a hard-coded `/proc`), plus
+//! `statvfs(2)` for `diskspace`. [`Collectors::collect`] runs one round and returns gauges named
+//! `<prefix>.<collector>.<metric>` exactly as Diamond publishes them; rates are per-second gauges
+//! computed over the real time between two samples. Where Diamond publishes a fake 0 on its first
+//! sample, nothing is published until there are two. Each collector also reports its run time as
+//! `tally.collect.<name>.ms` and, when it fails, `tally.collect.<name>.errors` (a counter, +1 per
+//! failed round); one collector failing never stops the others.
+//!
+//! Time: the agent passes the seconds since the previous round; they add up to a private clock and
+//! every previous sample remembers the clock value it was taken at, so a collector (or a device)
+//! that missed rounds still gets the right rate. No wall clock is read except to time collectors.
+//!
+//! Counter wrap is Diamond's rule: when a counter goes backwards, `new - (old - max)`, then negative
+//! results become 0 (`max` is 2^64-1 for /proc/stat, vmstat, net/dev and PSI, 2^32-1 for the
+//! diskstats counts, 0 for tcp, whose decreases therefore give 0).
+
+mod cpu;
+mod diskspace;
+mod iostat;
+mod loadavg;
+mod memory;
+mod network;
+mod pressure;
+mod processes;
+mod settings;
+mod sockets;
+mod tcp;
+#[cfg(test)]
+mod tests;
+mod uptime;
+mod vmstat;
+
+pub use settings::{
+    CpuOptions, DiskSpaceOptions, IostatOptions, MemoryOptions, MetricFilter, NetworkOptions,
+    Settings, TcpOptions,
+};
+
+use super::RateLimitedLog;
+use crate::metric::{Kind, Observation, Series};
+use regex::Regex;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Every collector there is, in the order a round runs them.
+pub const ALL: [&str; 12] = [
+    "cpu",
+    "memory",
+    "loadavg",
+    "vmstat",
+    "diskspace",
+    "iostat",
+    "network",
+    "sockets",
+    "tcp",
+    "uptime",
+    "pressure",
+    "processes",
+];
+
+/// The collectors a default configuration runs: the Diamond-compatible ones. `pressure` (absent on
+/// kernels without PSI) and `processes` (reads one file per process) are opt-in.
+pub const DEFAULT_COLLECTORS: [&str; 10] = [
+    "cpu",
+    "memory",
+    "loadavg",
+    "vmstat",
+    "diskspace",
+    "iostat",
+    "network",
+    "sockets",
+    "tcp",
+    "uptime",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("unknown collector {0:?} (known: {known})", known = ALL.join(", "))]
+    UnknownCollector(String),
+    #[error("{option}: bad regex: {source}")]
+    Regex {
+        option: String,
+        source: Box<regex::Error>,
+    },
+    #[error(
+        "{option}: unknown unit {unit:?} (bit, kilobit|kbit|Kibit, …, byte|B, kilobyte|kB|KiB, megabyte|MB|MiB|Mbyte, …)"
+    )]
+    Unit { option: String, unit: String },
+    #[error("reading {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {what}", path.display())]
+    Parse { path: PathBuf, what: String },
+}
+
+/// Keeps the previous sample per collector so rates are computed over the real elapsed time.
+pub struct Collectors {
+    prefix: String,
+    running: Vec<Running>,
+    /// Sum of the `elapsed` passed so far: the time base previous samples are stamped with.
+    clock: f64,
+    /// Observations in the last round, to size the next one's vector.
+    last_len: usize,
+}
+
+struct Running {
+    name: &'static str,
+    collector: Collector,
+    filter: Filter,
+    ms: Series,
+    errors: Series,
+    log: RateLimitedLog,
+}
+
+enum Collector {
+    Cpu(cpu::Cpu),
+    Memory(memory::Memory),
+    Loadavg(loadavg::Loadavg),
+    Vmstat(vmstat::Vmstat),
+    DiskSpace(diskspace::DiskSpace),
+    Iostat(iostat::Iostat),
+    Network(network::Network),
+    Sockets(sockets::Sockets),
+    Tcp(tcp::Tcp),
+    Uptime(uptime::Uptime),
+    Pressure(pressure::Pressure),
+    Processes(processes::Processes),
+}
+
+impl Collector {
+    fn new(name: &str, s: &Settings) -> Result<Collector, Error> {
+        let root = &s.proc_root;
+        Ok(match name {
+            "cpu" => Collector::Cpu(cpu::Cpu::new(root, &s.cpu)),
+            "memory" => Collector::Memory(memory::Memory::new(root, &s.memory)?),
+            "loadavg" => Collector::Loadavg(loadavg::Loadavg::new(root)),
+            "vmstat" => Collector::Vmstat(vmstat::Vmstat::new(root)),
+            "diskspace" => Collector::DiskSpace(diskspace::DiskSpace::new(root, &s.diskspace)?),
+            "iostat" => Collector::Iostat(iostat::Iostat::new(root, &s.iostat)?),
+            "network" => Collector::Network(network::Network::new(root, &s.network)?),
+            "sockets" => Collector::Sockets(sockets::Sockets::new(root)),
+            "tcp" => Collector::Tcp(tcp::Tcp::new(root, &s.tcp)),
+            "uptime" => Collector::Uptime(uptime::Uptime::new(root)),
+            "pressure" => Collector::Pressure(pressure::Pressure::new(root)),
+            "processes" => Collector::Processes(processes::Processes::new(root)),
+            other => return Err(Error::UnknownCollector(other.to_string())),
+        })
+    }
+
+    fn set_root(&mut self, root: &Path) {
+        match self {
+            Collector::Cpu(c) => c.set_root(root),
+            Collector::Memory(c) => c.set_root(root),
+            Collector::Loadavg(c) => c.set_root(root),
+            Collector::Vmstat(c) => c.set_root(root),
+            Collector::DiskSpace(c) => c.set_root(root),
+            Collector::Iostat(c) => c.set_root(root),
+            Collector::Network(c) => c.set_root(root),
+            Collector::Sockets(c) => c.set_root(root),
+            Collector::Tcp(c) => c.set_root(root),
+            Collector::Uptime(c) => c.set_root(root),
+            Collector::Pressure(c) => c.set_root(root),
+            Collector::Processes(c) => c.set_root(root),
+        }
+    }
+
+    fn collect(&mut self, clock: f64, em: &mut Emitter<'_>) -> Result<(), Error> {
+        match self {
+            Collector::Cpu(c) => c.collect(clock, em),
+            Collector::Memory(c) => c.collect(em),
+            Collector::Loadavg(c) => c.collect(em),
+            Collector::Vmstat(c) => c.collect(clock, em),
+            Collector::DiskSpace(c) => c.collect(em),
+            Collector::Iostat(c) => c.collect(clock, em),
+            Collector::Network(c) => c.collect(clock, em),
+            Collector::Sockets(c) => c.collect(em),
+            Collector::Tcp(c) => c.collect(clock, em),
+            Collector::Uptime(c) => c.collect(em),
+            Collector::Pressure(c) => c.collect(clock, em),
+            Collector::Processes(c) => c.collect(em),
+        }
+    }
+}
+
+impl Collectors {
+    /// Checks the settings (collector names, regexes, units) and prepares every collector.
+    pub fn new(settings: Settings) -> Result<Collectors, Error> {
+        let mut running = Vec::new();
+        for name in &settings.collectors {
+            let Some(&name) = ALL.iter().find(|&&n| n == name) else {
+                return Err(Error::UnknownCollector(name.clone()));
+            };
+            if running.iter().any(|r: &Running| r.name == name) {
+                continue;
+            }
+            let filter = Filter::new(name, settings.filters.get(name))?;
+            running.push(Running {
+                name,
+                collector: Collector::new(name, &settings)?,
+                filter,
+                ms: series(&format!("tally.collect.{name}.ms")),
+                errors: series(&format!("tally.collect.{name}.errors")),
+                log: RateLimitedLog::new(Duration::from_secs(60)),
+            });
+        }
+        let mut prefix = settings.prefix.trim_matches('.').to_string();
+        if !prefix.is_empty() {
+            prefix.push('.');
+        }
+        Ok(Collectors {
+            prefix,
+            running,
+            clock: 0.0,
+            last_len: 0,
+        })
+    }
+
+    /// Reads the next rounds from another proc root, keeping the previous samples: successive
+    /// snapshots of a host copied to directories replay as successive rounds.
+    pub fn set_proc_root(&mut self, root: &Path) {
+        for r in &mut self.running {
+            r.collector.set_root(root);
+        }
+    }
+
+    /// Names of the collectors this runs, in order.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.running.iter().map(|r| r.name)
+    }
+
+    /// One round: reads `proc_root` (and statvfs for diskspace) and returns observations stamped
+    /// `now`: Diamond's metrics as gauges (rates as per-second gauges), each collector's run time
+    /// as `tally.collect.<name>.ms` and, for a collector that failed, `tally.collect.<name>.errors`
+    /// +1 (what it read before failing is still returned). `elapsed` = seconds since the previous
+    /// round; the first round publishes no rates, only gauges.
+    pub fn collect(&mut self, now: i64, elapsed: f64) -> Vec<Observation> {
+        if elapsed.is_finite() && elapsed > 0.0 {
+            self.clock += elapsed;
+        }
+        let mut out = Vec::with_capacity(self.last_len + self.last_len / 8);
+        for r in &mut self.running {
+            let start = Instant::now();
+            let mut em = Emitter::new(&mut out, &self.prefix, r.name, now, &r.filter);
+            let result = r.collector.collect(self.clock, &mut em);
+            if let Err(e) = result {
+                let name = r.name;
+                r.log.log(|suppressed| {
+                    tracing::warn!(collector = name, error = %e, suppressed, "Collector failed.");
+                });
+                out.push(Observation {
+                    series: r.errors.clone(),
+                    kind: Kind::Counter,
+                    value: 1.0,
+                    time: now,
+                });
+            }
+            out.push(Observation {
+                series: r.ms.clone(),
+                kind: Kind::Gauge,
+                value: start.elapsed().as_secs_f64() * 1000.0,
+                time: now,
+            });
+        }
+        self.last_len = out.len();
+        out
+    }
+}
+
+fn series(name: &str) -> Series {
+    Series::parse(name).expect("collector self-metric names are valid")
+}
+
+/// Diamond's `metrics_whitelist` / `metrics_blacklist`, compiled.
+struct Filter {
+    whitelist: Vec<Regex>,
+    blacklist: Vec<Regex>,
+}
+
+impl Filter {
+    fn new(collector: &str, f: Option<&MetricFilter>) -> Result<Filter, Error> {
+        let compile = |list: &[String], what: &str| {
+            list.iter()
+                .map(|re| anchored(re, &format!("{collector}.{what}")))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let empty = MetricFilter::default();
+        let f = f.unwrap_or(&empty);
+        Ok(Filter {
+            whitelist: compile(&f.whitelist, "metrics_whitelist")?,
+            blacklist: compile(&f.blacklist, "metrics_blacklist")?,
+        })
+    }
+
+    fn allows(&self, short: &str) -> bool {
+        (self.whitelist.is_empty() || self.whitelist.iter().any(|r| r.is_match(short)))
+            && !self.blacklist.iter().any(|r| r.is_match(short))
+    }
+}
+
+/// Compiles `re` to match at the start of the text only, as Python's `re.match` does.
+fn anchored(re: &str, option: &str) -> Result<Regex, Error> {
+    regex(&format!("^(?:{re})"), option)
+}
+
+fn regex(re: &str, option: &str) -> Result<Regex, Error> {
+    Regex::new(re).map_err(|e| Error::Regex {
+        option: option.to_string(),
+        source: Box::new(e),
+    })
+}
+
+/// Builds `<prefix>.<collector>.<name>` in one reused buffer and pushes gauges.
+pub(crate) struct Emitter<'a> {
+    out: &'a mut Vec<Observation>,
+    name: String,
+    base: usize,
+    time: i64,
+    filter: &'a Filter,
+}
+
+impl<'a> Emitter<'a> {
+    fn new(
+        out: &'a mut Vec<Observation>,
+        prefix: &str,
+        path: &str,
+        time: i64,
+        filter: &'a Filter,
+    ) -> Emitter<'a> {
+        let mut name = String::with_capacity(prefix.len() + path.len() + 64);
+        name.push_str(prefix);
+        name.push_str(path);
+        name.push('.');
+        let base = name.len();
+        Emitter {
+            out,
+            name,
+            base,
+            time,
+            filter,
+        }
+    }
+
+    /// Publishes `<prefix>.<path>.<parts joined by '.'>`; non-finite values and names the filter
+    /// or [`Series`] reject are dropped.
+    pub(crate) fn gauge(&mut self, parts: &[&str], value: f64) {
+        if !value.is_finite() {
+            return;
+        }
+        self.name.truncate(self.base);
+        for (i, p) in parts.iter().enumerate() {
+            if i > 0 {
+                self.name.push('.');
+            }
+            self.name.push_str(p);
+        }
+        if !self.filter.allows(&self.name[self.base..]) {
+            return;
+        }
+        if let Ok(series) = Series::parse(&self.name) {
+            self.out.push(Observation {
+                series,
+                kind: Kind::Gauge,
+                value,
+                time: self.time,
+            });
+        }
+    }
+}
+
+/// Reads a whole (proc) file into `buf`, replacing what it held.
+pub(crate) fn read_into(path: &Path, buf: &mut String) -> Result<(), Error> {
+    buf.clear();
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_to_string(buf))
+        .map(|_| ())
+        .map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+pub(crate) fn parse_error(path: &Path, what: impl Into<String>) -> Error {
+    Error::Parse {
+        path: path.to_path_buf(),
+        what: what.into(),
+    }
+}
+
+/// Diamond's `derivative` numerator: `new - old`, or `new - (old - max)` when the counter went
+/// backwards (a wrap at `max`); a negative result is 0.
+pub(crate) fn delta(old: u64, new: u64, max: u64) -> f64 {
+    if new >= old {
+        (new - old) as f64
+    } else {
+        let d = i128::from(new) - i128::from(old) + i128::from(max);
+        if d < 0 { 0.0 } else { d as f64 }
+    }
+}
+
+/// A unit of Diamond's `diamond.convertor.binary` (1 kilobyte = 1024 bytes, 1 megabit = 2^20
+/// bits), keeping the spelling it was configured with: that spelling is in the metric names.
+#[derive(Debug, Clone)]
+pub(crate) struct Unit {
+    pub(crate) name: String,
+    bytes: bool,
+    power: i32,
+}
+
+impl Unit {
+    pub(crate) fn parse(name: &str, option: &str) -> Result<Unit, Error> {
+        const BITS: [&[&str]; 9] = [
+            &["bit", "b"],
+            &["kilobit", "kbit", "Kibit"],
+            &["megabit", "Mbit", "Mibit"],
+            &["gigabit", "Gbit", "Gibit"],
+            &["terabit", "Tbit", "Tibit"],
+            &["petabit", "Pbit", "Pibit"],
+            &["exabit", "Ebit", "Eibit"],
+            &["zettabit", "Zbit", "Zibit"],
+            &["yottabit", "Ybit", "Yibit"],
+        ];
+        const BYTES: [&[&str]; 9] = [
+            &["byte", "B"],
+            &["kilobyte", "kB", "KiB"],
+            &["megabyte", "MB", "MiB", "Mbyte"],
+            &["gigabyte", "GB", "GiB"],
+            &["terabyte", "TB", "TiB"],
+            &["petabyte", "PB", "PiB"],
+            &["exabyte", "EB", "EiB"],
+            &["zettabyte", "ZB", "ZiB"],
+            &["yottabyte", "YB", "YiB"],
+        ];
+        for (bytes, table) in [(false, &BITS), (true, &BYTES)] {
+            if let Some(power) = table.iter().position(|names| names.contains(&name)) {
+                return Ok(Unit {
+                    name: name.to_string(),
+                    bytes,
+                    power: power as i32,
+                });
+            }
+        }
+        Err(Error::Unit {
+            option: option.to_string(),
+            unit: name.to_string(),
+        })
+    }
+
+    pub(crate) fn parse_all(names: &[String], option: &str) -> Result<Vec<Unit>, Error> {
+        names.iter().map(|n| Unit::parse(n, option)).collect()
+    }
+
+    /// Converts a number of bytes to this unit, in Diamond's order of operations.
+    pub(crate) fn convert_bytes(&self, bytes: f64) -> f64 {
+        let bits = bytes * 8.0;
+        let base = if self.bytes { bits / 8.0 } else { bits };
+        base / 1024f64.powi(self.power)
+    }
+}
+
+/// Makes free text (a label, a meminfo key) one valid path node: characters a [`Series`] cannot
+/// hold become `_`.
+pub(crate) fn node(text: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| {
+        c.is_whitespace()
+            || c.is_control()
+            || matches!(c, ';' | '(' | ')' | ',' | '"' | '\'' | '|' | '{' | '}')
+    };
+    if !text.contains(bad) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut s: String = text.chars().map(|c| if bad(c) { '_' } else { c }).collect();
+    while s.ends_with('_') && s.len() > 1 {
+        s.pop();
+    }
+    std::borrow::Cow::Owned(s)
+}

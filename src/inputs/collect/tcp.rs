@@ -1,0 +1,169 @@
+//! `tcp` — Diamond's TCPCollector: the first `Tcp…` header line and the line after it in
+//! `/proc/net/netstat` (`TcpExt`) and `/proc/net/snmp` (`Tcp`); the fields in `allowed_names`
+//! (all when empty), those in `gauges` (`CurrEstab`, `MaxConn`) as they are, the others as
+//! per-second rates. A counter that goes backwards gives 0 (Diamond passes no wrap point here).
+
+use super::{Emitter, Error, TcpOptions, parse_error, read_into};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+pub(super) struct Tcp {
+    files: [PathBuf; 2],
+    allowed: Vec<String>,
+    gauges: Vec<String>,
+    buf: String,
+    prev: HashMap<String, i128>,
+    prev_at: f64,
+    cur: HashMap<String, i128>,
+}
+
+impl Tcp {
+    pub(super) fn new(root: &Path, opts: &TcpOptions) -> Tcp {
+        Tcp {
+            files: [root.join("net/netstat"), root.join("net/snmp")],
+            allowed: opts.allowed_names.clone(),
+            gauges: opts.gauges.clone(),
+            buf: String::new(),
+            prev: HashMap::new(),
+            prev_at: 0.0,
+            cur: HashMap::new(),
+        }
+    }
+
+    pub(super) fn set_root(&mut self, root: &Path) {
+        self.files = [root.join("net/netstat"), root.join("net/snmp")];
+    }
+
+    /// Reads both files; what one of them gives is still published when the other fails.
+    pub(super) fn collect(&mut self, clock: f64, em: &mut Emitter<'_>) -> Result<(), Error> {
+        self.cur.clear();
+        let mut error = None;
+        for path in &self.files {
+            if let Err(e) = read_into(path, &mut self.buf).and_then(|()| {
+                tcp_lines(&self.buf, |name, value| {
+                    if self.allowed.is_empty() || self.allowed.iter().any(|a| a == name) {
+                        self.cur.insert(name.to_string(), value);
+                    }
+                })
+                .ok_or_else(|| parse_error(path, "no `Tcp` header and value lines"))
+            }) {
+                error.get_or_insert(e);
+            }
+        }
+        let dt = clock - self.prev_at;
+        let mut names: Vec<&String> = self.cur.keys().collect();
+        names.sort_unstable();
+        for name in names {
+            let value = self.cur[name];
+            if self.gauges.iter().any(|g| g == name) {
+                em.gauge(&[name], value as f64);
+            } else if let Some(&old) = self.prev.get(name)
+                && dt > 0.0
+            {
+                em.gauge(&[name], (value - old).max(0) as f64 / dt);
+            }
+        }
+        std::mem::swap(&mut self.prev, &mut self.cur);
+        self.prev_at = clock;
+        error.map_or(Ok(()), Err)
+    }
+}
+
+/// Calls `f(name, value)` for each field of the first `Tcp…:` header line and the line after it;
+/// `None` when there is no such pair.
+fn tcp_lines(text: &str, mut f: impl FnMut(&str, i128)) -> Option<()> {
+    let mut lines = text.lines();
+    let header = lines.find(|l| l.starts_with("Tcp"))?;
+    let values = lines.next()?;
+    for (name, value) in header
+        .split_ascii_whitespace()
+        .zip(values.split_ascii_whitespace())
+        .skip(1)
+    {
+        if let Ok(value) = value.parse() {
+            f(name, value);
+        }
+    }
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{errors, run_rounds, values};
+    use super::super::{Settings, TcpOptions};
+
+    fn settings(opts: TcpOptions) -> Settings {
+        Settings {
+            collectors: vec!["tcp".into()],
+            tcp: opts,
+            ..Settings::default()
+        }
+    }
+
+    /// t0 → t1 over 10 s, the default names. By hand from the files (t0/t1 snmp edited to have
+    /// established connections and passive opens): snmp `Tcp:` ActiveOpens 2562 → 2563 (0.1/s),
+    /// PassiveOpens 2531 → 2536 (0.5/s), AttemptFails 0 → 0, EstabResets 100 → 100, InErrs 0 → 0,
+    /// CurrEstab 2 then 3 (gauge); netstat `TcpExt:` ListenOverflows, ListenDrops, TCPTimeouts
+    /// (2 → 2), TCPFastRetrans, TCPLostRetransmit, TCPSlowStartRetrans, TCPAbortOnMemory,
+    /// TCPBacklogDrop all unchanged (0/s). TCPLoss and TCPForwardRetrans are no longer in this
+    /// kernel's netstat, so they are not published.
+    #[test]
+    fn rates_and_gauges() {
+        let first = run_rounds(settings(TcpOptions::default()), &[("t0", 0.0)]);
+        let v = values(&first);
+        assert_eq!(v.len(), 1, "only the gauge on the first sample: {v:?}");
+        assert_eq!(v["servers.localhost.tcp.CurrEstab"], 2.0);
+
+        let rounds = [("t0", 0.0), ("t1", 10.0)];
+        let v = values(&run_rounds(settings(TcpOptions::default()), &rounds));
+        let expect = [
+            ("ActiveOpens", 0.1),
+            ("PassiveOpens", 0.5),
+            ("AttemptFails", 0.0),
+            ("EstabResets", 0.0),
+            ("InErrs", 0.0),
+            ("CurrEstab", 3.0),
+            ("ListenOverflows", 0.0),
+            ("ListenDrops", 0.0),
+            ("TCPTimeouts", 0.0),
+            ("TCPFastRetrans", 0.0),
+            ("TCPLostRetransmit", 0.0),
+            ("TCPSlowStartRetrans", 0.0),
+            ("TCPAbortOnMemory", 0.0),
+            ("TCPBacklogDrop", 0.0),
+        ];
+        for (name, want) in expect {
+            let got = v[&format!("servers.localhost.tcp.{name}")];
+            assert!((got - want).abs() < 1e-9, "{name}: {got} != {want}");
+        }
+        assert_eq!(v.len(), expect.len(), "{v:?}");
+    }
+
+    /// Empty `allowed_names` publishes everything; MaxConn (−1) is a gauge.
+    #[test]
+    fn all_names_and_signed_gauge() {
+        let opts = TcpOptions {
+            allowed_names: vec![],
+            ..TcpOptions::default()
+        };
+        let v = values(&run_rounds(settings(opts), &[("t0", 0.0)]));
+        assert_eq!(v["servers.localhost.tcp.MaxConn"], -1.0);
+        assert_eq!(v.len(), 2, "gauges only on the first sample: {v:?}");
+    }
+
+    /// wrap0 → wrap1: ActiveOpens 100 → 90 gives 0 (Diamond: no wrap point, clamped), InSegs
+    /// 5 → 25 gives 2/s; neither root has a netstat, so the collector reports an error and still
+    /// publishes what snmp gave.
+    #[test]
+    fn decrease_is_zero_and_a_missing_file_is_an_error() {
+        let opts = TcpOptions {
+            allowed_names: vec!["ActiveOpens".into(), "InSegs".into()],
+            ..TcpOptions::default()
+        };
+        let obs = run_rounds(settings(opts), &[("wrap0", 0.0), ("wrap1", 10.0)]);
+        let v = values(&obs);
+        assert_eq!(v["servers.localhost.tcp.ActiveOpens"], 0.0);
+        assert_eq!(v["servers.localhost.tcp.InSegs"], 2.0);
+        assert_eq!(errors(&obs), ["tally.collect.tcp.errors"]);
+    }
+}
