@@ -13,7 +13,7 @@ pub struct Settings {
     /// Put before every collector's path, e.g. `servers.web1` (`{host}` already substituted).
     /// Empty: names start with the collector's path.
     pub prefix: String,
-    /// Collector names to run, from [`ALL`].
+    /// Collector names to run, from [`ALL`](super::ALL).
     pub collectors: Vec<String>,
     pub cpu: CpuOptions,
     pub memory: MemoryOptions,
