@@ -130,6 +130,25 @@ pub struct InputsFile {
     pub carbon: Option<CarbonFile>,
     /// Log files bound to parsers.
     pub tail: Option<Vec<TailFile>>,
+    /// Diamond-style system collectors reading /proc.
+    pub system: Option<SystemFile>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SystemFile {
+    /// Default true.
+    pub enabled: Option<bool>,
+    /// Seconds between rounds (default `10s`).
+    pub interval: Option<Spanned<String>>,
+    /// Before every name (default `servers.{host}`, as Diamond's path prefix and hostname).
+    pub prefix: Option<Spanned<String>>,
+    /// Where /proc is (default `/proc`, or `$HOST_PROC` when set): lets tally in a container
+    /// watch its host.
+    pub proc_root: Option<String>,
+    /// Which collectors run (default: cpu, memory, loadavg, vmstat, diskspace, iostat, network,
+    /// sockets, tcp, uptime, pressure).
+    pub collectors: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -179,6 +198,17 @@ pub struct Config {
     pub carbon: Option<Carbon>,
     pub tail: Vec<Tail>,
     pub parser_dirs: Vec<PathBuf>,
+    pub system: Option<System>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct System {
+    /// Seconds between rounds.
+    pub interval: u64,
+    /// With `{host}` already replaced.
+    pub prefix: String,
+    pub proc_root: PathBuf,
+    pub collectors: Vec<String>,
 }
 
 /// Where a file seen for the first time is read from.
@@ -414,6 +444,7 @@ impl File {
             .into_iter()
             .map(PathBuf::from)
             .collect();
+        let system = validate_system(self.inputs.system.unwrap_or_default(), &hostname, &mut p);
         if !p.list.is_empty() {
             return Err(Error::Invalid(p.list));
         }
@@ -428,8 +459,64 @@ impl File {
             carbon,
             tail,
             parser_dirs,
+            system,
         })
     }
+}
+
+fn validate_system(s: SystemFile, hostname: &str, p: &mut Problems<'_>) -> Option<System> {
+    if s.enabled == Some(false) {
+        return None;
+    }
+    let prefix = match &s.prefix {
+        None => format!("servers.{hostname}"),
+        Some(sp) => {
+            let expanded = sp.value.replace("{host}", hostname);
+            if !expanded.is_empty() && crate::metric::Series::parse(&expanded).is_err() {
+                p.at(
+                    sp,
+                    format!("prefix {:?} is not a valid series name", sp.value),
+                );
+            }
+            expanded
+        }
+    };
+    let collectors = match s.collectors {
+        None => crate::inputs::collect::DEFAULT_COLLECTORS
+            .iter()
+            .map(|c| c.to_string())
+            .collect(),
+        Some(list) => {
+            for c in &list {
+                if !crate::inputs::collect::ALL.contains(&c.value.as_str()) {
+                    p.at(
+                        c,
+                        format!(
+                            "unknown collector {:?}; known: {}",
+                            c.value,
+                            crate::inputs::collect::ALL.join(", ")
+                        ),
+                    );
+                }
+            }
+            list.into_iter().map(|c| c.value).collect()
+        }
+    };
+    let proc_root = s
+        .proc_root
+        .or_else(|| std::env::var("HOST_PROC").ok().filter(|v| !v.is_empty()))
+        .or_else(|| {
+            std::env::var("TALLY_PROC_ROOT")
+                .ok()
+                .filter(|v| !v.is_empty())
+        })
+        .unwrap_or_else(|| "/proc".to_string());
+    Some(System {
+        interval: p.duration(&s.interval, 10),
+        prefix,
+        proc_root: PathBuf::from(proc_root),
+        collectors,
+    })
 }
 
 fn validate_tail(t: TailFile, hostname: &str, p: &mut Problems<'_>) -> Tail {

@@ -74,6 +74,22 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// One round of the system collectors, printed as Graphite lines. Several --root
+    /// directories are successive snapshots of a /proc taken SECS apart (rates come from the
+    /// last two); without --root, the live /proc is sampled twice, SECS apart.
+    Collect {
+        #[arg(short, long, env = "TALLY_CONFIG")]
+        config: Option<PathBuf>,
+        /// A copy of /proc (repeat, oldest first).
+        #[arg(long = "root")]
+        roots: Vec<PathBuf>,
+        /// Seconds between the snapshots.
+        #[arg(long, default_value_t = 1.0)]
+        interval: f64,
+        /// Collectors to run (default: the config's, else Diamond's default set).
+        #[arg(long, value_delimiter = ',')]
+        collectors: Vec<String>,
+    },
     /// Print a series (path, glob or path:view) from the store as Graphite lines
     /// `path value timestamp`. Works while the daemon runs (the store is read, not locked).
     Query {
@@ -232,6 +248,49 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let replay = tally::parse::replay(&chosen, &prefix, &files, now)?;
             print!("{replay}");
             eprint!("{}", replay.summary());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Collect {
+            config,
+            roots,
+            interval,
+            collectors,
+        } => {
+            let config = load_config(config.as_deref())?;
+            let system = match &config.system {
+                Some(s) => s.clone(),
+                None => anyhow::bail!("inputs.system is disabled in this config"),
+            };
+            let mut settings = tally::agent::collect_settings(&system);
+            if !collectors.is_empty() {
+                settings.collectors = collectors;
+            }
+            if let Some(first) = roots.first() {
+                settings.proc_root = first.clone();
+            }
+            let mut c = tally::inputs::collect::Collectors::new(settings)?;
+            let interval = interval.max(0.001);
+            let now = tally::clock::unix_now();
+            let rounds = roots.len().max(2);
+            let mut last = Vec::new();
+            for i in 0..rounds {
+                if let Some(root) = roots.get(i) {
+                    c.set_proc_root(root);
+                } else if i > 0 {
+                    std::thread::sleep(std::time::Duration::from_secs_f64(interval));
+                }
+                let elapsed = if i == 0 { 0.0 } else { interval };
+                let t = now - ((rounds - 1 - i) as f64 * interval) as i64;
+                last = c.collect(t, elapsed);
+                if roots.len() == 1 {
+                    break;
+                }
+            }
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            for o in &last {
+                writeln!(stdout, "{} {} {}", o.series, o.value, o.time)?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Query {

@@ -146,3 +146,53 @@ fn check_fails_when_a_tail_input_names_a_missing_parser() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no parser named \"missing\""));
 }
+
+#[test]
+fn collect_replays_proc_snapshots_as_graphite_lines() {
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/proc");
+    let dir = TestDir::new();
+    let config = dir.write("c.yaml", "hostname: snap\n");
+    let out = tally()
+        .args([
+            "collect",
+            "--interval",
+            "10",
+            "--collectors",
+            "cpu,loadavg,network",
+            "-c",
+        ])
+        .arg(&config)
+        .arg("--root")
+        .arg(data.join("t0"))
+        .arg("--root")
+        .arg(data.join("t1"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for name in [
+        "servers.snap.cpu.total.user ",
+        "servers.snap.loadavg.01 ",
+        "servers.snap.network.eth0.rx_byte ",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(name)),
+            "{name} missing in:\n{text}"
+        );
+    }
+    // One snapshot: gauges only, no rate is made up from nothing.
+    let out = tally()
+        .args(["collect", "--collectors", "cpu,loadavg", "-c"])
+        .arg(&config)
+        .arg("--root")
+        .arg(data.join("t0"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("servers.snap.loadavg.01 "), "{text}");
+    assert!(!text.contains("cpu.total.user"), "{text}");
+}

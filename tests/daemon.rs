@@ -300,7 +300,7 @@ fn without_inputs_the_daemon_still_commits_its_own_metrics() {
     let config = dir.write(
         "tally.yaml",
         &format!(
-            "data_dir: {}\nhttp:\n  listen: 127.0.0.1:0\ninputs:\n  carbon:\n    enabled: false\nstorage:\n  commit_interval: 200ms\n",
+            "data_dir: {}\nhttp:\n  listen: 127.0.0.1:0\ninputs:\n  system:\n    enabled: false\n  carbon:\n    enabled: false\nstorage:\n  commit_interval: 200ms\n",
             dir.path().join("data").display()
         ),
     );
@@ -309,4 +309,35 @@ fn without_inputs_the_daemon_still_commits_its_own_metrics() {
         points(v, 0).iter().map(|p| p.0).sum::<f64>() >= 1.0
     });
     assert!(d.stop(Duration::from_secs(10)).success());
+}
+
+#[test]
+fn system_collectors_store_diamond_named_series() {
+    let dir = TestDir::new();
+    let config = dir.config("").to_string_lossy().into_owned();
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "  system:\n    enabled: false\n",
+        "  system:\n    interval: 1s\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    let d = Daemon::start(std::path::Path::new(&config));
+    for target in [
+        "servers.testhost.cpu.total.user",
+        "servers.testhost.memory.MemTotal",
+        "servers.testhost.loadavg.01",
+    ] {
+        d.wait_render(&format!("/render?target={target}&from=-5min"), |v| {
+            !points(v, 0).is_empty()
+        });
+    }
+    let tree = d.get_json("/metrics/find?query=servers.testhost.*");
+    let names: Vec<&str> = tree
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n["text"].as_str())
+        .collect();
+    for collector in ["cpu", "memory", "loadavg", "vmstat", "network"] {
+        assert!(names.contains(&collector), "{collector} not in {names:?}");
+    }
 }

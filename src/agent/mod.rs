@@ -24,8 +24,11 @@ pub enum Control {
     Shutdown,
 }
 
+mod collect;
 mod pipeline;
 mod tail;
+
+pub use collect::settings as collect_settings;
 
 use pipeline::Pipeline;
 
@@ -123,6 +126,9 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
                 stop_rx.clone(),
             )));
         }
+    }
+    if let Some(system) = &config.system {
+        tasks.push(collect::start(system, obs_tx.clone(), stop_rx.clone())?);
     }
     drop(obs_tx);
 
@@ -290,6 +296,9 @@ fn reload(current: &mut Config, pipeline: &mut Pipeline, http_state: &http::Stat
     }
     if new.queue_batches != current.queue_batches {
         needs_restart.push("inputs.queue_batches");
+    }
+    if new.system != current.system {
+        needs_restart.push("inputs.system");
     }
     if new.tail != current.tail || new.parser_dirs != current.parser_dirs {
         needs_restart.push("inputs.tail and parsers");

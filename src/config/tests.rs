@@ -120,3 +120,24 @@ fn a_path_tailed_twice_is_an_error() {
         "{err}"
     );
 }
+
+#[test]
+fn system_collectors_default_on_with_diamond_names() {
+    let c = check("hostname: web3\n").unwrap();
+    let sys = c.system.unwrap();
+    assert_eq!(sys.prefix, "servers.web3");
+    assert_eq!(sys.interval, 10);
+    assert!(sys.collectors.contains(&"cpu".to_string()));
+    assert!(
+        check("inputs:\n  system:\n    enabled: false\n")
+            .unwrap()
+            .system
+            .is_none()
+    );
+    let err = check("inputs:\n  system:\n    collectors: [cpu, gpu]\n").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("t.yaml:3:23: unknown collector \"gpu\""),
+        "{err}"
+    );
+}
