@@ -479,3 +479,9 @@ fn real_proc_default_collectors() {
         );
     }
 }
+
+#[test]
+fn collectors_can_move_to_a_collection_thread() {
+    fn send<T: Send + 'static>() {}
+    send::<Collectors>();
+}
