@@ -332,7 +332,8 @@ mod tests {
             g("byte_used")
         );
         assert!((g("byte_percentfree") - g("byte_free") / size * 100.0).abs() < 1e-9);
-        assert_eq!(g("inodes_used") + g("inodes_free"), itotal);
+        // f_files is fixed on ext4 but grows and shrinks on xfs and btrfs.
+        assert!((g("inodes_used") + g("inodes_free") - itotal).abs() <= itotal * 0.01);
         assert!((g("inodes_used") - iused).abs() < 100_000.0);
     }
 }

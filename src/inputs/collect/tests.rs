@@ -251,10 +251,12 @@ fn node_sanitizing() {
 /// collector publishes the names Diamond would, and none fails.
 #[test]
 fn real_proc_default_collectors() {
-    let settings = Settings {
+    let mut settings = Settings {
         prefix: "servers.test".into(),
         ..Settings::default()
     };
+    // A labelled root filesystem would be named by its label; this test expects `root`.
+    settings.diskspace.labels_dir = None;
     let mut c = Collectors::new(settings).unwrap();
     assert_eq!(c.names().collect::<Vec<_>>(), DEFAULT_COLLECTORS);
     let first = c.collect(NOW, 0.0);
