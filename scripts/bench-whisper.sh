@@ -40,8 +40,9 @@ PY
 # tally: one schema holding exactly the 10 s tier, so everything on disk is that tier.
 cat > "$work/tally.yaml" <<YAML
 data_dir: $work/tally
+self_metrics: { interval: 1s }
 http: { listen: 127.0.0.1:0 }
-inputs: { carbon: { listen: 127.0.0.1:0, udp: false } }
+inputs: { carbon: { listen: 127.0.0.1:0, udp: false }, system: { enabled: false } }
 storage:
   schemas: [ { name: bench, pattern: '.*', retentions: [10s:2d] } ]
 YAML

@@ -73,6 +73,15 @@ pub struct File {
     pub inputs: InputsFile,
     /// Directories of parser YAML files; a later directory overrides a parser of the same name.
     pub parser_dirs: Option<Vec<String>>,
+    #[serde(default)]
+    pub self_metrics: SelfMetricsFile,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SelfMetricsFile {
+    /// How often tally records its own `tally.*` series (default `10s`).
+    pub interval: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -199,6 +208,8 @@ pub struct Config {
     pub tail: Vec<Tail>,
     pub parser_dirs: Vec<PathBuf>,
     pub system: Option<System>,
+    /// Seconds between recordings of the `tally.*` self-metrics.
+    pub self_metrics_interval: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -445,6 +456,7 @@ impl File {
             .map(PathBuf::from)
             .collect();
         let system = validate_system(self.inputs.system.unwrap_or_default(), &hostname, &mut p);
+        let self_metrics_interval = p.duration(&self.self_metrics.interval, 10);
         if !p.list.is_empty() {
             return Err(Error::Invalid(p.list));
         }
@@ -460,6 +472,7 @@ impl File {
             tail,
             parser_dirs,
             system,
+            self_metrics_interval,
         })
     }
 }

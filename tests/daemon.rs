@@ -300,7 +300,7 @@ fn without_inputs_the_daemon_still_commits_its_own_metrics() {
     let config = dir.write(
         "tally.yaml",
         &format!(
-            "data_dir: {}\nhttp:\n  listen: 127.0.0.1:0\ninputs:\n  system:\n    enabled: false\n  carbon:\n    enabled: false\nstorage:\n  commit_interval: 200ms\n",
+            "data_dir: {}\nself_metrics:\n  interval: 1s\nhttp:\n  listen: 127.0.0.1:0\ninputs:\n  system:\n    enabled: false\n  carbon:\n    enabled: false\nstorage:\n  commit_interval: 200ms\n",
             dir.path().join("data").display()
         ),
     );

@@ -177,6 +177,8 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
     tracing::info!("tally is running.");
     let mut fatal = None;
     let mut inputs_open = true;
+    let self_metrics_every = Duration::from_secs(config.self_metrics_interval.max(1));
+    let mut last_self_metrics: Option<std::time::Instant> = None;
     loop {
         tokio::select! {
             batch = obs_rx.recv(), if inputs_open => match batch {
@@ -185,7 +187,10 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
                 None => inputs_open = false,
             },
             _ = tick.tick() => {
-                pipeline.self_metrics(&inputs, &http_state.stats);
+                if last_self_metrics.is_none_or(|t| t.elapsed() >= self_metrics_every) {
+                    last_self_metrics = Some(std::time::Instant::now());
+                    pipeline.self_metrics(&inputs, &http_state.stats);
+                }
                 if let Err(error) = pipeline.commit().await {
                     fatal = Some(error);
                     break;

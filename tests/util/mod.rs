@@ -40,7 +40,7 @@ impl TestDir {
     /// A config with every listener on an ephemeral loopback port; `extra` is appended.
     pub fn config(&self, extra: &str) -> PathBuf {
         let text = format!(
-            "data_dir: {}\nhostname: testhost\nhttp:\n  listen: 127.0.0.1:0\ninputs:\n  system:\n    enabled: false\n  carbon:\n    listen: 127.0.0.1:0\n{extra}",
+            "data_dir: {}\nhostname: testhost\nself_metrics:\n  interval: 1s\nhttp:\n  listen: 127.0.0.1:0\ninputs:\n  system:\n    enabled: false\n  carbon:\n    listen: 127.0.0.1:0\n{extra}",
             self.path().join("data").display()
         );
         self.write("tally.yaml", &text)
