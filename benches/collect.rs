@@ -32,7 +32,7 @@ fn collectors(names: &[&str]) -> Collectors {
 }
 
 fn bench(c: &mut Criterion) {
-    let mut round = collectors(&DEFAULT_COLLECTORS);
+    let mut round = collectors(DEFAULT_COLLECTORS);
     let rounds = 2_000;
     let start = thread_cpu_seconds();
     let mut series = 0;

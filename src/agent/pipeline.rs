@@ -93,36 +93,34 @@ impl Pipeline {
         let store = self.store.clone();
         let started = Instant::now();
         let now = unix_now();
-        let result = tokio::task::spawn_blocking(move || {
-            let batch = Batch {
-                deltas: deltas.clone(),
-                cursors: cursors.clone(),
-            };
-            let r = store.commit(batch);
-            (deltas, cursors, r)
-        })
-        .await;
+        let batch = Batch { deltas, cursors };
+        let result = tokio::task::spawn_blocking(move || store.try_commit(batch)).await;
         match result {
-            Ok((_, _, Ok(()))) => {
+            Ok(Ok(())) => {
                 self.last_commit_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
             }
-            Ok((deltas, _, Err(store::Error::Invalid(reason)))) => {
+            Ok(Err((store::Error::Invalid(reason), batch))) => {
                 // Retrying cannot help: drop and count.
+                let dropped = batch.map_or(0, |b| b.deltas.len());
                 self.commit_errors += 1;
-                self.dropped_deltas += deltas.len() as u64;
-                tracing::error!(%reason, dropped = deltas.len(), "The store rejected a batch; its buckets are dropped.");
+                self.dropped_deltas += dropped as u64;
+                tracing::error!(%reason, dropped, "The store rejected a batch; its buckets are dropped.");
             }
-            Ok((_, _, Err(error @ store::Error::Poisoned(_)))) => {
+            Ok(Err((error @ store::Error::Poisoned(_), _))) => {
                 // An fsync failed: what the kernel holds is unknown. Stop and let recovery
                 // (WAL replay on the next start) decide, as databases do.
                 return Err(error);
             }
-            Ok((deltas, cursors, Err(error))) => {
+            Ok(Err((error, batch))) => {
                 self.commit_errors += 1;
-                tracing::error!(%error, deltas = deltas.len(), "Commit failed; will retry.");
-                self.pending = deltas;
+                let Some(batch) = batch else {
+                    tracing::error!(%error, "Commit failed after its WAL write.");
+                    return Err(error);
+                };
+                tracing::error!(%error, deltas = batch.deltas.len(), "Commit failed; will retry.");
+                self.pending = batch.deltas;
                 // Newer cursors that arrived meanwhile win over the ones being retried.
-                for (k, v) in cursors {
+                for (k, v) in batch.cursors {
                     self.cursors.entry(k).or_insert(v);
                 }
             }

@@ -265,11 +265,48 @@ impl Store {
 
     /// Merges the batch into the store; durable when it returns `Ok`.
     pub fn commit(&self, batch: Batch) -> Result<(), Error> {
-        batch.deltas.iter().try_for_each(validate)?;
+        self.try_commit(batch).map_err(|(e, _)| e)
+    }
+
+    /// [`Store::commit`], but a batch that never reached the WAL comes back with the error, so
+    /// a caller can retry it without keeping a copy of every batch it commits.
+    pub fn try_commit(&self, batch: Batch) -> Result<(), (Error, Option<Batch>)> {
         let mut wal = lock(&self.wal);
-        let wal = wal.as_mut().ok_or(Error::ReadOnly)?;
+        let Some(wal) = wal.as_mut() else {
+            return Err((Error::ReadOnly, Some(batch)));
+        };
+        let (seq, series, ids) = match self.log(&batch, wal) {
+            Ok(Some(logged)) => logged,
+            Ok(None) => return Ok(()),
+            Err(e) => return Err((e, Some(batch))),
+        };
+        let rec = wal::Record {
+            seq,
+            series,
+            cursors: batch.cursors,
+            deltas: batch
+                .deltas
+                .into_iter()
+                .zip(ids)
+                .map(|(d, id)| (id, d.resolution, d.start, d.bucket))
+                .collect(),
+        };
+        write(&self.state)
+            .apply(rec)
+            .map_err(|e| (Error::Poisoned(e), None))
+    }
+
+    /// Validates the batch, gives new series their ids and appends its WAL record (one write,
+    /// one fsync). `None`: nothing to write.
+    #[allow(clippy::type_complexity)]
+    fn log(
+        &self,
+        batch: &Batch,
+        wal: &mut wal::Writer,
+    ) -> Result<Option<(u64, Vec<(SeriesId, Series, Kind)>, Vec<SeriesId>)>, Error> {
+        batch.deltas.iter().try_for_each(validate)?;
         if batch.deltas.is_empty() && batch.cursors.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let mut new_series: Vec<(SeriesId, Series, Kind)> = Vec::new();
         let mut ids = Vec::with_capacity(batch.deltas.len());
@@ -311,18 +348,7 @@ impl Store {
             )));
         }
         wal.append(&buf, seq)?;
-        let rec = wal::Record {
-            seq,
-            series: new_series,
-            cursors: batch.cursors,
-            deltas: batch
-                .deltas
-                .into_iter()
-                .zip(ids)
-                .map(|(d, id)| (id, d.resolution, d.start, d.bucket))
-                .collect(),
-        };
-        write(&self.state).apply(rec).map_err(Error::Poisoned)
+        Ok(Some((seq, new_series, ids)))
     }
 
     /// Cursors as of the last commit.

@@ -46,7 +46,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Every collector there is, in the order a round runs them.
+/// Every collector there is, in the order a round runs them; the default ones first.
 pub const ALL: [&str; 12] = [
     "cpu",
     "memory",
@@ -64,18 +64,7 @@ pub const ALL: [&str; 12] = [
 
 /// The collectors a default configuration runs: the Diamond-compatible ones. `pressure` (absent on
 /// kernels without PSI) and `processes` (reads one file per process) are opt-in.
-pub const DEFAULT_COLLECTORS: [&str; 10] = [
-    "cpu",
-    "memory",
-    "loadavg",
-    "vmstat",
-    "diskspace",
-    "iostat",
-    "network",
-    "sockets",
-    "tcp",
-    "uptime",
-];
+pub const DEFAULT_COLLECTORS: &[&str] = ALL.as_slice().split_at(10).0;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
