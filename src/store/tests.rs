@@ -408,3 +408,20 @@ fn the_store_can_be_shared_between_threads() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Store>();
 }
+
+#[test]
+fn a_batch_that_never_reached_the_wal_comes_back_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(opts(dir.path()));
+    let bad = batch(vec![gauge("a", 10, 20, 1.0), gauge("b", 10, 25, 1.0)]);
+    match store.try_commit(bad) {
+        Err((Error::Invalid(_), Some(back))) => assert_eq!(back.deltas.len(), 2),
+        other => panic!("expected the invalid batch back, got {other:?}"),
+    }
+    assert!(
+        store
+            .try_commit(batch(vec![gauge("a", 10, 20, 1.0)]))
+            .is_ok()
+    );
+    assert_eq!(summary(&store, "a", 10).len(), 1);
+}
