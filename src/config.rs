@@ -128,6 +128,14 @@ pub struct QueryFile {
     pub default_max_data_points: Option<u64>,
     /// Most series one target may expand to (default 10000).
     pub max_series: Option<usize>,
+    /// Most series one render request may fetch in all (default 20000).
+    pub max_series_per_request: Option<usize>,
+    /// Points fetched per request past which coarser tiers are read (default 1000000).
+    pub max_points_soft: Option<u64>,
+    /// Points fetched per request past which it is refused (default 20000000).
+    pub max_points_hard: Option<u64>,
+    /// Longest a render request may run (default 30s).
+    pub timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -263,6 +271,11 @@ pub struct Query {
     pub max_points_per_series: u64,
     pub default_max_data_points: Option<u64>,
     pub max_series: usize,
+    pub max_series_per_request: usize,
+    pub max_points_soft: u64,
+    pub max_points_hard: u64,
+    /// Milliseconds.
+    pub timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -406,6 +419,17 @@ impl File {
             max_points_per_series: self.query.max_points_per_series.unwrap_or(20_000).max(1),
             default_max_data_points: self.query.default_max_data_points.filter(|&n| n > 0),
             max_series: self.query.max_series.unwrap_or(10_000).max(1),
+            max_series_per_request: self.query.max_series_per_request.unwrap_or(20_000).max(1),
+            max_points_soft: self.query.max_points_soft.unwrap_or(1_000_000).max(1),
+            max_points_hard: self.query.max_points_hard.unwrap_or(20_000_000).max(1),
+            timeout_ms: match &self.query.timeout {
+                None => 30_000,
+                Some(s) => schema::parse_duration_ms(&s.value).unwrap_or_else(|e| {
+                    p.at(s, e);
+                    30_000
+                }),
+            }
+            .max(1),
         };
         let carbon_file = self.inputs.carbon.unwrap_or_default();
         let carbon = (carbon_file.enabled != Some(false)).then(|| Carbon {

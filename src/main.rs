@@ -324,6 +324,10 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let options = query::Options {
                 max_points_per_series: config.query.max_points_per_series,
                 max_series: config.query.max_series,
+                max_series_per_request: config.query.max_series_per_request,
+                max_points_soft: config.query.max_points_soft,
+                max_points_hard: config.query.max_points_hard,
+                timeout_ms: config.query.timeout_ms,
             };
             let range = Range {
                 from: from.min(until),

@@ -221,7 +221,8 @@ fn bad_input_is_counted_and_survived() {
         ("/render?target=a&from=yesterdayish", "from"),
         ("/render?target=a&maxDataPoints=ten", "maxDataPoints"),
         ("/render?target=a&format=png", "format"),
-        ("/render?target=sumSeries(a.*)", "functions"),
+        ("/render?target=noSuchFunction(a.*)", "unknown function: noSuchFunction"),
+        ("/render?target=sumSeries(a.*", "at char 13"),
         ("/render?target=a.{b&from=-1h", "unbalanced"),
         (
             "/render?target=a&from=now&until=now",

@@ -260,6 +260,10 @@ fn http_settings(config: &Config) -> http::Settings {
         query: crate::query::Options {
             max_points_per_series: config.query.max_points_per_series,
             max_series: config.query.max_series,
+            max_series_per_request: config.query.max_series_per_request,
+            max_points_soft: config.query.max_points_soft,
+            max_points_hard: config.query.max_points_hard,
+            timeout_ms: config.query.timeout_ms,
         },
         default_max_data_points: config.query.default_max_data_points,
         token: config.http.as_ref().and_then(|h| h.token.clone()),

@@ -1,10 +1,12 @@
-//! graphite-web's endpoints: `/render` (json, csv, raw; `meta=true` lineage), `/metrics/find`
-//! (treejson, completer), `/metrics/expand`, `/version`, `/events/` and `/events/get_data`.
+//! graphite-web's endpoints: `/metrics/find` (treejson, completer), `/metrics/expand`,
+//! `/metrics/index.json`, `/version`, `/events/` and `/events/get_data`, plus the helpers the
+//! other endpoint files share. `/render` is in `render.rs`, `/functions` in `functions.rs`,
+//! `/tags/…` in `tags.rs`.
 
 use super::{ApiError, Params, State};
 use crate::clock::unix_now;
 use crate::metric::glob::Glob;
-use crate::query::{self, Output, Range, attime};
+use crate::query::attime;
 use axum::Router;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, Method, header};
@@ -18,11 +20,12 @@ type S = axum::extract::State<Arc<State>>;
 
 /// Every path answers with and without a trailing slash, as graphite-web's URL map does.
 pub fn routes() -> Router<Arc<State>> {
-    let table: [(&str, axum::routing::MethodRouter<Arc<State>>); 7] = [
-        ("/render", any(render)),
+    let table: [(&str, axum::routing::MethodRouter<Arc<State>>); 8] = [
+        ("/render", any(super::render::render)),
         ("/metrics/find", any(find)),
         ("/metrics", any(find)),
         ("/metrics/expand", any(expand)),
+        ("/metrics/index.json", get(index_json)),
         ("/version", get(version)),
         ("/events", any(events)),
         ("/events/get_data", get(events_get_data)),
@@ -36,15 +39,15 @@ pub fn routes() -> Router<Arc<State>> {
         })
 }
 
-struct Parts {
-    method: Method,
-    params: Params,
-    peer: Option<SocketAddr>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+pub(super) struct Parts {
+    pub method: Method,
+    pub params: Params,
+    pub peer: Option<SocketAddr>,
+    pub headers: HeaderMap,
+    pub body: axum::body::Bytes,
 }
 
-async fn read(req: Request) -> Result<Parts, ApiError> {
+pub(super) async fn read(req: Request) -> Result<Parts, ApiError> {
     let (parts, body) = req.into_parts();
     let peer = parts
         .extensions
@@ -68,7 +71,7 @@ async fn read(req: Request) -> Result<Parts, ApiError> {
     })
 }
 
-fn now_param(p: &Params) -> Result<i64, ApiError> {
+pub(super) fn now_param(p: &Params) -> Result<i64, ApiError> {
     match p.get("now") {
         None | Some("") => Ok(unix_now()),
         Some(s) => {
@@ -77,12 +80,12 @@ fn now_param(p: &Params) -> Result<i64, ApiError> {
     }
 }
 
-fn time_param(p: &Params, key: &str, default: &str, now: i64) -> Result<i64, ApiError> {
+pub(super) fn time_param(p: &Params, key: &str, default: &str, now: i64) -> Result<i64, ApiError> {
     let s = p.get(key).filter(|s| !s.is_empty()).unwrap_or(default);
     attime::parse(s, now).map_err(|e| ApiError::BadRequest(format!("{key}: {e}")))
 }
 
-fn check_tz(p: &Params) -> Result<(), ApiError> {
+pub(super) fn check_tz(p: &Params) -> Result<(), ApiError> {
     match p.get("tz") {
         None | Some("" | "UTC" | "utc" | "Etc/UTC" | "GMT" | "Z") => Ok(()),
         Some(tz) => Err(ApiError::BadRequest(format!(
@@ -91,7 +94,7 @@ fn check_tz(p: &Params) -> Result<(), ApiError> {
     }
 }
 
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
@@ -99,91 +102,7 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::Internal(format!("query task failed: {e}")))?
 }
 
-async fn render(state: S, req: Request) -> Result<Response, ApiError> {
-    let p = read(req).await?.params;
-    check_tz(&p)?;
-    let targets: Vec<String> = p
-        .all("target")
-        .into_iter()
-        .filter(|t| !t.is_empty())
-        .map(String::from)
-        .collect();
-    let now = now_param(&p)?;
-    let mut from = time_param(&p, "from", "-1d", now)?;
-    let mut until = time_param(&p, "until", "now", now)?;
-    if from > until {
-        std::mem::swap(&mut from, &mut until);
-    }
-    if from == until {
-        return Err(ApiError::BadRequest("Invalid empty time range".into()));
-    }
-    let settings = state.settings();
-    let range = Range {
-        from,
-        until,
-        now,
-        max_data_points: p
-            .number("maxDataPoints")?
-            .or(settings.default_max_data_points),
-    };
-    let format = p.get("format").unwrap_or("json").to_string();
-    if p.flag("rawData") && !p.has("format") {
-        return render_as(&state, targets, range, "raw", &p, settings).await;
-    }
-    render_as(&state, targets, range, &format, &p, settings).await
-}
-
-async fn render_as(
-    state: &Arc<State>,
-    targets: Vec<String>,
-    range: Range,
-    format: &str,
-    p: &Params,
-    settings: super::Settings,
-) -> Result<Response, ApiError> {
-    if !matches!(format, "json" | "csv" | "raw") {
-        return Err(ApiError::BadRequest(format!(
-            "format {format:?} is not supported (json, csv, raw)"
-        )));
-    }
-    for t in &targets {
-        if t.contains('(') {
-            return Err(ApiError::BadRequest(format!(
-                "target {t:?}: functions are not supported yet; give a path, glob or path:view"
-            )));
-        }
-    }
-    let store = state.store.clone();
-    let mut series = blocking(move || {
-        let mut out = Vec::new();
-        for t in &targets {
-            out.extend(query::run(
-                &store,
-                &settings.schemas,
-                &settings.query,
-                t,
-                &range,
-            )?);
-        }
-        Ok(out)
-    })
-    .await?;
-    if p.has("noNullPoints") {
-        series.retain(|s| s.values.iter().any(Option::is_some));
-    }
-    let body = match format {
-        "csv" => return Ok(text("text/csv", csv(&series))),
-        "raw" => return Ok(text("text/plain", raw(&series))),
-        _ => json_render(&series, p.has("noNullPoints"), p.flag("meta")),
-    };
-    let body = body.to_string();
-    Ok(match p.get("jsonp") {
-        Some(cb) if !cb.is_empty() => text("text/javascript", format!("{cb}({body})")),
-        _ => text("application/json", body),
-    })
-}
-
-fn text(content_type: &'static str, body: String) -> Response {
+pub(super) fn text(content_type: &'static str, body: String) -> Response {
     (
         [
             (header::CONTENT_TYPE, content_type),
@@ -192,111 +111,6 @@ fn text(content_type: &'static str, body: String) -> Response {
         body,
     )
         .into_response()
-}
-
-fn tags_of(s: &Output) -> Value {
-    let mut tags = serde_json::Map::new();
-    tags.insert("name".into(), json!(s.series.path()));
-    for (k, v) in s.series.tags() {
-        tags.insert(k.into(), json!(v));
-    }
-    Value::Object(tags)
-}
-
-fn datapoints(s: &Output, no_nulls: bool) -> Vec<Value> {
-    let step = i64::from(s.step);
-    s.values
-        .iter()
-        .enumerate()
-        .filter(|(_, v)| !no_nulls || v.is_some())
-        .map(|(i, v)| json!([v, s.start + i as i64 * step]))
-        .collect()
-}
-
-fn json_render(series: &[Output], no_nulls: bool, meta: bool) -> Value {
-    let list: Vec<Value> = series
-        .iter()
-        .map(|s| {
-            let mut obj = json!({
-                "target": s.name,
-                "tags": tags_of(s),
-                "datapoints": datapoints(s, no_nulls),
-            });
-            if meta {
-                let l = &s.lineage;
-                obj["meta"] = json!([{
-                    "schema-name": l.schema_name,
-                    "schema-retentions": l.schema_retentions,
-                    "archive-read": l.archive_read,
-                    "archive-interval": l.archive_interval,
-                    "aggnum-norm": 1,
-                    "consolidator-normfetch": "NoneConsolidator",
-                    "aggnum-rc": l.aggnum_rc,
-                    "consolidator-rc": l.consolidator_rc,
-                    "count": 1,
-                    "view": l.view.to_string(),
-                }]);
-            }
-            obj
-        })
-        .collect();
-    if meta {
-        json!({"version": "v0.1", "meta": {"stats": {}}, "series": list})
-    } else {
-        Value::Array(list)
-    }
-}
-
-fn format_utc(ts: i64) -> String {
-    let (y, m, d) = crate::clock::civil_from_days(ts.div_euclid(86_400));
-    let secs = ts.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
-/// Python's `repr` of a float, as graphite's raw format prints values.
-fn py_float(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e16 {
-        format!("{v:.1}")
-    } else {
-        format!("{v}")
-    }
-}
-
-fn csv(series: &[Output]) -> String {
-    let mut out = String::new();
-    for s in series {
-        for (i, v) in s.values.iter().enumerate() {
-            let ts = s.start + i as i64 * i64::from(s.step);
-            let value = v.map(py_float).unwrap_or_default();
-            out.push_str(&format!("{},{},{value}\r\n", s.name, format_utc(ts)));
-        }
-    }
-    out
-}
-
-fn raw(series: &[Output]) -> String {
-    let mut out = String::new();
-    for s in series {
-        let values: Vec<String> = s
-            .values
-            .iter()
-            .map(|v| v.map(py_float).unwrap_or_else(|| "None".into()))
-            .collect();
-        out.push_str(&format!(
-            "{},{},{},{}|{}\n",
-            s.name,
-            s.start,
-            s.end(),
-            s.step,
-            values.join(",")
-        ));
-    }
-    out
 }
 
 async fn find(state: S, req: Request) -> Result<Response, ApiError> {
@@ -412,6 +226,27 @@ async fn expand(state: S, req: Request) -> Result<Response, ApiError> {
     Ok(text("application/json", body.to_string()))
 }
 
+async fn index_json(state: S, req: Request) -> Result<Response, ApiError> {
+    let p = read(req).await?.params;
+    let store = state.store.clone();
+    let names = blocking(move || {
+        let mut names: Vec<String> = store
+            .all_series()
+            .into_iter()
+            .filter(|i| !i.series.is_tagged())
+            .map(|i| i.series.to_string())
+            .collect();
+        names.sort();
+        Ok(names)
+    })
+    .await?;
+    let body = json!(names).to_string();
+    Ok(match p.get("jsonp") {
+        Some(cb) if !cb.is_empty() => text("text/javascript", format!("{cb}({body})")),
+        _ => text("application/json", body),
+    })
+}
+
 async fn version() -> Response {
     text("text/plain", "1.1.10".to_string())
 }
@@ -496,7 +331,7 @@ async fn events(state: S, req: Request) -> Result<Response, ApiError> {
     Ok(text("text/plain", String::new()))
 }
 
-fn event_json(e: &crate::store::Event) -> Value {
+pub(super) fn event_json(e: &crate::store::Event) -> Value {
     json!({"when": e.when, "tags": e.tags, "data": e.data, "id": e.id, "what": e.what})
 }
 
@@ -534,16 +369,4 @@ async fn events_get_data(state: S, req: Request) -> Result<Response, ApiError> {
         Some(cb) if !cb.is_empty() => text("text/javascript", format!("{cb}({body})")),
         _ => text("application/json", body),
     })
-}
-
-#[cfg(test)]
-mod unit {
-    use super::*;
-
-    #[test]
-    fn utc_formatting_and_python_floats() {
-        assert_eq!(format_utc(1_304_222_400), "2011-05-01 04:00:00");
-        assert_eq!(py_float(1.0), "1.0");
-        assert_eq!(py_float(0.25), "0.25");
-    }
 }

@@ -2,8 +2,11 @@
 //! clients work unchanged. Read-only over the store, except event writes. GET and POST form
 //! parameters are read alike, repeated keys included, as graphite-web does.
 
+mod functions;
 mod graphite;
 mod params;
+pub mod render;
+mod tags;
 
 pub use params::Params;
 
@@ -58,6 +61,9 @@ pub enum ApiError {
     BadRequest(String),
     NotFound(String),
     Forbidden(&'static str),
+    MethodNotAllowed,
+    /// A request over a configured limit (413).
+    TooLarge(String),
     Internal(String),
 }
 
@@ -67,6 +73,11 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, m.to_string()),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed".to_string(),
+            ),
+            ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m),
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "Request failed.");
                 (
@@ -85,9 +96,13 @@ impl IntoResponse for ApiError {
 }
 
 impl From<query::Error> for ApiError {
+    // Limits are 413 with the reason; anything else the client sent is a 400.
     fn from(e: query::Error) -> Self {
         match e {
             query::Error::Store(e) => ApiError::Internal(e.to_string()),
+            e @ (query::Error::TooManyPoints(..) | query::Error::TooManySeries(..)) => {
+                ApiError::TooLarge(e.to_string())
+            }
             other => ApiError::BadRequest(other.to_string()),
         }
     }
@@ -97,6 +112,8 @@ impl From<query::Error> for ApiError {
 pub fn router(state: Arc<State>) -> Router {
     let limit = state.max_body_bytes;
     graphite::routes()
+        .merge(functions::routes())
+        .merge(tags::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_requests,

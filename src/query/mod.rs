@@ -7,13 +7,21 @@
 //! observations, at any zoom.
 
 pub mod attime;
+pub mod eval;
+pub mod functions;
+pub mod series;
+mod source;
+pub mod tags;
+pub mod target;
 pub mod view;
 
-use crate::aggregate::Bucket;
 use crate::metric::glob::{self, Glob};
 use crate::metric::{Kind, Series};
 use crate::schema::{Schema, Schemas};
 use crate::store::{self, SeriesInfo, Store};
+pub use eval::{Evaluator, Fetch, Limits, Request, Source};
+pub use series::{Agg, Style, TimeSeries};
+pub use source::StoreSource;
 pub use view::View;
 
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +32,18 @@ pub enum Error {
     TooManySeries(String, usize),
     #[error("invalid empty time range")]
     EmptyRange,
+    #[error("invalid target {0:?}: {1}")]
+    Target(String, target::Error),
+    #[error("Received request for unknown function: {0}")]
+    UnknownFunction(String),
+    #[error("Invalid parameters: {0}")]
+    BadArgument(String),
+    #[error(
+        "the request would fetch {0} points, more than query.max_points_hard ({1}); narrow the time range or the targets"
+    )]
+    TooManyPoints(u64, u64),
+    #[error("the query took longer than query.timeout; narrow the time range or the targets")]
+    Timeout,
     #[error(transparent)]
     Store(#[from] store::Error),
 }
@@ -32,8 +52,16 @@ pub enum Error {
 pub struct Options {
     /// A tier is read only if a series needs at most this many of its points.
     pub max_points_per_series: u64,
-    /// Most series one path may expand to.
+    /// Most series one path may expand to (glob expansion).
     pub max_series: usize,
+    /// Most series one request may fetch.
+    pub max_series_per_request: usize,
+    /// Points fetched per request past which coarser tiers are read (Metrictank's soft cap).
+    pub max_points_soft: u64,
+    /// Points fetched per request past which it is refused (Metrictank's hard cap).
+    pub max_points_hard: u64,
+    /// Longest a request may run, in milliseconds.
+    pub timeout_ms: u64,
 }
 
 impl Default for Options {
@@ -41,6 +69,10 @@ impl Default for Options {
         Options {
             max_points_per_series: 20_000,
             max_series: 10_000,
+            max_series_per_request: 20_000,
+            max_points_soft: 1_000_000,
+            max_points_hard: 20_000_000,
+            timeout_ms: 30_000,
         }
     }
 }
@@ -63,10 +95,26 @@ pub struct Lineage {
     pub archive_read: usize,
     /// Seconds per bucket of the tier read.
     pub archive_interval: u32,
+    /// Points merged by normalization (1: none).
+    pub aggnum_norm: u64,
+    /// The bucket field read (Metrictank: the rollup chosen).
+    pub consolidator_normfetch: &'static str,
     /// Tier buckets merged into each returned point (0: none merged).
     pub aggnum_rc: u64,
     pub consolidator_rc: &'static str,
     pub view: View,
+    /// Input series sharing this section.
+    pub count: u32,
+}
+
+impl Lineage {
+    /// Same properties (so the counts of two sections add up when series combine).
+    pub fn same_section(&self, other: &Lineage) -> bool {
+        Lineage {
+            count: other.count,
+            ..self.clone()
+        } == *other
+    }
 }
 
 /// One series of points, evenly spaced: `values[i]` is at `start + i × step`.
@@ -124,14 +172,21 @@ pub fn run(
             Some(suffix) => format!("{}:{suffix}", info.series),
             None => info.series.to_string(),
         };
-        out.push(read_series(
-            store, schema, options, &info, view, name, range,
+        out.push(source::read_series(
+            store,
+            schema,
+            options,
+            &info,
+            view,
+            name,
+            range,
+            &source::Read::default(),
         )?);
     }
     Ok(out)
 }
 
-fn view_suffix(target: &str) -> Option<&str> {
+pub(crate) fn view_suffix(target: &str) -> Option<&str> {
     let (_, view) = View::split(target);
     view.and_then(|_| target.rsplit_once(':').map(|(_, s)| s))
 }
@@ -166,67 +221,6 @@ pub fn plan(schema: &Schema, options: &Options, range: &Range) -> (usize, u64) {
         return (idx, vpp.max(1));
     }
     (idx, 1)
-}
-
-fn read_series(
-    store: &Store,
-    schema: &Schema,
-    options: &Options,
-    info: &SeriesInfo,
-    view: View,
-    name: String,
-    range: &Range,
-) -> Result<Output, Error> {
-    let (tier_idx, vpp) = plan(schema, options, range);
-    let tier = schema.tiers[tier_idx];
-    let res = i64::from(tier.resolution);
-    let step = res * vpp as i64;
-    // `(from, until]`: every slot that holds a second of it (a coarse tier's slot can reach
-    // before `from`; its bucket is still the exact merge of its own time).
-    let first = (range.from + 1).div_euclid(res) * res;
-    let end = range.until.div_euclid(res) * res + res;
-    let oldest_kept = (range.now - tier.retention as i64).div_euclid(res) * res;
-    let buckets = if end > first.max(oldest_kept) {
-        store.read(info.id, tier.resolution, first.max(oldest_kept), end)?
-    } else {
-        Vec::new()
-    };
-    let start = first.div_euclid(step) * step;
-    let n = (end - start).div_euclid(step).max(0) as usize + usize::from((end - start) % step != 0);
-    let mut merged: Vec<Option<Bucket>> = vec![None; n];
-    for (slot, bucket) in buckets {
-        let i = ((slot - start) / step) as usize;
-        match merged.get_mut(i) {
-            Some(Some(b)) => b.merge(&bucket),
-            Some(cell) => *cell = Some(bucket),
-            None => {}
-        }
-    }
-    let values = merged
-        .iter()
-        .map(|b| b.as_ref().and_then(|b| view.value(b, step as u32)))
-        .collect();
-    Ok(Output {
-        name,
-        series: info.series.clone(),
-        kind: info.kind,
-        start,
-        step: step as u32,
-        values,
-        lineage: Lineage {
-            schema_name: schema.name.clone(),
-            schema_retentions: schema.retentions.clone(),
-            archive_read: tier_idx,
-            archive_interval: tier.resolution,
-            aggnum_rc: if vpp > 1 { vpp } else { 0 },
-            consolidator_rc: if vpp > 1 {
-                view.consolidator()
-            } else {
-                "NoneConsolidator"
-            },
-            view,
-        },
-    })
 }
 
 #[cfg(test)]

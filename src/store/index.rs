@@ -21,6 +21,8 @@ pub struct Index {
     series: Vec<(Series, Kind)>,
     by_name: FxHashMap<Series, SeriesId>,
     tree: TreeNode,
+    /// Tagged series, in id order (they are not in the tree).
+    tagged: Vec<SeriesId>,
 }
 
 impl Index {
@@ -56,6 +58,8 @@ impl Index {
                 node = node.children.get_mut(part).expect("inserted just above");
             }
             node.leaf = Some(id);
+        } else {
+            self.tagged.push(id);
         }
         self.by_name.insert(series.clone(), id);
         self.series.push((series, kind));
@@ -83,6 +87,18 @@ impl Index {
                 branch: !n.children.is_empty(),
             })
             .collect()
+    }
+
+    /// Every series, in order of first commit.
+    pub fn all(&self) -> Vec<SeriesInfo> {
+        (0..self.series.len() as SeriesId)
+            .filter_map(|id| self.info(id))
+            .collect()
+    }
+
+    /// Every tagged series, in order of first commit.
+    pub fn tagged(&self) -> Vec<SeriesInfo> {
+        self.tagged.iter().filter_map(|&id| self.info(id)).collect()
     }
 
     /// The series whose whole (untagged) name matches, sorted by name.

@@ -404,6 +404,16 @@ impl Store {
         read(&self.state).index.find(glob)
     }
 
+    /// Every series, in order of first commit (`/metrics/index.json`).
+    pub fn all_series(&self) -> Vec<SeriesInfo> {
+        read(&self.state).index.all()
+    }
+
+    /// Every tagged series (`name;k=v…`), for tag queries.
+    pub fn tagged_series(&self) -> Vec<SeriesInfo> {
+        read(&self.state).index.tagged()
+    }
+
     pub fn series_matching(&self, glob: &Glob) -> Vec<SeriesInfo> {
         read(&self.state).index.matching(glob)
     }

@@ -1,0 +1,320 @@
+//! `/render`: parse the request (graphite-web's `parseOptions`), evaluate every target through
+//! [`query::Evaluator`] over the store, then hand the evaluated series to the format asked for.
+//!
+//! The pipeline is `request → Rendered {series, request, params} → format`, so every format
+//! (json, csv, raw, and png/svg from the graph renderer) reads the same evaluated series:
+//! name, start, step, values, path expression, tags, lineage and style hints.
+
+use super::graphite::{blocking, check_tz, now_param, read, text, time_param};
+use super::{ApiError, Params, State};
+use crate::query::{self, Evaluator, Limits, Request, StoreSource, TimeSeries};
+use axum::extract::Request as HttpRequest;
+use axum::response::Response;
+use serde_json::{Value, json};
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+type S = axum::extract::State<Arc<State>>;
+
+/// The evaluated targets of one `/render` request, before any format is applied.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub series: Vec<TimeSeries>,
+    pub request: Request,
+    /// Series and points fetched from the store.
+    pub fetched: (usize, u64),
+}
+
+pub async fn render(state: S, req: HttpRequest) -> Result<Response, ApiError> {
+    let p = read(req).await?.params;
+    check_tz(&p)?;
+    // graphite-web's default is a PNG; tally answers JSON unless an image is asked for.
+    let format = match p.get("format").filter(|f| !f.is_empty()) {
+        Some(f) => f.to_string(),
+        None if p.flag("rawData") => "raw".into(),
+        None if p.has("pickle") => "pickle".into(),
+        None => "json".into(),
+    };
+    let rendered = evaluate(&state, &p).await?;
+    respond(&format, rendered, &p)
+}
+
+/// Parses the time range and options, and evaluates every target.
+pub async fn evaluate(state: &Arc<State>, p: &Params) -> Result<Rendered, ApiError> {
+    let targets: Vec<String> = p
+        .all("target")
+        .into_iter()
+        .filter(|t| !t.trim().is_empty())
+        .map(String::from)
+        .collect();
+    let now = now_param(p)?;
+    let mut from = time_param(p, "from", "-1d", now)?;
+    let mut until = time_param(p, "until", "now", now)?;
+    if from > until {
+        std::mem::swap(&mut from, &mut until);
+    }
+    if from == until {
+        return Err(ApiError::BadRequest("Invalid empty time range".into()));
+    }
+    let settings = state.settings();
+    let x_files_factor = match p.get("xFilesFactor").filter(|s| !s.is_empty()) {
+        None => 0.0,
+        Some(s) => s
+            .parse::<f64>()
+            .ok()
+            .filter(|x| (0.0..=1.0).contains(x))
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!("xFilesFactor must be 0 to 1, got {s:?}"))
+            })?,
+    };
+    let request = Request {
+        from,
+        until,
+        now,
+        max_data_points: p
+            .number("maxDataPoints")?
+            .or(settings.default_max_data_points),
+        x_files_factor,
+    };
+    let timeout = Duration::from_millis(settings.query.timeout_ms);
+    let store = state.store.clone();
+    let task = blocking(move || {
+        let options = settings.query;
+        let source = StoreSource {
+            store: &store,
+            schemas: &settings.schemas,
+            options: &options,
+        };
+        let limits = Limits {
+            max_series: options.max_series_per_request,
+            max_points_soft: options.max_points_soft,
+            max_points_hard: options.max_points_hard,
+            deadline: Some(Instant::now() + timeout),
+        };
+        let ev = Evaluator::new(&source, request, limits);
+        let series = ev.targets(&targets).map_err(ApiError::from)?;
+        Ok(Rendered {
+            series,
+            request,
+            fetched: ev.fetched(),
+        })
+    });
+    match tokio::time::timeout(timeout + Duration::from_millis(100), task).await {
+        Ok(r) => r,
+        Err(_) => Err(ApiError::from(query::Error::Timeout)),
+    }
+}
+
+/// Writes the evaluated series in the format asked for.
+pub fn respond(format: &str, mut r: Rendered, p: &Params) -> Result<Response, ApiError> {
+    let no_nulls = p.has("noNullPoints");
+    match format {
+        "json" => {
+            if let Some(mdp) = r.request.max_data_points {
+                let per_point =
+                    query::series::max_data_points(&mut r.series, mdp, r.request.x_files_factor);
+                for (s, vpp) in r.series.iter_mut().zip(per_point) {
+                    if vpp > 1 {
+                        for l in &mut s.lineage {
+                            l.aggnum_rc = l.aggnum_rc.max(1) * vpp as u64;
+                            l.consolidator_rc = s.consolidation.consolidator();
+                        }
+                    }
+                }
+            }
+            let body = json_body(&r, no_nulls, p.flag("meta"));
+            Ok(match p.get("jsonp") {
+                Some(cb) if !cb.is_empty() => text("text/javascript", format!("{cb}({body})")),
+                _ => text("application/json", body),
+            })
+        }
+        "csv" => Ok(text("text/csv", csv(&r.series))),
+        "raw" => Ok(text("text/plain", raw(&r.series))),
+        "png" | "svg" | "pdf" => Err(ApiError::BadRequest(format!(
+            "format {format:?} is not supported yet (json, csv, raw)"
+        ))),
+        other => Err(ApiError::BadRequest(format!(
+            "format {other:?} is not supported (json, csv, raw)"
+        ))),
+    }
+}
+
+/// A JSON number as graphite-web writes it: NaN → null, ±∞ → ±1e9999.
+pub fn json_number(out: &mut String, v: Option<f64>) {
+    match v {
+        None => out.push_str("null"),
+        Some(v) if v.is_nan() => out.push_str("null"),
+        Some(v) if v.is_infinite() => out.push_str(if v > 0.0 { "1e9999" } else { "-1e9999" }),
+        Some(v) => match serde_json::Number::from_f64(v) {
+            Some(n) => {
+                let _ = write!(out, "{n}");
+            }
+            None => out.push_str("null"),
+        },
+    }
+}
+
+fn json_string(s: &str) -> String {
+    Value::String(s.to_string()).to_string()
+}
+
+fn lineage_json(s: &TimeSeries) -> Value {
+    Value::Array(
+        s.lineage
+            .iter()
+            .map(|l| {
+                json!({
+                    "schema-name": l.schema_name,
+                    "schema-retentions": l.schema_retentions,
+                    "archive-read": l.archive_read,
+                    "archive-interval": l.archive_interval,
+                    "aggnum-norm": l.aggnum_norm,
+                    "consolidator-normfetch": l.consolidator_normfetch,
+                    "aggnum-rc": l.aggnum_rc,
+                    "consolidator-rc": l.consolidator_rc,
+                    "count": l.count,
+                    "view": l.view.to_string(),
+                })
+            })
+            .collect(),
+    )
+}
+
+fn json_body(r: &Rendered, no_nulls: bool, meta: bool) -> String {
+    let mut out =
+        String::with_capacity(64 + r.series.iter().map(|s| s.values.len() * 24).sum::<usize>());
+    let mut returned = 0usize;
+    out.push('[');
+    let mut first = true;
+    for s in &r.series {
+        let points: Vec<(Option<f64>, i64)> = s
+            .datapoints()
+            .filter(|(v, _)| !no_nulls || v.is_some_and(|v| !v.is_nan()))
+            .collect();
+        if no_nulls && points.is_empty() {
+            continue;
+        }
+        returned += points.len();
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        let tags: serde_json::Map<String, Value> =
+            s.tags.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        let _ = write!(
+            out,
+            "{{\"target\":{},\"tags\":{},\"datapoints\":[",
+            json_string(&s.name),
+            Value::Object(tags)
+        );
+        for (i, (v, t)) in points.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('[');
+            json_number(&mut out, *v);
+            let _ = write!(out, ",{t}]");
+        }
+        out.push(']');
+        if meta {
+            let _ = write!(out, ",\"meta\":{}", lineage_json(s));
+        }
+        out.push('}');
+    }
+    out.push(']');
+    if !meta {
+        return out;
+    }
+    let stats = json!({
+        "executeplan.series-fetch.count": r.fetched.0,
+        "executeplan.points-fetch.count": r.fetched.1,
+        "executeplan.points-return.count": returned,
+    });
+    format!("{{\"version\":\"v0.1\",\"meta\":{{\"stats\":{stats}}},\"series\":{out}}}")
+}
+
+pub fn format_utc(ts: i64) -> String {
+    let (y, m, d) = crate::clock::civil_from_days(ts.div_euclid(86_400));
+    let secs = ts.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// Python's `repr` of a float, as graphite's raw format prints values.
+pub fn py_float(v: f64) -> String {
+    if v.is_nan() {
+        "nan".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "inf".into() } else { "-inf".into() }
+    } else if v.fract() == 0.0 && v.abs() < 1e16 {
+        format!("{v:.1}")
+    } else {
+        format!("{v}")
+    }
+}
+
+fn csv(series: &[TimeSeries]) -> String {
+    let mut out = String::new();
+    for s in series {
+        for (i, v) in s.values.iter().enumerate() {
+            let value = v.map(py_float).unwrap_or_default();
+            let _ = write!(out, "{},{},{value}\r\n", s.name, format_utc(s.timestamp(i)));
+        }
+    }
+    out
+}
+
+fn raw(series: &[TimeSeries]) -> String {
+    let mut out = String::new();
+    for s in series {
+        let values: Vec<String> = s
+            .values
+            .iter()
+            .map(|v| v.map(py_float).unwrap_or_else(|| "None".into()))
+            .collect();
+        let _ = writeln!(
+            out,
+            "{},{},{},{}|{}",
+            s.name,
+            s.start,
+            s.end,
+            s.step,
+            values.join(",")
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn utc_formatting_and_python_floats() {
+        assert_eq!(format_utc(1_304_222_400), "2011-05-01 04:00:00");
+        assert_eq!(py_float(1.0), "1.0");
+        assert_eq!(py_float(0.25), "0.25");
+    }
+
+    #[test]
+    fn json_numbers_like_graphite() {
+        let mut s = String::new();
+        for v in [
+            None,
+            Some(f64::NAN),
+            Some(f64::INFINITY),
+            Some(f64::NEG_INFINITY),
+            Some(1.5),
+            Some(2.0),
+        ] {
+            json_number(&mut s, v);
+            s.push(' ');
+        }
+        assert_eq!(s, "null null 1e9999 -1e9999 1.5 2.0 ");
+    }
+}

@@ -1,0 +1,247 @@
+//! Evaluating parsed targets: paths are fetched from a [`Source`], calls run the functions of
+//! [`super::functions`]. A function gets its arguments unevaluated, so the re-fetching family
+//! (`timeShift`, `moving*`, `hitcount`…) evaluates its series argument again over another time
+//! range, as graphite-web's `evaluateTarget` with a changed `requestContext` does.
+//!
+//! Safety limits are enforced here: series and points fetched per request (Metrictank's soft
+//! cap goes coarser, the hard cap refuses), and a deadline checked at every step.
+
+use super::functions;
+use super::series::{Agg, TimeSeries};
+use super::target::{self, Call, Expr};
+use super::{Error, tags};
+use crate::store::Event;
+use std::cell::Cell;
+use std::time::Instant;
+
+/// What one fetch asks of the source.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fetch {
+    pub from: i64,
+    pub until: i64,
+    pub now: i64,
+    /// For the tier choice (and the exact bucket merge when `merge`).
+    pub max_data_points: Option<u64>,
+    /// `consolidateBy` closest to the path (Metrictank's inner rule): picks the bucket field.
+    pub consolidate: Option<Agg>,
+    /// Nothing between the root and this path changes values, so buckets may be merged down
+    /// to maxDataPoints at read time (exact) instead of consolidating values afterwards.
+    pub merge: bool,
+    /// Fewer points are wanted than a plain read would give (the soft cap was reached):
+    /// read a tier coarser by this many steps.
+    pub coarser: usize,
+}
+
+/// Where series and events come from: the store, or fixed data in tests.
+pub trait Source {
+    /// Series a path expression (glob, exact tagged name, `:view` suffix) names.
+    fn fetch(&self, path: &str, fetch: &Fetch) -> Result<Vec<TimeSeries>, Error>;
+    /// Points a fetch of `series` series would read, for the limits (before reading).
+    fn estimate(&self, path: &str, fetch: &Fetch) -> Result<(usize, u64), Error>;
+    /// Every tagged series name (canonical `name;k=v…`).
+    fn tagged_names(&self) -> Vec<String>;
+    /// Events with `from <= when <= until`.
+    fn events(&self, from: i64, until: i64) -> Vec<Event>;
+}
+
+/// Per-request limits (from the `query:` config).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Most series fetched for one request.
+    pub max_series: usize,
+    /// Points fetched beyond this make later fetches read coarser tiers.
+    pub max_points_soft: u64,
+    /// Points fetched beyond this refuse the request.
+    pub max_points_hard: u64,
+    /// The request is abandoned after this instant.
+    pub deadline: Option<Instant>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_series: 10_000,
+            max_points_soft: 1_000_000,
+            max_points_hard: 20_000_000,
+            deadline: None,
+        }
+    }
+}
+
+/// The request a target is evaluated for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Request {
+    pub from: i64,
+    pub until: i64,
+    pub now: i64,
+    pub max_data_points: Option<u64>,
+    /// The `xFilesFactor` request parameter (graphite's default: 0).
+    pub x_files_factor: f64,
+}
+
+/// What flows down from the root while evaluating (graphite's `requestContext`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ctx {
+    pub from: i64,
+    pub until: i64,
+    pub consolidate: Option<Agg>,
+    pub merge: bool,
+}
+
+pub struct Evaluator<'a> {
+    pub source: &'a dyn Source,
+    pub request: Request,
+    pub limits: Limits,
+    series_fetched: Cell<usize>,
+    points_fetched: Cell<u64>,
+}
+
+impl<'a> Evaluator<'a> {
+    pub fn new(source: &'a dyn Source, request: Request, limits: Limits) -> Evaluator<'a> {
+        Evaluator {
+            source,
+            request,
+            limits,
+            series_fetched: Cell::new(0),
+            points_fetched: Cell::new(0),
+        }
+    }
+
+    /// Series and points fetched so far.
+    pub fn fetched(&self) -> (usize, u64) {
+        (self.series_fetched.get(), self.points_fetched.get())
+    }
+
+    /// Parses and evaluates every target, in order.
+    pub fn targets<S: AsRef<str>>(&self, targets: &[S]) -> Result<Vec<TimeSeries>, Error> {
+        let mut parsed = Vec::new();
+        for t in targets {
+            let t = t.as_ref();
+            if t.trim().is_empty() {
+                continue;
+            }
+            let expr = target::parse(t).map_err(|e| Error::Target(t.to_string(), e))?;
+            parsed.push(expr);
+        }
+        let mut out = Vec::new();
+        for expr in &parsed {
+            out.extend(self.eval(expr, &self.root_ctx())?);
+        }
+        Ok(out)
+    }
+
+    pub fn root_ctx(&self) -> Ctx {
+        Ctx {
+            from: self.request.from,
+            until: self.request.until,
+            consolidate: None,
+            merge: true,
+        }
+    }
+
+    pub fn check_deadline(&self) -> Result<(), Error> {
+        match self.limits.deadline {
+            Some(d) if Instant::now() > d => Err(Error::Timeout),
+            _ => Ok(()),
+        }
+    }
+
+    /// The request's xFilesFactor (functions prefer their argument, then the series').
+    pub fn xff(&self, _ctx: &Ctx) -> f64 {
+        self.request.x_files_factor
+    }
+
+    /// Evaluates an expression that must give series.
+    pub fn eval(&self, expr: &Expr, ctx: &Ctx) -> Result<Vec<TimeSeries>, Error> {
+        self.check_deadline()?;
+        match expr {
+            Expr::Path(p) => self.fetch(p, ctx),
+            Expr::Call(c) => self.call(c, ctx),
+            other => Err(Error::BadArgument(format!(
+                "expected a series, got the literal {other}"
+            ))),
+        }
+    }
+
+    fn call(&self, call: &Call, ctx: &Ctx) -> Result<Vec<TimeSeries>, Error> {
+        let func = functions::lookup(&call.name)
+            .ok_or_else(|| Error::UnknownFunction(call.name.clone()))?;
+        let ctx = Ctx {
+            merge: ctx.merge && func.transparent,
+            consolidate: if func.resets_consolidation {
+                None
+            } else {
+                ctx.consolidate
+            },
+            ..*ctx
+        };
+        let args = functions::Args::bind(self, func, call, ctx)?;
+        (func.run)(&args).map_err(|e| match e {
+            Error::BadArgument(m) => Error::BadArgument(format!("{}: {m}", func.name)),
+            other => other,
+        })
+    }
+
+    fn fetch(&self, path: &str, ctx: &Ctx) -> Result<Vec<TimeSeries>, Error> {
+        let mut fetch = Fetch {
+            from: ctx.from,
+            until: ctx.until,
+            now: self.request.now,
+            max_data_points: self.request.max_data_points,
+            consolidate: ctx.consolidate,
+            merge: ctx.merge,
+            coarser: 0,
+        };
+        // Metrictank's caps: past the soft cap read coarser while a coarser tier helps;
+        // past the hard cap refuse.
+        let mut estimate = self.source.estimate(path, &fetch)?;
+        while self.points_fetched.get() + estimate.1 > self.limits.max_points_soft {
+            fetch.coarser += 1;
+            let next = self.source.estimate(path, &fetch)?;
+            if next.1 >= estimate.1 {
+                fetch.coarser -= 1;
+                break;
+            }
+            estimate = next;
+        }
+        let series = self.series_fetched.get() + estimate.0;
+        if series > self.limits.max_series {
+            return Err(Error::TooManySeries(
+                path.to_string(),
+                self.limits.max_series,
+            ));
+        }
+        let points = self.points_fetched.get() + estimate.1;
+        if points > self.limits.max_points_hard {
+            return Err(Error::TooManyPoints(points, self.limits.max_points_hard));
+        }
+        self.series_fetched.set(series);
+        self.points_fetched.set(points);
+        self.source.fetch(path, &fetch)
+    }
+
+    /// `seriesByTag(…)`: every tagged series matching all expressions, fetched by name.
+    pub fn series_by_tag(&self, exprs: &[String], ctx: &Ctx) -> Result<Vec<TimeSeries>, Error> {
+        let parsed = exprs
+            .iter()
+            .map(|e| tags::Expr::parse(e))
+            .collect::<Result<Vec<_>, _>>()?;
+        let names = tags::matching(&parsed, self.source.tagged_names())?;
+        let path_expression = format!(
+            "seriesByTag({})",
+            exprs
+                .iter()
+                .map(|e| format!("'{e}'"))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let mut out = Vec::new();
+        for name in names {
+            for mut s in self.fetch(&name, ctx)? {
+                s.path_expression = path_expression.clone();
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+}

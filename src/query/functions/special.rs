@@ -1,0 +1,185 @@
+//! Special: series generators (`constantLine`, `seriesByTag`, `events`, `identity`) and the
+//! functions that change how a series is read or consolidated (`consolidateBy`,
+//! `setXFilesFactor`, `cumulative`).
+
+use super::Type::*;
+use super::{Args, Default, Func, f, fmt_g, literal_text, p};
+use crate::query::Error;
+use crate::query::eval::Ctx;
+use crate::query::series::{Agg, TimeSeries};
+
+const SL: super::Param = p("seriesList", SeriesList).req();
+const CONSOLIDATORS: &[&str] = &[
+    "average", "avg", "avg_zero", "first", "last", "max", "min", "sum",
+];
+
+pub const FUNCTIONS: &[Func] = &[
+    f("constantLine", "Special", &[p("value", Float).req()], constant_line_fn,
+        "A horizontal line at value: three points at the start, middle and end of the range."),
+    f("seriesByTag", "Special", &[p("tagExpressions", Text).req().multi()], series_by_tag,
+        "Tagged series matching every expression (tag=v, tag!=v, tag=~regex, tag!=~regex)."),
+    f("events", "Special", &[p("tags", Text).req().multi()], events,
+        "The number of events (with all the given tags; '*' for any) at each second; usually with drawAsInfinite."),
+    f("consolidateBy", "Special", &[SL, p("consolidationFunc", Text).req().opts(CONSOLIDATORS)], consolidate_by,
+        "How points are merged for maxDataPoints (and which bucket field tally reads): sum, average, min, max, first, last.").transparent(),
+    f("cumulative", "Special", &[SL], cumulative, "consolidateBy(seriesList, 'sum').").transparent(),
+    f("setXFilesFactor", "Special", &[SL, p("xFilesFactor", Float).req()], set_xff,
+        "The fraction of non-null points a consolidated or aggregated point needs (0 to 1).").transparent(),
+    f("xFilesFactor", "Special", &[SL, p("xFilesFactor", Float).req()], set_xff, "Short form of setXFilesFactor.").transparent(),
+    f("fallbackSeries", "Special", &[SL, p("fallback", SeriesList).req()], fallback_series, "The fallback series when the first list is empty.").transparent(),
+    f("identity", "Calculate", &[p("name", Text).req()], identity, "A series whose value is its timestamp, every 60 s."),
+    f("time", "Calculate", &[p("name", Text).req(), p("step", Integer).def(Default::Int(60))], time_fn, "A series whose value is its timestamp."),
+    f("timeFunction", "Calculate", &[p("name", Text).req(), p("step", Integer).def(Default::Int(60))], time_fn, "A series whose value is its timestamp."),
+    f("sin", "Calculate", &[p("name", Text).req(), p("amplitude", Integer).def(Default::Int(1)), p("step", Integer).def(Default::Int(60))], sin_fn, "A sine wave of the timestamp."),
+    f("sinFunction", "Calculate", &[p("name", Text).req(), p("amplitude", Integer).def(Default::Int(1)), p("step", Integer).def(Default::Int(60))], sin_fn, "A sine wave of the timestamp."),
+];
+
+/// graphite's `constantLine`: three points, start, middle and end, named `name`.
+pub fn constant_line(a: &Args, value: f64, name: String) -> TimeSeries {
+    let (start, end) = (a.ctx.from, a.ctx.until);
+    let step = ((end - start) / 2).max(1);
+    let mut s = TimeSeries::new(&name, start, step, vec![Some(value); 3]);
+    s.end = end;
+    s.x_files_factor = Some(a.xff());
+    s
+}
+
+fn constant_line_fn(a: &Args) -> Result<Vec<TimeSeries>, Error> {
+    let value = a.float(0)?;
+    let text = literal_text(a.expr(0));
+    let mut s = constant_line(a, value, text.clone());
+    s.path_expression = format!("constantLine({text})");
+    Ok(vec![s])
+}
+
+fn series_by_tag(a: &Args) -> Result<Vec<TimeSeries>, Error> {
+    let exprs = a.strings(0)?;
+    a.ev.series_by_tag(&exprs, &a.ctx)
+}
+
+fn events(a: &Args) -> Result<Vec<TimeSeries>, Error> {
+    let tags = a.strings(0)?;
+    let name = format!("events(\"{}\")", tags.join("\", \""));
+    let any = tags.len() == 1 && tags[0] == "*";
+    let (start, end) = (a.ctx.from, a.ctx.until);
+    let points = (end - start).max(0) as usize;
+    if points > a.ev.limits.max_points_hard as usize {
+        return Err(Error::TooManyPoints(
+            points as u64,
+            a.ev.limits.max_points_hard,
+        ));
+    }
+    let mut values = vec![None; points];
+    for e in a.ev.source.events(start, end) {
+        if !any && !tags.iter().all(|t| e.tags.contains(t)) {
+            continue;
+        }
+        if let Some(slot) = usize::try_from(e.when - start)
+            .ok()
+            .and_then(|i| values.get_mut(i))
+        {
+            *slot = Some(slot.unwrap_or(0.0) + 1.0);
+        }
+    }
+    let mut s = TimeSeries::new(&name, start, 1, values);
+    s.end = end;
+    s.consolidation = Agg::Sum;
+    s.x_files_factor = Some(a.xff());
+    Ok(vec![s])
+}
+
+fn consolidate_by(a: &Args) -> Result<Vec<TimeSeries>, Error> {
+    let name = a.string(1)?;
+    let agg = Agg::parse_consolidation(&name)
+        .ok_or_else(|| Error::BadArgument(format!("Invalid consolidation function: '{name}'")))?;
+    let ctx = Ctx {
+        consolidate: Some(agg),
+        ..a.ctx
+    };
+    let mut list = a.series_in(0, ctx)?;
+    for s in &mut list {
+        s.consolidation = agg;
+        let n = format!("consolidateBy({},\"{name}\")", s.name);
+        s.rename(n.clone());
+        s.path_expression = n;
+        s.tags.insert("consolidateBy".into(), name.clone());
+    }
+    Ok(list)
+}
+
+fn cumulative(a: &Args) -> Result<Vec<TimeSeries>, Error> {
+    let ctx = Ctx {
+        consolidate: Some(Agg::Sum),
+        ..a.ctx
+    };
+    let mut list = a.series_in(0, ctx)?;
+    for s in &mut list {
+        s.consolidation = Agg::Sum;
+        let n = format!("consolidateBy({},\"sum\")", s.name);
+        s.rename(n.clone());
+        s.path_expression = n;
+        s.tags.insert("consolidateBy".into(), "sum".into());
+    }
+    Ok(list)
+}
+
+fn set_xff(a: &Args) -> Result<Vec<TimeSeries>, Error> {
+    let x = a.float(1)?;
+    if !(0.0..=1.0).contains(&x) {
+        return Err(Error::BadArgument(
+            "xFilesFactor must be between 0 and 1".into(),
+        ));
+    }
+    let mut list = a.series(0)?;
+    for s in &mut list {
+        s.x_files_factor = Some(x);
+        s.tags.insert("xFilesFactor".into(), fmt_g(x));
+    }
+    Ok(list)
+}
+
+fn fallback_series(a: &Args) -> Result<Vec<TimeSeries>, Error> {
+    let list = a.series(0)?;
+    if list.is_empty() {
+        a.series(1)
+    } else {
+        Ok(list)
+    }
+}
+
+fn generated(a: &Args, name: &str, step: i64, f: impl Fn(i64) -> f64) -> TimeSeries {
+    let (start, end) = (a.ctx.from, a.ctx.until);
+    let step = step.max(1);
+    let values = (start..end)
+        .step_by(step as usize)
+        .map(|t| Some(f(t)))
+        .collect();
+    let mut s = TimeSeries::new(name, start, step, values);
+    s.end = end;
+    s.x_files_factor = Some(a.xff());
+    s
+}
+
+fn identity(a: &Args) -> Result<Vec<TimeSeries>, Error> {
+    let name = a.string(0)?;
+    let mut s = generated(a, &name, 60, |t| t as f64);
+    s.path_expression = format!("identity(\"{name}\")");
+    Ok(vec![s])
+}
+
+fn time_fn(a: &Args) -> Result<Vec<TimeSeries>, Error> {
+    let name = a.string(0)?;
+    let step = a.int(1)?;
+    let mut s = generated(a, &name, step, |t| t as f64);
+    s.path_expression = name;
+    Ok(vec![s])
+}
+
+fn sin_fn(a: &Args) -> Result<Vec<TimeSeries>, Error> {
+    let name = a.string(0)?;
+    let amplitude = a.float(1)?;
+    let step = a.int(2)?;
+    let mut s = generated(a, &name, step, |t| amplitude * (t as f64).sin());
+    s.path_expression = name;
+    Ok(vec![s])
+}

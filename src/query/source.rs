@@ -1,0 +1,252 @@
+//! The store as a [`Source`] of series for target evaluation: a path (glob, exact tagged name,
+//! `:view` suffix) becomes one [`TimeSeries`] per matching series, read from the tier the plan
+//! picks. Buckets are merged exactly down to maxDataPoints when nothing between the root of
+//! the target and the path changes values; `consolidateBy` picks the bucket field read when
+//! the path has no explicit view (Metrictank's rollup choice; exact at every tier).
+
+use super::eval::{Fetch, Source};
+use super::series::{Agg, TimeSeries};
+use super::{Error, Lineage, Options, Output, Range, View, resolve, view_suffix};
+use crate::aggregate::Bucket;
+use crate::metric::Kind;
+use crate::schema::{Schema, Schemas};
+use crate::store::{Event, SeriesInfo, Store};
+
+pub struct StoreSource<'a> {
+    pub store: &'a Store,
+    pub schemas: &'a Schemas,
+    pub options: &'a Options,
+}
+
+/// How one series is read beyond the plain range.
+#[derive(Debug, Clone, Copy)]
+pub struct Read {
+    pub consolidate: Option<Agg>,
+    pub merge: bool,
+    pub coarser: usize,
+}
+
+impl Default for Read {
+    fn default() -> Self {
+        Read {
+            consolidate: None,
+            merge: true,
+            coarser: 0,
+        }
+    }
+}
+
+/// The graphite consolidation function that matches merging buckets under a view.
+pub fn natural_agg(view: View) -> Agg {
+    match view {
+        View::Sum | View::Obvs => Agg::Sum,
+        View::Min => Agg::Min,
+        View::Max => Agg::Max,
+        View::Last => Agg::Last,
+        View::Distinct => Agg::Max,
+        View::Avg | View::SumRate | View::SumN(_) | View::ObvsRate | View::Percentile(_) => {
+            Agg::Average
+        }
+    }
+}
+
+/// The view read: the explicit one, else the kind's default, except that `consolidateBy`
+/// picks the matching bucket field (sum, min, max, last) as Metrictank picks a rollup.
+pub fn view_for(explicit: Option<View>, kind: Kind, consolidate: Option<Agg>) -> View {
+    if let Some(v) = explicit {
+        return v;
+    }
+    let default = View::default_for(kind);
+    match (default, consolidate) {
+        (View::Avg, Some(Agg::Sum)) | (View::SumRate, Some(Agg::Sum)) => View::Sum,
+        (View::Avg, Some(Agg::Min)) => View::Min,
+        (View::Avg, Some(Agg::Max)) => View::Max,
+        (View::Avg, Some(Agg::Last)) => View::Last,
+        _ => default,
+    }
+}
+
+fn range_of(f: &Fetch) -> Range {
+    Range {
+        from: f.from,
+        until: f.until,
+        now: f.now,
+        max_data_points: f.max_data_points,
+    }
+}
+
+/// The tier and the buckets per point for one series.
+fn plan_read(schema: &Schema, options: &Options, range: &Range, read: &Read) -> (usize, u64) {
+    let (mut idx, mut vpp) = super::plan(schema, options, range);
+    if read.coarser > 0 {
+        idx = (idx + read.coarser).min(schema.tiers.len() - 1);
+        let points =
+            ((range.until - range.from) / i64::from(schema.tiers[idx].resolution)).max(1) as u64;
+        vpp = range
+            .max_data_points
+            .filter(|&m| m > 0)
+            .map_or(1, |m| points.div_ceil(m).max(1));
+    }
+    if !read.merge {
+        vpp = 1;
+    }
+    (idx, vpp)
+}
+
+impl Source for StoreSource<'_> {
+    fn fetch(&self, path: &str, fetch: &Fetch) -> Result<Vec<TimeSeries>, Error> {
+        let range = range_of(fetch);
+        if range.from >= range.until {
+            return Err(Error::EmptyRange);
+        }
+        let (glob, explicit) = View::split(path);
+        let read = Read {
+            consolidate: fetch.consolidate,
+            merge: fetch.merge,
+            coarser: fetch.coarser,
+        };
+        let mut out = Vec::new();
+        for info in resolve(self.store, glob, self.options)? {
+            let schema = self.schemas.for_name(info.series.as_str());
+            let view = view_for(explicit, info.kind, fetch.consolidate);
+            let name = match view_suffix(path) {
+                Some(suffix) => format!("{}:{suffix}", info.series),
+                None => info.series.to_string(),
+            };
+            let o = read_series(
+                self.store,
+                schema,
+                self.options,
+                &info,
+                view,
+                name,
+                &range,
+                &read,
+            )?;
+            let mut s = TimeSeries::new(&o.name, o.start, i64::from(o.step), o.values);
+            s.path_expression = path.to_string();
+            s.tags = super::series::tags_of_name(o.series.as_str());
+            s.consolidation = fetch.consolidate.unwrap_or(natural_agg(view));
+            s.fitted = read.merge && range.max_data_points.is_some_and(|m| m > 0);
+            s.lineage = vec![o.lineage];
+            out.push(s);
+        }
+        Ok(out)
+    }
+
+    fn estimate(&self, path: &str, fetch: &Fetch) -> Result<(usize, u64), Error> {
+        let range = range_of(fetch);
+        let (glob, _) = View::split(path);
+        let read = Read {
+            consolidate: fetch.consolidate,
+            merge: fetch.merge,
+            coarser: fetch.coarser,
+        };
+        let found = resolve(self.store, glob, self.options)?;
+        let mut points = 0u64;
+        for info in &found {
+            let schema = self.schemas.for_name(info.series.as_str());
+            let (idx, _) = plan_read(schema, self.options, &range, &read);
+            let res = i64::from(schema.tiers[idx].resolution);
+            points += ((range.until - range.from) / res).max(1) as u64;
+        }
+        Ok((found.len(), points))
+    }
+
+    fn tagged_names(&self) -> Vec<String> {
+        self.store
+            .tagged_series()
+            .into_iter()
+            .map(|i| i.series.to_string())
+            .collect()
+    }
+
+    fn events(&self, from: i64, until: i64) -> Vec<Event> {
+        self.store.events(from, until)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn read_series(
+    store: &Store,
+    schema: &Schema,
+    options: &Options,
+    info: &SeriesInfo,
+    view: View,
+    name: String,
+    range: &Range,
+    read: &Read,
+) -> Result<Output, Error> {
+    let (tier_idx, vpp) = plan_read(schema, options, range, read);
+    let tier = schema.tiers[tier_idx];
+    let res = i64::from(tier.resolution);
+    let step = res * vpp as i64;
+    // `(from, until]`: every slot that holds a second of it (a coarse tier's slot can reach
+    // before `from`; its bucket is still the exact merge of its own time).
+    let first = (range.from + 1).div_euclid(res) * res;
+    let end = range.until.div_euclid(res) * res + res;
+    let oldest_kept = (range.now - tier.retention as i64).div_euclid(res) * res;
+    let buckets = if end > first.max(oldest_kept) {
+        store.read(info.id, tier.resolution, first.max(oldest_kept), end)?
+    } else {
+        Vec::new()
+    };
+    let start = first.div_euclid(step) * step;
+    let n = (end - start).div_euclid(step).max(0) as usize + usize::from((end - start) % step != 0);
+    // Merging buckets is exact when the consolidator is the view's own; otherwise each bucket
+    // becomes a value first and the values are consolidated (graphite's semantics).
+    let exact = read.consolidate.is_none_or(|c| c == natural_agg(view));
+    let values = if exact || vpp == 1 {
+        let mut merged: Vec<Option<Bucket>> = vec![None; n];
+        for (slot, bucket) in buckets {
+            let i = ((slot - start) / step) as usize;
+            match merged.get_mut(i) {
+                Some(Some(b)) => b.merge(&bucket),
+                Some(cell) => *cell = Some(bucket),
+                None => {}
+            }
+        }
+        merged
+            .iter()
+            .map(|b| b.as_ref().and_then(|b| view.value(b, step as u32)))
+            .collect()
+    } else {
+        let agg = read.consolidate.unwrap_or(Agg::Average);
+        let mut parts: Vec<Vec<Option<f64>>> = vec![Vec::new(); n];
+        for (slot, bucket) in buckets {
+            let i = ((slot - start) / step) as usize;
+            if let Some(p) = parts.get_mut(i) {
+                p.push(view.value(&bucket, tier.resolution));
+            }
+        }
+        parts.iter().map(|p| agg.apply(p)).collect()
+    };
+    let consolidator = read
+        .consolidate
+        .map(Agg::consolidator)
+        .unwrap_or_else(|| view.consolidator());
+    Ok(Output {
+        name,
+        series: info.series.clone(),
+        kind: info.kind,
+        start,
+        step: step as u32,
+        values,
+        lineage: Lineage {
+            schema_name: schema.name.clone(),
+            schema_retentions: schema.retentions.clone(),
+            archive_read: tier_idx,
+            archive_interval: tier.resolution,
+            aggnum_norm: 1,
+            consolidator_normfetch: view.consolidator(),
+            aggnum_rc: if vpp > 1 { vpp } else { 0 },
+            consolidator_rc: if vpp > 1 {
+                consolidator
+            } else {
+                "NoneConsolidator"
+            },
+            view,
+            count: 1,
+        },
+    })
+}
