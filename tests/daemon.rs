@@ -221,7 +221,10 @@ fn bad_input_is_counted_and_survived() {
         ("/render?target=a&from=yesterdayish", "from"),
         ("/render?target=a&maxDataPoints=ten", "maxDataPoints"),
         ("/render?target=a&format=png", "format"),
-        ("/render?target=noSuchFunction(a.*)", "unknown function: noSuchFunction"),
+        (
+            "/render?target=noSuchFunction(a.*)",
+            "unknown function: noSuchFunction",
+        ),
         ("/render?target=sumSeries(a.*", "at char 13"),
         ("/render?target=a.{b&from=-1h", "unbalanced"),
         (
