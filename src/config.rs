@@ -11,6 +11,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod system;
+pub use system::{System, SystemFile};
+
 /// One problem in a config file, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -151,23 +154,6 @@ pub struct InputsFile {
     pub system: Option<SystemFile>,
 }
 
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct SystemFile {
-    /// Default true.
-    pub enabled: Option<bool>,
-    /// Seconds between rounds (default `10s`).
-    pub interval: Option<Spanned<String>>,
-    /// Before every name (default `servers.{host}`, as Diamond's path prefix and hostname).
-    pub prefix: Option<Spanned<String>>,
-    /// Where /proc is (default `/proc`, or `$HOST_PROC` when set): lets tally in a container
-    /// watch its host.
-    pub proc_root: Option<String>,
-    /// Which collectors run (default: cpu, memory, loadavg, vmstat, diskspace, iostat, network,
-    /// sockets, tcp, uptime, pressure).
-    pub collectors: Option<Vec<Spanned<String>>>,
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TailFile {
@@ -218,16 +204,6 @@ pub struct Config {
     pub system: Option<System>,
     /// Seconds between recordings of the `tally.*` self-metrics.
     pub self_metrics_interval: u64,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct System {
-    /// Seconds between rounds.
-    pub interval: u64,
-    /// With `{host}` already replaced.
-    pub prefix: String,
-    pub proc_root: PathBuf,
-    pub collectors: Vec<String>,
 }
 
 /// Where a file seen for the first time is read from.
@@ -479,7 +455,7 @@ impl File {
             .into_iter()
             .map(PathBuf::from)
             .collect();
-        let system = validate_system(self.inputs.system.unwrap_or_default(), &hostname, &mut p);
+        let system = system::validate(self.inputs.system.unwrap_or_default(), &hostname, &mut p);
         let self_metrics_interval = p.duration(&self.self_metrics.interval, 10);
         if !p.list.is_empty() {
             return Err(Error::Invalid(p.list));
@@ -499,61 +475,6 @@ impl File {
             self_metrics_interval,
         })
     }
-}
-
-fn validate_system(s: SystemFile, hostname: &str, p: &mut Problems<'_>) -> Option<System> {
-    if s.enabled == Some(false) {
-        return None;
-    }
-    let prefix = match &s.prefix {
-        None => format!("servers.{hostname}"),
-        Some(sp) => {
-            let expanded = sp.value.replace("{host}", hostname);
-            if !expanded.is_empty() && crate::metric::Series::parse(&expanded).is_err() {
-                p.at(
-                    sp,
-                    format!("prefix {:?} is not a valid series name", sp.value),
-                );
-            }
-            expanded
-        }
-    };
-    let collectors = match s.collectors {
-        None => crate::inputs::collect::DEFAULT_COLLECTORS
-            .iter()
-            .map(|c| c.to_string())
-            .collect(),
-        Some(list) => {
-            for c in &list {
-                if !crate::inputs::collect::ALL.contains(&c.value.as_str()) {
-                    p.at(
-                        c,
-                        format!(
-                            "unknown collector {:?}; known: {}",
-                            c.value,
-                            crate::inputs::collect::ALL.join(", ")
-                        ),
-                    );
-                }
-            }
-            list.into_iter().map(|c| c.value).collect()
-        }
-    };
-    let proc_root = s
-        .proc_root
-        .or_else(|| std::env::var("HOST_PROC").ok().filter(|v| !v.is_empty()))
-        .or_else(|| {
-            std::env::var("TALLY_PROC_ROOT")
-                .ok()
-                .filter(|v| !v.is_empty())
-        })
-        .unwrap_or_else(|| "/proc".to_string());
-    Some(System {
-        interval: p.duration(&s.interval, 10),
-        prefix,
-        proc_root: PathBuf::from(proc_root),
-        collectors,
-    })
 }
 
 fn validate_tail(t: TailFile, hostname: &str, p: &mut Problems<'_>) -> Tail {

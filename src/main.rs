@@ -262,6 +262,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 None => anyhow::bail!("inputs.system is disabled in this config"),
             };
             let mut settings = tally::agent::collect_settings(&system);
+            // One round is every collector: snapshots are taken `--interval` apart.
+            settings.every.clear();
             if !collectors.is_empty() {
                 settings.collectors = collectors;
             }

@@ -9,14 +9,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-/// The collectors' settings from the config (everything else at Diamond's defaults).
+/// The collectors' settings from the config.
 pub fn settings(system: &config::System) -> collect::Settings {
-    collect::Settings {
-        proc_root: system.proc_root.clone(),
-        prefix: system.prefix.clone(),
-        collectors: system.collectors.clone(),
-        ..collect::Settings::default()
-    }
+    system.settings.clone()
 }
 
 pub(crate) fn start(
@@ -27,7 +22,7 @@ pub(crate) fn start(
     let mut collectors = Some(Collectors::new(settings(system))?);
     let interval = Duration::from_secs(system.interval.max(1));
     tracing::info!(interval_s = interval.as_secs(), prefix = %system.prefix,
-        collectors = %system.collectors.join(","), "System collectors running.");
+        collectors = %system.settings.collectors.join(","), "System collectors running.");
     Ok(tokio::spawn(async move {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

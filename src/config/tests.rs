@@ -127,7 +127,7 @@ fn system_collectors_default_on_with_diamond_names() {
     let sys = c.system.unwrap();
     assert_eq!(sys.prefix, "servers.web3");
     assert_eq!(sys.interval, 10);
-    assert!(sys.collectors.contains(&"cpu".to_string()));
+    assert!(sys.settings.collectors.contains(&"cpu".to_string()));
     assert!(
         check("inputs:\n  system:\n    enabled: false\n")
             .unwrap()
@@ -140,4 +140,72 @@ fn system_collectors_default_on_with_diamond_names() {
             .contains("t.yaml:3:23: unknown collector \"gpu\""),
         "{err}"
     );
+}
+
+#[test]
+fn system_collector_options_reach_the_collectors() {
+    let yaml = "\
+inputs:
+  system:
+    interval: 10s
+    mount_root: /host
+    cpu: { percore: false, normalize: true, interval: 5s, metrics_blacklist: ['cpu[0-9]+'] }
+    memory: { byte_unit: MB, detailed: true }
+    diskspace: { filesystems: [ext4], exclude_filters: ['^/boot'], byte_unit: [GB], labels_dir: '' }
+    iostat: { devices: 'nvme', exclude_devices: 'nvme1', sector_size: 4096, send_zero: true }
+    network: { interfaces: [wl], greedy: false, byte_unit: [Mbit] }
+    tcp: { allowed_names: [CurrEstab], gauges: [CurrEstab] }
+    pressure: { enabled: true, interval: 30s }
+    uptime: { enabled: false }
+    processes: { enabled: true, top: 5 }
+";
+    let s = check(yaml).unwrap().system.unwrap();
+    // Rounds every gcd(10, 5, 30) = 5 s: cpu every round, pressure every 6th, the rest every 2nd.
+    assert_eq!(s.interval, 5);
+    let st = &s.settings;
+    assert_eq!(st.every["cpu"], 1);
+    assert_eq!(st.every["pressure"], 6);
+    assert_eq!(st.every["memory"], 2);
+    assert!(st.collectors.contains(&"pressure".to_string()));
+    assert!(st.collectors.contains(&"processes".to_string()));
+    assert!(!st.collectors.contains(&"uptime".to_string()));
+    assert!(!st.cpu.percore && st.cpu.normalize);
+    assert_eq!(st.filters["cpu"].blacklist, ["cpu[0-9]+"]);
+    assert_eq!((st.memory.unit.as_str(), st.memory.detailed), ("MB", true));
+    assert_eq!(st.diskspace.filesystems, ["ext4"]);
+    assert_eq!(st.diskspace.exclude_filters, ["^/boot"]);
+    assert_eq!(st.diskspace.byte_units, ["GB"]);
+    assert_eq!(st.diskspace.labels_dir, None);
+    assert_eq!(st.diskspace.mount_root, Some(PathBuf::from("/host")));
+    assert_eq!(st.iostat.devices, "nvme");
+    assert_eq!(st.iostat.exclude_devices.as_deref(), Some("nvme1"));
+    assert_eq!((st.iostat.sector_size, st.iostat.send_zero), (4096, true));
+    assert_eq!(
+        (st.network.interfaces.clone(), st.network.greedy),
+        (vec!["wl".to_string()], false)
+    );
+    assert_eq!(st.network.byte_units, ["Mbit"]);
+    assert_eq!(st.tcp.allowed_names, ["CurrEstab"]);
+    assert_eq!(st.processes.top, 5);
+    // The settings are accepted by the collectors themselves.
+    crate::inputs::collect::Collectors::new(st.clone()).unwrap();
+}
+
+#[test]
+fn system_collector_option_errors_point_at_the_value() {
+    let yaml = "\
+inputs:
+  system:
+    iostat: { devices: 'sd(' }
+    memory: { byte_unit: parsec }
+    cpu: { interval: 0s, metrics_whitelist: ['[x'] }
+";
+    let err = check(yaml).unwrap_err().to_string();
+    assert!(err.contains("t.yaml:3:24: bad regex \"sd(\""), "{err}");
+    assert!(
+        err.contains("t.yaml:4:26: byte_unit: unknown unit \"parsec\""),
+        "{err}"
+    );
+    assert!(err.contains("t.yaml:5:22: bad duration \"0s\""), "{err}");
+    assert!(err.contains("t.yaml:5:46: bad regex \"[x\""), "{err}");
 }

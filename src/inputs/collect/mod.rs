@@ -36,7 +36,7 @@ mod vmstat;
 
 pub use settings::{
     CpuOptions, DiskSpaceOptions, IostatOptions, MemoryOptions, MetricFilter, NetworkOptions,
-    Settings, TcpOptions,
+    ProcessesOptions, Settings, TcpOptions,
 };
 
 use super::RateLimitedLog;
@@ -105,6 +105,9 @@ struct Running {
     ms: Series,
     errors: Series,
     log: RateLimitedLog,
+    /// Runs on every `every`-th round; `countdown` rounds are left before the next run.
+    every: u64,
+    countdown: u64,
 }
 
 enum Collector {
@@ -137,7 +140,7 @@ impl Collector {
             "tcp" => Collector::Tcp(tcp::Tcp::new(root, &s.tcp)),
             "uptime" => Collector::Uptime(uptime::Uptime::new(root)),
             "pressure" => Collector::Pressure(pressure::Pressure::new(root)),
-            "processes" => Collector::Processes(processes::Processes::new(root)),
+            "processes" => Collector::Processes(processes::Processes::new(root, s.processes.top)),
             other => return Err(Error::UnknownCollector(other.to_string())),
         })
     }
@@ -172,7 +175,7 @@ impl Collector {
             Collector::Tcp(c) => c.collect(clock, em),
             Collector::Uptime(c) => c.collect(em),
             Collector::Pressure(c) => c.collect(clock, em),
-            Collector::Processes(c) => c.collect(em),
+            Collector::Processes(c) => c.collect(clock, em),
         }
     }
 }
@@ -196,6 +199,8 @@ impl Collectors {
                 ms: series(&format!("tally.collect.{name}.ms")),
                 errors: series(&format!("tally.collect.{name}.errors")),
                 log: RateLimitedLog::new(Duration::from_secs(60)),
+                every: settings.every.get(name).copied().unwrap_or(1).max(1),
+                countdown: 0,
             });
         }
         let mut prefix = settings.prefix.trim_matches('.').to_string();
@@ -223,7 +228,8 @@ impl Collectors {
         self.running.iter().map(|r| r.name)
     }
 
-    /// One round: reads `proc_root` (and statvfs for diskspace) and returns observations stamped
+    /// One round: runs the collectors due (each runs every `Settings::every` rounds, the first
+    /// round runs all), reads `proc_root` (and statvfs for diskspace) and returns observations stamped
     /// `now`: Diamond's metrics as gauges (rates as per-second gauges), each collector's run time
     /// as `tally.collect.<name>.ms` and, for a collector that failed, `tally.collect.<name>.errors`
     /// +1 (what it read before failing is still returned). `elapsed` = seconds since the previous
@@ -234,6 +240,11 @@ impl Collectors {
         }
         let mut out = Vec::with_capacity(self.last_len + self.last_len / 8);
         for r in &mut self.running {
+            if r.countdown > 0 {
+                r.countdown -= 1;
+                continue;
+            }
+            r.countdown = r.every - 1;
             let start = Instant::now();
             let mut em = Emitter::new(&mut out, &self.prefix, r.name, now, &r.filter);
             let result = r.collector.collect(self.clock, &mut em);

@@ -21,6 +21,10 @@ pub struct Settings {
     pub iostat: IostatOptions,
     pub network: NetworkOptions,
     pub tcp: TcpOptions,
+    pub processes: ProcessesOptions,
+    /// Collectors that run only every N rounds (their own `interval` over the round interval);
+    /// the others run every round.
+    pub every: BTreeMap<String, u64>,
     /// Diamond's `metrics_whitelist` / `metrics_blacklist` per collector name: regexes matched at
     /// the start of the metric name below the collector's path (`total.user`, `sda.iops`).
     pub filters: BTreeMap<String, MetricFilter>,
@@ -38,6 +42,8 @@ impl Default for Settings {
             iostat: IostatOptions::default(),
             network: NetworkOptions::default(),
             tcp: TcpOptions::default(),
+            processes: ProcessesOptions::default(),
+            every: BTreeMap::new(),
             filters: BTreeMap::new(),
         }
     }
@@ -197,4 +203,10 @@ impl Default for TcpOptions {
 pub struct MetricFilter {
     pub whitelist: Vec<String>,
     pub blacklist: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ProcessesOptions {
+    /// Publish the N command names using the most CPU and the N using the most memory (0: off).
+    pub top: usize,
 }

@@ -487,3 +487,46 @@ fn collectors_can_move_to_a_collection_thread() {
     fn send<T: Send + 'static>() {}
     send::<Collectors>();
 }
+
+/// A collector with its own interval runs on the first round and then every `every`-th one;
+/// its rates span the real time since its own previous run (vmstat: two rounds of 10 s = 20 s).
+#[test]
+fn collectors_run_on_their_own_rounds() {
+    let mut s = Settings {
+        collectors: vec!["loadavg".into(), "vmstat".into()],
+        ..Settings::default()
+    };
+    s.every.insert("vmstat".into(), 2);
+    s.proc_root = fixture("t0");
+    let mut c = Collectors::new(s).unwrap();
+    let ran = |obs: &[Observation]| -> BTreeSet<String> {
+        obs.iter()
+            .filter_map(|o| o.series.as_str().strip_prefix("tally.collect."))
+            .filter_map(|n| n.strip_suffix(".ms"))
+            .map(str::to_string)
+            .collect()
+    };
+    let both: BTreeSet<String> = ["loadavg", "vmstat"].map(String::from).into();
+    assert_eq!(ran(&c.collect(NOW, 0.0)), both);
+    assert_eq!(
+        ran(&c.collect(NOW + 10, 10.0)),
+        ["loadavg".to_string()].into()
+    );
+    c.set_proc_root(&fixture("t1"));
+    let third = c.collect(NOW + 20, 10.0);
+    assert_eq!(ran(&third), both);
+    let v = values(&third);
+    let t0 = vmstat_field("t0", "pgfault");
+    let t1 = vmstat_field("t1", "pgfault");
+    assert_eq!(
+        v["servers.localhost.vmstat.pgfault"],
+        (t1 - t0) as f64 / 20.0
+    );
+}
+
+fn vmstat_field(dir: &str, name: &str) -> u64 {
+    let text = std::fs::read_to_string(fixture(dir).join("vmstat")).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap()
+}

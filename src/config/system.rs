@@ -1,0 +1,381 @@
+//! `inputs.system`: the Diamond-style collectors. Every option has Diamond's default and, where
+//! Diamond has one, Diamond's name (`metrics_whitelist`, `byte_unit`, `exclude_filters`, …), so a
+//! Diamond `collectors/*.conf` translates line by line.
+
+use super::{Problems, schema};
+use crate::inputs::collect::{self, MetricFilter, Settings};
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SystemFile {
+    /// Default true.
+    pub enabled: Option<bool>,
+    /// Seconds between rounds (default `10s`); a collector may set its own.
+    pub interval: Option<Spanned<String>>,
+    /// Before every name (default `servers.{host}`, as Diamond's path prefix and hostname).
+    pub prefix: Option<Spanned<String>>,
+    /// Where /proc is (default `/proc`, or `$HOST_PROC` when set): lets tally in a container
+    /// watch its host.
+    pub proc_root: Option<String>,
+    /// Where the host's `/` is mounted when tally runs in a container (`diskspace` stats each
+    /// mount point under it); default none: mount points are stat-ed as they are.
+    pub mount_root: Option<String>,
+    /// Which collectors run (default: cpu, memory, loadavg, vmstat, diskspace, iostat, network,
+    /// sockets, tcp, uptime). A collector's own `enabled` adds or removes it.
+    pub collectors: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub cpu: CpuFile,
+    #[serde(default)]
+    pub memory: MemoryFile,
+    #[serde(default)]
+    pub loadavg: CommonFile,
+    #[serde(default)]
+    pub vmstat: CommonFile,
+    #[serde(default)]
+    pub diskspace: DiskSpaceFile,
+    #[serde(default)]
+    pub iostat: IostatFile,
+    #[serde(default)]
+    pub network: NetworkFile,
+    #[serde(default)]
+    pub sockets: CommonFile,
+    #[serde(default)]
+    pub tcp: TcpFile,
+    #[serde(default)]
+    pub uptime: CommonFile,
+    #[serde(default)]
+    pub pressure: CommonFile,
+    #[serde(default)]
+    pub processes: ProcessesFile,
+}
+
+/// Declares a collector's section: the options every collector takes, then its own.
+macro_rules! collector_file {
+    ($(#[$doc:meta])* $name:ident { $($(#[$fdoc:meta])* $field:ident: $ty:ty,)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Deserialize, Default)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            /// Run this collector (adds it to, or removes it from, `collectors`).
+            pub enabled: Option<Spanned<bool>>,
+            /// Seconds between this collector's rounds (default: the system `interval`).
+            pub interval: Option<Spanned<String>>,
+            /// Regexes matched at the start of a metric's name below the collector's path
+            /// (`total.user`, `sda.iops`); when given, only matching metrics are published.
+            pub metrics_whitelist: Option<Vec<Spanned<String>>>,
+            /// Regexes as above; matching metrics are not published.
+            pub metrics_blacklist: Option<Vec<Spanned<String>>>,
+            $($(#[$fdoc])* pub $field: $ty,)*
+        }
+    };
+}
+
+collector_file!(
+    /// A collector with no options of its own.
+    CommonFile {}
+);
+
+collector_file!(CpuFile {
+    /// Publish `cpu<N>.*` besides `total.*` (default true).
+    percore: Option<bool>,
+    /// Divide `total.*` by the number of CPUs (default false).
+    normalize: Option<bool>,
+    /// Halve `idle` on Xen guests that double it (default: detect, as Diamond).
+    xenfix: Option<bool>,
+});
+
+collector_file!(MemoryFile {
+    /// Unit of the published values (default `byte`; `kB`, `MB`, `GiB`, …).
+    byte_unit: Option<Spanned<String>>,
+    /// Publish every line of /proc/meminfo, not only Diamond's list (default false).
+    detailed: Option<bool>,
+});
+
+collector_file!(DiskSpaceFile {
+    /// Filesystem types reported (default: ext2/3/4, xfs, btrfs, nfs, nfs4, glusterfs, …).
+    filesystems: Option<Vec<String>>,
+    /// Regexes searched in the mount point; a match leaves the filesystem out.
+    exclude_filters: Option<Vec<Spanned<String>>>,
+    /// Units of the byte metrics (default `[byte]`).
+    byte_unit: Option<Vec<Spanned<String>>>,
+    /// Where labels name devices (default `/dev/disk/by-label`; empty: name by mount point).
+    labels_dir: Option<String>,
+});
+
+collector_file!(IostatFile {
+    /// Regex a device name must match at its start (default: Diamond's sd/vd/xvd/nvme/md/dm).
+    devices: Option<Spanned<String>>,
+    /// Regex that leaves a device out (matched at its start).
+    exclude_devices: Option<Spanned<String>>,
+    /// Bytes per sector (default 512).
+    sector_size: Option<u64>,
+    /// Publish devices that did no I/O in the interval too (default false).
+    send_zero: Option<bool>,
+    /// Units of the byte metrics (default `[byte]`).
+    byte_unit: Option<Vec<Spanned<String>>>,
+});
+
+collector_file!(NetworkFile {
+    /// Interface name prefixes (regexes; default eth, bond, em, p1p, eno, enp, ens, enx).
+    interfaces: Option<Vec<Spanned<String>>>,
+    /// Accept any name that starts with a prefix, not only the prefix plus digits (default true).
+    greedy: Option<bool>,
+    /// Units of `rx_<unit>`/`tx_<unit>` (default `[bit, byte]`).
+    byte_unit: Option<Vec<Spanned<String>>>,
+});
+
+collector_file!(TcpFile {
+    /// `Tcp`/`TcpExt` fields published (default: Diamond's list; empty: all).
+    allowed_names: Option<Vec<String>>,
+    /// Fields published as levels; the others are per-second rates (default CurrEstab, MaxConn).
+    gauges: Option<Vec<String>>,
+});
+
+collector_file!(ProcessesFile {
+    /// Also publish the N processes using the most CPU and memory, summed by command name
+    /// (`top.cpu.<comm>` percent of one CPU, `top.rss.<comm>` bytes); default 0 (off).
+    top: Option<usize>,
+});
+
+/// The validated section.
+#[derive(Debug, Clone)]
+pub struct System {
+    /// Seconds between rounds: the shortest collector interval and the system one's divisor.
+    pub interval: u64,
+    /// With `{host}` already replaced.
+    pub prefix: String,
+    /// The collectors' settings, checked.
+    pub settings: Settings,
+}
+
+impl PartialEq for System {
+    fn eq(&self, other: &System) -> bool {
+        self.interval == other.interval
+            && self.prefix == other.prefix
+            && format!("{:?}", self.settings) == format!("{:?}", other.settings)
+    }
+}
+
+pub(super) fn validate(s: SystemFile, hostname: &str, p: &mut Problems<'_>) -> Option<System> {
+    if s.enabled == Some(false) {
+        return None;
+    }
+    let prefix = match &s.prefix {
+        None => format!("servers.{hostname}"),
+        Some(sp) => {
+            let expanded = sp.value.replace("{host}", hostname);
+            if !expanded.is_empty() && crate::metric::Series::parse(&expanded).is_err() {
+                p.at(
+                    sp,
+                    format!("prefix {:?} is not a valid series name", sp.value),
+                );
+            }
+            expanded
+        }
+    };
+    let mut settings = Settings {
+        prefix,
+        ..Settings::default()
+    };
+    if let Some(list) = &s.collectors {
+        for c in list {
+            if !collect::ALL.contains(&c.value.as_str()) {
+                p.at(
+                    c,
+                    format!(
+                        "unknown collector {:?}; known: {}",
+                        c.value,
+                        collect::ALL.join(", ")
+                    ),
+                );
+            }
+        }
+        settings.collectors = list.iter().map(|c| c.value.clone()).collect();
+    }
+    let proc_root = s
+        .proc_root
+        .or_else(|| std::env::var("HOST_PROC").ok().filter(|v| !v.is_empty()))
+        .or_else(|| {
+            std::env::var("TALLY_PROC_ROOT")
+                .ok()
+                .filter(|v| !v.is_empty())
+        })
+        .unwrap_or_else(|| "/proc".to_string());
+    settings.proc_root = PathBuf::from(proc_root);
+    settings.diskspace.mount_root = s.mount_root.filter(|m| !m.is_empty()).map(PathBuf::from);
+    let base = p.duration(&s.interval, 10).max(1);
+
+    let mut intervals = BTreeMap::new();
+    let mut common = |name: &'static str,
+                      enabled: &Option<Spanned<bool>>,
+                      interval: &Option<Spanned<String>>,
+                      white: &Option<Vec<Spanned<String>>>,
+                      black: &Option<Vec<Spanned<String>>>,
+                      p: &mut Problems<'_>| {
+        if let Some(e) = enabled {
+            let present = settings.collectors.iter().any(|c| c == name);
+            if e.value && !present {
+                settings.collectors.push(name.to_string());
+            } else if !e.value {
+                settings.collectors.retain(|c| c != name);
+            }
+        }
+        if let Some(iv) = interval {
+            match schema::parse_duration(&iv.value) {
+                Ok(0) => p.at(iv, "interval must be at least 1s"),
+                Ok(secs) => {
+                    intervals.insert(name.to_string(), secs);
+                }
+                Err(e) => p.at(iv, e),
+            }
+        }
+        let white = regexes(white, p);
+        let black = regexes(black, p);
+        if !white.is_empty() || !black.is_empty() {
+            settings.filters.insert(
+                name.to_string(),
+                MetricFilter {
+                    whitelist: white,
+                    blacklist: black,
+                },
+            );
+        }
+    };
+    macro_rules! common {
+        ($name:literal, $f:expr) => {
+            common(
+                $name,
+                &$f.enabled,
+                &$f.interval,
+                &$f.metrics_whitelist,
+                &$f.metrics_blacklist,
+                p,
+            )
+        };
+    }
+    common!("cpu", s.cpu);
+    common!("memory", s.memory);
+    common!("loadavg", s.loadavg);
+    common!("vmstat", s.vmstat);
+    common!("diskspace", s.diskspace);
+    common!("iostat", s.iostat);
+    common!("network", s.network);
+    common!("sockets", s.sockets);
+    common!("tcp", s.tcp);
+    common!("uptime", s.uptime);
+    common!("pressure", s.pressure);
+    common!("processes", s.processes);
+
+    let cpu = &mut settings.cpu;
+    cpu.percore = s.cpu.percore.unwrap_or(cpu.percore);
+    cpu.normalize = s.cpu.normalize.unwrap_or(cpu.normalize);
+    cpu.xenfix = s.cpu.xenfix.or(cpu.xenfix);
+
+    if let Some(u) = &s.memory.byte_unit {
+        check_unit(u, p);
+        settings.memory.unit = u.value.clone();
+    }
+    settings.memory.detailed = s.memory.detailed.unwrap_or(false);
+
+    let d = &mut settings.diskspace;
+    if let Some(f) = s.diskspace.filesystems {
+        d.filesystems = f;
+    }
+    if s.diskspace.exclude_filters.is_some() {
+        d.exclude_filters = regexes(&s.diskspace.exclude_filters, p);
+    }
+    if let Some(units) = &s.diskspace.byte_unit {
+        d.byte_units = units_of(units, p);
+    }
+    if let Some(dir) = s.diskspace.labels_dir {
+        d.labels_dir = (!dir.is_empty()).then(|| PathBuf::from(dir));
+    }
+
+    let io = &mut settings.iostat;
+    if let Some(re) = &s.iostat.devices {
+        io.devices = regex(re, p);
+    }
+    if let Some(re) = &s.iostat.exclude_devices {
+        io.exclude_devices = Some(regex(re, p));
+    }
+    if let Some(n) = s.iostat.sector_size {
+        io.sector_size = n.max(1);
+    }
+    io.send_zero = s.iostat.send_zero.unwrap_or(io.send_zero);
+    if let Some(units) = &s.iostat.byte_unit {
+        io.byte_units = units_of(units, p);
+    }
+
+    let net = &mut settings.network;
+    if s.network.interfaces.is_some() {
+        net.interfaces = regexes(&s.network.interfaces, p);
+    }
+    net.greedy = s.network.greedy.unwrap_or(net.greedy);
+    if let Some(units) = &s.network.byte_unit {
+        net.byte_units = units_of(units, p);
+    }
+
+    if let Some(names) = s.tcp.allowed_names {
+        settings.tcp.allowed_names = names;
+    }
+    if let Some(g) = s.tcp.gauges {
+        settings.tcp.gauges = g;
+    }
+    settings.processes.top = s.processes.top.unwrap_or(0);
+
+    // Rounds run at the greatest common divisor of every interval; each collector runs on the
+    // rounds its own interval falls on.
+    let mut tick = base;
+    for &iv in intervals.values() {
+        tick = gcd(tick, iv);
+    }
+    settings.every = intervals.into_iter().map(|(k, v)| (k, v / tick)).collect();
+    if base != tick {
+        for c in &settings.collectors {
+            settings.every.entry(c.clone()).or_insert(base / tick);
+        }
+    }
+    Some(System {
+        interval: tick,
+        prefix: settings.prefix.clone(),
+        settings,
+    })
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+fn regex(re: &Spanned<String>, p: &mut Problems<'_>) -> String {
+    if let Err(e) = regex::Regex::new(&re.value) {
+        p.at(re, format!("bad regex {:?}: {e}", re.value));
+    }
+    re.value.clone()
+}
+
+fn regexes(list: &Option<Vec<Spanned<String>>>, p: &mut Problems<'_>) -> Vec<String> {
+    list.iter().flatten().map(|re| regex(re, p)).collect()
+}
+
+fn check_unit(u: &Spanned<String>, p: &mut Problems<'_>) {
+    if let Err(e) = collect::Unit::parse(&u.value, "byte_unit") {
+        p.at(u, e);
+    }
+}
+
+fn units_of(units: &[Spanned<String>], p: &mut Problems<'_>) -> Vec<String> {
+    if units.is_empty() {
+        return vec!["byte".to_string()];
+    }
+    units
+        .iter()
+        .map(|u| {
+            check_unit(u, p);
+            u.value.clone()
+        })
+        .collect()
+}
