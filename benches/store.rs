@@ -127,7 +127,14 @@ fn commit_ingest(c: &mut Criterion) {
 /// observation per bucket. `rough` makes it harder than the brief's case: gauges are uniform
 /// noise instead of a random walk, counters go to 1,000, and the observation time jitters
 /// within the slot.
+/// Whether this is a real benchmark run (`cargo bench`) rather than `cargo test` checking that
+/// the benches work: the test run uses small sizes so it takes seconds, not minutes.
+fn full_size() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
 fn sealed_day(rough: bool) {
+    let hours = if full_size() { 24 } else { 1 };
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(options(dir.path())).unwrap();
     let names: Vec<(Series, Kind)> = (0..1000)
@@ -146,7 +153,7 @@ fn sealed_day(rough: bool) {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut level: Vec<f64> = (0..names.len()).map(|i| 20.0 + (i % 60) as f64).collect();
     let started = Instant::now();
-    for hour in 0..24 {
+    for hour in 0..hours {
         let mut deltas = Vec::with_capacity(360 * names.len());
         for slot in 0..360 {
             let start = T0 + hour * 3600 + slot * 10;
@@ -182,18 +189,22 @@ fn sealed_day(rough: bool) {
     settle(&store, T0 + 2 * DAY);
     let compaction = started.elapsed();
     let bytes = seg_bytes(dir.path());
-    let buckets = 1000 * 8640;
+    let buckets = 1000 * 360 * hours as usize;
     let id = store.lookup(names[0].0.as_str()).unwrap().id;
-    assert_eq!(store.read(id, 10, T0, T0 + DAY).unwrap().len(), 8640);
+    assert_eq!(
+        store.read(id, 10, T0, T0 + DAY).unwrap().len(),
+        360 * hours as usize
+    );
     println!(
         "store/bytes_per_sealed_bucket/{}: {:.3} B ({} B for {} buckets in {} file(s); {:.3} B before \
-         compaction; Whisper: 12 B/point) — 24 hourly commits+flushes took {:.1?}, compaction {:.1?}",
+         compaction; Whisper: 12 B/point) — {} hourly commits+flushes took {:.1?}, compaction {:.1?}",
         if rough { "rough" } else { "brief" },
         bytes as f64 / buckets as f64,
         bytes,
         buckets,
         store.stats().segments,
         unsealed as f64 / buckets as f64,
+        hours,
         ingest,
         compaction,
     );
@@ -283,7 +294,8 @@ fn find(c: &mut Criterion) {
         "cpu", "memory", "disk", "network", "loadavg", "vmstat", "sockets", "tcp", "pressure",
         "app",
     ];
-    for h in 0..10_000 {
+    let hosts = if full_size() { 10_000 } else { 300 };
+    for h in 0..hosts {
         let mut deltas = Vec::with_capacity(100);
         for g in groups {
             for m in 0..10 {
@@ -303,21 +315,22 @@ fn find(c: &mut Criterion) {
     }
     store.flush_head().unwrap();
     let rss = rss_bytes().saturating_sub(rss_before);
-    assert_eq!(store.stats().series, 1_000_000);
+    assert_eq!(store.stats().series, hosts * 100);
     drop(store);
     let started = Instant::now();
     let store = Store::open(options(dir.path())).unwrap();
     println!(
         "store/1M_names: reopen in {:.2?}; resident memory grew by {:.0} B per name while they were added",
         started.elapsed(),
-        rss as f64 / 1e6
+        rss as f64 / (hosts * 100) as f64
     );
     let mut group = c.benchmark_group("store/find_1M_names");
     group.measurement_time(Duration::from_secs(3));
+    let one_host = format!("servers.host{}.{{cpu,tcp}}.metric[0-4]", hosts / 2);
     for pattern in [
         "servers.host123*.cpu.*",
         "servers.*.cpu.metric1",
-        "servers.host5000.{cpu,tcp}.metric[0-4]",
+        one_host.as_str(),
     ] {
         let glob = Glob::parse(pattern).unwrap();
         let n = store.find(&glob).len();

@@ -29,15 +29,18 @@ Send a value:  echo \"test.value 42 -1\" | nc -q0 127.0.0.1 2003\nRead it back: 
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// Log format on stderr.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
-    log_format: LogFormat,
+    /// Log format on stderr: `text` (level first), `json` (one object per line), or `journal`
+    /// (`<N>` syslog priority prefixes for journald). Default: `journal` when stderr is the
+    /// systemd journal, else `text`.
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
 enum LogFormat {
     Text,
     Json,
+    Journal,
 }
 
 #[derive(Subcommand)]
@@ -116,7 +119,12 @@ enum Command {
     },
 }
 
-fn init_logging(format: LogFormat) {
+fn init_logging(format: Option<LogFormat>) {
+    let format = format.unwrap_or(if tally::agent::systemd::stderr_is_journal() {
+        LogFormat::Journal
+    } else {
+        LogFormat::Text
+    });
     let filter = tracing_subscriber::EnvFilter::try_from_env("TALLY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
@@ -127,6 +135,10 @@ fn init_logging(format: LogFormat) {
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.without_time().init(),
+        LogFormat::Journal => builder
+            .with_ansi(false)
+            .event_format(tally::agent::systemd::JournalFormat)
+            .init(),
     }
 }
 

@@ -345,3 +345,39 @@ fn system_collectors_store_diamond_named_series() {
         assert!(names.contains(&collector), "{collector} not in {names:?}");
     }
 }
+
+/// Under systemd (`Type=notify`): READY=1 once serving, RELOADING=1 then READY=1 around a
+/// SIGHUP, STOPPING=1 on SIGTERM, and exit 0.
+#[test]
+fn speaks_systemds_notify_protocol() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = TestDir::new();
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let config = dir.config("");
+    let d = Daemon::start_env(&config, &[("NOTIFY_SOCKET", socket_path.to_str().unwrap())]);
+    let mut buf = [0u8; 512];
+    let mut next = || {
+        let n = socket.recv(&mut buf).expect("a notification");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let ready = next();
+    assert!(ready.starts_with("READY=1\n"), "{ready}");
+    assert!(
+        ready.contains(&format!("MAINPID={}", d.child.id())),
+        "{ready}"
+    );
+    d.signal("HUP");
+    let reloading = next();
+    assert!(
+        reloading.starts_with("RELOADING=1\nMONOTONIC_USEC="),
+        "{reloading}"
+    );
+    assert!(next().starts_with("READY=1"));
+    let status = d.stop(Duration::from_secs(20));
+    assert!(next().starts_with("STOPPING=1"));
+    assert!(status.success(), "{status:?}");
+}

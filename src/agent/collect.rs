@@ -14,16 +14,27 @@ pub fn settings(system: &config::System) -> collect::Settings {
     system.settings.clone()
 }
 
-pub(crate) fn start(
-    system: &config::System,
-    tx: mpsc::Sender<Feed>,
-    mut stop: watch::Receiver<bool>,
-) -> anyhow::Result<JoinHandle<()>> {
+/// The running system input.
+pub(crate) struct Task {
+    handle: JoinHandle<()>,
+    stop: watch::Sender<bool>,
+}
+
+impl Task {
+    /// Stops after the round in progress, if any (waits at most 10 s).
+    pub(crate) async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.handle).await;
+    }
+}
+
+pub(crate) fn start(system: &config::System, tx: mpsc::Sender<Feed>) -> anyhow::Result<Task> {
+    let (stop_tx, mut stop) = watch::channel(false);
     let mut collectors = Some(Collectors::new(settings(system))?);
     let interval = Duration::from_secs(system.interval.max(1));
     tracing::info!(interval_s = interval.as_secs(), prefix = %system.prefix,
         collectors = %system.settings.collectors.join(","), "System collectors running.");
-    Ok(tokio::spawn(async move {
+    let handle = tokio::spawn(async move {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last: Option<Instant> = None;
@@ -51,5 +62,9 @@ pub(crate) fn start(
                 break;
             }
         }
-    }))
+    });
+    Ok(Task {
+        handle,
+        stop: stop_tx,
+    })
 }

@@ -5,7 +5,7 @@
 //! HTTP stops → store closed.
 
 use crate::aggregate::{self, Aggregator};
-use crate::config::{self, Config};
+use crate::config::Config;
 use crate::http;
 use crate::inputs::Feed;
 use crate::inputs::carbon;
@@ -26,6 +26,8 @@ pub enum Control {
 
 mod collect;
 mod pipeline;
+mod reload;
+pub mod systemd;
 mod tail;
 
 pub use collect::settings as collect_settings;
@@ -57,6 +59,12 @@ pub async fn run_until_signalled(config: Config) -> anyhow::Result<()> {
 struct Inputs {
     carbon: Arc<carbon::Stats>,
     tail: Vec<tail::Running>,
+    /// Set to stop the running tail threads (a reload starts new ones with a new flag).
+    tail_stop: Arc<std::sync::atomic::AtomicBool>,
+    /// What tail inputs replaced by a reload counted.
+    tail_retired: tail::Totals,
+    /// The system collectors' task and its stop signal.
+    system: Option<collect::Task>,
 }
 
 /// Runs the daemon until a [`Control::Shutdown`] arrives (or the control channel closes).
@@ -86,14 +94,16 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
             tracing::warn!("{warning}");
         }
     }
-    let tail_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut inputs = Inputs {
         carbon: Arc::new(carbon::Stats::default()),
         tail: Vec::new(),
+        tail_stop: Arc::default(),
+        tail_retired: tail::Totals::default(),
+        system: None,
     };
     if !config.tail.is_empty() {
         let cursors = store.cursors();
-        inputs.tail = tail::start(&config.tail, &parsers, &cursors, &obs_tx, &tail_stop)?;
+        inputs.tail = tail::start(&config.tail, &parsers, &cursors, &obs_tx, &inputs.tail_stop)?;
     }
     let mut tasks = Vec::new();
     if let Some(c) = &config.carbon {
@@ -128,13 +138,14 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
         }
     }
     if let Some(system) = &config.system {
-        tasks.push(collect::start(system, obs_tx.clone(), stop_rx.clone())?);
+        inputs.system = Some(collect::start(system, obs_tx.clone())?);
     }
-    drop(obs_tx);
+    // Kept to start inputs again on reload; dropped at shutdown.
+    let feed_tx = obs_tx;
 
     let http_state = Arc::new(http::State {
         store: store.clone(),
-        settings: std::sync::RwLock::new(http_settings(&config)),
+        settings: std::sync::RwLock::new(reload::http_settings(&config)),
         stats: http::Stats::default(),
         max_body_bytes: config.http.as_ref().map_or(8 << 20, |h| h.max_body_bytes),
     });
@@ -175,18 +186,16 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
     ));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tracing::info!("tally is running.");
+    systemd::ready();
+    let mut watchdog = systemd::Watchdog::from_env();
     let mut fatal = None;
-    let mut inputs_open = true;
     let self_metrics_every = Duration::from_secs(config.self_metrics_interval.max(1));
     let mut last_self_metrics: Option<std::time::Instant> = None;
     loop {
         tokio::select! {
-            batch = obs_rx.recv(), if inputs_open => match batch {
-                Some(feed) => pipeline.fold(feed).await,
-                // Every input has stopped (or none is configured); commits and HTTP go on.
-                None => inputs_open = false,
-            },
+            Some(feed) = obs_rx.recv() => pipeline.fold(feed).await,
             _ = tick.tick() => {
+                watchdog.tick();
                 if last_self_metrics.is_none_or(|t| t.elapsed() >= self_metrics_every) {
                     last_self_metrics = Some(std::time::Instant::now());
                     pipeline.self_metrics(&inputs, &http_state.stats);
@@ -197,18 +206,35 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
                 }
             }
             c = control.recv() => match c {
-                Some(Control::Reload) => reload(&mut config, &mut pipeline, &http_state),
+                Some(Control::Reload) => {
+                    systemd::reloading();
+                    let mut running = reload::Running {
+                        config: &mut config,
+                        pipeline: &mut pipeline,
+                        http: &http_state,
+                        inputs: &mut inputs,
+                        feeds: &mut obs_rx,
+                        feed_tx: &feed_tx,
+                    };
+                    running.reload().await;
+                    systemd::ready();
+                }
                 Some(Control::Shutdown) | None => break,
             },
         }
     }
 
     tracing::info!("Shutting down: stopping inputs.");
+    systemd::stopping();
     let _ = stop_tx.send(true);
-    tail_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    inputs.tail_stop.store(true, Relaxed);
+    if let Some(system) = inputs.system.take() {
+        system.stop().await;
+    }
     for t in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
     }
+    drop(feed_tx);
     // Tail threads may be waiting to send: keep folding until every one has finished.
     for thread in inputs.tail.iter_mut().filter_map(|r| r.thread.take()) {
         while !thread.is_finished() {
@@ -252,87 +278,6 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
     }
     tracing::info!("tally stopped.");
     Ok(())
-}
-
-fn http_settings(config: &Config) -> http::Settings {
-    http::Settings {
-        schemas: config.storage.schemas.clone(),
-        query: crate::query::Options {
-            max_points_per_series: config.query.max_points_per_series,
-            max_series: config.query.max_series,
-            max_series_per_request: config.query.max_series_per_request,
-            max_points_soft: config.query.max_points_soft,
-            max_points_hard: config.query.max_points_hard,
-            timeout_ms: config.query.timeout_ms,
-        },
-        default_max_data_points: config.query.default_max_data_points,
-        token: config.http.as_ref().and_then(|h| h.token.clone()),
-    }
-}
-
-/// Re-reads the config file. A bad file is logged and the running config kept; settings that
-/// need a restart are named.
-fn reload(current: &mut Config, pipeline: &mut Pipeline, http_state: &http::State) {
-    let Some(path) = current.source.clone() else {
-        tracing::warn!(
-            "Reload asked, but tally runs on built-in defaults (no -c FILE): nothing to reload."
-        );
-        return;
-    };
-    let new = match config::load(&path) {
-        Ok(c) => c,
-        Err(error) => {
-            tracing::error!(path = %path.display(), "Reload rejected; the running config stays:\n{error}");
-            return;
-        }
-    };
-    let mut needs_restart = Vec::new();
-    if new.data_dir != current.data_dir {
-        needs_restart.push("data_dir");
-    }
-    if new.http.as_ref().map(|h| h.listen) != current.http.as_ref().map(|h| h.listen) {
-        needs_restart.push("http.listen");
-    }
-    if new.carbon != current.carbon {
-        needs_restart.push("inputs.carbon");
-    }
-    if new.storage.commit_interval_ms != current.storage.commit_interval_ms
-        || new.storage.head_flush_interval != current.storage.head_flush_interval
-        || new.storage.max_future != current.storage.max_future
-        || new.storage.max_pending_buckets != current.storage.max_pending_buckets
-    {
-        needs_restart.push("storage intervals and limits");
-    }
-    if new.queue_batches != current.queue_batches {
-        needs_restart.push("inputs.queue_batches");
-    }
-    if new.system != current.system {
-        needs_restart.push("inputs.system");
-    }
-    if new.tail != current.tail || new.parser_dirs != current.parser_dirs {
-        needs_restart.push("inputs.tail and parsers");
-    }
-    if new.storage.schemas.resolutions() != current.storage.schemas.resolutions() {
-        needs_restart.push("the set of resolutions (store retention enforcement)");
-    }
-    pipeline.aggregator.set_schemas(new.storage.schemas.clone());
-    *http_state
-        .settings
-        .write()
-        .unwrap_or_else(|e| e.into_inner()) = http_settings(&new);
-    let applied = "storage.schemas, query, http.token";
-    if needs_restart.is_empty() {
-        tracing::info!(path = %path.display(), applied, "Config reloaded.");
-    } else {
-        tracing::warn!(path = %path.display(), applied, needs_restart = %needs_restart.join(", "),
-            "Config reloaded; some changes take effect only after a restart.");
-    }
-    // Record what now runs, so the next reload compares against it.
-    current.storage.schemas = new.storage.schemas.clone();
-    current.query = new.query.clone();
-    if let (Some(running), Some(new)) = (current.http.as_mut(), new.http.as_ref()) {
-        running.token = new.token.clone();
-    }
 }
 
 /// Checks that every parser a tail input names was loaded (for `tally check`).

@@ -77,6 +77,14 @@ impl Pipeline {
         }
     }
 
+    /// Where every input position is: the store's committed cursors overlaid with the newer
+    /// ones waiting for the next commit. A restarted input resumes exactly here.
+    pub(super) fn latest_cursors(&self) -> HashMap<String, Vec<u8>> {
+        let mut all = self.store.cursors();
+        all.extend(self.cursors.iter().map(|(k, v)| (k.clone(), v.clone())));
+        all
+    }
+
     pub(super) async fn commit(&mut self) -> Result<(), store::Error> {
         self.pending.extend(self.aggregator.drain());
         if self.pending.len() > self.max_pending {
@@ -189,26 +197,14 @@ impl Pipeline {
         ] {
             self.counter(&mut out, name, v, now);
         }
-        let mut tail_totals = [0u64; 7];
+        let mut totals = inputs.tail_retired.clone();
         let mut tail_gauges = [0u64; 2];
-        let mut parse = crate::parse::Counters::default();
         for t in &inputs.tail {
-            let s = &t.tail;
-            for (total, v) in tail_totals.iter_mut().zip([
-                &s.lines,
-                &s.bytes,
-                &s.truncated_long_lines,
-                &s.rotations,
-                &s.truncations,
-                &s.read_errors,
-                &s.lost_checkpoints,
-            ]) {
-                *total += v.load(Relaxed);
-            }
-            tail_gauges[0] += s.files_open.load(Relaxed);
-            tail_gauges[1] += s.files_skipped_over_limit.load(Relaxed);
-            parse.add(&t.parse.lock().unwrap_or_else(|e| e.into_inner()));
+            totals.add(t);
+            tail_gauges[0] += t.tail.files_open.load(Relaxed);
+            tail_gauges[1] += t.tail.files_skipped_over_limit.load(Relaxed);
         }
+        let (tail_totals, parse) = (totals.tail, totals.parse);
         for (name, v) in [
             ("tally.tail.lines", tail_totals[0]),
             ("tally.tail.bytes", tail_totals[1]),

@@ -143,3 +143,32 @@ fn follow(
         sent_cursors = cursors;
     }
 }
+
+/// What tail inputs counted: the running ones plus those a reload replaced, so the `tally.tail.*`
+/// and `tally.parse.*` totals keep growing across reloads.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Totals {
+    /// lines, bytes, truncated_long_lines, rotations, truncations, read_errors,
+    /// lost_checkpoints.
+    pub tail: [u64; 7],
+    pub parse: Counters,
+}
+
+impl Totals {
+    pub(crate) fn add(&mut self, r: &Running) {
+        let s = &r.tail;
+        for (total, v) in self.tail.iter_mut().zip([
+            &s.lines,
+            &s.bytes,
+            &s.truncated_long_lines,
+            &s.rotations,
+            &s.truncations,
+            &s.read_errors,
+            &s.lost_checkpoints,
+        ]) {
+            *total += v.load(Ordering::Relaxed);
+        }
+        self.parse
+            .add(&r.parse.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+}

@@ -58,9 +58,15 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `tally run -c config` and waits until it logs "tally is running.".
     pub fn start(config: &Path) -> Daemon {
+        Daemon::start_env(config, &[])
+    }
+
+    /// As [`Daemon::start`], with extra environment variables.
+    pub fn start_env(config: &Path, env: &[(&str, &str)]) -> Daemon {
         let mut child = tally()
             .args(["--log-format", "json", "run", "-c"])
             .arg(config)
+            .envs(env.iter().copied())
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()

@@ -1,0 +1,187 @@
+//! SIGHUP: re-read the config file and the parser files, and apply what changed without losing
+//! a bucket or an offset. A bad file (config or a parser an input needs) is rejected with the
+//! error logged, and what runs keeps running.
+//!
+//! - Schemas, query limits and the HTTP token apply at once.
+//! - Tail inputs and parsers: parser files are always re-read. The new set is checked first
+//!   (every parser an input names must load); then the running tail threads stop, everything
+//!   they read is folded in, and new threads start from the exact cursors the old ones reached,
+//!   so no line is lost or counted twice.
+//! - System collectors restart with the new settings when they changed (the first round after
+//!   that publishes no rates, as at startup).
+//! - Listen addresses, `data_dir`, storage intervals and the queue bound need a restart; the log
+//!   names them.
+
+use super::pipeline::Pipeline;
+use super::{Inputs, collect, tail};
+use crate::config::{self, Config};
+use crate::http;
+use crate::inputs::Feed;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// What a reload may change, borrowed from the running agent.
+pub(super) struct Running<'a> {
+    pub config: &'a mut Config,
+    pub pipeline: &'a mut Pipeline,
+    pub http: &'a http::State,
+    pub inputs: &'a mut Inputs,
+    pub feeds: &'a mut mpsc::Receiver<Feed>,
+    pub feed_tx: &'a mpsc::Sender<Feed>,
+}
+
+pub(super) fn http_settings(config: &Config) -> http::Settings {
+    http::Settings {
+        schemas: config.storage.schemas.clone(),
+        query: crate::query::Options {
+            max_points_per_series: config.query.max_points_per_series,
+            max_series: config.query.max_series,
+            max_series_per_request: config.query.max_series_per_request,
+            max_points_soft: config.query.max_points_soft,
+            max_points_hard: config.query.max_points_hard,
+            timeout_ms: config.query.timeout_ms,
+        },
+        default_max_data_points: config.query.default_max_data_points,
+        token: config.http.as_ref().and_then(|h| h.token.clone()),
+    }
+}
+
+impl Running<'_> {
+    pub(super) async fn reload(&mut self) {
+        let Some(path) = self.config.source.clone() else {
+            tracing::warn!(
+                "Reload asked, but tally runs on built-in defaults (no -c FILE): nothing to reload."
+            );
+            return;
+        };
+        let new = match config::load(&path) {
+            Ok(c) => c,
+            Err(error) => {
+                tracing::error!(path = %path.display(), "Reload rejected; the running config stays:\n{error}");
+                return;
+            }
+        };
+        let current = &*self.config;
+        let mut needs_restart = Vec::new();
+        if new.data_dir != current.data_dir {
+            needs_restart.push("data_dir");
+        }
+        if new.http.as_ref().map(|h| h.listen) != current.http.as_ref().map(|h| h.listen) {
+            needs_restart.push("http.listen");
+        }
+        if new.carbon != current.carbon {
+            needs_restart.push("inputs.carbon");
+        }
+        if new.storage.commit_interval_ms != current.storage.commit_interval_ms
+            || new.storage.head_flush_interval != current.storage.head_flush_interval
+            || new.storage.max_future != current.storage.max_future
+            || new.storage.max_pending_buckets != current.storage.max_pending_buckets
+        {
+            needs_restart.push("storage intervals and limits");
+        }
+        if new.queue_batches != current.queue_batches {
+            needs_restart.push("inputs.queue_batches");
+        }
+        if new.storage.schemas.resolutions() != current.storage.schemas.resolutions() {
+            needs_restart.push("the set of resolutions (store retention enforcement)");
+        }
+
+        let mut applied = vec!["storage.schemas", "query", "http.token"];
+        self.pipeline
+            .aggregator
+            .set_schemas(new.storage.schemas.clone());
+        *self
+            .http
+            .settings
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = http_settings(&new);
+        self.config.storage.schemas = new.storage.schemas.clone();
+        self.config.query = new.query.clone();
+        if let (Some(running), Some(new)) = (self.config.http.as_mut(), new.http.as_ref()) {
+            running.token = new.token.clone();
+        }
+
+        if !new.tail.is_empty() || !self.inputs.tail.is_empty() {
+            match self.restart_tail(&new).await {
+                Ok(()) => {
+                    applied.push("inputs.tail and parsers");
+                    self.config.tail = new.tail.clone();
+                    self.config.parser_dirs = new.parser_dirs.clone();
+                }
+                Err(error) => tracing::error!(
+                    "Tail inputs and parsers not reloaded; the running ones go on: {error:#}"
+                ),
+            }
+        }
+        if new.system != self.config.system {
+            if let Some(running) = self.inputs.system.take() {
+                running.stop().await;
+            }
+            if let Some(system) = &new.system {
+                match collect::start(system, self.feed_tx.clone()) {
+                    Ok(task) => self.inputs.system = Some(task),
+                    Err(error) => {
+                        tracing::error!(%error, "System collectors not restarted.")
+                    }
+                }
+            }
+            self.config.system = new.system.clone();
+            applied.push("inputs.system");
+        }
+        let applied = applied.join(", ");
+        if needs_restart.is_empty() {
+            tracing::info!(path = %path.display(), applied, "Config reloaded.");
+        } else {
+            tracing::warn!(path = %path.display(), applied, needs_restart = %needs_restart.join(", "),
+                "Config reloaded; some changes take effect only after a restart.");
+        }
+    }
+
+    /// Re-reads the parsers, checks the new tail inputs against them, then replaces the running
+    /// tail threads: stop, fold what they read, start again from where they ended.
+    async fn restart_tail(&mut self, new: &Config) -> anyhow::Result<()> {
+        let (parsers, errors) = crate::parse::load(&new.parser_dirs);
+        for error in &errors {
+            tracing::error!("Parser not loaded:\n{error}");
+        }
+        for p in &parsers {
+            for warning in p.warnings() {
+                tracing::warn!("{warning}");
+            }
+        }
+        // Fails before anything stops when an input names a parser that did not load.
+        tail::bind(&new.tail, &parsers)?;
+
+        self.inputs.tail_stop.store(true, Relaxed);
+        let old = std::mem::take(&mut self.inputs.tail);
+        for mut running in old {
+            if let Some(thread) = running.thread.take() {
+                // A thread may be blocked sending its last feed: keep folding until it ends.
+                while !thread.is_finished() {
+                    if let Ok(Some(feed)) =
+                        tokio::time::timeout(Duration::from_millis(50), self.feeds.recv()).await
+                    {
+                        self.pipeline.fold(feed).await;
+                    }
+                }
+                let _ = thread.join();
+            }
+            self.inputs.tail_retired.add(&running);
+        }
+        while let Ok(feed) = self.feeds.try_recv() {
+            self.pipeline.fold(feed).await;
+        }
+        self.inputs.tail_stop = Arc::default();
+        let cursors = self.pipeline.latest_cursors();
+        self.inputs.tail = tail::start(
+            &new.tail,
+            &parsers,
+            &cursors,
+            self.feed_tx,
+            &self.inputs.tail_stop,
+        )?;
+        Ok(())
+    }
+}
