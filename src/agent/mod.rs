@@ -179,6 +179,8 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
         ),
         store.clone(),
         config.storage.max_pending_buckets,
+        // At most every 5 s, and at least as often as the head is to be flushed.
+        Duration::from_secs(config.storage.head_flush_interval.clamp(1, 5) as u64),
     );
     let mut config = config;
     let mut tick = tokio::time::interval(Duration::from_millis(

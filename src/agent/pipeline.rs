@@ -31,10 +31,20 @@ pub(super) struct Pipeline {
     /// Most deltas kept for retry (`storage.max_pending_buckets`).
     max_pending: usize,
     last_commit_ms: Option<f64>,
+    /// When maintenance last started.
+    last_maintain: Option<Instant>,
+    /// Maintenance (retention, head flush when due, compaction) runs at most this often: its
+    /// deadlines are minutes to hours, so checking at every commit only costs wake-ups.
+    maintain_every: std::time::Duration,
 }
 
 impl Pipeline {
-    pub(super) fn new(aggregator: Aggregator, store: Arc<Store>, max_pending: usize) -> Pipeline {
+    pub(super) fn new(
+        aggregator: Aggregator,
+        store: Arc<Store>,
+        max_pending: usize,
+        maintain_every: std::time::Duration,
+    ) -> Pipeline {
         Pipeline {
             aggregator,
             store,
@@ -47,6 +57,8 @@ impl Pipeline {
             dropped_deltas: 0,
             max_pending,
             last_commit_ms: None,
+            last_maintain: None,
+            maintain_every,
         }
     }
 
@@ -96,11 +108,16 @@ impl Pipeline {
                 "The store refuses commits; oldest buckets dropped."
             );
         }
+        let now = unix_now();
+        if self.pending.is_empty() && self.cursors.is_empty() {
+            // Nothing to make durable: an idle daemon does no I/O here.
+            self.maintain(now);
+            return Ok(());
+        }
         let deltas = std::mem::take(&mut self.pending);
         let cursors: Vec<(String, Vec<u8>)> = self.cursors.drain().collect();
         let store = self.store.clone();
         let started = Instant::now();
-        let now = unix_now();
         let batch = Batch { deltas, cursors };
         let result = tokio::task::spawn_blocking(move || store.try_commit(batch)).await;
         match result {
@@ -144,9 +161,14 @@ impl Pipeline {
     /// Retention, head flush and compaction, off the commit path: a compaction can take a
     /// second, and commits go on meanwhile. At most one runs at a time.
     fn maintain(&mut self, now: i64) {
-        if self.maintaining.swap(true, Relaxed) {
+        if self
+            .last_maintain
+            .is_some_and(|t| t.elapsed() < self.maintain_every)
+            || self.maintaining.swap(true, Relaxed)
+        {
             return;
         }
+        self.last_maintain = Some(Instant::now());
         let (store, busy, errors) = (
             self.store.clone(),
             self.maintaining.clone(),

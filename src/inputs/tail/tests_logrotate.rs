@@ -9,6 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 const ROUNDS: usize = 5;
+/// How long the tailer keeps reading a renamed file. The writer reopens ~30 ms after each
+/// rotation; a wait well above that keeps a loaded machine (a delayed writer) from mattering.
+const ROTATE_WAIT: Duration = Duration::from_secs(2);
 
 fn logrotate() -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
@@ -85,7 +88,7 @@ fn run(bin: &Path, mode: &str, glob: bool) -> Run {
         let mut s = Settings::new(vec![pattern]);
         s.start_at = StartAt::Beginning;
         s.poll_interval = Duration::from_millis(100);
-        s.rotate_wait = Duration::from_millis(500);
+        s.rotate_wait = ROTATE_WAIT;
         let (delivered, stop) = (delivered.clone(), stop_tailer.clone());
         std::thread::spawn(move || {
             let mut t = Tailer::new(s, &HashMap::new());
@@ -123,8 +126,22 @@ fn run(bin: &Path, mode: &str, glob: bool) -> Run {
     }
     stop_writer.store(true, Ordering::Relaxed);
     let written = writer.join().unwrap();
-    // Long enough for the last rotated file's rotate wait and a stat tick.
-    std::thread::sleep(Duration::from_millis(1500));
+    // Until everything written is delivered, or nothing more arrives for longer than the
+    // rotate wait (copytruncate loses its window's lines): a loaded machine only makes it slower.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let (mut seen, mut since) = (0, std::time::Instant::now());
+    while std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        let n = delivered.lock().unwrap().len();
+        if n as u64 >= written {
+            break;
+        }
+        if n != seen {
+            (seen, since) = (n, std::time::Instant::now());
+        } else if since.elapsed() > ROTATE_WAIT * 3 {
+            break;
+        }
+    }
     stop_tailer.store(true, Ordering::Relaxed);
     tailer.join().unwrap();
 

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Builds the deb and the rpm, inspects both, then installs the deb on this machine and checks
+# the user, paths, permissions, the config, the unit, an upgrade over data, remove and purge.
+# Needs root (dpkg -i). Where systemd is not PID 1 (containers, CI), the service cannot start:
+# the unit is checked with `systemd-analyze verify` / `security --offline` instead, and the
+# daemon is run by hand as the service user to check the packaged config, paths and upgrade.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fail() { echo "packaging test FAILED: $*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || fail "needs root (dpkg -i)"
+
+if ! command -v rpm >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rpm >/dev/null 2>&1 ||
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rpm; }
+fi
+if dpkg -s tally >/dev/null 2>&1; then
+  fail "a tally package is already installed here; purge it first (dpkg -P tally)"
+fi
+
+packaging/build.sh
+version=$(cargo metadata --no-deps --format-version 1 |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["packages"][0]["version"])')
+deb=$(ls target/package/tally_"$version"-1_*.deb)
+rpmf=$(ls target/package/tally-"$version"-1.*.rpm)
+
+echo "== inspect $deb"
+info=$(dpkg-deb -I "$deb")
+echo "$info" | grep -q "^ Version: $version-1$" || fail "deb version is not $version-1"
+echo "$info" | grep -q "^ Package: tally$" || fail "deb package name"
+for s in postinst prerm postrm conffiles; do
+  echo "$info" | grep -qw "$s" || fail "deb has no $s"
+done
+dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | grep -qx /etc/tally/tally.yaml ||
+  fail "/etc/tally/tally.yaml is not a conffile"
+dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./postinst | grep -q "deb-systemd-helper" ||
+  fail "postinst lacks the systemd enable snippet"
+contents=$(dpkg-deb -c "$deb")
+for path in ./usr/bin/tally ./etc/tally/tally.yaml ./etc/tally/parsers.d/README \
+  ./usr/share/tally/parsers/nginx_access.yaml ./usr/share/doc/tally/copyright \
+  ./usr/share/doc/tally/README.md ./lib/systemd/system/tally.service; do
+  echo "$contents" | grep -q " $path$" || fail "deb lacks $path"
+done
+echo "$contents" | grep " ./usr/bin/tally$" | grep -q "^-rwxr-xr-x" || fail "tally not 0755"
+
+echo "== inspect $rpmf"
+rpm -qp --qf '%{NAME} %{VERSION} %{RELEASE}\n' "$rpmf" 2>/dev/null | grep -qx "tally $version 1" ||
+  fail "rpm name/version"
+files=$(rpm -qlp "$rpmf" 2>/dev/null)
+for path in /usr/bin/tally /etc/tally/tally.yaml /usr/share/tally/parsers/nginx_access.yaml \
+  /usr/lib/systemd/system/tally.service /usr/share/doc/tally/LICENSE; do
+  echo "$files" | grep -qx "$path" || fail "rpm lacks $path"
+done
+rpm -qp --qf '[%{FILENAMES} %{FILEFLAGS:fflags}\n]' "$rpmf" 2>/dev/null |
+  grep -qx "/etc/tally/tally.yaml cn" || fail "tally.yaml is not %config(noreplace)"
+scripts=$(rpm -qp --scripts "$rpmf" 2>/dev/null)
+for s in "preinstall scriptlet" "postinstall scriptlet" "preuninstall scriptlet" \
+  "postuninstall scriptlet" "useradd --system" "systemctl try-restart"; do
+  echo "$scripts" | grep -q "$s" || fail "rpm scripts lack '$s'"
+done
+
+echo "== install $deb"
+dpkg -i "$deb"
+getent passwd tally | grep -q ":/var/lib/tally:/usr/sbin/nologin$" || fail "tally user"
+id -nG tally | grep -qw adm || fail "tally is not in adm"
+[ "$(stat -c '%U:%G %a' /var/lib/tally)" = "tally:tally 750" ] || fail "/var/lib/tally owner/mode"
+[ "$(stat -c '%a' /etc/tally/tally.yaml)" = 644 ] || fail "/etc/tally/tally.yaml mode"
+[ -d /etc/tally/parsers.d ] || fail "/etc/tally/parsers.d"
+/usr/bin/tally --version | grep -q "$version" || fail "tally --version"
+/usr/bin/tally check -c /etc/tally/tally.yaml || fail "the packaged config does not pass tally check"
+runuser -u tally -- /usr/bin/tally check -c /etc/tally/tally.yaml >/dev/null ||
+  fail "the service user cannot read the config and parsers"
+systemd-analyze verify /lib/systemd/system/tally.service 2>&1 | grep "tally.service" &&
+  fail "systemd-analyze verify reports problems"
+score=$(systemd-analyze security --offline=true /lib/systemd/system/tally.service 2>/dev/null |
+  sed -n 's/.*Overall exposure level for tally.service: \([0-9.]*\).*/\1/p')
+echo "systemd-analyze security: exposure $score"
+awk -v s="$score" 'BEGIN { exit !(s != "" && s <= 2.0) }' || fail "exposure $score > 2.0"
+
+echo "== the packaged daemon as the service user, then an upgrade over its data"
+# The packaged config, on ports free here, as systemd would run it (User=tally).
+work=$(mktemp -d)
+sed -e 's/127.0.0.1:8080/127.0.0.1:18080/; s/127.0.0.1:2003/127.0.0.1:12003/; s/127.0.0.1:8125/127.0.0.1:18125/' \
+  /etc/tally/tally.yaml >"$work/tally.yaml"
+chmod 644 "$work/tally.yaml"; chmod 755 "$work"
+start() {
+  runuser -u tally -- /usr/bin/tally run -c "$work/tally.yaml" 2>"$work/log" &
+  pid=$!
+  for _ in $(seq 100); do
+    grep -q "tally is running" "$work/log" && return 0
+    sleep 0.1
+  done
+  cat "$work/log"; fail "the packaged daemon did not start"
+}
+start
+now=$(date +%s)
+printf 'pkg.test.value 42 %s\n' "$now" >/dev/tcp/127.0.0.1/12003
+sleep 2
+curl -fsS "http://127.0.0.1:18080/render?target=pkg.test.value&from=-5min&format=json" | grep -q '\[42' ||
+  fail "value not served"
+# What an upgrade does under systemd: prerm stops (SIGTERM), dpkg replaces, postinst restarts.
+kill -TERM "$pid"; wait "$pid" || fail "daemon exit status on SIGTERM"
+echo "# local edit" >>/etc/tally/tally.yaml
+DEB_REVISION=2 packaging/build.sh >/dev/null
+dpkg -i --force-confold target/package/tally_"$version"-2_*.deb
+dpkg -s tally | grep -q "^Version: $version-2$" || fail "upgrade"
+grep -q "# local edit" /etc/tally/tally.yaml || fail "the upgrade replaced the edited conffile"
+start
+curl -fsS "http://127.0.0.1:18080/render?target=pkg.test.value&from=-5min&format=json" | grep -q '\[42' ||
+  fail "data lost across the upgrade"
+kill -TERM "$pid"; wait "$pid" || fail "daemon exit status on SIGTERM"
+[ "$(stat -c '%U' /var/lib/tally/MANIFEST 2>/dev/null || stat -c '%U' /var/lib/tally)" = tally ] ||
+  fail "data files not owned by tally"
+
+echo "== remove keeps data and config; purge deletes them"
+dpkg -r tally
+[ ! -e /usr/bin/tally ] || fail "binary left after remove"
+[ -d /var/lib/tally ] && [ -f /etc/tally/tally.yaml ] || fail "remove deleted data or config"
+dpkg -P tally
+[ ! -e /var/lib/tally ] && [ ! -e /etc/tally ] || fail "purge left data or config"
+rm -rf "$work"
+echo "packaging test passed (exposure $score)"
