@@ -17,6 +17,9 @@ if dpkg -s tally >/dev/null 2>&1; then
   fail "a tally package is already installed here; purge it first (dpkg -P tally)"
 fi
 
+# Whatever happens below, leave the machine without the package.
+trap 'kill "${pid:-0}" 2>/dev/null || true; dpkg -P tally >/dev/null 2>&1 || true' EXIT
+
 packaging/build.sh
 version=$(cargo metadata --no-deps --format-version 1 |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["packages"][0]["version"])')

@@ -55,12 +55,17 @@ sleep "$DURATION"
 t1=$(cpu $tpid); c1=$(cpu $cpid)
 trss=$(awk '/VmRSS/ {print $2}' /proc/$tpid/status); thwm=$(awk '/VmHWM/ {print $2}' /proc/$tpid/status)
 crss=$(awk '/VmRSS/ {print $2}' /proc/$cpid/status); chwm=$(awk '/VmHWM/ {print $2}' /proc/$cpid/status)
+# Resident memory splits into file-backed pages (the program's own code, mapped from the page
+# cache, shared and reclaimable) and anonymous memory (heap, stacks: what the process costs).
+anon() { awk '/^(Private_Dirty|Shared_Dirty):/ {s += $2} END {print s}' "/proc/$1/smaps_rollup"; }
+tanon=$(anon $tpid); canon=$(anon $cpid)
 series=$(ls "$work/csv"/*/ 2>/dev/null | wc -l)
 awk -v d="$DURATION" -v hz="$ticks" -v t="$((t1 - t0))" -v c="$((c1 - c0))" \
-    -v tr="$trss" -v th="$thwm" -v cr="$crss" -v ch="$chwm" 'BEGIN {
+    -v tr="$trss" -v th="$thwm" -v cr="$crss" -v ch="$chwm" -v ta="$tanon" -v ca="$canon" 'BEGIN {
   printf "over %d s at a 10 s interval:\n", d
   printf "tally:    CPU %.3f%% of one core (%d ticks)  RSS %.1f MiB (peak %.1f MiB)\n", 100*t/hz/d, t, tr/1024, th/1024
   printf "collectd: CPU %.3f%% of one core (%d ticks)  RSS %.1f MiB (peak %.1f MiB)\n", 100*c/hz/d, c, cr/1024, ch/1024
   if (t > 0) printf "CPU collectd/tally = %.2f\n", c/t; else print "CPU collectd/tally: tally used 0 ticks"
   printf "RSS collectd/tally = %.2f\n", cr/tr
+  printf "anonymous (dirty) memory: tally %.1f MiB, collectd %.1f MiB; collectd/tally = %.2f\n", ta/1024, ca/1024, ca/ta
 }'
