@@ -11,6 +11,7 @@ pub mod aggregate;
 pub mod clock;
 pub mod config;
 pub mod encoding;
+pub mod graph;
 pub mod http;
 pub mod inputs;
 pub mod metric;

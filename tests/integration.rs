@@ -6,4 +6,5 @@ mod util;
 mod cli;
 mod crash;
 mod daemon;
+mod graph;
 mod tail;

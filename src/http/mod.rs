@@ -4,6 +4,7 @@
 
 mod functions;
 mod graphite;
+mod image;
 mod params;
 pub mod render;
 mod tags;

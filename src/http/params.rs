@@ -14,6 +14,11 @@ impl Params {
         Params(list)
     }
 
+    /// Every `(key, value)` in order, query string first.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0
             .iter()

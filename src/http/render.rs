@@ -2,8 +2,8 @@
 //! [`query::Evaluator`] over the store, then hand the evaluated series to the format asked for.
 //!
 //! The pipeline is `request → Rendered {series, request, params} → format`, so every format
-//! (json, csv, raw, and png/svg from the graph renderer) reads the same evaluated series:
-//! name, start, step, values, path expression, tags, lineage and style hints.
+//! (json, csv, raw, and png/svg from the graph renderer, see `image.rs`) reads the same
+//! evaluated series: name, start, step, values, path expression, tags, lineage and style hints.
 
 use super::graphite::{blocking, check_tz, now_param, read, text, time_param};
 use super::{ApiError, Params, State};
@@ -28,7 +28,12 @@ pub struct Rendered {
 
 pub async fn render(state: S, req: HttpRequest) -> Result<Response, ApiError> {
     let p = read(req).await?.params;
-    check_tz(&p)?;
+    let image = p.get("format").and_then(super::image::format);
+    if image.is_none() {
+        // Images read tz for their time axis (graph::Params); from/until are still UTC.
+        check_tz(&p)?;
+    }
+    let graph = image.map(|_| super::image::params(&p)).transpose()?;
     // graphite-web's default is a PNG; tally answers JSON unless an image is asked for.
     let format = match p.get("format").filter(|f| !f.is_empty()) {
         Some(f) => f.to_string(),
@@ -37,6 +42,9 @@ pub async fn render(state: S, req: HttpRequest) -> Result<Response, ApiError> {
         None => "json".into(),
     };
     let rendered = evaluate(&state, &p).await?;
+    if let (Some(image), Some(graph)) = (image, graph) {
+        return super::image::respond(rendered, graph, image).await;
+    }
     respond(&format, rendered, &p)
 }
 
@@ -74,6 +82,7 @@ pub async fn evaluate(state: &Arc<State>, p: &Params) -> Result<Rendered, ApiErr
         now,
         max_data_points: p
             .number("maxDataPoints")?
+            .or(super::image::default_points(p))
             .or(settings.default_max_data_points),
         x_files_factor,
     };
@@ -131,11 +140,8 @@ pub fn respond(format: &str, mut r: Rendered, p: &Params) -> Result<Response, Ap
         }
         "csv" => Ok(text("text/csv", csv(&r.series))),
         "raw" => Ok(text("text/plain", raw(&r.series))),
-        "png" | "svg" | "pdf" => Err(ApiError::BadRequest(format!(
-            "format {format:?} is not supported yet (json, csv, raw)"
-        ))),
         other => Err(ApiError::BadRequest(format!(
-            "format {other:?} is not supported (json, csv, raw)"
+            "format {other:?} is not supported (json, csv, raw, png, svg)"
         ))),
     }
 }
