@@ -220,7 +220,8 @@ fn bad_input_is_counted_and_survived() {
         ("/render?target=a&from=-5m", "from"),
         ("/render?target=a&from=yesterdayish", "from"),
         ("/render?target=a&maxDataPoints=ten", "maxDataPoints"),
-        ("/render?target=a&format=png", "format"),
+        ("/render?target=a&format=pdf", "format"),
+        ("/render?target=a&format=png&width=wide", "width"),
         (
             "/render?target=noSuchFunction(a.*)",
             "unknown function: noSuchFunction",
