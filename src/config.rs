@@ -3,6 +3,12 @@
 //! Every error names the file, line and column it comes from, and validation reports all of
 //! them at once.
 
+pub mod outputs;
+pub mod statsd;
+
+pub use outputs::Output;
+pub use statsd::Statsd;
+
 use crate::schema::{self, Schema, Schemas};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
@@ -78,6 +84,8 @@ pub struct File {
     pub parser_dirs: Option<Vec<String>>,
     #[serde(default)]
     pub self_metrics: SelfMetricsFile,
+    /// Where data is sent (see [`outputs`]).
+    pub outputs: Option<Vec<Spanned<outputs::OutputFile>>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -148,6 +156,8 @@ pub struct InputsFile {
     /// is full, TCP senders wait and UDP datagrams are dropped and counted.
     pub queue_batches: Option<usize>,
     pub carbon: Option<CarbonFile>,
+    /// The StatsD server (see [`statsd`]).
+    pub statsd: Option<statsd::StatsdFile>,
     /// Log files bound to parsers.
     pub tail: Option<Vec<TailFile>>,
     /// Diamond-style system collectors reading /proc.
@@ -204,6 +214,8 @@ pub struct Config {
     pub system: Option<System>,
     /// Seconds between recordings of the `tally.*` self-metrics.
     pub self_metrics_interval: u64,
+    pub statsd: Option<Statsd>,
+    pub outputs: Vec<Output>,
 }
 
 /// Where a file seen for the first time is read from.
@@ -457,6 +469,19 @@ impl File {
             .collect();
         let system = system::validate(self.inputs.system.unwrap_or_default(), &hostname, &mut p);
         let self_metrics_interval = p.duration(&self.self_metrics.interval, 10);
+        let statsd = statsd::validate(self.inputs.statsd, &mut p);
+        if let (Some(s), Some(c)) = (&statsd, &carbon)
+            && s.listen == c.listen
+            && s.listen.port() != 0
+        {
+            p.list.push(Problem {
+                file: path.map(Path::to_path_buf).unwrap_or_default(),
+                line: 0,
+                column: 0,
+                message: format!("statsd and carbon both listen on {}", s.listen),
+            });
+        }
+        let outputs = outputs::validate(self.outputs.unwrap_or_default(), &mut p);
         if !p.list.is_empty() {
             return Err(Error::Invalid(p.list));
         }
@@ -473,6 +498,8 @@ impl File {
             parser_dirs,
             system,
             self_metrics_interval,
+            statsd,
+            outputs,
         })
     }
 }

@@ -18,4 +18,5 @@ pub mod metric;
 pub mod parse;
 pub mod query;
 pub mod schema;
+pub mod ship;
 pub mod store;

@@ -27,6 +27,7 @@ pub enum Control {
 mod collect;
 mod pipeline;
 mod reload;
+mod statsd;
 pub mod systemd;
 mod tail;
 
@@ -65,6 +66,8 @@ struct Inputs {
     tail_retired: tail::Totals,
     /// The system collectors' task and its stop signal.
     system: Option<collect::Task>,
+    /// The StatsD input and the outputs.
+    statsd: statsd::Running,
 }
 
 /// Runs the daemon until a [`Control::Shutdown`] arrives (or the control channel closes).
@@ -100,6 +103,7 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
         tail_stop: Arc::default(),
         tail_retired: tail::Totals::default(),
         system: None,
+        statsd: statsd::Running::default(),
     };
     if !config.tail.is_empty() {
         let cursors = store.cursors();
@@ -137,6 +141,7 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
             )));
         }
     }
+    inputs.statsd = statsd::start(&config, &obs_tx, &stop_rx, &mut tasks).await?;
     if let Some(system) = &config.system {
         inputs.system = Some(collect::start(system, obs_tx.clone())?);
     }

@@ -285,6 +285,7 @@ impl Pipeline {
         ] {
             out.push(self_obs(name, Kind::Gauge, v as f64, now));
         }
+        out.extend(inputs.statsd.self_metrics(now));
         if let Some(ms) = self.last_commit_ms.take() {
             out.push(self_obs("tally.store.commit_ms", Kind::Timer, ms, now));
         }

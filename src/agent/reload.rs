@@ -74,6 +74,12 @@ impl Running<'_> {
         if new.carbon != current.carbon {
             needs_restart.push("inputs.carbon");
         }
+        if new.statsd != current.statsd {
+            needs_restart.push("inputs.statsd");
+        }
+        if new.outputs != current.outputs {
+            needs_restart.push("outputs");
+        }
         if new.storage.commit_interval_ms != current.storage.commit_interval_ms
             || new.storage.head_flush_interval != current.storage.head_flush_interval
             || new.storage.max_future != current.storage.max_future

@@ -209,3 +209,81 @@ inputs:
     assert!(err.contains("t.yaml:5:22: bad duration \"0s\""), "{err}");
     assert!(err.contains("t.yaml:5:46: bad regex \"[x\""), "{err}");
 }
+
+#[test]
+fn statsd_input_and_carbon_output() {
+    let c = check("").unwrap();
+    assert!(c.statsd.is_none() && c.outputs.is_empty());
+    let yaml = "\
+inputs:
+  statsd:
+    listen: 127.0.0.1:9125
+    recv_buffer_bytes: 8388608
+outputs:
+  - type: carbon
+    destinations: ['graphite:2003', '127.0.0.1:2103']
+    statsd:
+      flush_interval: 2s
+      legacy_namespace: false
+      percent_threshold: [90, -10, 99.9]
+      histogram: [{metric: api, bins: [10, 0.5, inf]}]
+      delete_idle_stats: true
+      delete_gauges: false
+  - type: carbon
+    name: second
+    destinations: ['b:2003']
+    statsd: {percent_threshold: 95}
+";
+    let c = check(yaml).unwrap();
+    let s = c.statsd.unwrap();
+    assert_eq!(s.listen.to_string(), "127.0.0.1:9125");
+    assert!(s.udp && s.tcp);
+    assert_eq!(s.recv_buffer_bytes, 8_388_608);
+    assert_eq!(c.outputs.len(), 2);
+    let Output::Carbon(first) = &c.outputs[0];
+    assert_eq!(first.name, "carbon");
+    let f = first.statsd.as_ref().unwrap();
+    assert_eq!(f.interval_ms, 2000);
+    assert!(!f.legacy_namespace);
+    assert_eq!(f.percent_threshold, [90.0, -10.0, 99.9]);
+    assert_eq!(
+        f.histogram[0].bins,
+        [
+            crate::inputs::statsd::flush::Bin::Below(10.0),
+            crate::inputs::statsd::flush::Bin::Below(0.5),
+            crate::inputs::statsd::flush::Bin::Inf
+        ]
+    );
+    assert!(f.delete_counters && f.delete_timers && f.delete_sets && !f.delete_gauges);
+    let Output::Carbon(second) = &c.outputs[1];
+    assert_eq!(second.statsd.as_ref().unwrap().percent_threshold, [95.0]);
+    assert!(second.statsd.as_ref().unwrap().legacy_namespace);
+}
+
+#[test]
+fn output_problems_point_at_their_entry() {
+    let yaml = "\
+outputs:
+  - type: carbon
+    destinations: ['nohostport']
+    statsd: {}
+  - type: carbon
+    destinations: ['a:1']
+    statsd: {percent_threshold: [0]}
+";
+    let err = check(yaml).unwrap_err();
+    let lines: Vec<u64> = err.problems().iter().map(|p| p.line).collect();
+    assert_eq!(lines, vec![2, 5, 5], "{err}");
+    assert!(
+        err.to_string().contains("destination \"nohostport\""),
+        "{err}"
+    );
+    for yaml in [
+        "outputs:\n  - type: carbon\n    destinations: ['a:1']\n    bogus: 1\n",
+        "outputs:\n  - type: pigeon\n",
+        "inputs:\n  statsd:\n    port: 1\n",
+    ] {
+        let err = check(yaml).unwrap_err();
+        assert!(err.problems()[0].line > 0, "{yaml}: {err}");
+    }
+}

@@ -5,6 +5,7 @@
 
 pub mod carbon;
 pub mod collect;
+pub mod statsd;
 pub mod tail;
 
 use crate::metric::Observation;

@@ -52,6 +52,8 @@ pub struct Daemon {
     pub http: SocketAddr,
     pub carbon: SocketAddr,
     pub carbon_udp: Option<SocketAddr>,
+    pub statsd: Option<SocketAddr>,
+    pub statsd_udp: Option<SocketAddr>,
     pub log: mpsc::Receiver<String>,
 }
 
@@ -81,6 +83,7 @@ impl Daemon {
             }
         });
         let (mut http, mut carbon, mut carbon_udp) = (None, None, None);
+        let (mut statsd, mut statsd_udp) = (None, None);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let line = rx
@@ -93,6 +96,8 @@ impl Daemon {
                 "HTTP listening." => http = addr,
                 "Carbon listening on tcp." => carbon = addr,
                 "Carbon listening on udp." => carbon_udp = addr,
+                "StatsD listening on tcp." => statsd = addr,
+                "StatsD listening on udp." => statsd_udp = addr,
                 "tally is running." => break,
                 _ => {}
             }
@@ -102,6 +107,8 @@ impl Daemon {
             http: http.expect("http address logged"),
             carbon: carbon.unwrap_or_else(|| "0.0.0.0:0".parse().unwrap()),
             carbon_udp,
+            statsd,
+            statsd_udp,
             log: rx,
         }
     }

@@ -1,0 +1,241 @@
+//! Wiring of the StatsD input and the outputs: the listeners (a UDP thread and TCP tasks) feed
+//! one `Intake`, whose observations go through the input's own bounded queue into the
+//! pipeline; every carbon output with a `statsd:` block gets its own etsy flush state, flushed
+//! on wall-clock multiples of its interval into the output's sender. Also the `tally.statsd.*`
+//! and `tally.ship.<output>.*` self-metrics.
+
+use crate::config::{Config, Output};
+use crate::inputs::Feed;
+use crate::inputs::statsd::{self, Intake, SharedFlush, flush, listener};
+use crate::metric::{Kind, Observation, Series};
+use crate::ship::carbon;
+use anyhow::Context as _;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+/// What the self-metrics read.
+#[derive(Default)]
+pub(super) struct Running {
+    stats: Option<Arc<statsd::Stats>>,
+    outputs: Vec<(String, Arc<carbon::Stats>, Option<SharedFlush>)>,
+    /// Last totals reported, to record increments.
+    previous: Mutex<HashMap<String, u64>>,
+}
+
+/// Starts the outputs and the StatsD listeners; their tasks end after `stop` turns true.
+pub(super) async fn start(
+    config: &Config,
+    pipeline: &mpsc::Sender<Feed>,
+    stop: &watch::Receiver<bool>,
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> anyhow::Result<Running> {
+    let mut running = Running::default();
+    let mut flushes = Vec::new();
+    for output in &config.outputs {
+        let Output::Carbon(c) = output;
+        let stats = Arc::new(carbon::Stats::default());
+        let settings = carbon::Settings {
+            destinations: c.destinations.clone(),
+            reconnect_min: c.reconnect_min,
+            reconnect_max: c.reconnect_max,
+            queue_lines: c.queue_lines,
+        };
+        let (sender, sender_tasks) = carbon::Sender::start(
+            &settings,
+            stats.clone(),
+            stop.clone(),
+            Duration::from_secs(2),
+        );
+        tasks.extend(sender_tasks);
+        let state = c.statsd.as_ref().map(|options| {
+            let startup = crate::clock::unix_now();
+            Arc::new(Mutex::new(flush::State::new(options.clone(), startup)))
+        });
+        if let Some(state) = &state {
+            if config.statsd.is_none() {
+                tracing::warn!(output = %c.name, "This output sends the StatsD flush, but inputs.statsd is off: only statsd.* lines will be sent.");
+            }
+            flushes.push(state.clone());
+            tasks.push(tokio::spawn(flush_loop(
+                state.clone(),
+                sender,
+                c.name.clone(),
+                stop.clone(),
+            )));
+        }
+        running.outputs.push((c.name.clone(), stats, state));
+    }
+    let Some(s) = &config.statsd else {
+        return Ok(running);
+    };
+    let stats = Arc::new(statsd::Stats::default());
+    running.stats = Some(stats.clone());
+    let intake = Arc::new(Mutex::new(Intake::new(stats, s.max_keys, flushes)));
+    // The input's own bounded queue, forwarded into the pipeline's.
+    let (tx, mut rx) = mpsc::channel::<Feed>(s.queue_batches);
+    let forward_to = pipeline.clone();
+    tasks.push(tokio::spawn(async move {
+        while let Some(feed) = rx.recv().await {
+            if forward_to.send(feed).await.is_err() {
+                break;
+            }
+        }
+    }));
+    if s.udp {
+        let (socket, granted) = listener::bind_udp(s.listen, s.recv_buffer_bytes)
+            .with_context(|| format!("statsd: listen on udp {}", s.listen))?;
+        tracing::info!(addr = %socket.local_addr()?, recv_buffer_bytes = granted, "StatsD listening on udp.");
+        let flag = Arc::new(AtomicBool::new(false));
+        let (intake, tx, max, thread_flag) =
+            (intake.clone(), tx.clone(), s.max_packet_size, flag.clone());
+        let thread = std::thread::Builder::new()
+            .name("statsd-udp".into())
+            .spawn(move || listener::run_udp(socket, intake, tx, max, thread_flag))?;
+        let mut stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            let _ = stop.changed().await;
+            flag.store(true, Relaxed);
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }));
+    }
+    if s.tcp {
+        let tcp = tokio::net::TcpListener::bind(s.listen)
+            .await
+            .with_context(|| format!("statsd: listen on tcp {}", s.listen))?;
+        tracing::info!(addr = %tcp.local_addr()?, "StatsD listening on tcp.");
+        let settings = listener::Settings {
+            max_packet_size: s.max_packet_size,
+            max_connections: s.max_connections,
+        };
+        tasks.push(tokio::spawn(listener::serve_tcp(
+            tcp,
+            intake,
+            tx,
+            settings,
+            stop.clone(),
+        )));
+    }
+    Ok(running)
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Flushes on every wall-clock multiple of the interval, and once more when stopping.
+async fn flush_loop(
+    state: SharedFlush,
+    sender: carbon::Sender,
+    name: String,
+    mut stop: watch::Receiver<bool>,
+) {
+    let interval = state
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .options()
+        .interval_ms;
+    let destinations = sender.destinations();
+    loop {
+        let now = now_ms();
+        let next = (now / interval + 1) * interval;
+        let stopping = tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(next - now)) => false,
+            _ = stop.changed() => true,
+        };
+        let started = std::time::Instant::now();
+        // etsy: `Math.round(Date.now() / 1000)`.
+        let ts = (now_ms() as f64 / 1000.0).round() as i64;
+        let text = state.lock().unwrap_or_else(|e| e.into_inner()).flush(ts);
+        let length = text.len() as u64;
+        let taken = sender.send(carbon::Chunk::new(text));
+        {
+            let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+            if taken == destinations {
+                s.delivery.last_flush = ts;
+                s.delivery.flush_length = length;
+                s.delivery.flush_time_ms = started.elapsed().as_millis() as u64;
+            } else {
+                s.delivery.last_exception = ts;
+                tracing::warn!(output = %name, "StatsD flush dropped: the output's queue is full.");
+            }
+        }
+        if stopping {
+            break;
+        }
+    }
+}
+
+impl Running {
+    /// `tally.statsd.*` and `tally.ship.<output>.*` observations.
+    pub(super) fn self_metrics(&self, now: i64) -> Vec<Observation> {
+        let mut out = Vec::new();
+        let mut previous = self.previous.lock().unwrap_or_else(|e| e.into_inner());
+        let mut counter = |name: String, total: u64| {
+            let before = previous.insert(name.clone(), total).unwrap_or(0);
+            push(
+                &mut out,
+                &name,
+                Kind::Counter,
+                total.saturating_sub(before) as f64,
+                now,
+            );
+        };
+        if let Some(s) = &self.stats {
+            for (name, v) in [
+                ("packets", &s.packets),
+                ("lines", &s.lines),
+                ("metrics", &s.metrics),
+                ("bad_lines", &s.bad_lines),
+                ("bad_names", &s.bad_names),
+                ("dropped", &s.dropped),
+                ("too_long", &s.too_long),
+                ("untracked_gauges", &s.untracked_gauges),
+                ("connections", &s.connections),
+                ("refused_connections", &s.refused_connections),
+            ] {
+                counter(format!("tally.statsd.{name}"), v.load(Relaxed));
+            }
+        }
+        let mut gauges = Vec::new();
+        for (output, s, flush) in &self.outputs {
+            for (name, v) in [
+                ("sent_lines", &s.sent_lines),
+                ("sent_bytes", &s.sent_bytes),
+                ("dropped_lines", &s.dropped_lines),
+                ("connect_errors", &s.connect_errors),
+                ("write_errors", &s.write_errors),
+            ] {
+                counter(format!("tally.ship.{output}.{name}"), v.load(Relaxed));
+            }
+            if let Some(f) = flush {
+                let dropped = f.lock().unwrap_or_else(|e| e.into_inner()).dropped;
+                counter(format!("tally.ship.{output}.statsd_dropped"), dropped);
+            }
+            gauges.push((
+                format!("tally.ship.{output}.queued_lines"),
+                s.queued_lines.load(Relaxed) as f64,
+            ));
+        }
+        for (name, v) in gauges {
+            push(&mut out, &name, Kind::Gauge, v, now);
+        }
+        out
+    }
+}
+
+fn push(out: &mut Vec<Observation>, name: &str, kind: Kind, value: f64, time: i64) {
+    if let Ok(series) = Series::parse(name) {
+        out.push(Observation {
+            series,
+            kind,
+            value,
+            time,
+        });
+    }
+}

@@ -1,0 +1,266 @@
+//! Receiving StatsD: UDP on its own thread with batched receives (`recvmmsg`, up to
+//! [`BATCH`] datagrams per system call) and a configurable `SO_RCVBUF`; TCP on tokio, lines up
+//! to the last newline of each read handed over as one packet (as etsy's TCP server does).
+//! Both feed one [`Intake`]; a full queue drops UDP batches (counted) and makes TCP wait.
+
+use super::{Intake, Stats};
+use crate::clock::unix_now;
+use crate::inputs::Feed;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+
+/// Datagrams taken per `recvmmsg` call.
+pub const BATCH: usize = 32;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub max_packet_size: usize,
+    pub max_connections: usize,
+}
+
+pub type SharedIntake = Arc<Mutex<Intake>>;
+
+fn lock(intake: &SharedIntake) -> std::sync::MutexGuard<'_, Intake> {
+    intake.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Binds the UDP socket, asks for `recv_buffer` bytes of receive buffer (0: leave it), and
+/// returns it with the buffer size the kernel granted.
+pub fn bind_udp(addr: SocketAddr, recv_buffer: usize) -> io::Result<(std::net::UdpSocket, usize)> {
+    let socket = std::net::UdpSocket::bind(addr)?;
+    let fd = socket.as_raw_fd();
+    if recv_buffer > 0 {
+        let size = recv_buffer.min(i32::MAX as usize) as libc::c_int;
+        let set = |opt| {
+            // SAFETY: fd is a valid socket we own; the option value is a c_int on our stack.
+            unsafe {
+                libc::setsockopt(
+                    fd,
+                    libc::SOL_SOCKET,
+                    opt,
+                    (&size as *const libc::c_int).cast(),
+                    size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            }
+        };
+        // SO_RCVBUFFORCE passes net.core.rmem_max when we may (root); else the capped request.
+        if set(libc::SO_RCVBUFFORCE) != 0 && set(libc::SO_RCVBUF) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    let mut granted: libc::c_int = 0;
+    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: as above; `granted` and `len` are valid for writes.
+    unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&mut granted as *mut libc::c_int).cast(),
+            &mut len,
+        );
+    }
+    // Wakes up to look at the stop flag.
+    socket.set_read_timeout(Some(Duration::from_millis(200)))?;
+    Ok((socket, granted.max(0) as usize))
+}
+
+/// Receives datagrams until `stop`, on the calling thread.
+pub fn run_udp(
+    socket: std::net::UdpSocket,
+    intake: SharedIntake,
+    tx: mpsc::Sender<Feed>,
+    max_packet_size: usize,
+    stop: Arc<AtomicBool>,
+) {
+    let stats = lock(&intake).stats().clone();
+    // One byte more than allowed, so an over-long datagram is seen as such.
+    let slot = max_packet_size + 1;
+    let mut bufs = vec![0u8; BATCH * slot];
+    let mut iovecs: Vec<libc::iovec> = bufs
+        .chunks_mut(slot)
+        .map(|b| libc::iovec {
+            iov_base: b.as_mut_ptr().cast(),
+            iov_len: b.len(),
+        })
+        .collect();
+    // SAFETY: mmsghdr is plain data; all-zero is a valid (empty) value.
+    let mut headers: Vec<libc::mmsghdr> =
+        (0..BATCH).map(|_| unsafe { std::mem::zeroed() }).collect();
+    for (h, iov) in headers.iter_mut().zip(iovecs.iter_mut()) {
+        h.msg_hdr.msg_iov = iov;
+        h.msg_hdr.msg_iovlen = 1;
+    }
+    let fd = socket.as_raw_fd();
+    let mut out = Vec::new();
+    while !stop.load(Relaxed) {
+        // SAFETY: every header points at its own iovec and buffer slot, all alive and not
+        // otherwise borrowed for the duration of the call.
+        let n = unsafe {
+            libc::recvmmsg(
+                fd,
+                headers.as_mut_ptr(),
+                BATCH as libc::c_uint,
+                libc::MSG_WAITFORONE,
+                std::ptr::null_mut(),
+            )
+        };
+        if n < 0 {
+            let error = io::Error::last_os_error();
+            match error.kind() {
+                io::ErrorKind::WouldBlock
+                | io::ErrorKind::TimedOut
+                | io::ErrorKind::Interrupted => {}
+                _ => {
+                    tracing::warn!(%error, "StatsD UDP receive failed.");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+            continue;
+        }
+        let n = n as usize;
+        let mut packets: [&[u8]; BATCH] = [&[]; BATCH];
+        let mut count = 0;
+        for (i, h) in headers.iter().take(n).enumerate() {
+            let len = h.msg_len as usize;
+            if len > max_packet_size || h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0 {
+                stats.too_long.fetch_add(1, Relaxed);
+                continue;
+            }
+            packets[count] = &bufs[i * slot..i * slot + len];
+            count += 1;
+        }
+        lock(&intake).packets(packets[..count].iter().copied(), unix_now(), &mut out);
+        if out.is_empty() {
+            continue;
+        }
+        let feed = Feed::observations(std::mem::replace(&mut out, Vec::with_capacity(1024)));
+        match tx.try_send(feed) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(f)) => {
+                stats
+                    .dropped
+                    .fetch_add(f.observations.len() as u64, Relaxed);
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => break,
+        }
+    }
+}
+
+/// Accepts TCP connections until `shutdown` turns true.
+pub async fn serve_tcp(
+    listener: TcpListener,
+    intake: SharedIntake,
+    tx: mpsc::Sender<Feed>,
+    settings: Settings,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let stats = lock(&intake).stats().clone();
+    let open = Arc::new(AtomicUsize::new(0));
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(error) => {
+                        tracing::warn!(%error, "StatsD accept failed.");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                if open.load(Relaxed) >= settings.max_connections {
+                    stats.refused_connections.fetch_add(1, Relaxed);
+                    continue;
+                }
+                stats.connections.fetch_add(1, Relaxed);
+                open.fetch_add(1, Relaxed);
+                let (intake, tx, open, shutdown, stats) =
+                    (intake.clone(), tx.clone(), open.clone(), shutdown.clone(), stats.clone());
+                let max = settings.max_packet_size;
+                tokio::spawn(async move {
+                    connection(stream, peer, &intake, &stats, max, &tx, shutdown).await;
+                    open.fetch_sub(1, Relaxed);
+                });
+            }
+        }
+    }
+}
+
+/// Complete lines are handed over per read; a line longer than `max` is dropped and counted.
+async fn connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    intake: &SharedIntake,
+    stats: &Stats,
+    max: usize,
+    tx: &mpsc::Sender<Feed>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut pending: Vec<u8> = Vec::new();
+    let mut discarding = false;
+    loop {
+        let n = tokio::select! {
+            _ = shutdown.changed() => return,
+            r = stream.read(&mut buf) => match r {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(error) => {
+                    tracing::debug!(%peer, %error, "StatsD connection error.");
+                    break;
+                }
+            },
+        };
+        let mut data = &buf[..n];
+        if discarding {
+            match memchr::memchr(b'\n', data) {
+                Some(i) => {
+                    data = &data[i + 1..];
+                    discarding = false;
+                }
+                None => continue,
+            }
+        }
+        let packet = match memchr::memrchr(b'\n', data) {
+            Some(last) => {
+                pending.extend_from_slice(&data[..=last]);
+                let packet = std::mem::take(&mut pending);
+                pending.extend_from_slice(&data[last + 1..]);
+                Some(packet)
+            }
+            None => {
+                pending.extend_from_slice(data);
+                None
+            }
+        };
+        if pending.len() > max {
+            stats.too_long.fetch_add(1, Relaxed);
+            pending.clear();
+            discarding = true;
+        }
+        if let Some(packet) = packet
+            && !hand_over(intake, &packet, tx).await
+        {
+            return;
+        }
+    }
+    // A last line without a newline still counts.
+    if !pending.is_empty() && !discarding {
+        hand_over(intake, &pending, tx).await;
+    }
+}
+
+async fn hand_over(intake: &SharedIntake, packet: &[u8], tx: &mpsc::Sender<Feed>) -> bool {
+    let mut out = Vec::new();
+    lock(intake).packets([packet], unix_now(), &mut out);
+    // Waiting here is the backpressure: TCP senders slow down instead of losing data.
+    out.is_empty() || tx.send(Feed::observations(out)).await.is_ok()
+}
