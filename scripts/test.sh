@@ -8,6 +8,7 @@ export CI="${CI:-}"
 # Real peers the tests use instead of mocks (Debian packages).
 need_apt=()
 command -v logrotate >/dev/null || [ -x /usr/sbin/logrotate ] || need_apt+=(logrotate)
+command -v npm >/dev/null || need_apt+=(nodejs npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "== installing ${need_apt[*]}"
@@ -17,6 +18,15 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     echo "missing ${need_apt[*]}: install them (sudo apt-get install ${need_apt[*]})" >&2
     [ "$CI" = true ] && exit 1
   fi
+fi
+
+# etsy statsd from npm, for the side-by-side StatsD test (tests/statsd_etsy.rs).
+etsy=target/peers/statsd
+if [ ! -f "$etsy/node_modules/statsd/stats.js" ] && command -v npm >/dev/null; then
+  echo "== installing etsy statsd (npm statsd@0.9.0) into $etsy"
+  mkdir -p "$etsy"
+  npm install --silent --no-audit --no-fund --prefix "$etsy" statsd@0.9.0 >/dev/null \
+    || { echo "npm install statsd failed" >&2; [ "$CI" = true ] && exit 1; }
 fi
 
 echo "== format"

@@ -8,4 +8,5 @@ mod crash;
 mod daemon;
 mod graph;
 mod statsd;
+mod statsd_etsy;
 mod tail;
