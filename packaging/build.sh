@@ -9,8 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CARGO_DEB_VERSION=3.6.2
-CARGO_GENERATE_RPM_VERSION=0.18.0
+CARGO_DEB_VERSION=3.8.0
+CARGO_GENERATE_RPM_VERSION=0.21.1
 out=target/package
 mkdir -p "$out"
 

@@ -18,7 +18,7 @@ if dpkg -s tally >/dev/null 2>&1; then
 fi
 
 # Whatever happens below, leave the machine without the package.
-trap 'kill "${pid:-0}" 2>/dev/null || true; dpkg -P tally >/dev/null 2>&1 || true' EXIT
+trap '[ -n "${pid:-}" ] && { kill "$pid" 2>/dev/null || true; }; dpkg -P tally >/dev/null 2>&1 || true' EXIT
 
 packaging/build.sh
 version=$(cargo metadata --no-deps --format-version 1 |
@@ -35,12 +35,16 @@ for s in postinst prerm postrm conffiles; do
 done
 dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | grep -qx /etc/tally/tally.yaml ||
   fail "/etc/tally/tally.yaml is not a conffile"
-dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./postinst | grep -q "deb-systemd-helper" ||
-  fail "postinst lacks the systemd enable snippet"
+ctrl() { dpkg-deb --ctrl-tarfile "$deb" | tar -xO "./$1"; }
+ctrl postinst | grep -q "deb-systemd-helper enable" || fail "postinst does not enable the unit"
+ctrl postinst | grep -q "_dh_action=restart" || fail "postinst does not (re)start the unit"
+ctrl postinst | grep -q "usermod --append --groups adm tally" || fail "postinst: tally not put in adm"
+ctrl prerm | grep -q "deb-systemd-invoke stop" || fail "prerm does not stop the unit on remove"
+ctrl postrm | grep -q "rm -rf /var/lib/tally" || fail "postrm does not delete data on purge"
 contents=$(dpkg-deb -c "$deb")
 for path in ./usr/bin/tally ./etc/tally/tally.yaml ./etc/tally/parsers.d/README \
   ./usr/share/tally/parsers/nginx_access.yaml ./usr/share/doc/tally/copyright \
-  ./usr/share/doc/tally/README.md ./lib/systemd/system/tally.service; do
+  ./usr/share/doc/tally/README.md ./usr/lib/systemd/system/tally.service; do
   echo "$contents" | grep -q " $path$" || fail "deb lacks $path"
 done
 echo "$contents" | grep " ./usr/bin/tally$" | grep -q "^-rwxr-xr-x" || fail "tally not 0755"
@@ -72,9 +76,9 @@ id -nG tally | grep -qw adm || fail "tally is not in adm"
 /usr/bin/tally check -c /etc/tally/tally.yaml || fail "the packaged config does not pass tally check"
 runuser -u tally -- /usr/bin/tally check -c /etc/tally/tally.yaml >/dev/null ||
   fail "the service user cannot read the config and parsers"
-systemd-analyze verify /lib/systemd/system/tally.service 2>&1 | grep "tally.service" &&
+systemd-analyze verify /usr/lib/systemd/system/tally.service 2>&1 | grep "tally.service" &&
   fail "systemd-analyze verify reports problems"
-score=$(systemd-analyze security --offline=true /lib/systemd/system/tally.service 2>/dev/null |
+score=$(systemd-analyze security --offline=true /usr/lib/systemd/system/tally.service 2>/dev/null |
   sed -n 's/.*Overall exposure level for tally.service: \([0-9.]*\).*/\1/p')
 echo "systemd-analyze security: exposure $score"
 awk -v s="$score" 'BEGIN { exit !(s != "" && s <= 2.0) }' || fail "exposure $score > 2.0"
@@ -86,7 +90,8 @@ sed -e 's/127.0.0.1:8080/127.0.0.1:18080/; s/127.0.0.1:2003/127.0.0.1:12003/; s/
   /etc/tally/tally.yaml >"$work/tally.yaml"
 chmod 644 "$work/tally.yaml"; chmod 755 "$work"
 start() {
-  runuser -u tally -- /usr/bin/tally run -c "$work/tally.yaml" 2>"$work/log" &
+  # setpriv execs tally itself (runuser would stay its parent), as systemd's User= does.
+  setpriv --reuid=tally --regid=tally --init-groups /usr/bin/tally run -c "$work/tally.yaml" 2>"$work/log" &
   pid=$!
   for _ in $(seq 100); do
     grep -q "tally is running" "$work/log" && return 0

@@ -37,4 +37,11 @@ echo "== tests (unit, property, integration with the real binary)"
 cargo test --all-targets --locked
 echo "== benches compile"
 cargo bench --no-run --locked >/dev/null
+echo "== packages (deb and rpm: build, inspect, install, upgrade over data, remove, purge)"
+if [ "$(id -u)" = 0 ]; then
+  ./packaging/test.sh
+else
+  echo "the packaging test needs root (dpkg -i); run: sudo packaging/test.sh" >&2
+  [ "$CI" = true ] && exit 1
+fi
 echo "all tests passed"
