@@ -224,4 +224,6 @@ pub fn plan(schema: &Schema, options: &Options, range: &Range) -> (usize, u64) {
 }
 
 #[cfg(test)]
+mod golden_tests;
+#[cfg(test)]
 mod tests;

@@ -26,70 +26,70 @@ pub const FUNCTIONS: &[Func] = &[
         "sumSeries",
         "Combine",
         SERIES_LISTS,
-        |a| by(a, Agg::Sum),
+        |a| by(a, Agg::Sum, "sum"),
         "Adds series together pointwise (nulls ignored; null if all null).",
     ),
     f(
         "sum",
         "Combine",
         SERIES_LISTS,
-        |a| by(a, Agg::Sum),
+        |a| by(a, Agg::Sum, "sum"),
         "Short form of sumSeries.",
     ),
     f(
         "averageSeries",
         "Combine",
         SERIES_LISTS,
-        |a| by(a, Agg::Average),
+        |a| by(a, Agg::Average, "average"),
         "Pointwise mean of the non-null values.",
     ),
     f(
         "avg",
         "Combine",
         SERIES_LISTS,
-        |a| by(a, Agg::Average),
+        |a| by(a, Agg::Average, "average"),
         "Short form of averageSeries.",
     ),
     f(
         "minSeries",
         "Combine",
         SERIES_LISTS,
-        |a| by(a, Agg::Min),
+        |a| by(a, Agg::Min, "min"),
         "Pointwise minimum.",
     ),
     f(
         "maxSeries",
         "Combine",
         SERIES_LISTS,
-        |a| by(a, Agg::Max),
+        |a| by(a, Agg::Max, "max"),
         "Pointwise maximum.",
     ),
     f(
         "diffSeries",
         "Combine",
         SERIES_LISTS,
-        |a| by(a, Agg::Diff),
+        |a| by(a, Agg::Diff, "diff"),
         "The first series minus the others.",
     ),
     f(
         "multiplySeries",
         "Combine",
         SERIES_LISTS,
-        |a| by(a, Agg::Multiply),
+        |a| by(a, Agg::Multiply, "multiply"),
         "Pointwise product (null if any is null).",
     ),
     f(
         "stddevSeries",
         "Combine",
         SERIES_LISTS,
-        |a| by(a, Agg::Stddev),
+        |a| by(a, Agg::Stddev, "stddev"),
         "Pointwise standard deviation.",
     ),
     f(
         "rangeOfSeries",
         "Combine",
         SERIES_LISTS,
-        |a| by(a, Agg::Range),
+        |a| by(a, Agg::Range, "rangeOf"),
         "Pointwise max minus min.",
     ),
     f(
@@ -117,7 +117,7 @@ pub const FUNCTIONS: &[Func] = &[
             p("seriesList", SeriesList).req(),
             p("position", Node).multi(),
         ],
-        |a| with_wildcards(a, Agg::Sum, 1),
+        |a| with_wildcards(a, Agg::Sum, "sum", 1),
         "Sums series after removing the given nodes from their names.",
     ),
     f(
@@ -127,7 +127,7 @@ pub const FUNCTIONS: &[Func] = &[
             p("seriesList", SeriesList).req(),
             p("position", Node).multi(),
         ],
-        |a| with_wildcards(a, Agg::Average, 1),
+        |a| with_wildcards(a, Agg::Average, "average", 1),
         "Averages series after removing the given nodes from their names.",
     ),
     f(
@@ -137,7 +137,7 @@ pub const FUNCTIONS: &[Func] = &[
             p("seriesList", SeriesList).req(),
             p("position", Node).multi(),
         ],
-        |a| with_wildcards(a, Agg::Multiply, 1),
+        |a| with_wildcards(a, Agg::Multiply, "multiply", 1),
         "Multiplies series after removing the given nodes from their names.",
     ),
     f(
@@ -227,16 +227,21 @@ pub const FUNCTIONS: &[Func] = &[
     ),
 ];
 
-/// graphite's `aggregate`: one series from the whole list, or none for an empty list.
+/// graphite's `aggregate`: one series from the whole list, or none for an empty list. `func`
+/// is the name as given (`avg` makes `avgSeries(…)`, `rangeOf` makes `rangeOfSeries(…)`).
 pub fn aggregate(
     list: &[TimeSeries],
     agg: Agg,
+    func: &str,
     factor: Option<f64>,
     default_xff: f64,
 ) -> Option<TimeSeries> {
-    let factor = factor.unwrap_or(default_xff);
+    // The argument, else what setXFilesFactor set on the inputs, else the request's.
+    let factor = factor
+        .or_else(|| list.iter().find_map(|s| s.x_files_factor))
+        .unwrap_or(default_xff);
     let (columns, start, end, step) = normalize(list, default_xff)?;
-    let name = format!("{}Series({})", agg.name(), path_expressions(list));
+    let name = format!("{func}Series({})", path_expressions(list));
     let values: Vec<Value> = rows(&columns)
         .into_iter()
         .map(|row| {
@@ -254,7 +259,7 @@ pub fn aggregate(
         tags.retain(|k, v| s.tags.get(k) == Some(v));
     }
     tags.entry("name".into()).or_insert_with(|| name.clone());
-    tags.insert("aggregatedBy".into(), agg.name().into());
+    tags.insert("aggregatedBy".into(), func.into());
     let mut out = TimeSeries::new(&name, start, step, values);
     out.end = end.max(start + out.values.len() as i64 * step);
     out.tags = tags;
@@ -275,16 +280,22 @@ pub fn merged_lineage(list: &[TimeSeries]) -> Vec<crate::query::Lineage> {
     out
 }
 
-fn by(a: &Args, agg: Agg) -> Result<Vec<TimeSeries>, Error> {
+fn by(a: &Args, agg: Agg, func: &str) -> Result<Vec<TimeSeries>, Error> {
     let list = a.series_lists(0)?;
-    Ok(aggregate(&list, agg, None, a.xff()).into_iter().collect())
+    Ok(aggregate(&list, agg, func, None, a.xff())
+        .into_iter()
+        .collect())
 }
 
 fn aggregate_fn(a: &Args) -> Result<Vec<TimeSeries>, Error> {
     let list = a.series(0)?;
     let agg = a.agg(1)?;
+    let name = a.string(1)?;
+    let func = name.strip_suffix("Series").unwrap_or(&name);
     let factor = a.float_opt(2)?;
-    Ok(aggregate(&list, agg, factor, a.xff()).into_iter().collect())
+    Ok(aggregate(&list, agg, func, factor, a.xff())
+        .into_iter()
+        .collect())
 }
 
 fn count_series(a: &Args) -> Result<Vec<TimeSeries>, Error> {
@@ -361,7 +372,12 @@ fn percentile_of_series(a: &Args) -> Result<Vec<TimeSeries>, Error> {
     Ok(vec![s])
 }
 
-fn with_wildcards(a: &Args, agg: Agg, positions_at: usize) -> Result<Vec<TimeSeries>, Error> {
+fn with_wildcards(
+    a: &Args,
+    agg: Agg,
+    func: &str,
+    positions_at: usize,
+) -> Result<Vec<TimeSeries>, Error> {
     let list = a.series(0)?;
     let positions: Vec<i64> = a
         .nodes(positions_at)?
@@ -392,7 +408,7 @@ fn with_wildcards(a: &Args, agg: Agg, positions_at: usize) -> Result<Vec<TimeSer
     }
     let mut out = Vec::new();
     for (key, members) in groups {
-        if let Some(mut s) = aggregate(&members, agg, None, a.xff()) {
+        if let Some(mut s) = aggregate(&members, agg, func, None, a.xff()) {
             s.rename(key);
             out.push(s);
         }
@@ -402,7 +418,8 @@ fn with_wildcards(a: &Args, agg: Agg, positions_at: usize) -> Result<Vec<TimeSer
 
 fn aggregate_with_wildcards(a: &Args) -> Result<Vec<TimeSeries>, Error> {
     let agg = a.agg(1)?;
-    with_wildcards(a, agg, 2)
+    let name = a.string(1)?;
+    with_wildcards(a, agg, name.strip_suffix("Series").unwrap_or(&name), 2)
 }
 
 /// Applies a group callback: an aggregation name, or an aggregating function's name
@@ -413,14 +430,18 @@ fn apply_callback(
     members: &[TimeSeries],
 ) -> Result<Option<TimeSeries>, Error> {
     let short = callback.strip_suffix("Series").unwrap_or(callback);
-    let agg = match callback {
-        "sum" | "sumSeries" => Agg::Sum,
-        "avg" | "averageSeries" => Agg::Average,
-        _ => Agg::parse(short).ok_or_else(|| {
-            Error::BadArgument(format!("Unsupported aggregation function: {callback}"))
-        })?,
+    let (agg, func) = match callback {
+        "sumSeries" => (Agg::Sum, "sum"),
+        "averageSeries" => (Agg::Average, "average"),
+        "rangeOfSeries" => (Agg::Range, "rangeOf"),
+        _ => (
+            Agg::parse(short).ok_or_else(|| {
+                Error::BadArgument(format!("Unsupported aggregation function: {callback}"))
+            })?,
+            short,
+        ),
     };
-    Ok(aggregate(members, agg, None, a.xff()))
+    Ok(aggregate(members, agg, func, None, a.xff()))
 }
 
 fn group_by(a: &Args, callback: &str, nodes: &[NodeOrTag]) -> Result<Vec<TimeSeries>, Error> {

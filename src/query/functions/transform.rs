@@ -213,11 +213,17 @@ fn per_second(a: &Args) -> Result<Vec<TimeSeries>, Error> {
     non_negative(a, "perSecond", true)
 }
 
-/// Python's `round(x, n)` (half to even is immaterial at 6 decimals for our use).
+/// Python's `round(x, n)`: correctly rounded from the exact binary value, ties to even.
 pub fn round_to(v: f64, decimals: i32) -> f64 {
-    let m = 10f64.powi(decimals);
-    let r = (v * m).round() / m;
-    if r.is_finite() { r } else { v }
+    if !v.is_finite() {
+        return v;
+    }
+    if decimals >= 0 {
+        let d = decimals as usize;
+        return format!("{v:.d$}").parse().unwrap_or(v);
+    }
+    let m = 10f64.powi(-decimals);
+    (v / m).round_ties_even() * m
 }
 
 fn integral(a: &Args) -> Result<Vec<TimeSeries>, Error> {
