@@ -9,4 +9,5 @@ mod daemon;
 mod graph;
 mod statsd;
 mod statsd_etsy;
+mod grafana;
 mod tail;

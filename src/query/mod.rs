@@ -226,4 +226,8 @@ pub fn plan(schema: &Schema, options: &Options, range: &Range) -> (usize, u64) {
 #[cfg(test)]
 mod golden_tests;
 #[cfg(test)]
+mod props_tests;
+#[cfg(test)]
+mod test_source;
+#[cfg(test)]
 mod tests;
