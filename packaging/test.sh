@@ -88,12 +88,35 @@ echo "== the packaged daemon as the service user, then an upgrade over its data"
 work=$(mktemp -d)
 sed -e 's/127.0.0.1:8080/127.0.0.1:18080/; s/127.0.0.1:2003/127.0.0.1:12003/; s/127.0.0.1:8125/127.0.0.1:18125/' \
   /etc/tally/tally.yaml >"$work/tally.yaml"
-chmod 644 "$work/tally.yaml"; chmod 755 "$work"
+# And a log tailed through a local parser in /etc/tally/parsers.d, to check offsets.
+log="$work/app.log"
+: >"$log"
+sed -i "s|^inputs:|inputs:\n  tail:\n    - { paths: ['$log'], parsers: [pkgtest], prefix: pkg, start_at: beginning }|" \
+  "$work/tally.yaml"
+cat >/etc/tally/parsers.d/pkgtest.yaml <<'YAML'
+name: pkgtest
+rules:
+  - regex: '^hit '
+    metrics:
+      - { name: hits, type: counter }
+YAML
+chmod 644 "$work/tally.yaml" "$log"; chmod 755 "$work"
+hits() {
+  curl -fsS "http://127.0.0.1:18080/render?target=pkg.hits:sum&from=-1h&format=json" |
+    python3 -c 'import json,sys; print(int(sum(p[0] or 0 for s in json.load(sys.stdin) for p in s["datapoints"])))'
+}
+wait_hits() {
+  for _ in $(seq 300); do
+    [ "$(hits)" = "$1" ] && return 0
+    sleep 0.1
+  done
+  fail "expected $1 lines counted, got $(hits)"
+}
 start() {
   # setpriv execs tally itself (runuser would stay its parent), as systemd's User= does.
   setpriv --reuid=tally --regid=tally --init-groups /usr/bin/tally run -c "$work/tally.yaml" 2>"$work/log" &
   pid=$!
-  for _ in $(seq 100); do
+  for _ in $(seq 300); do
     grep -q "tally is running" "$work/log" && return 0
     sleep 0.1
   done
@@ -105,8 +128,11 @@ printf 'pkg.test.value 42 %s\n' "$now" >/dev/tcp/127.0.0.1/12003
 sleep 2
 curl -fsS "http://127.0.0.1:18080/render?target=pkg.test.value&from=-5min&format=json" | grep -q '\[42' ||
   fail "value not served"
+for i in $(seq 1000); do echo "hit $i"; done >>"$log"
+wait_hits 1000
 # What an upgrade does under systemd: prerm stops (SIGTERM), dpkg replaces, postinst restarts.
 kill -TERM "$pid"; wait "$pid" || fail "daemon exit status on SIGTERM"
+for i in $(seq 500); do echo "hit $i"; done >>"$log"   # written while the daemon is down
 echo "# local edit" >>/etc/tally/tally.yaml
 DEB_REVISION=2 packaging/build.sh >/dev/null
 dpkg -i --force-confold target/package/tally_"$version"-2_*.deb
@@ -115,6 +141,10 @@ grep -q "# local edit" /etc/tally/tally.yaml || fail "the upgrade replaced the e
 start
 curl -fsS "http://127.0.0.1:18080/render?target=pkg.test.value&from=-5min&format=json" | grep -q '\[42' ||
   fail "data lost across the upgrade"
+[ -f /etc/tally/parsers.d/pkgtest.yaml ] || fail "the upgrade removed a local parser"
+wait_hits 1500   # resumed at the committed offset: nothing lost, nothing counted twice
+sleep 1
+[ "$(hits)" = 1500 ] || fail "lines counted twice after the upgrade: $(hits)"
 kill -TERM "$pid"; wait "$pid" || fail "daemon exit status on SIGTERM"
 [ "$(stat -c '%U' /var/lib/tally/MANIFEST 2>/dev/null || stat -c '%U' /var/lib/tally)" = tally ] ||
   fail "data files not owned by tally"
