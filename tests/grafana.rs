@@ -327,3 +327,93 @@ fn render_errors_are_graphite_style_400s() {
         assert!(body.contains(reason), "{target}: {body}");
     }
 }
+
+#[test]
+fn tag_index_and_format_endpoints() {
+    let dir = TestDir::new();
+    let d = Daemon::start(&dir.config(""));
+    let t = unix_now() / 60 * 60 - 600;
+    d.send_carbon(&format!(
+        "disk.used;dc=eu;rack=a1 1 {t}\ndisk.used;dc=us;rack=b2 2 {t}\ncpu.load;dc=eu 3 {t}\nplain.a 4 {t}\nplain.b 5 {t}\n"
+    ));
+    d.wait_render(&format!("/render?target=plain.b&from={}", t - 60), |v| {
+        points(v, 0).len() == 1
+    });
+    let expr = |e: &str| urlencode(e);
+    assert_eq!(
+        d.get_json("/tags"),
+        serde_json::json!([{"tag": "dc"}, {"tag": "name"}, {"tag": "rack"}])
+    );
+    assert_eq!(
+        d.get_json("/tags?filter=^r"),
+        serde_json::json!([{"tag": "rack"}])
+    );
+    assert_eq!(
+        d.get_json("/tags/dc"),
+        serde_json::json!({"tag": "dc", "values": [{"count": 2, "value": "eu"}, {"count": 1, "value": "us"}]})
+    );
+    assert_eq!(
+        d.get_json(&format!(
+            "/tags/findSeries?expr={}&expr={}",
+            expr("dc=eu"),
+            expr("name!=cpu.load")
+        )),
+        serde_json::json!(["disk.used;dc=eu;rack=a1"])
+    );
+    assert_eq!(d.get("/tags/findSeries").0, 400);
+    let (s, body) = d.post(
+        "/tags/tagSeries",
+        "application/x-www-form-urlencoded",
+        &format!("path={}", expr("x.y;b=2;a=1")),
+    );
+    assert_eq!((s, body.as_str()), (200, "\"x.y;a=1;b=2\""));
+    let index = d.get_json("/metrics/index.json");
+    let names: Vec<&str> = index
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .filter(|n| n.starts_with("plain."))
+        .collect();
+    assert_eq!(names, ["plain.a", "plain.b"]);
+    assert!(
+        !index.to_string().contains("disk.used"),
+        "tagged names are not paths"
+    );
+
+    // csv and raw of a function's output.
+    let range = format!("from={}&until={}", t - 60, t + 60);
+    let (s, csv) = d.get(&format!(
+        "/render?target={}&{range}&format=csv",
+        expr("sumSeries(plain.*)")
+    ));
+    assert_eq!(s, 200);
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("sumSeries(plain.*),") && l.ends_with(",9.0")),
+        "{csv}"
+    );
+    let (s, raw) = d.get(&format!(
+        "/render?target={}&{range}&format=raw",
+        expr("alias(plain.a,'A')")
+    ));
+    assert_eq!(s, 200);
+    assert!(
+        raw.starts_with("A,") && raw.contains("|") && raw.contains("4.0"),
+        "{raw}"
+    );
+    // noNullPoints drops nulls and empty series; jsonp wraps.
+    let v = d.get_json(&format!(
+        "/render?target=plain.*&target=nothing.here&{range}&noNullPoints"
+    ));
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    assert!(
+        v[0]["datapoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| !p[0].is_null())
+    );
+    let (_, js) = d.get(&format!("/render?target=plain.a&{range}&jsonp=cb"));
+    assert!(js.starts_with("cb([") && js.ends_with("])"), "{js}");
+}

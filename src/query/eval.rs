@@ -245,3 +245,87 @@ impl<'a> Evaluator<'a> {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// Each coarser step halves the points; records what was fetched.
+    struct Tiers(RefCell<Vec<Fetch>>);
+
+    impl Source for Tiers {
+        fn fetch(&self, _: &str, f: &Fetch) -> Result<Vec<TimeSeries>, Error> {
+            self.0.borrow_mut().push(*f);
+            Ok(vec![TimeSeries::new("x", f.from, 60, vec![Some(1.0)])])
+        }
+        fn estimate(&self, _: &str, f: &Fetch) -> Result<(usize, u64), Error> {
+            Ok((1, (1000 >> f.coarser.min(3)) as u64))
+        }
+        fn tagged_names(&self) -> Vec<String> {
+            Vec::new()
+        }
+        fn events(&self, _: i64, _: i64) -> Vec<Event> {
+            Vec::new()
+        }
+    }
+
+    fn request() -> Request {
+        Request {
+            from: 0,
+            until: 600,
+            now: 600,
+            max_data_points: None,
+            x_files_factor: 0.0,
+        }
+    }
+
+    #[test]
+    fn soft_cap_reads_coarser_and_hard_cap_refuses() {
+        let src = Tiers(RefCell::new(Vec::new()));
+        let limits = Limits {
+            max_points_soft: 1500,
+            max_points_hard: 10_000,
+            ..Limits::default()
+        };
+        let ev = Evaluator::new(&src, request(), limits);
+        ev.targets(&["sumSeries(a, b, c)"]).unwrap();
+        // 1000 points; 1000 more would pass 1500, so 500; then as coarse as it gets (125), past
+        // the soft cap but under the hard one.
+        let coarser: Vec<usize> = src.0.borrow().iter().map(|f| f.coarser).collect();
+        assert_eq!(coarser, vec![0, 1, 3]);
+        assert_eq!(ev.fetched(), (3, 1000 + 500 + 125));
+
+        let src = Tiers(RefCell::new(Vec::new()));
+        let limits = Limits {
+            max_points_soft: 100,
+            max_points_hard: 300,
+            ..Limits::default()
+        };
+        let err = Evaluator::new(&src, request(), limits)
+            .targets(&["a", "b", "c"])
+            .unwrap_err();
+        assert!(matches!(err, Error::TooManyPoints(375, 300)), "{err}");
+    }
+
+    #[test]
+    fn series_per_request_and_deadline() {
+        let src = Tiers(RefCell::new(Vec::new()));
+        let limits = Limits {
+            max_series: 2,
+            ..Limits::default()
+        };
+        let err = Evaluator::new(&src, request(), limits)
+            .targets(&["group(a, b, c)"])
+            .unwrap_err();
+        assert!(matches!(err, Error::TooManySeries(..)), "{err}");
+        let limits = Limits {
+            deadline: Some(Instant::now() - std::time::Duration::from_millis(1)),
+            ..Limits::default()
+        };
+        let err = Evaluator::new(&src, request(), limits)
+            .targets(&["a"])
+            .unwrap_err();
+        assert!(matches!(err, Error::Timeout));
+    }
+}

@@ -2,10 +2,10 @@
 //! valid), summarize, hitcount, percentiles, asPercent.
 
 use super::Type::*;
-use super::{Args, Default, Func, NodeOrTag, agg_key, f, fmt_g, p, path_expressions};
+use super::{Args, Default, Func, f, fmt_g, p};
 use crate::query::Error;
 use crate::query::eval::Ctx;
-use crate::query::series::{Agg, TimeSeries, Value, normalize, rows, xff};
+use crate::query::series::{Agg, TimeSeries, Value, xff};
 use crate::query::target::Expr;
 
 const SL: super::Param = p("seriesList", SeriesList).req();
@@ -28,6 +28,12 @@ pub const FUNCTIONS: &[Func] = &[
         "Aggregates points into fixed intervals (aligned to the interval, or to `from` with alignToFrom).").resets(),
     f("hitcount", "Transform", &[SL, p("intervalString", Interval).req(), p("alignToInterval", Boolean).def(Default::Bool(false))], hitcount,
         "Treats values as per-second rates and integrates them into interval buckets.").resets(),
+    f("smartSummarize", "Transform", &[SL, p("intervalString", Interval).req(), p("func", AggFunc).def(Default::Str("sum")).opts(&Agg::NAMES), p("alignTo", Text).opts(&["days", "hours", "minutes", "months", "seconds", "weeks", "years"])], smart_summarize,
+        "summarize with buckets starting at the series start (after aligning `from` to alignTo's unit).").resets(),
+    f("timeStack", "Transform", &[SL, p("timeShiftUnit", Interval).def(Default::Str("1d")), p("timeShiftStart", Integer).def(Default::Int(0)), p("timeShiftEnd", Integer).def(Default::Int(7))], time_stack,
+        "The series shifted back by 0, 1, … units, each drawn in the current range."),
+    f("stdev", "Calculate", &[SL, p("points", Integer).req(), p("windowTolerance", Float).def(Default::Float(0.1))], stdev,
+        "Standard deviation over a moving window of points."),
 ];
 
 /// The window of a moving function: `(preview seconds, window text, Some(points) if a count)`.
@@ -379,192 +385,142 @@ fn hitcount(a: &Args) -> Result<Vec<TimeSeries>, Error> {
     Ok(out)
 }
 
-fn pct(v: Value, total: Value) -> Value {
-    match (v, total) {
-        (Some(v), Some(t)) if t != 0.0 => Some(v / t * 100.0),
-        _ => None,
-    }
+/// `from` moved back to the start of its unit (graphite's `smartSummarize` alignTo).
+fn align_start(t: i64, unit: &str) -> Option<i64> {
+    let day = t.div_euclid(86_400);
+    let (y, m, d) = crate::clock::civil_from_days(day);
+    let start = |y: i64, m: u32, d: u32| crate::clock::days_from_civil(y, m, d) * 86_400;
+    Some(if unit.starts_with('y') {
+        start(y, 1, 1)
+    } else if unit.starts_with("mon") {
+        start(y, m, 1)
+    } else if unit.starts_with('w') {
+        // ISO weekday: 1970-01-01 was a Thursday (4). A trailing digit picks the weekday.
+        let want = unit
+            .chars()
+            .last()
+            .and_then(|c| c.to_digit(10))
+            .unwrap_or(1) as i64;
+        let weekday = (day + 3).rem_euclid(7) + 1;
+        (day - (weekday - want).rem_euclid(7)) * 86_400
+    } else if unit.starts_with('d') {
+        start(y, m, d)
+    } else if unit.starts_with('h') {
+        t - t.rem_euclid(3600)
+    } else if unit.starts_with("min") {
+        t - t.rem_euclid(60)
+    } else if unit.starts_with('s') {
+        t
+    } else {
+        return None;
+    })
 }
 
-fn sum_of(list: &[TimeSeries], default_xff: f64) -> TimeSeries {
-    if list.len() == 1 {
-        return list[0].clone();
-    }
-    let (cols, start, end, step) = normalize(list, default_xff).expect("non-empty");
-    let values = rows(&cols)
-        .into_iter()
-        .map(|r| Agg::Sum.apply(&r))
-        .collect();
-    let mut s = TimeSeries::new(
-        &format!("sumSeries({})", path_expressions(list)),
-        start,
-        step,
-        values,
-    );
-    s.end = end;
-    s
-}
-
-fn percent_pair(x: &TimeSeries, total: &TimeSeries, name: String, default_xff: f64) -> TimeSeries {
-    let pair = [x.clone(), total.clone()];
-    let (cols, start, end, step) = normalize(&pair, default_xff).expect("two");
-    let values = rows(&cols).into_iter().map(|r| pct(r[0], r[1])).collect();
-    let mut s = TimeSeries::new(&name, start, step, values);
-    s.end = end;
-    s.x_files_factor = Some(default_xff);
-    s
-}
-
-pub fn as_percent(a: &Args) -> Result<Vec<TimeSeries>, Error> {
-    let list = a.series(0)?;
-    let xf = a.xff();
-    let nodes = a.nodes(2)?;
-    enum Total {
-        None,
-        Number(f64, String),
-        List(Vec<TimeSeries>),
-    }
-    let total = match a.expr(1) {
-        None | Some(Expr::None) => Total::None,
-        Some(Expr::Int(n)) => Total::Number(*n as f64, n.to_string()),
-        Some(Expr::Float(v)) => Total::Number(*v, super::py_str(*v, false)),
-        Some(_) => Total::List(a.series(1)?),
-    };
-    if !nodes.is_empty() {
-        return as_percent_nodes(list, total_list(total)?, &nodes, xf);
-    }
-    fn total_list(t: Total) -> Result<Option<Vec<TimeSeries>>, Error> {
-        match t {
-            Total::None => Ok(None),
-            Total::List(l) => Ok(Some(l)),
-            Total::Number(..) => Err(Error::BadArgument(
-                "total must be None or a seriesList".into(),
-            )),
+fn smart_summarize(a: &Args) -> Result<Vec<TimeSeries>, Error> {
+    let text = a.string(1)?;
+    let interval = super::interval_seconds(&text)
+        .map(i64::abs)
+        .filter(|&i| i > 0)
+        .ok_or_else(|| Error::BadArgument("_summarizeValues(): interval parsed to 0".into()))?;
+    let func = a.string(2)?;
+    let agg = a.agg(2)?;
+    let list = match a.string_opt(3)? {
+        Some(unit) => {
+            let from = align_start(a.ctx.from, &unit.to_lowercase())
+                .ok_or_else(|| Error::BadArgument(format!("alignTo: unknown unit {unit:?}")))?;
+            a.series_in(0, Ctx { from, ..a.ctx })?
         }
-    }
-    if list.is_empty() {
-        return Ok(Vec::new());
-    }
-    let (cols, _, _, _) = normalize(&list, xf).expect("non-empty");
-    match total {
-        Total::None => {
-            let total_values: Vec<Value> = rows(&cols).into_iter().map(|r| Agg::Sum.apply(&r)).collect();
-            let text = format!("sumSeries({})", path_expressions(&list));
-            Ok(list
-                .iter()
-                .zip(&cols)
-                .map(|(s, col)| {
-                    let values = col.iter().zip(total_values.iter().chain(std::iter::repeat(&None))).map(|(v, t)| pct(*v, *t)).collect();
-                    let mut o = TimeSeries::new(&format!("asPercent({},{text})", s.name), s.start, s.step, values);
-                    o.end = s.end;
-                    o.x_files_factor = Some(xf);
-                    o
-                })
-                .collect())
-        }
-        Total::Number(k, text) => Ok(list
-            .iter()
-            .map(|s| {
-                let values = s.values.iter().map(|v| pct(*v, Some(k))).collect();
-                let mut o = TimeSeries::new(&format!("asPercent({},{text})", s.name), s.start, s.step, values);
-                o.end = s.end;
-                o.x_files_factor = Some(xf);
-                o
-            })
-            .collect()),
-        Total::List(t) if t.len() == 1 => Ok(list
-            .iter()
-            .map(|s| percent_pair(s, &t[0], format!("asPercent({},{})", s.name, t[0].name), xf))
-            .collect()),
-        Total::List(mut t) if t.len() == list.len() => {
-            let mut l = list.clone();
-            l.sort_by(|x, y| x.name.cmp(&y.name));
-            t.sort_by(|x, y| x.name.cmp(&y.name));
-            Ok(l.iter()
-                .zip(&t)
-                .map(|(x, y)| percent_pair(x, y, format!("asPercent({},{})", x.name, y.name), xf))
-                .collect())
-        }
-        Total::List(_) => Err(Error::BadArgument(
-            "asPercent second argument must be missing, a single digit, reference exactly 1 series or reference the same number of series as the first argument".into(),
-        )),
-    }
-}
-
-fn group(
-    list: Vec<TimeSeries>,
-    nodes: &[NodeOrTag],
-    keys: &mut Vec<String>,
-) -> Vec<(String, Vec<TimeSeries>)> {
-    let mut groups: Vec<(String, Vec<TimeSeries>)> = Vec::new();
-    for s in list {
-        let key = agg_key(&s, nodes);
-        match groups.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, g)) => g.push(s),
-            None => {
-                if !keys.contains(&key) {
-                    keys.push(key.clone());
-                }
-                groups.push((key, vec![s]));
-            }
-        }
-    }
-    groups
-}
-
-fn as_percent_nodes(
-    list: Vec<TimeSeries>,
-    total: Option<Vec<TimeSeries>>,
-    nodes: &[NodeOrTag],
-    xf: f64,
-) -> Result<Vec<TimeSeries>, Error> {
-    let mut keys = Vec::new();
-    let series_groups = group(list, nodes, &mut keys);
-    let totals: Vec<(String, TimeSeries)> = match total {
-        None => series_groups
-            .iter()
-            .map(|(k, g)| (k.clone(), sum_of(g, xf)))
-            .collect(),
-        Some(t) => group(t, nodes, &mut keys)
-            .into_iter()
-            .map(|(k, g)| (k, sum_of(&g, xf)))
-            .collect(),
+        None => a.series(0)?,
     };
     let mut out = Vec::new();
-    for key in keys {
-        let total = totals.iter().find(|(k, _)| *k == key).map(|(_, t)| t);
-        match series_groups.iter().find(|(k, _)| *k == key) {
-            None => {
-                let t = total.expect("key came from a total");
-                let mut o = TimeSeries::new(
-                    &format!("asPercent(MISSING,{})", t.name),
-                    t.start,
-                    t.step,
-                    vec![None; t.values.len()],
-                );
-                o.x_files_factor = Some(xf);
-                out.push(o);
-            }
-            Some((_, members)) => {
-                for s in members {
-                    out.push(match total {
-                        None => {
-                            let mut o = TimeSeries::new(
-                                &format!("asPercent({},MISSING)", s.name),
-                                s.start,
-                                s.step,
-                                vec![None; s.values.len()],
-                            );
-                            o.x_files_factor = Some(xf);
-                            o
-                        }
-                        Some(t) => {
-                            percent_pair(s, t, format!("asPercent({},{})", s.name, t.name), xf)
-                        }
-                    });
-                }
-            }
+    for s in list {
+        let factor = s.x_files_factor.unwrap_or(a.xff());
+        let (values, aligned_end) = summarize_values(&s, agg, interval, s.start, s.end, factor);
+        let mut o = s.derive(
+            format!("smartSummarize({}, \"{text}\", \"{func}\")", s.name),
+            values,
+        );
+        o.end = aligned_end;
+        o.step = interval;
+        o.tags.insert("smartSummarize".into(), text.clone());
+        o.tags.insert("smartSummarizeFunction".into(), func.clone());
+        out.push(o);
+    }
+    Ok(out)
+}
+
+fn time_stack(a: &Args) -> Result<Vec<TimeSeries>, Error> {
+    let mut unit = a.string(1)?;
+    if unit.starts_with(|c: char| c.is_ascii_digit()) {
+        unit.insert(0, '-');
+    }
+    let delta = super::interval_seconds(&unit)
+        .ok_or_else(|| Error::BadArgument(format!("bad time shift unit {unit:?}")))?;
+    let (first, last) = (a.int(2)?, a.int(3)?);
+    if last - first > 1000 {
+        return Err(Error::BadArgument("timeStack: at most 1000 shifts".into()));
+    }
+    let here = a.series(0)?;
+    let Some(base) = here.first() else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for shift in first..last {
+        let ctx = Ctx {
+            from: a.ctx.from + delta * shift,
+            until: a.ctx.until + delta * shift,
+            ..a.ctx
+        };
+        for mut s in a.series_in(0, ctx)? {
+            s.tags.insert("timeShiftUnit".into(), unit.clone());
+            s.tags.insert("timeShift".into(), shift.to_string());
+            let name = format!("timeShift({}, {unit}, {shift})", s.name);
+            s.rename(name.clone());
+            s.path_expression = name;
+            s.start = base.start;
+            s.end = base.end;
+            out.push(s);
         }
+    }
+    Ok(out)
+}
+
+fn stdev(a: &Args) -> Result<Vec<TimeSeries>, Error> {
+    let points = a.int(1)?;
+    if points <= 0 {
+        return Err(Error::BadArgument("points must be positive".into()));
+    }
+    let points = points as usize;
+    let tolerance = a.float(2)?;
+    let mut out = Vec::new();
+    for s in a.series(0)? {
+        let (mut valid, mut sum, mut squares) = (0usize, 0.0, 0.0);
+        let values = (0..s.values.len())
+            .map(|i| {
+                if i >= points
+                    && let Some(dropped) = s.values[i - points]
+                {
+                    valid -= 1;
+                    sum -= dropped;
+                    squares -= dropped * dropped;
+                }
+                if let Some(v) = s.values[i] {
+                    valid += 1;
+                    sum += v;
+                    squares += v * v;
+                }
+                if valid > 0 && valid as f64 / points as f64 >= tolerance {
+                    let n = valid as f64;
+                    let d = n * squares - sum * sum;
+                    (d >= 0.0).then(|| d.sqrt() / n)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let mut o = s.derive(format!("stdev({},{points})", s.name), values);
+        o.tags.insert("stdev".into(), points.to_string());
+        out.push(o);
     }
     Ok(out)
 }

@@ -194,37 +194,6 @@ pub const FUNCTIONS: &[Func] = &[
         group_by_tags,
         "Groups tagged series by tag values and aggregates each group; the output is named name;tag=value…",
     ),
-    f(
-        "divideSeries",
-        "Combine",
-        &[
-            p("dividendSeriesList", SeriesList).req(),
-            p("divisorSeries", SeriesList).req(),
-        ],
-        divide_series,
-        "Divides each series by exactly one divisor series (division by 0 gives null).",
-    ),
-    f(
-        "divideSeriesLists",
-        "Combine",
-        &[
-            p("dividendSeriesList", SeriesList).req(),
-            p("divisorSeriesList", SeriesList).req(),
-        ],
-        divide_series_lists,
-        "Divides the n-th series of one list by the n-th of the other.",
-    ),
-    f(
-        "asPercent",
-        "Combine",
-        &[
-            p("seriesList", SeriesList).req(),
-            p("total", Any),
-            p("nodes", NodeOrTag).multi(),
-        ],
-        super::calculate::as_percent,
-        "Each series as a percentage of a total: a number, one series, a matching list, or the sum of the list; with nodes, groups are matched.",
-    ),
 ];
 
 /// graphite's `aggregate`: one series from the whole list, or none for an empty list. `func`
@@ -542,78 +511,4 @@ fn group_by_tags(a: &Args) -> Result<Vec<TimeSeries>, Error> {
         }
     }
     Ok(out)
-}
-
-/// Pointwise `a / b` after normalizing the pair; division by 0 or null gives null.
-pub fn divide(x: &TimeSeries, y: &TimeSeries, name: String, default_xff: f64) -> TimeSeries {
-    let pair = [x.clone(), y.clone()];
-    let (columns, start, end, step) = normalize(&pair, default_xff).expect("two series");
-    let values = rows(&columns)
-        .into_iter()
-        .map(|r| match (r[0], r[1]) {
-            (Some(a), Some(b)) if b != 0.0 => Some(a / b),
-            _ => None,
-        })
-        .collect();
-    let mut s = TimeSeries::new(&name, start, step, values);
-    s.end = end;
-    s.x_files_factor = Some(default_xff);
-    s.lineage = merged_lineage(&pair);
-    s
-}
-
-fn divide_series(a: &Args) -> Result<Vec<TimeSeries>, Error> {
-    let dividends = a.series(0)?;
-    let divisors = a.series(1)?;
-    if divisors.is_empty() {
-        return Ok(dividends
-            .into_iter()
-            .map(|s| {
-                let name = format!("divideSeries({},MISSING)", s.name);
-                let mut out = s.derive(name.clone(), vec![None; s.values.len()]);
-                out.path_expression = name;
-                out
-            })
-            .collect());
-    }
-    if divisors.len() > 1 {
-        return Err(Error::BadArgument(format!(
-            "divideSeries second argument must reference exactly 1 series (got {})",
-            divisors.len()
-        )));
-    }
-    let d = &divisors[0];
-    Ok(dividends
-        .iter()
-        .map(|s| {
-            divide(
-                s,
-                d,
-                format!("divideSeries({},{})", s.name, d.name),
-                a.xff(),
-            )
-        })
-        .collect())
-}
-
-fn divide_series_lists(a: &Args) -> Result<Vec<TimeSeries>, Error> {
-    let dividends = a.series(0)?;
-    let divisors = a.series(1)?;
-    if dividends.len() != divisors.len() {
-        return Err(Error::BadArgument(
-            "dividendSeriesList and divisorSeriesList argument must have equal length".into(),
-        ));
-    }
-    Ok(dividends
-        .iter()
-        .zip(&divisors)
-        .map(|(x, y)| {
-            divide(
-                x,
-                y,
-                format!("divideSeries({},{})", x.name, y.name),
-                a.xff(),
-            )
-        })
-        .collect())
 }

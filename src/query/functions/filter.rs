@@ -218,6 +218,20 @@ pub const FUNCTIONS: &[Func] = &[
         "Values below the series' n-th percentile become null.",
     ),
     f(
+        "mostDeviant",
+        "Filter Series",
+        &[SL, N_INT],
+        most_deviant,
+        "The n series with the largest variance.",
+    ),
+    f(
+        "averageOutsidePercentile",
+        "Filter Series",
+        &[SL, N_FLOAT],
+        average_outside_percentile,
+        "Series whose average lies outside the n-th and (100-n)-th percentile of the averages.",
+    ),
+    f(
         "sortBy",
         "Sorting",
         &[
@@ -524,4 +538,44 @@ fn sort_by_minima(a: &Args) -> Result<Vec<TimeSeries>, Error> {
         .collect();
     sort(&mut list, Agg::Min, false);
     Ok(list)
+}
+
+fn most_deviant(a: &Args) -> Result<Vec<TimeSeries>, Error> {
+    let n = count(a, 1)?;
+    let mut scored: Vec<(f64, TimeSeries)> = a
+        .series(0)?
+        .into_iter()
+        .filter_map(|s| {
+            let mean = Agg::Average.apply(&s.values)?;
+            let count = s.non_null().count() as f64;
+            let sigma = s.non_null().map(|v| (v - mean) * (v - mean)).sum::<f64>() / count;
+            Some((sigma, s))
+        })
+        .collect();
+    scored.sort_by(|x, y| cmp(y.0, x.0));
+    Ok(scored.into_iter().take(n).map(|(_, s)| s).collect())
+}
+
+fn average_outside_percentile(a: &Args) -> Result<Vec<TimeSeries>, Error> {
+    let mut n = a.float(1)?;
+    if n < 50.0 {
+        n = 100.0 - n;
+    }
+    let list = a.series(0)?;
+    let averages: Vec<f64> = list
+        .iter()
+        .filter_map(|s| Agg::Average.apply(&s.values))
+        .collect();
+    let lo = super::combine::percentile(&averages, 100.0 - n, false);
+    let hi = super::combine::percentile(&averages, n, false);
+    Ok(list
+        .into_iter()
+        .filter(|s| {
+            // Python compares None below every number: a null average is never inside.
+            match (lo, Agg::Average.apply(&s.values), hi) {
+                (Some(lo), Some(v), Some(hi)) => !(lo < v && v < hi),
+                _ => true,
+            }
+        })
+        .collect())
 }

@@ -1,5 +1,6 @@
 //! Render functions with graphite-web's semantics and output names, split by graphite's groups:
-//! [`combine`], [`transform`], [`calculate`], [`filter`], [`alias`], [`special`], [`graph`].
+//! [`combine`] and [`lists`], [`transform`], [`calculate`] and [`forecast`], [`filter`],
+//! [`alias`], [`special`], [`graph`].
 //!
 //! Each function is a [`Func`]: its name, group, parameters (the `/functions` schema Grafana's
 //! editor reads, also used to bind positional and keyword arguments) and `run`, which gets its
@@ -10,7 +11,9 @@ pub mod alias;
 pub mod calculate;
 pub mod combine;
 pub mod filter;
+pub mod forecast;
 pub mod graph;
+pub mod lists;
 pub mod special;
 pub mod transform;
 
@@ -179,6 +182,8 @@ impl Func {
 static REGISTRY: LazyLock<(Vec<Func>, HashMap<&'static str, usize>)> = LazyLock::new(|| {
     let mut all: Vec<Func> = Vec::new();
     all.extend(combine::FUNCTIONS);
+    all.extend(lists::FUNCTIONS);
+    all.extend(forecast::FUNCTIONS);
     all.extend(transform::FUNCTIONS);
     all.extend(calculate::FUNCTIONS);
     all.extend(filter::FUNCTIONS);

@@ -17,6 +17,8 @@ pub const FUNCTIONS: &[Func] = &[
     f("invert", "Transform", &[SL], |a| unary(a, "invert", |v| (v != 0.0).then(|| 1.0 / v)), "1/x for each point (null for 0)."),
     f("squareRoot", "Transform", &[SL], |a| unary(a, "squareRoot", |v| (v >= 0.0).then(|| v.sqrt())), "Square root of each point (null for negatives)."),
     f("exp", "Transform", &[SL], |a| unary(a, "exp", |v| Some(v.exp())), "e to the power of each point."),
+    f("sigmoid", "Transform", &[SL], |a| unary(a, "sigmoid", |v| Some(1.0 / (1.0 + (-v).exp()))), "1 / (1 + e^-x) for each point."),
+    f("logit", "Transform", &[SL], |a| unary(a, "logit", |v| { let r = (v / (1.0 - v)).ln(); r.is_finite().then_some(r) }), "ln(x / (1 - x)) for each point (null outside 0 < x < 1)."),
     f("pow", "Transform", &[SL, p("factor", Float).req()], pow, "Each point raised to a power."),
     f("log", "Transform", &[SL, p("base", Integer).def(Default::Int(10))], log, "Logarithm of each point (null for values ≤ 0)."),
     f("logarithm", "Transform", &[SL, p("base", Integer).def(Default::Int(10))], log, "Logarithm of each point (null for values ≤ 0)."),
