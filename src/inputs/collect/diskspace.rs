@@ -336,4 +336,67 @@ mod tests {
         assert!((g("inodes_used") + g("inodes_free") - itotal).abs() <= itotal * 0.01);
         assert!((g("inodes_used") - iused).abs() < 100_000.0);
     }
+
+    /// In a container watching its host: the host's mount table names `/srv/data`, which exists
+    /// only under `mount_root` (where the host's `/` is mounted). Without `mount_root` the mount
+    /// point is not found here and nothing is published; with it, the filesystem under
+    /// `mount_root` is measured (its size agrees with `df` on that directory).
+    #[test]
+    fn mount_root_finds_the_hosts_mount_points() {
+        let proc_root = tempfile::tempdir().unwrap();
+        let host = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(host.path().join("srv/data")).unwrap();
+        let fs_type = String::from_utf8(
+            Command::new("stat")
+                .args(["-f", "-c", "%T"])
+                .arg(host.path())
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap();
+        // stat says ext2/ext3 for ext4; take what the default list accepts.
+        let fs_type = match fs_type.trim() {
+            "ext2/ext3" => "ext4",
+            other => other,
+        };
+        std::fs::write(
+            proc_root.path().join("mounts"),
+            format!("/dev/vdq /srv/data {fs_type} rw 0 0\n"),
+        )
+        .unwrap();
+        let settings = |mount_root: Option<&std::path::Path>| Settings {
+            proc_root: proc_root.path().to_path_buf(),
+            collectors: vec!["diskspace".into()],
+            diskspace: DiskSpaceOptions {
+                labels_dir: None,
+                filesystems: vec![fs_type.to_string()],
+                mount_root: mount_root.map(|p| p.to_path_buf()),
+                ..DiskSpaceOptions::default()
+            },
+            ..Settings::default()
+        };
+        let mut c = super::super::Collectors::new(settings(None)).unwrap();
+        let without = values(&c.collect(super::super::tests::NOW, 0.0));
+        assert!(without.is_empty(), "{without:?}");
+
+        let mut c = super::super::Collectors::new(settings(Some(host.path()))).unwrap();
+        let v = values(&c.collect(super::super::tests::NOW, 0.0));
+        assert_eq!(v.len(), 8, "{v:?}");
+        let df = Command::new("df")
+            .args(["-B1", "--output=size"])
+            .arg(host.path().join("srv/data"))
+            .output()
+            .unwrap();
+        let size: f64 = String::from_utf8(df.stdout)
+            .unwrap()
+            .lines()
+            .nth(1)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let g = |k: &str| v[&format!("servers.localhost.diskspace._srv_data.{k}")];
+        assert_eq!(g("byte_used") + g("byte_free"), size);
+    }
 }
