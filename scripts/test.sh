@@ -9,6 +9,11 @@ export CI="${CI:-}"
 need_apt=()
 command -v logrotate >/dev/null || [ -x /usr/sbin/logrotate ] || need_apt+=(logrotate)
 command -v npm >/dev/null || need_apt+=(nodejs npm)
+# Shipping peers: carbon-cache + whisper-fetch, Prometheus, VictoriaMetrics.
+[ -x /usr/bin/carbon-cache ] || need_apt+=(graphite-carbon)
+[ -x /usr/bin/whisper-fetch ] || need_apt+=(python3-whisper)
+[ -x /usr/bin/prometheus ] || need_apt+=(prometheus)
+[ -x /usr/bin/victoria-metrics ] || need_apt+=(victoria-metrics)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "== installing ${need_apt[*]}"

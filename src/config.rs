@@ -6,7 +6,7 @@
 pub mod outputs;
 pub mod statsd;
 
-pub use outputs::Output;
+pub use outputs::{Output, Spooled, Target};
 pub use statsd::Statsd;
 
 use crate::schema::{self, Schema, Schemas};
@@ -84,8 +84,8 @@ pub struct File {
     pub parser_dirs: Option<Vec<String>>,
     #[serde(default)]
     pub self_metrics: SelfMetricsFile,
-    /// Where data is sent (see [`outputs`]).
-    pub outputs: Option<Vec<Spanned<outputs::OutputFile>>>,
+    /// Where closed buckets are shipped (see `config/outputs.rs`).
+    pub outputs: Option<Vec<outputs::OutputFile>>,
 }
 
 #[derive(Debug, Deserialize, Default)]

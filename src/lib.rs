@@ -3,8 +3,9 @@
 //! Modules in the order data flows:
 //! `config` (YAML → validated config) · `metric` (series, kinds, observations) ·
 //! `inputs` (carbon; later tail, statsd, system) → `aggregate` (pure bucket maths) →
-//! `store` (the only writer of `data_dir`) → `query` (tiers, consolidation, views, lineage) →
-//! `http` (Graphite API). `agent` is the only module that knows every stage.
+//! `store` (the only writer of `data_dir` outside `spool/`) → `query` (tiers, consolidation,
+//! views, lineage) → `http` (Graphite API, ingest) · `ship` (outputs, spooled under
+//! `data_dir/spool/`). `agent` is the only module that knows every stage.
 
 pub mod agent;
 pub mod aggregate;

@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::http;
 use crate::inputs::Feed;
 use crate::inputs::carbon;
+use crate::ship::Ship;
 use crate::store::{self, Store};
 use anyhow::Context as _;
 use std::path::PathBuf;
@@ -86,6 +87,36 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
     tracing::info!(data_dir = %config.data_dir.display(), series = store.stats().series,
         ms = started.elapsed().as_millis() as u64, "Store opened.");
 
+    let ship = {
+        let (outputs, dir, store, schemas) = (
+            config
+                .outputs
+                .iter()
+                .filter_map(|o| o.as_spooled().cloned())
+                .collect::<Vec<_>>(),
+            config.data_dir.clone(),
+            store.clone(),
+            config.storage.schemas.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            Ship::open(&outputs, &dir, &store, schemas, crate::clock::unix_now())
+        })
+        .await?
+        .context("open the output spools")?
+    };
+    let (ship_stop_tx, ship_stop_rx) = watch::channel(false);
+    let mut senders = Vec::new();
+    for output in ship.outputs() {
+        let client = crate::ship::Client::new(&output)?;
+        tracing::info!(output = %output.config.name, kind = output.config.target.type_name(),
+            pending = output.spool().pending(), "Output started.");
+        senders.push(tokio::spawn(crate::ship::run_sender(
+            output,
+            client,
+            ship_stop_rx.clone(),
+        )));
+    }
+
     let (stop_tx, stop_rx) = watch::channel(false);
     let (obs_tx, mut obs_rx) = mpsc::channel::<Feed>(config.queue_batches);
     let (parsers, parser_errors) = crate::parse::load(&config.parser_dirs);
@@ -153,6 +184,7 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
         settings: std::sync::RwLock::new(reload::http_settings(&config)),
         stats: http::Stats::default(),
         max_body_bytes: config.http.as_ref().map_or(8 << 20, |h| h.max_body_bytes),
+        ingest: http::ingest::Ingest::default(),
     });
     let (http_stop_tx, http_stop_rx) = watch::channel(false);
     let http_task = match &config.http {
@@ -186,6 +218,7 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
         config.storage.max_pending_buckets,
         // At most every 5 s, and at least as often as the head is to be flushed.
         Duration::from_secs(config.storage.head_flush_interval.clamp(1, 5) as u64),
+        ship,
     );
     let mut config = config;
     let mut tick = tokio::time::interval(Duration::from_millis(
@@ -274,6 +307,11 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
             tracing::error!(%error, "Final head flush failed; the WAL still holds the data.")
         }
         Err(error) => tracing::error!(%error, "Final head flush task failed."),
+    }
+    // Senders stop; what they did not deliver stays in the spools for the next start.
+    let _ = ship_stop_tx.send(true);
+    for s in senders {
+        let _ = tokio::time::timeout(Duration::from_secs(5), s).await;
     }
     let _ = http_stop_tx.send(true);
     if let Some(t) = http_task {

@@ -8,6 +8,7 @@ use crate::clock::unix_now;
 use crate::http;
 use crate::inputs::Feed;
 use crate::metric::{Kind, Observation, Series};
+use crate::ship::Ship;
 use crate::store::{self, Batch, Store};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ pub(super) struct Pipeline {
     cursors: HashMap<String, Vec<u8>>,
     /// Last value seen of each cumulative counter, to emit increments.
     counters: HashMap<&'static str, u64>,
+    ship_counters: HashMap<String, u64>,
     commit_errors: u64,
     maintain_errors: Arc<AtomicU64>,
     pub(super) maintaining: Arc<AtomicBool>,
@@ -36,6 +38,8 @@ pub(super) struct Pipeline {
     /// Maintenance (retention, head flush when due, compaction) runs at most this often: its
     /// deadlines are minutes to hours, so checking at every commit only costs wake-ups.
     maintain_every: std::time::Duration,
+    /// Outputs: staged with each commit, closed slots spooled after it.
+    pub(super) ship: Ship,
 }
 
 impl Pipeline {
@@ -44,6 +48,7 @@ impl Pipeline {
         store: Arc<Store>,
         max_pending: usize,
         maintain_every: std::time::Duration,
+        ship: Ship,
     ) -> Pipeline {
         Pipeline {
             aggregator,
@@ -51,6 +56,7 @@ impl Pipeline {
             pending: Vec::new(),
             cursors: HashMap::new(),
             counters: HashMap::new(),
+            ship_counters: HashMap::new(),
             commit_errors: 0,
             maintain_errors: Arc::default(),
             maintaining: Arc::default(),
@@ -59,6 +65,7 @@ impl Pipeline {
             last_commit_ms: None,
             last_maintain: None,
             maintain_every,
+            ship,
         }
     }
 
@@ -110,7 +117,8 @@ impl Pipeline {
         }
         let now = unix_now();
         if self.pending.is_empty() && self.cursors.is_empty() {
-            // Nothing to make durable: an idle daemon does no I/O here.
+            // Nothing to make durable: an idle daemon does no I/O here (slots still close).
+            self.spool(now).await;
             self.maintain(now);
             return Ok(());
         }
@@ -118,11 +126,14 @@ impl Pipeline {
         let cursors: Vec<(String, Vec<u8>)> = self.cursors.drain().collect();
         let store = self.store.clone();
         let started = Instant::now();
+        // What the outputs take of this commit; theirs once the commit is durable.
+        let staged = self.ship.stage(&deltas);
         let batch = Batch { deltas, cursors };
         let result = tokio::task::spawn_blocking(move || store.try_commit(batch)).await;
         match result {
             Ok(Ok(())) => {
                 self.last_commit_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
+                self.ship.apply(staged);
             }
             Ok(Err((store::Error::Invalid(reason), batch))) => {
                 // Retrying cannot help: drop and count.
@@ -154,8 +165,24 @@ impl Pipeline {
                 tracing::error!(%error, "Commit task failed.");
             }
         }
+        self.spool(now).await;
         self.maintain(now);
         Ok(())
+    }
+
+    /// Appends the slots that closed to the outputs' spools (one fsync per output with
+    /// something to append).
+    async fn spool(&mut self, now: i64) {
+        let closing = self.ship.close(now);
+        if closing.is_empty() {
+            return;
+        }
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || closing.write(&store)).await {
+            Ok(failed) if !failed.is_empty() => self.ship.requeue(failed),
+            Ok(_) => {}
+            Err(error) => tracing::error!(%error, "Spool task failed."),
+        }
     }
 
     /// Retention, head flush and compaction, off the commit path: a compaction can take a
@@ -187,6 +214,17 @@ impl Pipeline {
         let prev = self.counters.insert(name, total).unwrap_or(0);
         out.push(self_obs(
             name,
+            Kind::Counter,
+            total.saturating_sub(prev) as f64,
+            now,
+        ));
+    }
+
+    /// Like `counter`, for names made at run time (one set per output).
+    fn ship_counter(&mut self, out: &mut Vec<Observation>, name: String, total: u64, now: i64) {
+        let prev = self.ship_counters.insert(name.clone(), total).unwrap_or(0);
+        out.push(self_obs(
+            &name,
             Kind::Counter,
             total.saturating_sub(prev) as f64,
             now,
@@ -286,6 +324,50 @@ impl Pipeline {
             out.push(self_obs(name, Kind::Gauge, v as f64, now));
         }
         out.extend(inputs.statsd.self_metrics(now));
+        for o in self.ship.outputs() {
+            let n = &o.config.name;
+            let st = &o.stats;
+            for (what, v) in [
+                ("sent", st.sent.load(Relaxed)),
+                ("retried", st.retried.load(Relaxed)),
+                ("late", st.late.load(Relaxed)),
+                ("errors", st.errors.load(Relaxed)),
+            ] {
+                let name = format!("tally.ship.{n}.{what}");
+                self.ship_counter(&mut out, name, v, now);
+            }
+            let (spool_bytes, lag, pending, dropped) = {
+                let sp = o.spool();
+                (sp.bytes(), sp.lag(), sp.pending(), sp.dropped().1)
+            };
+            let name = format!("tally.ship.{n}.dropped");
+            self.ship_counter(&mut out, name, st.dropped.load(Relaxed) + dropped, now);
+            for (what, v) in [
+                ("spool_bytes", spool_bytes as f64),
+                ("lag", lag as f64),
+                ("pending_records", pending as f64),
+                ("last_error", st.last_error.load(Relaxed) as f64),
+            ] {
+                out.push(self_obs(
+                    &format!("tally.ship.{n}.{what}"),
+                    Kind::Gauge,
+                    v,
+                    now,
+                ));
+            }
+        }
+        for (name, v) in [
+            ("tally.ingest.batches", http.ingest_batches.load(Relaxed)),
+            ("tally.ingest.buckets", http.ingest_buckets.load(Relaxed)),
+            ("tally.ingest.unplaced", http.ingest_unplaced.load(Relaxed)),
+            (
+                "tally.ingest.duplicates",
+                http.ingest_duplicates.load(Relaxed),
+            ),
+            ("tally.ingest.rejected", http.ingest_rejected.load(Relaxed)),
+        ] {
+            self.counter(&mut out, name, v, now);
+        }
         if let Some(ms) = self.last_commit_ms.take() {
             out.push(self_obs("tally.store.commit_ms", Kind::Timer, ms, now));
         }

@@ -90,6 +90,9 @@ impl Running<'_> {
         if new.queue_batches != current.queue_batches {
             needs_restart.push("inputs.queue_batches");
         }
+        if format!("{:?}", new.outputs) != format!("{:?}", current.outputs) {
+            needs_restart.push("outputs");
+        }
         if new.storage.schemas.resolutions() != current.storage.schemas.resolutions() {
             needs_restart.push("the set of resolutions (store retention enforcement)");
         }
@@ -98,6 +101,7 @@ impl Running<'_> {
         self.pipeline
             .aggregator
             .set_schemas(new.storage.schemas.clone());
+        self.pipeline.ship.set_schemas(new.storage.schemas.clone());
         *self
             .http
             .settings

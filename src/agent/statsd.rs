@@ -36,7 +36,9 @@ pub(super) async fn start(
     let mut running = Running::default();
     let mut flushes = Vec::new();
     for output in &config.outputs {
-        let Output::Carbon(c) = output;
+        let Output::Carbon(c) = output else {
+            continue; // a spooled output: `ship` runs it
+        };
         let stats = Arc::new(carbon::Stats::default());
         let settings = carbon::Settings {
             destinations: c.destinations.clone(),

@@ -5,6 +5,7 @@
 mod functions;
 mod graphite;
 mod image;
+pub mod ingest;
 mod params;
 pub mod render;
 mod tags;
@@ -38,6 +39,13 @@ pub struct Stats {
     pub client_errors: AtomicU64,
     /// Answers with a 5xx status.
     pub server_errors: AtomicU64,
+    /// `/api/ingest`: batches merged, buckets in them, buckets no tier here could take,
+    /// records skipped as already merged, bodies refused.
+    pub ingest_batches: AtomicU64,
+    pub ingest_buckets: AtomicU64,
+    pub ingest_unplaced: AtomicU64,
+    pub ingest_duplicates: AtomicU64,
+    pub ingest_rejected: AtomicU64,
 }
 
 pub struct State {
@@ -45,6 +53,7 @@ pub struct State {
     pub settings: RwLock<Settings>,
     pub stats: Stats,
     pub max_body_bytes: usize,
+    pub ingest: ingest::Ingest,
 }
 
 impl State {
@@ -109,12 +118,37 @@ impl From<query::Error> for ApiError {
     }
 }
 
+/// Writes (events, ingest) are for loopback clients, or anyone with the bearer token when one
+/// is configured.
+pub(crate) fn may_write(
+    headers: &axum::http::HeaderMap,
+    peer: Option<std::net::SocketAddr>,
+    token: Option<&str>,
+) -> Result<(), ApiError> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match (token, bearer) {
+        (Some(t), Some(b)) if t == b => Ok(()),
+        (Some(_), Some(_)) => Err(ApiError::Forbidden("bad token")),
+        _ if peer.is_none_or(|p| p.ip().is_loopback()) => Ok(()),
+        (Some(_), None) => Err(ApiError::Forbidden(
+            "writes from this address need Authorization: Bearer <token>",
+        )),
+        (None, _) => Err(ApiError::Forbidden(
+            "writes are only accepted from loopback unless http.token is set",
+        )),
+    }
+}
+
 /// The whole API as a router, so tests can call it without a socket.
 pub fn router(state: Arc<State>) -> Router {
     let limit = state.max_body_bytes;
     graphite::routes()
         .merge(functions::routes())
         .merge(tags::routes())
+        .merge(ingest::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_requests,

@@ -1,5 +1,525 @@
-//! Shipping: sending what tally has to other systems. [`carbon`] sends Graphite plaintext lines
-//! to carbon receivers. Outputs take finished lines or points; what to send (etsy's flush of the
-//! StatsD input, …) is decided by the agent.
+//! Shipping closed buckets to remote stores: another tally (every field, merged exactly),
+//! carbon destinations, and Prometheus remote_write, each output through its own disk spool.
+//!
+//! The pipeline hands [`Ship`] the deltas of every commit, after the store made them durable.
+//! Each output keeps the buckets of its tier that are still open in memory; once a slot ended
+//! `grace` seconds ago it is *closed*: all closed buckets become one [`record::Record`] whose
+//! `horizon` says up to when everything is in, appended to the output's [`spool::Spool`] with
+//! one fsync. A sender task per output (`send`) reads the spool in order, delivers, retries
+//! with backoff and acknowledges. A slow or dead remote only makes its own spool grow, up to
+//! its bound; ingest and the other outputs go on.
+//!
+//! Crash safety: what is open lives only in memory, but it is also in the store. At start,
+//! [`Ship::open`] reads from the store every bucket of each output's tier that ends after the
+//! spool's last horizon, so whatever was committed and not yet spooled is spooled again —
+//! exactly once, because a record and its horizon are appended atomically. Data arriving for a
+//! slot already closed (late) is counted in `tally.ship.<output>.late` and sent as an
+//! amendment: tally gets the delta (merged exactly), carbon the slot's whole bucket read back
+//! from the store (it overwrites the point). remote_write sends none: Prometheus refuses a
+//! second value for a time it has and rolls back the whole request.
 
+/// Graphite plaintext with in-memory queues, for the StatsD input's etsy flush (`statsd:` on a
+/// carbon output); bucket outputs go through the spool and [`plaintext`] instead.
 pub mod carbon;
+pub mod naming;
+pub mod plaintext;
+pub mod record;
+pub mod remote_write;
+pub mod ring;
+mod send;
+pub mod spool;
+pub mod tally;
+
+pub use send::{Client, run_sender};
+
+use crate::aggregate::{Bucket, Delta};
+use crate::config::outputs::{Spooled as OutputConfig, Target};
+use crate::metric::{Kind, Series};
+use crate::schema::Schemas;
+use crate::store::Store;
+use record::{Entry, Record};
+use rustc_hash::FxHashMap;
+use spool::Spool;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("output {output}: {source}")]
+    Spool {
+        output: String,
+        source: spool::Error,
+    },
+    #[error("output {output}: {reason}")]
+    Client { output: String, reason: String },
+    #[error("output {output}: {source}")]
+    Store {
+        output: String,
+        source: crate::store::Error,
+    },
+}
+
+/// Counters of one output, read by the pipeline's self-metrics.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Buckets delivered.
+    pub sent: AtomicU64,
+    /// Requests (or connections) retried after a failure.
+    pub retried: AtomicU64,
+    /// Buckets given up on: refused by the remote, over the spool bound, or too large.
+    pub dropped: AtomicU64,
+    /// Buckets that arrived after their slot closed (sent as amendments).
+    pub late: AtomicU64,
+    pub errors: AtomicU64,
+    /// Unix time of the last error, 0 for none.
+    pub last_error: AtomicU64,
+    pub records: AtomicU64,
+}
+
+/// One output as the stage and its sender share it.
+pub struct Output {
+    pub config: OutputConfig,
+    pub spool: Mutex<Spool>,
+    pub stats: Stats,
+    pub wake: tokio::sync::Notify,
+}
+
+impl Output {
+    pub fn spool(&self) -> MutexGuard<'_, Spool> {
+        self.spool.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn error(&self) {
+        self.stats.errors.fetch_add(1, Relaxed);
+        self.stats
+            .last_error
+            .store(crate::clock::unix_now().max(0) as u64, Relaxed);
+    }
+}
+
+/// Which outputs ship a series, and at which resolution each.
+#[derive(Debug, Clone)]
+struct Route {
+    /// Per output: the resolution it ships for this series, 0 for none.
+    resolution: Vec<u32>,
+}
+
+struct OpenSeries {
+    kind: Kind,
+    resolution: u32,
+    buckets: BTreeMap<i64, Bucket>,
+}
+
+struct Stage {
+    output: Arc<Output>,
+    open: FxHashMap<Series, OpenSeries>,
+    /// Every bucket ending at or before this is spooled (or in `retry`).
+    horizon: i64,
+    /// Late deltas, sent with the next record.
+    amend: Vec<(Series, Kind, u32, i64, Bucket)>,
+    /// A record whose append failed, merged into the next one.
+    retry: Option<Record>,
+}
+
+/// The deltas of one commit that each output takes, kept until the commit succeeded.
+#[derive(Default)]
+pub struct Staged(Vec<Vec<Delta>>);
+
+/// Records to append, made by [`Ship::close`]; [`Closing::write`] does the I/O.
+pub struct Closing {
+    work: Vec<(Arc<Output>, Record, Vec<usize>)>,
+}
+
+/// Most buckets a failed append keeps for the next try before they are dropped.
+const MAX_RETRY_BUCKETS: usize = 2_000_000;
+
+pub struct Ship {
+    stages: Vec<Stage>,
+    schemas: Arc<Schemas>,
+    routes: FxHashMap<Series, Route>,
+}
+
+fn route(schemas: &Schemas, outputs: &[&OutputConfig], series: &Series) -> Route {
+    let schema = schemas.for_name(series.as_str());
+    let path = series.path();
+    Route {
+        resolution: outputs
+            .iter()
+            .map(|o| {
+                let pass =
+                    (o.include.is_empty() || o.include.matches(path)) && !o.exclude.matches(path);
+                match schema.tiers.get(o.tier) {
+                    Some(t) if pass => t.resolution,
+                    _ => 0,
+                }
+            })
+            .collect(),
+    }
+}
+
+impl Ship {
+    /// Opens every output's spool under `data_dir/spool/<name>/` and spools again, from the
+    /// store, whatever was committed but not spooled before the last stop or crash. Blocking;
+    /// call it before the pipeline's first commit.
+    pub fn open(
+        outputs: &[OutputConfig],
+        data_dir: &Path,
+        store: &Store,
+        schemas: Arc<Schemas>,
+        now: i64,
+    ) -> Result<Ship, Error> {
+        let configs: Vec<&OutputConfig> = outputs.iter().collect();
+        let all = store.all_series();
+        let mut stages = Vec::new();
+        for (i, config) in outputs.iter().enumerate() {
+            let dir = data_dir.join("spool").join(&config.name);
+            let (spool, recovery) =
+                Spool::open(&dir, config.spool_max_bytes).map_err(|source| Error::Spool {
+                    output: config.name.clone(),
+                    source,
+                })?;
+            if recovery.torn_bytes > 0 {
+                tracing::warn!(output = %config.name, bytes = recovery.torn_bytes,
+                    "Spool: a torn last record was cut off (a crash during its append).");
+            }
+            let close_to = now - config.grace;
+            let horizon = spool.horizon().unwrap_or(close_to);
+            let output = Arc::new(Output {
+                config: config.clone(),
+                spool: Mutex::new(spool),
+                stats: Stats::default(),
+                wake: tokio::sync::Notify::new(),
+            });
+            let mut stage = Stage {
+                output,
+                open: FxHashMap::default(),
+                horizon,
+                amend: Vec::new(),
+                retry: None,
+            };
+            let mine: Vec<(crate::store::SeriesInfo, u32)> = all
+                .iter()
+                .filter_map(|s| {
+                    let r = route(&schemas, &configs, &s.series).resolution[i];
+                    (r > 0).then(|| (s.clone(), r))
+                })
+                .collect();
+            stage
+                .catch_up(store, &mine, close_to)
+                .map_err(|source| Error::Store {
+                    output: config.name.clone(),
+                    source,
+                })?;
+            stages.push(stage);
+        }
+        Ok(Ship {
+            stages,
+            schemas,
+            routes: FxHashMap::default(),
+        })
+    }
+
+    pub fn outputs(&self) -> Vec<Arc<Output>> {
+        self.stages.iter().map(|s| s.output.clone()).collect()
+    }
+
+    /// New schemas (on reload) may route series differently.
+    pub fn set_schemas(&mut self, schemas: Arc<Schemas>) {
+        self.schemas = schemas;
+        self.routes.clear();
+    }
+
+    /// Picks out, before a commit, the deltas each output takes (filters, tier).
+    pub fn stage(&mut self, deltas: &[Delta]) -> Staged {
+        if self.stages.is_empty() {
+            return Staged::default();
+        }
+        if self.routes.len() > 4_000_000 {
+            self.routes.clear();
+        }
+        let configs: Vec<&OutputConfig> = self.stages.iter().map(|s| &s.output.config).collect();
+        let mut out = vec![Vec::new(); self.stages.len()];
+        for d in deltas {
+            let r = match self.routes.get(&d.series) {
+                Some(r) => r,
+                None => self
+                    .routes
+                    .entry(d.series.clone())
+                    .or_insert_with(|| route(&self.schemas, &configs, &d.series)),
+            };
+            for (i, &res) in r.resolution.iter().enumerate() {
+                if res == d.resolution {
+                    out[i].push(d.clone());
+                }
+            }
+        }
+        Staged(out)
+    }
+
+    /// The commit that carried the staged deltas succeeded: they become part of the open
+    /// buckets (or amendments, when their slot is already closed).
+    pub fn apply(&mut self, staged: Staged) {
+        for (stage, deltas) in self.stages.iter_mut().zip(staged.0) {
+            for d in deltas {
+                let end = d.start + i64::from(d.resolution);
+                if end <= stage.horizon {
+                    stage.output.stats.late.fetch_add(1, Relaxed);
+                    if matches!(stage.output.config.target, Target::RemoteWrite { .. }) {
+                        // Prometheus refuses a second value for a time it has, and rolls
+                        // back the whole request with it: late data is counted, not sent.
+                        continue;
+                    }
+                    stage
+                        .amend
+                        .push((d.series, d.kind, d.resolution, d.start, d.bucket));
+                    continue;
+                }
+                let open = stage.open.entry(d.series).or_insert_with(|| OpenSeries {
+                    kind: d.kind,
+                    resolution: d.resolution,
+                    buckets: BTreeMap::new(),
+                });
+                match open.buckets.entry(d.start) {
+                    std::collections::btree_map::Entry::Vacant(v) => {
+                        v.insert(d.bucket);
+                    }
+                    std::collections::btree_map::Entry::Occupied(mut o) => {
+                        o.get_mut().merge(&d.bucket);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes from each output the buckets whose slot ended `grace` ago, plus amendments.
+    pub fn close(&mut self, now: i64) -> Closing {
+        let mut work = Vec::new();
+        for stage in &mut self.stages {
+            if let Some((rec, amended)) = stage.close(now) {
+                work.push((stage.output.clone(), rec, amended));
+            }
+        }
+        Closing { work }
+    }
+
+    /// Records whose append failed go back to their output, to be tried with the next one.
+    pub fn requeue(&mut self, failed: Vec<(Arc<Output>, Record)>) {
+        for (output, rec) in failed {
+            let Some(stage) = self
+                .stages
+                .iter_mut()
+                .find(|s| Arc::ptr_eq(&s.output, &output))
+            else {
+                continue;
+            };
+            let mut rec = rec;
+            if let Some(mut older) = stage.retry.take() {
+                older.entries.append(&mut rec.entries);
+                older.horizon = rec.horizon;
+                rec = older;
+            }
+            if rec.points() as usize > MAX_RETRY_BUCKETS {
+                output.stats.dropped.fetch_add(rec.points(), Relaxed);
+                tracing::error!(output = %output.config.name, buckets = rec.points(),
+                    "The spool refuses appends; buckets dropped.");
+                continue;
+            }
+            stage.retry = Some(rec);
+        }
+    }
+}
+
+impl Stage {
+    /// Spools from the store what ends after the horizon: closed slots in slices of bounded
+    /// size (each one record, so a crash in between is harmless), the rest as open buckets.
+    fn catch_up(
+        &mut self,
+        store: &Store,
+        series: &[(crate::store::SeriesInfo, u32)],
+        close_to: i64,
+    ) -> Result<(), crate::store::Error> {
+        let max_res = series.iter().map(|s| i64::from(s.1)).max().unwrap_or(1);
+        let per_slice = (200_000 / series.len().max(1)).max(1) as i64;
+        let width = (per_slice * max_res).clamp(max_res, 86_400.max(max_res));
+        let mut from = self.horizon;
+        while from < close_to {
+            let to = (from + width).min(close_to);
+            let mut entries = Vec::new();
+            for (info, res) in series {
+                let r = i64::from(*res);
+                let buckets = store.read(info.id, *res, from - r + 1, to - r + 1)?;
+                if !buckets.is_empty() {
+                    entries.push(Entry {
+                        series: info.series.clone(),
+                        kind: info.kind,
+                        resolution: *res,
+                        buckets,
+                    });
+                }
+            }
+            if !entries.is_empty() {
+                let rec = Record {
+                    seq: 0,
+                    horizon: to,
+                    entries,
+                };
+                let points = rec.points();
+                match self.output.spool().append(rec) {
+                    Ok(_) => {
+                        tracing::info!(output = %self.output.config.name, buckets = points,
+                            from, to, "Spooled buckets committed before the last stop.");
+                    }
+                    Err(spool::Error::TooLarge(bytes)) => {
+                        self.output.stats.dropped.fetch_add(points, Relaxed);
+                        tracing::error!(output = %self.output.config.name, bytes,
+                            "A catch-up record is larger than the spool allows; dropped.");
+                    }
+                    Err(error) => {
+                        tracing::error!(output = %self.output.config.name, %error,
+                            "Could not spool catch-up buckets; they stay open for a retry.");
+                        break;
+                    }
+                }
+            }
+            self.horizon = to;
+            from = to;
+        }
+        for (info, res) in series {
+            let r = i64::from(*res);
+            for (start, bucket) in store.read(info.id, *res, self.horizon - r + 1, i64::MAX)? {
+                self.open
+                    .entry(info.series.clone())
+                    .or_insert_with(|| OpenSeries {
+                        kind: info.kind,
+                        resolution: *res,
+                        buckets: BTreeMap::new(),
+                    })
+                    .buckets
+                    .insert(start, bucket);
+            }
+        }
+        Ok(())
+    }
+
+    /// The next record: closed buckets by series, then amendments (`amended` lists the
+    /// indexes of amendment entries, which carbon and remote_write complete from the store).
+    fn close(&mut self, now: i64) -> Option<(Record, Vec<usize>)> {
+        let to = now - self.output.config.grace;
+        let mut entries = Vec::new();
+        if to > self.horizon {
+            self.open.retain(|series, open| {
+                let r = i64::from(open.resolution);
+                let keep = open.buckets.split_off(&(to - r + 1));
+                let closed = std::mem::replace(&mut open.buckets, keep);
+                if !closed.is_empty() {
+                    entries.push(Entry {
+                        series: series.clone(),
+                        kind: open.kind,
+                        resolution: open.resolution,
+                        buckets: closed.into_iter().collect(),
+                    });
+                }
+                !open.buckets.is_empty()
+            });
+            entries.sort_by(|a, b| a.series.as_str().cmp(b.series.as_str()));
+            self.horizon = to;
+        }
+        let mut amended = Vec::new();
+        if !self.amend.is_empty() {
+            let mut late: BTreeMap<(Series, u32), (Kind, BTreeMap<i64, Bucket>)> = BTreeMap::new();
+            for (series, kind, res, start, bucket) in self.amend.drain(..) {
+                let slot = late
+                    .entry((series, res))
+                    .or_insert_with(|| (kind, BTreeMap::new()));
+                match slot.1.entry(start) {
+                    std::collections::btree_map::Entry::Vacant(v) => {
+                        v.insert(bucket);
+                    }
+                    std::collections::btree_map::Entry::Occupied(mut o) => {
+                        o.get_mut().merge(&bucket);
+                    }
+                }
+            }
+            for ((series, resolution), (kind, buckets)) in late {
+                amended.push(entries.len());
+                entries.push(Entry {
+                    series,
+                    kind,
+                    resolution,
+                    buckets: buckets.into_iter().collect(),
+                });
+            }
+        }
+        let retry = self.retry.take();
+        if entries.is_empty() && retry.is_none() {
+            return None;
+        }
+        let mut rec = Record {
+            seq: 0,
+            horizon: self.horizon,
+            entries,
+        };
+        if let Some(mut older) = retry {
+            // Amendments of this round were counted from index 0 of the new entries.
+            let shift = older.entries.len();
+            older.entries.append(&mut rec.entries);
+            rec.entries = older.entries;
+            amended.iter_mut().for_each(|i| *i += shift);
+        }
+        Some((rec, amended))
+    }
+}
+
+impl Closing {
+    pub fn is_empty(&self) -> bool {
+        self.work.is_empty()
+    }
+
+    /// Completes amendments from the store (carbon, remote_write) and appends each record to
+    /// its spool. Blocking. Returns the records that could not be appended.
+    pub fn write(self, store: &Store) -> Vec<(Arc<Output>, Record)> {
+        let mut failed = Vec::new();
+        for (output, mut rec, amended) in self.work {
+            if !matches!(output.config.target, Target::Tally { .. }) {
+                for &i in &amended {
+                    let e = &mut rec.entries[i];
+                    let Some(info) = store.lookup(e.series.as_str()) else {
+                        continue;
+                    };
+                    for (start, bucket) in e.buckets.iter_mut() {
+                        if let Ok(mut got) = store.read(info.id, e.resolution, *start, *start + 1)
+                            && let Some((_, full)) = got.pop()
+                        {
+                            *bucket = full;
+                        }
+                    }
+                }
+            }
+            let points = rec.points();
+            let appended = output.spool().append(rec.clone());
+            match appended {
+                Ok(_) => {
+                    output.stats.records.fetch_add(1, Relaxed);
+                    output.wake.notify_one();
+                }
+                Err(spool::Error::TooLarge(bytes)) => {
+                    output.stats.dropped.fetch_add(points, Relaxed);
+                    output.error();
+                    tracing::error!(output = %output.config.name, bytes, buckets = points,
+                        "A record is larger than the spool allows; dropped.");
+                }
+                Err(error) => {
+                    output.error();
+                    tracing::error!(output = %output.config.name, %error, "Spool append failed; will retry.");
+                    failed.push((output, rec));
+                }
+            }
+        }
+        failed
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,158 @@
+//! One spool record: the buckets one output takes from one close of the pipeline, in a
+//! self-delimiting encoding shared by the spool files and tally's ingest requests (FORMAT.md,
+//! "Spool"). Buckets are grouped per series and sorted by slot start, so order per series holds
+//! within a record as it does across records.
+
+use crate::aggregate::Bucket;
+use crate::encoding::{self, Reader};
+use crate::metric::{Kind, Series};
+
+/// One series' buckets at one resolution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub series: Series,
+    pub kind: Kind,
+    pub resolution: u32,
+    /// `(slot start, bucket)`, ascending.
+    pub buckets: Vec<(i64, Bucket)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// Strictly increasing per spool, from 1.
+    pub seq: u64,
+    /// Every bucket of the output's tier ending at or before this time (Unix seconds) that the
+    /// store held when the record was made is in this record or an earlier one.
+    pub horizon: i64,
+    pub entries: Vec<Entry>,
+}
+
+impl Record {
+    /// Buckets in the record (what the `sent` and `dropped` counters count).
+    pub fn points(&self) -> u64 {
+        self.entries.iter().map(|e| e.buckets.len() as u64).sum()
+    }
+
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        encoding::put_uvarint(out, self.seq);
+        encoding::put_ivarint(out, self.horizon);
+        encode_entries(&self.entries, out);
+    }
+
+    pub fn decode(buf: &[u8]) -> Result<Record, encoding::Error> {
+        let mut r = Reader::new(buf);
+        let seq = r.uvarint()?;
+        let horizon = r.ivarint()?;
+        let entries = decode_entries(&mut r)?;
+        if !r.is_empty() {
+            return Err(encoding::Error::Invalid("trailing bytes after a record"));
+        }
+        Ok(Record {
+            seq,
+            horizon,
+            entries,
+        })
+    }
+}
+
+fn encode_entries(entries: &[Entry], out: &mut Vec<u8>) {
+    encoding::put_uvarint(out, entries.len() as u64);
+    for e in entries {
+        encoding::put_blob(out, e.series.as_str().as_bytes());
+        out.push(e.kind.code());
+        encoding::put_uvarint(out, u64::from(e.resolution));
+        encoding::put_uvarint(out, e.buckets.len() as u64);
+        let mut prev = 0i64;
+        for (start, b) in &e.buckets {
+            encoding::put_ivarint(out, start.wrapping_sub(prev));
+            prev = *start;
+            b.encode(out);
+        }
+    }
+}
+
+fn decode_entries(r: &mut Reader<'_>) -> Result<Vec<Entry>, encoding::Error> {
+    let n = r.uvarint()?;
+    // Every entry takes at least 5 bytes: a bound on what a length may claim.
+    let mut entries = Vec::with_capacity((n as usize).min(r.remaining().len() / 5));
+    for _ in 0..n {
+        let name = r.str()?;
+        let series =
+            Series::parse(name).map_err(|_| encoding::Error::Invalid("bad series name"))?;
+        if series.as_str() != name {
+            return Err(encoding::Error::Invalid("series name not canonical"));
+        }
+        let kind = Kind::from_code(r.u8()?).ok_or(encoding::Error::Invalid("bad kind"))?;
+        let resolution = u32::try_from(r.uvarint()?)
+            .ok()
+            .filter(|&r| r > 0)
+            .ok_or(encoding::Error::Invalid("bad resolution"))?;
+        let count = r.uvarint()?;
+        let mut buckets = Vec::with_capacity((count as usize).min(r.remaining().len() / 3));
+        let mut prev = 0i64;
+        for _ in 0..count {
+            let start = prev.wrapping_add(r.ivarint()?);
+            if start.rem_euclid(i64::from(resolution)) != 0 {
+                return Err(encoding::Error::Invalid("slot start off the resolution"));
+            }
+            if buckets.last().is_some_and(|(s, _)| *s >= start) {
+                return Err(encoding::Error::Invalid("buckets out of order"));
+            }
+            prev = start;
+            buckets.push((start, Bucket::decode(r)?));
+        }
+        entries.push(Entry {
+            series,
+            kind,
+            resolution,
+            buckets,
+        });
+    }
+    Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub fn sample(seq: u64) -> Record {
+        let mut timer = Bucket::new(Kind::Timer, 5.0, 100);
+        timer.add(7.5, 104);
+        Record {
+            seq,
+            horizon: 120,
+            entries: vec![
+                Entry {
+                    series: Series::parse("web.latency;dc=eu").unwrap(),
+                    kind: Kind::Timer,
+                    resolution: 10,
+                    buckets: vec![(100, timer), (110, Bucket::new(Kind::Timer, 1.0, 111))],
+                },
+                Entry {
+                    series: Series::parse("web.hits").unwrap(),
+                    kind: Kind::Counter,
+                    resolution: 10,
+                    buckets: vec![(-10, Bucket::new(Kind::Counter, 3.0, -5))],
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let rec = sample(42);
+        let mut buf = Vec::new();
+        rec.encode(&mut buf);
+        assert_eq!(Record::decode(&buf).unwrap(), rec);
+        assert_eq!(rec.points(), 3);
+    }
+
+    #[test]
+    fn every_truncation_is_an_error_not_a_panic() {
+        let mut buf = Vec::new();
+        sample(1).encode(&mut buf);
+        for n in 0..buf.len() {
+            assert!(Record::decode(&buf[..n]).is_err(), "prefix of {n} bytes");
+        }
+    }
+}

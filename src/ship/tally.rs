@@ -1,0 +1,135 @@
+//! The tally → tally wire format: a POST to `<url>/api/ingest` whose body, after snappy
+//! (block format, `Content-Encoding: snappy`), is
+//!
+//! ```text
+//! magic "TLYING01" | epoch <u64 LE> | frames: len <u32 LE> | crc32 <u32 LE> | spool record
+//! ```
+//!
+//! Each frame carries one spool record unchanged, with its sequence number. The receiver keeps
+//! per epoch (one per sending spool) the highest sequence number it merged, durably and in the
+//! same store commit as the buckets, and skips records at or below it: a batch resent after a
+//! timeout, or after the sender restarted without its ack, is not counted twice.
+
+use super::record::Record;
+
+pub const MAGIC: &[u8; 8] = b"TLYING01";
+pub const CONTENT_TYPE: &str = "application/x-tally-ingest";
+/// Most bytes a request may claim once decompressed.
+pub const MAX_DECOMPRESSED: usize = 256 << 20;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum Error {
+    #[error("body is not snappy block data: {0}")]
+    Snappy(String),
+    #[error("body would decompress to {0} bytes, more than allowed")]
+    TooLarge(usize),
+    #[error("not a tally ingest batch (bad magic)")]
+    Magic,
+    #[error("record {index}: {reason}")]
+    Record { index: usize, reason: String },
+    #[error("records out of order: {0} after {1}")]
+    Order(u64, u64),
+}
+
+/// The compressed request body.
+pub fn encode(epoch: u64, records: &[Record]) -> Vec<u8> {
+    let mut raw = Vec::with_capacity(4096);
+    raw.extend_from_slice(MAGIC);
+    raw.extend_from_slice(&epoch.to_le_bytes());
+    let mut body = Vec::new();
+    for r in records {
+        body.clear();
+        r.encode(&mut body);
+        raw.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        raw.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+        raw.extend_from_slice(&body);
+    }
+    snap::raw::Encoder::new()
+        .compress_vec(&raw)
+        .expect("snappy compresses any input below 4 GiB")
+}
+
+/// The epoch and records of a compressed request body, checked whole.
+pub fn decode(body: &[u8]) -> Result<(u64, Vec<Record>), Error> {
+    let len = snap::raw::decompress_len(body).map_err(|e| Error::Snappy(e.to_string()))?;
+    if len > MAX_DECOMPRESSED {
+        return Err(Error::TooLarge(len));
+    }
+    let raw = snap::raw::Decoder::new()
+        .decompress_vec(body)
+        .map_err(|e| Error::Snappy(e.to_string()))?;
+    if raw.len() < 16 || &raw[..8] != MAGIC {
+        return Err(Error::Magic);
+    }
+    let epoch = u64::from_le_bytes(raw[8..16].try_into().expect("8 bytes"));
+    let mut rest = &raw[16..];
+    let mut records: Vec<Record> = Vec::new();
+    while !rest.is_empty() {
+        let index = records.len();
+        let bad = |reason: &str| Error::Record {
+            index,
+            reason: reason.to_string(),
+        };
+        if rest.len() < 8 {
+            return Err(bad("short frame header"));
+        }
+        let n = u32::from_le_bytes(rest[..4].try_into().expect("4")) as usize;
+        let crc = u32::from_le_bytes(rest[4..8].try_into().expect("4"));
+        let body = rest
+            .get(8..8 + n)
+            .ok_or_else(|| bad("frame longer than the body"))?;
+        if crc32fast::hash(body) != crc {
+            return Err(bad("bad CRC"));
+        }
+        let rec = Record::decode(body).map_err(|e| bad(&e.to_string()))?;
+        if let Some(prev) = records.last()
+            && rec.seq <= prev.seq
+        {
+            return Err(Error::Order(rec.seq, prev.seq));
+        }
+        records.push(rec);
+        rest = &rest[8 + n..];
+    }
+    Ok((epoch, records))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::Bucket;
+    use crate::metric::{Kind, Series};
+    use crate::ship::record::Entry;
+
+    fn rec(seq: u64) -> Record {
+        Record {
+            seq,
+            horizon: 100,
+            entries: vec![Entry {
+                series: Series::parse("a.b").unwrap(),
+                kind: Kind::Timer,
+                resolution: 10,
+                buckets: vec![(90, Bucket::new(Kind::Timer, 3.0, 91))],
+            }],
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let body = encode(7, &[rec(3), rec(4)]);
+        assert_eq!(decode(&body).unwrap(), (7, vec![rec(3), rec(4)]));
+    }
+
+    #[test]
+    fn garbage_and_damage_are_errors() {
+        assert!(decode(b"hello").is_err());
+        let body = encode(7, &[rec(4), rec(3)]);
+        assert_eq!(decode(&body), Err(Error::Order(3, 4)));
+        let mut raw = snap::raw::Decoder::new()
+            .decompress_vec(&encode(7, &[rec(1)]))
+            .unwrap();
+        let last = raw.len() - 1;
+        raw[last] ^= 1;
+        let body = snap::raw::Encoder::new().compress_vec(&raw).unwrap();
+        assert!(matches!(decode(&body), Err(Error::Record { .. })));
+    }
+}

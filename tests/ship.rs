@@ -1,0 +1,279 @@
+//! Shipping to a second tally (the central store): every view queried on the central one
+//! equals the host's, and an outage of the central one plus a `kill -9` of the host lose
+//! nothing and count nothing twice.
+
+use crate::util::peers::{free_port, wait_until};
+use crate::util::{Daemon, TestDir, http};
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub const SCHEMA: &str = "storage:\n  commit_interval: 200ms\n  schemas:\n    - { name: all, pattern: '.*', retentions: ['1s:1h', '10s:1d'] }\n";
+
+/// A central tally on a fixed port (so a restart keeps its address).
+pub fn central_config(dir: &TestDir, port: u16) -> std::path::PathBuf {
+    let text = format!(
+        "data_dir: {}\nhostname: central\nself_metrics:\n  interval: 1s\nhttp:\n  listen: 127.0.0.1:{port}\ninputs:\n  system:\n    enabled: false\n  carbon:\n    enabled: false\n{SCHEMA}",
+        dir.path().join("central").display()
+    );
+    dir.write("central.yaml", &text)
+}
+
+/// A host whose carbon input makes timers (so sketches travel too), shipping as `outputs`.
+pub fn host_config(dir: &TestDir, outputs: &str) -> std::path::PathBuf {
+    dir.config(&format!("    kind: timer\n{SCHEMA}outputs:\n{outputs}"))
+}
+
+/// Every non-null `(value, ts)` of a render target.
+pub fn render(addr: SocketAddr, target: &str, from: &str) -> Vec<(f64, i64)> {
+    let path = format!("/render?target={target}&from={from}&format=json");
+    let (status, body) = http(addr, "GET", &path, "", "");
+    assert_eq!(status, 200, "{path}: {body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    crate::util::points(&v, 0)
+}
+
+/// Sends lines `<path> <value> -1` every `every` to whatever address `to` holds, until `stop`;
+/// returns how many were written.
+pub fn feeder(
+    path: &'static str,
+    to: Arc<Mutex<SocketAddr>>,
+    stop: Arc<AtomicBool>,
+    every: Duration,
+) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let mut sent = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            let addr = *to.lock().unwrap();
+            if let Ok(mut s) = TcpStream::connect(addr) {
+                let v = (sent % 97) as f64 + 0.5;
+                if s.write_all(format!("{path} {v} -1\n").as_bytes()).is_ok() {
+                    sent += 1;
+                }
+            }
+            std::thread::sleep(every);
+        }
+        sent
+    })
+}
+
+const VIEWS: [&str; 7] = ["obvs", "sum", "min", "max", "last", "avg", "p99"];
+
+fn assert_same_views(host: SocketAddr, central: SocketAddr, path: &str) {
+    for from in ["-10min", "-2h"] {
+        for view in VIEWS {
+            let t = format!("{path}:{view}");
+            let (h, c) = (render(host, &t, from), render(central, &t, from));
+            assert!(!h.is_empty(), "host has no {t}");
+            assert_eq!(h, c, "{t} from {from}: host vs central");
+        }
+    }
+}
+
+fn totals(addr: SocketAddr, path: &str) -> (f64, f64) {
+    let sum = |t: &str| render(addr, t, "-10min").iter().map(|p| p.0).sum::<f64>();
+    (sum(&format!("{path}:obvs")), sum(&format!("{path}:sum")))
+}
+
+#[test]
+fn central_tally_has_the_same_views() {
+    let dir = TestDir::new();
+    let port = free_port();
+    let central = Daemon::start(&central_config(&dir, port));
+    let host = Daemon::start(&host_config(
+        &dir,
+        &format!(
+            "  - {{ type: tally, url: 'http://127.0.0.1:{port}', grace: 1s, exclude: [tally] }}\n"
+        ),
+    ));
+    let mut lines = String::new();
+    for i in 0..40 {
+        lines.push_str(&format!("ship.t {} -1\n", i as f64 * 1.5));
+        if i % 8 == 7 {
+            host.send_carbon(&lines);
+            lines.clear();
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+    wait_until("host has 40 observations", Duration::from_secs(10), || {
+        totals(host.http, "ship.t").0 == 40.0
+    });
+    wait_until(
+        "central has 40 observations",
+        Duration::from_secs(15),
+        || totals(central.http, "ship.t").0 == 40.0,
+    );
+    assert_same_views(host.http, central.http, "ship.t");
+    // Self-metrics were left out by the filter; the central one has its own only.
+    let (_, found) = http(
+        central.http,
+        "GET",
+        "/metrics/find?query=tally.ship.*",
+        "",
+        "",
+    );
+    assert_eq!(found.trim(), "[]", "{found}");
+    let (_, batches) = http(
+        host.http,
+        "GET",
+        "/render?target=tally.ship.tally.sent&from=-10min&format=json",
+        "",
+        "",
+    );
+    assert!(batches.contains("tally.ship.tally.sent"), "{batches}");
+}
+
+/// POSTs raw bytes (the util client takes text).
+fn post_bytes(addr: SocketAddr, path: &str, headers: &str, body: &[u8]) -> (u16, String) {
+    use std::io::Read;
+    let mut s = TcpStream::connect(addr).unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{headers}Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let status = raw.split(' ').nth(1).and_then(|x| x.parse().ok()).unwrap();
+    (
+        status,
+        raw.split_once("\r\n\r\n")
+            .map(|x| x.1.to_string())
+            .unwrap_or_default(),
+    )
+}
+
+fn batch(seqs: std::ops::RangeInclusive<u64>, start: i64) -> Vec<u8> {
+    use tally::aggregate::Bucket;
+    use tally::metric::{Kind, Series};
+    use tally::ship::record::{Entry, Record};
+    let records: Vec<Record> = seqs
+        .map(|seq| {
+            let t = start + seq as i64;
+            Record {
+                seq,
+                horizon: t + 1,
+                entries: vec![Entry {
+                    series: Series::parse("ingest.c").unwrap(),
+                    kind: Kind::Counter,
+                    resolution: 1,
+                    buckets: vec![(t, Bucket::new(Kind::Counter, 10.0, t))],
+                }],
+            }
+        })
+        .collect();
+    tally::ship::tally::encode(0xfeed, &records)
+}
+
+#[test]
+fn ingest_is_idempotent_across_resends_and_restarts() {
+    let dir = TestDir::new();
+    let port = free_port();
+    let cfg = central_config(&dir, port);
+    let central = Daemon::start(&cfg);
+    let addr = central.http;
+    let post = |body: &[u8]| post_bytes(addr, "/api/ingest", "Content-Encoding: snappy\r\n", body);
+    let (status, body) = post_bytes(addr, "/api/ingest", "", b"garbage");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("snappy"), "{body}");
+    let (status, body) = post(b"garbage");
+    assert_eq!(status, 400, "{body}");
+    let start = crate::util::unix_now() - 60;
+    let (status, body) = post(&batch(1..=2, start));
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"records":2,"buckets":2,"duplicates":0}"#)
+    );
+    let (_, body) = post(&batch(1..=2, start));
+    assert_eq!(
+        body, r#"{"records":0,"buckets":0,"duplicates":2}"#,
+        "a resend"
+    );
+    let (_, body) = post(&batch(1..=3, start));
+    assert_eq!(
+        body, r#"{"records":1,"buckets":1,"duplicates":2}"#,
+        "a longer resend"
+    );
+    central.stop(Duration::from_secs(10));
+    let central = Daemon::start(&cfg);
+    let (_, body) = post_bytes(
+        central.http,
+        "/api/ingest",
+        "Content-Encoding: snappy\r\n",
+        &batch(2..=4, start),
+    );
+    assert_eq!(
+        body, r#"{"records":1,"buckets":1,"duplicates":2}"#,
+        "after a restart"
+    );
+    let total: f64 = render(central.http, "ingest.c:sum", "-10min")
+        .iter()
+        .map(|p| p.0)
+        .sum();
+    assert_eq!(total, 40.0);
+    let coarse: f64 = render(central.http, "ingest.c:sum", "-2h")
+        .iter()
+        .map(|p| p.0)
+        .sum();
+    assert_eq!(coarse, 40.0, "the 10s tier got the 1s buckets too");
+}
+
+#[test]
+fn outage_and_kill9_lose_nothing_and_count_nothing_twice() {
+    let dir = TestDir::new();
+    let port = free_port();
+    let central_cfg = central_config(&dir, port);
+    let mut central = Some(Daemon::start(&central_cfg));
+    let host_cfg = host_config(
+        &dir,
+        &format!(
+            "  - {{ type: tally, url: 'http://127.0.0.1:{port}', grace: 1s, exclude: [tally], timeout: 2s }}\n"
+        ),
+    );
+    let mut host = Daemon::start(&host_cfg);
+    let to = Arc::new(Mutex::new(host.carbon));
+    let stop = Arc::new(AtomicBool::new(false));
+    let feed = feeder(
+        "ship.o",
+        to.clone(),
+        stop.clone(),
+        Duration::from_millis(40),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    central.take().unwrap().stop(Duration::from_secs(10));
+    assert!(
+        host.wait_log("Delivery failed; will retry.", Duration::from_secs(5))
+            .is_some(),
+        "the host noticed the outage"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    // kill -9 while the central store is away: the spool holds what was closed.
+    host.kill9();
+    host = Daemon::start(&host_cfg);
+    *to.lock().unwrap() = host.carbon;
+    std::thread::sleep(Duration::from_secs(2));
+    let central = Daemon::start(&central_cfg);
+    std::thread::sleep(Duration::from_secs(1));
+    stop.store(true, Ordering::Relaxed);
+    let sent = feed.join().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let (host_obvs, host_sum) = totals(host.http, "ship.o");
+    assert!(
+        host_obvs > sent as f64 * 0.5,
+        "host kept {host_obvs} of {sent}"
+    );
+    wait_until("central caught up", Duration::from_secs(20), || {
+        totals(central.http, "ship.o") == (host_obvs, host_sum)
+    });
+    for view in ["obvs", "sum", "max"] {
+        let t = format!("ship.o:{view}");
+        assert_eq!(
+            render(host.http, &t, "-10min"),
+            render(central.http, &t, "-10min"),
+            "{t}"
+        );
+    }
+}

@@ -1,0 +1,227 @@
+//! The carbon output against real carbon-caches (Debian graphite-carbon): the consistent-hash
+//! ring puts each path on the carbon-cache carbon's own ring names, the Whisper files read
+//! back with `whisper-fetch` hold tally's numbers, and in `replicate` mode a cache that was
+//! stopped under load, while tally was `kill -9`ed, still gets every point.
+
+use crate::ship::{feeder, host_config, render};
+use crate::util::peers::{Peer, free_port, require, wait_until};
+use crate::util::{Daemon, TestDir};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+struct Cache {
+    peer: Peer,
+    whisper: PathBuf,
+    instance: &'static str,
+}
+
+/// One carbon-cache instance with 1-second Whisper files, its own data directory and ports.
+fn carbon_cache(dir: &TestDir, instance: &'static str) -> Option<Cache> {
+    let bin = require("carbon-cache")?;
+    require("whisper-fetch")?;
+    let root = dir.path().join(format!("carbon-{instance}"));
+    let conf = root.join("conf");
+    std::fs::create_dir_all(&conf).unwrap();
+    let whisper = root.join("whisper");
+    let port = free_port();
+    let text = format!(
+        "[cache]\nSTORAGE_DIR = {root}\nLOCAL_DATA_DIR = {whisper}\nLOG_DIR = {root}/log\nPID_DIR = {root}\nUSER =\nENABLE_TAGS = False\nMAX_CACHE_SIZE = inf\nMAX_UPDATES_PER_SECOND = 100000\nMAX_CREATES_PER_MINUTE = inf\nLINE_RECEIVER_INTERFACE = 127.0.0.1\nLINE_RECEIVER_PORT = {port}\nENABLE_UDP_LISTENER = False\nPICKLE_RECEIVER_INTERFACE = 127.0.0.1\nPICKLE_RECEIVER_PORT = {}\nCACHE_QUERY_INTERFACE = 127.0.0.1\nCACHE_QUERY_PORT = {}\n",
+        free_port(),
+        free_port(),
+        root = root.display(),
+        whisper = whisper.display(),
+    );
+    std::fs::write(conf.join("carbon.conf"), text).unwrap();
+    std::fs::write(
+        conf.join("storage-schemas.conf"),
+        "[all]\npattern = .*\nretentions = 1s:1h\n",
+    )
+    .unwrap();
+    let cmd = vec![
+        bin.display().to_string(),
+        format!("--config={}", conf.join("carbon.conf").display()),
+        format!("--instance={instance}"),
+        "--nodaemon".into(),
+        "start".into(),
+    ];
+    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    let log = root.join("console.log");
+    Some(Cache {
+        peer: Peer::start("carbon-cache", cmd, addr, log),
+        whisper,
+        instance,
+    })
+}
+
+fn wsp(cache: &Cache, path: &str) -> PathBuf {
+    cache
+        .whisper
+        .join(format!("{}.wsp", path.replace('.', "/")))
+}
+
+/// Every non-null `(ts, value)` of a Whisper file, via `whisper-fetch --json`.
+fn whisper_fetch(file: &Path) -> BTreeMap<i64, f64> {
+    let from = crate::util::unix_now() - 1800;
+    let out = Command::new("whisper-fetch")
+        .args(["--json", &format!("--from={from}")])
+        .arg(file)
+        .output()
+        .expect("run whisper-fetch");
+    if !out.status.success() {
+        return BTreeMap::new();
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("whisper-fetch json");
+    let (start, step) = (v["start"].as_i64().unwrap(), v["step"].as_i64().unwrap());
+    v["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, x)| Some((start + i as i64 * step, x.as_f64()?)))
+        .collect()
+}
+
+/// Which node carbon's own ConsistentHashRing picks for each path (live, with carbon's code).
+fn carbon_ring(nodes: &[(&str, &str)], paths: &[String]) -> Vec<String> {
+    let nodes: Vec<String> = nodes
+        .iter()
+        .map(|(h, i)| format!("('{h}', '{i}')"))
+        .collect();
+    let script = format!(
+        "from carbon.hashing import ConsistentHashRing\nr = ConsistentHashRing([{}])\nimport sys\nfor p in sys.argv[1:]:\n    print(r.get_node(p)[1])\n",
+        nodes.join(", ")
+    );
+    let out = Command::new("/usr/bin/python3")
+        .arg("-c")
+        .arg(script)
+        .args(paths)
+        .output()
+        .expect("python3 with carbon");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn tally_view(host: &Daemon, target: &str) -> BTreeMap<i64, f64> {
+    render(host.http, target, "-15min")
+        .into_iter()
+        .map(|(v, t)| (t, v))
+        .collect()
+}
+
+#[test]
+fn carbon_caches_on_the_ring_hold_tallys_numbers() {
+    let dir = TestDir::new();
+    let (Some(a), Some(b)) = (carbon_cache(&dir, "a"), carbon_cache(&dir, "b")) else {
+        return;
+    };
+    let caches = [&a, &b];
+    let output = format!(
+        "  - {{ type: carbon, destinations: ['127.0.0.1:{}:a', '127.0.0.1:{}:b'], mode: consistent_hash, grace: 1s, include: [ship], timeout: 3s }}\n",
+        a.peer.addr.port(),
+        b.peer.addr.port()
+    );
+    let host = Daemon::start(&host_config(&dir, &output));
+    let names: Vec<String> = (0..6).map(|i| format!("ship.c{i}")).collect();
+    for round in 0..4 {
+        let lines: String = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                format!(
+                    "{n} {} -1\n{n} {} -1\n",
+                    i + round,
+                    (i * round) as f64 / 4.0
+                )
+            })
+            .collect();
+        host.send_carbon(&lines);
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    let mut checks = Vec::new();
+    for name in &names {
+        for (suffix, view) in [("mean", "avg"), ("upper", "max"), ("count", "obvs")] {
+            checks.push((format!("{name}.{suffix}"), format!("{name}:{view}")));
+        }
+    }
+    let paths: Vec<String> = checks.iter().map(|c| c.0.clone()).collect();
+    let owners = carbon_ring(&[("127.0.0.1", "a"), ("127.0.0.1", "b")], &paths);
+    assert!(
+        owners.iter().any(|o| o == "a") && owners.iter().any(|o| o == "b"),
+        "{owners:?}"
+    );
+    for ((path, view), owner) in checks.iter().zip(&owners) {
+        let (mine, other) = if caches[0].instance == owner {
+            (caches[0], caches[1])
+        } else {
+            (caches[1], caches[0])
+        };
+        let want = tally_view(&host, view);
+        assert!(!want.is_empty(), "tally has {view}");
+        wait_until(
+            &format!("{path} in the whisper files of {}", mine.instance),
+            Duration::from_secs(20),
+            || whisper_fetch(&wsp(mine, path)) == want,
+        );
+        assert!(!wsp(other, path).exists(), "{path} only on its node");
+    }
+}
+
+#[test]
+fn replicated_carbon_outage_and_kill9_lose_nothing() {
+    let dir = TestDir::new();
+    let (Some(a), Some(mut b)) = (carbon_cache(&dir, "a"), carbon_cache(&dir, "b")) else {
+        return;
+    };
+    let output = format!(
+        "  - {{ type: carbon, destinations: ['127.0.0.1:{}', '127.0.0.1:{}'], mode: replicate, grace: 1s, include: [ship], timeout: 2s, views: {{ timer: ['count=obvs', 'sum=sum'] }} }}\n",
+        a.peer.addr.port(),
+        b.peer.addr.port()
+    );
+    let cfg = host_config(&dir, &output);
+    let mut host = Daemon::start(&cfg);
+    let to = Arc::new(Mutex::new(host.carbon));
+    let stop = Arc::new(AtomicBool::new(false));
+    let feed = feeder(
+        "ship.k",
+        to.clone(),
+        stop.clone(),
+        Duration::from_millis(40),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    b.peer.stop();
+    assert!(
+        host.wait_log("Delivery failed; will retry.", Duration::from_secs(5))
+            .is_some()
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    host.kill9();
+    host = Daemon::start(&cfg);
+    *to.lock().unwrap() = host.carbon;
+    std::thread::sleep(Duration::from_secs(2));
+    b.peer.restart();
+    std::thread::sleep(Duration::from_secs(1));
+    stop.store(true, Ordering::Relaxed);
+    feed.join().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let want = tally_view(&host, "ship.k:obvs");
+    assert!(want.len() >= 5, "{want:?}");
+    for cache in [&a, &b] {
+        wait_until(
+            &format!("every point on {}", cache.instance),
+            Duration::from_secs(25),
+            || whisper_fetch(&wsp(cache, "ship.k.count")) == want,
+        );
+    }
+}
