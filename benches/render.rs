@@ -130,6 +130,7 @@ fn bench(c: &mut Criterion) {
         }),
         stats: http::Stats::default(),
         max_body_bytes: 1 << 20,
+        ingest: http::ingest::Ingest::default(),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
