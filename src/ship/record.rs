@@ -156,3 +156,26 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod sketch_round_trip {
+    use crate::aggregate::Bucket;
+    use crate::encoding::Reader;
+    use crate::metric::Kind;
+
+    #[test]
+    fn quantiles_survive_encoding() {
+        for split in 1..48 {
+            let mut b = Bucket::new(Kind::Timer, 0.0, 0);
+            for i in 1..split {
+                b.add(i as f64 * 0.25, 0);
+            }
+            let mut out = Vec::new();
+            b.encode(&mut out);
+            let back = Bucket::decode(&mut Reader::new(&out)).unwrap();
+            for q in [0.5, 0.9, 0.99] {
+                assert_eq!(b.quantile(q), back.quantile(q), "split {split} q {q}");
+            }
+        }
+    }
+}
