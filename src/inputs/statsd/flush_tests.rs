@@ -276,3 +276,69 @@ fn percent_key_matches_etsys_regex() {
     assert_eq!(percent_key("sum_squares"), "sum_squares");
     assert_eq!(percent_key("count_ps"), "count_ps");
 }
+
+/// `tests/data/statsd/packets.txt` through the parser and the flush, against what etsy statsd
+/// 0.9.0 itself flushed for those packets (flushInterval 2000, percentThreshold [90, -25],
+/// histogram lat [5, 12.5, inf]); values that depend on timing are `*` in the golden files.
+#[test]
+fn golden_flushes_made_by_etsy_statsd() {
+    let packets: Vec<String> = include_str!("../../../tests/data/statsd/packets.txt")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.replace("\\n", "\n"))
+        .collect();
+    for (legacy, golden) in [
+        (
+            false,
+            include_str!("../../../tests/data/statsd/etsy_flush_legacy_false.golden"),
+        ),
+        (
+            true,
+            include_str!("../../../tests/data/statsd/etsy_flush_legacy_true.golden"),
+        ),
+    ] {
+        let o = Options {
+            interval_ms: 2000,
+            legacy_namespace: legacy,
+            percent_threshold: vec![90.0, -25.0],
+            histogram: vec![Histogram {
+                metric: "lat".into(),
+                bins: vec![Bin::Below(5.0), Bin::Below(12.5), Bin::Inf],
+            }],
+            ..Options::default()
+        };
+        let mut s = State::new(o, 1000);
+        s.flush(1000); // etsy had flushed once before the packets came
+        for p in &packets {
+            s.packet();
+            for line in p.split('\n').filter(|l| !l.is_empty()) {
+                s.line();
+                crate::inputs::statsd::parse::parse_line(line, |r| match r {
+                    Ok(sample) => s.add(&sample),
+                    Err(_) => s.bad_line(),
+                });
+            }
+        }
+        let mut got: Vec<String> = lines(&s.flush(1002), 1002)
+            .into_iter()
+            .map(|(name, value)| {
+                let timing = [
+                    "processing_time",
+                    "calculationtime",
+                    "graphiteStats.",
+                    "timestamp_lag",
+                ];
+                let shown = if timing.iter().any(|t| name.contains(t)) && !name.contains("numStats")
+                {
+                    "*".to_string()
+                } else {
+                    value
+                };
+                format!("{name} {shown}")
+            })
+            .collect();
+        got.sort();
+        let want: Vec<&str> = golden.lines().collect();
+        assert_eq!(got, want, "legacy_namespace {legacy}");
+    }
+}
