@@ -341,7 +341,9 @@ impl Stage {
         close_to: i64,
     ) -> Result<(), crate::store::Error> {
         let max_res = series.iter().map(|s| i64::from(s.1)).max().unwrap_or(1);
-        let per_slice = (200_000 / series.len().max(1)).max(1) as i64;
+        // About `max_batch` buckets per record, so each one fits one request.
+        let budget = self.output.config.max_batch.max(1) as usize;
+        let per_slice = (budget / series.len().max(1)).max(1) as i64;
         let width = (per_slice * max_res).clamp(max_res, 86_400.max(max_res));
         let mut from = self.horizon;
         while from < close_to {
