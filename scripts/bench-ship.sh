@@ -10,6 +10,7 @@
 #    size are sampled every 10 s. The spool bound is SPOOL_MAX.
 #
 #   POINTS=1000000 RATE=50000 SERIES=50000 OUTAGE_SECS=600 SPOOL_MAX=256MiB scripts/bench-ship.sh
+#   (SKIP_THROUGHPUT=1 runs only the outage.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 POINTS=${POINTS:-1000000}
@@ -19,7 +20,7 @@ OUTAGE_SECS=${OUTAGE_SECS:-600}
 SPOOL_MAX=${SPOOL_MAX:-256MiB}
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done; echo "port $1 not open" >&2; exit 1; }
@@ -28,6 +29,7 @@ cargo build --release --locked --bin tally
 tally=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/tally
 echo "== machine: $(nproc) cores, $(date -u +%F)"
 
+if [ -z "${SKIP_THROUGHPUT:-}" ]; then
 echo "== 1. throughput per peer ($POINTS gauge buckets, one core)"
 pp=$(port); /usr/bin/prometheus --config.file=<(echo 'global: {scrape_interval: 1m}') \
   --storage.tsdb.path="$work/prom" --web.listen-address=127.0.0.1:$pp --web.enable-remote-write-receiver \
@@ -69,6 +71,7 @@ cargo bench --locked --bench ship_peers -- carbon "127.0.0.1:$cp" "$POINTS" 2>/d
 cargo bench --locked --bench ship_peers -- tally "http://127.0.0.1:$tp" "$POINTS" 2>/dev/null | grep points | sed 's/^/tally          /'
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 pids=()
+fi
 
 echo "== 2. memory during a ${OUTAGE_SECS}s outage at $RATE lines/s over $SERIES series (spool bound $SPOOL_MAX)"
 dead=$(port)   # nothing listens there: every delivery fails and is retried
