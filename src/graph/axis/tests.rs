@@ -228,3 +228,22 @@ fn data_limits_vectors() {
         (10.0, 100.0)
     );
 }
+
+proptest::proptest! {
+    /// Data-driven axes always cover the data with a 1-2-5 step and a handful of labels (the
+    /// step is chosen for 4–6 divisions; the limits then round to the data, as in graphite).
+    #[test]
+    fn axes_cover_the_data(a in -1e9f64..1e9, span in 1e-6f64..1e9) {
+        let (min, max) = (a, a + span);
+        let mut y = Tics::new(min, max, Si, None).unwrap();
+        y.apply(None, None, None).unwrap();
+        y.choose_step(&[4, 5, 6], false);
+        y.choose_limits().unwrap();
+        let labels = y.label_values();
+        let eps = y.step * 1e-3;
+        proptest::prop_assert!((3..=7).contains(&labels.len()), "{labels:?}");
+        proptest::prop_assert!(y.bottom <= min + eps && y.top >= max - eps);
+        let mantissa = y.step / 10f64.powf(y.step.log10().floor());
+        proptest::prop_assert!([1.0, 2.0, 5.0, 10.0].iter().any(|m| (m - mantissa).abs() < 1e-6), "{}", y.step);
+    }
+}
