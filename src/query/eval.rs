@@ -146,6 +146,18 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    /// Refuses a function output of more than the hard cap of points (`summarize(x, '1s')`
+    /// over a year, `time('t', 1)`…).
+    pub fn check_points(&self, points: i64) -> Result<(), Error> {
+        if points > self.limits.max_points_hard as i64 {
+            return Err(Error::TooManyPoints(
+                points as u64,
+                self.limits.max_points_hard,
+            ));
+        }
+        Ok(())
+    }
+
     /// The request's xFilesFactor (functions prefer their argument, then the series').
     pub fn xff(&self, _ctx: &Ctx) -> f64 {
         self.request.x_files_factor

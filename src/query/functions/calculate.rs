@@ -280,6 +280,7 @@ fn summarize(a: &Args) -> Result<Vec<TimeSeries>, Error> {
                 s.end - s.end.rem_euclid(interval) + interval,
             )
         };
+        a.ev.check_points((end - start) / interval)?;
         let factor = s.x_files_factor.unwrap_or(a.xff());
         let (values, aligned_end) = summarize_values(&s, agg, interval, start, end, factor);
         let name = format!(
@@ -331,6 +332,7 @@ fn hitcount(a: &Args) -> Result<Vec<TimeSeries>, Error> {
     let mut out = Vec::new();
     for s in list {
         let step = s.step;
+        a.ev.check_points((s.end - s.start) / interval)?;
         let buckets_n = ((s.end - s.start) as f64 / interval as f64).ceil().max(0.0) as usize;
         let mut buckets: Vec<Option<f64>> = vec![None; buckets_n];
         let new_start = s.end - buckets_n as i64 * interval;
@@ -434,6 +436,7 @@ fn smart_summarize(a: &Args) -> Result<Vec<TimeSeries>, Error> {
     };
     let mut out = Vec::new();
     for s in list {
+        a.ev.check_points((s.end - s.start) / interval)?;
         let factor = s.x_files_factor.unwrap_or(a.xff());
         let (values, aligned_end) = summarize_values(&s, agg, interval, s.start, s.end, factor);
         let mut o = s.derive(

@@ -62,13 +62,8 @@ fn events(a: &Args) -> Result<Vec<TimeSeries>, Error> {
     let name = format!("events(\"{}\")", tags.join("\", \""));
     let any = tags.len() == 1 && tags[0] == "*";
     let (start, end) = (a.ctx.from, a.ctx.until);
+    a.ev.check_points(end - start)?;
     let points = (end - start).max(0) as usize;
-    if points > a.ev.limits.max_points_hard as usize {
-        return Err(Error::TooManyPoints(
-            points as u64,
-            a.ev.limits.max_points_hard,
-        ));
-    }
     let mut values = vec![None; points];
     for e in a.ev.source.events(start, end) {
         if !any && !tags.iter().all(|t| e.tags.contains(t)) {
@@ -147,9 +142,10 @@ fn fallback_series(a: &Args) -> Result<Vec<TimeSeries>, Error> {
     }
 }
 
-fn generated(a: &Args, name: &str, step: i64, f: impl Fn(i64) -> f64) -> TimeSeries {
+fn generated(a: &Args, name: &str, step: i64, f: impl Fn(i64) -> f64) -> Result<TimeSeries, Error> {
     let (start, end) = (a.ctx.from, a.ctx.until);
     let step = step.max(1);
+    a.ev.check_points((end - start) / step)?;
     let values = (start..end)
         .step_by(step as usize)
         .map(|t| Some(f(t)))
@@ -157,12 +153,12 @@ fn generated(a: &Args, name: &str, step: i64, f: impl Fn(i64) -> f64) -> TimeSer
     let mut s = TimeSeries::new(name, start, step, values);
     s.end = end;
     s.x_files_factor = Some(a.xff());
-    s
+    Ok(s)
 }
 
 fn identity(a: &Args) -> Result<Vec<TimeSeries>, Error> {
     let name = a.string(0)?;
-    let mut s = generated(a, &name, 60, |t| t as f64);
+    let mut s = generated(a, &name, 60, |t| t as f64)?;
     s.path_expression = format!("identity(\"{name}\")");
     Ok(vec![s])
 }
@@ -170,7 +166,7 @@ fn identity(a: &Args) -> Result<Vec<TimeSeries>, Error> {
 fn time_fn(a: &Args) -> Result<Vec<TimeSeries>, Error> {
     let name = a.string(0)?;
     let step = a.int(1)?;
-    let mut s = generated(a, &name, step, |t| t as f64);
+    let mut s = generated(a, &name, step, |t| t as f64)?;
     s.path_expression = name;
     Ok(vec![s])
 }
@@ -179,7 +175,7 @@ fn sin_fn(a: &Args) -> Result<Vec<TimeSeries>, Error> {
     let name = a.string(0)?;
     let amplitude = a.float(1)?;
     let step = a.int(2)?;
-    let mut s = generated(a, &name, step, |t| amplitude * (t as f64).sin());
+    let mut s = generated(a, &name, step, |t| amplitude * (t as f64).sin())?;
     s.path_expression = name;
     Ok(vec![s])
 }
