@@ -224,6 +224,8 @@ pub fn plan(schema: &Schema, options: &Options, range: &Range) -> (usize, u64) {
 }
 
 #[cfg(test)]
+mod attime_tests;
+#[cfg(test)]
 mod golden_tests;
 #[cfg(test)]
 mod props_tests;
