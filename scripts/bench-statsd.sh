@@ -17,7 +17,7 @@ if [ ! -f "$ETSY" ]; then
   mkdir -p target/peers/statsd
   npm install --silent --no-audit --no-fund --prefix target/peers/statsd statsd@0.9.0 >/dev/null
 fi
-cargo build --release -q --locked --bin tally --example statsd_load
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -q --locked --bin tally --example statsd_load
 LOAD=target/release/examples/statsd_load
 work=$(mktemp -d)
 base=$((20000 + ($$ % 2000) * 10))
@@ -52,7 +52,7 @@ rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u +%FT%TZ)"
 echo "== tally SO_RCVBUF granted: $(grep -o 'recv_buffer_bytes=[0-9]*' "$work/tally.log" | head -1)"
 echo "== 1. tally loss curve (${SECS}s per rate, 20 metrics/packet, 1000 keys)"
-printf '%12s %12s %12s %12s %8s %12s\n' offered/s sent into_buckets per_sec loss% kernel_drops
+printf '%12s %12s %12s %8s %12s\n' offered/s sent into_buckets loss% kernel_drops
 for rate in $RATES; do
   before=$(into_tally); kb=$(rcvbuf_errors)
   out=$(taskset -c 1 "$LOAD" "$TALLY_STATSD" "$rate" "$SECS")
@@ -61,7 +61,7 @@ for rate in $RATES; do
   sent=$(sed 's/.*sent_metrics=\([0-9]*\).*/\1/' <<<"$out")
   offered=$(sed 's/.*offered_per_sec=\([0-9]*\).*/\1/' <<<"$out")
   got=$((after - before))
-  python3 -c "print('%12d %12d %12d %12.0f %8.2f %12d' % ($offered, $sent, $got, $got/$SECS, 100*(1-$got/$sent), ($ka-$kb)*20))"
+  python3 -c "print('%12d %12d %12d %8.2f %12d' % ($offered, $sent, $got, 100*(1-$got/$sent), ($ka-$kb)*20))"
 done
 
 # etsy statsd, its graphite backend flushing every second to a listener that adds up
@@ -106,13 +106,15 @@ echo "== 2. the same load into both: ${HIGH} metrics/s offered for ${SECS}s"
 before=$(into_tally); out=$(taskset -c 1 "$LOAD" "$TALLY_STATSD" "$HIGH" "$SECS"); sleep 3
 t_got=$(( $(into_tally) - before ))
 t_off=$(sed 's/.*offered_per_sec=\([0-9]*\).*/\1/' <<<"$out")
+t_sec=$(sed 's/.*seconds=\([0-9.]*\).*/\1/' <<<"$out"); t_sent=$(sed 's/.*sent_metrics=\([0-9]*\).*/\1/' <<<"$out")
 before=$(etsy_total); out=$(taskset -c 1 "$LOAD" "127.0.0.1:$ETSY_PORT" "$HIGH" "$SECS")
 e_got=$(( $(etsy_total) - before ))
 e_off=$(sed 's/.*offered_per_sec=\([0-9]*\).*/\1/' <<<"$out")
+e_sec=$(sed 's/.*seconds=\([0-9.]*\).*/\1/' <<<"$out"); e_sent=$(sed 's/.*sent_metrics=\([0-9]*\).*/\1/' <<<"$out")
 python3 -c "
-t=$t_got/$SECS; e=$e_got/$SECS
-print('tally: offered %d/s, took in %.0f metrics/s' % ($t_off, t))
-print('etsy:  offered %d/s, took in %.0f metrics/s' % ($e_off, e))
+t=$t_got/$t_sec; e=$e_got/$e_sec
+print('tally: offered %d/s, took in %d of %d = %.0f metrics/s' % ($t_off, $t_got, $t_sent, t))
+print('etsy:  offered %d/s, took in %d of %d = %.0f metrics/s' % ($e_off, $e_got, $e_sent, e))
 print('ratio tally/etsy: %.1fx' % (t / max(e, 1)))"
 
 echo "== 3. both at 50000 metrics/s for 10 s: CPU and RSS"
