@@ -145,6 +145,22 @@ fn metrics_find_in_graphite_formats() {
         (400, "Missing required parameter 'query'")
     );
     assert_eq!(d.get("/version"), (200, "1.1.10".to_string()));
+    // The same name under several parents is one node of the tree (graphite-web's tree_json);
+    // the completer lists every path.
+    d.send_carbon("servers.web2.cpu.idle 1 -1\n");
+    d.wait_render("/render?target=servers.web2.cpu.idle&from=-5min", |v| {
+        !points(v, 0).is_empty()
+    });
+    let names = d.get_json("/metrics/find?query=servers.*.*");
+    let texts: Vec<&str> = names
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["cpu", "load"], "{names}");
+    let both = d.get_json("/metrics/find?query=servers.*.*&format=completer");
+    assert_eq!(both["metrics"].as_array().unwrap().len(), 3);
 }
 
 #[test]

@@ -145,8 +145,14 @@ async fn find(state: S, req: Request) -> Result<Response, ApiError> {
                     "expandable": u8::from(any_branch), "leaf": u8::from(!any_branch)}));
             }
             let (branches, leaves): (Vec<_>, Vec<_>) = nodes.iter().partition(|n| n.branch);
+            // One entry per name, as graphite-web's tree_json: `a.*.cpu` under many parents is
+            // one `cpu` node of the tree the browser shows.
+            let mut seen = std::collections::HashSet::new();
             for n in branches.into_iter().chain(leaves) {
                 let text = leaf_name(&n.path);
+                if !seen.insert(text.clone()) {
+                    continue;
+                }
                 list.push(json!({"text": text, "id": format!("{base}{text}"),
                     "allowChildren": u8::from(n.branch), "expandable": u8::from(n.branch), "leaf": u8::from(n.leaf && !n.branch)}));
             }
