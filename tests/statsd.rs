@@ -93,13 +93,20 @@ fn udp_and_tcp_statsd_come_back_through_views() {
         (rate - 7.0 / 3600.0).abs() < 1e-9 || rate > 0.0,
         "sumrate {rate}"
     );
-    // Bad lines are counted (the rest of their packet went in).
+    // Bad lines are counted (the rest of their packet went in), and every packet: self-metrics
+    // are recorded once a second, so both are waited for.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while total(&d, "tally.statsd.bad_lines:sum") < 2.0 {
-        assert!(Instant::now() < deadline, "bad lines not counted");
+    while total(&d, "tally.statsd.bad_lines:sum") < 2.0
+        || total(&d, "tally.statsd.packets:sum") < 8.0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "bad lines {} (want 2), packets {} (want 8)",
+            total(&d, "tally.statsd.bad_lines:sum"),
+            total(&d, "tally.statsd.packets:sum")
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert!(total(&d, "tally.statsd.packets:sum") >= 8.0);
 }
 
 #[test]
