@@ -217,10 +217,12 @@ fn replicated_carbon_outage_and_kill9_lose_nothing() {
     std::thread::sleep(Duration::from_millis(500));
     let want = tally_view(&host, "ship.k:obvs");
     assert!(want.len() >= 5, "{want:?}");
+    // The sender's retry backoff doubles up to 30 s while b is down (and a restarted
+    // carbon-cache can take seconds to listen on a loaded machine): wait past the longest step.
     for cache in [&a, &b] {
         wait_until(
             &format!("every point on {}", cache.instance),
-            Duration::from_secs(25),
+            Duration::from_secs(90),
             || whisper_fetch(&wsp(cache, "ship.k.count")) == want,
         );
     }
