@@ -276,16 +276,7 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
     }
     drop(feed_tx);
     // Tail threads may be waiting to send: keep folding until every one has finished.
-    for thread in inputs.tail.iter_mut().filter_map(|r| r.thread.take()) {
-        while !thread.is_finished() {
-            if let Ok(Some(feed)) =
-                tokio::time::timeout(Duration::from_millis(50), obs_rx.recv()).await
-            {
-                pipeline.fold(feed).await;
-            }
-        }
-        let _ = thread.join();
-    }
+    tail::join(&mut inputs.tail, &mut obs_rx, &mut pipeline).await;
     // Whatever the inputs accepted before they stopped is folded in and committed.
     while let Ok(feed) = obs_rx.try_recv() {
         pipeline.fold(feed).await;

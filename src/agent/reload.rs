@@ -19,7 +19,6 @@ use crate::http;
 use crate::inputs::Feed;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// What a reload may change, borrowed from the running agent.
@@ -165,20 +164,10 @@ impl Running<'_> {
         tail::bind(&new.tail, &parsers)?;
 
         self.inputs.tail_stop.store(true, Relaxed);
-        let old = std::mem::take(&mut self.inputs.tail);
-        for mut running in old {
-            if let Some(thread) = running.thread.take() {
-                // A thread may be blocked sending its last feed: keep folding until it ends.
-                while !thread.is_finished() {
-                    if let Ok(Some(feed)) =
-                        tokio::time::timeout(Duration::from_millis(50), self.feeds.recv()).await
-                    {
-                        self.pipeline.fold(feed).await;
-                    }
-                }
-                let _ = thread.join();
-            }
-            self.inputs.tail_retired.add(&running);
+        let mut old = std::mem::take(&mut self.inputs.tail);
+        tail::join(&mut old, self.feeds, self.pipeline).await;
+        for running in &old {
+            self.inputs.tail_retired.add(running);
         }
         while let Ok(feed) = self.feeds.try_recv() {
             self.pipeline.fold(feed).await;

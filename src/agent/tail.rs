@@ -172,3 +172,22 @@ impl Totals {
             .add(&r.parse.lock().unwrap_or_else(|e| e.into_inner()));
     }
 }
+
+/// Waits for stopped tail threads to end, folding what they still send (a thread may be blocked
+/// handing over its last feed).
+pub(super) async fn join(
+    running: &mut [Running],
+    feeds: &mut mpsc::Receiver<Feed>,
+    pipeline: &mut super::pipeline::Pipeline,
+) {
+    for thread in running.iter_mut().filter_map(|r| r.thread.take()) {
+        while !thread.is_finished() {
+            if let Ok(Some(feed)) =
+                tokio::time::timeout(Duration::from_millis(50), feeds.recv()).await
+            {
+                pipeline.fold(feed).await;
+            }
+        }
+        let _ = thread.join();
+    }
+}

@@ -142,7 +142,7 @@ collector_file!(ProcessesFile {
 });
 
 /// The validated section.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct System {
     /// Seconds between rounds: the shortest collector interval and the system one's divisor.
     pub interval: u64,
@@ -150,14 +150,6 @@ pub struct System {
     pub prefix: String,
     /// The collectors' settings, checked.
     pub settings: Settings,
-}
-
-impl PartialEq for System {
-    fn eq(&self, other: &System) -> bool {
-        self.interval == other.interval
-            && self.prefix == other.prefix
-            && format!("{:?}", self.settings) == format!("{:?}", other.settings)
-    }
 }
 
 pub(super) fn validate(s: SystemFile, hostname: &str, p: &mut Problems<'_>) -> Option<System> {

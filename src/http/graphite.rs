@@ -20,7 +20,7 @@ type S = axum::extract::State<Arc<State>>;
 
 /// Every path answers with and without a trailing slash, as graphite-web's URL map does.
 pub fn routes() -> Router<Arc<State>> {
-    let table: [(&str, axum::routing::MethodRouter<Arc<State>>); 8] = [
+    super::with_slashes(vec![
         ("/render", any(super::render::render)),
         ("/metrics/find", any(find)),
         ("/metrics", any(find)),
@@ -29,14 +29,7 @@ pub fn routes() -> Router<Arc<State>> {
         ("/version", get(version)),
         ("/events", any(events)),
         ("/events/get_data", get(events_get_data)),
-    ];
-    table
-        .into_iter()
-        .fold(Router::new(), |router, (path, handler)| {
-            router
-                .route(path, handler.clone())
-                .route(&format!("{path}/"), handler)
-        })
+    ])
 }
 
 pub(super) struct Parts {

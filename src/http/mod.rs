@@ -143,6 +143,17 @@ pub(crate) fn may_write(
 }
 
 /// The whole API as a router, so tests can call it without a socket.
+/// Routes every path with and without a trailing slash, as graphite-web's URL map does.
+fn with_slashes(table: Vec<(&str, axum::routing::MethodRouter<Arc<State>>)>) -> Router<Arc<State>> {
+    table
+        .into_iter()
+        .fold(Router::new(), |router, (path, handler)| {
+            router
+                .route(path, handler.clone())
+                .route(&format!("{path}/"), handler)
+        })
+}
+
 pub fn router(state: Arc<State>) -> Router {
     let limit = state.max_body_bytes;
     graphite::routes()

@@ -18,7 +18,7 @@ use std::sync::Arc;
 type S = axum::extract::State<Arc<State>>;
 
 pub fn routes() -> Router<Arc<State>> {
-    let table: [(&str, axum::routing::MethodRouter<Arc<State>>); 7] = [
+    super::with_slashes(vec![
         ("/tags", any(list)),
         ("/tags/findSeries", any(find_series)),
         ("/tags/autoComplete/tags", any(auto_tags)),
@@ -26,14 +26,7 @@ pub fn routes() -> Router<Arc<State>> {
         ("/tags/tagSeries", any(tag_series)),
         ("/tags/tagMultiSeries", any(tag_multi_series)),
         ("/tags/{tag}", any(values)),
-    ];
-    table
-        .into_iter()
-        .fold(Router::new(), |router, (path, handler)| {
-            router
-                .route(path, handler.clone())
-                .route(&format!("{path}/"), handler)
-        })
+    ])
 }
 
 fn answer(v: Value, p: &Params) -> Response {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// What the collectors read and how they name things. Every default is Diamond's.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     /// Where procfs is (`/proc`; another path to watch a host from a container or to replay files).
     pub proc_root: PathBuf,
@@ -49,7 +49,7 @@ impl Default for Settings {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CpuOptions {
     /// Publish `cpu<N>.*` as well as `total.*` (Diamond: true).
     pub percore: bool,
@@ -70,7 +70,7 @@ impl Default for CpuOptions {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MemoryOptions {
     /// Unit of the published values (Diamond's first `byte_unit`; default `byte`).
     pub unit: String,
@@ -87,7 +87,7 @@ impl Default for MemoryOptions {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DiskSpaceOptions {
     /// Filesystem types to report.
     pub filesystems: Vec<String>,
@@ -129,7 +129,7 @@ impl Default for DiskSpaceOptions {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct IostatOptions {
     /// Regex a device name must match (at its start).
     pub devices: String,
@@ -155,7 +155,7 @@ impl Default for IostatOptions {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NetworkOptions {
     /// Interface name prefixes (regexes, alternatives).
     pub interfaces: Vec<String>,
@@ -178,7 +178,7 @@ impl Default for NetworkOptions {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TcpOptions {
     /// `Tcp`/`TcpExt` fields to publish; empty publishes all.
     pub allowed_names: Vec<String>,
@@ -199,13 +199,13 @@ impl Default for TcpOptions {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct MetricFilter {
     pub whitelist: Vec<String>,
     pub blacklist: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProcessesOptions {
     /// Publish the N command names using the most CPU and the N using the most memory (0: off).
     pub top: usize,
