@@ -32,7 +32,7 @@ pub struct SystemFile {
     #[serde(default)]
     pub memory: MemoryFile,
     #[serde(default)]
-    pub loadavg: CommonFile,
+    pub loadavg: LoadavgFile,
     #[serde(default)]
     pub vmstat: CommonFile,
     #[serde(default)]
@@ -86,6 +86,13 @@ collector_file!(CpuFile {
     normalize: Option<bool>,
     /// Halve `idle` on Xen guests that double it (default: detect, as Diamond).
     xenfix: Option<bool>,
+    /// Publish only `percent`, the busy share of all CPUs (default false).
+    simple: Option<bool>,
+});
+
+collector_file!(LoadavgFile {
+    /// Publish `load` and `load_normalized` (1-minute) instead of `01 05 15` (default false).
+    simple: Option<bool>,
 });
 
 collector_file!(MemoryFile {
@@ -266,6 +273,8 @@ pub(super) fn validate(s: SystemFile, hostname: &str, p: &mut Problems<'_>) -> O
     cpu.percore = s.cpu.percore.unwrap_or(cpu.percore);
     cpu.normalize = s.cpu.normalize.unwrap_or(cpu.normalize);
     cpu.xenfix = s.cpu.xenfix.or(cpu.xenfix);
+    cpu.simple = s.cpu.simple.unwrap_or(cpu.simple);
+    settings.loadavg.simple = s.loadavg.simple.unwrap_or(false);
 
     if let Some(u) = &s.memory.byte_unit {
         check_unit(u, p);

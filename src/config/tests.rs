@@ -150,6 +150,7 @@ inputs:
     interval: 10s
     mount_root: /host
     cpu: { percore: false, normalize: true, interval: 5s, metrics_blacklist: ['cpu[0-9]+'] }
+    loadavg: { simple: true }
     memory: { byte_unit: MB, detailed: true }
     diskspace: { filesystems: [ext4], exclude_filters: ['^/boot'], byte_unit: [GB], labels_dir: '' }
     iostat: { devices: 'nvme', exclude_devices: 'nvme1', sector_size: 4096, send_zero: true }
@@ -169,7 +170,8 @@ inputs:
     assert!(st.collectors.contains(&"pressure".to_string()));
     assert!(st.collectors.contains(&"processes".to_string()));
     assert!(!st.collectors.contains(&"uptime".to_string()));
-    assert!(!st.cpu.percore && st.cpu.normalize);
+    assert!(!st.cpu.percore && st.cpu.normalize && !st.cpu.simple);
+    assert!(st.loadavg.simple);
     assert_eq!(st.filters["cpu"].blacklist, ["cpu[0-9]+"]);
     assert_eq!((st.memory.unit.as_str(), st.memory.detailed), ("MB", true));
     assert_eq!(st.diskspace.filesystems, ["ext4"]);

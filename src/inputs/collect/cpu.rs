@@ -2,7 +2,9 @@
 //! 100, so a core's values are percent of that core and `total.*` adds up to 100 × CPUs), per core
 //! (`cpu<N>.<field>`) and `total.<field>`, plus `cpu_count`. `normalize` divides `total.*` by the
 //! number of CPUs. Diamond's Xen fix halves every `.idle` when `<root>/xen` exists and cpu0's
-//! values add up to more than 110.
+//! values add up to more than 110. `simple` publishes only `percent`: 100 − idle's share of
+//! Δ(user + nice + system + idle) of the `cpu` line, to 4 decimals, as Diamond — over the time
+//! since the previous round, where Diamond sleeps 1 s inside the collector.
 
 use super::{CpuOptions, Emitter, Error, delta, parse_error, read_into};
 use std::path::{Path, PathBuf};
@@ -70,7 +72,7 @@ impl Cpu {
             let mut tokens = line.split_ascii_whitespace();
             let label = tokens.next().unwrap_or_default();
             let total = label == "cpu";
-            if !total && !self.opts.percore {
+            if !total && (!self.opts.percore || self.opts.simple) {
                 continue;
             }
             if used == self.cur.len() {
@@ -93,6 +95,12 @@ impl Cpu {
             return Err(parse_error(&self.path, "no cpu lines"));
         }
         let ncpus = lines - 1;
+        if self.opts.simple {
+            self.percent(em);
+            std::mem::swap(&mut self.prev, &mut self.cur);
+            self.prev_at = Some(clock);
+            return Ok(());
+        }
         em.gauge(&["cpu_count"], ncpus as f64);
 
         self.rates.clear();
@@ -123,6 +131,25 @@ impl Cpu {
         std::mem::swap(&mut self.prev, &mut self.cur);
         self.prev_at = Some(clock);
         Ok(())
+    }
+
+    /// `simple`: the busy share of the four first fields of the `cpu` line since the last round.
+    fn percent(&self, em: &mut Emitter<'_>) {
+        let total = |lines: &[Line]| lines.iter().find(|l| l.name == "total").cloned();
+        let (Some(prev), Some(cur)) = (total(&self.prev), total(&self.cur)) else {
+            return;
+        };
+        if prev.len < 4 || cur.len < 4 {
+            return;
+        }
+        let d: Vec<f64> = (0..4)
+            .map(|f| delta(prev.values[f], cur.values[f], u64::MAX))
+            .collect();
+        let sum: f64 = d.iter().sum();
+        if sum > 0.0 {
+            let percent = 100.0 - d[3] * 100.0 / sum;
+            em.gauge(&["percent"], (percent * 1e4).round() / 1e4);
+        }
     }
 
     /// Diamond's check for the Xen bug that doubles idle time in guests.
@@ -219,13 +246,29 @@ mod tests {
         let opts = CpuOptions {
             percore: false,
             normalize: true,
-            xenfix: None,
+            ..CpuOptions::default()
         };
         let v = values(&run_two(settings(opts), "t0", Some(("t1", 10.0))));
         assert!((v["servers.localhost.cpu.total.idle"] - 194.7 / 2.0).abs() < 1e-9);
         assert!((v["servers.localhost.cpu.total.system"] - 4.3 / 2.0).abs() < 1e-9);
         assert!(!v.keys().any(|k| k.contains(".cpu0.")));
         assert_eq!(v.len(), 11);
+    }
+
+    /// `simple`, t0 → t1: user+nice+system+idle = 6 + 0 + 43 + 1947 = 1996 jiffies, idle 1947,
+    /// so 100 − 194700/1996 = 2.454909… → 2.4549 (Diamond's `%.4f`). Nothing on the first round
+    /// (Diamond sleeps 1 s instead), and no `cpu_count`.
+    #[test]
+    fn simple_publishes_only_the_busy_percent() {
+        let opts = CpuOptions {
+            simple: true,
+            ..CpuOptions::default()
+        };
+        let first = values(&run_two(settings(opts.clone()), "t0", None));
+        assert!(first.is_empty(), "{first:?}");
+        let v = values(&run_two(settings(opts), "t0", Some(("t1", 10.0))));
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v["servers.localhost.cpu.percent"], 2.4549);
     }
 
     /// tests/data/proc/wrap0 → wrap1: the total `user` counter goes from 2^64 − 6 to 4. Diamond:

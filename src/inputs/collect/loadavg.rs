@@ -1,29 +1,34 @@
 //! `loadavg` — Diamond's LoadAverageCollector: `01 05 15` from `/proc/loadavg`, the same divided
 //! by the number of online CPUs (`01_normalized` …; Diamond uses `multiprocessing.cpu_count()`,
 //! here the `cpu<N>` lines of `<root>/stat` so another root is counted consistently), and
-//! `processes_running` / `processes_total` from the `running/total` field.
+//! `processes_running` / `processes_total` from the `running/total` field. `simple` publishes
+//! `load` and `load_normalized` (the 1-minute average) instead of the three and their normalized
+//! forms, as Diamond does.
 
-use super::{Emitter, Error, parse_error, read_into};
+use super::{Emitter, Error, LoadavgOptions, parse_error, read_into};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 pub(super) struct Loadavg {
     path: PathBuf,
     stat: PathBuf,
+    simple: bool,
     buf: String,
 }
 
 impl Loadavg {
-    pub(super) fn new(root: &Path) -> Loadavg {
+    pub(super) fn new(root: &Path, opts: &LoadavgOptions) -> Loadavg {
         Loadavg {
             path: root.join("loadavg"),
             stat: root.join("stat"),
+            simple: opts.simple,
             buf: String::new(),
         }
     }
 
     pub(super) fn set_root(&mut self, root: &Path) {
-        *self = Loadavg::new(root);
+        self.path = root.join("loadavg");
+        self.stat = root.join("stat");
     }
 
     pub(super) fn collect(&mut self, em: &mut Emitter<'_>) -> Result<(), Error> {
@@ -40,14 +45,11 @@ impl Loadavg {
             .and_then(|t| t.split_once('/'))
             .and_then(|(r, t)| Some((r.parse::<u64>().ok()?, t.parse::<u64>().ok()?)));
         let cpus = self.cpu_count();
-        for (name, load) in ["01", "05", "15"].into_iter().zip(loads) {
-            em.gauge(&[name], load);
-        }
-        for (name, load) in ["01_normalized", "05_normalized", "15_normalized"]
-            .into_iter()
-            .zip(loads)
-        {
-            em.gauge(&[name], load / cpus as f64);
+        if self.simple {
+            em.gauge(&["load"], loads[0]);
+            em.gauge(&["load_normalized"], loads[0] / cpus as f64);
+        } else {
+            publish_all(loads, cpus, em);
         }
         if let Some((running, total)) = procs {
             em.gauge(&["processes_running"], running as f64);
@@ -73,10 +75,22 @@ impl Loadavg {
     }
 }
 
+fn publish_all(loads: [f64; 3], cpus: usize, em: &mut Emitter<'_>) {
+    for (name, load) in ["01", "05", "15"].into_iter().zip(loads) {
+        em.gauge(&[name], load);
+    }
+    for (name, load) in ["01_normalized", "05_normalized", "15_normalized"]
+        .into_iter()
+        .zip(loads)
+    {
+        em.gauge(&[name], load / cpus as f64);
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::super::Settings;
     use super::super::tests::{run_two, values};
+    use super::super::{LoadavgOptions, Settings};
 
     /// tests/data/proc/t0/loadavg is `0.64 1.41 1.69 1/87 30352`; t0/stat has cpu0 and cpu1, so
     /// the normalized loads are halved.
@@ -102,5 +116,20 @@ mod tests {
             assert!((got - want).abs() < 1e-12, "{name}: {got}");
         }
         assert_eq!(v.len(), expect.len());
+    }
+
+    /// `simple`: the 1-minute average as `load` and `load_normalized`; the process counts stay.
+    #[test]
+    fn simple_publishes_the_one_minute_load() {
+        let s = Settings {
+            collectors: vec!["loadavg".into()],
+            loadavg: LoadavgOptions { simple: true },
+            ..Settings::default()
+        };
+        let v = values(&run_two(s, "t0", None));
+        assert_eq!(v["servers.localhost.loadavg.load"], 0.64);
+        assert_eq!(v["servers.localhost.loadavg.load_normalized"], 0.32);
+        assert_eq!(v["servers.localhost.loadavg.processes_total"], 87.0);
+        assert_eq!(v.len(), 4, "{v:?}");
     }
 }

@@ -35,8 +35,8 @@ mod uptime;
 mod vmstat;
 
 pub use settings::{
-    CpuOptions, DiskSpaceOptions, IostatOptions, MemoryOptions, MetricFilter, NetworkOptions,
-    ProcessesOptions, Settings, TcpOptions,
+    CpuOptions, DiskSpaceOptions, IostatOptions, LoadavgOptions, MemoryOptions, MetricFilter,
+    NetworkOptions, ProcessesOptions, Settings, TcpOptions,
 };
 
 use super::RateLimitedLog;
@@ -131,7 +131,7 @@ impl Collector {
         Ok(match name {
             "cpu" => Collector::Cpu(cpu::Cpu::new(root, &s.cpu)),
             "memory" => Collector::Memory(memory::Memory::new(root, &s.memory)?),
-            "loadavg" => Collector::Loadavg(loadavg::Loadavg::new(root)),
+            "loadavg" => Collector::Loadavg(loadavg::Loadavg::new(root, &s.loadavg)),
             "vmstat" => Collector::Vmstat(vmstat::Vmstat::new(root)),
             "diskspace" => Collector::DiskSpace(diskspace::DiskSpace::new(root, &s.diskspace)?),
             "iostat" => Collector::Iostat(iostat::Iostat::new(root, &s.iostat)?),

@@ -16,6 +16,7 @@ pub struct Settings {
     /// Collector names to run, from [`ALL`](super::ALL).
     pub collectors: Vec<String>,
     pub cpu: CpuOptions,
+    pub loadavg: LoadavgOptions,
     pub memory: MemoryOptions,
     pub diskspace: DiskSpaceOptions,
     pub iostat: IostatOptions,
@@ -37,6 +38,7 @@ impl Default for Settings {
             prefix: "servers.localhost".to_string(),
             collectors: DEFAULT_COLLECTORS.iter().map(|s| s.to_string()).collect(),
             cpu: CpuOptions::default(),
+            loadavg: LoadavgOptions::default(),
             memory: MemoryOptions::default(),
             diskspace: DiskSpaceOptions::default(),
             iostat: IostatOptions::default(),
@@ -58,6 +60,8 @@ pub struct CpuOptions {
     /// Halve `.idle` on Xen guests that double it: `None` = detect (Diamond's default), `Some(false)`
     /// = never.
     pub xenfix: Option<bool>,
+    /// Diamond's `simple`: publish only `percent`, the busy share of user+nice+system+idle.
+    pub simple: bool,
 }
 
 impl Default for CpuOptions {
@@ -66,8 +70,16 @@ impl Default for CpuOptions {
             percore: true,
             normalize: false,
             xenfix: None,
+            simple: false,
         }
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LoadavgOptions {
+    /// Diamond's `simple`: publish `load` and `load_normalized` (the 1-minute average) instead of
+    /// `01 05 15` and their normalized forms.
+    pub simple: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
