@@ -164,7 +164,9 @@ fn bench(c: &mut Criterion) {
         group.bench_function(label, |b| {
             b.iter(|| {
                 rt.block_on(async {
-                    let r = http::render::evaluate(&state, &params).await.unwrap();
+                    let r = http::render::evaluate(&state, &params, false)
+                        .await
+                        .unwrap();
                     assert!(r.series[0].values.len() >= 700);
                     let resp = http::render::respond("json", r, &params).unwrap();
                     let body = axum::body::to_bytes(resp.into_body(), usize::MAX)

@@ -24,7 +24,7 @@ graphite-web's HTTP API, so Grafana's Graphite data source works against it unch
     after_help = "Examples:\n  tally run                          # built-in defaults: ./tally-data, API on 127.0.0.1:8080\n  \
 tally run -c /etc/tally/tally.yaml\n  tally check -c /etc/tally/tally.yaml   # before a reload (systemctl reload tally)\n  \
 tally query 'servers.*.loadavg.01' --from -1h\n  tally query 'web.requests:sumrate' --from -1d --max-data-points 100\n\n\
-Send a value:  echo \"test.value 42 -1\" | nc -q0 127.0.0.1 2003\nRead it back: curl '127.0.0.1:8080/render?target=test.value&from=-5min'"
+Send a value:  echo \"test.value 42 -1\" | nc -q0 127.0.0.1 2003\nRead it back: curl '127.0.0.1:8080/render?target=test.value&from=-5min&format=json'"
 )]
 struct Cli {
     #[command(subcommand)]

@@ -321,7 +321,7 @@ fn render_errors_are_graphite_style_400s() {
         // cap of 1000 points refuses even the coarsest tier.
         ("events(\"x\")", 413, "max_points_hard"),
     ] {
-        let path = format!("/render?target={}&from=-2d", urlencode(target));
+        let path = format!("/render?target={}&from=-2d&format=json", urlencode(target));
         let (s, body) = d.get(&path);
         assert_eq!(s, status, "{target}: {body}");
         assert!(body.contains(reason), "{target}: {body}");
@@ -414,6 +414,8 @@ fn tag_index_and_format_endpoints() {
             .iter()
             .all(|p| !p[0].is_null())
     );
-    let (_, js) = d.get(&format!("/render?target=plain.a&{range}&jsonp=cb"));
+    let (_, js) = d.get(&format!(
+        "/render?target=plain.a&{range}&format=json&jsonp=cb"
+    ));
     assert!(js.starts_with("cb([") && js.ends_with("])"), "{js}");
 }

@@ -8,6 +8,7 @@ mod crash;
 mod daemon;
 mod grafana;
 mod graph;
+mod render_formats;
 mod ship;
 mod ship_carbon;
 mod ship_remote;

@@ -20,7 +20,9 @@ mod text;
 mod time;
 
 pub use color::Color;
-pub use params::{AreaMode, LEGEND_MAX_ITEMS, LineMode, MAX_PIXELS, MAX_SIDE, Params, UnitSystem};
+pub use params::{
+    AreaMode, LEGEND_MAX_ITEMS, LineMode, MAX_PIXELS, MAX_SIDE, Params, UnitSystem, zone,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

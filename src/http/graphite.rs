@@ -12,6 +12,7 @@ use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
+use jiff::tz::TimeZone;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -64,27 +65,33 @@ pub(super) async fn read(req: Request) -> Result<Parts, ApiError> {
     })
 }
 
-pub(super) fn now_param(p: &Params) -> Result<i64, ApiError> {
+/// The request's `tz` (graphite's `tzinfo`): UTC when absent; an unknown zone is a 400.
+pub(super) fn tz_param(p: &Params) -> Result<TimeZone, ApiError> {
+    match p.get("tz").filter(|s| !s.is_empty()) {
+        None => Ok(TimeZone::UTC),
+        Some(name) => crate::graph::zone(name)
+            .map_err(|_| ApiError::BadRequest(format!("tz: unknown time zone {name:?}"))),
+    }
+}
+
+pub(super) fn now_param(p: &Params, tz: &TimeZone) -> Result<i64, ApiError> {
     match p.get("now") {
         None | Some("") => Ok(unix_now()),
-        Some(s) => {
-            attime::parse(s, unix_now()).map_err(|e| ApiError::BadRequest(format!("now: {e}")))
-        }
+        Some(s) => attime::parse_in(s, unix_now(), tz)
+            .map_err(|e| ApiError::BadRequest(format!("now: {e}"))),
     }
 }
 
-pub(super) fn time_param(p: &Params, key: &str, default: &str, now: i64) -> Result<i64, ApiError> {
+/// A time parameter in graphite's formats, references in the request's zone.
+pub(super) fn time_param(
+    p: &Params,
+    key: &str,
+    default: &str,
+    now: i64,
+    tz: &TimeZone,
+) -> Result<i64, ApiError> {
     let s = p.get(key).filter(|s| !s.is_empty()).unwrap_or(default);
-    attime::parse(s, now).map_err(|e| ApiError::BadRequest(format!("{key}: {e}")))
-}
-
-pub(super) fn check_tz(p: &Params) -> Result<(), ApiError> {
-    match p.get("tz") {
-        None | Some("" | "UTC" | "utc" | "Etc/UTC" | "GMT" | "Z") => Ok(()),
-        Some(tz) => Err(ApiError::BadRequest(format!(
-            "tz {tz:?} is not supported yet: times are UTC"
-        ))),
-    }
+    attime::parse_in(s, now, tz).map_err(|e| ApiError::BadRequest(format!("{key}: {e}")))
 }
 
 pub(super) async fn blocking<T: Send + 'static>(
@@ -336,9 +343,10 @@ pub(super) fn event_json(e: &crate::store::Event) -> Value {
 
 async fn events_get_data(state: S, req: Request) -> Result<Response, ApiError> {
     let p = read(req).await?.params;
-    let now = now_param(&p)?;
-    let from = time_param(&p, "from", "0", now)?;
-    let until = time_param(&p, "until", "now", now)?;
+    let tz = tz_param(&p)?;
+    let now = now_param(&p, &tz)?;
+    let from = time_param(&p, "from", "0", now, &tz)?;
+    let until = time_param(&p, "until", "now", now, &tz)?;
     let wanted: Vec<String> = p
         .get("tags")
         .map(|t| {

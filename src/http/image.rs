@@ -24,9 +24,8 @@ pub fn params(p: &Params) -> Result<graph::Params, ApiError> {
 
 /// An image needs no more points per series than it has pixels across: without a
 /// `maxDataPoints`, the store is read at about the image's width.
-pub fn default_points(p: &Params) -> Option<u64> {
-    format(p.get("format")?)?;
-    Some(params(p).map_or(330, |g| u64::from(g.width)))
+pub fn default_points(p: &Params) -> u64 {
+    params(p).map_or(330, |g| u64::from(g.width))
 }
 
 fn consolidate(agg: Agg) -> graph::Consolidate {

@@ -5,11 +5,12 @@
 //! (json, csv, raw, and png/svg from the graph renderer, see `image.rs`) reads the same
 //! evaluated series: name, start, step, values, path expression, tags, lineage and style hints.
 
-use super::graphite::{blocking, check_tz, now_param, read, text, time_param};
+use super::graphite::{blocking, now_param, read, text, time_param, tz_param};
 use super::{ApiError, Params, State};
 use crate::query::{self, Evaluator, Limits, Request, StoreSource, TimeSeries};
 use axum::extract::Request as HttpRequest;
 use axum::response::Response;
+use jiff::tz::TimeZone;
 use serde_json::{Value, json};
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -24,24 +25,27 @@ pub struct Rendered {
     pub request: Request,
     /// Series and points fetched from the store.
     pub fetched: (usize, u64),
+    /// The request's `tz` (csv times are written in it).
+    pub tz: TimeZone,
+}
+
+/// The format a request asks for: `format`, else the legacy `rawData`/`pickle` flags, else
+/// graphite-web's default, a PNG.
+pub fn format_of(p: &Params) -> String {
+    match p.get("format").filter(|f| !f.is_empty()) {
+        Some(f) => f.to_string(),
+        None if p.flag("rawData") => "raw".into(),
+        None if p.has("pickle") => "pickle".into(),
+        None => "png".into(),
+    }
 }
 
 pub async fn render(state: S, req: HttpRequest) -> Result<Response, ApiError> {
     let p = read(req).await?.params;
-    let image = p.get("format").and_then(super::image::format);
-    if image.is_none() {
-        // Images read tz for their time axis (graph::Params); from/until are still UTC.
-        check_tz(&p)?;
-    }
+    let format = format_of(&p);
+    let image = super::image::format(&format);
     let graph = image.map(|_| super::image::params(&p)).transpose()?;
-    // graphite-web's default is a PNG; tally answers JSON unless an image is asked for.
-    let format = match p.get("format").filter(|f| !f.is_empty()) {
-        Some(f) => f.to_string(),
-        None if p.flag("rawData") => "raw".into(),
-        None if p.has("pickle") => "pickle".into(),
-        None => "json".into(),
-    };
-    let rendered = evaluate(&state, &p).await?;
+    let rendered = evaluate(&state, &p, image.is_some()).await?;
     if let (Some(image), Some(graph)) = (image, graph) {
         return super::image::respond(rendered, graph, image).await;
     }
@@ -49,16 +53,17 @@ pub async fn render(state: S, req: HttpRequest) -> Result<Response, ApiError> {
 }
 
 /// Parses the time range and options, and evaluates every target.
-pub async fn evaluate(state: &Arc<State>, p: &Params) -> Result<Rendered, ApiError> {
+pub async fn evaluate(state: &Arc<State>, p: &Params, image: bool) -> Result<Rendered, ApiError> {
     let targets: Vec<String> = p
         .all("target")
         .into_iter()
         .filter(|t| !t.trim().is_empty())
         .map(String::from)
         .collect();
-    let now = now_param(p)?;
-    let mut from = time_param(p, "from", "-1d", now)?;
-    let mut until = time_param(p, "until", "now", now)?;
+    let tz = tz_param(p)?;
+    let now = now_param(p, &tz)?;
+    let mut from = time_param(p, "from", "-1d", now, &tz)?;
+    let mut until = time_param(p, "until", "now", now, &tz)?;
     if from > until {
         std::mem::swap(&mut from, &mut until);
     }
@@ -82,10 +87,23 @@ pub async fn evaluate(state: &Arc<State>, p: &Params) -> Result<Rendered, ApiErr
         now,
         max_data_points: p
             .number("maxDataPoints")?
-            .or(super::image::default_points(p))
+            .or(image.then(|| super::image::default_points(p)))
             .or(settings.default_max_data_points),
         x_files_factor,
     };
+    // graphite's `template[name]=value` parameters (the last value of a name wins).
+    let mut template: Vec<(String, String)> = Vec::new();
+    for (k, v) in p.pairs() {
+        if let Some(name) = k
+            .strip_prefix("template[")
+            .and_then(|k| k.strip_suffix(']'))
+        {
+            match template.iter_mut().find(|(n, _)| n == name) {
+                Some(slot) => slot.1 = v.clone(),
+                None => template.push((name.to_string(), v.clone())),
+            }
+        }
+    }
     let timeout = Duration::from_millis(settings.query.timeout_ms);
     let store = state.store.clone();
     let task = blocking(move || {
@@ -101,12 +119,13 @@ pub async fn evaluate(state: &Arc<State>, p: &Params) -> Result<Rendered, ApiErr
             max_points_hard: options.max_points_hard,
             deadline: Some(Instant::now() + timeout),
         };
-        let ev = Evaluator::new(&source, request, limits);
+        let ev = Evaluator::new(&source, request, limits).with_template(template);
         let series = ev.targets(&targets).map_err(ApiError::from)?;
         Ok(Rendered {
             series,
             request,
             fetched: ev.fetched(),
+            tz,
         })
     });
     match tokio::time::timeout(timeout + Duration::from_millis(100), task).await {
@@ -138,7 +157,7 @@ pub fn respond(format: &str, mut r: Rendered, p: &Params) -> Result<Response, Ap
                 _ => text("application/json", body),
             })
         }
-        "csv" => Ok(text("text/csv", csv(&r.series))),
+        "csv" => Ok(text("text/csv", csv(&r.series, &r.tz))),
         "raw" => Ok(text("text/plain", raw(&r.series))),
         other => Err(ApiError::BadRequest(format!(
             "format {other:?} is not supported (json, csv, raw, png, svg)"
@@ -240,6 +259,20 @@ fn json_body(r: &Rendered, no_nulls: bool, meta: bool) -> String {
     format!("{{\"version\":\"v0.1\",\"meta\":{{\"stats\":{stats}}},\"series\":{out}}}")
 }
 
+/// `YYYY-mm-dd HH:MM:SS` in `tz` (graphite's csv times, `datetime.fromtimestamp(t, tzinfo)`).
+pub fn format_in(ts: i64, tz: &TimeZone) -> String {
+    if *tz == TimeZone::UTC {
+        return format_utc(ts);
+    }
+    match jiff::Timestamp::from_second(ts) {
+        Ok(t) => t
+            .to_zoned(tz.clone())
+            .strftime("%Y-%m-%d %H:%M:%S")
+            .to_string(),
+        Err(_) => format_utc(ts),
+    }
+}
+
 pub fn format_utc(ts: i64) -> String {
     let (y, m, d) = crate::clock::civil_from_days(ts.div_euclid(86_400));
     let secs = ts.rem_euclid(86_400);
@@ -264,12 +297,13 @@ pub fn py_float(v: f64) -> String {
     }
 }
 
-fn csv(series: &[TimeSeries]) -> String {
+fn csv(series: &[TimeSeries], tz: &TimeZone) -> String {
     let mut out = String::new();
     for s in series {
         for (i, v) in s.values.iter().enumerate() {
             let value = v.map(py_float).unwrap_or_default();
-            let _ = write!(out, "{},{},{value}\r\n", s.name, format_utc(s.timestamp(i)));
+            let at = format_in(s.timestamp(i), tz);
+            let _ = write!(out, "{},{at},{value}\r\n", s.name);
         }
     }
     out

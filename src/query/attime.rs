@@ -1,9 +1,14 @@
 //! Graphite's time formats (`render/attime.py`): unix seconds, `now`, relative offsets such as
 //! `-6h`, `-15min`, `-1d2h`, and references such as `midnight`, `noon`, `yesterday`,
-//! `04:00_20110501`, `20110501`, `12/31/2024`, `jan1`, `monday`. Times are in UTC.
+//! `04:00_20110501`, `20110501`, `12/31/2024`, `jan1`, `monday`. References are wall-clock
+//! times in the request's `tz` (UTC by default), as graphite localizes them: a time that a DST
+//! change skips or repeats is taken with the standard-time offset (pytz's `is_dst=False`, the
+//! later instant). Offsets are absolute seconds (`-1d` is 86,400 s, also across DST).
 //! A bare `m` is an error, as in graphite (Grafana sends `min`).
 
-use crate::clock;
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Error {
@@ -16,8 +21,13 @@ const MONTHS: [&str; 12] = [
 ];
 const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
-/// Parses a graphite time relative to `now` (unix seconds).
+/// Parses a graphite time relative to `now` (unix seconds), in UTC.
 pub fn parse(input: &str, now: i64) -> Result<i64, Error> {
+    parse_in(input, now, &TimeZone::UTC)
+}
+
+/// Parses a graphite time relative to `now` (unix seconds), references in `tz`.
+pub fn parse_in(input: &str, now: i64, tz: &TimeZone) -> Result<i64, Error> {
     let bad = |why| Error::Bad(input.to_string(), why);
     let s: String = input
         .trim()
@@ -28,19 +38,21 @@ pub fn parse(input: &str, now: i64) -> Result<i64, Error> {
     if s.is_empty() {
         return Err(bad("empty"));
     }
+    // All digits: unix seconds, unless it reads as YYYYMMDD (graphite's test, then the date).
     if s.chars().all(|c| c.is_ascii_digit()) {
-        if s.len() == 8
-            && let Some(day) = yyyymmdd(&s)
-        {
-            return Ok(day * 86_400);
+        let looks_like_date = s.len() == 8
+            && s[..4].parse::<u32>().is_ok_and(|y| y > 1900)
+            && s[4..6].parse::<u32>().is_ok_and(|m| m < 13)
+            && s[6..].parse::<u32>().is_ok_and(|d| d < 32);
+        if !looks_like_date {
+            return s.parse().map_err(|_| bad("number out of range"));
         }
-        return s.parse().map_err(|_| bad("number out of range"));
     }
     let (reference, offset) = match s.find(['+', '-']) {
         Some(i) => s.split_at(i),
         None => (s.as_str(), ""),
     };
-    let base = reference_time(reference, now).ok_or_else(|| bad("unknown time reference"))?;
+    let base = reference_time(reference, now, tz).ok_or_else(|| bad("unknown time reference"))?;
     let delta =
         offset_seconds(offset).ok_or_else(|| bad("bad offset (units: s, min, h, d, w, mon, y)"))?;
     base.checked_add(delta).ok_or_else(|| bad("out of range"))
@@ -100,12 +112,12 @@ fn unit_seconds(unit: &str) -> Option<i64> {
     })
 }
 
-fn reference_time(reference: &str, now: i64) -> Option<i64> {
+fn reference_time(reference: &str, now: i64, tz: &TimeZone) -> Option<i64> {
     if reference.is_empty() || reference == "now" {
         return Some(now);
     }
     let mut r = reference;
-    let (mut hour, mut minute) = (0i64, 0i64);
+    let (mut hour, mut minute) = (0i8, 0i8);
     if let Some(i) = r.find(':').filter(|&i| i > 0 && i < 3) {
         hour = r[..i].parse().ok()?;
         minute = r.get(i + 1..i + 3)?.parse().ok()?;
@@ -122,7 +134,7 @@ fn reference_time(reference: &str, now: i64) -> Option<i64> {
         r = &r[i + 2..];
     }
     if let Some(i) = r.find("pm").filter(|&i| i > 0 && i < 3) {
-        hour = (r[..i].parse::<i64>().ok()? + 12) % 24;
+        hour = (r[..i].parse::<i8>().ok()? + 12) % 24;
         r = &r[i + 2..];
     }
     for (word, h) in [("noon", 12), ("midnight", 0), ("teatime", 16)] {
@@ -132,17 +144,19 @@ fn reference_time(reference: &str, now: i64) -> Option<i64> {
             break;
         }
     }
-    if hour > 23 || minute > 59 {
-        return None;
-    }
-    let today = now.div_euclid(86_400);
+    // The day: today is now's date in the zone.
+    let today = Timestamp::from_second(now)
+        .ok()?
+        .to_zoned(tz.clone())
+        .date();
     let head3 = r.get(..3).unwrap_or("");
+    let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
     let day = match r {
         "" | "today" => today,
-        "yesterday" => today - 1,
-        "tomorrow" => today + 1,
+        "yesterday" => today.yesterday().ok()?,
+        "tomorrow" => today.tomorrow().ok()?,
         _ if r.matches('/').count() == 2 => {
-            let mut it = r.split('/').map(|p| p.parse::<i64>().ok());
+            let mut it = r.split('/').map(|p| p.parse::<i16>().ok());
             let (m, d, mut y) = (it.next()??, it.next()??, it.next()??);
             if y < 1900 {
                 y += 1900;
@@ -150,45 +164,41 @@ fn reference_time(reference: &str, now: i64) -> Option<i64> {
             if y < 1970 {
                 y += 100;
             }
-            days_from_civil(y, m, d)?
+            Date::new(y, i8::try_from(m).ok()?, i8::try_from(d).ok()?).ok()?
         }
-        _ if r.len() == 8 && r.chars().all(|c| c.is_ascii_digit()) => yyyymmdd(r)?,
-        _ if r.len() > 3 && MONTHS.contains(&head3) => {
-            let m = MONTHS.iter().position(|&n| n == head3)? as i64 + 1;
-            let d: i64 = r
-                .trim_start_matches(|c: char| c.is_ascii_alphabetic())
-                .parse()
-                .ok()?;
-            let (y, _, _) = clock::civil_from_days(today);
-            days_from_civil(y, m, d)?
+        _ if r.len() == 8 && digits(r) => Date::new(
+            r[..4].parse().ok()?,
+            r[4..6].parse().ok()?,
+            r[6..].parse().ok()?,
+        )
+        .ok()?,
+        _ if MONTHS.contains(&head3) => {
+            let m = MONTHS.iter().position(|&n| n == head3)? as i8 + 1;
+            // graphite reads the day from the last two characters, else the last one.
+            let tail2 = r.get(r.len().saturating_sub(2)..)?;
+            let tail1 = r.get(r.len() - 1..)?;
+            let d: i8 = if digits(tail2) {
+                tail2.parse().ok()?
+            } else if digits(tail1) {
+                tail1.parse().ok()?
+            } else {
+                return None;
+            };
+            Date::new(today.year(), m, d).ok()?
         }
         _ if WEEKDAYS.contains(&head3) => {
             let want = WEEKDAYS.iter().position(|&n| n == head3)? as i64;
-            let dow = (today + 3).rem_euclid(7); // 1970-01-01 was a Thursday (3)
+            let dow = i64::from(today.weekday().to_monday_zero_offset());
             let back = (dow - want).rem_euclid(7);
-            today - back
+            today.checked_sub(jiff::Span::new().days(back)).ok()?
         }
         _ => return None,
     };
-    Some(day * 86_400 + hour * 3600 + minute * 60)
-}
-
-fn yyyymmdd(s: &str) -> Option<i64> {
-    let y: i64 = s[..4].parse().ok()?;
-    let m: i64 = s[4..6].parse().ok()?;
-    let d: i64 = s[6..8].parse().ok()?;
-    if y <= 1900 {
+    if !(0..24).contains(&hour) || !(0..60).contains(&minute) {
         return None;
     }
-    days_from_civil(y, m, d)
-}
-
-/// A calendar date checked for range, as days since 1970-01-01.
-fn days_from_civil(y: i64, m: i64, d: i64) -> Option<i64> {
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    Some(clock::days_from_civil(y, m as u32, d as u32))
+    let at = day.at(hour, minute, 0, 0);
+    Some(tz.to_ambiguous_timestamp(at).later().ok()?.as_second())
 }
 
 #[cfg(test)]

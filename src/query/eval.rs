@@ -9,9 +9,9 @@
 use super::functions;
 use super::series::{Agg, TimeSeries};
 use super::target::{self, Call, Expr};
-use super::{Error, tags};
+use super::{Error, tags, template};
 use crate::store::Event;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::time::Instant;
 
 /// What one fetch asks of the source.
@@ -94,6 +94,10 @@ pub struct Evaluator<'a> {
     pub limits: Limits,
     series_fetched: Cell<usize>,
     points_fetched: Cell<u64>,
+    /// The request's `template[name]=value` parameters (they override `template()`'s own).
+    template: Vec<(String, String)>,
+    /// Series evaluated once and referred to by [`Expr::Bound`].
+    bound: RefCell<Vec<Vec<TimeSeries>>>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -104,7 +108,29 @@ impl<'a> Evaluator<'a> {
             limits,
             series_fetched: Cell::new(0),
             points_fetched: Cell::new(0),
+            template: Vec::new(),
+            bound: RefCell::new(Vec::new()),
         }
+    }
+
+    /// Sets the request's `template[name]=value` parameters.
+    pub fn with_template(mut self, template: Vec<(String, String)>) -> Evaluator<'a> {
+        self.template = template;
+        self
+    }
+
+    /// Holds evaluated series for an [`Expr::Bound`] argument.
+    pub fn bind_series(&self, series: Vec<TimeSeries>) -> Expr {
+        let mut bound = self.bound.borrow_mut();
+        bound.push(series);
+        Expr::Bound(bound.len() - 1)
+    }
+
+    /// Parses and evaluates a target built at run time (`applyByNode`'s template,
+    /// `aliasQuery`'s query…) over the context's range.
+    pub fn eval_text(&self, text: &str, ctx: &Ctx) -> Result<Vec<TimeSeries>, Error> {
+        let expr = target::parse(text).map_err(|e| Error::Target(text.to_string(), e))?;
+        self.eval(&expr, ctx)
     }
 
     /// Series and points fetched so far.
@@ -168,7 +194,12 @@ impl<'a> Evaluator<'a> {
         self.check_deadline()?;
         match expr {
             Expr::Path(p) => self.fetch(p, ctx),
+            Expr::Call(c) if c.name == "template" => {
+                let (inner, replacements) = template::bind(c, &self.template)?;
+                self.eval(&template::substitute(inner, &replacements)?, ctx)
+            }
             Expr::Call(c) => self.call(c, ctx),
+            Expr::Bound(i) => Ok(self.bound.borrow().get(*i).cloned().unwrap_or_default()),
             other => Err(Error::BadArgument(format!(
                 "expected a series, got the literal {other}"
             ))),

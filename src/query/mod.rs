@@ -13,6 +13,7 @@ pub mod series;
 mod source;
 pub mod tags;
 pub mod target;
+pub mod template;
 pub mod view;
 
 use crate::metric::glob::{self, Glob};

@@ -29,6 +29,9 @@ pub enum Expr {
     Float(f64),
     Bool(bool),
     None,
+    /// Series already evaluated, held by the evaluator (`reduceSeries` calls its reduce
+    /// function with them). Never produced by the parser.
+    Bound(usize),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -374,6 +377,7 @@ impl fmt::Display for Expr {
             Expr::Float(v) => write!(f, "{v}"),
             Expr::Bool(b) => f.write_str(if *b { "True" } else { "False" }),
             Expr::None => f.write_str("None"),
+            Expr::Bound(i) => write!(f, "<series {i}>"),
         }
     }
 }

@@ -163,11 +163,41 @@ impl Daemon {
         http(self.http, "GET", path, "", "")
     }
 
+    /// GET with the raw answer: status, content type, body bytes.
+    pub fn get_raw(&self, path: &str) -> (u16, String, Vec<u8>) {
+        let mut s = TcpStream::connect(self.http).expect("connect http");
+        s.set_read_timeout(Some(Duration::from_secs(30))).ok();
+        let req = format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).expect("send request");
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).expect("read response");
+        let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("head");
+        let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("status");
+        let content_type = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-type: "))
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            !head.contains("transfer-encoding: chunked"),
+            "GET {path}: chunked"
+        );
+        (status, content_type, raw[split + 4..].to_vec())
+    }
+
     pub fn post(&self, path: &str, content_type: &str, body: &str) -> (u16, String) {
         http(self.http, "POST", path, content_type, body)
     }
 
+    /// GET as JSON; a `/render` without a `format` gets `format=json` (graphite's default is
+    /// a PNG).
     pub fn get_json(&self, path: &str) -> serde_json::Value {
+        let path = &json_render(path);
         let (status, body) = self.get(path);
         assert_eq!(status, 200, "GET {path}: {body}");
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
@@ -203,6 +233,16 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// `path` with `format=json` added if it is a `/render` that names no format.
+pub fn json_render(path: &str) -> String {
+    if path.starts_with("/render") && !path.contains("format=") {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        format!("{path}{sep}format=json")
+    } else {
+        path.to_string()
     }
 }
 

@@ -21,6 +21,8 @@ pub const FUNCTIONS: &[Func] = &[
         "Appends aggregate values (avg, total, min, max, last…) to the name.").transparent(),
     f("toUpperCase", "Alias", &[SL, p("pos", Integer).multi()], |a| case(a, true), "Upper-cases the name (or the characters at the given positions).").transparent(),
     f("toLowerCase", "Alias", &[SL, p("pos", Integer).multi()], |a| case(a, false), "Lower-cases the name (or the characters at the given positions).").transparent(),
+    f("upper", "Alias", &[SL, p("pos", Integer).multi()], |a| case(a, true), "Short form of toUpperCase.").transparent(),
+    f("lower", "Alias", &[SL, p("pos", Integer).multi()], |a| case(a, false), "Short form of toLowerCase.").transparent(),
     f("substr", "Special", &[SL, p("start", NodeOrTag).def(super::Default::Int(0)), p("stop", NodeOrTag).def(super::Default::Int(0))], substr,
         "Names series by a slice of the nodes of their (innermost) path.").transparent(),
 ];

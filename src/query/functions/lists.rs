@@ -47,6 +47,17 @@ pub const FUNCTIONS: &[Func] = &[
         "Each series as a percentage of a total: a number, one series, a matching list, or the sum of the list; with nodes, groups are matched.",
     ),
     f(
+        "pct",
+        "Combine",
+        &[
+            p("seriesList", SeriesList).req(),
+            p("total", Any),
+            p("nodes", NodeOrTag).multi(),
+        ],
+        as_percent,
+        "Short form of asPercent.",
+    ),
+    f(
         "aggregateSeriesLists",
         "Combine",
         &[

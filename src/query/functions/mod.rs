@@ -1,6 +1,7 @@
 //! Render functions with graphite-web's semantics and output names, split by graphite's groups:
 //! [`combine`] and [`lists`], [`transform`], [`calculate`] and [`forecast`], [`filter`],
-//! [`alias`], [`special`], [`graph`].
+//! [`alias`], [`special`], [`graph`], and [`mapreduce`] (functions that evaluate targets they
+//! build from names) and [`resample`].
 //!
 //! Each function is a [`Func`]: its name, group, parameters (the `/functions` schema Grafana's
 //! editor reads, also used to bind positional and keyword arguments) and `run`, which gets its
@@ -14,6 +15,8 @@ pub mod filter;
 pub mod forecast;
 pub mod graph;
 pub mod lists;
+pub mod mapreduce;
+pub mod resample;
 pub mod special;
 pub mod transform;
 
@@ -190,6 +193,8 @@ static REGISTRY: LazyLock<(Vec<Func>, HashMap<&'static str, usize>)> = LazyLock:
     all.extend(alias::FUNCTIONS);
     all.extend(special::FUNCTIONS);
     all.extend(graph::FUNCTIONS);
+    all.extend(mapreduce::FUNCTIONS);
+    all.extend(resample::FUNCTIONS);
     let index = all.iter().enumerate().map(|(i, f)| (f.name, i)).collect();
     (all, index)
 });

@@ -31,6 +31,9 @@ pub const FUNCTIONS: &[Func] = &[
     f("time", "Calculate", &[p("name", Text).req(), p("step", Integer).def(Default::Int(60))], time_fn, "A series whose value is its timestamp."),
     f("timeFunction", "Calculate", &[p("name", Text).req(), p("step", Integer).def(Default::Int(60))], time_fn, "A series whose value is its timestamp."),
     f("sin", "Calculate", &[p("name", Text).req(), p("amplitude", Integer).def(Default::Int(1)), p("step", Integer).def(Default::Int(60))], sin_fn, "A sine wave of the timestamp."),
+    f("randomWalk", "Special", &[p("name", Text).req(), p("step", Integer).def(Default::Int(60))], random_walk,
+        "A random walk from 0: each point adds a uniform random number in [-0.5, 0.5). The same name and range give the same walk."),
+    f("randomWalkFunction", "Special", &[p("name", Text).req(), p("step", Integer).def(Default::Int(60))], random_walk, "Long form of randomWalk."),
     f("sinFunction", "Calculate", &[p("name", Text).req(), p("amplitude", Integer).def(Default::Int(1)), p("step", Integer).def(Default::Int(60))], sin_fn, "A sine wave of the timestamp."),
 ];
 
@@ -178,4 +181,70 @@ fn sin_fn(a: &Args) -> Result<Vec<TimeSeries>, Error> {
     let mut s = generated(a, &name, step, |t| amplitude * (t as f64).sin())?;
     s.path_expression = name;
     Ok(vec![s])
+}
+
+/// graphite's `randomWalkFunction`: `x(0) = 0`, `x(t) = x(t-1) + random() - 0.5`. The random
+/// numbers come from a SplitMix64 stream seeded by the name, range and step (the query core
+/// reads no clock and no entropy), so a request is repeatable.
+fn random_walk(a: &Args) -> Result<Vec<TimeSeries>, Error> {
+    let name = a.string(0)?;
+    let step = a.int(1)?.max(1);
+    let mut seed: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name
+        .bytes()
+        .chain(a.ctx.from.to_le_bytes())
+        .chain(a.ctx.until.to_le_bytes())
+        .chain(step.to_le_bytes())
+    {
+        seed = (seed ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut current = 0.0;
+    let mut s = generated(a, &name, step, |_| 0.0)?;
+    for v in &mut s.values {
+        *v = Some(current);
+        seed = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = seed;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        current += (z >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+    }
+    s.path_expression = name;
+    Ok(vec![s])
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::query::eval::{Evaluator, Limits, Request};
+    use crate::query::test_source::Memory;
+
+    fn walk(target: &str, from: i64, until: i64) -> Vec<f64> {
+        let src = Memory::default();
+        let request = Request {
+            from,
+            until,
+            now: until,
+            max_data_points: None,
+            x_files_factor: 0.0,
+        };
+        let out = Evaluator::new(&src, request, Limits::default())
+            .targets(&[target])
+            .unwrap();
+        out[0].values.iter().map(|v| v.unwrap()).collect()
+    }
+
+    #[test]
+    fn random_walk_steps_are_uniform_in_half_open_unit_interval_and_repeatable() {
+        let a = walk("randomWalk('a.b', 1)", 0, 20_000);
+        assert_eq!(a.len(), 20_000);
+        assert_eq!(a[0], 0.0);
+        let steps: Vec<f64> = a.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(steps.iter().all(|d| (-0.5..0.5).contains(d)));
+        let mean = steps.iter().sum::<f64>() / steps.len() as f64;
+        assert!(mean.abs() < 0.02, "mean step {mean}");
+        let below = steps.iter().filter(|d| **d < 0.0).count() as f64 / steps.len() as f64;
+        assert!((0.47..0.53).contains(&below), "{below}");
+        assert_eq!(a, walk("randomWalk('a.b', 1)", 0, 20_000));
+        assert_ne!(a, walk("randomWalk('a.c', 1)", 0, 20_000));
+    }
 }
