@@ -36,6 +36,7 @@ fn record(seq: u64) -> Record {
         seq,
         horizon: T0 + seq as i64 * 10 + 10,
         entries,
+        events: None,
     }
 }
 

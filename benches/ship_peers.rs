@@ -94,6 +94,7 @@ fn main() {
                         buckets: vec![(start, Bucket::new(Kind::Gauge, (i + slot) as f64, start))],
                     })
                     .collect(),
+                events: None,
             })
             .unwrap();
     }

@@ -149,7 +149,7 @@ fn post_bytes(addr: SocketAddr, path: &str, headers: &str, body: &[u8]) -> (u16,
 fn batch(seqs: std::ops::RangeInclusive<u64>, start: i64) -> Vec<u8> {
     use tally::aggregate::Bucket;
     use tally::metric::{Kind, Series};
-    use tally::ship::record::{Entry, Record};
+    use tally::ship::record::{Entry, Events, Record};
     let records: Vec<Record> = seqs
         .map(|seq| {
             let t = start + seq as i64;
@@ -162,6 +162,16 @@ fn batch(seqs: std::ops::RangeInclusive<u64>, start: i64) -> Vec<u8> {
                     resolution: 1,
                     buckets: vec![(t, Bucket::new(Kind::Counter, 10.0, t))],
                 }],
+                events: Some(Events {
+                    through: seq,
+                    list: vec![tally::store::Event {
+                        id: seq,
+                        when: t,
+                        what: format!("event {seq}"),
+                        tags: vec!["ingest".into()],
+                        data: String::new(),
+                    }],
+                }),
             }
         })
         .collect();
@@ -219,6 +229,12 @@ fn ingest_is_idempotent_across_resends_and_restarts() {
         .map(|p| p.0)
         .sum();
     assert_eq!(coarse, 40.0, "the 10s tier got the 1s buckets too");
+    let whats: Vec<String> = events(central.http).into_iter().map(|e| e.0).collect();
+    assert_eq!(
+        whats,
+        ["event 1", "event 2", "event 3", "event 4"],
+        "events once each"
+    );
 }
 
 #[test]
@@ -276,4 +292,85 @@ fn outage_and_kill9_lose_nothing_and_count_nothing_twice() {
             "{t}"
         );
     }
+}
+
+/// `(what, when, tags, data)` of every event a tally has, by time.
+fn events(addr: SocketAddr) -> Vec<(String, i64, Vec<String>, String)> {
+    let v = crate::util::peers::get_json(addr, "/events/get_data?from=0&until=now");
+    v.as_array()
+        .expect("a list")
+        .iter()
+        .map(|e| {
+            (
+                e["what"].as_str().unwrap().to_string(),
+                e["when"].as_i64().unwrap(),
+                e["tags"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|t| t.as_str().unwrap().to_string())
+                    .collect(),
+                e["data"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn post_event(host: &Daemon, n: i64, when: i64) {
+    let body = format!(
+        r#"{{"what":"deploy {n}","tags":["deploy","n{n}"],"data":"build {n}","when":{}}}"#,
+        when + n
+    );
+    let (status, text) = host.post("/events/", "application/json", &body);
+    assert_eq!(status, 200, "{text}");
+}
+
+#[test]
+fn events_reach_the_central_tally_once_across_an_outage_and_kill9() {
+    let dir = TestDir::new();
+    let port = free_port();
+    let central_cfg = central_config(&dir, port);
+    let central = Daemon::start(&central_cfg);
+    let host_cfg = host_config(
+        &dir,
+        &format!(
+            "  - {{ type: tally, url: 'http://127.0.0.1:{port}', grace: 1s, exclude: [tally], timeout: 2s }}\n"
+        ),
+    );
+    let mut host = Daemon::start(&host_cfg);
+    let when = crate::util::unix_now() - 3600;
+    post_event(&host, 1, when);
+    wait_until("the central has event 1", Duration::from_secs(30), || {
+        events(central.http).len() == 1
+    });
+    let tagged = crate::util::peers::get_json(
+        central.http,
+        "/events/get_data?from=0&until=now&tags=deploy%20n1",
+    );
+    assert_eq!(tagged.as_array().unwrap().len(), 1, "{tagged}");
+    central.stop(Duration::from_secs(10));
+    post_event(&host, 2, when);
+    post_event(&host, 3, when);
+    assert!(
+        host.wait_log("Delivery failed; will retry.", Duration::from_secs(30))
+            .is_some(),
+        "the host noticed the outage"
+    );
+    post_event(&host, 4, when);
+    // Stored on the host but perhaps not spooled yet: the restart spools it.
+    post_event(&host, 5, when);
+    host.kill9();
+    host = Daemon::start(&host_cfg);
+    post_event(&host, 6, when);
+    let central = Daemon::start(&central_cfg);
+    let want = events(host.http);
+    assert_eq!(want.len(), 6, "{want:?}");
+    wait_until(
+        "the central has the six events",
+        Duration::from_secs(60),
+        || events(central.http).len() >= 6,
+    );
+    // A second look, after more deliveries could have repeated something.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(events(central.http), want, "each event once, every field");
 }

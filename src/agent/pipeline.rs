@@ -173,7 +173,7 @@ impl Pipeline {
     /// Appends the slots that closed to the outputs' spools (one fsync per output with
     /// something to append).
     async fn spool(&mut self, now: i64) {
-        let closing = self.ship.close(now);
+        let closing = self.ship.close(now, self.store.last_event_id());
         if closing.is_empty() {
             return;
         }
@@ -365,6 +365,7 @@ impl Pipeline {
                 http.ingest_duplicates.load(Relaxed),
             ),
             ("tally.ingest.rejected", http.ingest_rejected.load(Relaxed)),
+            ("tally.ingest.events", http.ingest_events.load(Relaxed)),
         ] {
             self.counter(&mut out, name, v, now);
         }

@@ -3,7 +3,10 @@
 //! the series whose resolution is a multiple of the bucket's, so every view stays exact here
 //! too. Idempotent: per sending spool (its epoch) the highest record merged is kept as a store
 //! cursor, committed in the same batch as the buckets, and records at or below it are skipped
-//! — also after a restart of either side. A write: loopback or the bearer token.
+//! — also after a restart of either side. The records' events are stored before that commit,
+//! each with its origin (sending epoch, id there), which the store takes only once: a crash or
+//! failed commit in between makes the sender repeat the batch, and the events are not doubled.
+//! A write: loopback or the bearer token.
 
 use super::{ApiError, State};
 use crate::aggregate::Delta;
@@ -92,6 +95,44 @@ async fn ingest(
     let Some(newest) = fresh.last().map(|r| r.seq) else {
         return Ok(answer(0, 0, duplicates));
     };
+    let events: Vec<crate::store::Event> = fresh
+        .iter()
+        .flat_map(|r| r.events.iter().flat_map(|e| e.list.iter().cloned()))
+        .collect();
+    if !events.is_empty() {
+        let store = state.store.clone();
+        let added = tokio::task::spawn_blocking(move || {
+            let mut added = 0u64;
+            for e in events {
+                let origin = store::Origin {
+                    source: epoch,
+                    id: e.id,
+                };
+                if store
+                    .add_event_from(origin, e.when, &e.what, &e.tags, &e.data)?
+                    .is_some()
+                {
+                    added += 1;
+                }
+            }
+            Ok::<u64, store::Error>(added)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        match added {
+            Ok(n) => {
+                state.stats.ingest_events.fetch_add(n, Relaxed);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "Ingest could not store events.");
+                return Ok((
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storing events failed; retry\n",
+                )
+                    .into_response());
+            }
+        }
+    }
     let schemas = settings.schemas.clone();
     let now = unix_now();
     let mut merged: FxHashMap<(crate::metric::Series, u32, i64), Delta> = FxHashMap::default();

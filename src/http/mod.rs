@@ -45,6 +45,8 @@ pub struct Stats {
     pub ingest_buckets: AtomicU64,
     pub ingest_unplaced: AtomicU64,
     pub ingest_duplicates: AtomicU64,
+    /// Events stored from other tallies (not counting repeats).
+    pub ingest_events: AtomicU64,
     pub ingest_rejected: AtomicU64,
 }
 

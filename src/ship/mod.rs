@@ -17,6 +17,10 @@
 //! amendment: tally gets the delta (merged exactly), carbon the slot's whole bucket read back
 //! from the store (it overwrites the point). remote_write sends none: Prometheus refuses a
 //! second value for a time it has and rolls back the whole request.
+//!
+//! A `tally` output also ships the store's events. Event ids are dense and durable, so each
+//! record says up to which id the events are in (`record::Events::through`); new ones are read
+//! from the store at each close, and [`Ship::open`] continues after the newest record's.
 
 /// Graphite plaintext with in-memory queues, for the StatsD input's etsy flush (`statsd:` on a
 /// carbon output); bucket outputs go through the spool and [`plaintext`] instead.
@@ -121,6 +125,8 @@ struct Stage {
     amend: Vec<(Series, Kind, u32, i64, Bucket)>,
     /// A record whose append failed, merged into the next one.
     retry: Option<Record>,
+    /// Every event up to this id is spooled or in `retry` (`None`: the output ships none).
+    events_through: Option<u64>,
 }
 
 /// The deltas of one commit that each output takes, kept until the commit succeeded.
@@ -129,7 +135,30 @@ pub struct Staged(Vec<Vec<Delta>>);
 
 /// Records to append, made by [`Ship::close`]; [`Closing::write`] does the I/O.
 pub struct Closing {
-    work: Vec<(Arc<Output>, Record, Vec<usize>)>,
+    work: Vec<Work>,
+}
+
+/// One record to complete and append.
+struct Work {
+    output: Arc<Output>,
+    record: Record,
+    /// Indexes of amendment entries (carbon and remote_write complete them from the store).
+    amended: Vec<usize>,
+    /// Events with `after < id <= upto` to read from the store into the record.
+    events: Option<(u64, u64)>,
+}
+
+/// Appends `newer` to `older` (a record whose append failed, kept for the next one).
+fn absorb(older: &mut Record, mut newer: Record) {
+    older.entries.append(&mut newer.entries);
+    older.horizon = newer.horizon;
+    match (&mut older.events, newer.events) {
+        (Some(old), Some(new)) => {
+            old.through = new.through;
+            old.list.extend(new.list);
+        }
+        (old, new) => *old = new.or(old.take()),
+    }
 }
 
 /// Most buckets a failed append keeps for the next try before they are dropped.
@@ -186,6 +215,12 @@ impl Ship {
             }
             let close_to = now - config.grace;
             let horizon = spool.horizon().unwrap_or(close_to);
+            // A new spool ships events from now on, as it does buckets.
+            let events_through = matches!(config.target, Target::Tally { .. }).then(|| {
+                spool
+                    .events_through()
+                    .unwrap_or_else(|| store.last_event_id())
+            });
             let output = Arc::new(Output {
                 config: config.clone(),
                 spool: Mutex::new(spool),
@@ -198,6 +233,7 @@ impl Ship {
                 horizon,
                 amend: Vec::new(),
                 retry: None,
+                events_through,
             };
             let mine: Vec<(crate::store::SeriesInfo, u32)> = all
                 .iter()
@@ -293,12 +329,13 @@ impl Ship {
         }
     }
 
-    /// Takes from each output the buckets whose slot ended `grace` ago, plus amendments.
-    pub fn close(&mut self, now: i64) -> Closing {
+    /// Takes from each output the buckets whose slot ended `grace` ago, plus amendments, and
+    /// (`tally` outputs) the events up to `last_event_id`, the store's newest.
+    pub fn close(&mut self, now: i64, last_event_id: u64) -> Closing {
         let mut work = Vec::new();
         for stage in &mut self.stages {
-            if let Some((rec, amended)) = stage.close(now) {
-                work.push((stage.output.clone(), rec, amended));
+            if let Some(w) = stage.close(now, last_event_id) {
+                work.push(w);
             }
         }
         Closing { work }
@@ -316,8 +353,7 @@ impl Ship {
             };
             let mut rec = rec;
             if let Some(mut older) = stage.retry.take() {
-                older.entries.append(&mut rec.entries);
-                older.horizon = rec.horizon;
+                absorb(&mut older, rec);
                 rec = older;
             }
             if rec.points() as usize > MAX_RETRY_BUCKETS {
@@ -366,6 +402,7 @@ impl Stage {
                     seq: 0,
                     horizon: to,
                     entries,
+                    events: self.events_marker(),
                 };
                 let points = rec.points();
                 match self.output.spool().append(rec) {
@@ -405,9 +442,18 @@ impl Stage {
         Ok(())
     }
 
+    /// What a record says of events with none in it yet (`None` for outputs without events).
+    fn events_marker(&self) -> Option<record::Events> {
+        self.events_through.map(|through| record::Events {
+            through,
+            list: Vec::new(),
+        })
+    }
+
     /// The next record: closed buckets by series, then amendments (`amended` lists the
-    /// indexes of amendment entries, which carbon and remote_write complete from the store).
-    fn close(&mut self, now: i64) -> Option<(Record, Vec<usize>)> {
+    /// indexes of amendment entries, which carbon and remote_write complete from the store),
+    /// and which events to add to it.
+    fn close(&mut self, now: i64, last_event_id: u64) -> Option<Work> {
         let to = now - self.output.config.grace;
         let mut entries = Vec::new();
         if to > self.horizon {
@@ -454,23 +500,38 @@ impl Stage {
                 });
             }
         }
+        let mut events = None;
+        if let Some(through) = self.events_through
+            && last_event_id > through
+        {
+            // At most `max_batch` per close; more wait for the next one.
+            let upto = last_event_id.min(through + self.output.config.max_batch.max(1));
+            events = Some((through, upto));
+            self.events_through = Some(upto);
+        }
         let retry = self.retry.take();
-        if entries.is_empty() && retry.is_none() {
+        if entries.is_empty() && retry.is_none() && events.is_none() {
             return None;
         }
         let mut rec = Record {
             seq: 0,
             horizon: self.horizon,
             entries,
+            events: self.events_marker(),
         };
         if let Some(mut older) = retry {
             // Amendments of this round were counted from index 0 of the new entries.
             let shift = older.entries.len();
-            older.entries.append(&mut rec.entries);
-            rec.entries = older.entries;
+            absorb(&mut older, rec);
+            rec = older;
             amended.iter_mut().for_each(|i| *i += shift);
         }
-        Some((rec, amended))
+        Some(Work {
+            output: self.output.clone(),
+            record: rec,
+            amended,
+            events,
+        })
     }
 }
 
@@ -479,11 +540,22 @@ impl Closing {
         self.work.is_empty()
     }
 
-    /// Completes amendments from the store (carbon, remote_write) and appends each record to
-    /// its spool. Blocking. Returns the records that could not be appended.
+    /// Completes amendments from the store (carbon, remote_write), adds events (tally) and
+    /// appends each record to its spool. Blocking. Returns the records that could not be
+    /// appended.
     pub fn write(self, store: &Store) -> Vec<(Arc<Output>, Record)> {
         let mut failed = Vec::new();
-        for (output, mut rec, amended) in self.work {
+        for work in self.work {
+            let Work {
+                output,
+                record: mut rec,
+                amended,
+                events,
+            } = work;
+            if let Some((after, upto)) = events {
+                let list = store.events_by_id(after, upto);
+                rec.events.get_or_insert_default().list.extend(list);
+            }
             if !matches!(output.config.target, Target::Tally { .. }) {
                 for &i in &amended {
                     let e = &mut rec.entries[i];

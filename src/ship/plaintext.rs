@@ -211,6 +211,7 @@ mod tests {
                 resolution: 10,
                 buckets: vec![(1700000000, Bucket::new(Kind::Gauge, 1.5, 1700000003))],
             }],
+            events: None,
         };
         let mut out = vec![Vec::new()];
         assert_eq!(lines(&[rec], &naming, |_| 0, &mut out), 1);

@@ -1,11 +1,13 @@
 //! One spool record: the buckets one output takes from one close of the pipeline, in a
 //! self-delimiting encoding shared by the spool files and tally's ingest requests (FORMAT.md,
 //! "Spool"). Buckets are grouped per series and sorted by slot start, so order per series holds
-//! within a record as it does across records.
+//! within a record as it does across records. A `tally` output's records also carry the
+//! store's events, in id order, with the id up to which every event is in.
 
 use crate::aggregate::Bucket;
 use crate::encoding::{self, Reader};
 use crate::metric::{Kind, Series};
+use crate::store::Event;
 
 /// One series' buckets at one resolution.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,18 +27,49 @@ pub struct Record {
     /// store held when the record was made is in this record or an earlier one.
     pub horizon: i64,
     pub entries: Vec<Entry>,
+    /// Events (outputs that ship them: `tally`); `None` in the others' records.
+    pub events: Option<Events>,
+}
+
+/// The events a record carries.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Events {
+    /// Every event of the sender's store with an id up to this one is in this record or an
+    /// earlier one.
+    pub through: u64,
+    /// By id, each above the previous record's `through` and at most this one's.
+    pub list: Vec<Event>,
 }
 
 impl Record {
-    /// Buckets in the record (what the `sent` and `dropped` counters count).
+    /// Buckets and events in the record (what the `sent` and `dropped` counters count).
     pub fn points(&self) -> u64 {
-        self.entries.iter().map(|e| e.buckets.len() as u64).sum()
+        let events = self.events.as_ref().map_or(0, |e| e.list.len() as u64);
+        self.entries
+            .iter()
+            .map(|e| e.buckets.len() as u64)
+            .sum::<u64>()
+            + events
     }
 
     pub fn encode(&self, out: &mut Vec<u8>) {
         encoding::put_uvarint(out, self.seq);
         encoding::put_ivarint(out, self.horizon);
         encode_entries(&self.entries, out);
+        if let Some(ev) = &self.events {
+            encoding::put_uvarint(out, ev.through);
+            encoding::put_uvarint(out, ev.list.len() as u64);
+            for e in &ev.list {
+                encoding::put_uvarint(out, e.id);
+                encoding::put_ivarint(out, e.when);
+                encoding::put_blob(out, e.what.as_bytes());
+                encoding::put_uvarint(out, e.tags.len() as u64);
+                for t in &e.tags {
+                    encoding::put_blob(out, t.as_bytes());
+                }
+                encoding::put_blob(out, e.data.as_bytes());
+            }
+        }
     }
 
     pub fn decode(buf: &[u8]) -> Result<Record, encoding::Error> {
@@ -44,6 +77,11 @@ impl Record {
         let seq = r.uvarint()?;
         let horizon = r.ivarint()?;
         let entries = decode_entries(&mut r)?;
+        let events = if r.is_empty() {
+            None
+        } else {
+            Some(decode_events(&mut r)?)
+        };
         if !r.is_empty() {
             return Err(encoding::Error::Invalid("trailing bytes after a record"));
         }
@@ -51,8 +89,38 @@ impl Record {
             seq,
             horizon,
             entries,
+            events,
         })
     }
+}
+
+fn decode_events(r: &mut Reader<'_>) -> Result<Events, encoding::Error> {
+    let through = r.uvarint()?;
+    let n = r.uvarint()?;
+    // Every event takes at least 6 bytes.
+    let mut list: Vec<Event> = Vec::with_capacity((n as usize).min(r.remaining().len() / 6));
+    for _ in 0..n {
+        let id = r.uvarint()?;
+        if id > through || list.last().is_some_and(|e| e.id >= id) {
+            return Err(encoding::Error::Invalid("event ids out of order"));
+        }
+        let when = r.ivarint()?;
+        let what = r.str()?.to_string();
+        let tags_len = r.uvarint()?;
+        let mut tags = Vec::with_capacity((tags_len as usize).min(r.remaining().len()));
+        for _ in 0..tags_len {
+            tags.push(r.str()?.to_string());
+        }
+        let data = r.str()?.to_string();
+        list.push(Event {
+            id,
+            when,
+            what,
+            tags,
+            data,
+        });
+    }
+    Ok(Events { through, list })
 }
 
 fn encode_entries(entries: &[Entry], out: &mut Vec<u8>) {
@@ -135,24 +203,70 @@ mod tests {
                     buckets: vec![(-10, Bucket::new(Kind::Counter, 3.0, -5))],
                 },
             ],
+            events: None,
         }
+    }
+
+    fn with_events(mut rec: Record) -> Record {
+        let event = |id, what: &str| Event {
+            id,
+            when: 1_700_000_000 + id as i64,
+            what: what.into(),
+            tags: vec!["deploy".into(), "web".into()],
+            data: format!("{{\"n\": {id}}}"),
+        };
+        rec.events = Some(Events {
+            through: 9,
+            list: vec![event(3, "v1"), event(7, "v2 ✓")],
+        });
+        rec
     }
 
     #[test]
     fn round_trip() {
-        let rec = sample(42);
+        for rec in [sample(42), with_events(sample(43))] {
+            let mut buf = Vec::new();
+            rec.encode(&mut buf);
+            assert_eq!(Record::decode(&buf).unwrap(), rec);
+        }
+        assert_eq!(sample(1).points(), 3);
+        assert_eq!(with_events(sample(1)).points(), 5, "buckets and events");
+        let mut marker = sample(1);
+        marker.events = Some(Events::default());
         let mut buf = Vec::new();
-        rec.encode(&mut buf);
-        assert_eq!(Record::decode(&buf).unwrap(), rec);
-        assert_eq!(rec.points(), 3);
+        marker.encode(&mut buf);
+        assert_eq!(
+            Record::decode(&buf).unwrap(),
+            marker,
+            "no events, a through"
+        );
     }
 
     #[test]
     fn every_truncation_is_an_error_not_a_panic() {
         let mut buf = Vec::new();
-        sample(1).encode(&mut buf);
+        with_events(sample(1)).encode(&mut buf);
+        let mut without = Vec::new();
+        sample(1).encode(&mut without);
         for n in 0..buf.len() {
-            assert!(Record::decode(&buf[..n]).is_err(), "prefix of {n} bytes");
+            // The prefix that ends with the entries is a valid record without events.
+            if n != without.len() {
+                assert!(Record::decode(&buf[..n]).is_err(), "prefix of {n} bytes");
+            }
+        }
+    }
+
+    #[test]
+    fn events_out_of_order_or_past_through_are_errors() {
+        for (through, ids) in [(9, [7, 3]), (5, [3, 7]), (9, [3, 3])] {
+            let mut rec = with_events(sample(1));
+            let ev = rec.events.as_mut().unwrap();
+            ev.through = through;
+            ev.list[0].id = ids[0];
+            ev.list[1].id = ids[1];
+            let mut buf = Vec::new();
+            rec.encode(&mut buf);
+            assert!(Record::decode(&buf).is_err(), "{through} {ids:?}");
         }
     }
 }

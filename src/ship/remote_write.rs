@@ -162,6 +162,7 @@ mod tests {
                 resolution: 10,
                 buckets: vec![(start, Bucket::new(Kind::Gauge, v, start))],
             }],
+            events: None,
         };
         let req = request(&[rec(2, 20, 2.0), rec(1, 10, 1.0)], &naming, &labels);
         let body = encode(&req);

@@ -73,6 +73,8 @@ pub struct Spool {
     file: Option<File>,
     next_seq: u64,
     horizon: Option<i64>,
+    /// The newest record's event horizon (`tally` outputs).
+    events_through: Option<u64>,
     acked: u64,
     acked_horizon: Option<i64>,
     /// The reader has handed out every record up to this one.
@@ -177,6 +179,7 @@ impl Spool {
             file: None,
             next_seq: 1,
             horizon: None,
+            events_through: None,
             acked: 0,
             acked_horizon: None,
             read_seq: 0,
@@ -260,6 +263,7 @@ impl Spool {
                     seg.last_seq = rec.seq;
                     spool.next_seq = rec.seq + 1;
                     spool.horizon = Some(rec.horizon);
+                    spool.events_through = rec.events.as_ref().map(|e| e.through);
                     spool.file = Some(file);
                     break;
                 }
@@ -322,6 +326,12 @@ impl Spool {
         self.horizon
     }
 
+    /// The newest record's event horizon: every event of the store up to this id is spooled
+    /// (`None`: no record, or records without events).
+    pub fn events_through(&self) -> Option<u64> {
+        self.events_through
+    }
+
     /// Seconds of closed data appended but not yet acknowledged.
     pub fn lag(&self) -> i64 {
         match (self.horizon, self.acked_horizon) {
@@ -382,6 +392,7 @@ impl Spool {
         seg.last_seq = record.seq;
         self.next_seq += 1;
         self.horizon = Some(record.horizon);
+        self.events_through = record.events.as_ref().map(|e| e.through);
         Ok(record.seq)
     }
 

@@ -5,10 +5,12 @@
 //! magic "TLYING01" | epoch <u64 LE> | frames: len <u32 LE> | crc32 <u32 LE> | spool record
 //! ```
 //!
-//! Each frame carries one spool record unchanged, with its sequence number. The receiver keeps
-//! per epoch (one per sending spool) the highest sequence number it merged, durably and in the
-//! same store commit as the buckets, and skips records at or below it: a batch resent after a
-//! timeout, or after the sender restarted without its ack, is not counted twice.
+//! Each frame carries one spool record unchanged, with its sequence number (and the sender's
+//! events). The receiver keeps per epoch (one per sending spool) the highest sequence number it
+//! merged, durably and in the same store commit as the buckets, and skips records at or below
+//! it: a batch resent after a timeout, or after the sender restarted without its ack, is not
+//! counted twice. Events are stored before that commit, each with its origin (epoch, id on the
+//! sender), which the store adds only once: a crash between the two repeats nothing.
 
 use super::record::Record;
 
@@ -110,6 +112,7 @@ mod tests {
                 resolution: 10,
                 buckets: vec![(90, Bucket::new(Kind::Timer, 3.0, 91))],
             }],
+            events: None,
         }
     }
 

@@ -116,14 +116,14 @@ fn closed_slots_are_spooled_once_with_filters_and_tiers() {
     commit(&mut ship, &store, deltas);
     // At now+8 (grace 2): 1s slots ending by now+6 close (the first one, ending at now,
     // was open at start: the horizon began at now-2); the 10s slot does not.
-    let closing = ship.close(now + 8);
+    let closing = ship.close(now + 8, store.last_event_id());
     assert!(closing.write(&store).is_empty());
     let fine = spooled(&ship, 0);
     assert_eq!(fine.len(), 7, "{fine:?}");
     assert!(fine.iter().all(|(s, _, _)| s == "a.b"), "tally.* excluded");
     assert_eq!(fine[0].1, now - 1);
     assert!(spooled(&ship, 1).is_empty());
-    let closing = ship.close(now + 13);
+    let closing = ship.close(now + 13, store.last_event_id());
     closing.write(&store);
     assert_eq!(spooled(&ship, 0).len(), 5);
     assert_eq!(spooled(&ship, 1), [("a.b".into(), now, 12.0)]);
@@ -143,13 +143,13 @@ fn a_restart_spools_what_was_committed_but_not_spooled_exactly_once() {
             .collect();
         all.extend(deltas.iter().map(|d| d.start));
         commit(&mut ship, &store, deltas);
-        ship.close(now + 10).write(&store);
+        ship.close(now + 10, store.last_event_id()).write(&store);
         // Crash: the open buckets (ending after now+8) exist only in the store.
     }
     let store = open_store(dir.path());
     let mut ship = Ship::open(&outputs, dir.path(), &store, schemas(), now + 15).unwrap();
     commit(&mut ship, &store, vec![delta("c", 1, now + 19, 1.0)]);
-    ship.close(now + 40).write(&store);
+    ship.close(now + 40, store.last_event_id()).write(&store);
     let got = spooled(&ship, 0);
     let starts: Vec<i64> = got.iter().map(|g| g.1).collect();
     assert_eq!(starts, all, "each slot once, in order");
@@ -171,9 +171,9 @@ fn late_data_is_an_amendment_whole_for_carbon_and_a_delta_for_tally() {
     ];
     let mut ship = Ship::open(&outputs, dir.path(), &store, schemas(), now).unwrap();
     commit(&mut ship, &store, vec![delta("late", 1, now, 5.0)]);
-    ship.close(now + 10).write(&store);
+    ship.close(now + 10, store.last_event_id()).write(&store);
     commit(&mut ship, &store, vec![delta("late", 1, now, 2.0)]);
-    ship.close(now + 11).write(&store);
+    ship.close(now + 11, store.last_event_id()).write(&store);
     assert_eq!(
         spooled(&ship, 0),
         [("late".into(), now, 5.0), ("late".into(), now, 2.0)]
@@ -183,4 +183,79 @@ fn late_data_is_an_amendment_whole_for_carbon_and_a_delta_for_tally() {
         [("late".into(), now, 5.0), ("late".into(), now, 7.0)]
     );
     assert_eq!(ship.stages[0].output.stats.late.load(Relaxed), 1);
+}
+
+/// Every event in an output's spool, as `(id, what)`, and the newest record's `through`.
+fn spooled_events(ship: &Ship, i: usize) -> (Vec<(u64, String)>, Option<u64>) {
+    let o = &ship.stages[i].output;
+    let mut out = Vec::new();
+    for rec in o.spool().read(u64::MAX).unwrap() {
+        for e in rec.events.into_iter().flat_map(|e| e.list) {
+            out.push((e.id, e.what));
+        }
+    }
+    let through = o.spool().events_through();
+    (out, through)
+}
+
+#[test]
+fn events_are_spooled_once_from_the_first_start_on_and_only_for_tally() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = 4_000_000;
+    let mut outputs = [
+        output("t", tally_target(), 0),
+        output("c", carbon_target(), 0),
+    ];
+    const MAX: u64 = 20;
+    outputs[0].max_batch = MAX;
+    {
+        let store = open_store(dir.path());
+        store
+            .add_event(now - 100, "before the output", &[], "")
+            .unwrap();
+        let mut ship = Ship::open(&outputs, dir.path(), &store, schemas(), now).unwrap();
+        store.add_event(now - 50, "a", &["x".into()], "d").unwrap();
+        store.add_event(now + 1, "b", &[], "").unwrap();
+        ship.close(now + 1, store.last_event_id()).write(&store);
+        assert_eq!(
+            spooled_events(&ship, 0),
+            (vec![(2, "a".into()), (3, "b".into())], Some(3)),
+            "a new spool starts after the events already stored"
+        );
+        assert_eq!(
+            spooled_events(&ship, 1),
+            (vec![], None),
+            "carbon takes none"
+        );
+        // A bucket-only record still says where events stand.
+        commit(&mut ship, &store, vec![delta("e", 1, now, 1.0)]);
+        ship.close(now + 5, store.last_event_id()).write(&store);
+        assert_eq!(spooled_events(&ship, 0).1, Some(3));
+        // Stored, then a crash before the next close.
+        store.add_event(now + 6, "c", &[], "").unwrap();
+    }
+    let store = open_store(dir.path());
+    let mut ship = Ship::open(&outputs, dir.path(), &store, schemas(), now + 7).unwrap();
+    for i in 0..MAX + 5 {
+        store
+            .add_event(now + 8, &format!("burst {i}"), &[], "")
+            .unwrap();
+    }
+    let last = store.last_event_id();
+    ship.close(now + 8, last).write(&store);
+    // Nothing was acknowledged: the spool still holds the first records.
+    let (got, through) = spooled_events(&ship, 0);
+    let ids: Vec<u64> = got.iter().map(|g| g.0).collect();
+    assert_eq!(got[2], (4, "c".into()), "the crash lost nothing");
+    assert_eq!(
+        ids,
+        (2..=3 + MAX).collect::<Vec<_>>(),
+        "once each, a bounded number per close"
+    );
+    assert_eq!(through, Some(3 + MAX));
+    ship.close(now + 9, last).write(&store);
+    let (rest, through) = spooled_events(&ship, 0);
+    assert_eq!(through, Some(last));
+    let ids: Vec<u64> = rest.iter().map(|g| g.0).collect();
+    assert_eq!(ids, (4 + MAX..=last).collect::<Vec<_>>());
 }

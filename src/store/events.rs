@@ -1,10 +1,13 @@
 //! Events (`{id, when, what, tags, data}`): few, so they live in one append-only file of
 //! CRC-framed records that is read whole at open and kept in memory sorted by time. Each
-//! `add` is one append and one fsync; a torn last record is cut off at the next open.
+//! `add` is one append and one fsync; a torn last record is cut off at the next open. An event
+//! shipped from another tally carries its [`Origin`], so that a delivery repeated after a crash
+//! adds it only once.
 
 use super::frame::{self, io};
 use super::{Error, Event};
 use crate::encoding::{Reader, put_blob, put_ivarint, put_uvarint};
+use rustc_hash::FxHashSet;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -12,18 +15,27 @@ use std::path::{Path, PathBuf};
 pub const MAGIC: &[u8; 8] = b"TLYEVT01";
 pub const FILE: &str = "events";
 
+/// Where a shipped event came from: the sending spool's epoch and the event's id there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Origin {
+    pub source: u64,
+    pub id: u64,
+}
+
 #[derive(Debug)]
 pub struct Events {
     path: PathBuf,
     /// Sorted by `(when, id)`.
     list: Vec<Event>,
     next_id: u64,
+    /// Origins of the events received from other tallies.
+    origins: FxHashSet<Origin>,
     /// Open for appending (writable stores only), and the valid length.
     file: Option<(File, u64)>,
 }
 
-fn encode(e: &Event) -> Vec<u8> {
-    let mut b = Vec::with_capacity(32 + e.what.len() + e.data.len());
+fn encode(e: &Event, origin: Option<Origin>) -> Vec<u8> {
+    let mut b = Vec::with_capacity(48 + e.what.len() + e.data.len());
     put_uvarint(&mut b, e.id);
     put_ivarint(&mut b, e.when);
     put_blob(&mut b, e.what.as_bytes());
@@ -32,10 +44,14 @@ fn encode(e: &Event) -> Vec<u8> {
         put_blob(&mut b, t.as_bytes());
     }
     put_blob(&mut b, e.data.as_bytes());
+    if let Some(o) = origin {
+        put_uvarint(&mut b, o.source);
+        put_uvarint(&mut b, o.id);
+    }
     b
 }
 
-fn decode(body: &[u8]) -> Result<Event, crate::encoding::Error> {
+fn decode(body: &[u8]) -> Result<(Event, Option<Origin>), crate::encoding::Error> {
     let mut r = Reader::new(body);
     let id = r.uvarint()?;
     let when = r.ivarint()?;
@@ -46,16 +62,25 @@ fn decode(body: &[u8]) -> Result<Event, crate::encoding::Error> {
         tags.push(r.str()?.to_string());
     }
     let data = r.str()?.to_string();
+    let origin = if r.is_empty() {
+        None
+    } else {
+        Some(Origin {
+            source: r.uvarint()?,
+            id: r.uvarint()?,
+        })
+    };
     if !r.is_empty() {
         return Err(crate::encoding::Error::Invalid("trailing bytes in event"));
     }
-    Ok(Event {
+    let event = Event {
         id,
         when,
         what,
         tags,
         data,
-    })
+    };
+    Ok((event, origin))
 }
 
 impl Events {
@@ -64,13 +89,17 @@ impl Events {
         let path = dir.join(FILE);
         let buf = frame::read_optional(&path)?.unwrap_or_default();
         let mut list = Vec::new();
+        let mut origins = FxHashSet::default();
         let mut good = 0u64;
         if !buf.is_empty() {
             frame::check_magic(&path, &buf, MAGIC)?;
             let mut frames = frame::Frames::new(&buf[8..]);
             for (_, body) in frames.by_ref() {
                 match decode(body) {
-                    Ok(e) => list.push(e),
+                    Ok((e, origin)) => {
+                        origins.extend(origin);
+                        list.push(e);
+                    }
                     // A record with a good checksum that does not decode: skip it, keep the rest.
                     Err(err) => {
                         tracing::error!(path = %path.display(), %err, "skipping an undecodable event")
@@ -109,6 +138,7 @@ impl Events {
             path,
             list,
             next_id,
+            origins,
             file,
         })
     }
@@ -125,9 +155,26 @@ impl Events {
         tags: &[String],
         data: &str,
     ) -> Result<u64, Error> {
+        self.add_from(None, when, what, tags, data)
+            .map(|id| id.expect("only an origin makes a duplicate"))
+    }
+
+    /// Like [`Events::add`], for an event received from elsewhere: `Ok(None)` when an event
+    /// of the same origin is already here.
+    pub fn add_from(
+        &mut self,
+        origin: Option<Origin>,
+        when: i64,
+        what: &str,
+        tags: &[String],
+        data: &str,
+    ) -> Result<Option<u64>, Error> {
         let Some((file, len)) = &mut self.file else {
             return Err(Error::ReadOnly);
         };
+        if origin.is_some_and(|o| self.origins.contains(&o)) {
+            return Ok(None);
+        }
         let event = Event {
             id: self.next_id,
             when,
@@ -136,7 +183,7 @@ impl Events {
             data: data.to_string(),
         };
         let mut rec = Vec::new();
-        frame::put(&mut rec, &encode(&event));
+        frame::put(&mut rec, &encode(&event, origin));
         if let Err(e) = file
             .write_all_at(&rec, *len)
             .and_then(|()| file.sync_data())
@@ -151,7 +198,25 @@ impl Events {
             .partition_point(|e| (e.when, e.id) < (when, event.id));
         let id = event.id;
         self.list.insert(at, event);
-        Ok(id)
+        self.origins.extend(origin);
+        Ok(Some(id))
+    }
+
+    /// The id the newest event got (0: none yet). Every id up to it is taken.
+    pub fn last_id(&self) -> u64 {
+        self.next_id - 1
+    }
+
+    /// Events with `after < id <= upto`, by id.
+    pub fn by_id(&self, after: u64, upto: u64) -> Vec<Event> {
+        let mut out: Vec<Event> = self
+            .list
+            .iter()
+            .filter(|e| e.id > after && e.id <= upto)
+            .cloned()
+            .collect();
+        out.sort_unstable_by_key(|e| e.id);
+        out
     }
 
     /// Events with `from <= when <= until`, by time then id.
@@ -196,6 +261,31 @@ mod tests {
         assert_eq!(ids(ev.range(i64::MIN, i64::MAX)), vec![4, 2, 1, 3]);
         let mut ro = ev;
         assert!(matches!(ro.add(1, "x", &[], ""), Err(Error::ReadOnly)));
+    }
+
+    #[test]
+    fn an_origin_is_added_once_also_after_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ev = Events::open(dir.path(), true).unwrap();
+        let o = Origin { source: 9, id: 4 };
+        assert_eq!(ev.add(300, "local", &[], "").unwrap(), 1);
+        assert_eq!(ev.add_from(Some(o), 100, "a", &[], "d").unwrap(), Some(2));
+        assert_eq!(ev.add_from(Some(o), 100, "a", &[], "d").unwrap(), None);
+        let other = Origin { source: 8, id: 4 };
+        assert_eq!(
+            ev.add_from(Some(other), 100, "a", &[], "d").unwrap(),
+            Some(3)
+        );
+        assert_eq!(ev.last_id(), 3);
+        drop(ev);
+        let mut ev = Events::open(dir.path(), true).unwrap();
+        assert_eq!(ev.add_from(Some(o), 100, "a", &[], "d").unwrap(), None);
+        assert_eq!(ev.add_from(Some(other), 1, "x", &[], "").unwrap(), None);
+        assert_eq!(ev.len(), 3);
+        let ids = |v: Vec<Event>| v.into_iter().map(|e| e.id).collect::<Vec<_>>();
+        assert_eq!(ids(ev.by_id(0, 3)), vec![1, 2, 3], "by id, not by time");
+        assert_eq!(ids(ev.by_id(1, 2)), vec![2]);
+        assert_eq!(ids(ev.by_id(3, 9)), Vec::<u64>::new());
     }
 
     proptest! {

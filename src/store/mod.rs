@@ -44,6 +44,7 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+pub use events::Origin;
 pub use segment::{partition_len, partition_slots};
 
 /// The head is flushed early when it holds this many buckets, whatever the interval.
@@ -498,6 +499,29 @@ impl Store {
         data: &str,
     ) -> Result<u64, Error> {
         lock(&self.events).add(when, what, tags, data)
+    }
+
+    /// Records an event received from another tally, unless one of the same origin is
+    /// already here (`Ok(None)`).
+    pub fn add_event_from(
+        &self,
+        origin: Origin,
+        when: i64,
+        what: &str,
+        tags: &[String],
+        data: &str,
+    ) -> Result<Option<u64>, Error> {
+        lock(&self.events).add_from(Some(origin), when, what, tags, data)
+    }
+
+    /// The id of the newest event, 0 for none; every smaller id exists.
+    pub fn last_event_id(&self) -> u64 {
+        lock(&self.events).last_id()
+    }
+
+    /// Events with `after < id <= upto`, by id.
+    pub fn events_by_id(&self, after: u64, upto: u64) -> Vec<Event> {
+        lock(&self.events).by_id(after, upto)
     }
 
     /// Events with `from <= when <= until`, by time then id.

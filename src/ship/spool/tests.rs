@@ -20,6 +20,7 @@ fn record(horizon: i64, points: usize) -> Record {
                 })
                 .collect(),
         }],
+        events: None,
     }
 }
 
