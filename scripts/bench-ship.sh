@@ -7,10 +7,13 @@
 #    a second tally (benches/ship_peers.rs). Prints points/s (wall) and points per CPU-second.
 # 2. Memory during an outage: a release tally takes RATE carbon lines/s (SERIES series, 10 s
 #    tier) with a remote_write output whose peer is down, for OUTAGE_SECS; its RSS and spool
-#    size are sampled every 10 s. The spool bound is SPOOL_MAX.
+#    size are sampled every 10 s. The spool bound is SPOOL_MAX. PEER=up runs the same load with
+#    the peer (VictoriaMetrics) up instead; HEAD_FLUSH sets the store's head_flush_interval.
+#    Each row: RSS and anonymous memory (smaps_rollup), spool size, the store head's buckets,
+#    records pending, buckets sent and dropped (over the bound) so far.
 #
 #   POINTS=1000000 RATE=50000 SERIES=50000 OUTAGE_SECS=600 SPOOL_MAX=256MiB scripts/bench-ship.sh
-#   (SKIP_THROUGHPUT=1 runs only the outage.)
+#   (SKIP_THROUGHPUT=1 runs only the memory part.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 POINTS=${POINTS:-1000000}
@@ -73,18 +76,26 @@ for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 pids=()
 fi
 
-echo "== 2. memory during a ${OUTAGE_SECS}s outage at $RATE lines/s over $SERIES series (spool bound $SPOOL_MAX)"
-dead=$(port)   # nothing listens there: every delivery fails and is retried
+echo "== 2. memory at $RATE lines/s over $SERIES series for ${OUTAGE_SECS}s, peer ${PEER:-down} (spool bound $SPOOL_MAX, head flush ${HEAD_FLUSH:-10m})"
+# PEER=down: nothing listens at the output's address, every delivery fails and is retried (the
+# outage). PEER=up: a VictoriaMetrics receives the same output (the same load without an
+# outage), to tell the outage's memory from the store head's.
+target=$(port)
+if [ "${PEER:-down}" = up ]; then
+  /usr/bin/victoria-metrics -storageDataPath="$work/vm2" -httpListenAddr=127.0.0.1:$target >"$work/vm2.log" 2>&1 & pids+=($!)
+  wait_port "$target"
+fi
 hp=$(port); hc=$(port)
 cat >"$work/host.yaml" <<EOF
 data_dir: $work/host
 http: { listen: 127.0.0.1:$hp }
 inputs: { system: { enabled: false }, carbon: { listen: 127.0.0.1:$hc } }
+storage: { head_flush_interval: ${HEAD_FLUSH:-10m} }
 outputs:
-  - { type: remote_write, url: 'http://127.0.0.1:$dead/api/v1/write', spool_max_bytes: $SPOOL_MAX, exclude: [tally] }
+  - { type: remote_write, url: 'http://127.0.0.1:$target/api/v1/write', spool_max_bytes: $SPOOL_MAX, exclude: [tally] }
 EOF
 "$tally" run -c "$work/host.yaml" >"$work/host.log" 2>&1 & host=$!; pids+=($host)
-wait_port "$hc"
+wait_port "$hc"; wait_port "$hp"
 python3 - "$hc" "$RATE" "$SERIES" "$OUTAGE_SECS" <<'EOF' & feeder=$!; pids+=($feeder)
 import socket, sys, time
 port, rate, series, secs = (int(a) for a in sys.argv[1:])
@@ -98,14 +109,21 @@ while time.time() - t0 < secs:
     s.sendall(lines.encode())
     time.sleep(max(0, 1 - (time.time() - t0) % 1))
 EOF
+# The sum (counters) or newest value (gauges) of one of the host's own series.
+own() { curl -s "http://127.0.0.1:$hp/render?target=$1&from=-1h&format=json" | python3 -c '
+import json, sys
+v = [p[0] for s in json.load(sys.stdin) for p in s["datapoints"] if p[0] is not None]
+print(int(sum(v)) if sys.argv[1] == "sum" else (int(v[-1]) if v else 0))' "$2"; }
 max_rss=0
+echo "t rss_MiB anon_MiB spool_MiB head_buckets pending_records sent dropped"
 for ((t = 10; t <= OUTAGE_SECS; t += 10)); do
   sleep 10
-  rss=$(awk '/VmRSS/ {print $2}' /proc/$host/status)
+  rss=$(awk '/^Rss:/ {print $2}' /proc/$host/smaps_rollup)
+  anon=$(awk '/^Anonymous:/ {print $2}' /proc/$host/smaps_rollup)
   spool=$(du -sk "$work/host/spool" | cut -f1)
   (( rss > max_rss )) && max_rss=$rss
-  echo "t=${t}s rss=$((rss / 1024)) MiB spool=$((spool / 1024)) MiB"
+  echo "${t}s $((rss / 1024)) $((anon / 1024)) $((spool / 1024)) $(own tally.store.head_buckets last) $(own tally.ship.remote_write.pending_records last) $(own tally.ship.remote_write.sent:sum sum) $(own tally.ship.remote_write.dropped:sum sum)"
 done
 kill "$feeder" 2>/dev/null || true
 echo "max RSS $((max_rss / 1024)) MiB; spool bound $SPOOL_MAX"
-grep -c "Delivery failed" "$work/host.log" | sed 's/^/delivery-failure log lines (rate-limited): /'
+grep -c "Delivery failed" "$work/host.log" | sed 's/^/delivery-failure log lines (rate-limited): /' || true
