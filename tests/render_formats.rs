@@ -103,3 +103,126 @@ fn default_png_tz_and_template_parameters() {
     assert_eq!(v[0]["target"], "sumSeries(fmt.b.v)");
     assert_eq!(points(&v, 0)[0].0, 60.0);
 }
+
+/// Decodes a pickle or msgpack answer with Debian's python3 (`pickle.loads`, python3-msgpack's
+/// `unpackb`) into JSON; `None` outside CI when python3-msgpack is missing (scripts/test.sh
+/// installs it; under CI=true the test fails instead).
+fn python_decode(format: &str, body: &[u8]) -> Option<serde_json::Value> {
+    let python = "/usr/bin/python3";
+    let ok = std::process::Command::new(python)
+        .args(["-c", "import msgpack"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "/usr/bin/python3 with python3-msgpack is required in CI (scripts/test.sh installs it)"
+        );
+        eprintln!(
+            "SKIPPED: /usr/bin/python3 -c 'import msgpack' failed (apt-get install python3-msgpack)"
+        );
+        return None;
+    }
+    let dir = TestDir::new();
+    let file = dir.path().join("body");
+    std::fs::write(&file, body).unwrap();
+    let script = "import sys, json, pickle, msgpack\n\
+        data = open(sys.argv[2], 'rb').read()\n\
+        v = pickle.loads(data) if sys.argv[1] == 'pickle' else msgpack.unpackb(data, raw=False)\n\
+        print(json.dumps(v))\n";
+    let out = std::process::Command::new(python)
+        .args(["-c", script, format])
+        .arg(&file)
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "python3 could not decode the {format} answer: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).expect("python's json"))
+}
+
+#[test]
+fn pickle_and_msgpack_decode_in_python_like_graphite_web() {
+    let dir = TestDir::new();
+    let d = Daemon::start(&dir.config(""));
+    let t0 = (unix_now() - 3600) / 60 * 60;
+    let lines: String = (0..30)
+        .filter(|i| i % 7 != 3)
+        .map(|i| {
+            format!(
+                "bin.a {}.25 {}\nbin.b;dc=eu {} {}\n",
+                i,
+                t0 + i * 60,
+                -i,
+                t0 + i * 60
+            )
+        })
+        .collect();
+    d.send_carbon(&lines);
+    let range = format!("from={t0}&until={}", t0 + 30 * 60);
+    let targets = "target=bin.a&target=seriesByTag('dc=eu')&target=sumSeries(bin.*)";
+    let json = d.wait_render(&format!("/render?{targets}&{range}&format=json"), |v| {
+        v.as_array().is_some_and(|a| a.len() == 3) && points(v, 0).len() >= 25
+    });
+    for (format, content_type) in [
+        ("pickle", "application/pickle"),
+        ("msgpack", "application/x-msgpack"),
+    ] {
+        let (status, ct, body) = d.get_raw(&format!("/render?{targets}&{range}&format={format}"));
+        assert_eq!((status, ct.as_str()), (200, content_type));
+        let Some(decoded) = python_decode(format, &body) else {
+            return;
+        };
+        let list = decoded.as_array().expect("a list");
+        assert_eq!(list.len(), 3, "{decoded}");
+        for (info, series) in list.iter().zip(json.as_array().unwrap()) {
+            let keys: Vec<&str> = info
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            assert_eq!(
+                keys,
+                [
+                    "name",
+                    "start",
+                    "end",
+                    "step",
+                    "values",
+                    "pathExpression",
+                    "valuesPerPoint",
+                    "consolidationFunc",
+                    "xFilesFactor"
+                ],
+                "{format}"
+            );
+            assert_eq!(info["name"], series["target"], "{format}");
+            assert_eq!(info["valuesPerPoint"], 1);
+            assert_eq!(info["consolidationFunc"], "average");
+            assert_eq!(info["xFilesFactor"], 0.0);
+            let step = info["step"].as_i64().unwrap();
+            let start = info["start"].as_i64().unwrap();
+            let values = info["values"].as_array().unwrap();
+            // The same points as the json answer: value i at start + i × step.
+            let from_json: Vec<(serde_json::Value, i64)> = series["datapoints"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| (p[0].clone(), p[1].as_i64().unwrap()))
+                .collect();
+            let from_info: Vec<(serde_json::Value, i64)> = values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (v.clone(), start + i as i64 * step))
+                .collect();
+            assert_eq!(from_info, from_json, "{format}");
+            assert!(values.iter().any(|v| v.is_null()), "the gaps are None");
+        }
+        assert_eq!(list[0]["pathExpression"], "bin.a");
+        assert_eq!(list[1]["name"], "bin.b;dc=eu");
+        assert_eq!(list[2]["name"], "sumSeries(bin.*)");
+    }
+}

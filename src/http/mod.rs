@@ -2,6 +2,7 @@
 //! clients work unchanged. Read-only over the store, except event writes. GET and POST form
 //! parameters are read alike, repeated keys included, as graphite-web does.
 
+mod binary;
 mod functions;
 mod graphite;
 mod image;

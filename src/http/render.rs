@@ -9,7 +9,8 @@ use super::graphite::{blocking, now_param, read, text, time_param, tz_param};
 use super::{ApiError, Params, State};
 use crate::query::{self, Evaluator, Limits, Request, StoreSource, TimeSeries};
 use axum::extract::Request as HttpRequest;
-use axum::response::Response;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use jiff::tz::TimeZone;
 use serde_json::{Value, json};
 use std::fmt::Write as _;
@@ -159,8 +160,24 @@ pub fn respond(format: &str, mut r: Rendered, p: &Params) -> Result<Response, Ap
         }
         "csv" => Ok(text("text/csv", csv(&r.series, &r.tz))),
         "raw" => Ok(text("text/plain", raw(&r.series))),
+        "pickle" | "msgpack" => {
+            let info = super::binary::series_info(&r.series, r.request.x_files_factor);
+            let (content_type, body) = if format == "pickle" {
+                ("application/pickle", super::binary::pickle(&info))
+            } else {
+                ("application/x-msgpack", super::binary::msgpack(&info))
+            };
+            Ok((
+                [
+                    (header::CONTENT_TYPE, content_type),
+                    (header::CACHE_CONTROL, "no-cache"),
+                ],
+                body,
+            )
+                .into_response())
+        }
         other => Err(ApiError::BadRequest(format!(
-            "format {other:?} is not supported (json, csv, raw, png, svg)"
+            "format {other:?} is not supported (json, csv, raw, pickle, msgpack, png, svg)"
         ))),
     }
 }
