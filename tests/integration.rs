@@ -9,6 +9,7 @@ mod daemon;
 mod grafana;
 mod graph;
 mod render_formats;
+mod render_limits;
 mod ship;
 mod ship_carbon;
 mod ship_remote;
