@@ -106,7 +106,8 @@ fn grafana_request_sequence() {
     );
     let f = frames(&health);
     assert_eq!(f.len(), 1);
-    assert_eq!(f[0].0, "100 A");
+    // graphite-web names it str(float(100)).
+    assert_eq!(f[0].0, "100.0 A");
     assert_eq!(f[0].1, "A");
     assert_eq!(f[0].2.len(), 3);
     assert!(f[0].2.iter().all(|p| p.0 == Some(100.0)));
@@ -123,7 +124,7 @@ fn grafana_request_sequence() {
         ]),
     );
     assert!(backend.is_array(), "backend mode needs a plain array");
-    assert_eq!(backend[0]["target"], "100");
+    assert_eq!(backend[0]["target"], "100.0");
 
     // 2. The function editor: GET /functions, read as text, must be JSON as it is.
     let (status, text) = d.get("/functions");

@@ -3,8 +3,8 @@
 
 use crate::util::*;
 
-/// `YYYY, MM, DD, hh, mm` of unix seconds `t` shifted by `offset` seconds.
-fn civil(t: i64, offset: i64) -> (i64, i64, i64, i64, i64) {
+/// `YYYY, MM, DD, hh, mm, ss` of unix seconds `t` shifted by `offset` seconds.
+fn civil(t: i64, offset: i64) -> (i64, i64, i64, i64, i64, i64) {
     let t = t + offset;
     let days = t.div_euclid(86_400);
     let secs = t.rem_euclid(86_400);
@@ -18,11 +18,11 @@ fn civil(t: i64, offset: i64) -> (i64, i64, i64, i64, i64) {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d, secs / 3600, secs % 3600 / 60)
+    (y, m, d, secs / 3600, secs % 3600 / 60, secs % 60)
 }
 
 fn at(t: i64, offset: i64) -> String {
-    let (y, m, d, hh, mm) = civil(t, offset);
+    let (y, m, d, hh, mm, _) = civil(t, offset);
     format!("{hh:02}:{mm:02}_{y:04}{m:02}{d:02}")
 }
 
@@ -69,7 +69,8 @@ fn default_png_tz_and_template_parameters() {
     let p = points(&in_tz, 0);
     assert!(p.len() >= 55, "{p:?}");
     assert!(p.iter().all(|(_, t)| (from..=until).contains(t)), "{p:?}");
-    assert_eq!(p[0].0, 30.0);
+    // (from, until]: the first point is the one after `from`.
+    assert_eq!(p[0], (31.0, from + 60));
     // Without tz the IST wall-clock strings are read as UTC: 5.5 h later, past the data.
     let shifted = d.get_json(&format!(
         "/render?target=fmt.a.v&from={}&until={}&format=json",
@@ -82,16 +83,16 @@ fn default_png_tz_and_template_parameters() {
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("Mars/Olympus"), "{body}");
 
-    // csv writes times in the zone.
+    // csv writes times in the zone (the 10 s tier: the first slot after `from`, empty).
     let (status, csv) = d.get(&format!(
         "/render?target=fmt.a.v&from={from}&until={until}&format=csv&tz=Asia/Kolkata"
     ));
     assert_eq!(status, 200);
-    let (y, m, dd, hh, mm) = civil(from, ist);
+    let (y, m, dd, hh, mm, ss) = civil(from + 10, ist);
     let first = csv.lines().next().unwrap_or_default();
     assert!(
         first.starts_with(&format!(
-            "fmt.a.v,{y:04}-{m:02}-{dd:02} {hh:02}:{mm:02}:00,"
+            "fmt.a.v,{y:04}-{m:02}-{dd:02} {hh:02}:{mm:02}:{ss:02},"
         )),
         "{first}"
     );
@@ -101,7 +102,7 @@ fn default_png_tz_and_template_parameters() {
         "/render?target=template(sumSeries(fmt.$h.v),h='a')&template[h]=b&from={from}&until={until}"
     ));
     assert_eq!(v[0]["target"], "sumSeries(fmt.b.v)");
-    assert_eq!(points(&v, 0)[0].0, 60.0);
+    assert_eq!(points(&v, 0)[0].0, 62.0);
 }
 
 /// Decodes a pickle or msgpack answer with Debian's python3 (`pickle.loads`, python3-msgpack's

@@ -181,10 +181,11 @@ pub fn read_series(
     let tier = schema.tiers[tier_idx];
     let res = i64::from(tier.resolution);
     let step = res * vpp as i64;
-    // `(from, until]`: every slot that holds a second of it (a coarse tier's slot can reach
-    // before `from`; its bucket is still the exact merge of its own time).
-    let first = (range.from + 1).div_euclid(res) * res;
+    // `(from, until]` as whisper reads it: the slots whose timestamp is after `from`, up to
+    // the one holding `until` (a slot's bucket holds `[t, t + res)`); a range inside one slot
+    // reads that slot (whisper would answer the next, empty one).
     let end = range.until.div_euclid(res) * res + res;
+    let first = ((range.from.div_euclid(res) + 1) * res).min(end - res);
     let oldest_kept = (range.now - tier.retention as i64).div_euclid(res) * res;
     let buckets = if end > first.max(oldest_kept) {
         store.read(info.id, tier.resolution, first.max(oldest_kept), end)?

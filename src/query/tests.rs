@@ -126,8 +126,8 @@ mod against_raw {
                 let s = &out[0];
                 let res = i64::from(s.lineage.archive_interval);
                 let tier = schemas.list[0].tiers[s.lineage.archive_read];
-                let first = (range.from + 1).div_euclid(res) * res;
                 let end = range.until.div_euclid(res) * res + res;
+                let first = ((range.from.div_euclid(res) + 1) * res).min(end - res);
                 let oldest = (NOW - tier.retention as i64).div_euclid(res) * res;
                 for (i, got) in s.values.iter().enumerate() {
                     let t = s.start + i as i64 * i64::from(s.step);

@@ -190,7 +190,7 @@ fn n_percentile(a: &Args) -> Result<Vec<TimeSeries>, Error> {
                 format!("nPercentile({}, {})", s.name, fmt_g(n)),
                 vec![Some(v); points],
             );
-            o.tags.insert("nPercentile".into(), fmt_g(n));
+            o.tags.insert("nPercentile".into(), super::py_str(n, false));
             out.push(o);
         }
     }
@@ -210,8 +210,9 @@ fn aggregate_line(a: &Args) -> Result<Vec<TimeSeries>, Error> {
         if keep_step {
             out.push(s.derive(name, vec![value; s.values.len()]));
         } else {
-            let mut line =
-                super::special::constant_line(a, value.unwrap_or(f64::NAN), name.clone());
+            // graphite draws it with constantLine(value), whose name tag stays str(value).
+            let tag = value.map_or_else(|| "None".to_string(), |v| super::py_str(v, false));
+            let mut line = super::special::constant_line(a, value.unwrap_or(f64::NAN), tag);
             if value.is_none() {
                 line.values = vec![None; line.values.len()];
             }

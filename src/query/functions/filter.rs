@@ -445,9 +445,7 @@ fn remove_value(a: &Args, above: bool) -> Result<Vec<TimeSeries>, Error> {
                 .iter()
                 .map(|v| v.filter(|&v| if above { v <= n } else { v >= n }))
                 .collect();
-            let mut o = s.derive(format!("{name}({}, {})", s.name, fmt_g(n)), values);
-            o.tags.insert(name.into(), fmt_g(n));
-            o
+            s.derive(format!("{name}({}, {})", s.name, fmt_g(n)), values)
         })
         .collect())
 }
@@ -471,7 +469,10 @@ fn remove_percentile(a: &Args, above: bool) -> Result<Vec<TimeSeries>, Error> {
                     .collect(),
                 None => s.values.clone(),
             };
-            s.derive(format!("{name}({}, {})", s.name, fmt_g(n)), values)
+            let mut o = s.derive(format!("{name}({}, {})", s.name, fmt_g(n)), values);
+            // graphite computes the percentile with nPercentile, which tags the series.
+            o.tags.insert("nPercentile".into(), super::py_str(n, false));
+            o
         })
         .collect())
 }

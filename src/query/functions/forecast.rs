@@ -149,6 +149,8 @@ fn forecast(a: &Args) -> Result<Vec<TimeSeries>, Error> {
             );
             o.start = s.start + bootstrap;
             o.tags.insert("holtWintersForecast".into(), "1".into());
+            // graphite's analysis tags the input (shared tags dict) with its deviation series.
+            o.tags.insert("holtWintersDeviation".into(), "1".into());
             o
         })
         .collect())

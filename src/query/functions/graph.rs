@@ -257,7 +257,7 @@ fn cacti_style(a: &Args) -> Result<Vec<TimeSeries>, Error> {
 
 fn threshold(a: &Args) -> Result<Vec<TimeSeries>, Error> {
     let value = a.float(0)?;
-    let text = super::literal_text(a.expr(0));
+    let text = super::py_str(value, false);
     let mut s = super::special::constant_line(a, value, text.clone());
     s.path_expression = format!("constantLine({text})");
     if let Some(label) = a.string_opt(1)? {

@@ -3,7 +3,7 @@
 //! `setXFilesFactor`, `cumulative`).
 
 use super::Type::*;
-use super::{Args, Default, Func, f, fmt_g, literal_text, p};
+use super::{Args, Default, Func, f, fmt_g, p, py_str};
 use crate::query::Error;
 use crate::query::eval::Ctx;
 use crate::query::series::{Agg, TimeSeries};
@@ -49,7 +49,8 @@ pub fn constant_line(a: &Args, value: f64, name: String) -> TimeSeries {
 
 fn constant_line_fn(a: &Args) -> Result<Vec<TimeSeries>, Error> {
     let value = a.float(0)?;
-    let text = literal_text(a.expr(0));
+    // graphite's float parameter: `constantLine(100)` is named `100.0`.
+    let text = py_str(value, false);
     let mut s = constant_line(a, value, text.clone());
     s.path_expression = format!("constantLine({text})");
     Ok(vec![s])

@@ -2,7 +2,7 @@
 //! time shifts). Names follow graphite-web: `scale(x,2)`, `perSecond(x)`, `timeShift(x, "-1d")`.
 
 use super::Type::*;
-use super::{Args, Default, Func, f, fmt_g, map_values, p};
+use super::{Args, Default, Func, f, fmt_g, map_values, p, py_str};
 use crate::query::Error;
 use crate::query::series::{TimeSeries, Value};
 
@@ -57,7 +57,12 @@ fn unary(a: &Args, name: &str, op: fn(f64) -> Option<f64>) -> Result<Vec<TimeSer
     each(a, |s| {
         let mut out = s.derive(format!("{name}({})", s.name), map_values(s, op));
         out.path_expression = out.name.clone();
-        tagged(&mut out, name, 1);
+        // graphite tags most of these `1`; exp, sigmoid and logit with a word.
+        match name {
+            "exp" => tagged(&mut out, name, "e"),
+            "sigmoid" | "logit" => tagged(&mut out, name, name),
+            _ => tagged(&mut out, name, 1),
+        }
         out
     })
 }
@@ -69,7 +74,7 @@ fn scale(a: &Args) -> Result<Vec<TimeSeries>, Error> {
             format!("scale({},{})", s.name, fmt_g(k)),
             map_values(s, |v| Some(v * k)),
         );
-        tagged(&mut out, "scale", fmt_g(k));
+        tagged(&mut out, "scale", py_str(k, false));
         out
     })
 }
@@ -81,7 +86,7 @@ fn offset(a: &Args) -> Result<Vec<TimeSeries>, Error> {
             format!("offset({},{})", s.name, fmt_g(k)),
             map_values(s, |v| Some(v + k)),
         );
-        tagged(&mut out, "offset", fmt_g(k));
+        tagged(&mut out, "offset", py_str(k, false));
         out
     })
 }
@@ -93,7 +98,7 @@ fn add(a: &Args) -> Result<Vec<TimeSeries>, Error> {
             format!("add({},{})", s.name, k as i64),
             map_values(s, |v| Some(v + k)),
         );
-        tagged(&mut out, "add", fmt_g(k));
+        tagged(&mut out, "add", py_str(k, false));
         out
     })
 }
@@ -107,7 +112,7 @@ fn scale_to_seconds(a: &Args) -> Result<Vec<TimeSeries>, Error> {
             format!("scaleToSeconds({},{})", s.name, secs as i64),
             values,
         );
-        tagged(&mut out, "scaleToSeconds", secs as i64);
+        tagged(&mut out, "scaleToSeconds", py_str(secs, false));
         out
     })
 }
@@ -120,7 +125,7 @@ fn pow(a: &Args) -> Result<Vec<TimeSeries>, Error> {
             r.is_finite().then_some(r)
         });
         let mut out = s.derive(format!("pow({},{})", s.name, fmt_g(k)), values);
-        tagged(&mut out, "pow", fmt_g(k));
+        tagged(&mut out, "pow", py_str(k, false));
         out
     })
 }
@@ -337,6 +342,11 @@ fn interpolate(a: &Args) -> Result<Vec<TimeSeries>, Error> {
 
 fn transform_null(a: &Args) -> Result<Vec<TimeSeries>, Error> {
     let default = a.float(1)?;
+    let default_text = if a.given(1) {
+        py_str(default, false)
+    } else {
+        "0".to_string()
+    };
     let reference = if a.given(2) { Some(a.series(2)?) } else { None };
     let mask: Option<Vec<bool>> = reference.filter(|r| !r.is_empty()).map(|r| {
         let len = r.iter().map(|s| s.values.len()).max().unwrap_or(0);
@@ -369,7 +379,8 @@ fn transform_null(a: &Args) -> Result<Vec<TimeSeries>, Error> {
         };
         let mut out = s.derive(name.clone(), values);
         out.path_expression = name;
-        tagged(&mut out, "transformNull", fmt_g(default));
+        // A given default went through graphite's float(); the default default is the int 0.
+        tagged(&mut out, "transformNull", default_text.clone());
         if mask.is_some() {
             tagged(&mut out, "referenceSeries", 1);
         }
@@ -459,9 +470,7 @@ fn min_max(a: &Args) -> Result<Vec<TimeSeries>, Error> {
                 (v - min) / (max - min)
             })
         });
-        let mut out = s.derive(format!("minMax({})", s.name), values);
-        tagged(&mut out, "minMax", 1);
-        out
+        s.derive(format!("minMax({})", s.name), values)
     })
 }
 
@@ -474,7 +483,9 @@ fn round(a: &Args) -> Result<Vec<TimeSeries>, Error> {
             None => format!("round({})", s.name),
             Some(p) => format!("round({},{p})", s.name),
         };
-        s.derive(name, values)
+        let mut out = s.derive(name, values);
+        tagged(&mut out, "round", p);
+        out
     })
 }
 
