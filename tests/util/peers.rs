@@ -101,6 +101,25 @@ impl Peer {
         }
     }
 
+    /// SIGSTOP: the peer hangs. The kernel still accepts connections into its backlog and
+    /// takes bytes into its socket buffers, but nothing answers or is read until [`Peer::thaw`].
+    pub fn freeze(&self) {
+        self.signal("STOP");
+    }
+
+    /// SIGCONT after [`Peer::freeze`]: the peer reads what waited in its sockets.
+    pub fn thaw(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -{sig} {}", self.name);
+    }
+
     /// Starts the same command again (same port, same data).
     pub fn restart(&mut self) {
         self.child = spawn(&self.command, &self.log);
