@@ -1,6 +1,6 @@
 //! remote_write to a real Prometheus (remote-write receiver on) and a real VictoriaMetrics:
-//! the series read back through their HTTP APIs equal tally's views, and an outage of the
-//! peer plus a `kill -9` of tally lose nothing.
+//! the series read back through their HTTP APIs equal tally's views, an outage of the peer
+//! plus a `kill -9` of tally lose nothing, and neither does a batch resent after a lost ack.
 
 use crate::ship::{feeder, host_config, render};
 use crate::util::peers::{Peer, free_port, get_json, require, urlencode, wait_until};
@@ -219,5 +219,86 @@ fn prometheus_outage_and_kill9_lose_nothing() {
     assert_eq!(
         prom_samples(prom.addr, "ship_p_mean"),
         tally_view(&host, "ship.p:avg")
+    );
+}
+
+/// A batch delivered whose ack was lost (a crash between the 2xx and the ack write) is sent
+/// again at the next start, in one request with records never delivered. Prometheus refuses
+/// that request whole (its old samples are out of order now); tally then sends its records
+/// one at a time, so the new ones arrive and nothing is lost. VictoriaMetrics takes it (and
+/// keeps copies of the resent samples).
+#[test]
+fn a_batch_resent_after_a_lost_ack_loses_nothing() {
+    let dir = TestDir::new();
+    let (Some(mut prom), Some(mut vm)) = (prometheus(&dir), victoria(&dir)) else {
+        return;
+    };
+    let outputs = format!(
+        "{}{}",
+        rw_output(prom.addr.port(), "/api/v1/write").replacen(
+            "remote_write,",
+            "remote_write, name: prom,",
+            1
+        ),
+        rw_output(vm.addr.port(), "/api/v1/write").replacen(
+            "remote_write,",
+            "remote_write, name: vm,",
+            1
+        ),
+    );
+    let cfg = host_config(&dir, &outputs);
+    let host = Daemon::start(&cfg);
+    // Over two seconds at least: the resent samples are then older than the newest one.
+    send_timers(&host, "ship.a", 72);
+    let first = tally_view(&host, "ship.a:obvs");
+    assert!(first.len() >= 2, "{first:?}");
+    wait_until("both have the first part", Duration::from_secs(30), || {
+        prom_samples(prom.addr, "ship_a_count") == first
+            && vm_samples(vm.addr, "ship_a_count").len() == first.len()
+    });
+    // The second part is spooled, not delivered: the peers are down.
+    prom.stop();
+    vm.stop();
+    send_timers(&host, "ship.a", 32);
+    assert!(
+        host.wait_log("Delivery failed; will retry.", Duration::from_secs(30))
+            .is_some()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    host.kill9();
+    // As if the acks of the first part had not reached the disk before the crash.
+    let spool = dir.path().join("data/spool");
+    for name in ["prom", "vm"] {
+        let ack = spool.join(name).join("ack");
+        assert!(ack.exists(), "{}", ack.display());
+        std::fs::remove_file(ack).unwrap();
+    }
+    prom.restart();
+    vm.restart();
+    let host = Daemon::start(&cfg);
+    let want = tally_view(&host, "ship.a:obvs");
+    assert!(want.len() > first.len(), "{want:?}");
+    wait_until(
+        "prometheus has every point",
+        Duration::from_secs(60),
+        || prom_samples(prom.addr, "ship_a_count") == want,
+    );
+    // It did refuse the resent request (tally logs the split before it says it is running).
+    assert!(
+        prom.log().contains("Out of order sample from remote write"),
+        "{}",
+        prom.log()
+    );
+    let want: Vec<(i64, f64)> = want.into_iter().collect();
+    wait_until(
+        "victoria-metrics has every point",
+        Duration::from_secs(60),
+        || {
+            // VictoriaMetrics 1.79 stores the resent samples again (equal time and value; its
+            // -dedup.minScrapeInterval removes such copies).
+            let mut got = vm_samples(vm.addr, "ship_a_count");
+            got.dedup();
+            got == want
+        },
     );
 }

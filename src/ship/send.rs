@@ -1,12 +1,17 @@
 //! The sender of one output: reads its spool in order, delivers a batch, acknowledges it, and
 //! on failure retries the same batch with exponential backoff and jitter (100 ms doubling to
 //! 30 s). tally and remote_write: connection errors, timeouts, 5xx, 408 and 429 are retried;
-//! any other 4xx means the remote will never take the batch, so it is dropped and counted.
+//! any other 4xx means the remote will never take the batch. A refused batch of several
+//! records is sent again one record at a time, and only the records refused alone are dropped
+//! and counted: a remote refuses a whole request for one bad part (Prometheus rolls back a
+//! request with one out-of-order sample, which is what a batch resent after a crash between
+//! its delivery and its ack looks like when new records follow the old ones in it).
 
 use super::plaintext::Plaintext;
 use super::record::Record;
 use super::{Error, Output, remote_write};
 use crate::config::outputs::Target;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
@@ -207,10 +212,20 @@ pub async fn run_sender(output: Arc<Output>, client: Client, mut stop: watch::Re
     let epoch = output.spool().epoch();
     let mut backoff = Backoff { next: Backoff::MIN };
     let mut pending: Option<Pending> = None;
+    // Records of a refused batch, to be sent one at a time before reading on.
+    let mut alone: VecDeque<Record> = VecDeque::new();
     let mut last_log: Option<Instant> = None;
     loop {
         if *stop.borrow() {
             break;
+        }
+        if pending.is_none()
+            && let Some(rec) = alone.pop_front()
+        {
+            pending = Some(Pending {
+                records: vec![rec],
+                carbon: None,
+            });
         }
         if pending.is_none() {
             let o = output.clone();
@@ -252,6 +267,14 @@ pub async fn run_sender(output: Arc<Output>, client: Client, mut stop: watch::Re
             Ok(()) => {
                 output.stats.sent.fetch_add(points, Relaxed);
                 backoff.reset();
+            }
+            Err(Failure::Reject(reason)) if batch.records.len() > 1 => {
+                tracing::warn!(output = %name, %reason, records = batch.records.len(),
+                    "The remote refused a batch; sending its records one at a time.");
+                let records = std::mem::take(&mut batch.records);
+                pending = None;
+                alone.extend(records);
+                continue;
             }
             Err(Failure::Reject(reason)) => {
                 output.stats.dropped.fetch_add(points, Relaxed);

@@ -3,10 +3,11 @@
 //! Records are appended to segment files (`<first seq>.spl`, CRC-framed like the store's WAL)
 //! with one write and one `fdatasync` each, so a record the pipeline handed over survives
 //! `kill -9`. A sender reads them in order and acknowledges what the remote accepted; the
-//! acknowledged position is kept in `ack` (replaced whole). Segments wholly acknowledged are
-//! deleted. The total size is bounded: when an append would pass `max_bytes`, the oldest
-//! segments are deleted first and their unsent buckets counted as dropped. Memory does not grow
-//! with the backlog: reading is one `pread` per record from the current read position.
+//! acknowledged position is kept in `ack` (written, fsynced, renamed over the old one, the
+//! directory fsynced). Segments wholly acknowledged are deleted. The total size is bounded:
+//! when an append would pass `max_bytes`, the oldest segments are deleted first and their
+//! unsent buckets counted as dropped. Memory does not grow with the backlog: reading is one
+//! `pread` per record from the current read position.
 //! Layout and recovery: FORMAT.md, "Spool".
 
 use super::record::Record;
@@ -525,10 +526,15 @@ impl Spool {
         b.extend_from_slice(&horizon.to_le_bytes());
         let crc = crc32fast::hash(&b);
         b.extend_from_slice(&crc.to_le_bytes());
-        // Losing an ack in a crash only means a resend, which receivers tolerate: no fsync.
+        // Durable before the segments it covers are deleted: after a crash `ack` is the old
+        // one or the new one, whole (a deleted segment that comes back is at or below it).
         let tmp = self.dir.join("ack.tmp");
-        fs::write(&tmp, &b).map_err(io(&tmp))?;
+        let mut f = File::create(&tmp).map_err(io(&tmp))?;
+        f.write_all(&b)
+            .and_then(|()| f.sync_data())
+            .map_err(io(&tmp))?;
         fs::rename(&tmp, self.ack_path()).map_err(io(&tmp))?;
+        fsync_dir(&self.dir)?;
         self.delete_acked()
     }
 
