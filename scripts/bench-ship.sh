@@ -10,7 +10,7 @@
 #    size are sampled every 10 s. The spool bound is SPOOL_MAX. PEER=up runs the same load with
 #    the peer (VictoriaMetrics) up instead; HEAD_FLUSH sets the store's head_flush_interval.
 #    Each row: RSS and anonymous memory (smaps_rollup), spool size, the store head's buckets,
-#    records pending, buckets sent and dropped (over the bound) so far.
+#    records pending, buckets sent and dropped (over the bound) so far, carbon lines taken so far.
 #
 #   POINTS=1000000 RATE=50000 SERIES=50000 OUTAGE_SECS=600 SPOOL_MAX=256MiB scripts/bench-ship.sh
 #   (SKIP_THROUGHPUT=1 runs only the memory part.)
@@ -115,14 +115,14 @@ import json, sys
 v = [p[0] for s in json.load(sys.stdin) for p in s["datapoints"] if p[0] is not None]
 print(int(sum(v)) if sys.argv[1] == "sum" else (int(v[-1]) if v else 0))' "$2"; }
 max_rss=0
-echo "t rss_MiB anon_MiB spool_MiB head_buckets pending_records sent dropped"
+echo "t rss_MiB anon_MiB spool_MiB head_buckets pending_records sent dropped lines_in"
 for ((t = 10; t <= OUTAGE_SECS; t += 10)); do
   sleep 10
   rss=$(awk '/^Rss:/ {print $2}' /proc/$host/smaps_rollup)
   anon=$(awk '/^Anonymous:/ {print $2}' /proc/$host/smaps_rollup)
   spool=$(du -sk "$work/host/spool" | cut -f1)
   (( rss > max_rss )) && max_rss=$rss
-  echo "${t}s $((rss / 1024)) $((anon / 1024)) $((spool / 1024)) $(own tally.store.head_buckets last) $(own tally.ship.remote_write.pending_records last) $(own tally.ship.remote_write.sent:sum sum) $(own tally.ship.remote_write.dropped:sum sum)"
+  echo "${t}s $((rss / 1024)) $((anon / 1024)) $((spool / 1024)) $(own tally.store.head_buckets last) $(own tally.ship.remote_write.pending_records last) $(own tally.ship.remote_write.sent:sum sum) $(own tally.ship.remote_write.dropped:sum sum) $(own tally.carbon.lines:sum sum)"
 done
 kill "$feeder" 2>/dev/null || true
 echo "max RSS $((max_rss / 1024)) MiB; spool bound $SPOOL_MAX"
