@@ -1,11 +1,14 @@
 //! StatsD intake: packets of 20 metrics (counters, timers, gauges, sets, some sampled and
-//! tagged) through the line parser, into observations, and with an etsy flush state fed too.
+//! tagged) through the line parser, into observations or folded batches, with an etsy flush
+//! state fed too, and on into the aggregator.
 //! `cargo bench --bench statsd`
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::sync::{Arc, Mutex};
-use tally::inputs::statsd::{Intake, flush, parse};
+use tally::aggregate::{Aggregator, Options};
+use tally::inputs::statsd::{Batch, Intake, flush, parse};
+use tally::schema::{Schema, Schemas};
 
 const NOW: i64 = 1_700_000_000;
 
@@ -51,33 +54,80 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.bench_function("packets_to_observations", |b| {
-        let mut intake = Intake::new(Arc::default(), 100_000, Vec::new());
-        let mut out = Vec::with_capacity(16_000);
+        // One observation per value: the path folding replaced, for comparison.
+        let mut intake = Intake::new(Arc::default(), 100_000, Vec::new()).unfolded();
         b.iter(|| {
-            out.clear();
-            intake.packets(packets.iter().map(Vec::as_slice), NOW, &mut out);
-            black_box(out.len())
+            let mut batch = Batch::default();
+            intake.packets(packets.iter().map(Vec::as_slice), NOW, &mut batch);
+            black_box(batch.len())
         })
     });
-    group.bench_function("packets_to_observations_and_etsy_flush_state", |b| {
+    group.bench_function("packets_to_folded_batch", |b| {
+        let mut intake = Intake::new(Arc::default(), 100_000, Vec::new());
+        b.iter(|| {
+            let mut batch = Batch::default();
+            intake.packets(packets.iter().map(Vec::as_slice), NOW, &mut batch);
+            black_box(batch.len())
+        })
+    });
+    group.bench_function("packets_to_folded_batch_and_etsy_flush_state", |b| {
         let state = Arc::new(Mutex::new(flush::State::new(
             flush::Options::default(),
             NOW,
         )));
         let mut intake = Intake::new(Arc::default(), 100_000, vec![state.clone()]);
-        let mut out = Vec::with_capacity(16_000);
         let mut rounds = 0;
         b.iter(|| {
-            out.clear();
-            intake.packets(packets.iter().map(Vec::as_slice), NOW, &mut out);
+            let mut batch = Batch::default();
+            intake.packets(packets.iter().map(Vec::as_slice), NOW, &mut batch);
             rounds += 1;
             if rounds % 100 == 0 {
                 // Keep the timer windows bounded, as a flush every interval does.
                 black_box(state.lock().unwrap().flush(NOW).len());
             }
-            black_box(out.len())
+            black_box(batch.len())
         })
     });
+    group.finish();
+    // What the daemon's one core does per value: intake, then the aggregator (three tiers),
+    // drained as a commit would every 20 feeds. A feed here is the 500 packets five times
+    // (50,000 values, 50 per key): what the UDP thread hands over every 50 ms at 1 M/s.
+    let mut group = c.benchmark_group("statsd_feed");
+    group.throughput(Throughput::Elements(metrics * 5));
+    for folded in [false, true] {
+        let name = if folded {
+            "packets_into_aggregator_folded"
+        } else {
+            "packets_into_aggregator_one_observation_per_value"
+        };
+        group.bench_function(name, |b| {
+            let mut intake = Intake::new(Arc::default(), 100_000, Vec::new());
+            if !folded {
+                intake = intake.unfolded();
+            }
+            let schemas = Schemas {
+                list: vec![Schema::new("t", ".*", &["10s:7d", "1m:90d", "1h:5y"]).unwrap()],
+            };
+            let mut agg = Aggregator::new(Arc::new(schemas), Options::default());
+            let mut rounds = 0;
+            b.iter(|| {
+                let mut batch = Batch::default();
+                for _ in 0..5 {
+                    intake.packets(packets.iter().map(Vec::as_slice), NOW, &mut batch);
+                }
+                for f in &batch.folded {
+                    agg.merge(f, NOW);
+                }
+                for o in &batch.observations {
+                    agg.observe(o, NOW);
+                }
+                rounds += 1;
+                if rounds % 20 == 0 {
+                    black_box(agg.drain().len());
+                }
+            })
+        });
+    }
     group.finish();
     let mut group = c.benchmark_group("statsd_flush");
     group.throughput(Throughput::Elements(metrics));

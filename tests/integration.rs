@@ -14,5 +14,6 @@ mod ship;
 mod ship_carbon;
 mod ship_remote;
 mod statsd;
+mod statsd_console;
 mod statsd_etsy;
 mod tail;

@@ -74,6 +74,9 @@ impl Pipeline {
     /// kept for the next commit.
     pub(super) async fn fold(&mut self, feed: Feed) {
         let now = unix_now();
+        for folded in &feed.folded {
+            self.aggregator.merge(folded, now);
+        }
         for obs in &feed.observations {
             self.aggregator.observe(obs, now);
         }

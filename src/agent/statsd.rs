@@ -6,7 +6,7 @@
 
 use crate::config::{Config, Output};
 use crate::inputs::Feed;
-use crate::inputs::statsd::{self, Intake, SharedFlush, flush, listener};
+use crate::inputs::statsd::{self, Intake, SharedFlush, console, flush, listener};
 use crate::metric::{Kind, Observation, Series};
 use crate::ship::carbon;
 use anyhow::Context as _;
@@ -76,6 +76,29 @@ pub(super) async fn start(
     };
     let stats = Arc::new(statsd::Stats::default());
     running.stats = Some(stats.clone());
+    if let Some(addr) = s.management {
+        let startup = crate::clock::unix_now();
+        if flushes.is_empty() {
+            // No output keeps an etsy state: the console gets its own, reset every 10 s as
+            // etsy's flush does, and sent nowhere.
+            let state = Arc::new(Mutex::new(flush::State::new(
+                flush::Options::default(),
+                startup,
+            )));
+            flushes.push(state.clone());
+            tasks.push(tokio::spawn(discard_loop(state, stop.clone())));
+        }
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("statsd: management console on tcp {addr}"))?;
+        tracing::info!(addr = %listener.local_addr()?, "StatsD management listening.");
+        let console = console::Console::new(flushes.clone(), stats.clone(), startup);
+        tasks.push(tokio::spawn(console::serve(
+            listener,
+            Arc::new(console),
+            stop.clone(),
+        )));
+    }
     let intake = Arc::new(Mutex::new(Intake::new(stats, s.max_keys, flushes)));
     // The input's own bounded queue, forwarded into the pipeline's.
     let (tx, mut rx) = mpsc::channel::<Feed>(s.queue_batches);
@@ -170,6 +193,23 @@ async fn flush_loop(
         if stopping {
             break;
         }
+    }
+}
+
+/// Flushes the console's own etsy state every interval and drops the text.
+async fn discard_loop(state: SharedFlush, mut stop: watch::Receiver<bool>) {
+    let interval = state
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .options()
+        .interval_ms;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(interval)) => {}
+            _ = stop.changed() => break,
+        }
+        let ts = (now_ms() as f64 / 1000.0).round() as i64;
+        state.lock().unwrap_or_else(|e| e.into_inner()).flush(ts);
     }
 }
 

@@ -124,6 +124,7 @@ fn follow(
         }
         let feed = Feed {
             observations: std::mem::take(&mut out.observations),
+            folded: Vec::new(),
             cursors: cursors.clone(),
             events: out
                 .events

@@ -28,6 +28,16 @@ pub struct Delta {
     pub bucket: Bucket,
 }
 
+/// Observations of one series that an input already folded into a bucket: all of them made at
+/// `bucket.last_time`, all values finite. [`Aggregator::merge`] folds it in as observing each
+/// of them would (StatsD pre-aggregates this way: one bucket per key per feed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Folded {
+    pub series: Series,
+    pub kind: Kind,
+    pub bucket: Bucket,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
     /// Observations further than this many seconds ahead of `now` are dropped.
@@ -160,6 +170,60 @@ impl Aggregator {
                 self.open.remove(&obs.series);
             }
             self.stats.too_old += 1;
+            Outcome::TooOld
+        }
+    }
+
+    /// Merges a bucket an input folded (see [`Folded`]); the stats count its observations.
+    /// A bucket of another kind than the series' first is merged anyway (counted as conflicts).
+    pub fn merge(&mut self, folded: &Folded, now: i64) -> Outcome {
+        let b = &folded.bucket;
+        let time = b.last_time;
+        self.stats.observations += b.count;
+        if time > now.saturating_add(self.options.max_future) {
+            self.stats.too_new += b.count;
+            return Outcome::TooNew;
+        }
+        let open = match self.open.get_mut(&folded.series) {
+            Some(open) => open,
+            None => {
+                let schema = self.schemas.resolve(folded.series.as_str());
+                self.open.entry(folded.series.clone()).or_insert(Open {
+                    kind: folded.kind,
+                    schema,
+                    slots: Vec::with_capacity(4),
+                })
+            }
+        };
+        if open.kind != folded.kind {
+            self.stats.kind_conflicts += b.count;
+        }
+        let mut merged = false;
+        for tier in &self.schemas.get(open.schema).tiers {
+            let res = i64::from(tier.resolution);
+            let start = time.div_euclid(res) * res;
+            if start + res <= now.saturating_sub(tier.retention as i64) {
+                continue;
+            }
+            merged = true;
+            let r = tier.resolution;
+            match open
+                .slots
+                .iter_mut()
+                .rev()
+                .find(|(t, s, _)| *t == r && *s == start)
+            {
+                Some((_, _, slot)) => slot.merge(b),
+                None => open.slots.push((r, start, b.clone())),
+            }
+        }
+        if merged {
+            Outcome::Folded
+        } else {
+            if open.slots.is_empty() {
+                self.open.remove(&folded.series);
+            }
+            self.stats.too_old += b.count;
             Outcome::TooOld
         }
     }

@@ -29,6 +29,15 @@ pub struct StatsdFile {
     pub max_connections: Option<usize>,
     /// Most StatsD keys remembered (gauge levels, the name cache) (default 100000).
     pub max_keys: Option<usize>,
+    /// etsy's management console (TCP); present means on.
+    pub management: Option<ManagementFile>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ManagementFile {
+    /// Default 127.0.0.1:8126.
+    pub listen: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +51,8 @@ pub struct Statsd {
     pub queue_batches: usize,
     pub max_connections: usize,
     pub max_keys: usize,
+    /// Where the management console listens (`None`: off).
+    pub management: Option<SocketAddr>,
 }
 
 pub(super) fn validate(file: Option<StatsdFile>, p: &mut Problems<'_>) -> Option<Statsd> {
@@ -70,5 +81,6 @@ pub(super) fn validate(file: Option<StatsdFile>, p: &mut Problems<'_>) -> Option
         queue_batches: f.queue_batches.unwrap_or(1024).max(1),
         max_connections: f.max_connections.unwrap_or(1024).max(1),
         max_keys: f.max_keys.unwrap_or(100_000).max(100),
+        management: f.management.map(|m| p.addr(&m.listen, "127.0.0.1:8126")),
     })
 }

@@ -221,6 +221,7 @@ inputs:
   statsd:
     listen: 127.0.0.1:9125
     recv_buffer_bytes: 8388608
+    management: {}
 outputs:
   - type: carbon
     destinations: ['graphite:2003', '127.0.0.1:2103']
@@ -239,6 +240,7 @@ outputs:
     let c = check(yaml).unwrap();
     let s = c.statsd.unwrap();
     assert_eq!(s.listen.to_string(), "127.0.0.1:9125");
+    assert_eq!(s.management, Some("127.0.0.1:8126".parse().unwrap()));
     assert!(s.udp && s.tcp);
     assert_eq!(s.recv_buffer_bytes, 8_388_608);
     assert_eq!(c.outputs.len(), 2);

@@ -8,6 +8,7 @@ pub mod collect;
 pub mod statsd;
 pub mod tail;
 
+use crate::aggregate::Folded;
 use crate::metric::Observation;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -16,6 +17,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Default)]
 pub struct Feed {
     pub observations: Vec<Observation>,
+    /// Observations an input already folded per series (merged before `observations`).
+    pub folded: Vec<Folded>,
     /// Input positions (log offsets) reached with these observations: the agent commits them
     /// together with the buckets the observations went into.
     pub cursors: Vec<(String, Vec<u8>)>,

@@ -13,16 +13,26 @@
 //! - gauges: the level after etsy's rules (`+`/`-` change a known gauge, anything else sets it),
 //!   with the level of every key kept here between packets;
 //! - sets: the member's identity ([`crate::metric::set_member`]).
+//!
+//! Within a [`Batch`] (one feed) the values of a key are folded into one bucket per key
+//! ([`Folded`]) instead of one observation each: the aggregator merges that bucket as if it
+//! had observed every value. Values that cannot be folded go as single observations: NaN or
+//! infinite ones (the aggregator counts them invalid) and values of a key sent with another
+//! type than it first had. A batch's buckets are merged before its observations.
 
+pub mod console;
 pub mod flush;
+pub mod inspect;
 pub mod listener;
 pub mod parse;
 
 use super::RateLimitedLog;
+use crate::aggregate::{Bucket, Folded};
+use crate::inputs::Feed;
 use crate::metric::{Kind, Observation, Series, set_member};
 use parse::{Sample, Type};
 use rustc_hash::FxHashMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -53,7 +63,7 @@ pub struct Stats {
     pub bad_lines: AtomicU64,
     /// Valid StatsD whose key is no valid series name (empty, `a..b`, a tag without `=`).
     pub bad_names: AtomicU64,
-    /// Observations dropped because the pipeline queue was full (UDP).
+    /// StatsD values dropped because the pipeline queue was full (UDP).
     pub dropped: AtomicU64,
     /// Datagrams longer than `max_packet_size`, and TCP lines longer than it.
     pub too_long: AtomicU64,
@@ -61,10 +71,59 @@ pub struct Stats {
     pub untracked_gauges: AtomicU64,
     pub connections: AtomicU64,
     pub refused_connections: AtomicU64,
+    /// Unix seconds of the last packet (etsy's `messages.last_msg_seen`; 0: none yet).
+    pub last_message: AtomicI64,
 }
 
 /// One etsy flush fed by this input, shared with the task that flushes it.
 pub type SharedFlush = Arc<Mutex<flush::State>>;
+
+/// What packets turned into since the batch was last taken: one bucket per key and second
+/// ([`Folded`]), and the values that go as single observations.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub folded: Vec<Folded>,
+    pub observations: Vec<Observation>,
+    /// StatsD values in this batch (what is lost if it is dropped).
+    pub metrics: u64,
+    /// Which [`Key::slot`]s point into `folded` (0: none yet; a new one per second).
+    generation: u64,
+    time: i64,
+}
+
+impl Batch {
+    /// Buckets and observations held.
+    pub fn len(&self) -> usize {
+        self.folded.len() + self.observations.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Takes everything, leaving an empty batch.
+    pub fn take(&mut self) -> Batch {
+        std::mem::take(self)
+    }
+
+    pub fn into_feed(self) -> Feed {
+        Feed {
+            folded: self.folded,
+            ..Feed::observations(self.observations)
+        }
+    }
+}
+
+/// What the intake knows of one sanitized key.
+struct Key {
+    /// `None`: not a valid series name.
+    series: Option<Series>,
+    /// The kind of the first value; values of other kinds are not folded.
+    kind: Kind,
+    /// `folded[slot]` of the batch with this generation holds this key's bucket.
+    generation: u64,
+    slot: usize,
+}
 
 /// Packets → observations (and the etsy flush states). One per input, shared by its UDP and TCP
 /// receivers behind a mutex.
@@ -72,10 +131,14 @@ pub struct Intake {
     stats: Arc<Stats>,
     /// Most keys remembered (names and gauge levels).
     max_keys: usize,
-    /// Sanitized key → its series (`None`: not a valid series name).
-    names: FxHashMap<Box<str>, Option<Series>>,
+    /// Sanitized key → its index in `keys` (a cache: cleared when full).
+    index: FxHashMap<Box<str>, usize>,
+    keys: Vec<Key>,
     gauges: FxHashMap<Series, f64>,
     flushes: Vec<SharedFlush>,
+    /// Fold values per key (false: one observation per value, the reference behaviour).
+    fold: bool,
+    generations: u64,
     log: RateLimitedLog,
 }
 
@@ -84,31 +147,46 @@ impl Intake {
         Intake {
             stats,
             max_keys: max_keys.max(1),
-            names: FxHashMap::default(),
+            index: FxHashMap::default(),
+            keys: Vec::new(),
             gauges: FxHashMap::default(),
             flushes,
+            fold: true,
+            generations: 0,
             log: RateLimitedLog::new(Duration::from_secs(10)),
         }
+    }
+
+    /// Turns folding off: every value becomes its own observation (what folding must equal).
+    pub fn unfolded(mut self) -> Intake {
+        self.fold = false;
+        self
     }
 
     pub fn stats(&self) -> &Arc<Stats> {
         &self.stats
     }
 
-    /// Handles packets received together; observations are stamped `now`.
+    /// Handles packets received together at `now` into `batch`.
     pub fn packets<'p>(
         &mut self,
         packets: impl IntoIterator<Item = &'p [u8]>,
         now: i64,
-        out: &mut Vec<Observation>,
+        batch: &mut Batch,
     ) {
+        if batch.generation == 0 || batch.time != now {
+            self.generations += 1;
+            batch.generation = self.generations;
+            batch.time = now;
+        }
+        self.stats.last_message.store(now, Relaxed);
         let flushes = std::mem::take(&mut self.flushes);
         let mut states: Vec<_> = flushes
             .iter()
             .map(|f| f.lock().unwrap_or_else(|e| e.into_inner()))
             .collect();
         for data in packets {
-            self.packet(data, now, &mut states, out);
+            self.packet(data, now, &mut states, batch);
         }
         drop(states);
         self.flushes = flushes;
@@ -119,20 +197,25 @@ impl Intake {
         data: &[u8],
         now: i64,
         states: &mut [std::sync::MutexGuard<'_, flush::State>],
-        out: &mut Vec<Observation>,
+        batch: &mut Batch,
     ) {
         self.stats.packets.fetch_add(1, Relaxed);
         states.iter_mut().for_each(|s| s.packet());
-        let text = String::from_utf8_lossy(data);
+        // Valid UTF-8 is checked fast and borrowed; anything else is decoded as etsy's
+        // `toString()` does, with U+FFFD for bad bytes.
+        let text = match std::str::from_utf8(data) {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(data),
+        };
         let (mut lines, mut metrics, mut bad) = (0u64, 0u64, 0u64);
-        for line in text.split('\n').filter(|l| !l.is_empty()) {
+        for line in parse::split_at_byte(&text, b'\n').filter(|l| !l.is_empty()) {
             lines += 1;
             states.iter_mut().for_each(|s| s.line());
             parse::parse_line(line, |r| match r {
                 Ok(sample) => {
                     metrics += 1;
                     states.iter_mut().for_each(|s| s.add(&sample));
-                    self.observe(&sample, now, out);
+                    self.observe(&sample, now, batch);
                 }
                 Err(error) => {
                     bad += 1;
@@ -149,70 +232,111 @@ impl Intake {
         self.stats.bad_lines.fetch_add(bad, Relaxed);
     }
 
-    fn series(&mut self, key: &str) -> Option<Series> {
-        if let Some(s) = self.names.get(key) {
-            return s.clone();
+    /// The index of `key` in `keys`, remembered from now on.
+    fn key(&mut self, key: &str, kind: Kind) -> usize {
+        if let Some(&i) = self.index.get(key) {
+            return i;
         }
-        if self.names.len() >= self.max_keys {
-            self.names.clear(); // a cache: forgetting costs only a re-parse
+        if self.keys.len() >= self.max_keys {
+            // A cache: forgetting costs only a re-parse (and the kind of a key's first value).
+            self.index.clear();
+            self.keys.clear();
         }
-        let series = Series::parse(key).ok();
-        self.names.insert(key.into(), series.clone());
-        series
+        self.keys.push(Key {
+            series: Series::parse(key).ok(),
+            kind,
+            generation: 0,
+            slot: 0,
+        });
+        self.index.insert(key.into(), self.keys.len() - 1);
+        self.keys.len() - 1
     }
 
-    fn observe(&mut self, s: &Sample<'_>, now: i64, out: &mut Vec<Observation>) {
-        let Some(series) = self.series(&s.key) else {
+    fn observe(&mut self, s: &Sample<'_>, now: i64, batch: &mut Batch) {
+        let kind = match s.ty {
+            Type::Counter => Kind::Counter,
+            Type::Timer | Type::Distribution => Kind::Timer,
+            Type::Gauge => Kind::Gauge,
+            Type::Set => Kind::Set,
+        };
+        let i = self.key(&s.key, kind);
+        let key = &mut self.keys[i];
+        let Some(series) = &key.series else {
             self.stats.bad_names.fetch_add(1, Relaxed);
             return;
         };
-        let (kind, value) = match s.ty {
-            Type::Counter => (Kind::Counter, s.number * s.scale()),
+        let (value, weight) = match s.ty {
+            Type::Counter => (s.number * s.scale(), 1),
             Type::Timer | Type::Distribution => {
                 let weight = s.scale().round().clamp(1.0, MAX_SAMPLE_WEIGHT) as usize;
-                for _ in 1..weight {
-                    out.push(Observation {
-                        series: series.clone(),
-                        kind: Kind::Timer,
-                        value: s.number,
-                        time: now,
-                    });
-                }
-                (Kind::Timer, s.number)
+                (s.number, weight)
             }
-            Type::Gauge => (Kind::Gauge, self.gauge(series.clone(), s)),
-            Type::Set => (Kind::Set, set_member(s.raw.as_bytes())),
+            Type::Gauge => (
+                gauge(&mut self.gauges, self.max_keys, &self.stats, series, s),
+                1,
+            ),
+            Type::Set => (set_member(s.raw.as_bytes()), 1),
         };
-        out.push(Observation {
-            series,
-            kind,
-            value,
-            time: now,
-        });
+        batch.metrics += 1;
+        if !self.fold || key.kind != kind || !value.is_finite() {
+            for _ in 0..weight {
+                batch.observations.push(Observation {
+                    series: series.clone(),
+                    kind,
+                    value,
+                    time: now,
+                });
+            }
+            return;
+        }
+        if key.generation == batch.generation {
+            let bucket = &mut batch.folded[key.slot].bucket;
+            for _ in 0..weight {
+                bucket.add(value, now);
+            }
+        } else {
+            let mut bucket = Bucket::new(kind, value, now);
+            for _ in 1..weight {
+                bucket.add(value, now);
+            }
+            key.generation = batch.generation;
+            key.slot = batch.folded.len();
+            batch.folded.push(Folded {
+                series: series.clone(),
+                kind,
+                bucket,
+            });
+        }
     }
+}
 
-    /// The gauge's level after this sample.
-    fn gauge(&mut self, series: Series, s: &Sample<'_>) -> f64 {
-        let full = self.gauges.len() >= self.max_keys;
-        match self.gauges.get_mut(&series) {
-            Some(level) => {
-                if s.is_delta() {
-                    *level += s.number;
-                } else {
-                    *level = s.number;
-                }
-                *level
+/// The gauge's level after this sample.
+fn gauge(
+    gauges: &mut FxHashMap<Series, f64>,
+    max_keys: usize,
+    stats: &Stats,
+    series: &Series,
+    s: &Sample<'_>,
+) -> f64 {
+    let full = gauges.len() >= max_keys;
+    match gauges.get_mut(series) {
+        Some(level) => {
+            if s.is_delta() {
+                *level += s.number;
+            } else {
+                *level = s.number;
             }
-            None if full => {
-                if s.is_delta() {
-                    self.stats.untracked_gauges.fetch_add(1, Relaxed);
-                }
-                s.number
+            *level
+        }
+        None if full => {
+            if s.is_delta() {
+                stats.untracked_gauges.fetch_add(1, Relaxed);
             }
-            None => {
-                self.gauges.insert(series, s.number);
-                s.number
-            }
+            s.number
+        }
+        None => {
+            gauges.insert(series.clone(), s.number);
+            s.number
         }
     }
 }

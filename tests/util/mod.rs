@@ -56,6 +56,7 @@ pub struct Daemon {
     pub carbon_udp: Option<SocketAddr>,
     pub statsd: Option<SocketAddr>,
     pub statsd_udp: Option<SocketAddr>,
+    pub statsd_management: Option<SocketAddr>,
     pub log: mpsc::Receiver<String>,
 }
 
@@ -85,7 +86,7 @@ impl Daemon {
             }
         });
         let (mut http, mut carbon, mut carbon_udp) = (None, None, None);
-        let (mut statsd, mut statsd_udp) = (None, None);
+        let (mut statsd, mut statsd_udp, mut statsd_management) = (None, None, None);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let line = rx
@@ -100,6 +101,7 @@ impl Daemon {
                 "Carbon listening on udp." => carbon_udp = addr,
                 "StatsD listening on tcp." => statsd = addr,
                 "StatsD listening on udp." => statsd_udp = addr,
+                "StatsD management listening." => statsd_management = addr,
                 "tally is running." => break,
                 _ => {}
             }
@@ -111,6 +113,7 @@ impl Daemon {
             carbon_udp,
             statsd,
             statsd_udp,
+            statsd_management,
             log: rx,
         }
     }

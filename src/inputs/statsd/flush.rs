@@ -170,24 +170,51 @@ impl State {
         &self.options
     }
 
-    fn bump(&mut self, which: fn(&State) -> &String) {
-        let name = which(self).clone();
-        counter_add(self.counters.entry(name).or_insert(0.0), 1.0);
+    /// Adds 1 to an internal counter (looked up by its name: a StatsD key may be the same).
+    fn bump(counters: &mut FxHashMap<String, f64>, name: &str) {
+        match counters.get_mut(name) {
+            Some(c) => counter_add(c, 1.0),
+            None => {
+                counters.insert(name.to_string(), 1.0);
+            }
+        }
     }
 
     /// One datagram (or TCP read) handed over.
     pub fn packet(&mut self) {
-        self.bump(|s| &s.packets_received);
+        Self::bump(&mut self.counters, &self.packets_received);
     }
 
     /// One non-empty line.
     pub fn line(&mut self) {
-        self.bump(|s| &s.metrics_received);
+        Self::bump(&mut self.counters, &self.metrics_received);
     }
 
     /// One value spec etsy's validation rejects.
     pub fn bad_line(&mut self) {
-        self.bump(|s| &s.bad_lines_seen);
+        Self::bump(&mut self.counters, &self.bad_lines_seen);
+    }
+
+    /// For the management console: etsy's `counters`, `timers` and `gauges`, and the names of
+    /// the three internal counters (etsy lists them first).
+    pub(super) fn counters_mut(&mut self) -> &mut FxHashMap<String, f64> {
+        &mut self.counters
+    }
+
+    pub(super) fn timers_mut(&mut self) -> &mut FxHashMap<String, Vec<f64>> {
+        &mut self.timers
+    }
+
+    pub(super) fn gauges_mut(&mut self) -> &mut FxHashMap<String, f64> {
+        &mut self.gauges
+    }
+
+    pub(super) fn internal_counters(&self) -> [&str; 3] {
+        [
+            &self.bad_lines_seen,
+            &self.packets_received,
+            &self.metrics_received,
+        ]
     }
 
     fn keys(&self) -> usize {
@@ -223,7 +250,12 @@ impl State {
                 } else {
                     self.timers.insert(s.key.to_string(), vec![s.number]);
                 }
-                *self.timer_counters.entry(s.key.to_string()).or_insert(0.0) += s.scale();
+                match self.timer_counters.get_mut(&*s.key) {
+                    Some(c) => *c += s.scale(),
+                    None => {
+                        self.timer_counters.insert(s.key.to_string(), s.scale());
+                    }
+                }
             }
             Type::Gauge => {
                 if !self.gauges.contains_key(&*s.key) && self.full() {
@@ -231,8 +263,13 @@ impl State {
                     return;
                 }
                 if self.options.delete_gauges {
-                    self.gauges_ttl
-                        .insert(s.key.to_string(), self.options.gauges_max_ttl);
+                    let ttl = self.options.gauges_max_ttl;
+                    match self.gauges_ttl.get_mut(&*s.key) {
+                        Some(t) => *t = ttl,
+                        None => {
+                            self.gauges_ttl.insert(s.key.to_string(), ttl);
+                        }
+                    }
                 }
                 match self.gauges.get_mut(&*s.key) {
                     Some(g) if *g != 0.0 && !g.is_nan() && s.is_delta() => *g += s.number,
@@ -244,7 +281,9 @@ impl State {
             }
             Type::Set => {
                 if let Some(set) = self.sets.get_mut(&*s.key) {
-                    set.insert(s.raw.to_string());
+                    if !set.contains(s.raw) {
+                        set.insert(s.raw.to_string());
+                    }
                 } else if self.full() {
                     self.dropped += 1;
                 } else {

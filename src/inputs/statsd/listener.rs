@@ -2,9 +2,10 @@
 //! [`BATCH`] datagrams per system call) and a configurable `SO_RCVBUF`; TCP on tokio, lines up
 //! to the last newline of each read handed over as one packet (as etsy's TCP server does).
 //! Both feed one [`Intake`]; a full queue drops UDP batches (counted) and makes TCP wait. UDP
-//! observations go out in feeds of up to 8192, or after 50 ms, so light traffic costs few wake-ups.
+//! batches (values folded per key) go out once they hold 8192 buckets and observations, or
+//! after 50 ms, so light traffic costs few wake-ups.
 
-use super::{Intake, Stats};
+use super::{Batch, Intake, Stats};
 use crate::clock::unix_now;
 use crate::inputs::Feed;
 use std::io;
@@ -18,9 +19,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 
 /// Datagrams taken per `recvmmsg` call.
-pub const BATCH: usize = 32;
-/// Observations gathered before they are handed to aggregation as one feed …
-const FEED_OBSERVATIONS: usize = 8192;
+pub const BATCH: usize = 128;
+/// Buckets and observations gathered before they are handed to aggregation as one feed …
+const FEED_ENTRIES: usize = 8192;
 /// … or once the oldest of them is this old: few wake-ups when the traffic is light.
 const FEED_AGE: Duration = Duration::from_millis(50);
 
@@ -104,23 +105,19 @@ pub fn run_udp(
         h.msg_hdr.msg_iovlen = 1;
     }
     let fd = socket.as_raw_fd();
-    let mut out = Vec::with_capacity(FEED_OBSERVATIONS + BATCH * 64);
+    let mut out = Batch::default();
     let mut oldest: Option<std::time::Instant> = None;
-    let hand_over = |out: &mut Vec<_>, oldest: &mut Option<std::time::Instant>| {
+    let hand_over = |out: &mut Batch, oldest: &mut Option<std::time::Instant>| {
         *oldest = None;
         if out.is_empty() {
             return true;
         }
-        let feed = Feed::observations(std::mem::replace(
-            out,
-            Vec::with_capacity(FEED_OBSERVATIONS + BATCH * 64),
-        ));
-        match tx.try_send(feed) {
+        let batch = out.take();
+        let metrics = batch.metrics;
+        match tx.try_send(batch.into_feed()) {
             Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(f)) => {
-                stats
-                    .dropped
-                    .fetch_add(f.observations.len() as u64, Relaxed);
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                stats.dropped.fetch_add(metrics, Relaxed);
                 true
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
@@ -174,7 +171,7 @@ pub fn run_udp(
         if !out.is_empty() && oldest.is_none() {
             oldest = Some(std::time::Instant::now());
         }
-        if out.len() >= FEED_OBSERVATIONS && !hand_over(&mut out, &mut oldest) {
+        if out.len() >= FEED_ENTRIES && !hand_over(&mut out, &mut oldest) {
             break;
         }
     }
@@ -285,8 +282,8 @@ async fn connection(
 }
 
 async fn hand_over(intake: &SharedIntake, packet: &[u8], tx: &mpsc::Sender<Feed>) -> bool {
-    let mut out = Vec::new();
+    let mut out = Batch::default();
     lock(intake).packets([packet], unix_now(), &mut out);
     // Waiting here is the backpressure: TCP senders slow down instead of losing data.
-    out.is_empty() || tx.send(Feed::observations(out)).await.is_ok()
+    out.is_empty() || tx.send(out.into_feed()).await.is_ok()
 }

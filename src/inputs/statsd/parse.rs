@@ -67,6 +67,9 @@ pub fn js_space(c: char) -> bool {
 /// JavaScript's `Number(text)`: `None` where it gives `NaN`. Whitespace around is ignored, an
 /// empty (or all-space) text is 0, `Infinity`, hex `0x`, octal `0o` and binary `0b` are numbers.
 pub fn js_number(text: &str) -> Option<f64> {
+    if let Some(v) = small_integer(text.as_bytes()) {
+        return Some(v);
+    }
     let t = text.trim_matches(js_space);
     if t.is_empty() {
         return Some(0.0);
@@ -120,19 +123,52 @@ pub fn js_number(text: &str) -> Option<f64> {
     t.parse().ok()
 }
 
+/// The common case, read fast: `[+-]?` and at most 15 decimal digits (exact in an `f64`).
+fn small_integer(b: &[u8]) -> Option<f64> {
+    let (negative, digits) = match b.first()? {
+        b'-' => (true, &b[1..]),
+        b'+' => (false, &b[1..]),
+        _ => (false, b),
+    };
+    if digits.is_empty() || digits.len() > 15 {
+        return None;
+    }
+    let mut v = 0u64;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + u64::from(d - b'0');
+    }
+    let v = v as f64;
+    Some(if negative { -v } else { v })
+}
+
 /// etsy's `isNumber`: a non-empty text that `Number()` does not turn into `NaN`.
 fn is_number(text: &str) -> bool {
     !text.is_empty() && js_number(text).is_some()
 }
 
-fn key_char_kept(c: char) -> bool {
+const fn key_char_kept(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ';' | '=')
 }
+
+/// [`key_char_kept`] for every byte (no non-ASCII byte is kept).
+static KEPT: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 128 {
+        table[b] = key_char_kept(b as u8 as char);
+        b += 1;
+    }
+    table
+};
 
 /// etsy's `keyNameSanitize`: runs of whitespace → `_`, `/` → `-`, then everything but
 /// `[a-zA-Z0-9_.;=-]` removed.
 pub fn sanitize_key(key: &str) -> Cow<'_, str> {
-    if key.chars().all(key_char_kept) {
+    // Bytes suffice for the check: no non-ASCII character is kept.
+    if key.bytes().all(|b| KEPT[usize::from(b)]) {
         return Cow::Borrowed(key);
     }
     let mut out = String::with_capacity(key.len());
@@ -165,17 +201,36 @@ fn replace_first(s: &str, from: char, to: &str) -> String {
 
 /// Parses one line (no newline; not empty) and calls `each` with every value spec: a
 /// [`Sample`] or the reason etsy would count it in `bad_lines_seen`.
+/// The type etsy dispatches on (its `trim()`med type field).
+fn typed(ty: &str) -> Type {
+    match ty {
+        "ms" => Type::Timer,
+        "g" => Type::Gauge,
+        "s" => Type::Set,
+        "h" | "d" => Type::Distribution,
+        _ => Type::Counter,
+    }
+}
+
+/// Where the first `|#` starts.
+fn find_tags(text: &str) -> Option<usize> {
+    let b = text.as_bytes();
+    memchr::memchr_iter(b'#', b)
+        .find(|&i| i > 0 && b[i - 1] == b'|')
+        .map(|i| i - 1)
+}
+
 pub fn parse_line<'a>(line: &'a str, mut each: impl FnMut(Result<Sample<'a>, Error>)) {
-    let (body, tags) = match line.find("|#") {
+    let (body, tags) = match find_tags(line) {
         Some(i) => {
             let rest = &line[i + 2..];
             // Only what lies between the first and a second `|#` is tags.
-            let rest = rest.find("|#").map_or(rest, |j| &rest[..j]);
+            let rest = find_tags(rest).map_or(rest, |j| &rest[..j]);
             (&line[..i], rest)
         }
         None => (line, ""),
     };
-    let mut parts = body.split(':');
+    let mut parts = split_at_byte(body, b':');
     let key = parts.next().unwrap_or_default();
     let key = if tags.is_empty() {
         sanitize_key(key)
@@ -198,8 +253,29 @@ pub fn parse_line<'a>(line: &'a str, mut each: impl FnMut(Result<Sample<'a>, Err
     }
 }
 
+/// `text.split(sep)` for an ASCII `sep`, cheaper than the generic `str::split` on the short
+/// pieces of a StatsD line.
+pub fn split_at_byte(text: &str, sep: u8) -> impl Iterator<Item = &str> {
+    debug_assert!(sep.is_ascii());
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match r.bytes().position(|b| b == sep) {
+            Some(i) => {
+                // An ASCII byte is a char boundary.
+                rest = Some(&r[i + 1..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}
+
 fn parse_spec<'a>(key: &Cow<'a, str>, spec: &'a str) -> Result<Sample<'a>, Error> {
-    let mut fields = spec.split('|');
+    let mut fields = split_at_byte(spec, b'|');
     let raw = fields.next().unwrap_or_default();
     let ty_raw = fields.next().ok_or(Error::NoType)?;
     let mut rate = 1.0;
@@ -218,20 +294,19 @@ fn parse_spec<'a>(key: &Cow<'a, str>, spec: &'a str) -> Result<Sample<'a>, Error
     }
     let number = match ty_raw {
         "s" => 0.0,
-        "ms" => match js_number(raw) {
-            Some(v) if is_number(raw) && v >= 0.0 => v,
+        // `isNumber`, and for `ms` also `>= 0`.
+        _ => match js_number(raw) {
+            Some(v) if !raw.is_empty() && (ty_raw != "ms" || v >= 0.0) => v,
             _ => return Err(Error::Value(raw.to_string())),
         },
-        _ if is_number(raw) => js_number(raw).unwrap_or_default(),
-        _ => return Err(Error::Value(raw.to_string())),
     };
     // Validation looked at the type as written; the dispatch looks at it trimmed.
-    let ty = match ty_raw.trim_matches(js_space) {
-        "ms" => Type::Timer,
-        "g" => Type::Gauge,
-        "s" => Type::Set,
-        "h" | "d" => Type::Distribution,
-        _ => Type::Counter,
+    let ty = match ty_raw.as_bytes() {
+        b"c" => Type::Counter,
+        b"ms" => Type::Timer,
+        b"g" => Type::Gauge,
+        b"s" => Type::Set,
+        _ => typed(ty_raw.trim_matches(js_space)),
     };
     let raw = if ty == Type::Set && raw.is_empty() {
         "0" // etsy inserts `fields[0] || '0'`
@@ -407,6 +482,24 @@ mod tests {
                 proptest::prop_assert!(s.key.chars().all(key_char_kept));
                 proptest::prop_assert!(s.rate >= 0.0);
             }
+        }
+
+        #[test]
+        fn splitting_at_a_byte_is_str_split(text in "[a:|é]{0,12}") {
+            let ours: Vec<&str> = split_at_byte(&text, b':').collect();
+            let std: Vec<&str> = text.split(':').collect();
+            proptest::prop_assert_eq!(ours, std);
+        }
+
+        #[test]
+        fn the_integer_fast_path_agrees(text in "[+-]?[0-9]{1,17}") {
+            let t = text.trim_matches(js_space);
+            proptest::prop_assert_eq!(js_number(&text), t.parse::<f64>().ok());
+        }
+
+        #[test]
+        fn tags_start_at_the_first_bar_hash(text in "[a|#:]{0,12}") {
+            proptest::prop_assert_eq!(find_tags(&text), text.find("|#"));
         }
 
         #[test]

@@ -1,14 +1,15 @@
 use super::*;
 use proptest::prelude::*;
 
+/// One observation per value, so the tests can look at each.
 fn intake() -> Intake {
-    Intake::new(Arc::default(), 1000, Vec::new())
+    Intake::new(Arc::default(), 1000, Vec::new()).unfolded()
 }
 
 fn run(intake: &mut Intake, packet: &str) -> Vec<Observation> {
-    let mut out = Vec::new();
+    let mut out = Batch::default();
     intake.packets([packet.as_bytes()], 100, &mut out);
-    out
+    out.observations
 }
 
 fn summary(obs: &[Observation]) -> Vec<(String, Kind, f64)> {
@@ -79,7 +80,7 @@ fn gauges_keep_their_level_between_packets() {
 #[test]
 fn the_etsy_flush_sees_what_the_intake_sees() {
     let state = Arc::new(Mutex::new(flush::State::new(flush::Options::default(), 0)));
-    let mut i = Intake::new(Arc::default(), 1000, vec![state.clone()]);
+    let mut i = Intake::new(Arc::default(), 1000, vec![state.clone()]).unfolded();
     run(&mut i, "a:1|c\nnope");
     run(&mut i, "b:1|ms");
     let text = state.lock().unwrap().flush(1000);
@@ -127,5 +128,160 @@ proptest! {
         let t = run(&mut i, &format!("t:{value}|ms|@{rate}"));
         prop_assert_eq!(t.len() as f64, (1.0 / rate).round());
         prop_assert!(t.iter().all(|o| o.value == f64::from(value) && o.kind == Kind::Timer));
+    }
+}
+
+#[test]
+fn a_batch_folds_each_key_into_one_bucket_per_second() {
+    let mut i = Intake::new(Arc::default(), 1000, Vec::new());
+    let mut b = Batch::default();
+    i.packets(
+        [&b"a:1|c\na:2|c\nt:5|ms|@0.5\ng:3|g\ng:+4|g"[..]],
+        100,
+        &mut b,
+    );
+    i.packets([&b"a:4|c\nnan:Infinity|c"[..]], 100, &mut b);
+    i.packets([&b"a:8|c\ng:1|c"[..]], 101, &mut b);
+    let got: Vec<_> = b
+        .folded
+        .iter()
+        .map(|f| {
+            let b = &f.bucket;
+            (
+                f.series.as_str(),
+                f.kind,
+                b.count,
+                b.sum,
+                b.last,
+                b.last_time,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("a", Kind::Counter, 3, 7.0, 4.0, 100),
+            ("t", Kind::Timer, 2, 10.0, 5.0, 100),
+            ("g", Kind::Gauge, 2, 10.0, 7.0, 100),
+            ("a", Kind::Counter, 1, 8.0, 8.0, 101),
+        ]
+    );
+    // Not folded: an infinite value (the aggregator counts it invalid), and `g` as a counter
+    // after it was a gauge.
+    assert_eq!(
+        summary(&b.observations),
+        [
+            ("nan".into(), Kind::Counter, f64::INFINITY),
+            ("g".into(), Kind::Counter, 1.0)
+        ]
+    );
+    assert_eq!(b.metrics, 9);
+    let feed = b.take().into_feed();
+    assert_eq!((feed.folded.len(), feed.observations.len()), (4, 2));
+    assert!(b.is_empty() && b.metrics == 0);
+}
+
+/// What both intakes put into an aggregator, per series, tier and slot.
+fn aggregate(
+    intake: &mut Intake,
+    traffic: &[(i64, bool, Vec<String>)],
+) -> (Vec<crate::aggregate::Delta>, crate::aggregate::Stats) {
+    use crate::aggregate::{Aggregator, Options};
+    use crate::schema::{Schema, Schemas};
+    let schemas = Schemas {
+        list: vec![Schema::new("t", ".*", &["10s:1d", "1m:7d"]).unwrap()],
+    };
+    let mut agg = Aggregator::new(Arc::new(schemas), Options::default());
+    let mut batch = Batch::default();
+    let mut deltas = Vec::new();
+    for (now, hand_over, packet) in traffic {
+        let packet = packet.join("\n");
+        intake.packets([packet.as_bytes()], *now, &mut batch);
+        if *hand_over {
+            let feed = batch.take().into_feed();
+            feed.folded.iter().for_each(|f| {
+                agg.merge(f, 1_000);
+            });
+            feed.observations.iter().for_each(|o| {
+                agg.observe(o, 1_000);
+            });
+            deltas.extend(agg.drain());
+        }
+    }
+    for d in &mut deltas {
+        if d.kind == Kind::Set {
+            // The sum of member ids means nothing, and past 2^53 it depends on the order.
+            d.bucket.sum = 0.0;
+        }
+    }
+    deltas.sort_by(|a, b| {
+        (a.series.as_str(), a.resolution, a.start).cmp(&(b.series.as_str(), b.resolution, b.start))
+    });
+    (deltas, agg.stats())
+}
+
+/// Random StatsD lines; with `one_type`, each key always has the same type.
+fn traffic(one_type: bool) -> impl Strategy<Value = Vec<(i64, bool, Vec<String>)>> {
+    let line = (0usize..8, 0usize..6, -50i32..50, 0usize..4, 0usize..3).prop_map(
+        move |(key, ty, v, rate, sign)| {
+            let ty = if one_type { key % 6 } else { ty };
+            let rate = ["", "|@0.5", "|@0.25", "|@0.125"][rate];
+            match ty {
+                0 => format!("k{key}:{v}|c{rate}"),
+                1 => format!("k{key}:{}|ms{rate}", v.abs()),
+                2 if sign == 0 => format!("k{key}:{}|g", v.abs()),
+                2 => format!("k{key}:{v:+}|g"),
+                3 => format!("k{key}:m{}|s", v % 7),
+                4 => format!("k{key}:{v}|h{rate}"),
+                _ => format!("k{key}:{v}"),
+            }
+        },
+    );
+    let packet = (
+        0i64..3,
+        any::<bool>(),
+        proptest::collection::vec(line, 1..12),
+    );
+    proptest::collection::vec(packet, 1..30).prop_map(|mut packets| {
+        // Time goes forward; the last packet hands its batch over.
+        let mut now = 990;
+        for p in &mut packets {
+            now += p.0;
+            p.0 = now;
+        }
+        packets.last_mut().unwrap().1 = true;
+        packets
+    })
+}
+
+proptest! {
+    /// Folding values per key gives exactly the buckets of one observation per value (the
+    /// values are small integers and rates powers of two, so sums are exact either way).
+    #[test]
+    fn folding_equals_one_observation_per_value(traffic in traffic(true)) {
+        let mut folded = Intake::new(Arc::default(), 1000, Vec::new());
+        let mut single = intake();
+        let (a, a_stats) = aggregate(&mut folded, &traffic);
+        let (b, b_stats) = aggregate(&mut single, &traffic);
+        prop_assert_eq!(a, b);
+        prop_assert_eq!(a_stats, b_stats);
+    }
+
+    /// Keys sent with several types: every value still counts once in its series.
+    #[test]
+    fn mixed_types_count_every_value(traffic in traffic(false)) {
+        let mut folded = Intake::new(Arc::default(), 1000, Vec::new());
+        let mut single = intake();
+        let counts = |deltas: Vec<crate::aggregate::Delta>| {
+            let mut out = std::collections::BTreeMap::new();
+            for d in deltas.into_iter().filter(|d| d.resolution == 10) {
+                *out.entry((d.series.as_str().to_string(), d.start)).or_insert(0) += d.bucket.count;
+            }
+            out
+        };
+        let (a, a_stats) = aggregate(&mut folded, &traffic);
+        let (b, b_stats) = aggregate(&mut single, &traffic);
+        prop_assert_eq!(counts(a), counts(b));
+        prop_assert_eq!(a_stats.observations, b_stats.observations);
     }
 }
