@@ -120,7 +120,9 @@ pub async fn evaluate(state: &Arc<State>, p: &Params, image: bool) -> Result<Ren
             max_points_hard: options.max_points_hard,
             deadline: Some(Instant::now() + timeout),
         };
-        let ev = Evaluator::new(&source, request, limits).with_template(template);
+        let ev = Evaluator::new(&source, request, limits)
+            .with_template(template)
+            .with_tz(tz.clone());
         let series = ev.targets(&targets).map_err(ApiError::from)?;
         Ok(Rendered {
             series,

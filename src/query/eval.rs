@@ -98,6 +98,9 @@ pub struct Evaluator<'a> {
     template: Vec<(String, String)>,
     /// Series evaluated once and referred to by [`Expr::Bound`].
     bound: RefCell<Vec<Vec<TimeSeries>>>,
+    /// The request's `tz`: calendar alignment (`smartSummarize`, `hitcount`) and times given
+    /// to functions (`verticalLine`) are in it.
+    pub tz: jiff::tz::TimeZone,
 }
 
 impl<'a> Evaluator<'a> {
@@ -110,7 +113,21 @@ impl<'a> Evaluator<'a> {
             points_fetched: Cell::new(0),
             template: Vec::new(),
             bound: RefCell::new(Vec::new()),
+            tz: jiff::tz::TimeZone::UTC,
         }
+    }
+
+    /// Sets the request's time zone.
+    pub fn with_tz(mut self, tz: jiff::tz::TimeZone) -> Evaluator<'a> {
+        self.tz = tz;
+        self
+    }
+
+    /// Seconds the request's zone is ahead of UTC at `t` (graphite aligns with that offset).
+    pub fn utc_offset(&self, t: i64) -> i64 {
+        jiff::Timestamp::from_second(t)
+            .map(|ts| i64::from(self.tz.to_offset(ts).seconds()))
+            .unwrap_or(0)
     }
 
     /// Sets the request's `template[name]=value` parameters.
@@ -161,7 +178,9 @@ impl<'a> Evaluator<'a> {
             from: self.request.from,
             until: self.request.until,
             consolidate: None,
-            merge: true,
+            // Buckets merged at read time count every non-empty one: exact only while any
+            // non-null value is enough (graphite's default xFilesFactor of 0).
+            merge: self.request.x_files_factor == 0.0,
         }
     }
 

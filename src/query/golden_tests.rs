@@ -56,12 +56,17 @@ struct Case {
     line: usize,
     target: String,
     request: Request,
+    /// The request's `tz` (IANA name), UTC if unset.
+    tz: Option<String>,
     expect: Vec<(String, i64, i64, Vec<Value>)>,
     error: Option<String>,
 }
 
 fn run_case(data: &Memory, case: &Case) -> Result<(), String> {
-    let ev = Evaluator::new(data, case.request, Limits::default());
+    let mut ev = Evaluator::new(data, case.request, Limits::default());
+    if let Some(tz) = &case.tz {
+        ev = ev.with_tz(jiff::tz::TimeZone::get(tz).expect("a time zone"));
+    }
     let at = format!("{}:{} {}", case.file, case.line, case.target);
     let result = ev.targets(&[case.target.as_str()]);
     match (&case.error, result) {
@@ -124,6 +129,7 @@ fn run_file(file: &str, text: &str) -> (usize, Vec<String>) {
         max_data_points: None,
         x_files_factor: 0.0,
     };
+    let mut tz: Option<String> = None;
     for (n, raw) in text.lines().enumerate() {
         let line = raw.trim_end();
         if line.trim().is_empty() || line.trim_start().starts_with('#') {
@@ -160,12 +166,14 @@ fn run_file(file: &str, text: &str) -> (usize, Vec<String>) {
                 request.now = a.get("now").map_or(request.until, |v| v.parse().unwrap());
                 request.x_files_factor = a.get("xff").map_or(0.0, |v| v.parse().unwrap());
                 request.max_data_points = a.get("mdp").map(|v| v.parse().unwrap());
+                tz = a.get("tz").map(|v| v.to_string());
             }
             "target" => cases.push(Case {
                 file: file.to_string(),
                 line: n + 1,
                 target: rest.to_string(),
                 request,
+                tz: tz.clone(),
                 expect: Vec::new(),
                 error: None,
             }),

@@ -192,19 +192,49 @@ pub fn read_series(
     } else {
         Vec::new()
     };
-    let start = first.div_euclid(step) * step;
-    let n = (end - start).div_euclid(step).max(0) as usize + usize::from((end - start) % step != 0);
+    // Points of `vpp` buckets grouped as graphite's json renderer groups values: the first
+    // point is at the first multiple of the step after the first slot (its "nudge"), and holds
+    // the slot before it too (graphite drops one value too few), so each point holds the slots
+    // [t - res, t + step - res). Slots before that are left out; the last point may be partial.
+    let one = range.max_data_points == Some(1);
+    let (start, kept_from, n) = if one {
+        // graphite's maxDataPoints=1: every value in one point at the start, no nudge.
+        (first, first, 1)
+    } else if vpp > 1 {
+        let start = (first.div_euclid(step) + 1) * step;
+        let kept_from = start - res;
+        let values = (end - kept_from).max(0) / res;
+        let stamps = if end >= start {
+            (end - start) / step + 1
+        } else {
+            0
+        };
+        let points = (values.max(0) as u64).div_ceil(vpp) as i64;
+        (start, kept_from, points.min(stamps).max(0) as usize)
+    } else {
+        (first, first, ((end - first) / res).max(0) as usize)
+    };
+    let index = |slot: i64| -> Option<usize> {
+        (slot >= kept_from)
+            .then(|| {
+                if one {
+                    0
+                } else {
+                    ((slot - kept_from) / step) as usize
+                }
+            })
+            .filter(|&i| i < n)
+    };
     // Merging buckets is exact when the consolidator is the view's own; otherwise each bucket
     // becomes a value first and the values are consolidated (graphite's semantics).
     let exact = read.consolidate.is_none_or(|c| c == natural_agg(view));
     let values = if exact || vpp == 1 {
         let mut merged: Vec<Option<Bucket>> = vec![None; n];
         for (slot, bucket) in buckets {
-            let i = ((slot - start) / step) as usize;
-            match merged.get_mut(i) {
-                Some(Some(b)) => b.merge(&bucket),
-                Some(cell) => *cell = Some(bucket),
-                None => {}
+            let Some(i) = index(slot) else { continue };
+            match &mut merged[i] {
+                Some(b) => b.merge(&bucket),
+                cell => *cell = Some(bucket),
             }
         }
         merged
@@ -215,9 +245,8 @@ pub fn read_series(
         let agg = read.consolidate.unwrap_or(Agg::Average);
         let mut parts: Vec<Vec<Option<f64>>> = vec![Vec::new(); n];
         for (slot, bucket) in buckets {
-            let i = ((slot - start) / step) as usize;
-            if let Some(p) = parts.get_mut(i) {
-                p.push(view.value(&bucket, tier.resolution));
+            if let Some(i) = index(slot) {
+                parts[i].push(view.value(&bucket, tier.resolution));
             }
         }
         parts.iter().map(|p| agg.apply(p)).collect()

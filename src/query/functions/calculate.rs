@@ -317,8 +317,11 @@ fn hitcount(a: &Args) -> Result<Vec<TimeSeries>, Error> {
         } else {
             1
         };
+        // Aligned on the wall clock of the request's zone, with `from`'s offset, as graphite's
+        // datetime(s.year, …, tzinfo=s.tzinfo) does.
+        let off = a.ev.utc_offset(a.ctx.from);
         let ctx = Ctx {
-            from: a.ctx.from - a.ctx.from.rem_euclid(unit),
+            from: a.ctx.from - (a.ctx.from + off).rem_euclid(unit),
             ..a.ctx
         };
         let mut list = a.series_in(0, ctx)?;
@@ -429,8 +432,12 @@ fn smart_summarize(a: &Args) -> Result<Vec<TimeSeries>, Error> {
     let agg = a.agg(2)?;
     let list = match a.string_opt(3)? {
         Some(unit) => {
-            let from = align_start(a.ctx.from, &unit.to_lowercase())
-                .ok_or_else(|| Error::BadArgument(format!("alignTo: unknown unit {unit:?}")))?;
+            // On the wall clock of the request's zone, with `from`'s offset (graphite's
+            // datetime(…, tzinfo=s.tzinfo)).
+            let off = a.ev.utc_offset(a.ctx.from);
+            let from = align_start(a.ctx.from + off, &unit.to_lowercase())
+                .ok_or_else(|| Error::BadArgument(format!("alignTo: unknown unit {unit:?}")))?
+                - off;
             a.series_in(0, Ctx { from, ..a.ctx })?
         }
         None => a.series(0)?,

@@ -272,7 +272,7 @@ fn vertical_line(a: &Args) -> Result<Vec<TimeSeries>, Error> {
         Some(crate::query::target::Expr::Int(n)) => n.to_string(),
         _ => a.string(0)?,
     };
-    let ts = crate::query::attime::parse(&text, a.ev.request.now)
+    let ts = crate::query::attime::parse_in(&text, a.ev.request.now, &a.ev.tz)
         .map_err(|e| Error::BadArgument(e.to_string()))?;
     if ts < a.ctx.from {
         return Err(Error::BadArgument(format!(

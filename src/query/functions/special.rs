@@ -24,8 +24,10 @@ pub const FUNCTIONS: &[Func] = &[
         "How points are merged for maxDataPoints (and which bucket field tally reads): sum, average, min, max, first, last.").transparent(),
     f("cumulative", "Special", &[SL], cumulative, "consolidateBy(seriesList, 'sum').").transparent(),
     f("setXFilesFactor", "Special", &[SL, p("xFilesFactor", Float).req()], set_xff,
-        "The fraction of non-null points a consolidated or aggregated point needs (0 to 1).").transparent(),
-    f("xFilesFactor", "Special", &[SL, p("xFilesFactor", Float).req()], set_xff, "Short form of setXFilesFactor.").transparent(),
+        "The fraction of non-null points a consolidated or aggregated point needs (0 to 1)."),
+    // Not transparent: buckets merged at read time would ignore the factor, so below it the
+    // points are read as they are and the maxDataPoints consolidation applies it.
+    f("xFilesFactor", "Special", &[SL, p("xFilesFactor", Float).req()], set_xff, "Short form of setXFilesFactor."),
     f("fallbackSeries", "Special", &[SL, p("fallback", SeriesList).req()], fallback_series, "The fallback series when the first list is empty.").transparent(),
     f("identity", "Calculate", &[p("name", Text).req()], identity, "A series whose value is its timestamp, every 60 s."),
     f("time", "Calculate", &[p("name", Text).req(), p("step", Integer).def(Default::Int(60))], time_fn, "A series whose value is its timestamp."),
