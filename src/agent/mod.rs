@@ -26,6 +26,7 @@ pub enum Control {
 }
 
 mod collect;
+mod memory;
 mod pipeline;
 mod reload;
 mod statsd;
@@ -227,6 +228,14 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tracing::info!("tally is running.");
     systemd::ready();
+    // Once the startup code has run for good (config, recovery, the first rounds), give its pages
+    // back; see agent/memory.rs.
+    tokio::spawn(async {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        if let Ok(bytes) = tokio::task::spawn_blocking(memory::page_out_own_code).await {
+            tracing::debug!(bytes, "Startup code paged out.");
+        }
+    });
     let mut watchdog = systemd::Watchdog::from_env();
     let mut fatal = None;
     let self_metrics_every = Duration::from_secs(config.self_metrics_interval.max(1));
