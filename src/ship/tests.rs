@@ -1,5 +1,7 @@
 use super::*;
+use crate::aggregate::Bucket;
 use crate::config::outputs::{CarbonMode, Destination, Filter, Naming};
+use crate::metric::Kind;
 use crate::metric::glob::Glob;
 use crate::schema::Schema;
 use crate::store::{Batch, Options};
