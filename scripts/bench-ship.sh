@@ -115,9 +115,12 @@ import json, sys
 v = [p[0] for s in json.load(sys.stdin) for p in s["datapoints"] if p[0] is not None]
 print(int(sum(v)) if sys.argv[1] == "sum" else (int(v[-1]) if v else 0))' "$2"; }
 max_rss=0
+t0=$(date +%s)
 echo "t rss_MiB anon_MiB spool_MiB head_buckets pending_records sent dropped lines_in"
-for ((t = 10; t <= OUTAGE_SECS; t += 10)); do
+# A row about every 10 s; t is the real time since the feeder started.
+while (( $(date +%s) - t0 < OUTAGE_SECS )); do
   sleep 10
+  t=$(( $(date +%s) - t0 ))
   rss=$(awk '/^Rss:/ {print $2}' /proc/$host/smaps_rollup)
   anon=$(awk '/^Anonymous:/ {print $2}' /proc/$host/smaps_rollup)
   spool=$(du -sk "$work/host/spool" | cut -f1)
