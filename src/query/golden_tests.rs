@@ -59,6 +59,8 @@ struct Case {
     /// The request's `tz` (IANA name), UTC if unset.
     tz: Option<String>,
     expect: Vec<(String, i64, i64, Vec<Value>)>,
+    /// Per expected series, its tags as `k:v,k:v` (sorted by key), if the case gives them.
+    tags: Vec<Option<String>>,
     error: Option<String>,
 }
 
@@ -80,6 +82,16 @@ fn run_case(data: &Memory, case: &Case) -> Result<(), String> {
             if let Some(mdp) = case.request.max_data_points {
                 max_data_points(&mut got, mdp, case.request.x_files_factor);
             }
+            let got_tags: Vec<String> = got
+                .iter()
+                .map(|s| {
+                    s.tags
+                        .iter()
+                        .map(|(k, v)| format!("{k}:{v}"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .collect();
             let got: Vec<(String, i64, i64, Vec<Value>)> = got
                 .iter()
                 .map(|s| {
@@ -105,13 +117,18 @@ fn run_case(data: &Memory, case: &Case) -> Result<(), String> {
                         && g.2 == e.2
                         && g.3.len() == e.3.len()
                         && g.3.iter().zip(&e.3).all(|(a, b)| same(*a, *b))
-                });
+                })
+                && got_tags
+                    .iter()
+                    .zip(&case.tags)
+                    .all(|(g, e)| e.as_ref().is_none_or(|e| e == g));
             if ok {
                 Ok(())
             } else {
                 Err(format!(
-                    "{at}:\n expected\n{}\n got\n{}",
+                    "{at}:\n expected\n{}\n tags {:?}\n got\n{}\n tags {got_tags:?}",
                     show(&case.expect),
+                    case.tags,
                     show(&got)
                 ))
             }
@@ -175,12 +192,15 @@ fn run_file(file: &str, text: &str) -> (usize, Vec<String>) {
                 request,
                 tz: tz.clone(),
                 expect: Vec::new(),
+                tags: Vec::new(),
                 error: None,
             }),
             "=" => {
                 let (name, attrs) = rest.rsplit_once(" | ").expect("= NAME | attrs");
                 let a = kv(attrs);
-                cases.last_mut().expect("a target first").expect.push((
+                let case = cases.last_mut().expect("a target first");
+                case.tags.push(a.get("tags").map(|t| t.to_string()));
+                case.expect.push((
                     name.to_string(),
                     a["start"].parse().unwrap(),
                     a["step"].parse().unwrap(),
