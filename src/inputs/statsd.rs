@@ -291,7 +291,10 @@ impl Intake {
         }
         if key.generation == batch.generation {
             let bucket = &mut batch.folded[key.slot].bucket;
-            for _ in 0..weight {
+            // The first add outside the loop: LLVM hoists a timer's sketch index (two `ln`s)
+            // out of a loop it always enters, so every counter would pay for it.
+            bucket.add(value, now);
+            for _ in 1..weight {
                 bucket.add(value, now);
             }
         } else {
