@@ -42,6 +42,16 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// A free TCP port, for etsy's management console: a port free for UDP may be taken for TCP
+/// (etsy then dies after "server is up", and no flush ever comes).
+fn free_tcp_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 struct Etsy(Child);
 
 impl Drop for Etsy {
@@ -223,7 +233,7 @@ fn side_by_side(seed: u64, etsy_config: &str, tally_flush: &str) {
     let config = format!(
         "{{ port: {etsy_port}, address: \"127.0.0.1\", mgmt_address: \"127.0.0.1\", mgmt_port: {},
            graphiteHost: \"127.0.0.1\", graphitePort: {}, flushInterval: {}, {etsy_config} }}",
-        free_port(),
+        free_tcp_port(),
         etsy_graphite.local_addr().unwrap().port(),
         INTERVAL.as_millis()
     );
@@ -237,7 +247,7 @@ fn side_by_side(seed: u64, etsy_config: &str, tally_flush: &str) {
         .spawn()
         .expect("start node");
     let stdout = child.stdout.take().unwrap();
-    let etsy = Etsy(child);
+    let mut etsy = Etsy(child);
     let (up_tx, up_rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -282,6 +292,9 @@ outputs:
             etsy_flushes.len(),
             tally_flushes.len()
         );
+        if let Ok(Some(status)) = etsy.0.try_wait() {
+            panic!("etsy statsd exited: {status}");
+        }
         std::thread::sleep(Duration::from_millis(20));
         collect(&etsy_rx, &mut etsy_flushes);
         collect(&tally_rx, &mut tally_flushes);
