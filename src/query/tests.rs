@@ -131,10 +131,14 @@ mod against_raw {
                 let oldest = (NOW - tier.retention as i64).div_euclid(res) * res;
                 for (i, got) in s.values.iter().enumerate() {
                     let t = s.start + i as i64 * i64::from(s.step);
-                    // A merged point holds the slots [t - res, t + step - res), graphite's grouping.
-                    let shift = if i64::from(s.step) > res { res } else { 0 };
-                    let lo = (t - shift).max(first).max(oldest);
-                    let hi = (t + i64::from(s.step) - shift).min(end);
+                    // A merged point holds the slots [t - res, t + step - res), graphite's grouping;
+                    // with maxDataPoints=1 the one point holds every slot (graphite: no nudge).
+                    let (lo, hi) = if mdp == Some(1) {
+                        (first.max(oldest), end)
+                    } else {
+                        let shift = if i64::from(s.step) > res { res } else { 0 };
+                        ((t - shift).max(first).max(oldest), (t + i64::from(s.step) - shift).min(end))
+                    };
                     let inside: Vec<(f64, i64)> = raw.iter().copied()
                         .filter(|&(_, time)| { let slot = time.div_euclid(res) * res; slot >= lo && slot < hi })
                         .collect();
