@@ -128,8 +128,8 @@ fn run(bin: &Path, mode: &str, glob: bool) -> Run {
     }
     stop_writer.store(true, Ordering::Relaxed);
     let written = writer.join().unwrap();
-    // Until everything written is delivered, or nothing more arrives for longer than the
-    // rotate wait (copytruncate loses its window's lines): a loaded machine only makes it slower.
+    // Until everything written is delivered, or (copytruncate, which loses its window's lines)
+    // nothing more arrives for three rotate waits: a loaded machine only makes it slower.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let (mut seen, mut since) = (0, std::time::Instant::now());
     while std::time::Instant::now() < deadline {
@@ -140,7 +140,8 @@ fn run(bin: &Path, mode: &str, glob: bool) -> Run {
         }
         if n != seen {
             (seen, since) = (n, std::time::Instant::now());
-        } else if since.elapsed() > ROTATE_WAIT * 3 {
+        } else if mode == "copytruncate" && since.elapsed() > ROTATE_WAIT * 3 {
+            // Only copytruncate can leave lines undelivered for good; `create` waits for all.
             break;
         }
     }
