@@ -24,7 +24,8 @@ pub fn page_out_own_code() -> usize {
     let mut advised = 0;
     for (start, end) in read_only_mappings_of(&maps, &exe) {
         // SAFETY: the range is a whole, page-aligned mapping of this process (from its own maps
-        // file) that is never written; MADV_PAGEOUT only drops pages, which fault back in.
+        // file) that is never written; MADV_RANDOM only changes readahead and MADV_PAGEOUT only
+        // drops clean pages, which fault back in from the file.
         let advise =
             |advice| unsafe { libc::madvise(start as *mut libc::c_void, end - start, advice) };
         let rc = match advise(libc::MADV_RANDOM) {
@@ -34,7 +35,7 @@ pub fn page_out_own_code() -> usize {
         if rc == 0 {
             advised += end - start;
         } else {
-            tracing::debug!(error = %std::io::Error::last_os_error(), "madvise(MADV_PAGEOUT) failed.");
+            tracing::debug!(error = %std::io::Error::last_os_error(), "madvise of the program code failed; it stays resident.");
             break;
         }
     }
