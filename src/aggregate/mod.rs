@@ -127,51 +127,15 @@ impl Aggregator {
             self.stats.too_new += 1;
             return Outcome::TooNew;
         }
-        let open = match self.open.get_mut(&obs.series) {
-            Some(open) => open,
-            None => {
-                let schema = self.schemas.resolve(obs.series.as_str());
-                self.open.entry(obs.series.clone()).or_insert(Open {
-                    kind: obs.kind,
-                    schema,
-                    slots: Vec::with_capacity(4),
-                })
-            }
-        };
-        if open.kind != obs.kind {
-            self.stats.kind_conflicts += 1;
-        }
-        let mut folded = false;
-        for tier in &self.schemas.get(open.schema).tiers {
-            let res = i64::from(tier.resolution);
-            let start = obs.time.div_euclid(res) * res;
-            // A slot is kept while any of it is within retention.
-            if start + res <= now.saturating_sub(tier.retention as i64) {
-                continue;
-            }
-            folded = true;
-            let r = tier.resolution;
-            match open
-                .slots
-                .iter_mut()
-                .rev()
-                .find(|(t, s, _)| *t == r && *s == start)
-            {
-                Some((_, _, b)) => b.add(obs.value, obs.time),
-                None => open
-                    .slots
-                    .push((r, start, Bucket::new(open.kind, obs.value, obs.time))),
-            }
-        }
-        if folded {
-            Outcome::Folded
-        } else {
-            if open.slots.is_empty() {
-                self.open.remove(&obs.series);
-            }
-            self.stats.too_old += 1;
-            Outcome::TooOld
-        }
+        self.fold(
+            &obs.series,
+            obs.kind,
+            obs.time,
+            1,
+            now,
+            |b| b.add(obs.value, obs.time),
+            |kind| Bucket::new(kind, obs.value, obs.time),
+        )
     }
 
     /// Merges a bucket an input folded (see [`Folded`]); the stats count its observations.
@@ -184,28 +148,53 @@ impl Aggregator {
             self.stats.too_new += b.count;
             return Outcome::TooNew;
         }
-        let open = match self.open.get_mut(&folded.series) {
+        self.fold(
+            &folded.series,
+            folded.kind,
+            time,
+            b.count,
+            now,
+            |slot| slot.merge(b),
+            |_| b.clone(),
+        )
+    }
+
+    /// Folds `count` observations of `series` made at `time` into the slot of every tier that
+    /// still keeps it: `add` into an open slot, `new` makes a slot's first bucket.
+    #[allow(clippy::too_many_arguments)]
+    fn fold(
+        &mut self,
+        series: &Series,
+        kind: Kind,
+        time: i64,
+        count: u64,
+        now: i64,
+        add: impl Fn(&mut Bucket),
+        new: impl Fn(Kind) -> Bucket,
+    ) -> Outcome {
+        let open = match self.open.get_mut(series) {
             Some(open) => open,
             None => {
-                let schema = self.schemas.resolve(folded.series.as_str());
-                self.open.entry(folded.series.clone()).or_insert(Open {
-                    kind: folded.kind,
+                let schema = self.schemas.resolve(series.as_str());
+                self.open.entry(series.clone()).or_insert(Open {
+                    kind,
                     schema,
                     slots: Vec::with_capacity(4),
                 })
             }
         };
-        if open.kind != folded.kind {
-            self.stats.kind_conflicts += b.count;
+        if open.kind != kind {
+            self.stats.kind_conflicts += count;
         }
-        let mut merged = false;
+        let mut folded = false;
         for tier in &self.schemas.get(open.schema).tiers {
             let res = i64::from(tier.resolution);
             let start = time.div_euclid(res) * res;
+            // A slot is kept while any of it is within retention.
             if start + res <= now.saturating_sub(tier.retention as i64) {
                 continue;
             }
-            merged = true;
+            folded = true;
             let r = tier.resolution;
             match open
                 .slots
@@ -213,17 +202,17 @@ impl Aggregator {
                 .rev()
                 .find(|(t, s, _)| *t == r && *s == start)
             {
-                Some((_, _, slot)) => slot.merge(b),
-                None => open.slots.push((r, start, b.clone())),
+                Some((_, _, b)) => add(b),
+                None => open.slots.push((r, start, new(open.kind))),
             }
         }
-        if merged {
+        if folded {
             Outcome::Folded
         } else {
             if open.slots.is_empty() {
-                self.open.remove(&folded.series);
+                self.open.remove(series);
             }
-            self.stats.too_old += b.count;
+            self.stats.too_old += count;
             Outcome::TooOld
         }
     }
