@@ -1,37 +1,10 @@
 //! `/render?format=png|svg` on the real binary: carbon in, images out, GET and POST alike.
 
 use crate::util::*;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 
 /// One request, the raw answer: status, content type, body bytes.
 fn fetch(d: &Daemon, method: &str, path: &str, form: &str) -> (u16, String, Vec<u8>) {
-    let mut s = TcpStream::connect(d.http).expect("connect http");
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n");
-    if method == "POST" {
-        req.push_str(&format!(
-            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-            form.len()
-        ));
-    }
-    req.push_str("\r\n");
-    req.push_str(form);
-    s.write_all(req.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("head");
-    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let content_type = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-type: "))
-        .unwrap_or_default()
-        .to_string();
-    assert!(
-        !head.contains("transfer-encoding: chunked"),
-        "images have a length"
-    );
-    (status, content_type, raw[split + 4..].to_vec())
+    d.request_raw(method, path, form)
 }
 
 #[test]

@@ -168,9 +168,23 @@ impl Daemon {
 
     /// GET with the raw answer: status, content type, body bytes.
     pub fn get_raw(&self, path: &str) -> (u16, String, Vec<u8>) {
+        self.request_raw("GET", path, "")
+    }
+
+    /// GET, or POST of a url-encoded `form`, with the raw answer: status, content type, body
+    /// bytes (never chunked: the answer must have a length).
+    pub fn request_raw(&self, method: &str, path: &str, form: &str) -> (u16, String, Vec<u8>) {
         let mut s = TcpStream::connect(self.http).expect("connect http");
         s.set_read_timeout(Some(Duration::from_secs(30))).ok();
-        let req = format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n");
+        if method == "POST" {
+            req.push_str(&format!(
+                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+                form.len()
+            ));
+        }
+        req.push_str("\r\n");
+        req.push_str(form);
         s.write_all(req.as_bytes()).expect("send request");
         let mut raw = Vec::new();
         s.read_to_end(&mut raw).expect("read response");
@@ -188,7 +202,7 @@ impl Daemon {
             .to_string();
         assert!(
             !head.contains("transfer-encoding: chunked"),
-            "GET {path}: chunked"
+            "{method} {path}: chunked"
         );
         (status, content_type, raw[split + 4..].to_vec())
     }
