@@ -118,25 +118,25 @@ fn rw_output(port: u16, path: &str) -> String {
     )
 }
 
+/// Two remote_write outputs, `prom` and `vm`, to Prometheus's and VictoriaMetrics's receivers.
+fn prom_and_vm_outputs(prom_port: u16, vm_port: u16) -> String {
+    let named = |port, name| {
+        rw_output(port, "/api/v1/write").replacen(
+            "remote_write,",
+            &format!("remote_write, name: {name},"),
+            1,
+        )
+    };
+    format!("{}{}", named(prom_port, "prom"), named(vm_port, "vm"))
+}
+
 #[test]
 fn prometheus_and_victoria_metrics_get_the_same_numbers() {
     let dir = TestDir::new();
     let (Some(prom), Some(vm)) = (prometheus(&dir), victoria(&dir)) else {
         return;
     };
-    let outputs = format!(
-        "{}{}",
-        rw_output(prom.addr.port(), "/api/v1/write").replacen(
-            "remote_write,",
-            "remote_write, name: prom,",
-            1
-        ),
-        rw_output(vm.addr.port(), "/api/v1/write").replacen(
-            "remote_write,",
-            "remote_write, name: vm,",
-            1
-        ),
-    );
+    let outputs = prom_and_vm_outputs(prom.addr.port(), vm.addr.port());
     let host = Daemon::start(&host_config(&dir, &outputs));
     send_timers(&host, "ship.r", 48);
     wait_until("host has 48 observations", Duration::from_secs(10), || {
@@ -233,19 +233,7 @@ fn a_batch_resent_after_a_lost_ack_loses_nothing() {
     let (Some(mut prom), Some(mut vm)) = (prometheus(&dir), victoria(&dir)) else {
         return;
     };
-    let outputs = format!(
-        "{}{}",
-        rw_output(prom.addr.port(), "/api/v1/write").replacen(
-            "remote_write,",
-            "remote_write, name: prom,",
-            1
-        ),
-        rw_output(vm.addr.port(), "/api/v1/write").replacen(
-            "remote_write,",
-            "remote_write, name: vm,",
-            1
-        ),
-    );
+    let outputs = prom_and_vm_outputs(prom.addr.port(), vm.addr.port());
     let cfg = host_config(&dir, &outputs);
     let host = Daemon::start(&cfg);
     // Over two seconds at least: the resent samples are then older than the newest one.
