@@ -14,6 +14,12 @@ const TWO_LISTS: &[super::Param] = &[
     p("seriesListSecondPos", SeriesList).req(),
 ];
 
+const AS_PERCENT: &[super::Param] = &[
+    p("seriesList", SeriesList).req(),
+    p("total", Any),
+    p("nodes", NodeOrTag).multi(),
+];
+
 pub const FUNCTIONS: &[Func] = &[
     f(
         "divideSeries",
@@ -38,22 +44,14 @@ pub const FUNCTIONS: &[Func] = &[
     f(
         "asPercent",
         "Combine",
-        &[
-            p("seriesList", SeriesList).req(),
-            p("total", Any),
-            p("nodes", NodeOrTag).multi(),
-        ],
+        AS_PERCENT,
         as_percent,
         "Each series as a percentage of a total: a number, one series, a matching list, or the sum of the list; with nodes, groups are matched.",
     ),
     f(
         "pct",
         "Combine",
-        &[
-            p("seriesList", SeriesList).req(),
-            p("total", Any),
-            p("nodes", NodeOrTag).multi(),
-        ],
+        AS_PERCENT,
         as_percent,
         "Short form of asPercent.",
     ),
