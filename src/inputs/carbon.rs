@@ -2,12 +2,12 @@
 //! timestamp meaning now, tagged paths (`disk.used;dc=eu`) put into canonical order. A bad line
 //! is counted and logged at a limited rate; the connection stays up and the rest is read.
 
-use super::{Feed, RateLimitedLog};
+use super::{Feed, RateLimitedLog, tcp};
 use crate::clock::unix_now;
 use crate::metric::{Kind, Observation, Series};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -165,41 +165,30 @@ pub async fn serve_tcp(
     tx: mpsc::Sender<Feed>,
     settings: Settings,
     stats: Arc<Stats>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
+    let max_connections = settings.max_connections;
     let cx = Arc::new(Context {
         settings,
-        stats,
+        stats: stats.clone(),
         log: RateLimitedLog::new(Duration::from_secs(10)),
     });
-    let open = Arc::new(AtomicUsize::new(0));
-    loop {
-        tokio::select! {
-            _ = shutdown.changed() => break,
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(a) => a,
-                    Err(error) => {
-                        tracing::warn!(%error, "Carbon accept failed.");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                };
-                if open.load(Relaxed) >= cx.settings.max_connections {
-                    cx.stats.refused_connections.fetch_add(1, Relaxed);
-                    drop(stream);
-                    continue;
-                }
-                cx.stats.connections.fetch_add(1, Relaxed);
-                open.fetch_add(1, Relaxed);
-                let (cx, tx, open, shutdown) = (cx.clone(), tx.clone(), open.clone(), shutdown.clone());
-                tokio::spawn(async move {
-                    connection(stream, peer, &cx, &tx, shutdown).await;
-                    open.fetch_sub(1, Relaxed);
-                });
-            }
-        }
-    }
+    let counters = tcp::Counters {
+        connections: &stats.connections,
+        refused_connections: &stats.refused_connections,
+    };
+    tcp::accept(
+        listener,
+        "Carbon",
+        max_connections,
+        counters,
+        shutdown,
+        |stream, peer, shutdown| {
+            let (cx, tx) = (cx.clone(), tx.clone());
+            async move { connection(stream, peer, &cx, &tx, shutdown).await }
+        },
+    )
+    .await;
 }
 
 async fn connection(

@@ -7,6 +7,7 @@ pub mod carbon;
 pub mod collect;
 pub mod statsd;
 pub mod tail;
+pub mod tcp;
 
 use crate::aggregate::Folded;
 use crate::metric::Observation;

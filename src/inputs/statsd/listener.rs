@@ -7,11 +7,11 @@
 
 use super::{Batch, Intake, Stats};
 use crate::clock::unix_now;
-use crate::inputs::Feed;
+use crate::inputs::{Feed, tcp};
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
@@ -183,38 +183,26 @@ pub async fn serve_tcp(
     intake: SharedIntake,
     tx: mpsc::Sender<Feed>,
     settings: Settings,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
     let stats = lock(&intake).stats().clone();
-    let open = Arc::new(AtomicUsize::new(0));
-    loop {
-        tokio::select! {
-            _ = shutdown.changed() => break,
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(a) => a,
-                    Err(error) => {
-                        tracing::warn!(%error, "StatsD accept failed.");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                };
-                if open.load(Relaxed) >= settings.max_connections {
-                    stats.refused_connections.fetch_add(1, Relaxed);
-                    continue;
-                }
-                stats.connections.fetch_add(1, Relaxed);
-                open.fetch_add(1, Relaxed);
-                let (intake, tx, open, shutdown, stats) =
-                    (intake.clone(), tx.clone(), open.clone(), shutdown.clone(), stats.clone());
-                let max = settings.max_packet_size;
-                tokio::spawn(async move {
-                    connection(stream, peer, &intake, &stats, max, &tx, shutdown).await;
-                    open.fetch_sub(1, Relaxed);
-                });
-            }
-        }
-    }
+    let counters = tcp::Counters {
+        connections: &stats.connections,
+        refused_connections: &stats.refused_connections,
+    };
+    let max = settings.max_packet_size;
+    tcp::accept(
+        listener,
+        "StatsD",
+        settings.max_connections,
+        counters,
+        shutdown,
+        |stream, peer, shutdown| {
+            let (intake, tx, stats) = (intake.clone(), tx.clone(), stats.clone());
+            async move { connection(stream, peer, &intake, &stats, max, &tx, shutdown).await }
+        },
+    )
+    .await;
 }
 
 /// Complete lines are handed over per read; a line longer than `max` is dropped and counted.
