@@ -16,11 +16,16 @@ const SYSTEM_CONFIG: &str = "/etc/tally/tally.yaml";
 #[command(
     name = "tally",
     version,
-    about = "Host metrics agent: carbon in, resolution buckets, a Graphite-compatible store and API",
-    long_about = "tally turns what a host does into numbers and graphs. It listens for carbon \
-(Graphite plaintext) lines, folds every observation into resolution buckets (count, sum, min, max, \
-last, and a percentile sketch for timers), keeps them in an embedded store, and serves them through \
-graphite-web's HTTP API, so Grafana's Graphite data source works against it unchanged.",
+    about = "Host metrics agent: system collectors, log parsers, StatsD and carbon in; resolution \
+buckets, a Graphite-compatible store and API, shipping out",
+    long_about = "tally turns what a host does into numbers and graphs. It collects system metrics \
+with Diamond's names, tails logs through YAML regex parsers, and listens for StatsD and carbon \
+(Graphite plaintext). Every observation is folded into resolution buckets (count, sum, min, max, \
+last, and a percentile sketch for timers), kept in an embedded store that survives kill -9, and \
+served through graphite-web's HTTP API, so Grafana's Graphite data source works against it \
+unchanged. Outputs ship the buckets to a central tally, carbon or Prometheus remote_write \
+through crash-safe disk spools.\n\nThe config is YAML; /etc/tally/tally.yaml (or config/tally.yaml \
+in the source) documents every key by example.",
     after_help = "Examples:\n  tally run                          # built-in defaults: ./tally-data, API on 127.0.0.1:8080\n  \
 tally run -c /etc/tally/tally.yaml\n  tally check -c /etc/tally/tally.yaml   # before a reload (systemctl reload tally)\n  \
 tally query 'servers.*.loadavg.01' --from -1h\n  tally query 'web.requests:sumrate' --from -1d --max-data-points 100\n\n\
