@@ -19,6 +19,7 @@ fn bench(c: &mut Criterion) {
         data_dir: dir.path().to_path_buf(),
         tiers: schemas.resolutions(),
         head_flush_interval: 600,
+        head_max_bytes: tally::store::HEAD_MAX_BYTES,
     })
     .unwrap();
     // 31 days of one timer observation every 10 s, committed a day at a time, then sealed.

@@ -20,6 +20,7 @@ fn store(dir: &std::path::Path, schemas: &Arc<Schemas>) -> Store {
         data_dir: dir.to_path_buf(),
         tiers: schemas.resolutions(),
         head_flush_interval: 600,
+        head_max_bytes: tally::store::HEAD_MAX_BYTES,
     })
     .unwrap();
     let mut agg = Aggregator::new(schemas.clone(), AggOptions::default());

@@ -36,6 +36,7 @@ fn options(dir: &Path) -> Options {
             },
         ],
         head_flush_interval: 600,
+        head_max_bytes: tally::store::HEAD_MAX_BYTES,
     }
 }
 

@@ -10,7 +10,9 @@
 #    size are sampled every 10 s. The spool bound is SPOOL_MAX. PEER=up runs the same load with
 #    the peer (VictoriaMetrics) up instead; HEAD_FLUSH sets the store's head_flush_interval.
 #    Each row: RSS and anonymous memory (smaps_rollup), spool size, the store head's buckets,
-#    records pending, buckets sent and dropped (over the bound) so far, carbon lines taken so far.
+#    records pending, buckets sent and dropped (over the bound) so far, carbon lines taken so far,
+#    then tally's own view: heap in use (malloc, as of the last trim), the head's bytes, live
+#    segments, and the 1-minute load average. HEAD_MAX sets storage.head_max_bytes.
 #
 #   POINTS=1000000 RATE=50000 SERIES=50000 OUTAGE_SECS=600 SPOOL_MAX=256MiB scripts/bench-ship.sh
 #   (SKIP_THROUGHPUT=1 runs only the memory part.)
@@ -90,7 +92,7 @@ cat >"$work/host.yaml" <<EOF
 data_dir: $work/host
 http: { listen: 127.0.0.1:$hp }
 inputs: { system: { enabled: false }, carbon: { listen: 127.0.0.1:$hc } }
-storage: { head_flush_interval: ${HEAD_FLUSH:-10m} }
+storage: { head_flush_interval: ${HEAD_FLUSH:-10m}, head_max_bytes: ${HEAD_MAX:-128MiB} }
 outputs:
   - { type: remote_write, url: 'http://127.0.0.1:$target/api/v1/write', spool_max_bytes: $SPOOL_MAX, exclude: [tally] }
 EOF
@@ -116,7 +118,7 @@ v = [p[0] for s in json.load(sys.stdin) for p in s["datapoints"] if p[0] is not 
 print(int(sum(v)) if sys.argv[1] == "sum" else (int(v[-1]) if v else 0))' "$2"; }
 max_rss=0
 t0=$(date +%s)
-echo "t rss_MiB anon_MiB spool_MiB head_buckets pending_records sent dropped lines_in"
+echo "t rss_MiB anon_MiB spool_MiB head_buckets pending_records sent dropped lines_in heap_MiB head_MiB segments load1"
 # A row about every 10 s; t is the real time since the feeder started.
 while (( $(date +%s) - t0 < OUTAGE_SECS )); do
   sleep 10
@@ -125,7 +127,7 @@ while (( $(date +%s) - t0 < OUTAGE_SECS )); do
   anon=$(awk '/^Anonymous:/ {print $2}' /proc/$host/smaps_rollup)
   spool=$(du -sk "$work/host/spool" | cut -f1)
   (( rss > max_rss )) && max_rss=$rss
-  echo "${t}s $((rss / 1024)) $((anon / 1024)) $((spool / 1024)) $(own tally.store.head_buckets last) $(own tally.ship.remote_write.pending_records last) $(own tally.ship.remote_write.sent:sum sum) $(own tally.ship.remote_write.dropped:sum sum) $(own tally.carbon.lines:sum sum)"
+  echo "${t}s $((rss / 1024)) $((anon / 1024)) $((spool / 1024)) $(own tally.store.head_buckets last) $(own tally.ship.remote_write.pending_records last) $(own tally.ship.remote_write.sent:sum sum) $(own tally.ship.remote_write.dropped:sum sum) $(own tally.carbon.lines:sum sum) $(( $(own tally.memory.heap_bytes last) >> 20 )) $(( $(own tally.store.head_bytes last) >> 20 )) $(own tally.store.segments last) $(cut -d' ' -f1 /proc/loadavg)"
 done
 kill "$feeder" 2>/dev/null || true
 echo "max RSS $((max_rss / 1024)) MiB; spool bound $SPOOL_MAX"

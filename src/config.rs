@@ -120,6 +120,8 @@ pub struct StorageFile {
     /// Buckets kept for retry while the store refuses commits; past it the oldest are dropped
     /// and counted (default 2000000).
     pub max_pending_buckets: Option<usize>,
+    /// The in-memory head is written out early once it holds about this much (default `128MiB`).
+    pub head_max_bytes: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -252,6 +254,7 @@ pub struct Storage {
     pub head_flush_interval: i64,
     pub max_future: i64,
     pub max_pending_buckets: usize,
+    pub head_max_bytes: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -402,6 +405,16 @@ impl File {
                 .max_pending_buckets
                 .unwrap_or(2_000_000)
                 .max(1000),
+            head_max_bytes: match &self.storage.head_max_bytes {
+                None => crate::store::HEAD_MAX_BYTES,
+                Some(s) => match outputs::parse_bytes(&s.value) {
+                    Some(b) if b >= 1 << 20 => usize::try_from(b).unwrap_or(usize::MAX),
+                    _ => {
+                        p.at(s, format!("head_max_bytes {:?}: expected a size of at least 1MiB, e.g. 128MiB", s.value));
+                        crate::store::HEAD_MAX_BYTES
+                    }
+                },
+            },
         };
         let query = Query {
             max_points_per_series: self.query.max_points_per_series.unwrap_or(20_000).max(1),

@@ -174,6 +174,9 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             if config.source.is_none() {
                 tracing::info!(data_dir = %config.data_dir.display(), "No config file; using built-in defaults.");
             }
+            // Before any thread starts (see agent/heap.rs).
+            let arenas = tally::agent::limit_arenas();
+            tracing::debug!(?arenas, "malloc arenas limited");
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;

@@ -21,6 +21,7 @@ fuzz_target!(|data: &[u8]| {
         data_dir: root.to_path_buf(),
         tiers: tally::schema::Schemas::default_list().resolutions(),
         head_flush_interval: 600,
+        head_max_bytes: tally::store::HEAD_MAX_BYTES,
     };
     if let Ok(store) = Store::open_read_only(options.clone()) {
         let _ = store.stats();

@@ -26,6 +26,7 @@ pub enum Control {
 }
 
 mod collect;
+mod heap;
 mod memory;
 mod pipeline;
 mod reload;
@@ -34,6 +35,7 @@ pub mod systemd;
 mod tail;
 
 pub use collect::settings as collect_settings;
+pub use heap::limit_arenas;
 
 use pipeline::Pipeline;
 
@@ -74,11 +76,7 @@ struct Inputs {
 
 /// Runs the daemon until a [`Control::Shutdown`] arrives (or the control channel closes).
 pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow::Result<()> {
-    let store_options = store::Options {
-        data_dir: config.data_dir.clone(),
-        tiers: config.storage.schemas.resolutions(),
-        head_flush_interval: config.storage.head_flush_interval,
-    };
+    let store_options = store_options(&config);
     let started = Instant::now();
     let store = Arc::new(
         tokio::task::spawn_blocking(move || Store::open(store_options))
@@ -336,5 +334,6 @@ pub fn store_options(config: &Config) -> store::Options {
         data_dir: PathBuf::from(&config.data_dir),
         tiers: config.storage.schemas.resolutions(),
         head_flush_interval: config.storage.head_flush_interval,
+        head_max_bytes: config.storage.head_max_bytes,
     }
 }

@@ -2,7 +2,7 @@
 //! could not take, within a bound), runs maintenance off the commit path, and turns component
 //! counters into `tally.*` observations.
 
-use super::Inputs;
+use super::{Inputs, heap};
 use crate::aggregate::{self, Aggregator};
 use crate::clock::unix_now;
 use crate::http;
@@ -40,7 +40,14 @@ pub(super) struct Pipeline {
     maintain_every: std::time::Duration,
     /// Outputs: staged with each commit, closed slots spooled after it.
     pub(super) ship: Ship,
+    /// When the heap was last trimmed (see agent/heap.rs), and its bytes in use then.
+    last_trim: Option<Instant>,
+    heap_bytes: Arc<AtomicU64>,
 }
+
+/// How often freed heap memory is given back to the kernel: about every head flush and
+/// compaction, which free the most.
+const TRIM_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Pipeline {
     pub(super) fn new(
@@ -66,6 +73,8 @@ impl Pipeline {
             last_maintain: None,
             maintain_every,
             ship,
+            last_trim: None,
+            heap_bytes: Arc::default(),
         }
     }
 
@@ -199,15 +208,32 @@ impl Pipeline {
             return;
         }
         self.last_maintain = Some(Instant::now());
-        let (store, busy, errors) = (
+        let trim = self.last_trim.is_none_or(|t| t.elapsed() >= TRIM_EVERY);
+        if trim {
+            self.last_trim = Some(Instant::now());
+        }
+        let (store, busy, errors, heap_bytes) = (
             self.store.clone(),
             self.maintaining.clone(),
             self.maintain_errors.clone(),
+            self.heap_bytes.clone(),
         );
         tokio::task::spawn_blocking(move || {
             if let Err(error) = store.maintain(now) {
                 errors.fetch_add(1, Relaxed);
                 tracing::error!(%error, "Store maintenance failed; will retry.");
+            }
+            if trim {
+                let started = Instant::now();
+                heap::trim();
+                let usage = heap::usage();
+                heap_bytes.store(usage.heap, Relaxed);
+                tracing::debug!(
+                    ms = started.elapsed().as_millis() as u64,
+                    rss = usage.rss,
+                    heap = usage.heap,
+                    "Heap trimmed."
+                );
             }
             busy.store(false, Relaxed);
         });
@@ -317,6 +343,9 @@ impl Pipeline {
             ("tally.store.disk_bytes", s.disk_bytes),
             ("tally.store.wal_bytes", s.wal_bytes),
             ("tally.store.head_buckets", s.head_buckets),
+            ("tally.store.head_bytes", s.head_bytes),
+            ("tally.memory.rss_bytes", heap::rss()),
+            ("tally.memory.heap_bytes", self.heap_bytes.load(Relaxed)),
             ("tally.store.segments", s.segments),
             ("tally.store.events", s.events),
             (

@@ -32,6 +32,15 @@ pub struct Bucket {
 }
 
 impl Bucket {
+    /// Bytes the bucket's extra holds on the heap (a sketch or a distinct set; 0 for none).
+    pub fn heap_bytes(&self) -> usize {
+        match &self.extra {
+            Extra::None => 0,
+            Extra::Sketch(s) => s.heap_bytes(),
+            Extra::Distinct(d) => d.heap_bytes(),
+        }
+    }
+
     /// A bucket holding one observation.
     pub fn new(kind: Kind, value: f64, time: i64) -> Bucket {
         let extra = match kind {

@@ -40,6 +40,15 @@ fn hll_insert(regs: &mut [u8; REGISTERS], id: u64) {
 }
 
 impl Distinct {
+    /// Bytes this set holds on the heap, itself included (for memory bounds).
+    pub fn heap_bytes(&self) -> usize {
+        std::mem::size_of::<Distinct>()
+            + match self {
+                Distinct::Exact(ids) => ids.capacity() * 8,
+                Distinct::Hll(_) => REGISTERS,
+            }
+    }
+
     /// Adds a member id (see [`crate::metric::set_member`]).
     pub fn insert(&mut self, id: u64) {
         match self {

@@ -123,6 +123,12 @@ impl Sketch {
         Sketch::default()
     }
 
+    /// Bytes this sketch holds on the heap, itself included (for memory bounds).
+    pub fn heap_bytes(&self) -> usize {
+        std::mem::size_of::<Sketch>()
+            + (self.positive.counts.capacity() + self.negative.counts.capacity()) * 8
+    }
+
     fn key(magnitude: f64) -> i32 {
         (magnitude.ln() / ln_gamma()).ceil() as i32
     }

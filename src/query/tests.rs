@@ -105,6 +105,7 @@ mod against_raw {
                 data_dir: dir.path().to_path_buf(),
                 tiers: schemas.resolutions(),
                 head_flush_interval: 600,
+                head_max_bytes: crate::store::HEAD_MAX_BYTES,
             }).unwrap();
             let series = Series::parse("a.b").unwrap();
             let mut agg = Aggregator::new(schemas.clone(), AggOptions::default());

@@ -14,7 +14,6 @@ pub mod proto;
 use super::record::Record;
 use crate::config::outputs::Naming;
 use proto::{Label, Sample, TimeSeries, WriteRequest};
-use std::collections::BTreeMap;
 
 /// Label settings of one output.
 #[derive(Debug, Clone)]
@@ -50,8 +49,13 @@ pub fn label_name(tag: &str) -> String {
 
 /// The samples of the records as one request, before compression. Samples of one series are
 /// sorted by time; when a record amends a slot shipped before, the later value is kept.
+///
+/// Built as one flat list sorted once (not a map of maps): a request holds a sample or a few
+/// for each of up to `max_batch` series, and a tree node per series would be most of its memory.
 pub fn request(records: &[Record], naming: &Naming, labels: &Labels) -> WriteRequest {
-    let mut series: BTreeMap<Vec<Label>, BTreeMap<i64, f64>> = BTreeMap::new();
+    // (labels, time, value) in the records' order; the sort below is stable, so of samples
+    // with the same labels and time the last one is the newest.
+    let mut samples: Vec<(Vec<Label>, i64, f64)> = Vec::new();
     for rec in records {
         for e in &rec.entries {
             let tags: Vec<Label> = e
@@ -93,27 +97,27 @@ pub fn request(records: &[Record], naming: &Naming, labels: &Labels) -> WriteReq
                         ls.reverse();
                         ls.dedup_by(|a, b| a.name == b.name);
                         ls.reverse();
-                        series
-                            .entry(ls)
-                            .or_default()
-                            .insert(start.saturating_mul(1000), value);
+                        samples.push((ls, start.saturating_mul(1000), value));
                     },
                 );
             }
         }
     }
-    WriteRequest {
-        timeseries: series
-            .into_iter()
-            .map(|(labels, samples)| TimeSeries {
-                labels,
-                samples: samples
-                    .into_iter()
-                    .map(|(timestamp, value)| Sample { value, timestamp })
-                    .collect(),
-            })
-            .collect(),
+    samples.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+    let mut timeseries: Vec<TimeSeries> = Vec::new();
+    for (ls, timestamp, value) in samples {
+        match timeseries.last_mut() {
+            Some(ts) if ts.labels == ls => match ts.samples.last_mut() {
+                Some(last) if last.timestamp == timestamp => last.value = value,
+                _ => ts.samples.push(Sample { value, timestamp }),
+            },
+            _ => timeseries.push(TimeSeries {
+                labels: ls,
+                samples: vec![Sample { value, timestamp }],
+            }),
+        }
     }
+    WriteRequest { timeseries }
 }
 
 /// Protobuf, then snappy block format: the body of a remote_write POST.
@@ -140,6 +144,55 @@ mod tests {
         assert_eq!(metric_name("a-b:c"), "a_b:c");
         assert_eq!(label_name("__x"), "___x");
         assert_eq!(label_name("dc"), "dc");
+    }
+
+    #[test]
+    fn a_later_record_amending_a_slot_wins_and_series_come_sorted() {
+        let naming = Naming {
+            statsd: false,
+            prefix: String::new(),
+            views: Naming::default_views(),
+        };
+        let labels = Labels {
+            extra: Vec::new(),
+            path_label: None,
+        };
+        let rec = |seq, name: &str, start, v| Record {
+            seq,
+            horizon: start + 10,
+            entries: vec![Entry {
+                series: Series::parse(name).unwrap(),
+                kind: Kind::Gauge,
+                resolution: 10,
+                buckets: vec![(start, Bucket::new(Kind::Gauge, v, start))],
+            }],
+            events: None,
+        };
+        let records = [
+            rec(1, "b", 10, 1.0),
+            rec(2, "a", 20, 5.0),
+            rec(3, "b", 20, 2.0),
+            rec(4, "b", 10, 3.0),
+            rec(5, "a", 10, 4.0),
+        ];
+        let req = request(&records, &naming, &labels);
+        let got: Vec<(&str, Vec<(i64, f64)>)> = req
+            .timeseries
+            .iter()
+            .map(|ts| {
+                (
+                    ts.labels[0].value.as_str(),
+                    ts.samples.iter().map(|s| (s.timestamp, s.value)).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a", vec![(10_000, 4.0), (20_000, 5.0)]),
+                ("b", vec![(10_000, 3.0), (20_000, 2.0)])
+            ]
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ fn open_store(dir: &Path) -> Store {
         data_dir: dir.to_path_buf(),
         tiers: schemas().resolutions(),
         head_flush_interval: 600,
+        head_max_bytes: crate::store::HEAD_MAX_BYTES,
     })
     .unwrap()
 }

@@ -17,8 +17,21 @@ pub struct Head {
     /// `(resolution, series)` → buckets sorted by slot start.
     series: FxHashMap<(u32, SeriesId), Vec<(i64, Bucket)>>,
     buckets: usize,
+    /// Heap bytes of the vectors (their capacity) and of the buckets' extras (sketches, sets).
+    held: usize,
     /// Per resolution, no bucket starts before this (a lower bound, so expiry is cheap to skip).
     oldest: FxHashMap<u32, i64>,
+}
+
+/// One slot in a series' vector.
+const SLOT_BYTES: usize = std::mem::size_of::<(i64, Bucket)>();
+/// One entry of the series map (a control byte, the key, the vector) and malloc's header of
+/// the vector's allocation.
+const ENTRY_BYTES: usize = std::mem::size_of::<((u32, SeriesId), Vec<(i64, Bucket)>)>() + 1 + 16;
+
+/// The heap bytes of one series' buckets.
+fn held_by(v: &[(i64, Bucket)], capacity: usize) -> usize {
+    capacity * SLOT_BYTES + v.iter().map(|(_, b)| b.heap_bytes()).sum::<usize>()
 }
 
 /// Merges sorted `newer` into sorted `acc`; on the same slot `newer` is merged on top.
@@ -60,22 +73,44 @@ impl Head {
         self.buckets
     }
 
+    /// About how many bytes of memory the head holds (what `storage.head_max_bytes` bounds):
+    /// its map, the vectors' capacity and the extras. Not counted: malloc's own overhead
+    /// beyond one header per vector.
+    pub fn bytes(&self) -> usize {
+        self.series.capacity() * ENTRY_BYTES + self.held
+    }
+
     /// Merges a newer bucket into the slot.
     pub fn merge(&mut self, id: SeriesId, resolution: u32, start: i64, bucket: Bucket) {
         let v = self.series.entry((resolution, id)).or_default();
+        let merge_into = |b: &mut Bucket, held: &mut usize| {
+            let before = b.heap_bytes();
+            b.merge(&bucket);
+            *held = (*held + b.heap_bytes()).saturating_sub(before);
+        };
         match v.last_mut() {
             Some((s, b)) if *s == start => {
-                b.merge(&bucket);
+                merge_into(b, &mut self.held);
                 return;
             }
             Some((s, _)) if *s > start => match v.binary_search_by_key(&start, |(s, _)| *s) {
                 Ok(i) => {
-                    v[i].1.merge(&bucket);
+                    merge_into(&mut v[i].1, &mut self.held);
                     return;
                 }
-                Err(i) => v.insert(i, (start, bucket)),
+                Err(i) => {
+                    let capacity = v.capacity();
+                    self.held += bucket.heap_bytes();
+                    v.insert(i, (start, bucket));
+                    self.held += (v.capacity() - capacity) * SLOT_BYTES;
+                }
             },
-            _ => v.push((start, bucket)),
+            _ => {
+                let capacity = v.capacity();
+                self.held += bucket.heap_bytes();
+                v.push((start, bucket));
+                self.held += (v.capacity() - capacity) * SLOT_BYTES;
+            }
         }
         self.buckets += 1;
         let oldest = self.oldest.entry(resolution).or_insert(start);
@@ -122,6 +157,7 @@ impl Head {
             !v.is_empty()
         });
         self.buckets -= dropped;
+        self.recount();
         if oldest == i64::MAX {
             self.oldest.remove(&resolution);
         } else {
@@ -145,6 +181,12 @@ impl Head {
             let o = self.oldest.entry(res).or_insert(oldest);
             *o = (*o).min(oldest);
         }
+        self.recount();
+    }
+
+    /// Sets `held` from scratch (after changes that are not one bucket at a time).
+    fn recount(&mut self) {
+        self.held = self.series.values().map(|v| held_by(v, v.capacity())).sum();
     }
 
     /// The head grouped for writing: `(resolution, partition start)` → series sorted by id, each
@@ -194,6 +236,47 @@ mod tests {
         assert_eq!((r[2].1.count, r[2].1.sum, r[2].1.last), (2, 4.0, 3.0));
         assert_eq!(h.read(1, 10, 10, 20).len(), 1);
         assert!(h.read(2, 10, 0, 100).is_empty());
+    }
+
+    #[test]
+    fn bytes_follow_what_the_head_holds() {
+        let mut h = Head::default();
+        assert_eq!(h.bytes(), 0);
+        for id in 0..1000 {
+            for t in (0..100).step_by(10) {
+                h.merge(id, 10, t, b(1.0, t));
+            }
+        }
+        // 10,000 slots of 72 bytes, vectors of capacity 16 (growth by doubling), the map.
+        let gauges = h.bytes();
+        assert!(gauges >= 10_000 * SLOT_BYTES, "{gauges}");
+        assert!(
+            gauges <= 1000 * (16 * SLOT_BYTES + 2 * ENTRY_BYTES),
+            "{gauges}"
+        );
+        // A merge into a slot that exists adds nothing for a gauge ...
+        h.merge(5, 10, 50, b(2.0, 55));
+        assert_eq!(h.bytes(), gauges);
+        // ... and its sketch for a timer, which grows as its bins do.
+        h.merge(5000, 10, 0, Bucket::new(Kind::Timer, 1.0, 0));
+        let one_timer = h.bytes();
+        assert!(one_timer > gauges + SLOT_BYTES, "{gauges} → {one_timer}");
+        for v in 1..200 {
+            h.merge(5000, 10, 0, Bucket::new(Kind::Timer, f64::from(v) * 7.0, 0));
+        }
+        assert!(
+            h.bytes() > one_timer + 100 * 8,
+            "{one_timer} → {}",
+            h.bytes()
+        );
+        // Expiry gives back what it drops; the counts agree with a recount.
+        let before = h.bytes();
+        h.expire(10, 50);
+        let after = h.bytes();
+        assert!(after < before);
+        let counted = h.held;
+        h.recount();
+        assert_eq!(h.held, counted);
     }
 
     #[test]

@@ -47,8 +47,8 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 pub use events::Origin;
 pub use segment::{partition_len, partition_slots};
 
-/// The head is flushed early when it holds this many buckets, whatever the interval.
-pub const HEAD_MAX_BUCKETS: usize = 1_000_000;
+/// Default of [`Options::head_max_bytes`].
+pub const HEAD_MAX_BYTES: usize = 128 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -78,6 +78,8 @@ pub struct Options {
     pub tiers: Vec<Tier>,
     /// Seconds between writes of the in-memory head to segment files.
     pub head_flush_interval: i64,
+    /// The head is written out early once it holds about this many bytes ([`HEAD_MAX_BYTES`]).
+    pub head_max_bytes: usize,
 }
 
 /// One commit: bucket deltas to merge, and opaque input cursors (log offsets) that become
@@ -122,6 +124,8 @@ pub struct Stats {
     pub disk_bytes: u64,
     pub wal_bytes: u64,
     pub head_buckets: u64,
+    /// About what the head (and a head being flushed) holds in memory.
+    pub head_bytes: u64,
     pub segments: u64,
     pub events: u64,
 }
@@ -184,6 +188,10 @@ impl State {
 
     fn head_len(&self) -> usize {
         self.head.len() + self.frozen.as_ref().map_or(0, |f| f.len())
+    }
+
+    fn head_bytes(&self) -> usize {
+        self.head.bytes() + self.frozen.as_ref().map_or(0, |f| f.bytes())
     }
 }
 
@@ -376,7 +384,7 @@ impl Store {
             m.last_flush = Some(now); // the clock went back
         }
         let due = now - last >= self.options.head_flush_interval.max(1);
-        if due || read(&self.state).head.len() >= HEAD_MAX_BUCKETS {
+        if due || read(&self.state).head.bytes() >= self.options.head_max_bytes {
             self.flush_locked(&mut m)?;
             m.last_flush = Some(now);
         }
@@ -530,10 +538,10 @@ impl Store {
     }
 
     pub fn stats(&self) -> Stats {
-        let (series, head_buckets, segments) = {
+        let (series, head_buckets, head_bytes, segments) = {
             let st = read(&self.state);
             let segs: usize = st.segments.values().map(Vec::len).sum();
-            (st.index.len(), st.head_len(), segs)
+            (st.index.len(), st.head_len(), st.head_bytes(), segs)
         };
         let wal_bytes = dir_bytes(&self.wal_dir());
         let disk_bytes = dir_bytes(&self.dir) + wal_bytes + dir_bytes(&self.seg_dir());
@@ -542,6 +550,7 @@ impl Store {
             disk_bytes,
             wal_bytes,
             head_buckets: head_buckets as u64,
+            head_bytes: head_bytes as u64,
             segments: segments as u64,
             events: lock(&self.events).len() as u64,
         }

@@ -23,6 +23,7 @@ pub fn opts(dir: &Path) -> Options {
             },
         ],
         head_flush_interval: 600,
+        head_max_bytes: super::HEAD_MAX_BYTES,
     }
 }
 
@@ -424,4 +425,43 @@ fn a_batch_that_never_reached_the_wal_comes_back_whole() {
             .is_ok()
     );
     assert_eq!(summary(&store, "a", 10).len(), 1);
+}
+
+#[test]
+fn the_head_is_flushed_early_once_it_holds_head_max_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts(dir.path());
+    o.head_max_bytes = 1 << 20;
+    let store = open(o);
+    let now = 1_700_000_000;
+    // The first maintain only starts the flush interval's clock.
+    store.maintain(now).unwrap();
+    // 2,000 gauges over 10 slots: well under 1 MiB at first, then over it.
+    let mut t = 0;
+    loop {
+        let deltas = (0..2000)
+            .map(|i| gauge(&format!("m.g{i}"), 10, now - 600 + t * 10, 1.0))
+            .collect();
+        store.commit(batch(deltas)).unwrap();
+        t += 1;
+        if store.stats().head_bytes >= 1 << 20 {
+            break;
+        }
+        store.maintain(now).unwrap();
+        assert_eq!(
+            store.stats().segments,
+            0,
+            "nothing is flushed before the bound"
+        );
+        assert!(t < 40, "the head never reached 1 MiB: {:?}", store.stats());
+    }
+    assert!(t > 2, "2,000 gauges are well under 1 MiB at first");
+    // The bound was passed by the last commit; the next maintain (still within the 10-minute
+    // interval) writes the head out.
+    let full = store.stats();
+    store.maintain(now + 1).unwrap();
+    let s = store.stats();
+    assert_eq!((s.head_buckets, s.head_bytes), (0, 0), "{full:?} → {s:?}");
+    assert!(s.segments > 0);
+    assert_eq!(summary(&store, "m.g7", 10).len(), t as usize);
 }
