@@ -374,3 +374,80 @@ fn events_reach_the_central_tally_once_across_an_outage_and_kill9() {
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(events(central.http), want, "each event once, every field");
 }
+
+/// The state letter of a process (`T`: stopped).
+#[cfg(debug_assertions)]
+fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+/// Late data (for a slot the output had closed) committed on the host, then `kill -9` before
+/// its spool append: the restart still ships it, once. The debug build's test hook stops the
+/// daemon exactly there (`TALLY_TEST_STOP_BEFORE_AMENDMENT`, src/ship/mod.rs).
+#[cfg(debug_assertions)]
+#[test]
+fn late_data_committed_just_before_a_kill9_reaches_the_central_once() {
+    let dir = TestDir::new();
+    let port = free_port();
+    let central = Daemon::start(&central_config(&dir, port));
+    let host_cfg = host_config(
+        &dir,
+        &format!(
+            "  - {{ type: tally, url: 'http://127.0.0.1:{port}', grace: 1s, exclude: [tally], timeout: 2s }}\n"
+        ),
+    );
+    let host = Daemon::start_env(&host_cfg, &[("TALLY_TEST_STOP_BEFORE_AMENDMENT", "1")]);
+    let slot = crate::util::unix_now() - 30;
+    host.send_carbon(&format!("ship.late 5 {slot}\nship.late 6 {slot}\n"));
+    let pid = host.child.id();
+    wait_until(
+        "the host stopped before spooling the late data",
+        Duration::from_secs(30),
+        || process_state(pid) == Some('T'),
+    );
+    host.kill9();
+    let host = Daemon::start(&host_cfg);
+    let same = |host: &Daemon, obvs: f64| {
+        let want: Vec<Vec<(f64, i64)>> = ["obvs", "sum", "max"]
+            .iter()
+            .map(|v| render(host.http, &format!("ship.late:{v}"), "-10min"))
+            .collect();
+        assert_eq!(want[0].iter().map(|p| p.0).sum::<f64>(), obvs, "host");
+        move || {
+            ["obvs", "sum", "max"]
+                .iter()
+                .map(|v| render(central.http, &format!("ship.late:{v}"), "-10min"))
+                .collect::<Vec<_>>()
+                == want
+        }
+    };
+    wait_until(
+        "the central has the late data committed before the kill",
+        Duration::from_secs(30),
+        same(&host, 2.0),
+    );
+    // More late data for the same slot, and a restart: the spent cursor is not shipped again.
+    host.send_carbon(&format!("ship.late 7 {slot}\n"));
+    wait_until(
+        "the host has the third value",
+        Duration::from_secs(30),
+        || {
+            render(host.http, "ship.late:obvs", "-10min")
+                .iter()
+                .map(|p| p.0)
+                .sum::<f64>()
+                == 3.0
+        },
+    );
+    host.stop(Duration::from_secs(10));
+    let host = Daemon::start(&host_cfg);
+    let check = same(&host, 3.0);
+    wait_until(
+        "the central has the third value",
+        Duration::from_secs(30),
+        &check,
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(check(), "nothing doubled after more deliveries");
+}

@@ -135,11 +135,13 @@ impl Pipeline {
             return Ok(());
         }
         let deltas = std::mem::take(&mut self.pending);
-        let cursors: Vec<(String, Vec<u8>)> = self.cursors.drain().collect();
+        let mut cursors: Vec<(String, Vec<u8>)> = self.cursors.drain().collect();
         let store = self.store.clone();
         let started = Instant::now();
-        // What the outputs take of this commit; theirs once the commit is durable.
-        let staged = self.ship.stage(&deltas);
+        // What the outputs take of this commit; theirs once the commit is durable. Late data
+        // also goes into the outputs' cursors, so a crash before the spool append loses none.
+        let mut staged = self.ship.stage(&deltas);
+        cursors.extend(staged.take_cursors());
         let batch = Batch { deltas, cursors };
         let result = tokio::task::spawn_blocking(move || store.try_commit(batch)).await;
         match result {
@@ -167,8 +169,12 @@ impl Pipeline {
                 };
                 tracing::error!(%error, deltas = batch.deltas.len(), "Commit failed; will retry.");
                 self.pending = batch.deltas;
-                // Newer cursors that arrived meanwhile win over the ones being retried.
+                // Newer cursors that arrived meanwhile win over the ones being retried. The
+                // outputs' cursors are made again from the retried deltas.
                 for (k, v) in batch.cursors {
+                    if k.starts_with(crate::ship::amend::KEY_PREFIX) {
+                        continue;
+                    }
                     self.cursors.entry(k).or_insert(v);
                 }
             }
@@ -191,8 +197,7 @@ impl Pipeline {
         }
         let store = self.store.clone();
         match tokio::task::spawn_blocking(move || closing.write(&store)).await {
-            Ok(failed) if !failed.is_empty() => self.ship.requeue(failed),
-            Ok(_) => {}
+            Ok(failed) => self.ship.written(failed),
             Err(error) => tracing::error!(%error, "Spool task failed."),
         }
     }

@@ -24,6 +24,7 @@
 
 /// Graphite plaintext with in-memory queues, for the StatsD input's etsy flush (`statsd:` on a
 /// carbon output); bucket outputs go through the spool and [`plaintext`] instead.
+pub mod amend;
 pub mod carbon;
 pub mod naming;
 pub mod plaintext;
@@ -111,9 +112,20 @@ struct Route {
     resolution: Vec<u32>,
 }
 
-/// The deltas of one commit that each output takes, kept until the commit succeeded.
+/// The deltas of one commit that each output takes, kept until the commit succeeded, and the
+/// store cursors the commit must carry (the outputs' amendments; see `amend`).
 #[derive(Default)]
-pub struct Staged(Vec<Vec<Delta>>);
+pub struct Staged {
+    deltas: Vec<Vec<Delta>>,
+    cursors: Vec<(String, Vec<u8>)>,
+}
+
+impl Staged {
+    /// The cursors to commit with the deltas.
+    pub fn take_cursors(&mut self) -> Vec<(String, Vec<u8>)> {
+        std::mem::take(&mut self.cursors)
+    }
+}
 
 /// Records to append, made by [`Ship::close`]; [`Closing::write`] does the I/O.
 pub struct Closing {
@@ -170,6 +182,7 @@ impl Ship {
     ) -> Result<Ship, Error> {
         let configs: Vec<&OutputConfig> = outputs.iter().collect();
         let all = store.all_series();
+        let cursors = store.cursors();
         let mut stages = Vec::new();
         for (i, config) in outputs.iter().enumerate() {
             let dir = data_dir.join("spool").join(&config.name);
@@ -201,9 +214,17 @@ impl Ship {
                 open: FxHashMap::default(),
                 horizon,
                 amend: Vec::new(),
+                unspooled: Vec::new(),
                 retry: None,
                 events_through,
             };
+            if let Some(value) = cursors.get(&amend::key(&config.name)) {
+                stage.recover_amendments(store, value);
+            }
+            stage.start_spool().map_err(|source| Error::Spool {
+                output: config.name.clone(),
+                source,
+            })?;
             let mine: Vec<(crate::store::SeriesInfo, u32)> = all
                 .iter()
                 .filter_map(|s| {
@@ -260,13 +281,52 @@ impl Ship {
                 }
             }
         }
-        Staged(out)
+        let mut cursors = Vec::new();
+        for (stage, deltas) in self.stages.iter().zip(&out) {
+            if matches!(stage.output.config.target, Target::RemoteWrite { .. }) {
+                continue;
+            }
+            let late = deltas
+                .iter()
+                .filter(|d| d.start + i64::from(d.resolution) <= stage.horizon);
+            let mut late = late.peekable();
+            if late.peek().is_none() {
+                // The cursor in the store (if any) still holds what is not appended.
+                continue;
+            }
+            let all: Vec<amend::Late> = stage
+                .unspooled
+                .iter()
+                .cloned()
+                .chain(late.map(|d| {
+                    (
+                        d.series.clone(),
+                        d.kind,
+                        d.resolution,
+                        d.start,
+                        d.bucket.clone(),
+                    )
+                }))
+                .collect();
+            let (epoch, next) = {
+                let sp = stage.output.spool();
+                (sp.epoch(), sp.next_seq())
+            };
+            cursors.push((
+                amend::key(&stage.output.config.name),
+                amend::encode(epoch, next, stage.horizon, &all),
+            ));
+        }
+        Staged {
+            deltas: out,
+            cursors,
+        }
     }
 
     /// The commit that carried the staged deltas succeeded: they become part of the open
     /// buckets (or amendments, when their slot is already closed).
     pub fn apply(&mut self, staged: Staged) {
-        for (stage, deltas) in self.stages.iter_mut().zip(staged.0) {
+        for (stage, deltas) in self.stages.iter_mut().zip(staged.deltas) {
             for d in deltas {
                 let end = d.start + i64::from(d.resolution);
                 if end <= stage.horizon {
@@ -276,9 +336,9 @@ impl Ship {
                         // back the whole request with it: late data is counted, not sent.
                         continue;
                     }
-                    stage
-                        .amend
-                        .push((d.series, d.kind, d.resolution, d.start, d.bucket));
+                    let late = (d.series, d.kind, d.resolution, d.start, d.bucket);
+                    stage.unspooled.push(late.clone());
+                    stage.amend.push(late);
                     continue;
                 }
                 stage
@@ -302,8 +362,15 @@ impl Ship {
         Closing { work }
     }
 
-    /// Records whose append failed go back to their output, to be tried with the next one.
-    pub fn requeue(&mut self, failed: Vec<(Arc<Output>, Record)>) {
+    /// After [`Closing::write`]: outputs whose record was appended (or dropped and counted)
+    /// have no amendments left to append; records whose append failed go back to their output,
+    /// to be tried with the next one.
+    pub fn written(&mut self, failed: Vec<(Arc<Output>, Record)>) {
+        for stage in &mut self.stages {
+            if !failed.iter().any(|(o, _)| Arc::ptr_eq(o, &stage.output)) {
+                stage.unspooled.clear();
+            }
+        }
         for (output, rec) in failed {
             let Some(stage) = self
                 .stages
@@ -318,6 +385,7 @@ impl Ship {
                 rec = older;
             }
             if rec.points() as usize > MAX_RETRY_BUCKETS {
+                stage.unspooled.clear();
                 output.stats.dropped.fetch_add(rec.points(), Relaxed);
                 tracing::error!(output = %output.config.name, buckets = rec.points(),
                     "The spool refuses appends; buckets dropped.");
@@ -349,21 +417,9 @@ impl Closing {
                 let list = store.events_by_id(after, upto);
                 rec.events.get_or_insert_default().list.extend(list);
             }
-            if !matches!(output.config.target, Target::Tally { .. }) {
-                for &i in &amended {
-                    let e = &mut rec.entries[i];
-                    let Some(info) = store.lookup(e.series.as_str()) else {
-                        continue;
-                    };
-                    for (start, bucket) in e.buckets.iter_mut() {
-                        if let Ok(mut got) = store.read(info.id, e.resolution, *start, *start + 1)
-                            && let Some((_, full)) = got.pop()
-                        {
-                            *bucket = full;
-                        }
-                    }
-                }
-            }
+            #[cfg(debug_assertions)]
+            stop_before_amendment(&amended);
+            complete_amendments(store, &output, &mut rec, &amended);
             let points = rec.points();
             let appended = output.spool().append(rec.clone());
             match appended {
@@ -385,6 +441,40 @@ impl Closing {
             }
         }
         failed
+    }
+}
+
+/// carbon and remote_write amendments are the slot's whole bucket, read back from the store
+/// (`tally` takes the late delta, merged on arrival).
+fn complete_amendments(store: &Store, output: &Output, rec: &mut Record, amended: &[usize]) {
+    if matches!(output.config.target, Target::Tally { .. }) {
+        return;
+    }
+    for &i in amended {
+        let e = &mut rec.entries[i];
+        let Some(info) = store.lookup(e.series.as_str()) else {
+            continue;
+        };
+        for (start, bucket) in e.buckets.iter_mut() {
+            if let Ok(mut got) = store.read(info.id, e.resolution, *start, *start + 1)
+                && let Some((_, full)) = got.pop()
+            {
+                *bucket = full;
+            }
+        }
+    }
+}
+
+/// Test hook, debug builds only: with `TALLY_TEST_STOP_BEFORE_AMENDMENT` set, the daemon stops
+/// itself (SIGSTOP) just before it appends a record with amendments, after their commit, so a
+/// test can `kill -9` it exactly there (tests/ship.rs).
+#[cfg(debug_assertions)]
+fn stop_before_amendment(amended: &[usize]) {
+    if !amended.is_empty() && std::env::var_os("TALLY_TEST_STOP_BEFORE_AMENDMENT").is_some() {
+        // SAFETY: raise has no preconditions; SIGSTOP cannot be caught.
+        unsafe {
+            libc::raise(libc::SIGSTOP);
+        }
     }
 }
 

@@ -322,6 +322,11 @@ impl Spool {
         self.epoch
     }
 
+    /// The seq the next appended record gets.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
     /// The horizon of the newest record (`None`: nothing was ever appended).
     pub fn horizon(&self) -> Option<i64> {
         self.horizon

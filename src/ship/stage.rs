@@ -2,13 +2,13 @@
 //! which everything is spooled, late deltas waiting as amendments, a record whose append
 //! failed, and how far the store's events are spooled.
 
+use super::amend::{self, Late};
 use super::record::{self, Entry, Record};
 use super::{Output, Work, spool};
 use crate::aggregate::Bucket;
 use crate::metric::{Kind, Series};
 use crate::store::Store;
 use rustc_hash::FxHashMap;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -44,7 +44,10 @@ pub(super) struct Stage {
     /// Every bucket ending at or before this is spooled (or in `retry`).
     pub(super) horizon: i64,
     /// Late deltas, sent with the next record.
-    pub(super) amend: Vec<(Series, Kind, u32, i64, Bucket)>,
+    pub(super) amend: Vec<Late>,
+    /// Late deltas since the last append that succeeded (in `amend` or in `retry`): what the
+    /// output's amendment cursor must hold (see `amend`).
+    pub(super) unspooled: Vec<Late>,
     /// A record whose append failed, merged into the next one.
     pub(super) retry: Option<Record>,
     /// Every event up to this id is spooled or in `retry` (`None`: the output ships none).
@@ -134,6 +137,84 @@ impl Stage {
         Ok(())
     }
 
+    /// Appends the amendments of the output's cursor that a crash kept from their append (see
+    /// `amend`); call before [`Stage::catch_up`], with the horizon the output starts from.
+    pub(super) fn recover_amendments(&mut self, store: &Store, cursor: &[u8]) {
+        let name = &self.output.config.name;
+        let (epoch, rec) = match amend::decode(cursor) {
+            Ok(got) => got,
+            Err(error) => {
+                self.output.error();
+                tracing::error!(output = %name, %error, "The amendment cursor does not decode; amendments committed just before the last stop may be missing.");
+                return;
+            }
+        };
+        let (spool_epoch, next) = {
+            let sp = self.output.spool();
+            (sp.epoch(), sp.next_seq())
+        };
+        if epoch != spool_epoch || rec.seq < next {
+            return; // spent: appended, or the spool was made anew
+        }
+        // Slots after the horizon are read back whole by the catch-up.
+        let horizon = self.horizon;
+        let late: Vec<Late> = rec
+            .entries
+            .into_iter()
+            .flat_map(|e| {
+                let r = i64::from(e.resolution);
+                let (series, kind, res) = (e.series, e.kind, e.resolution);
+                e.buckets
+                    .into_iter()
+                    .filter(move |(start, _)| start + r <= horizon)
+                    .map(move |(start, b)| (series.clone(), kind, res, start, b))
+            })
+            .collect();
+        if late.is_empty() {
+            return;
+        }
+        let entries = amend::group(late.iter().cloned());
+        let amended: Vec<usize> = (0..entries.len()).collect();
+        let mut rec = Record {
+            seq: 0,
+            horizon,
+            entries,
+            events: self.events_marker(),
+        };
+        super::complete_amendments(store, &self.output, &mut rec, &amended);
+        let points = rec.points();
+        match self.output.spool().append(rec) {
+            Ok(_) => tracing::info!(output = %name, buckets = points,
+                "Spooled late buckets whose append the last stop interrupted."),
+            Err(spool::Error::TooLarge(bytes)) => {
+                self.output.stats.dropped.fetch_add(points, Relaxed);
+                tracing::error!(output = %name, bytes, "A record of late buckets is larger than the spool allows; dropped.");
+            }
+            Err(error) => {
+                self.output.error();
+                tracing::error!(output = %name, %error, "Could not spool late buckets; will retry.");
+                self.unspooled.clone_from(&late);
+                self.amend = late;
+            }
+        }
+    }
+
+    /// A spool without records gets an empty one, which makes its epoch, horizon and events
+    /// position durable from the start: a crash before the first close then resumes from
+    /// them (and an amendment cursor of this spool matches its epoch).
+    pub(super) fn start_spool(&mut self) -> Result<(), spool::Error> {
+        if self.output.spool().horizon().is_some() {
+            return Ok(());
+        }
+        let rec = Record {
+            seq: 0,
+            horizon: self.horizon,
+            entries: Vec::new(),
+            events: self.events_marker(),
+        };
+        self.output.spool().append(rec).map(drop)
+    }
+
     /// What a record says of events with none in it yet (`None` for outputs without events).
     fn events_marker(&self) -> Option<record::Events> {
         self.events_through.map(|through| record::Events {
@@ -166,30 +247,9 @@ impl Stage {
             self.horizon = to;
         }
         let mut amended = Vec::new();
-        if !self.amend.is_empty() {
-            let mut late: BTreeMap<(Series, u32), (Kind, BTreeMap<i64, Bucket>)> = BTreeMap::new();
-            for (series, kind, res, start, bucket) in self.amend.drain(..) {
-                let slot = late
-                    .entry((series, res))
-                    .or_insert_with(|| (kind, BTreeMap::new()));
-                match slot.1.entry(start) {
-                    std::collections::btree_map::Entry::Vacant(v) => {
-                        v.insert(bucket);
-                    }
-                    std::collections::btree_map::Entry::Occupied(mut o) => {
-                        o.get_mut().merge(&bucket);
-                    }
-                }
-            }
-            for ((series, resolution), (kind, buckets)) in late {
-                amended.push(entries.len());
-                entries.push(Entry {
-                    series,
-                    kind,
-                    resolution,
-                    buckets: buckets.into_iter().collect(),
-                });
-            }
+        for entry in amend::group(self.amend.drain(..)) {
+            amended.push(entries.len());
+            entries.push(entry);
         }
         let mut events = None;
         if let Some(through) = self.events_through

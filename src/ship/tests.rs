@@ -74,14 +74,21 @@ fn delta(name: &str, res: u32, start: i64, v: f64) -> Delta {
 
 /// Commits like the pipeline does: stage, commit, apply.
 fn commit(ship: &mut Ship, store: &Store, deltas: Vec<Delta>) {
-    let staged = ship.stage(&deltas);
+    let mut staged = ship.stage(&deltas);
     store
         .commit(Batch {
             deltas,
-            cursors: vec![],
+            cursors: staged.take_cursors(),
         })
         .unwrap();
     ship.apply(staged);
+}
+
+/// Closes and appends like the pipeline does.
+fn close(ship: &mut Ship, store: &Store, now: i64) {
+    let failed = ship.close(now, store.last_event_id()).write(store);
+    assert!(failed.is_empty());
+    ship.written(failed);
 }
 
 /// Every bucket in an output's spool, as `(series, start, sum)`, by reading it all.
@@ -160,6 +167,78 @@ fn a_restart_spools_what_was_committed_but_not_spooled_exactly_once() {
         got.last().unwrap().2,
         (now + 19) as f64 + 1.0,
         "merged, not twice"
+    );
+}
+
+#[test]
+fn late_data_committed_just_before_a_crash_is_spooled_once_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = 3_500_000;
+    let outputs = [
+        output("t", tally_target(), 0),
+        output("c", carbon_target(), 0),
+    ];
+    {
+        let store = open_store(dir.path());
+        let mut ship = Ship::open(&outputs, dir.path(), &store, schemas(), now).unwrap();
+        commit(&mut ship, &store, vec![delta("late", 1, now, 5.0)]);
+        close(&mut ship, &store, now + 10);
+        // Late for both outputs, committed; then a crash before the spool append.
+        commit(
+            &mut ship,
+            &store,
+            vec![delta("late", 1, now, 2.0), delta("late", 1, now + 1, 1.0)],
+        );
+        assert!(store.cursors().contains_key("ship/t"));
+        assert!(store.cursors().contains_key("ship/c"));
+    }
+    let expect_first_three = |ship: &Ship| {
+        assert_eq!(
+            spooled(ship, 0)[..3],
+            [
+                ("late".into(), now, 5.0),
+                ("late".into(), now, 2.0),
+                ("late".into(), now + 1, 1.0)
+            ],
+            "tally: the late deltas, once"
+        );
+        assert_eq!(
+            spooled(ship, 1)[..3],
+            [
+                ("late".into(), now, 5.0),
+                ("late".into(), now, 7.0),
+                ("late".into(), now + 1, 1.0)
+            ],
+            "carbon: the slots' whole buckets"
+        );
+    };
+    {
+        let store = open_store(dir.path());
+        let mut ship = Ship::open(&outputs, dir.path(), &store, schemas(), now + 20).unwrap();
+        expect_first_three(&ship);
+        // The cursor is spent: neither a commit without late data nor a restart repeats it.
+        commit(&mut ship, &store, vec![delta("late", 1, now + 19, 1.0)]);
+        close(&mut ship, &store, now + 22);
+    }
+    let store = open_store(dir.path());
+    let ship = Ship::open(&outputs, dir.path(), &store, schemas(), now + 30).unwrap();
+    // (A spool read moves on: each output's spool is read once per open here.)
+    let (t, c) = (spooled(&ship, 0), spooled(&ship, 1));
+    assert_eq!(
+        t[1..],
+        [
+            ("late".into(), now, 2.0),
+            ("late".into(), now + 1, 1.0),
+            ("late".into(), now + 19, 1.0)
+        ]
+    );
+    assert_eq!(
+        c[1..],
+        [
+            ("late".into(), now, 7.0),
+            ("late".into(), now + 1, 1.0),
+            ("late".into(), now + 19, 1.0)
+        ]
     );
 }
 
