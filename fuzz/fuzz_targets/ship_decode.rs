@@ -1,7 +1,7 @@
 #![no_main]
-// Any bytes as a spool record, as a tally ingest body (compressed or not), and as a spool
-// segment file on disk: a value or an error, never a panic; a decoded record re-encodes to
-// the same record.
+// Any bytes as a spool record, as an output's amendment cursor, as a tally ingest body
+// (compressed or not), and as a spool segment file on disk: a value or an error, never a
+// panic; a decoded record re-encodes to the same record.
 use libfuzzer_sys::fuzz_target;
 use tally::ship::record::Record;
 use tally::ship::spool::Spool;
@@ -11,6 +11,11 @@ fuzz_target!(|data: &[u8]| {
         let mut out = Vec::new();
         r.encode(&mut out);
         assert_eq!(Record::decode(&out).expect("re-decodes"), r);
+    }
+    if let Ok((epoch, r)) = tally::ship::amend::decode(data) {
+        let mut out = epoch.to_le_bytes().to_vec();
+        r.encode(&mut out);
+        assert_eq!(tally::ship::amend::decode(&out).expect("re-decodes"), (epoch, r));
     }
     let _ = tally::ship::tally::decode(data);
     let raw = snap::raw::Encoder::new().compress_vec(data).expect("compress");

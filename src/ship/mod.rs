@@ -16,7 +16,9 @@
 //! slot already closed (late) is counted in `tally.ship.<output>.late` and sent as an
 //! amendment: tally gets the delta (merged exactly), carbon the slot's whole bucket read back
 //! from the store (it overwrites the point). remote_write sends none: Prometheus refuses a
-//! second value for a time it has and rolls back the whole request.
+//! second value for a time it has and rolls back the whole request. Until its record is
+//! appended, an amendment also rides in a store cursor committed with it (`amend`), which
+//! [`Ship::open`] reads after a crash.
 //!
 //! A `tally` output also ships the store's events. Event ids are dense and durable, so each
 //! record says up to which id the events are in (`record::Events::through`); new ones are read
