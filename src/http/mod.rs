@@ -5,7 +5,7 @@
 mod binary;
 mod functions;
 mod graphite;
-mod image;
+pub mod image;
 pub mod ingest;
 mod params;
 pub mod render;

@@ -2,6 +2,7 @@
 //! normalization to a common step, and the maxDataPoints consolidation of the json renderer.
 
 use super::Lineage;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 pub type Value = Option<f64>;
@@ -311,9 +312,13 @@ pub fn lcm(a: i64, b: i64) -> i64 {
     a / gcd(a, b) * b
 }
 
+/// One series' values at a common step, borrowed when it already has that step.
+pub type Column<'a> = Cow<'a, [Value]>;
+
 /// Graphite's `normalize`: every series consolidated to the lcm of the steps, and the common
-/// `(start, end, step)`. Values are returned per series at the common step.
-pub fn normalize(list: &[TimeSeries], xff: f64) -> Option<(Vec<Vec<Value>>, i64, i64, i64)> {
+/// `(start, end, step)`. Values are returned per series at the common step (borrowed when a
+/// series is already at it).
+pub fn normalize(list: &[TimeSeries], xff: f64) -> Option<(Vec<Column<'_>>, i64, i64, i64)> {
     let step = list.iter().map(|s| s.step.max(1)).reduce(lcm)?;
     let start = list.iter().map(|s| s.start).min()?;
     let mut end = list.iter().map(|s| s.end).max()?;
@@ -322,21 +327,76 @@ pub fn normalize(list: &[TimeSeries], xff: f64) -> Option<(Vec<Vec<Value>>, i64,
         .iter()
         .map(|s| {
             let factor = (step / s.step.max(1)) as usize;
-            s.consolidated(factor, s.x_files_factor.unwrap_or(xff))
+            if factor <= 1 {
+                Cow::Borrowed(s.values.as_slice())
+            } else {
+                Cow::Owned(s.consolidated(factor, s.x_files_factor.unwrap_or(xff)))
+            }
         })
         .collect();
     Some((rows, start, end, step))
 }
 
 /// Rows of aligned values (`izip_longest`): row `i` holds every series' `i`-th value.
-pub fn rows(columns: &[Vec<Value>]) -> Vec<Vec<Value>> {
-    let len = columns.iter().map(Vec::len).max().unwrap_or(0);
+pub fn rows<C: AsRef<[Value]>>(columns: &[C]) -> Vec<Vec<Value>> {
+    map_rows(columns, <[Value]>::to_vec)
+}
+
+/// `f` of every row of aligned values (`izip_longest`), one row buffer reused.
+pub fn map_rows<C: AsRef<[Value]>, T>(columns: &[C], mut f: impl FnMut(&[Value]) -> T) -> Vec<T> {
+    let len = columns.iter().map(|c| c.as_ref().len()).max().unwrap_or(0);
+    let mut row = Vec::with_capacity(columns.len());
     (0..len)
         .map(|i| {
-            columns
-                .iter()
-                .map(|c| c.get(i).copied().flatten())
-                .collect()
+            row.clear();
+            row.extend(columns.iter().map(|c| c.as_ref().get(i).copied().flatten()));
+            f(&row)
+        })
+        .collect()
+}
+
+/// `agg` of every row of aligned values whose count of non-nulls passes `keep(non_null,
+/// row_len)`, else `None`: graphite's `aggregate` loop. Sums and averages are added up column
+/// by column, which is the same additions in the same order as [`Agg::apply`] on each row.
+pub fn aggregate_rows<C: AsRef<[Value]>>(
+    columns: &[C],
+    agg: Agg,
+    keep: impl Fn(usize, usize) -> bool,
+) -> Vec<Value> {
+    let width = columns.len();
+    if !matches!(agg, Agg::Sum | Agg::Average) {
+        return map_rows(columns, |row| {
+            let nn = row.iter().filter(|v| v.is_some()).count();
+            if keep(nn, row.len()) {
+                agg.apply(row)
+            } else {
+                None
+            }
+        });
+    }
+    let len = columns.iter().map(|c| c.as_ref().len()).max().unwrap_or(0);
+    // The value `Iterator::sum` starts from, so the folds below are exactly its folds.
+    let zero: f64 = std::iter::empty::<f64>().sum();
+    let mut sums = vec![zero; len];
+    let mut counts = vec![0usize; len];
+    for c in columns {
+        for ((v, sum), n) in c.as_ref().iter().zip(&mut sums).zip(&mut counts) {
+            if let Some(v) = v {
+                *sum += v;
+                *n += 1;
+            }
+        }
+    }
+    sums.iter()
+        .zip(&counts)
+        .map(|(&sum, &n)| {
+            if n == 0 || !keep(n, width) {
+                None
+            } else if agg == Agg::Sum {
+                Some(sum)
+            } else {
+                Some(sum / n as f64)
+            }
         })
         .collect()
 }

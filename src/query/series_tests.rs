@@ -96,7 +96,8 @@ fn safe_helpers_follow_graphite() {
 fn normalize_goes_to_the_lcm_step() {
     let a = TimeSeries::new("a", 0, 10, (0..12).map(|i| Some(i as f64)).collect());
     let b = TimeSeries::new("b", 0, 60, vec![Some(1.0), Some(2.0)]);
-    let (cols, start, end, step) = normalize(&[a, b], 0.0).unwrap();
+    let list = [a, b];
+    let (cols, start, end, step) = normalize(&list, 0.0).unwrap();
     assert_eq!((start, end, step), (0, 120, 60));
     assert_eq!(cols[0], vec![Some(2.5), Some(8.5)]);
     assert_eq!(cols[1], vec![Some(1.0), Some(2.0)]);
@@ -131,6 +132,49 @@ proptest! {
             if let Some(v) = v {
                 prop_assert!(v <= max);
             }
+        }
+    }
+}
+
+/// A value for the row tests: nulls, signed zeros, non-finite values and ordinary numbers.
+fn any_value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(None),
+        Just(Some(0.0)),
+        Just(Some(-0.0)),
+        Just(Some(f64::NAN)),
+        Just(Some(f64::INFINITY)),
+        Just(Some(f64::NEG_INFINITY)),
+        (-1e6f64..1e6).prop_map(Some),
+        any::<f64>().prop_map(Some),
+    ]
+}
+
+proptest! {
+    /// The column-by-column sums and averages are bit for bit the row-by-row ones graphite's
+    /// `aggregate` loop computes, xFilesFactor included, on columns of different lengths.
+    #[test]
+    fn aggregate_rows_equals_applying_each_row(
+        columns in proptest::collection::vec(proptest::collection::vec(any_value(), 0..12), 0..6),
+        factor in prop_oneof![Just(0.0), Just(0.5), Just(1.0)],
+    ) {
+        for agg in [Agg::Sum, Agg::Average, Agg::Max, Agg::Median, Agg::Count] {
+            let expected: Vec<Value> = rows(&columns)
+                .into_iter()
+                .map(|row| {
+                    let nn = row.iter().filter(|v| v.is_some()).count();
+                    if xff(nn, row.len(), factor) { agg.apply(&row) } else { None }
+                })
+                .collect();
+            let got = aggregate_rows(&columns, agg, |nn, len| xff(nn, len, factor));
+            // Bit for bit, except that a NaN is any NaN (the compiler may swap the operands
+            // of an addition, which picks the other NaN's payload; every NaN prints alike).
+            let bits = |v: &[Value]| {
+                v.iter()
+                    .map(|x| x.map(|x| if x.is_nan() { u64::MAX } else { x.to_bits() }))
+                    .collect::<Vec<_>>()
+            };
+            prop_assert_eq!(bits(&got), bits(&expected), "{:?}", agg);
         }
     }
 }

@@ -106,6 +106,7 @@ impl Source for StoreSource<'_> {
             coarser: fetch.coarser,
         };
         let mut out = Vec::new();
+        let mut scratch = Vec::new();
         for info in resolve(self.store, glob, self.options)? {
             let schema = self.schemas.for_name(info.series.as_str());
             let view = view_for(explicit, info.kind, fetch.consolidate);
@@ -113,7 +114,7 @@ impl Source for StoreSource<'_> {
                 Some(suffix) => format!("{}:{suffix}", info.series),
                 None => info.series.to_string(),
             };
-            let o = read_series(
+            let o = read_series_with(
                 self.store,
                 schema,
                 self.options,
@@ -122,6 +123,7 @@ impl Source for StoreSource<'_> {
                 name,
                 &range,
                 &read,
+                &mut scratch,
             )?;
             let mut s = TimeSeries::new(&o.name, o.start, i64::from(o.step), o.values);
             s.path_expression = path.to_string();
@@ -177,6 +179,34 @@ pub fn read_series(
     range: &Range,
     read: &Read,
 ) -> Result<Output, Error> {
+    let mut scratch = Vec::new();
+    read_series_with(
+        store,
+        schema,
+        options,
+        info,
+        view,
+        name,
+        range,
+        read,
+        &mut scratch,
+    )
+}
+
+/// [`read_series`] with a buffer for the buckets that the caller keeps between series, so
+/// reading many allocates it once.
+#[allow(clippy::too_many_arguments)]
+pub fn read_series_with(
+    store: &Store,
+    schema: &Schema,
+    options: &Options,
+    info: &SeriesInfo,
+    view: View,
+    name: String,
+    range: &Range,
+    read: &Read,
+    scratch: &mut Vec<(i64, Bucket)>,
+) -> Result<Output, Error> {
     let (tier_idx, vpp) = plan_read(schema, options, range, read);
     let tier = schema.tiers[tier_idx];
     let res = i64::from(tier.resolution);
@@ -187,11 +217,13 @@ pub fn read_series(
     let end = range.until.div_euclid(res) * res + res;
     let first = ((range.from.div_euclid(res) + 1) * res).min(end - res);
     let oldest_kept = (range.now - tier.retention as i64).div_euclid(res) * res;
-    let buckets = if end > first.max(oldest_kept) {
-        store.read(info.id, tier.resolution, first.max(oldest_kept), end)?
-    } else {
-        Vec::new()
-    };
+    store.read_into(
+        info.id,
+        tier.resolution,
+        first.max(oldest_kept),
+        end,
+        scratch,
+    )?;
     // Points of `vpp` buckets grouped as graphite's json renderer groups values: the first
     // point is at the first multiple of the step after the first slot (its "nudge"), and holds
     // the slot before it too (graphite drops one value too few), so each point holds the slots
@@ -229,22 +261,30 @@ pub fn read_series(
     // becomes a value first and the values are consolidated (graphite's semantics).
     let exact = read.consolidate.is_none_or(|c| c == natural_agg(view));
     let values = if exact || vpp == 1 {
-        let mut merged: Vec<Option<Bucket>> = vec![None; n];
-        for (slot, bucket) in buckets {
+        // Buckets come sorted by slot and `index` never decreases with the slot, so the
+        // buckets of one point are neighbours: merge them in a running bucket and write its
+        // value when the point changes (no buffer of buckets per point).
+        let mut values: Vec<Option<f64>> = vec![None; n];
+        let mut open: Option<(usize, Bucket)> = None;
+        for (slot, bucket) in scratch.drain(..) {
             let Some(i) = index(slot) else { continue };
-            match &mut merged[i] {
-                Some(b) => b.merge(&bucket),
-                cell => *cell = Some(bucket),
+            match &mut open {
+                Some((j, b)) if *j == i => b.merge(&bucket),
+                _ => {
+                    if let Some((j, b)) = open.replace((i, bucket)) {
+                        values[j] = view.value(&b, step as u32);
+                    }
+                }
             }
         }
-        merged
-            .iter()
-            .map(|b| b.as_ref().and_then(|b| view.value(b, step as u32)))
-            .collect()
+        if let Some((j, b)) = open {
+            values[j] = view.value(&b, step as u32);
+        }
+        values
     } else {
         let agg = read.consolidate.unwrap_or(Agg::Average);
         let mut parts: Vec<Vec<Option<f64>>> = vec![Vec::new(); n];
-        for (slot, bucket) in buckets {
+        for (slot, bucket) in scratch.drain(..) {
             if let Some(i) = index(slot) {
                 parts[i].push(view.value(&bucket, tier.resolution));
             }

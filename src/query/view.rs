@@ -82,6 +82,7 @@ impl View {
     }
 
     /// The number for one bucket covering `seconds`.
+    #[inline]
     pub fn value(&self, b: &Bucket, seconds: u32) -> Option<f64> {
         if b.count == 0 {
             return None;

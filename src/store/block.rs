@@ -180,113 +180,174 @@ pub fn decode(
     until: i64,
     out: &mut Vec<(i64, Bucket)>,
 ) -> DResult<()> {
-    let mut r = Reader::new(buf);
-    let n = usize::try_from(r.uvarint()?).map_err(|_| encoding::Error::Invalid("count"))?;
-    if n == 0 || n > slots as usize {
-        return Err(encoding::Error::Invalid("bucket count"));
-    }
-    let n_runs = r.uvarint()?;
-    if n_runs == 0 || n_runs > n as u64 {
-        return Err(encoding::Error::Invalid("presence runs"));
-    }
-    let mut starts = Vec::with_capacity(n);
-    let mut slot = 0u64;
-    for _ in 0..n_runs {
-        let gap = r.uvarint()?;
-        let len = r.uvarint()?;
-        slot = slot
-            .checked_add(gap)
-            .ok_or(encoding::Error::Invalid("presence gap"))?;
-        let run_end = slot
-            .checked_add(len)
-            .ok_or(encoding::Error::Invalid("presence run"))?;
-        if len == 0 || run_end > u64::from(slots) || starts.len() as u64 + len > n as u64 {
-            return Err(encoding::Error::Invalid("presence run"));
-        }
-        for s in slot..run_end {
-            starts.push(pstart.wrapping_add((s as i64).wrapping_mul(i64::from(res))));
-        }
-        slot = run_end;
-    }
-    if starts.len() != n {
-        return Err(encoding::Error::Invalid("presence length"));
-    }
-    let flags = r.u8()?;
-    if flags & !(FLAG_ALL_ONE | FLAG_EXTRA) != 0 {
-        return Err(encoding::Error::Invalid("block flags"));
-    }
-    let all_one = flags & FLAG_ALL_ONE != 0;
-    let counts: Option<Vec<u64>> = if all_one {
-        None
-    } else {
-        Some(get_col(&mut r, n)?)
-    };
-    if counts.as_ref().is_some_and(|c| c.contains(&0)) {
-        return Err(encoding::Error::Invalid("empty bucket"));
-    }
-    let sums: Vec<f64> = get_col(&mut r, n)?;
-    let multi = |c: &[u64]| c.iter().filter(|&&c| c > 1).count();
-    let m = counts.as_deref().map_or(0, multi);
-    let (mins, maxs, lasts): (Vec<f64>, Vec<f64>, Vec<f64>) = if all_one {
-        Default::default()
-    } else {
-        (
-            get_col(&mut r, m)?,
-            get_col(&mut r, m)?,
-            get_col(&mut r, m)?,
-        )
-    };
-    let offsets: Vec<i64> = get_col(&mut r, n)?;
-    let extras_blob = if flags & FLAG_EXTRA != 0 {
-        Some(r.blob()?)
-    } else {
-        None
-    };
-    if !r.is_empty() {
-        return Err(encoding::Error::Invalid("trailing bytes in block"));
-    }
-    let lo = starts.partition_point(|&s| s < from);
-    let hi = starts.partition_point(|&s| s < until).max(lo);
-    // Extras are variable-length, so every one before `hi` must be decoded.
-    let mut extras = match extras_blob {
-        Some(blob) => {
-            let mut x = Reader::new(blob);
-            let mut v = Vec::with_capacity(hi - lo);
-            for i in 0..hi {
-                let e = Bucket::decode_extra(&mut x)?;
-                if i >= lo {
-                    v.push(e);
-                }
-            }
-            Some(v.into_iter())
-        }
-        None => None,
-    };
-    // Index into the multi-observation columns.
-    let mut j = counts.as_deref().map_or(0, |c| multi(&c[..lo]));
     // An exact-size `extend` writes each bucket in place (much faster than `push`).
-    out.extend((lo..hi).map(|i| {
-        let count = counts.as_ref().map_or(1, |c| c[i]);
-        let (min, max, last) = if count > 1 {
-            let v = (mins[j], maxs[j], lasts[j]);
-            j += 1;
-            v
-        } else {
-            (sums[i], sums[i], sums[i])
-        };
-        let extra = extras.as_mut().and_then(Iterator::next).unwrap_or_default();
-        let bucket = Bucket {
-            count,
-            sum: sums[i],
-            min,
-            max,
-            last,
-            last_time: starts[i].wrapping_add(offsets[i]),
-            extra,
-        };
-        (starts[i], bucket)
-    }));
+    out.extend(Columns::parse(buf, pstart, res, slots, from, until)?.buckets());
     Ok(())
+}
+
+/// A block's columns, checked, with the range of buckets asked for (`lo..hi`).
+struct Columns {
+    starts: Vec<i64>,
+    counts: Option<Vec<u64>>,
+    sums: Vec<f64>,
+    mins: Vec<f64>,
+    maxs: Vec<f64>,
+    lasts: Vec<f64>,
+    offsets: Vec<i64>,
+    extras: Option<Vec<Extra>>,
+    lo: usize,
+    hi: usize,
+}
+
+impl Columns {
+    fn parse(
+        buf: &[u8],
+        pstart: i64,
+        res: u32,
+        slots: u32,
+        from: i64,
+        until: i64,
+    ) -> DResult<Columns> {
+        let mut r = Reader::new(buf);
+        let n = usize::try_from(r.uvarint()?).map_err(|_| encoding::Error::Invalid("count"))?;
+        if n == 0 || n > slots as usize {
+            return Err(encoding::Error::Invalid("bucket count"));
+        }
+        let n_runs = r.uvarint()?;
+        if n_runs == 0 || n_runs > n as u64 {
+            return Err(encoding::Error::Invalid("presence runs"));
+        }
+        let mut starts = Vec::with_capacity(n);
+        let mut slot = 0u64;
+        for _ in 0..n_runs {
+            let gap = r.uvarint()?;
+            let len = r.uvarint()?;
+            slot = slot
+                .checked_add(gap)
+                .ok_or(encoding::Error::Invalid("presence gap"))?;
+            let run_end = slot
+                .checked_add(len)
+                .ok_or(encoding::Error::Invalid("presence run"))?;
+            if len == 0 || run_end > u64::from(slots) || starts.len() as u64 + len > n as u64 {
+                return Err(encoding::Error::Invalid("presence run"));
+            }
+            for s in slot..run_end {
+                starts.push(pstart.wrapping_add((s as i64).wrapping_mul(i64::from(res))));
+            }
+            slot = run_end;
+        }
+        if starts.len() != n {
+            return Err(encoding::Error::Invalid("presence length"));
+        }
+        let flags = r.u8()?;
+        if flags & !(FLAG_ALL_ONE | FLAG_EXTRA) != 0 {
+            return Err(encoding::Error::Invalid("block flags"));
+        }
+        let all_one = flags & FLAG_ALL_ONE != 0;
+        let counts: Option<Vec<u64>> = if all_one {
+            None
+        } else {
+            Some(get_col(&mut r, n)?)
+        };
+        if counts.as_ref().is_some_and(|c| c.contains(&0)) {
+            return Err(encoding::Error::Invalid("empty bucket"));
+        }
+        let sums: Vec<f64> = get_col(&mut r, n)?;
+        let m = counts.as_deref().map_or(0, multi);
+        let (mins, maxs, lasts): (Vec<f64>, Vec<f64>, Vec<f64>) = if all_one {
+            Default::default()
+        } else {
+            (
+                get_col(&mut r, m)?,
+                get_col(&mut r, m)?,
+                get_col(&mut r, m)?,
+            )
+        };
+        let offsets: Vec<i64> = get_col(&mut r, n)?;
+        let extras_blob = if flags & FLAG_EXTRA != 0 {
+            Some(r.blob()?)
+        } else {
+            None
+        };
+        if !r.is_empty() {
+            return Err(encoding::Error::Invalid("trailing bytes in block"));
+        }
+        let lo = starts.partition_point(|&s| s < from);
+        let hi = starts.partition_point(|&s| s < until).max(lo);
+        // Extras are variable-length, so every one before `hi` must be decoded.
+        let extras = match extras_blob {
+            Some(blob) => {
+                let mut x = Reader::new(blob);
+                let mut v = Vec::with_capacity(hi - lo);
+                for i in 0..hi {
+                    let e = Bucket::decode_extra(&mut x)?;
+                    if i >= lo {
+                        v.push(e);
+                    }
+                }
+                Some(v)
+            }
+            None => None,
+        };
+        Ok(Columns {
+            starts,
+            counts,
+            sums,
+            mins,
+            maxs,
+            lasts,
+            offsets,
+            extras,
+            lo,
+            hi,
+        })
+    }
+
+    /// The buckets `lo..hi`, built from the columns (an exact-size iterator).
+    #[inline]
+    fn buckets(self) -> impl Iterator<Item = (i64, Bucket)> {
+        let Columns {
+            starts,
+            counts,
+            sums,
+            mins,
+            maxs,
+            lasts,
+            offsets,
+            extras,
+            lo,
+            hi,
+        } = self;
+        let mut extras = extras.map(Vec::into_iter);
+        // Index into the multi-observation columns.
+        let mut j = counts.as_deref().map_or(0, |c| multi(&c[..lo]));
+        (lo..hi).map(move |i| {
+            let count = counts.as_ref().map_or(1, |c| c[i]);
+            let (min, max, last) = if count > 1 {
+                let v = (mins[j], maxs[j], lasts[j]);
+                j += 1;
+                v
+            } else {
+                (sums[i], sums[i], sums[i])
+            };
+            let extra = extras.as_mut().and_then(Iterator::next).unwrap_or_default();
+            let bucket = Bucket {
+                count,
+                sum: sums[i],
+                min,
+                max,
+                last,
+                last_time: starts[i].wrapping_add(offsets[i]),
+                extra,
+            };
+            (starts[i], bucket)
+        })
+    }
+}
+
+/// How many buckets saw more than one observation.
+fn multi(counts: &[u64]) -> usize {
+    counts.iter().filter(|&&c| c > 1).count()
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 //!
 //! Modules: `frame` (CRC framing, atomic writes) · `wal` · `head` · `block` (one series'
 //! columns) · `segment` · `manifest` · `catalog` (series file) · `index` (names, `find`) ·
-//! `events` · `recover` (open) · `maintain` (flush, compaction, retention).
+//! `events` · `read` (buckets of one series) · `recover` (open) · `maintain` (flush, compaction, retention).
 
 mod block;
 mod catalog;
@@ -20,6 +20,7 @@ mod head;
 mod index;
 mod maintain;
 mod manifest;
+mod read;
 mod recover;
 mod segment;
 mod wal;
@@ -31,11 +32,11 @@ mod tests_crash;
 #[cfg(test)]
 mod tests_kill;
 
-use crate::aggregate::{Bucket, Delta};
+use crate::aggregate::Delta;
 use crate::metric::glob::Glob;
 use crate::metric::{Kind, Series};
 use crate::schema::Tier;
-use head::{Head, merge_sorted};
+use head::Head;
 use index::Index;
 use rustc_hash::FxHashMap;
 use segment::Segment;
@@ -425,77 +426,6 @@ impl Store {
 
     pub fn series_matching(&self, glob: &Glob) -> Vec<SeriesInfo> {
         read(&self.state).index.matching(glob)
-    }
-
-    /// Every bucket of the series at this resolution with start in `[from, until)`, by start,
-    /// merged across segments and the head.
-    pub fn read(
-        &self,
-        id: SeriesId,
-        resolution: u32,
-        from: i64,
-        until: i64,
-    ) -> Result<Vec<(i64, Bucket)>, Error> {
-        if from >= until || resolution == 0 {
-            return Ok(Vec::new());
-        }
-        let plen = partition_len(resolution);
-        let (segs, frozen, head) = {
-            let st = read(&self.state);
-            let lo = from.saturating_sub(plen).saturating_add(1);
-            let segs: Vec<Arc<Segment>> = st
-                .segments
-                .range((resolution, lo)..(resolution, until))
-                .flat_map(|(_, list)| list.iter().cloned())
-                .collect();
-            let frozen = st
-                .frozen
-                .as_ref()
-                .map(|f| f.read(id, resolution, from, until));
-            (segs, frozen, st.head.read(id, resolution, from, until))
-        };
-        // Sized up front for every slot the segments could hold, so nothing is copied twice.
-        let res = i64::from(resolution);
-        let mut slots = 0i64;
-        let mut counted = None;
-        for seg in segs.iter().filter(|s| s.contains(id)) {
-            let p = seg.meta.partition;
-            if counted != Some(p) {
-                counted = Some(p);
-                let (lo, hi) = (from.max(p), until.min(p.saturating_add(plen)));
-                slots = slots.saturating_add(hi.saturating_sub(lo) / res + 1);
-            }
-        }
-        let mut out: Vec<(i64, Bucket)> = Vec::with_capacity(slots.clamp(0, 1 << 20) as usize);
-        let mut i = 0;
-        while i < segs.len() {
-            // Segments come grouped by partition, oldest data first within one; partitions
-            // are disjoint and in order, so each is decoded straight onto the end of `out`.
-            let p = segs[i].meta.partition;
-            let mark = out.len();
-            segs[i].read(id, from, until, &mut out)?;
-            i += 1;
-            while i < segs.len() && segs[i].meta.partition == p {
-                let mut more = Vec::new();
-                segs[i].read(id, from, until, &mut more)?;
-                let after = out[mark..]
-                    .last()
-                    .is_none_or(|(s, _)| more.first().is_some_and(|(m, _)| s < m));
-                if after {
-                    out.append(&mut more);
-                } else if !more.is_empty() {
-                    let mut part = out.split_off(mark);
-                    merge_sorted(&mut part, more);
-                    out.append(&mut part);
-                }
-                i += 1;
-            }
-        }
-        if let Some(frozen) = frozen {
-            merge_sorted(&mut out, frozen);
-        }
-        merge_sorted(&mut out, head);
-        Ok(out)
     }
 
     /// Records an event durably; ids increase from 1.

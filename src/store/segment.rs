@@ -196,8 +196,18 @@ impl Segment {
         until: i64,
         out: &mut Vec<(i64, Bucket)>,
     ) -> Result<(), Error> {
-        let Ok(i) = self.entries.binary_search_by_key(&id, |e| e.id) else {
+        let Some(buf) = self.block(id)? else {
             return Ok(());
+        };
+        let (res, pstart) = (self.meta.resolution, self.meta.partition);
+        block::decode(&buf, pstart, res, partition_slots(res), from, until, out)
+            .map_err(|err| corrupt(&self.path, format!("block of series {id}: {err}")))
+    }
+
+    /// The checked bytes of `id`'s block, if the segment has one.
+    fn block(&self, id: SeriesId) -> Result<Option<Vec<u8>>, Error> {
+        let Ok(i) = self.entries.binary_search_by_key(&id, |e| e.id) else {
+            return Ok(None);
         };
         let e = self.entries[i];
         let mut buf = vec![0u8; e.len as usize];
@@ -210,9 +220,7 @@ impl Segment {
                 format!("block of series {id}: checksum mismatch"),
             ));
         }
-        let (res, pstart) = (self.meta.resolution, self.meta.partition);
-        block::decode(&buf, pstart, res, partition_slots(res), from, until, out)
-            .map_err(|err| corrupt(&self.path, format!("block of series {id}: {err}")))
+        Ok(Some(buf))
     }
 }
 

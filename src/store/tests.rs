@@ -2,6 +2,7 @@
 //! compaction, read-only opens, the index and events.
 
 use super::*;
+use crate::aggregate::Bucket;
 use crate::schema::Tier;
 use std::path::Path;
 

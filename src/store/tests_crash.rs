@@ -6,6 +6,7 @@
 
 use super::tests::{batch, delta, gauge, open, opts, summary, try_open};
 use super::*;
+use crate::aggregate::Bucket;
 use proptest::prelude::*;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;

@@ -5,6 +5,7 @@
 
 use super::tests::{open, opts};
 use super::*;
+use crate::aggregate::Bucket;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};

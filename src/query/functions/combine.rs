@@ -5,7 +5,7 @@
 use super::Type::*;
 use super::{Args, Func, NodeOrTag, agg_key, f, p, path_expressions};
 use crate::query::Error;
-use crate::query::series::{Agg, TimeSeries, Value, normalize, rows, xff};
+use crate::query::series::{Agg, TimeSeries, aggregate_rows, normalize, rows, xff};
 use std::collections::{BTreeMap, HashMap};
 
 const SERIES_LISTS: &[super::Param] = &[p("seriesLists", SeriesList).req().multi()];
@@ -211,17 +211,7 @@ pub fn aggregate(
         .unwrap_or(default_xff);
     let (columns, start, end, step) = normalize(list, default_xff)?;
     let name = format!("{func}Series({})", path_expressions(list));
-    let values: Vec<Value> = rows(&columns)
-        .into_iter()
-        .map(|row| {
-            let nn = row.iter().filter(|v| v.is_some()).count();
-            if xff(nn, row.len(), factor) {
-                agg.apply(&row)
-            } else {
-                None
-            }
-        })
-        .collect();
+    let values = aggregate_rows(&columns, agg, |nn, len| xff(nn, len, factor));
     // Tags common to every input; the name when they share none.
     let mut tags: BTreeMap<String, String> = list[0].tags.clone();
     for s in &list[1..] {

@@ -6,7 +6,7 @@ use super::Type::*;
 use super::combine::{aggregate, merged_lineage};
 use super::{Args, Func, NodeOrTag, agg_key, f, p, path_expressions};
 use crate::query::Error;
-use crate::query::series::{Agg, TimeSeries, Value, normalize, rows};
+use crate::query::series::{Agg, TimeSeries, Value, aggregate_rows, normalize, rows};
 use crate::query::target::Expr;
 
 const TWO_LISTS: &[super::Param] = &[
@@ -194,10 +194,7 @@ fn sum_of(list: &[TimeSeries], default_xff: f64) -> TimeSeries {
         return list[0].clone();
     }
     let (cols, start, end, step) = normalize(list, default_xff).expect("non-empty");
-    let values = rows(&cols)
-        .into_iter()
-        .map(|r| Agg::Sum.apply(&r))
-        .collect();
+    let values = aggregate_rows(&cols, Agg::Sum, |_, _| true);
     let mut s = TimeSeries::new(
         &format!("sumSeries({})", path_expressions(list)),
         start,
