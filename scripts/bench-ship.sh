@@ -15,7 +15,7 @@
 #    segments, and the 1-minute load average. HEAD_MAX sets storage.head_max_bytes.
 #
 #   POINTS=1000000 RATE=50000 SERIES=50000 OUTAGE_SECS=600 SPOOL_MAX=256MiB scripts/bench-ship.sh
-#   (SKIP_THROUGHPUT=1 runs only the memory part.)
+#   (SKIP_THROUGHPUT=1 runs only the memory part; HOST_LOG=<file> keeps tally's log.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 POINTS=${POINTS:-1000000}
@@ -132,3 +132,6 @@ done
 kill "$feeder" 2>/dev/null || true
 echo "max RSS $((max_rss / 1024)) MiB; spool bound $SPOOL_MAX"
 grep -c "Delivery failed" "$work/host.log" | sed 's/^/delivery-failure log lines (rate-limited): /' || true
+# HOST_LOG=<file> keeps tally's log (with TALLY_LOG=info,tally::agent::pipeline=debug it has a
+# "Heap trimmed." line with RSS and heap in use at the same moment every 30 s).
+if [ -n "${HOST_LOG:-}" ]; then cp "$work/host.log" "$HOST_LOG"; fi
