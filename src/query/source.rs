@@ -12,6 +12,15 @@ use crate::metric::Kind;
 use crate::schema::{Schema, Schemas};
 use crate::store::{Event, SeriesInfo, Store};
 
+/// Fetches that read at least this many slots in all are read on two threads.
+const PARALLEL_MIN_SLOTS: u64 = 100_000;
+
+/// The cores this process may use (asked once: the answer reads cgroup files).
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 pub struct StoreSource<'a> {
     pub store: &'a Store,
     pub schemas: &'a Schemas,
@@ -105,9 +114,8 @@ impl Source for StoreSource<'_> {
             merge: fetch.merge,
             coarser: fetch.coarser,
         };
-        let mut out = Vec::new();
-        let mut scratch = Vec::new();
-        for info in resolve(self.store, glob, self.options)? {
+        let found = resolve(self.store, glob, self.options)?;
+        let one = |info: &SeriesInfo, scratch: &mut Vec<(i64, Bucket)>| {
             let schema = self.schemas.for_name(info.series.as_str());
             let view = view_for(explicit, info.kind, fetch.consolidate);
             let name = match view_suffix(path) {
@@ -118,12 +126,12 @@ impl Source for StoreSource<'_> {
                 self.store,
                 schema,
                 self.options,
-                &info,
+                info,
                 view,
                 name,
                 &range,
                 &read,
-                &mut scratch,
+                scratch,
             )?;
             let mut s = TimeSeries::new(&o.name, o.start, i64::from(o.step), o.values);
             s.path_expression = path.to_string();
@@ -131,8 +139,37 @@ impl Source for StoreSource<'_> {
             s.consolidation = fetch.consolidate.unwrap_or(natural_agg(view));
             s.fitted = read.merge && range.max_data_points.is_some_and(|m| m > 0);
             s.lineage = vec![o.lineage];
-            out.push(s);
+            Ok(s)
+        };
+        // One buffer for the buckets of every series read in a row.
+        let all = |list: &[SeriesInfo]| -> Result<Vec<TimeSeries>, Error> {
+            let mut scratch = Vec::new();
+            list.iter().map(|info| one(info, &mut scratch)).collect()
+        };
+        let slots: u64 = found
+            .iter()
+            .map(|info| {
+                let schema = self.schemas.for_name(info.series.as_str());
+                let (idx, _) = plan_read(schema, self.options, &range, &read);
+                let res = i64::from(schema.tiers[idx].resolution);
+                ((range.until - range.from) / res).max(1) as u64
+            })
+            .sum();
+        if found.len() < 2 || slots < PARALLEL_MIN_SLOTS || cores() < 2 {
+            return all(&found);
         }
+        // Half of the series on another thread: decoding dominates a large read.
+        let (a, b) = found.split_at(found.len() / 2);
+        let (first, second) = std::thread::scope(|s| {
+            let other = s.spawn(|| all(b));
+            let first = all(a);
+            let second = other
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e));
+            (first, second)
+        });
+        let mut out = first?;
+        out.extend(second?);
         Ok(out)
     }
 

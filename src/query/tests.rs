@@ -161,3 +161,78 @@ mod against_raw {
         }
     }
 }
+
+/// A large fetch reads its series on two threads, half each; the answer is the one of
+/// reading them one by one, in the same order.
+#[test]
+fn a_large_fetch_on_two_threads_reads_what_one_thread_reads() {
+    use crate::aggregate::{Aggregator, Options as AggOptions};
+    use crate::metric::{Kind, Observation, Series};
+    use crate::query::eval::{Fetch, Source};
+    use crate::schema::Schemas;
+    use crate::store::{Batch, Options as StoreOptions, Store};
+    use std::sync::Arc;
+    let schemas = Arc::new(Schemas {
+        list: vec![Schema::new("t", ".*", &["10s:2d"]).unwrap()],
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreOptions {
+        data_dir: dir.path().to_path_buf(),
+        tiers: schemas.resolutions(),
+        head_flush_interval: 600,
+        head_max_bytes: crate::store::HEAD_MAX_BYTES,
+    })
+    .unwrap();
+    let mut agg = Aggregator::new(schemas.clone(), AggOptions::default());
+    // 6 series × 1 day at 10 s, read over two days: 103,680 slots (the parallel bar is
+    // 100,000 in all), with gaps, half of them flushed to segments and half in the head.
+    for s in 0..6i64 {
+        let series = Series::parse(&format!("p.s{s}")).unwrap();
+        for i in (0..8640).filter(|i| (i + s) % 7 != 0) {
+            let obs = Observation {
+                series: series.clone(),
+                kind: Kind::Gauge,
+                value: ((i * (s + 3)) % 101) as f64 * 0.5,
+                time: NOW - 86_400 + i * 10,
+            };
+            agg.observe(&obs, NOW);
+        }
+        store
+            .commit(Batch {
+                deltas: agg.drain(),
+                cursors: Vec::new(),
+            })
+            .unwrap();
+        if s % 2 == 0 {
+            store.flush_head().unwrap();
+        }
+    }
+    let options = Options::default();
+    let source = StoreSource {
+        store: &store,
+        schemas: &schemas,
+        options: &options,
+    };
+    for (from, mdp) in [(NOW - 2 * 86_400, None), (NOW - 2 * 86_400, Some(500))] {
+        let fetch = Fetch {
+            from,
+            until: NOW,
+            now: NOW,
+            max_data_points: mdp,
+            consolidate: None,
+            merge: true,
+            coarser: 0,
+        };
+        let (_, slots) = source.estimate("p.*", &fetch).unwrap();
+        assert!(slots >= 100_000, "{slots} slots: not the parallel path");
+        let all = source.fetch("p.*", &fetch).unwrap();
+        let names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["p.s0", "p.s1", "p.s2", "p.s3", "p.s4", "p.s5"]);
+        for s in &all {
+            let one = source.fetch(&s.name, &fetch).unwrap();
+            assert_eq!(one.len(), 1);
+            assert_eq!(one[0].values, s.values, "{}", s.name);
+            assert_eq!((one[0].start, one[0].step), (s.start, s.step));
+        }
+    }
+}
