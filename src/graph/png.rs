@@ -118,18 +118,63 @@ pub(super) fn write_in(scene: &Scene, bands: u32) -> Result<Vec<u8>, Error> {
     } else {
         h
     };
+    let shapes: Vec<Shape> = scene.ops.iter().map(shape).collect();
     let (top, bottom) = data.split_at_mut(split as usize * w as usize * 4);
     std::thread::scope(|s| {
         if split < h {
-            s.spawn(|| draw(scene, bottom, split));
+            s.spawn(|| draw(scene, &shapes, bottom, split));
         }
-        draw(scene, top, 0);
+        draw(scene, &shapes, top, 0);
     });
     encode(w, h, data)
 }
 
+/// An op's path in tiny-skia's form, made once for every band.
+enum Shape {
+    /// Nothing to draw (or a path tiny-skia refuses, which it would not draw either).
+    Skip,
+    /// Filled with the winding rule: a fill, a text's glyphs, or a stroke wider than a pixel
+    /// already turned into its outline (what `stroke_path` does under a translation).
+    Fill(tiny_skia::Path),
+    /// A thin or dashed stroke, left to `stroke_path` (hairlines, dashing).
+    Stroke(tiny_skia::Path, Stroke),
+}
+
+fn stroke_of(width: f64, dash: Option<f64>) -> Stroke {
+    Stroke {
+        width: width as f32,
+        line_cap: LineCap::Butt,
+        line_join: LineJoin::Miter,
+        dash: dash.and_then(|d| StrokeDash::new(vec![d as f32, d as f32], 0.0)),
+        ..Stroke::default()
+    }
+}
+
+fn shape(op: &Op) -> Shape {
+    let made = match op {
+        Op::Group(_) => None,
+        Op::Fill { path, .. } => skia_path(path).map(Shape::Fill),
+        Op::Stroke {
+            path, width, dash, ..
+        } => skia_path(path).and_then(|p| {
+            let stroke = stroke_of(*width, *dash);
+            // Wider than one pixel and solid: never a hairline, and the resolution scale
+            // of a translation is 1.
+            if *width > 1.0 && stroke.dash.is_none() {
+                p.stroke(&stroke, 1.0).map(Shape::Fill)
+            } else {
+                Some(Shape::Stroke(p, stroke))
+            }
+        }),
+        Op::Text(t) => {
+            skia_path(&text::outline(&t.text, t.size, t.x, t.y, t.anchor)).map(Shape::Fill)
+        }
+    };
+    made.unwrap_or(Shape::Skip)
+}
+
 /// Draws the scene's rows `y0..` into `data`, a band of whole rows.
-fn draw(scene: &Scene, data: &mut [u8], y0: u32) {
+fn draw(scene: &Scene, shapes: &[Shape], data: &mut [u8], y0: u32) {
     let w = scene.width;
     let h = (data.len() / 4 / w as usize) as u32;
     let Some(mut pm) = PixmapMut::from_bytes(data, w, h) else {
@@ -149,7 +194,7 @@ fn draw(scene: &Scene, data: &mut [u8], y0: u32) {
         made: Vec::new(),
     };
     let mut unmasked: Option<Unmasked> = None;
-    for op in &scene.ops {
+    for (op, shape) in scene.ops.iter().zip(shapes) {
         let clip = clip_of(op).copied();
         if unmasked.as_ref().is_some_and(|u| Some(u.clip) != clip)
             && let Some(u) = unmasked.take()
@@ -168,34 +213,16 @@ fn draw(scene: &Scene, data: &mut [u8], y0: u32) {
         }
         // Inside a run the mask is applied afterwards; a clip that makes no mask (not a
         // valid rectangle) clips nothing, as before.
-        match op {
-            Op::Group(_) => {}
-            Op::Fill { path, color, .. } => {
-                let Some(p) = skia_path(path) else { continue };
-                pm.fill_path(&p, &paint(*color), FillRule::Winding, shift, None);
+        match (op, shape) {
+            (_, Shape::Skip) | (Op::Group(_), _) => {}
+            (Op::Fill { color, .. } | Op::Stroke { color, .. }, Shape::Fill(p)) => {
+                pm.fill_path(p, &paint(*color), FillRule::Winding, shift, None);
             }
-            Op::Stroke {
-                path,
-                color,
-                width,
-                dash,
-                ..
-            } => {
-                let Some(p) = skia_path(path) else { continue };
-                let stroke = Stroke {
-                    width: *width as f32,
-                    line_cap: LineCap::Butt,
-                    line_join: LineJoin::Miter,
-                    dash: dash.and_then(|d| StrokeDash::new(vec![d as f32, d as f32], 0.0)),
-                    ..Stroke::default()
-                };
-                pm.stroke_path(&p, &paint(*color), &stroke, shift, None);
+            (Op::Stroke { color, .. }, Shape::Stroke(p, stroke)) => {
+                pm.stroke_path(p, &paint(*color), stroke, shift, None);
             }
-            Op::Text(t) => {
-                let outline = text::outline(&t.text, t.size, t.x, t.y, t.anchor);
-                let Some(p) = skia_path(&outline) else {
-                    continue;
-                };
+            (Op::Fill { .. }, Shape::Stroke(..)) | (Op::Text(_), Shape::Stroke(..)) => {}
+            (Op::Text(t), Shape::Fill(p)) => {
                 let (x, y) = (t.x as f32, t.y as f32);
                 let mut transform = Transform::from_rotate_at(t.rotate as f32, x, y);
                 if t.italic {
@@ -206,13 +233,13 @@ fn draw(scene: &Scene, data: &mut [u8], y0: u32) {
                 }
                 let transform = shift.pre_concat(transform);
                 let paint = paint(t.color);
-                pm.fill_path(&p, &paint, FillRule::Winding, transform, None);
+                pm.fill_path(p, &paint, FillRule::Winding, transform, None);
                 if t.bold {
                     let stroke = Stroke {
                         width: (t.size / 20.0) as f32,
                         ..Stroke::default()
                     };
-                    pm.stroke_path(&p, &paint, &stroke, transform, None);
+                    pm.stroke_path(p, &paint, &stroke, transform, None);
                 }
             }
         }
@@ -442,7 +469,8 @@ mod tests {
             let s = scene(bg);
             let size = tiny_skia::IntSize::from_wh(s.width, s.height).unwrap();
             let mut data = vec![0u8; s.width as usize * s.height as usize * 4];
-            draw(&s, &mut data, 0);
+            let shapes: Vec<Shape> = s.ops.iter().map(shape).collect();
+            draw(&s, &shapes, &mut data, 0);
             let want = Pixmap::from_vec(data.clone(), size)
                 .unwrap()
                 .encode_png()
