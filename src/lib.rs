@@ -21,3 +21,10 @@ pub mod query;
 pub mod schema;
 pub mod ship;
 pub mod store;
+
+/// The cores this process may use (asked once: the answer reads cgroup files). Work that can
+/// be split over two threads (a large fetch, a large PNG) asks this first.
+pub fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}

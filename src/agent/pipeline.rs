@@ -141,6 +141,7 @@ impl Pipeline {
         // What the outputs take of this commit; theirs once the commit is durable. Late data
         // also goes into the outputs' cursors, so a crash before the spool append loses none.
         let mut staged = self.ship.stage(&deltas);
+        let input_cursors = cursors.len();
         cursors.extend(staged.take_cursors());
         let batch = Batch { deltas, cursors };
         let result = tokio::task::spawn_blocking(move || store.try_commit(batch)).await;
@@ -170,11 +171,10 @@ impl Pipeline {
                 tracing::error!(%error, deltas = batch.deltas.len(), "Commit failed; will retry.");
                 self.pending = batch.deltas;
                 // Newer cursors that arrived meanwhile win over the ones being retried. The
-                // outputs' cursors are made again from the retried deltas.
-                for (k, v) in batch.cursors {
-                    if k.starts_with(crate::ship::amend::KEY_PREFIX) {
-                        continue;
-                    }
+                // outputs' cursors (after the inputs') are made again from the retried deltas.
+                let mut cursors = batch.cursors;
+                cursors.truncate(input_cursors);
+                for (k, v) in cursors {
                     self.cursors.entry(k).or_insert(v);
                 }
             }

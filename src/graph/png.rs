@@ -95,10 +95,7 @@ impl Unmasked {
 const BAND_MIN_PIXELS: u32 = 100_000;
 
 pub fn write(scene: &Scene) -> Result<Vec<u8>, Error> {
-    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    // Asked once: the answer reads cgroup files.
-    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let two = scene.width.saturating_mul(scene.height) >= BAND_MIN_PIXELS && cores >= 2;
+    let two = scene.width.saturating_mul(scene.height) >= BAND_MIN_PIXELS && crate::cores() >= 2;
     write_in(scene, if two { 2 } else { 1 })
 }
 

@@ -166,6 +166,7 @@ pub fn run(
     }
     let (path, view) = View::split(target);
     let mut out = Vec::new();
+    let mut scratch = Vec::new();
     for info in resolve(store, path, options)? {
         let schema = schemas.for_name(info.series.as_str());
         let view = view.unwrap_or_else(|| View::default_for(info.kind));
@@ -182,6 +183,7 @@ pub fn run(
             name,
             range,
             &source::Read::default(),
+            &mut scratch,
         )?);
     }
     Ok(out)

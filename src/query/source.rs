@@ -15,12 +15,6 @@ use crate::store::{Event, SeriesInfo, Store};
 /// Fetches that read at least this many slots in all are read on two threads.
 const PARALLEL_MIN_SLOTS: u64 = 100_000;
 
-/// The cores this process may use (asked once: the answer reads cgroup files).
-fn cores() -> usize {
-    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-}
-
 pub struct StoreSource<'a> {
     pub store: &'a Store,
     pub schemas: &'a Schemas,
@@ -122,7 +116,7 @@ impl Source for StoreSource<'_> {
                 Some(suffix) => format!("{}:{suffix}", info.series),
                 None => info.series.to_string(),
             };
-            let o = read_series_with(
+            let o = read_series(
                 self.store,
                 schema,
                 self.options,
@@ -155,7 +149,7 @@ impl Source for StoreSource<'_> {
                 ((range.until - range.from) / res).max(1) as u64
             })
             .sum();
-        if found.len() < 2 || slots < PARALLEL_MIN_SLOTS || cores() < 2 {
+        if found.len() < 2 || slots < PARALLEL_MIN_SLOTS || crate::cores() < 2 {
             return all(&found);
         }
         // Half of the series on another thread: decoding dominates a large read.
@@ -205,35 +199,11 @@ impl Source for StoreSource<'_> {
     }
 }
 
+/// One series' points for the range, as the plan reads them. `scratch` holds the buckets
+/// while they become values; a caller reading many series keeps it between them, so the
+/// buffer is allocated once.
 #[allow(clippy::too_many_arguments)]
 pub fn read_series(
-    store: &Store,
-    schema: &Schema,
-    options: &Options,
-    info: &SeriesInfo,
-    view: View,
-    name: String,
-    range: &Range,
-    read: &Read,
-) -> Result<Output, Error> {
-    let mut scratch = Vec::new();
-    read_series_with(
-        store,
-        schema,
-        options,
-        info,
-        view,
-        name,
-        range,
-        read,
-        &mut scratch,
-    )
-}
-
-/// [`read_series`] with a buffer for the buckets that the caller keeps between series, so
-/// reading many allocates it once.
-#[allow(clippy::too_many_arguments)]
-pub fn read_series_with(
     store: &Store,
     schema: &Schema,
     options: &Options,

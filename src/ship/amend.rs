@@ -22,7 +22,7 @@ use crate::metric::{Kind, Series};
 use std::collections::BTreeMap;
 
 /// Store cursors of outputs start with this (inputs' cursors never do).
-pub const KEY_PREFIX: &str = "ship/";
+const KEY_PREFIX: &str = "ship/";
 
 /// One late delta: series, kind, resolution, slot start, the delta.
 pub type Late = (Series, Kind, u32, i64, Bucket);
