@@ -34,7 +34,7 @@ fn render_draws_png_and_svg() {
     let mut reader = png::Decoder::new(std::io::Cursor::new(&png))
         .read_info()
         .unwrap();
-    let mut px = vec![0; reader.output_buffer_size()];
+    let mut px = vec![0; reader.output_buffer_size().expect("a decodable size")];
     let info = reader.next_frame(&mut px).unwrap();
     assert_eq!((info.width, info.height), (500, 300));
     let red = px
@@ -85,7 +85,7 @@ fn render_draws_png_and_svg() {
     let mut reader = png::Decoder::new(std::io::Cursor::new(&png))
         .read_info()
         .unwrap();
-    let mut px = vec![0; reader.output_buffer_size()];
+    let mut px = vec![0; reader.output_buffer_size().expect("a decodable size")];
     let info = reader.next_frame(&mut px).unwrap();
     let (w, h) = (info.width as usize, info.height as usize);
     let at = |x: usize, y: usize| &px[(y * w + x) * 4..(y * w + x) * 4 + 3];

@@ -410,7 +410,7 @@ mod tests {
         let mut reader = ::png::Decoder::new(std::io::Cursor::new(png))
             .read_info()
             .unwrap();
-        let mut px = vec![0; reader.output_buffer_size()];
+        let mut px = vec![0; reader.output_buffer_size().expect("a decodable size")];
         let info = reader.next_frame(&mut px).unwrap();
         px.truncate(info.buffer_size());
         px

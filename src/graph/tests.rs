@@ -36,7 +36,7 @@ impl Image {
         let mut reader = ::png::Decoder::new(std::io::Cursor::new(bytes))
             .read_info()
             .unwrap();
-        let mut px = vec![0; reader.output_buffer_size()];
+        let mut px = vec![0; reader.output_buffer_size().expect("a decodable size")];
         let info = reader.next_frame(&mut px).unwrap();
         assert_eq!(info.color_type, ::png::ColorType::Rgba);
         assert_eq!(info.bit_depth, ::png::BitDepth::Eight);

@@ -45,6 +45,9 @@ impl Client {
     pub fn new(output: &Output) -> Result<Client, Error> {
         let c = &output.config;
         let timeout = Duration::from_secs(c.timeout_secs.max(1));
+        // reqwest is built without a crypto provider (see Cargo.toml): ring is installed for
+        // the process once; a second install is refused and changes nothing.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = || {
             reqwest::Client::builder()
                 .timeout(timeout)
