@@ -23,6 +23,12 @@ echo "== release build"
 cargo build --release --locked --bin tally
 cp target/release/tally "$out/tally"
 strip --strip-unneeded "$out/tally"
+# The manual page and shell completions come from the CLI definition itself.
+"$out/tally" man | gzip -9n > "$out/tally.1.gz"
+mkdir -p "$out/completions"
+"$out/tally" completions bash > "$out/completions/tally"
+"$out/tally" completions zsh > "$out/completions/_tally"
+"$out/tally" completions fish > "$out/completions/tally.fish"
 
 version=$(cargo metadata --no-deps --format-version 1 |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["packages"][0]["version"])')

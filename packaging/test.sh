@@ -44,7 +44,9 @@ ctrl postrm | grep -q "rm -rf /var/lib/tally" || fail "postrm does not delete da
 contents=$(dpkg-deb -c "$deb")
 for path in ./usr/bin/tally ./etc/tally/tally.yaml ./etc/tally/parsers.d/README \
   ./usr/share/tally/parsers/nginx_access.yaml ./usr/share/doc/tally/copyright \
-  ./usr/share/doc/tally/README.md ./usr/lib/systemd/system/tally.service; do
+  ./usr/share/doc/tally/README.md ./usr/lib/systemd/system/tally.service \
+  ./usr/share/man/man1/tally.1.gz ./usr/share/bash-completion/completions/tally \
+  ./usr/share/zsh/vendor-completions/_tally ./usr/share/fish/vendor_completions.d/tally.fish; do
   echo "$contents" | grep -q " $path$" || fail "deb lacks $path"
 done
 echo "$contents" | grep " ./usr/bin/tally$" | grep -q "^-rwxr-xr-x" || fail "tally not 0755"
@@ -54,7 +56,8 @@ rpm -qp --qf '%{NAME} %{VERSION} %{RELEASE}\n' "$rpmf" 2>/dev/null | grep -qx "t
   fail "rpm name/version"
 files=$(rpm -qlp "$rpmf" 2>/dev/null)
 for path in /usr/bin/tally /etc/tally/tally.yaml /usr/share/tally/parsers/nginx_access.yaml \
-  /usr/lib/systemd/system/tally.service /usr/share/doc/tally/LICENSE; do
+  /usr/lib/systemd/system/tally.service /usr/share/doc/tally/LICENSE \
+  /usr/share/man/man1/tally.1.gz /usr/share/bash-completion/completions/tally; do
   echo "$files" | grep -qx "$path" || fail "rpm lacks $path"
 done
 rpm -qp --qf '[%{FILENAMES} %{FILEFLAGS:fflags}\n]' "$rpmf" 2>/dev/null |
@@ -73,6 +76,9 @@ id -nG tally | grep -qw adm || fail "tally is not in adm"
 [ "$(stat -c '%a' /etc/tally/tally.yaml)" = 644 ] || fail "/etc/tally/tally.yaml mode"
 [ -d /etc/tally/parsers.d ] || fail "/etc/tally/parsers.d"
 /usr/bin/tally --version | grep -q "$version" || fail "tally --version"
+zcat /usr/share/man/man1/tally.1.gz | grep -q '^\.TH tally 1' || fail "man page tally(1)"
+grep -q 'complete -F _tally' /usr/share/bash-completion/completions/tally ||
+  fail "bash completion"
 /usr/bin/tally check -c /etc/tally/tally.yaml || fail "the packaged config does not pass tally check"
 runuser -u tally -- /usr/bin/tally check -c /etc/tally/tally.yaml >/dev/null ||
   fail "the service user cannot read the config and parsers"

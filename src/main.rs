@@ -2,7 +2,7 @@
 //! here, once, with their chain of causes.
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tally::config::{self, Config};
@@ -39,6 +39,31 @@ struct Cli {
     /// systemd journal, else `text`.
     #[arg(long, global = true, value_enum)]
     log_format: Option<LogFormat>,
+    /// Least severe messages logged: error, warn, info (default), debug or trace. `TALLY_LOG`
+    /// (an `EnvFilter` such as `info,tally::ship=debug`) is used when this is not given.
+    #[arg(long, global = true, value_enum)]
+    log_level: Option<LogLevel>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    fn directive(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -122,16 +147,27 @@ enum Command {
         #[arg(long)]
         nulls: bool,
     },
+    /// Print a shell completion script: `tally completions bash > /etc/bash_completion.d/tally`
+    /// (packages install them for bash, zsh and fish).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `tally man | man -l -` (packages install it as tally(1)).
+    Man,
 }
 
-fn init_logging(format: Option<LogFormat>) {
+fn init_logging(format: Option<LogFormat>, level: Option<LogLevel>) {
     let format = format.unwrap_or(if tally::agent::systemd::stderr_is_journal() {
         LogFormat::Journal
     } else {
         LogFormat::Text
     });
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TALLY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = match level {
+        Some(l) => tracing_subscriber::EnvFilter::new(l.directive()),
+        None => tracing_subscriber::EnvFilter::try_from_env("TALLY_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -139,7 +175,8 @@ fn init_logging(format: Option<LogFormat>) {
         .with_target(false);
     match format {
         LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.without_time().init(),
+        // RFC 3339 times in UTC; the journal stamps its own.
+        LogFormat::Text => builder.init(),
         LogFormat::Journal => builder
             .with_ansi(false)
             .event_format(tally::agent::systemd::JournalFormat)
@@ -157,7 +194,7 @@ fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    init_logging(cli.log_format, cli.log_level);
     match run(cli.command) {
         Ok(code) => code,
         Err(err) => {
@@ -169,6 +206,15 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Completions { shell } => {
+            let mut cli = Cli::command();
+            clap_complete::generate(shell, &mut cli, "tally", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Run { config } => {
             let config = load_config(config.as_deref())?;
             if config.source.is_none() {

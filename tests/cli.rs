@@ -196,3 +196,63 @@ fn collect_replays_proc_snapshots_as_graphite_lines() {
     assert!(text.contains("servers.snap.loadavg.01 "), "{text}");
     assert!(!text.contains("cpu.total.user"), "{text}");
 }
+
+#[test]
+fn man_page_and_completions_come_from_the_cli() {
+    let out = tally().arg("man").output().unwrap();
+    assert!(out.status.success());
+    let man = String::from_utf8_lossy(&out.stdout);
+    assert!(man.contains(".TH tally 1"), "{man}");
+    for sub in ["run", "check", "parse", "collect", "query", "completions"] {
+        assert!(man.contains(sub), "man page lacks {sub}");
+    }
+    for (shell, marker) in [
+        ("bash", "complete -F _tally"),
+        ("zsh", "#compdef tally"),
+        ("fish", "complete -c tally"),
+    ] {
+        let out = tally().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(script.contains(marker), "{shell}: {script}");
+        assert!(script.contains("collect"), "{shell} completes subcommands");
+    }
+    let out = tally().args(["completions", "tcsh"]).output().unwrap();
+    assert!(!out.status.success(), "an unknown shell is refused");
+}
+
+#[test]
+fn text_logs_carry_a_time_and_log_level_filters() {
+    let dir = TestDir::new();
+    let cfg = dir.config("");
+    // What a daemon logs in its first second, at a level.
+    let first_second = |level: Option<&str>| {
+        let mut cmd = tally();
+        cmd.args(["--log-format", "text"]);
+        if let Some(l) = level {
+            cmd.args(["--log-level", l]);
+        }
+        let mut child = cmd
+            .args(["run", "-c"])
+            .arg(&cfg)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1000));
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let log = first_second(None);
+    let first = log.lines().next().unwrap_or("");
+    let time = first.split_whitespace().next().unwrap_or("");
+    assert!(
+        time.len() >= 20 && time.starts_with("20") && time.ends_with('Z') && time.contains('T'),
+        "an RFC 3339 time first: {log}"
+    );
+    assert!(first.contains(" INFO "), "{log}");
+    let quiet = first_second(Some("warn"));
+    assert!(!quiet.contains(" INFO "), "--log-level warn: {quiet}");
+    let debug = first_second(Some("debug"));
+    assert!(debug.contains(" DEBUG "), "--log-level debug: {debug}");
+}
