@@ -105,6 +105,8 @@ pub struct HttpFile {
     pub token: Option<String>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: Option<usize>,
+    /// `/-/ready` answers 503 while an output's spool holds data older than this (default `10m`).
+    pub ready_max_spool_lag: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -245,6 +247,8 @@ pub struct Http {
     pub listen: SocketAddr,
     pub token: Option<String>,
     pub max_body_bytes: usize,
+    /// Seconds of spool lag past which `/-/ready` says not ready.
+    pub ready_max_spool_lag: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -380,10 +384,12 @@ impl File {
             }
             _ => detect_hostname(),
         };
+        let ready_max_spool_lag = p.duration(&self.http.ready_max_spool_lag, 600) as i64;
         let http = (self.http.enabled != Some(false)).then(|| Http {
             listen: p.addr(&self.http.listen, "127.0.0.1:8080"),
             token: self.http.token.filter(|t| !t.is_empty()),
             max_body_bytes: self.http.max_body_bytes.unwrap_or(8 << 20),
+            ready_max_spool_lag,
         });
         let schemas = match self.storage.schemas {
             None => Schemas::default_list(),

@@ -8,6 +8,7 @@ mod crash;
 mod daemon;
 mod grafana;
 mod graph;
+mod health;
 mod render_formats;
 mod render_limits;
 mod ship;

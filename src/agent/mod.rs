@@ -219,6 +219,9 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
         Duration::from_secs(config.storage.head_flush_interval.clamp(1, 5) as u64),
         ship,
     );
+    if let Some(h) = &config.http {
+        pipeline.ready_max_spool_lag = h.ready_max_spool_lag;
+    }
     let mut config = config;
     let mut tick = tokio::time::interval(Duration::from_millis(
         config.storage.commit_interval_ms.max(50),

@@ -27,6 +27,10 @@ pub(super) struct Pipeline {
     counters: HashMap<&'static str, u64>,
     ship_counters: HashMap<String, u64>,
     commit_errors: u64,
+    /// The last commit failed (readiness).
+    commit_failing: bool,
+    /// Spool lag in seconds past which an output makes tally not ready.
+    pub(super) ready_max_spool_lag: i64,
     maintain_errors: Arc<AtomicU64>,
     pub(super) maintaining: Arc<AtomicBool>,
     dropped_deltas: u64,
@@ -65,6 +69,8 @@ impl Pipeline {
             counters: HashMap::new(),
             ship_counters: HashMap::new(),
             commit_errors: 0,
+            commit_failing: false,
+            ready_max_spool_lag: 600,
             maintain_errors: Arc::default(),
             maintaining: Arc::default(),
             dropped_deltas: 0,
@@ -147,6 +153,7 @@ impl Pipeline {
         let result = tokio::task::spawn_blocking(move || store.try_commit(batch)).await;
         match result {
             Ok(Ok(())) => {
+                self.commit_failing = false;
                 self.last_commit_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
                 self.ship.apply(staged);
             }
@@ -164,6 +171,7 @@ impl Pipeline {
             }
             Ok(Err((error, batch))) => {
                 self.commit_errors += 1;
+                self.commit_failing = true;
                 let Some(batch) = batch else {
                     tracing::error!(%error, "Commit failed after its WAL write.");
                     return Err(error);
@@ -412,6 +420,29 @@ impl Pipeline {
         for obs in &out {
             self.aggregator.observe(obs, now);
         }
+        http.health.record(&out);
+        http.health.set_not_ready(self.not_ready());
+    }
+
+    /// Why tally is not doing its job, for `/-/ready`.
+    fn not_ready(&self) -> Vec<String> {
+        let mut reasons = Vec::new();
+        if self.commit_failing {
+            reasons.push(format!(
+                "commits to the store are failing ({} buckets waiting); see the log",
+                self.pending.len()
+            ));
+        }
+        for o in self.ship.outputs() {
+            let lag = o.spool().lag();
+            if lag > self.ready_max_spool_lag {
+                reasons.push(format!(
+                    "output {}: {lag} s of data not delivered (over {} s)",
+                    o.config.name, self.ready_max_spool_lag
+                ));
+            }
+        }
+        reasons
     }
 }
 

@@ -110,6 +110,8 @@ impl Running<'_> {
         self.config.query = new.query.clone();
         if let (Some(running), Some(new)) = (self.config.http.as_mut(), new.http.as_ref()) {
             running.token = new.token.clone();
+            running.ready_max_spool_lag = new.ready_max_spool_lag;
+            self.pipeline.ready_max_spool_lag = new.ready_max_spool_lag;
         }
 
         if !new.tail.is_empty() || !self.inputs.tail.is_empty() {

@@ -5,6 +5,7 @@
 mod binary;
 mod functions;
 mod graphite;
+pub mod health;
 pub mod image;
 pub mod ingest;
 mod params;
@@ -49,6 +50,8 @@ pub struct Stats {
     /// Events stored from other tallies (not counting repeats).
     pub ingest_events: AtomicU64,
     pub ingest_rejected: AtomicU64,
+    /// What `/-/ready` and `/-/metrics` answer (kept by the agent).
+    pub health: health::Health,
 }
 
 pub struct State {
@@ -163,6 +166,7 @@ pub fn router(state: Arc<State>) -> Router {
         .merge(functions::routes())
         .merge(tags::routes())
         .merge(ingest::routes())
+        .merge(health::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_requests,
