@@ -101,7 +101,7 @@ impl Health {
                     }
                 }
                 Kind::Gauge | Kind::Set => {
-                    entry.insert_entry(Value::Gauge(obs.value));
+                    *entry.or_insert(Value::Gauge(0.0)) = Value::Gauge(obs.value);
                 }
             }
         }
