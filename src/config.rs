@@ -3,6 +3,7 @@
 //! Every error names the file, line and column it comes from, and validation reports all of
 //! them at once.
 
+mod env;
 pub mod outputs;
 pub mod statsd;
 
@@ -103,6 +104,8 @@ pub struct HttpFile {
     pub enabled: Option<bool>,
     /// Bearer token required for writes (events, ingest) from non-loopback clients.
     pub token: Option<String>,
+    /// A file holding the token (first line), so it need not sit in a readable config.
+    pub token_file: Option<Spanned<String>>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: Option<usize>,
     /// `/-/ready` answers 503 while an output's spool holds data older than this (default `10m`).
@@ -295,6 +298,7 @@ pub fn load(path: &Path) -> Result<Config, Error> {
 
 /// Parses and validates config text; `path` is only used in messages.
 pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
+    let text = &env::expand(text, path, |name| std::env::var(name).ok()).map_err(Error::Invalid)?;
     let file: File = if text.trim().is_empty() {
         File::default()
     } else {
@@ -312,6 +316,34 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
         })?
     };
     file.validate(Some(path))
+}
+
+/// A secret given inline or as a file (its first line; a file is re-read on every reload).
+fn secret(
+    inline: Option<String>,
+    file: Option<&Spanned<String>>,
+    what: &str,
+    p: &mut Problems<'_>,
+) -> Option<String> {
+    let Some(f) = file else {
+        return inline.filter(|t| !t.is_empty());
+    };
+    if inline.is_some() {
+        p.at(f, format!("give either {what} or {what}_file, not both"));
+    }
+    match std::fs::read_to_string(&f.value) {
+        Ok(text) => {
+            let first = text.lines().next().unwrap_or("").trim().to_string();
+            if first.is_empty() {
+                p.at(f, format!("{}: the file is empty", f.value));
+            }
+            Some(first).filter(|t| !t.is_empty())
+        }
+        Err(e) => {
+            p.at(f, format!("cannot read {what}_file {}: {e}", f.value));
+            None
+        }
+    }
 }
 
 /// The configuration used when no file is given: everything on loopback, data in ./tally-data.
@@ -385,9 +417,15 @@ impl File {
             _ => detect_hostname(),
         };
         let ready_max_spool_lag = p.duration(&self.http.ready_max_spool_lag, 600) as i64;
+        let token = secret(
+            self.http.token,
+            self.http.token_file.as_ref(),
+            "token",
+            &mut p,
+        );
         let http = (self.http.enabled != Some(false)).then(|| Http {
             listen: p.addr(&self.http.listen, "127.0.0.1:8080"),
-            token: self.http.token.filter(|t| !t.is_empty()),
+            token,
             max_body_bytes: self.http.max_body_bytes.unwrap_or(8 << 20),
             ready_max_spool_lag,
         });

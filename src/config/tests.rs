@@ -296,3 +296,39 @@ outputs:
         assert!(err.problems()[0].line > 0, "{yaml}: {err}");
     }
 }
+
+#[test]
+fn token_file_and_environment_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "from-file\n").unwrap();
+    let c = check(&format!("http:\n  token_file: {}\n", token.display())).unwrap();
+    assert_eq!(c.http.unwrap().token.as_deref(), Some("from-file"));
+
+    let both = check(&format!(
+        "http:\n  token: x\n  token_file: {}\n",
+        token.display()
+    ))
+    .unwrap_err();
+    assert_eq!(both.problems()[0].line, 3, "{both}");
+    assert!(both.to_string().contains("not both"), "{both}");
+
+    let missing = check("http:\n  token_file: /nonexistent/token\n").unwrap_err();
+    assert!(
+        missing
+            .to_string()
+            .starts_with("t.yaml:2:15: cannot read token_file"),
+        "{missing}"
+    );
+
+    // ${VAR:-default} in a real parse; an unset variable without a default is an error.
+    let c = check("hostname: ${TALLY_TEST_SURELY_UNSET_VAR:-from-default}\n").unwrap();
+    assert_eq!(c.hostname, "from-default");
+    let unset = check("hostname: ${TALLY_TEST_SURELY_UNSET_VAR}\n").unwrap_err();
+    assert!(
+        unset
+            .to_string()
+            .contains("t.yaml:1:11: environment variable TALLY_TEST_SURELY_UNSET_VAR is not set"),
+        "{unset}"
+    );
+}
