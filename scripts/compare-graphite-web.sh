@@ -7,12 +7,11 @@
 # A line of the targets file may add parameters after " &" (`sumSeries(a.*) &maxDataPoints=17`).
 # Prints one line per target (same / DIFFERENT / graphite error / tally error) and a summary;
 # exits non-zero if any answer differs. Python packages go into the same venv as
-# bench-graphite-web.sh (target/bench-graphite-web, not committed); tally is a debug build.
+# (installed here into target/peers/graphite-web, not committed); tally is a debug build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VERBOSE="${1:-}"
-B=target/bench-graphite-web
-V=$B/venv
+V=target/peers/graphite-web
 if [ ! -x "$V/bin/waitress-serve" ]; then
   python3 -m venv "$V"
   "$V/bin/pip" install -q 'graphite-web==1.1.10' 'whisper==1.1.10' 'Django==2.2.28' \

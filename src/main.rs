@@ -344,6 +344,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let store = Store::open_read_only(tally::agent::store_options(&config))
                 .with_context(|| format!("open the store in {}", config.data_dir.display()))?;
             let options = query::Options {
+                tier_choice: config.query.tier_choice,
                 max_points_per_series: config.query.max_points_per_series,
                 max_series: config.query.max_series,
                 max_series_per_request: config.query.max_series_per_request,
