@@ -78,6 +78,10 @@ enum Command {
         /// Put before every metric name, as an input's `prefix` does.
         #[arg(long, default_value = "")]
         prefix: String,
+        /// Percentiles printed for timers, e.g. `--percentile 99.9` or `-P 50,99,99.9`
+        /// (default 50, 90, 99).
+        #[arg(short = 'P', long = "percentile", value_delimiter = ',')]
+        percentiles: Vec<f64>,
         /// Log files to replay.
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -219,8 +223,12 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             parsers: names,
             parser_file,
             prefix,
+            percentiles,
             files,
         } => {
+            if let Some(p) = percentiles.iter().find(|p| !(**p > 0.0 && **p < 100.0)) {
+                anyhow::bail!("--percentile {p}: expected a number above 0 and below 100");
+            }
             let config = load_config(config.as_deref())?;
             let mut dirs = parser_file;
             dirs.extend(config.parser_dirs.iter().cloned());
@@ -265,7 +273,12 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 eprintln!("warning: {w}");
             }
             let now = tally::clock::unix_now();
-            let replay = tally::parse::replay(&chosen, &prefix, &files, now)?;
+            let percentiles = if percentiles.is_empty() {
+                tally::parse::PERCENTILES.to_vec()
+            } else {
+                percentiles
+            };
+            let replay = tally::parse::replay_with(&chosen, &prefix, &files, now, &percentiles)?;
             print!("{replay}");
             eprint!("{}", replay.summary());
             Ok(ExitCode::SUCCESS)
