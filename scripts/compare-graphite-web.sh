@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
-# tally vs graphite-web, answer by answer: the same small data set goes into Whisper files
-# (served by graphite-web 1.1.10 from PyPI) and into tally over carbon; then every target of
-# scripts/compare-graphite-web.targets is rendered by both as json over the same absolute range,
-# and the answers are compared: series names, timestamps, values (relative 1e-9), tags.
+# tally vs graphite-web, answer by answer: the same data goes into Whisper files (served by
+# graphite-web 1.1.10 from PyPI) and into tally over carbon; then every target is rendered by
+# both as json over the same absolute range, and the answers are compared: series names,
+# timestamps, values (relative 1e-9), tags. Two independent sets:
+#   scripts/compare-graphite-web.targets        cmp.*: one tier (1m:2d), 2 hours of data
+#   scripts/compare-graphite-web-tiers.targets  tiers.*: three tiers (10s:1d, 1m:7d, 1h:30d),
+#                                               20 days of data, ranges that pick each tier
 #   scripts/compare-graphite-web.sh [-v]        (-v prints both answers of each difference)
-# A line of the targets file may add parameters after " &" (`sumSeries(a.*) &maxDataPoints=17`).
+# A line of a targets file may add parameters after " &" (`sumSeries(a.*) &maxDataPoints=17`);
+# in the second set {T} and {T-6h} are times relative to the data's anchor.
 # Prints one line per target (same / DIFFERENT / graphite error / tally error) and a summary;
-# exits non-zero if any answer differs. Python packages go into the same venv as
-# bench-graphite-web.sh (target/bench-graphite-web, not committed); tally is a debug build.
+# exits non-zero if any answer differs, except the Whisper-averaging cases the README lists
+# (marked "whisper avg", not counted as differences). Python packages are installed here into
+# target/peers/graphite-web (not committed); tally is a debug build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VERBOSE="${1:-}"
-B=target/bench-graphite-web
-V=$B/venv
+V=target/peers/graphite-web
 if [ ! -x "$V/bin/waitress-serve" ]; then
   python3 -m venv "$V"
   "$V/bin/pip" install -q 'graphite-web==1.1.10' 'whisper==1.1.10' 'Django==2.2.28' \
@@ -30,6 +34,8 @@ cleanup() {
 trap cleanup EXIT
 now=$(date +%s)
 start=$(( (now - 3 * 3600) / 3600 * 3600 ))
+# The second set ends at a minute's last 10 s point, so the last minute is whole.
+anchor=$(( now / 60 * 60 - 10 ))
 
 # The data: 120 points a minute apart per series, with nulls, a counter that resets, a series
 # written every third minute (compressPeriodicGaps), negative and fractional values.
@@ -52,6 +58,41 @@ for i in range(120):
     out.write(f"cmp.freq.{1 + i % 2} {2412 + 25 * (i % 2)} {t}\n")
     out.write(f"cmp.power.{1 + i % 2} {i} {t}\n")
 PY
+# The second set: three tiers, written as carbon would have kept them (every 10 s over the last
+# day, every minute up to 7 days back, every hour before), so whisper's archives hold what
+# tally's tiers hold (an archive written directly keeps one point per slot).
+python3 - "$anchor" >> "$work/lines.txt" <<'PY'
+import math, random, sys
+T = int(sys.argv[1])
+rnd = random.Random(18)
+gappy = {t for t in range(T - 86400, T + 1, 10) if rnd.random() < 0.15}
+# Whole hours of each resolution, so a coarse slot never mixes points written at two
+# resolutions (whisper would average their averages); 10 minutes of margin at the 1 d edge
+# for the time the script takes.
+B10 = -(-(T - 86400 + 600) // 3600) * 3600
+B60 = -(-(T - 7 * 86400 + 3600) // 3600) * 3600
+def step_for(t):
+    return 10 if t >= B10 else 60 if t >= B60 else 3600
+t = T - 20 * 86400
+t -= t % 3600
+while t <= T:
+    st = step_for(t)
+    if t % st:
+        t += 10
+        continue
+    spike = t == (T - 5 * 3600) // 10 * 10 + 20
+    load = {1: 56.468 if spike else 50 + 0.3 * math.sin(t / 7200), 2: 50 + 2.8 * (1 + math.sin(2 * math.pi * t / 3600)), 3: 40 + (t - T + 20 * 86400) / 86400}
+    for h in (1, 2, 3):
+        print(f"tiers.web{h}.load {load[h]!r} {t}")
+    print(f"tiers.web1.req {(t // 10) % 100000} {t}")
+    print(f"tiers.web2.req {(t % 21600) // 10 * 3} {t}")
+    if (t // 60) % 7 != 3:
+        print(f"tiers.web3.req {t // 60 % 5000} {t}")
+    print(f"tiers.neg.y {round(-3.25 + 7.5 * math.cos(t / 5000), 4)} {t}")
+    if t not in gappy:
+        print(f"tiers.gappy.x {(t // 10) % 37 * 1.5} {t}")
+    t += st
+PY
 
 export GRAPHITE_STORAGE_DIR="$work/graphite" GRAPHITE_CONF_DIR="$work/graphite/conf"
 mkdir -p "$GRAPHITE_STORAGE_DIR/whisper" "$GRAPHITE_STORAGE_DIR/log/webapp" "$GRAPHITE_CONF_DIR"
@@ -67,8 +108,12 @@ with open(lines) as f:
 for name, pts in series.items():
     path = os.path.join(root, *name.split(".")) + ".wsp"
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    whisper.create(path, [(60, 2 * 1440)], xFilesFactor=0.0, aggregationMethod="average")
-    whisper.update_many(path, pts)
+    archives = [(10, 8640), (60, 7 * 1440), (3600, 30 * 24)] if name.startswith("tiers.") else [(60, 2 * 1440)]
+    whisper.create(path, archives, xFilesFactor=0.0, aggregationMethod="average")
+    # Oldest first, in pieces: whisper propagates each piece to the coarser archives.
+    pts.sort()
+    for i in range(0, len(pts), 500):
+        whisper.update_many(path, pts[i:i + 500])
 PY
 PYTHONPATH="$V/lib/python3.11/site-packages" "$V/bin/django-admin" migrate -v0 --run-syncdb \
   --settings=graphite.settings >/dev/null 2>&1 || true
@@ -83,7 +128,9 @@ self_metrics: { interval: 1s }
 http: { listen: 127.0.0.1:0 }
 inputs: { carbon: { listen: 127.0.0.1:0, udp: false }, system: { enabled: false } }
 storage:
-  schemas: [ { name: cmp, pattern: '.*', retentions: [1m:2d] } ]
+  schemas:
+    - { name: tiers, pattern: '^tiers\.', retentions: [10s:1d, 1m:7d, 1h:30d] }
+    - { name: cmp, pattern: '.*', retentions: [1m:2d] }
 YAML
 ./target/debug/tally --log-format json run -c "$work/tally.yaml" 2> "$work/tally.log" &
 tally_pid=$!
@@ -96,27 +143,52 @@ s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
 s.sendall(open(sys.argv[2], "rb").read())
 s.close()
 PY
-sleep 3
 for _ in $(seq 100); do curl -sf "127.0.0.1:$gw_port/version" >/dev/null && break; sleep 0.2; done
 
-"$V/bin/python" - "$http" "$gw_port" "$start" "$VERBOSE" scripts/compare-graphite-web.targets <<'PY'
-import json, math, sys, urllib.error, urllib.parse, urllib.request
-tally, gw, start, verbose, targets_file = sys.argv[1:6]
-start = int(start)
-rng = f"from={start - 60}&until={start + 119 * 60}&tz=UTC&format=json"
+"$V/bin/python" - "$http" "$gw_port" "$start" "$anchor" "$VERBOSE" \
+  scripts/compare-graphite-web.targets scripts/compare-graphite-web-tiers.targets <<'PY'
+import json, math, re, sys, time, urllib.error, urllib.parse, urllib.request
+tally, gw, start, anchor, verbose = sys.argv[1:6]
+files = sys.argv[6:]
+start, anchor = int(start), int(anchor)
+UNITS = {"s": 1, "min": 60, "h": 3600, "d": 86400}
 
-def get(port, line):
+def times(text):
+    # {T} and {T-6h}: the second set's times, relative to the data's anchor.
+    def one(m):
+        n, unit = m.group(2), m.group(3)
+        return str(anchor - (int(n) * UNITS[unit] if n else 0))
+    return re.sub(r"\{T(-(\d+)(s|min|h|d))?\}", lambda m: one(m) if m.group(1) else str(anchor), text)
+
+def params(line, first_set):
     # A line is a target, optionally followed by " &param=value…" (e.g. maxDataPoints).
     target, _, extra = line.partition(" &")
-    extra = "&" + extra if extra else ""
-    url = f"http://127.0.0.1:{port}/render?target={urllib.parse.quote(target)}&{rng}{extra}"
+    if first_set:
+        q = {"from": str(start - 60), "until": str(start + 119 * 60)}
+    else:
+        q = {"from": str(anchor - 6 * 3600), "until": str(anchor)}
+    q.update({"tz": "UTC", "format": "json"})
+    for kv in filter(None, times(extra).split("&")):
+        k, _, v = kv.partition("=")
+        q[k] = v
+    return "target=" + urllib.parse.quote(target) + "&" + urllib.parse.urlencode(q)
+
+def get(port, query):
+    url = f"http://127.0.0.1:{port}/render?{query}"
     try:
-        with urllib.request.urlopen(url, timeout=60) as r:
+        with urllib.request.urlopen(url, timeout=120) as r:
             return True, json.loads(r.read().decode().replace("1e9999", "Infinity"))
     except urllib.error.HTTPError as e:
         return False, f"{e.code} {e.read().decode(errors='replace')[-300:].strip()}"
     except Exception as e:  # noqa: BLE001 (connection errors, bad json)
         return False, str(e)
+
+# tally has every line once the last ones (at the anchor) are readable.
+for _ in range(300):
+    ok, r = get(tally, f"target=tiers.neg.y&from={anchor - 10}&until={anchor}&format=json")
+    if ok and r and r[0]["datapoints"] and r[0]["datapoints"][-1][0] is not None:
+        break
+    time.sleep(0.2)
 
 def same_value(a, b):
     if a is None or b is None:
@@ -141,27 +213,32 @@ def diff(g, t):
             return f"{gs['target']}: tags {gs.get('tags')} vs {ts.get('tags')}"
     return None
 
-counts = {"same": 0, "DIFFERENT": 0, "graphite error": 0, "tally error": 0, "both error": 0}
-for line in open(targets_file):
-    target = line.strip()
-    if not target or target.startswith("#"):
-        continue
-    gok, g = get(gw, target)
-    tok, t = get(tally, target)
-    if gok and tok:
-        d = diff(g, t)
-        kind = "DIFFERENT" if d else "same"
-    elif not gok and not tok:
-        kind, d = "both error", None
-    elif not gok:
-        kind, d = "graphite error", g
-    else:
-        kind, d = "tally error", t
-    counts[kind] += 1
-    print(f"{kind:15} {target}" + (f"\n                {d}" if d else ""))
-    if verbose and kind == "DIFFERENT":
-        print("   graphite:", json.dumps(g)[:2000])
-        print("   tally:   ", json.dumps(t)[:2000])
+counts = {"same": 0, "DIFFERENT": 0, "whisper avg": 0, "graphite error": 0, "tally error": 0, "both error": 0}
+for n, path in enumerate(files):
+    for line in open(path):
+        target = line.strip()
+        if not target or target.startswith("#"):
+            continue
+        # "~ " marks a documented Whisper-averaging case (README): a difference is expected.
+        averaging = target.startswith("~ ")
+        target = target.removeprefix("~ ")
+        q = params(target, n == 0)
+        gok, g = get(gw, q)
+        tok, t = get(tally, q)
+        if gok and tok:
+            d = diff(g, t)
+            kind = ("whisper avg" if averaging else "DIFFERENT") if d else "same"
+        elif not gok and not tok:
+            kind, d = "both error", None
+        elif not gok:
+            kind, d = "graphite error", g
+        else:
+            kind, d = "tally error", t
+        counts[kind] += 1
+        print(f"{kind:15} {target}" + (f"\n                {d}" if d else ""))
+        if verbose and kind in ("DIFFERENT", "whisper avg"):
+            print("   graphite:", json.dumps(g)[:2000])
+            print("   tally:   ", json.dumps(t)[:2000])
 print("\n" + ", ".join(f"{v} {k}" for k, v in counts.items()))
 sys.exit(1 if counts["DIFFERENT"] or counts["tally error"] else 0)
 PY

@@ -140,7 +140,11 @@ pub struct SchemaFile {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct QueryFile {
-    /// Most points one series may read from a tier before a coarser tier is used (default 20000).
+    /// `graphite` (default: the finest tier that covers the range, as graphite-web reads) or
+    /// `metrictank` (its ratio rule for maxDataPoints and its soft caps read coarser tiers).
+    pub tier_choice: Option<Spanned<String>>,
+    /// Metrictank plan: most points one series may read from a tier before a coarser tier is
+    /// used (default 20000).
     pub max_points_per_series: Option<u64>,
     /// maxDataPoints when a request gives none (default: no consolidation).
     pub default_max_data_points: Option<u64>,
@@ -148,7 +152,8 @@ pub struct QueryFile {
     pub max_series: Option<usize>,
     /// Most series one render request may fetch in all (default 20000).
     pub max_series_per_request: Option<usize>,
-    /// Points fetched per request past which coarser tiers are read (default 1000000).
+    /// Metrictank plan: points fetched per request past which coarser tiers are read
+    /// (default 1000000).
     pub max_points_soft: Option<u64>,
     /// Points fetched per request past which it is refused (default 20000000).
     pub max_points_hard: Option<u64>,
@@ -266,6 +271,7 @@ pub struct Storage {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Query {
+    pub tier_choice: schema::TierChoice,
     pub max_points_per_series: u64,
     pub default_max_data_points: Option<u64>,
     pub max_series: usize,
@@ -461,6 +467,16 @@ impl File {
             },
         };
         let query = Query {
+            tier_choice: match &self.query.tier_choice {
+                None => schema::TierChoice::Graphite,
+                Some(s) => schema::TierChoice::parse(&s.value).unwrap_or_else(|| {
+                    p.at(
+                        s,
+                        format!("tier_choice {:?}: expected graphite or metrictank", s.value),
+                    );
+                    schema::TierChoice::Graphite
+                }),
+            },
             max_points_per_series: self.query.max_points_per_series.unwrap_or(20_000).max(1),
             default_max_data_points: self.query.default_max_data_points.filter(|&n| n > 0),
             max_series: self.query.max_series.unwrap_or(10_000).max(1),

@@ -103,6 +103,10 @@ enum Command {
         /// Put before every metric name, as an input's `prefix` does.
         #[arg(long, default_value = "")]
         prefix: String,
+        /// Percentiles printed for timers, e.g. `--percentile 99.9` or `-P 50,99,99.9`
+        /// (default 50, 90, 99).
+        #[arg(short = 'P', long = "percentile", value_delimiter = ',')]
+        percentiles: Vec<f64>,
         /// Log files to replay.
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -265,8 +269,12 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             parsers: names,
             parser_file,
             prefix,
+            percentiles,
             files,
         } => {
+            if let Some(p) = percentiles.iter().find(|p| !(**p > 0.0 && **p < 100.0)) {
+                anyhow::bail!("--percentile {p}: expected a number above 0 and below 100");
+            }
             let config = load_config(config.as_deref())?;
             let mut dirs = parser_file;
             dirs.extend(config.parser_dirs.iter().cloned());
@@ -311,7 +319,12 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 eprintln!("warning: {w}");
             }
             let now = tally::clock::unix_now();
-            let replay = tally::parse::replay(&chosen, &prefix, &files, now)?;
+            let percentiles = if percentiles.is_empty() {
+                tally::parse::PERCENTILES.to_vec()
+            } else {
+                percentiles
+            };
+            let replay = tally::parse::replay_with(&chosen, &prefix, &files, now, &percentiles)?;
             print!("{replay}");
             eprint!("{}", replay.summary());
             Ok(ExitCode::SUCCESS)
@@ -390,6 +403,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let store = Store::open_read_only(tally::agent::store_options(&config))
                 .with_context(|| format!("open the store in {}", config.data_dir.display()))?;
             let options = query::Options {
+                tier_choice: config.query.tier_choice,
                 max_points_per_series: config.query.max_points_per_series,
                 max_series: config.query.max_series,
                 max_series_per_request: config.query.max_series_per_request,

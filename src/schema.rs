@@ -52,6 +52,28 @@ impl fmt::Display for Tier {
     }
 }
 
+/// How a reader picks the tier of a schema for a time range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TierChoice {
+    /// graphite-web's (whisper's) rule: the finest tier whose retention reaches back to
+    /// `from`, whatever the number of points; `maxDataPoints` then merges its buckets.
+    #[default]
+    Graphite,
+    /// Metrictank's plan: past `max_points_per_series` (and the soft points cap) coarser tiers
+    /// are read, and `maxDataPoints` picks a tier by its ratio rule. Faster, other answers.
+    Metrictank,
+}
+
+impl TierChoice {
+    pub fn parse(s: &str) -> Option<TierChoice> {
+        match s {
+            "graphite" => Some(TierChoice::Graphite),
+            "metrictank" => Some(TierChoice::Metrictank),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Schema {
     pub name: String,

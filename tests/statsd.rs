@@ -174,3 +174,71 @@ fn the_carbon_output_sends_etsys_flush() {
         );
     }
 }
+
+/// Issue 18, item 6: stopping tally during or just after an etsy flush sent a second flush
+/// with the same timestamp and every counter zero, which overwrote the real one in Graphite.
+/// The stop flush is stamped with the end of the interval it carries, so every flush has its
+/// own timestamp and the counts add up to what was sent.
+#[test]
+fn a_stop_just_after_a_flush_sends_no_second_flush_with_its_timestamp() {
+    for delay_ms in [0u64, 150, 600] {
+        let graphite = TcpListener::bind("127.0.0.1:0").unwrap();
+        let dir = TestDir::new();
+        let d = Daemon::start(&config(
+            &dir,
+            &format!(
+                "outputs:
+  - type: carbon
+    name: graphite
+    destinations: ['{}']
+    reconnect_min: 20ms
+    statsd: {{flush_interval: 1s, legacy_namespace: false}}
+",
+                graphite.local_addr().unwrap()
+            ),
+        ));
+        let (conn, _) = graphite.accept().unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(15)))
+            .unwrap();
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = d.statsd_udp.unwrap();
+        // (timestamp of the flush, stats.counters.c.count) for every flush received.
+        let mut flushes: Vec<(i64, f64)> = Vec::new();
+        let mut count = 0.0;
+        let mut sent = 0u64;
+        let mut stopping = None;
+        for line in BufReader::new(conn).lines() {
+            let Ok(line) = line else { break };
+            let f: Vec<&str> = line.split(' ').collect();
+            if f[0] == "stats.counters.c.count" {
+                count = f[1].parse().unwrap();
+            }
+            if !f[0].ends_with("graphiteStats.flush_length") {
+                continue;
+            }
+            flushes.push((f[2].parse().unwrap(), count));
+            count = 0.0;
+            if stopping.is_none() {
+                // Traffic in every interval; after the third flush, stop `delay_ms` later.
+                udp.send_to(b"c:1|c", addr).unwrap();
+                sent += 1;
+                if flushes.len() == 3 {
+                    std::thread::sleep(Duration::from_millis(delay_ms));
+                    udp.send_to(b"c:1|c", addr).unwrap();
+                    sent += 1;
+                    std::thread::sleep(Duration::from_millis(50));
+                    d.signal("TERM");
+                    stopping = Some(Instant::now());
+                }
+            }
+        }
+        let stamps: Vec<i64> = flushes.iter().map(|f| f.0).collect();
+        assert!(
+            stamps.windows(2).all(|w| w[0] < w[1]),
+            "stop {delay_ms} ms after a flush: flush timestamps {stamps:?}"
+        );
+        let total: f64 = flushes.iter().map(|f| f.1).sum();
+        assert_eq!(total, sent as f64, "{flushes:?}");
+        drop(d);
+    }
+}

@@ -35,6 +35,7 @@ pub(super) fn http_settings(config: &Config) -> http::Settings {
     http::Settings {
         schemas: config.storage.schemas.clone(),
         query: crate::query::Options {
+            tier_choice: config.query.tier_choice,
             max_points_per_series: config.query.max_points_per_series,
             max_series: config.query.max_series,
             max_series_per_request: config.query.max_series_per_request,

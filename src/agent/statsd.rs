@@ -40,6 +40,15 @@ pub(super) async fn start(
             continue; // a spooled output: `ship` runs it
         };
         let stats = Arc::new(carbon::Stats::default());
+        // An output that sends the etsy flush stops after the flush made when stopping is
+        // queued (the flush task says so), not with everything else: else that flush could
+        // find its sender gone and the last interval's counts were lost.
+        let (flushed_tx, flushed_rx) = watch::channel(false);
+        let sender_stop = if c.statsd.is_some() {
+            flushed_rx
+        } else {
+            stop.clone()
+        };
         let settings = carbon::Settings {
             destinations: c.destinations.clone(),
             reconnect_min: c.reconnect_min,
@@ -49,7 +58,7 @@ pub(super) async fn start(
         let (sender, sender_tasks) = carbon::Sender::start(
             &settings,
             stats.clone(),
-            stop.clone(),
+            sender_stop,
             Duration::from_secs(2),
         );
         tasks.extend(sender_tasks);
@@ -67,6 +76,7 @@ pub(super) async fn start(
                 sender,
                 c.name.clone(),
                 stop.clone(),
+                flushed_tx,
             )));
         }
         running.outputs.push((c.name.clone(), stats, state));
@@ -114,6 +124,15 @@ pub(super) async fn start(
         let (socket, granted) = listener::bind_udp(s.listen, s.recv_buffer_bytes)
             .with_context(|| format!("statsd: listen on udp {}", s.listen))?;
         tracing::info!(addr = %socket.local_addr()?, recv_buffer_bytes = granted, "StatsD listening on udp.");
+        // The kernel doubles what it grants (bookkeeping); less than asked means rmem_max
+        // capped it and tally is not root.
+        if granted < s.recv_buffer_bytes {
+            tracing::warn!(
+                asked = s.recv_buffer_bytes,
+                granted,
+                "StatsD UDP receive buffer smaller than inputs.statsd.recv_buffer_bytes: raise net.core.rmem_max (the packages ship /usr/lib/sysctl.d/60-tally.conf), or bursts are dropped by the kernel (counted in tally.statsd.kernel_drops)."
+            );
+        }
         let flag = Arc::new(AtomicBool::new(false));
         let (intake, tx, max, thread_flag) =
             (intake.clone(), tx.clone(), s.max_packet_size, flag.clone());
@@ -153,12 +172,27 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// The timestamp of a flush (seconds). A flush on time is stamped as etsy stamps it,
+/// `Math.round(Date.now() / 1000)`. The flush made when stopping before the next tick
+/// (`next_ms`) is stamped with that tick: the end of the interval whose data it carries. So it
+/// never repeats the stamp of the flush just made (a stop during or just after a flush sent a
+/// second flush with the same timestamp and every counter zero, which in Graphite overwrote
+/// the real one), nor lands in the slot of the previous interval.
+pub(super) fn flush_stamp(now_ms: u64, next_ms: u64, stopping: bool) -> i64 {
+    if stopping && now_ms < next_ms {
+        next_ms.div_ceil(1000) as i64
+    } else {
+        (now_ms as f64 / 1000.0).round() as i64
+    }
+}
+
 /// Flushes on every wall-clock multiple of the interval, and once more when stopping.
 async fn flush_loop(
     state: SharedFlush,
     sender: carbon::Sender,
     name: String,
     mut stop: watch::Receiver<bool>,
+    flushed: watch::Sender<bool>,
 ) {
     let interval = state
         .lock()
@@ -174,8 +208,7 @@ async fn flush_loop(
             _ = stop.changed() => true,
         };
         let started = std::time::Instant::now();
-        // etsy: `Math.round(Date.now() / 1000)`.
-        let ts = (now_ms() as f64 / 1000.0).round() as i64;
+        let ts = flush_stamp(now_ms(), next, stopping);
         let text = state.lock().unwrap_or_else(|e| e.into_inner()).flush(ts);
         let length = text.len() as u64;
         let taken = sender.send(carbon::Chunk::new(text));
@@ -194,6 +227,8 @@ async fn flush_loop(
             break;
         }
     }
+    // The last flush is queued: the output's sender may drain and stop.
+    let _ = flushed.send(true);
 }
 
 /// Flushes the console's own etsy state every interval and drops the text.
@@ -236,6 +271,7 @@ impl Running {
                 ("bad_lines", &s.bad_lines),
                 ("bad_names", &s.bad_names),
                 ("dropped", &s.dropped),
+                ("kernel_drops", &s.kernel_drops),
                 ("too_long", &s.too_long),
                 ("untracked_gauges", &s.untracked_gauges),
                 ("connections", &s.connections),
@@ -279,5 +315,28 @@ fn push(out: &mut Vec<Observation>, name: &str, kind: Kind, value: f64, time: i6
             value,
             time,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::flush_stamp;
+
+    #[test]
+    fn a_stop_flush_never_repeats_the_last_stamp() {
+        let interval = 10_000;
+        // The flush on the tick at 1000 s (woken 3 ms late) is stamped 1000, as etsy does.
+        let last = flush_stamp(1_000_003, 1_000_000, false);
+        assert_eq!(last, 1000);
+        // A stop during that flush or just after it: the next tick is 1010 s.
+        for now in [1_000_003, 1_000_400, 1_000_600, 1_009_999] {
+            let stamp = flush_stamp(now, 1_000_000 + interval, true);
+            assert_eq!(stamp, 1010, "stop at {now} ms");
+            assert!(stamp > last);
+        }
+        // A stop that races the tick itself is the tick's flush.
+        assert_eq!(flush_stamp(1_010_002, 1_010_000, true), 1010);
+        // Sub-second intervals: the stop flush still stamps the next tick.
+        assert_eq!(flush_stamp(1_000_100, 1_000_500, true), 1001);
     }
 }

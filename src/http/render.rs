@@ -117,6 +117,7 @@ pub async fn evaluate(state: &Arc<State>, p: &Params, image: bool) -> Result<Ren
         let limits = Limits {
             max_series: options.max_series_per_request,
             max_points_soft: options.max_points_soft,
+            tier_choice: options.tier_choice,
             max_points_hard: options.max_points_hard,
             deadline: Some(Instant::now() + timeout),
         };
@@ -208,7 +209,7 @@ fn lineage_json(s: &TimeSeries) -> Value {
         s.lineage
             .iter()
             .map(|l| {
-                json!({
+                let mut section = json!({
                     "schema-name": l.schema_name,
                     "schema-retentions": l.schema_retentions,
                     "archive-read": l.archive_read,
@@ -219,7 +220,13 @@ fn lineage_json(s: &TimeSeries) -> Value {
                     "consolidator-rc": l.consolidator_rc,
                     "count": l.count,
                     "view": l.view.to_string(),
-                })
+                    "archive-finest": l.archive_finest,
+                });
+                // Said whenever a tier other than the finest covering one (graphite's) was read.
+                if let Some(c) = l.coarser {
+                    section["coarser"] = Value::String(c.reason().to_string());
+                }
+                section
             })
             .collect(),
     )

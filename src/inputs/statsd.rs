@@ -65,6 +65,9 @@ pub struct Stats {
     pub bad_names: AtomicU64,
     /// StatsD values dropped because the pipeline queue was full (UDP).
     pub dropped: AtomicU64,
+    /// Datagrams the kernel dropped for the UDP socket before tally read them (receive
+    /// buffer full): the `drops` column of /proc/net/udp for tally's own socket, a total.
+    pub kernel_drops: AtomicU64,
     /// Datagrams longer than `max_packet_size`, and TCP lines longer than it.
     pub too_long: AtomicU64,
     /// Gauge deltas for keys whose level could not be kept (`max_keys`): taken as levels.

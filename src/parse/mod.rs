@@ -24,7 +24,7 @@ mod template;
 mod time;
 
 pub use compile::DEFAULT_MAX_VALUES;
-pub use replay::{Replay, ReplayLine, replay};
+pub use replay::{PERCENTILES, Replay, ReplayLine, replay, replay_with};
 pub use time::Zone;
 
 use regex::bytes::{CaptureLocations, RegexSet};

@@ -8,7 +8,8 @@
 //! - counter: `path` = the sum;
 //! - gauge: `path` = the last value (by time), `path:avg` = the mean;
 //! - timer (in ms when the rule gave a unit): `path:obvs`, `path:sum`, `path:min`, `path:avg`,
-//!   `path:p50`, `path:p90`, `path:p99`, `path:max` (percentiles within 1%, as in the store);
+//!   `path:p50`, `path:p90`, `path:p99` (or the percentiles asked for: `path:p99.9`),
+//!   `path:max` (percentiles within 1%, as in the store);
 //! - set: `path` = the distinct count (exact to 256, then HyperLogLog, as in the store).
 //!
 //! For a tagged series the view goes after the tags: `req;status=2xx:avg`. Lines are sorted by
@@ -41,11 +42,25 @@ pub struct Replay {
 }
 
 /// Runs every line of `files` through `parsers` with `prefix` before every name.
+/// The percentiles printed for timers unless others are asked for.
+pub const PERCENTILES: [f64; 3] = [50.0, 90.0, 99.0];
+
 pub fn replay(
     parsers: &[&Parser],
     prefix: &str,
     files: &[PathBuf],
     now: i64,
+) -> Result<Replay, Error> {
+    replay_with(parsers, prefix, files, now, &PERCENTILES)
+}
+
+/// [`replay`] printing the given percentiles (0 < p < 100) of timers, as `path:p<p>`.
+pub fn replay_with(
+    parsers: &[&Parser],
+    prefix: &str,
+    files: &[PathBuf],
+    now: i64,
+    percentiles: &[f64],
 ) -> Result<Replay, Error> {
     let mut states: Vec<ParseState> = parsers.iter().map(|_| ParseState::new()).collect();
     let mut totals: FxHashMap<Series, (Kind, Bucket)> = FxHashMap::default();
@@ -103,9 +118,9 @@ pub fn replay(
                 push("sum", Some(b.sum));
                 push("min", Some(b.min));
                 push("avg", Some(b.avg()));
-                push("p50", b.quantile(0.5));
-                push("p90", b.quantile(0.9));
-                push("p99", b.quantile(0.99));
+                for p in percentiles {
+                    push(&format!("p{p}"), b.quantile(p / 100.0));
+                }
                 push("max", Some(b.max));
             }
             Kind::Set => push("", b.distinct()),

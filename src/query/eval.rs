@@ -28,8 +28,11 @@ pub struct Fetch {
     /// to maxDataPoints at read time (exact) instead of consolidating values afterwards.
     pub merge: bool,
     /// Fewer points are wanted than a plain read would give (the soft cap was reached):
-    /// read a tier coarser by this many steps.
+    /// read a tier coarser by this many steps (Metrictank plan only).
     pub coarser: usize,
+    /// A function above chooses or orders series by their values: read the tier graphite
+    /// reads, whatever the tier choice, so the choice is made on the finest values.
+    pub by_value: bool,
 }
 
 /// Where series and events come from: the store, or fixed data in tests.
@@ -49,8 +52,10 @@ pub trait Source {
 pub struct Limits {
     /// Most series fetched for one request.
     pub max_series: usize,
-    /// Points fetched beyond this make later fetches read coarser tiers.
+    /// Points fetched beyond this make later fetches read coarser tiers (Metrictank plan
+    /// only: graphite's choice never answers from a coarser tier than the one it would read).
     pub max_points_soft: u64,
+    pub tier_choice: super::TierChoice,
     /// Points fetched beyond this refuse the request.
     pub max_points_hard: u64,
     /// The request is abandoned after this instant.
@@ -63,6 +68,7 @@ impl Default for Limits {
             max_series: 10_000,
             max_points_soft: 1_000_000,
             max_points_hard: 20_000_000,
+            tier_choice: super::TierChoice::Graphite,
             deadline: None,
         }
     }
@@ -86,6 +92,8 @@ pub struct Ctx {
     pub until: i64,
     pub consolidate: Option<Agg>,
     pub merge: bool,
+    /// A function above decides by value (see [`Fetch::by_value`]).
+    pub by_value: bool,
 }
 
 pub struct Evaluator<'a> {
@@ -181,6 +189,7 @@ impl<'a> Evaluator<'a> {
             // Buckets merged at read time count every non-empty one: exact only while any
             // non-null value is enough (graphite's default xFilesFactor of 0).
             merge: self.request.x_files_factor == 0.0,
+            by_value: false,
         }
     }
 
@@ -230,6 +239,7 @@ impl<'a> Evaluator<'a> {
             .ok_or_else(|| Error::UnknownFunction(call.name.clone()))?;
         let ctx = Ctx {
             merge: ctx.merge && func.transparent,
+            by_value: ctx.by_value || func.by_value,
             consolidate: if func.resets_consolidation {
                 None
             } else {
@@ -253,11 +263,14 @@ impl<'a> Evaluator<'a> {
             consolidate: ctx.consolidate,
             merge: ctx.merge,
             coarser: 0,
+            by_value: ctx.by_value,
         };
-        // Metrictank's caps: past the soft cap read coarser while a coarser tier helps;
-        // past the hard cap refuse.
+        // Metrictank's caps: past the soft cap read coarser while a coarser tier helps (its
+        // plan only, and never under a function that decides by value); past the hard cap
+        // refuse.
         let mut estimate = self.source.estimate(path, &fetch)?;
-        while self.points_fetched.get() + estimate.1 > self.limits.max_points_soft {
+        let coarsen = self.limits.tier_choice == super::TierChoice::Metrictank && !ctx.by_value;
+        while coarsen && self.points_fetched.get() + estimate.1 > self.limits.max_points_soft {
             fetch.coarser += 1;
             let next = self.source.estimate(path, &fetch)?;
             if next.1 >= estimate.1 {
@@ -348,6 +361,7 @@ mod tests {
         let limits = Limits {
             max_points_soft: 1500,
             max_points_hard: 10_000,
+            tier_choice: crate::query::TierChoice::Metrictank,
             ..Limits::default()
         };
         let ev = Evaluator::new(&src, request(), limits);
@@ -362,12 +376,56 @@ mod tests {
         let limits = Limits {
             max_points_soft: 100,
             max_points_hard: 300,
+            tier_choice: crate::query::TierChoice::Metrictank,
             ..Limits::default()
         };
         let err = Evaluator::new(&src, request(), limits)
             .targets(&["a", "b", "c"])
             .unwrap_err();
         assert!(matches!(err, Error::TooManyPoints(375, 300)), "{err}");
+    }
+
+    /// Issue 18, item 2: with graphite's tier choice the soft cap never reads a coarser tier;
+    /// what passes the hard cap is a 413 with the reason. Under a function that decides by
+    /// value, the Metrictank plan does not read coarser either.
+    #[test]
+    fn graphite_choice_ignores_the_soft_cap() {
+        let src = Tiers(RefCell::new(Vec::new()));
+        let limits = Limits {
+            max_points_soft: 1500,
+            max_points_hard: 10_000,
+            ..Limits::default()
+        };
+        let ev = Evaluator::new(&src, request(), limits);
+        ev.targets(&["sumSeries(a, b, c)"]).unwrap();
+        let coarser: Vec<usize> = src.0.borrow().iter().map(|f| f.coarser).collect();
+        assert_eq!(coarser, vec![0, 0, 0]);
+        assert_eq!(ev.fetched(), (3, 3000));
+        let limits = Limits {
+            max_points_hard: 2500,
+            ..limits
+        };
+        let err = Evaluator::new(&src, request(), limits)
+            .targets(&["a", "b", "c"])
+            .unwrap_err();
+        assert!(matches!(err, Error::TooManyPoints(3000, 2500)), "{err}");
+        assert!(err.to_string().contains("query.max_points_hard"), "{err}");
+
+        let src = Tiers(RefCell::new(Vec::new()));
+        let limits = Limits {
+            max_points_soft: 1500,
+            tier_choice: crate::query::TierChoice::Metrictank,
+            ..Limits::default()
+        };
+        let ev = Evaluator::new(&src, request(), limits);
+        ev.targets(&["highestMax(group(a, b, c), 1)"]).unwrap();
+        let seen: Vec<(usize, bool)> = src
+            .0
+            .borrow()
+            .iter()
+            .map(|f| (f.coarser, f.by_value))
+            .collect();
+        assert_eq!(seen, vec![(0, true), (0, true), (0, true)]);
     }
 
     #[test]

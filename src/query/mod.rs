@@ -18,6 +18,7 @@ pub mod view;
 
 use crate::metric::glob::{self, Glob};
 use crate::metric::{Kind, Series};
+pub use crate::schema::TierChoice;
 use crate::schema::{Schema, Schemas};
 use crate::store::{self, SeriesInfo, Store};
 pub use eval::{Evaluator, Fetch, Limits, Request, Source};
@@ -51,13 +52,15 @@ pub enum Error {
 
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
-    /// A tier is read only if a series needs at most this many of its points.
+    /// graphite's tier choice (the default) or Metrictank's plan.
+    pub tier_choice: TierChoice,
+    /// Metrictank plan: a tier is read only if a series needs at most this many of its points.
     pub max_points_per_series: u64,
     /// Most series one path may expand to (glob expansion).
     pub max_series: usize,
     /// Most series one request may fetch.
     pub max_series_per_request: usize,
-    /// Points fetched per request past which coarser tiers are read (Metrictank's soft cap).
+    /// Metrictank plan: points fetched per request past which coarser tiers are read.
     pub max_points_soft: u64,
     /// Points fetched per request past which it is refused (Metrictank's hard cap).
     pub max_points_hard: u64,
@@ -68,6 +71,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
+            tier_choice: TierChoice::Graphite,
             max_points_per_series: 20_000,
             max_series: 10_000,
             max_series_per_request: 20_000,
@@ -94,6 +98,10 @@ pub struct Lineage {
     pub schema_retentions: String,
     /// Tier index: 0 is the finest.
     pub archive_read: usize,
+    /// The finest tier whose retention reaches `from` (the one graphite-web reads).
+    pub archive_finest: usize,
+    /// Why a tier coarser than `archive_finest` was read.
+    pub coarser: Option<Coarser>,
     /// Seconds per bucket of the tier read.
     pub archive_interval: u32,
     /// Points merged by normalization (1: none).
@@ -194,36 +202,105 @@ pub(crate) fn view_suffix(target: &str) -> Option<&str> {
     view.and_then(|_| target.rsplit_once(':').map(|(_, s)| s))
 }
 
-/// Chooses the tier and how many of its buckets make one point.
-pub fn plan(schema: &Schema, options: &Options, range: &Range) -> (usize, u64) {
+/// Why a tier coarser than the finest covering one was read (said in the lineage).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coarser {
+    /// Metrictank plan: the finest tier would give a series more than `max_points_per_series`.
+    MaxPointsPerSeries,
+    /// Metrictank plan: its ratio rule for `maxDataPoints`.
+    RatioRule,
+    /// Metrictank plan: the request passed `max_points_soft`.
+    SoftCap,
+}
+
+impl Coarser {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Coarser::MaxPointsPerSeries => {
+                "query.tier_choice metrictank: query.max_points_per_series"
+            }
+            Coarser::RatioRule => "query.tier_choice metrictank: ratio rule for maxDataPoints",
+            Coarser::SoftCap => "query.tier_choice metrictank: query.max_points_soft",
+        }
+    }
+}
+
+/// The tier one series is read from and how many of its buckets make one point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    pub tier: usize,
+    /// Buckets merged into one point (1: none).
+    pub vpp: u64,
+    /// The finest tier whose retention reaches `from`: graphite-web's choice.
+    pub finest: usize,
+    pub coarser: Option<Coarser>,
+}
+
+/// The slots `(from, until]` covers at `res` as whisper reads them: `[first, end)`, after
+/// whisper's clamp of `from` to the longest retention. A range inside one slot reads that slot.
+pub fn window(schema: &Schema, range: &Range, res: i64) -> (i64, i64) {
+    let longest = schema.tiers.iter().map(|t| t.retention).max().unwrap_or(0);
+    let from = range.from.max(range.now.saturating_sub(longest as i64));
+    let end = range.until.div_euclid(res) * res + res;
+    let first = ((from.div_euclid(res) + 1) * res).min(end - res);
+    (first, end)
+}
+
+/// Chooses the tier and how many of its buckets make one point. graphite's rule by default:
+/// the finest tier whose retention reaches `from`, then graphite's renderer consolidation
+/// (`ceil(slots / maxDataPoints)` buckets per point); Metrictank's plan as an option.
+pub fn plan(schema: &Schema, options: &Options, range: &Range) -> Plan {
     let tiers = &schema.tiers;
-    let age = range.now - range.from;
+    let longest = tiers.iter().map(|t| t.retention).max().unwrap_or(0) as i64;
+    let age = (range.now - range.from).min(longest);
     // The finest tier whose retention reaches back to `from`; else the one that keeps longest.
-    let mut idx = tiers
+    let finest = tiers
         .iter()
         .position(|t| t.retention as i64 >= age)
         .unwrap_or(tiers.len() - 1);
+    let mut p = Plan {
+        tier: finest,
+        vpp: 1,
+        finest,
+        coarser: None,
+    };
+    let mdp = range.max_data_points.filter(|&m| m > 0);
+    if options.tier_choice == TierChoice::Metrictank {
+        metrictank(schema, options, range, mdp, &mut p);
+    }
+    if let Some(mdp) = mdp {
+        let res = i64::from(tiers[p.tier].resolution);
+        let (first, end) = window(schema, range, res);
+        let slots = ((end - first) / res).max(1) as u64;
+        p.vpp = slots.div_ceil(mdp).max(1);
+    }
+    p
+}
+
+/// Metrictank's plan: coarser past the per-series cap, then the ratio rule for maxDataPoints.
+fn metrictank(schema: &Schema, options: &Options, range: &Range, mdp: Option<u64>, p: &mut Plan) {
+    let tiers = &schema.tiers;
     let points =
         |i: usize| ((range.until - range.from) / i64::from(tiers[i].resolution)).max(1) as u64;
-    while idx + 1 < tiers.len() && points(idx) > options.max_points_per_series {
-        idx += 1;
+    while p.tier + 1 < tiers.len() && points(p.tier) > options.max_points_per_series {
+        p.tier += 1;
+        p.coarser = Some(Coarser::MaxPointsPerSeries);
     }
-    if let Some(mdp) = range.max_data_points.filter(|&m| m > 0) {
-        // Metrictank's ratio rule: the coarsest tier that still gives ≤ mdp points... unless
-        // the next finer tier overshoots mdp by less than this one undershoots it.
-        if let Some(fit) = (idx..tiers.len()).find(|&i| points(i) <= mdp) {
-            let finer = fit.checked_sub(1).filter(|&f| f >= idx);
-            idx = match finer {
-                Some(f) if (points(f) as f64 / mdp as f64) < (mdp as f64 / points(fit) as f64) => f,
-                _ => fit,
-            };
-        } else {
-            idx = tiers.len() - 1;
-        }
-        let vpp = points(idx).div_ceil(mdp);
-        return (idx, vpp.max(1));
+    let Some(mdp) = mdp else { return };
+    // The coarsest tier that still gives ≤ mdp points... unless the next finer tier
+    // overshoots mdp by less than this one undershoots it.
+    let idx = p.tier;
+    let chosen = match (idx..tiers.len()).find(|&i| points(i) <= mdp) {
+        Some(fit) => match fit.checked_sub(1).filter(|&f| f >= idx) {
+            Some(f) if (points(f) as f64 / mdp as f64) < (mdp as f64 / points(fit) as f64) => f,
+            _ => fit,
+        },
+        None => tiers.len() - 1,
+    };
+    if chosen > p.tier {
+        p.tier = chosen;
+        p.coarser = Some(Coarser::RatioRule);
     }
-    (idx, 1)
 }
 
 #[cfg(test)]
@@ -236,3 +313,5 @@ mod props_tests;
 mod test_source;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tier_tests;

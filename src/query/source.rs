@@ -6,7 +6,9 @@
 
 use super::eval::{Fetch, Source};
 use super::series::{Agg, TimeSeries};
-use super::{Error, Lineage, Options, Output, Range, View, resolve, view_suffix};
+use super::{
+    Coarser, Error, Lineage, Options, Output, Plan, Range, TierChoice, View, resolve, view_suffix,
+};
 use crate::aggregate::Bucket;
 use crate::metric::Kind;
 use crate::schema::{Schema, Schemas};
@@ -27,6 +29,8 @@ pub struct Read {
     pub consolidate: Option<Agg>,
     pub merge: bool,
     pub coarser: usize,
+    /// A function above decides by value: read graphite's tier whatever the tier choice.
+    pub by_value: bool,
 }
 
 impl Default for Read {
@@ -35,6 +39,7 @@ impl Default for Read {
             consolidate: None,
             merge: true,
             coarser: 0,
+            by_value: false,
         }
     }
 }
@@ -79,21 +84,30 @@ fn range_of(f: &Fetch) -> Range {
 }
 
 /// The tier and the buckets per point for one series.
-fn plan_read(schema: &Schema, options: &Options, range: &Range, read: &Read) -> (usize, u64) {
-    let (mut idx, mut vpp) = super::plan(schema, options, range);
-    if read.coarser > 0 {
-        idx = (idx + read.coarser).min(schema.tiers.len() - 1);
-        let points =
-            ((range.until - range.from) / i64::from(schema.tiers[idx].resolution)).max(1) as u64;
-        vpp = range
-            .max_data_points
-            .filter(|&m| m > 0)
-            .map_or(1, |m| points.div_ceil(m).max(1));
+fn plan_read(schema: &Schema, options: &Options, range: &Range, read: &Read) -> Plan {
+    let mut options = *options;
+    if read.by_value {
+        options.tier_choice = TierChoice::Graphite;
+    }
+    let mut p = super::plan(schema, &options, range);
+    if read.coarser > 0 && options.tier_choice == TierChoice::Metrictank {
+        let tier = (p.tier + read.coarser).min(schema.tiers.len() - 1);
+        if tier > p.tier {
+            p.tier = tier;
+            p.coarser = Some(Coarser::SoftCap);
+            let res = i64::from(schema.tiers[tier].resolution);
+            let (first, end) = super::window(schema, range, res);
+            let slots = ((end - first) / res).max(1) as u64;
+            p.vpp = range
+                .max_data_points
+                .filter(|&m| m > 0)
+                .map_or(1, |m| slots.div_ceil(m).max(1));
+        }
     }
     if !read.merge {
-        vpp = 1;
+        p.vpp = 1;
     }
-    (idx, vpp)
+    p
 }
 
 impl Source for StoreSource<'_> {
@@ -107,6 +121,7 @@ impl Source for StoreSource<'_> {
             consolidate: fetch.consolidate,
             merge: fetch.merge,
             coarser: fetch.coarser,
+            by_value: fetch.by_value,
         };
         let found = resolve(self.store, glob, self.options)?;
         let one = |info: &SeriesInfo, scratch: &mut Vec<(i64, Bucket)>| {
@@ -144,7 +159,7 @@ impl Source for StoreSource<'_> {
             .iter()
             .map(|info| {
                 let schema = self.schemas.for_name(info.series.as_str());
-                let (idx, _) = plan_read(schema, self.options, &range, &read);
+                let idx = plan_read(schema, self.options, &range, &read).tier;
                 let res = i64::from(schema.tiers[idx].resolution);
                 ((range.until - range.from) / res).max(1) as u64
             })
@@ -174,12 +189,13 @@ impl Source for StoreSource<'_> {
             consolidate: fetch.consolidate,
             merge: fetch.merge,
             coarser: fetch.coarser,
+            by_value: fetch.by_value,
         };
         let found = resolve(self.store, glob, self.options)?;
         let mut points = 0u64;
         for info in &found {
             let schema = self.schemas.for_name(info.series.as_str());
-            let (idx, _) = plan_read(schema, self.options, &range, &read);
+            let idx = plan_read(schema, self.options, &range, &read).tier;
             let res = i64::from(schema.tiers[idx].resolution);
             points += ((range.until - range.from) / res).max(1) as u64;
         }
@@ -214,15 +230,15 @@ pub fn read_series(
     read: &Read,
     scratch: &mut Vec<(i64, Bucket)>,
 ) -> Result<Output, Error> {
-    let (tier_idx, vpp) = plan_read(schema, options, range, read);
+    let plan = plan_read(schema, options, range, read);
+    let (tier_idx, vpp) = (plan.tier, plan.vpp);
     let tier = schema.tiers[tier_idx];
     let res = i64::from(tier.resolution);
     let step = res * vpp as i64;
     // `(from, until]` as whisper reads it: the slots whose timestamp is after `from`, up to
     // the one holding `until` (a slot's bucket holds `[t, t + res)`); a range inside one slot
     // reads that slot (whisper would answer the next, empty one).
-    let end = range.until.div_euclid(res) * res + res;
-    let first = ((range.from.div_euclid(res) + 1) * res).min(end - res);
+    let (first, end) = super::window(schema, range, res);
     let oldest_kept = (range.now - tier.retention as i64).div_euclid(res) * res;
     store.read_into(
         info.id,
@@ -313,6 +329,8 @@ pub fn read_series(
             schema_name: schema.name.clone(),
             schema_retentions: schema.retentions.clone(),
             archive_read: tier_idx,
+            archive_finest: plan.finest,
+            coarser: plan.coarser,
             archive_interval: tier.resolution,
             aggnum_norm: 1,
             consolidator_normfetch: view.consolidator(),

@@ -16,35 +16,117 @@ fn range(age: i64, mdp: Option<u64>) -> Range {
     }
 }
 
-#[test]
-fn finest_tier_that_covers_from() {
-    let o = Options::default();
-    assert_eq!(plan(&schema(), &o, &range(3600, None)), (0, 1));
-    assert_eq!(plan(&schema(), &o, &range(8 * 86_400, None)), (1, 1));
-    assert_eq!(plan(&schema(), &o, &range(100 * 86_400, None)), (2, 1));
-    assert_eq!(plan(&schema(), &o, &range(10 * 365 * 86_400, None)).0, 2);
+fn at(tier: usize, vpp: u64) -> (usize, u64) {
+    (tier, vpp)
+}
+
+fn tv(p: Plan) -> (usize, u64) {
+    (p.tier, p.vpp)
+}
+
+fn metrictank() -> Options {
+    Options {
+        tier_choice: TierChoice::Metrictank,
+        ..Options::default()
+    }
 }
 
 #[test]
-fn point_cap_moves_to_a_coarser_tier() {
+fn finest_tier_that_covers_from() {
+    for o in [Options::default(), metrictank()] {
+        assert_eq!(tv(plan(&schema(), &o, &range(3600, None))), at(0, 1));
+        assert_eq!(tv(plan(&schema(), &o, &range(8 * 86_400, None))), at(1, 1));
+        assert_eq!(
+            tv(plan(&schema(), &o, &range(100 * 86_400, None))),
+            at(2, 1)
+        );
+        assert_eq!(plan(&schema(), &o, &range(10 * 365 * 86_400, None)).tier, 2);
+    }
+}
+
+#[test]
+fn graphite_choice_never_reads_coarser_for_the_point_cap() {
+    // Issue 18, item 2: 7 days at 10 s are 60,480 points, past max_points_per_series; graphite's
+    // choice still reads the 10 s tier (the hard cap refuses what is too big, with a 413).
     let o = Options {
         max_points_per_series: 1000,
         ..Options::default()
     };
-    // 1 day at 10s = 8640 points > 1000 → 1m gives 1440 > 1000 → 1h gives 24.
-    assert_eq!(plan(&schema(), &o, &range(86_400, None)), (2, 1));
+    let p = plan(&schema(), &o, &range(7 * 86_400 - 60, None));
+    assert_eq!((p.tier, p.vpp, p.finest, p.coarser), (0, 1, 0, None));
 }
 
 #[test]
-fn max_data_points_follows_the_ratio_rule() {
+fn metrictank_point_cap_moves_to_a_coarser_tier() {
+    let o = Options {
+        max_points_per_series: 1000,
+        ..metrictank()
+    };
+    // 1 day at 10s = 8640 points > 1000 → 1m gives 1440 > 1000 → 1h gives 24.
+    let p = plan(&schema(), &o, &range(86_400, None));
+    assert_eq!((p.tier, p.vpp, p.finest), (2, 1, 0));
+    assert_eq!(p.coarser, Some(Coarser::MaxPointsPerSeries));
+}
+
+#[test]
+fn max_data_points_reads_the_finest_tier_and_merges_as_graphite() {
     let o = Options::default();
+    // Issue 18, item 3: a day at 10 s (8640 slots) with maxDataPoints 960 is 9 slots a point,
+    // 960 points at 90 s, as graphite-web answers (Metrictank: 720 at 120 s from the 1m tier).
+    assert_eq!(tv(plan(&schema(), &o, &range(86_400, Some(960)))), at(0, 9));
+    assert_eq!(tv(plan(&schema(), &o, &range(3600, Some(100)))), at(0, 4));
+    assert_eq!(
+        tv(plan(&schema(), &o, &range(30 * 86_400, Some(1000)))),
+        at(1, 44)
+    );
+    // The slots are whisper's: (from, until] unaligned covers one slot more than the span.
+    let r = Range {
+        from: NOW - 3600 + 5,
+        until: NOW + 5,
+        now: NOW + 5,
+        max_data_points: Some(360),
+    };
+    assert_eq!(tv(plan(&schema(), &o, &r)), at(0, 1));
+    let r = Range {
+        from: NOW - 3600 - 5,
+        until: NOW + 5,
+        now: NOW + 5,
+        max_data_points: Some(360),
+    };
+    assert_eq!(tv(plan(&schema(), &o, &r)), at(0, 2));
+}
+
+#[test]
+fn metrictank_max_data_points_follows_the_ratio_rule() {
+    let o = metrictank();
     // Metrictank's example: 1 h window, MDP 100: 10s gives 360 points, 1m gives 60.
     // 360/100 = 3.6 < 100/60 = 1.67? No → read 1m (60 points), no consolidation.
-    assert_eq!(plan(&schema(), &o, &range(3600, Some(100))), (1, 1));
+    assert_eq!(tv(plan(&schema(), &o, &range(3600, Some(100)))), at(1, 1));
+    assert_eq!(
+        plan(&schema(), &o, &range(3600, Some(100))).coarser,
+        Some(Coarser::RatioRule)
+    );
     // 30 days, MDP 1000: 1m = 43200 points, 1h = 720 ≤ 1000 → 1h.
-    assert_eq!(plan(&schema(), &o, &range(30 * 86_400, Some(1000))), (2, 1));
+    assert_eq!(
+        tv(plan(&schema(), &o, &range(30 * 86_400, Some(1000)))),
+        at(2, 1)
+    );
     // 1 day, MDP 1000: 1m gives 1440 (1.44× over), 1h gives 24 (41× under) → 1m, 2 per point.
-    assert_eq!(plan(&schema(), &o, &range(86_400, Some(1000))), (1, 2));
+    assert_eq!(
+        tv(plan(&schema(), &o, &range(86_400, Some(1000)))),
+        at(1, 2)
+    );
+    // The issue's case: 960 points → 720 at 120 s.
+    assert_eq!(tv(plan(&schema(), &o, &range(86_400, Some(960)))), at(1, 2));
+}
+
+#[test]
+fn a_range_past_the_longest_retention_is_clamped_as_whisper_does() {
+    let s = Schema::new("t", ".*", &["1m:1d"]).unwrap();
+    let r = range(3 * 86_400, None);
+    let (first, end) = window(&s, &r, 60);
+    assert_eq!(end, NOW.div_euclid(60) * 60 + 60);
+    assert_eq!(first, ((NOW - 86_400).div_euclid(60) + 1) * 60);
 }
 
 mod against_raw {
@@ -121,9 +203,11 @@ mod against_raw {
                 }
             }
             let range = Range { from: NOW - age, until: NOW, now: NOW, max_data_points: mdp };
-            for view in [View::Avg, View::Sum, View::SumRate, View::Obvs, View::Min, View::Max, View::Last,
-                         View::Percentile(50.0), View::Percentile(99.0)] {
-                let out = run(&store, &schemas, &Options::default(), &format!("a.b:{view}"), &range).unwrap();
+            for (view, choice) in [View::Avg, View::Sum, View::SumRate, View::Obvs, View::Min, View::Max, View::Last,
+                         View::Percentile(50.0), View::Percentile(99.0)].into_iter()
+                         .flat_map(|v| [(v, TierChoice::Graphite), (v, TierChoice::Metrictank)]) {
+                let options = Options { tier_choice: choice, ..Options::default() };
+                let out = run(&store, &schemas, &options, &format!("a.b:{view}"), &range).unwrap();
                 let s = &out[0];
                 let res = i64::from(s.lineage.archive_interval);
                 let tier = schemas.list[0].tiers[s.lineage.archive_read];
@@ -222,6 +306,7 @@ fn a_large_fetch_on_two_threads_reads_what_one_thread_reads() {
             consolidate: None,
             merge: true,
             coarser: 0,
+            by_value: false,
         };
         let (_, slots) = source.estimate("p.*", &fetch).unwrap();
         assert!(slots >= 100_000, "{slots} slots: not the parallel path");

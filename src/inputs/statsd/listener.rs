@@ -24,6 +24,8 @@ pub const BATCH: usize = 128;
 const FEED_ENTRIES: usize = 8192;
 /// … or once the oldest of them is this old: few wake-ups when the traffic is light.
 const FEED_AGE: Duration = Duration::from_millis(50);
+/// How often the kernel's drop count for the socket is read.
+const DROPS_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -78,6 +80,32 @@ pub fn bind_udp(addr: SocketAddr, recv_buffer: usize) -> io::Result<(std::net::U
     Ok((socket, granted.max(0) as usize))
 }
 
+/// The kernel's count of datagrams dropped for the socket with this inode (the last column
+/// of `/proc/net/udp` and `udp6`; `None` when not found).
+pub fn kernel_drops(proc_net: &std::path::Path, inode: u64) -> Option<u64> {
+    ["udp", "udp6"].iter().find_map(|f| {
+        let text = std::fs::read_to_string(proc_net.join(f)).ok()?;
+        drops_in(&text, inode)
+    })
+}
+
+/// The drops of the socket `inode` in the text of `/proc/net/udp`.
+pub fn drops_in(text: &str, inode: u64) -> Option<u64> {
+    text.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
+        (fields.len() >= 13 && fields[9].parse() == Ok(inode))
+            .then(|| fields[fields.len() - 1].parse().ok())
+            .flatten()
+    })
+}
+
+fn socket_inode(fd: std::os::fd::RawFd) -> Option<u64> {
+    // SAFETY: fstat on a valid fd we own, into a zeroed stat we own.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    (unsafe { libc::fstat(fd, &mut st) } == 0).then_some(st.st_ino)
+}
+
 /// Receives datagrams until `stop`, on the calling thread.
 pub fn run_udp(
     socket: std::net::UdpSocket,
@@ -105,6 +133,9 @@ pub fn run_udp(
         h.msg_hdr.msg_iovlen = 1;
     }
     let fd = socket.as_raw_fd();
+    let inode = socket_inode(fd);
+    let proc_net = std::path::Path::new("/proc/self/net");
+    let mut drops_read = std::time::Instant::now();
     let mut out = Batch::default();
     let mut oldest: Option<std::time::Instant> = None;
     let hand_over = |out: &mut Batch, oldest: &mut Option<std::time::Instant>| {
@@ -124,6 +155,12 @@ pub fn run_udp(
         }
     };
     loop {
+        if let Some(inode) = inode.filter(|_| drops_read.elapsed() >= DROPS_EVERY) {
+            drops_read = std::time::Instant::now();
+            if let Some(d) = kernel_drops(proc_net, inode) {
+                stats.kernel_drops.store(d, Relaxed);
+            }
+        }
         if stop.load(Relaxed) {
             hand_over(&mut out, &mut oldest);
             break;
@@ -274,4 +311,31 @@ async fn hand_over(intake: &SharedIntake, packet: &[u8], tx: &mpsc::Sender<Feed>
     lock(intake).packets([packet], unix_now(), &mut out);
     // Waiting here is the backpressure: TCP senders slow down instead of losing data.
     out.is_empty() || tx.send(out.into_feed()).await.is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_drops_column_of_our_socket() {
+        let text = "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
+  123: 0100007F:1FBD 00000000:0000 07 00000000:00000000 00:00000000 00000000  1000        0 4242 2 0000000000000000 17
+  124: 0100007F:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 99 2 0000000000000000 0
+";
+        assert_eq!(drops_in(text, 4242), Some(17));
+        assert_eq!(drops_in(text, 99), Some(0));
+        assert_eq!(drops_in(text, 5), None);
+    }
+
+    #[test]
+    fn a_bound_socket_is_found_in_proc_net_udp() {
+        let (socket, granted) = bind_udp("127.0.0.1:0".parse().unwrap(), 1 << 20).unwrap();
+        assert!(granted > 0);
+        let inode = socket_inode(socket.as_raw_fd()).unwrap();
+        assert_eq!(
+            kernel_drops(std::path::Path::new("/proc/self/net"), inode),
+            Some(0)
+        );
+    }
 }

@@ -18,7 +18,7 @@ pub const FUNCTIONS: &[Func] = &[
     f("aliasSub", "Alias", &[SL, p("search", Text).req(), p("replace", Text).req()], alias_sub,
         "Renames series with a regular expression substitution; \\1 refers to a group.").transparent(),
     f("legendValue", "Alias", &[SL, p("valuesTypes", Text).multi().opts(&["average", "avg", "avg_zero", "binary", "count", "current", "diff", "last", "max", "median", "min", "multiply", "range", "rangeOf", "si", "stddev", "sum", "total"])], legend_value,
-        "Appends aggregate values (avg, total, min, max, last…) to the name.").transparent(),
+        "Appends aggregate values (avg, total, min, max, last…) to the name.").by_value(),
     f("toUpperCase", "Alias", &[SL, p("pos", Integer).multi()], |a| case(a, true), "Upper-cases the name (or the characters at the given positions).").transparent(),
     f("toLowerCase", "Alias", &[SL, p("pos", Integer).multi()], |a| case(a, false), "Lower-cases the name (or the characters at the given positions).").transparent(),
     f("upper", "Alias", &[SL, p("pos", Integer).multi()], |a| case(a, true), "Short form of toUpperCase.").transparent(),

@@ -25,7 +25,8 @@ pub const FUNCTIONS: &[Func] = &[
         ],
         highest,
         "The n series with the highest aggregate (average by default).",
-    ),
+    )
+    .by_value(),
     f(
         "lowest",
         "Filter Series",
@@ -38,42 +39,48 @@ pub const FUNCTIONS: &[Func] = &[
         ],
         lowest,
         "The n series with the lowest aggregate (average by default).",
-    ),
+    )
+    .by_value(),
     f(
         "highestCurrent",
         "Filter Series",
         &[SL, N_INT],
         |a| top(a, Agg::Last, true),
         "The n series with the highest last value.",
-    ),
+    )
+    .by_value(),
     f(
         "highestMax",
         "Filter Series",
         &[SL, N_INT],
         |a| top(a, Agg::Max, true),
         "The n series with the highest maximum.",
-    ),
+    )
+    .by_value(),
     f(
         "highestAverage",
         "Filter Series",
         &[SL, N_INT],
         |a| top(a, Agg::Average, true),
         "The n series with the highest average.",
-    ),
+    )
+    .by_value(),
     f(
         "lowestCurrent",
         "Filter Series",
         &[SL, N_INT],
         |a| top(a, Agg::Last, false),
         "The n series with the lowest last value.",
-    ),
+    )
+    .by_value(),
     f(
         "lowestAverage",
         "Filter Series",
         &[SL, N_INT],
         |a| top(a, Agg::Average, false),
         "The n series with the lowest average.",
-    ),
+    )
+    .by_value(),
     f(
         "limit",
         "Filter Series",
@@ -88,56 +95,64 @@ pub const FUNCTIONS: &[Func] = &[
         &[SL, N_FLOAT],
         |a| threshold(a, Agg::Last, ">"),
         "Series whose last value is above n.",
-    ),
+    )
+    .by_value(),
     f(
         "currentBelow",
         "Filter Series",
         &[SL, N_FLOAT],
         |a| threshold(a, Agg::Last, "<="),
         "Series whose last value is at or below n.",
-    ),
+    )
+    .by_value(),
     f(
         "averageAbove",
         "Filter Series",
         &[SL, N_FLOAT],
         |a| threshold(a, Agg::Average, ">"),
         "Series whose average is above n.",
-    ),
+    )
+    .by_value(),
     f(
         "averageBelow",
         "Filter Series",
         &[SL, N_FLOAT],
         |a| threshold(a, Agg::Average, "<="),
         "Series whose average is at or below n.",
-    ),
+    )
+    .by_value(),
     f(
         "maximumAbove",
         "Filter Series",
         &[SL, N_FLOAT],
         |a| threshold(a, Agg::Max, ">"),
         "Series whose maximum is above n.",
-    ),
+    )
+    .by_value(),
     f(
         "maximumBelow",
         "Filter Series",
         &[SL, N_FLOAT],
         |a| threshold(a, Agg::Max, "<="),
         "Series whose maximum is at or below n.",
-    ),
+    )
+    .by_value(),
     f(
         "minimumAbove",
         "Filter Series",
         &[SL, N_FLOAT],
         |a| threshold(a, Agg::Min, ">"),
         "Series whose minimum is above n.",
-    ),
+    )
+    .by_value(),
     f(
         "minimumBelow",
         "Filter Series",
         &[SL, N_FLOAT],
         |a| threshold(a, Agg::Min, "<="),
         "Series whose minimum is at or below n.",
-    ),
+    )
+    .by_value(),
     f(
         "filterSeries",
         "Filter Series",
@@ -149,7 +164,8 @@ pub const FUNCTIONS: &[Func] = &[
         ],
         filter_series,
         "Series whose aggregate compares to the threshold with the operator.",
-    ),
+    )
+    .by_value(),
     f(
         "exclude",
         "Filter Series",
@@ -173,7 +189,7 @@ pub const FUNCTIONS: &[Func] = &[
         remove_empty,
         "Drops series without enough non-null values.",
     )
-    .transparent(),
+    .by_value(),
     f(
         "unique",
         "Filter Series",
@@ -188,7 +204,8 @@ pub const FUNCTIONS: &[Func] = &[
         &[SL, N_FLOAT],
         remove_between_percentile,
         "Drops series that stay between the n-th and (100-n)-th percentile at every point.",
-    ),
+    )
+    .by_value(),
     f(
         "removeAboveValue",
         "Filter Data",
@@ -209,28 +226,32 @@ pub const FUNCTIONS: &[Func] = &[
         &[SL, N_FLOAT],
         |a| remove_percentile(a, true),
         "Values above the series' n-th percentile become null.",
-    ),
+    )
+    .by_value(),
     f(
         "removeBelowPercentile",
         "Filter Data",
         &[SL, N_FLOAT],
         |a| remove_percentile(a, false),
         "Values below the series' n-th percentile become null.",
-    ),
+    )
+    .by_value(),
     f(
         "mostDeviant",
         "Filter Series",
         &[SL, N_INT],
         most_deviant,
         "The n series with the largest variance.",
-    ),
+    )
+    .by_value(),
     f(
         "averageOutsidePercentile",
         "Filter Series",
         &[SL, N_FLOAT],
         average_outside_percentile,
         "Series whose average lies outside the n-th and (100-n)-th percentile of the averages.",
-    ),
+    )
+    .by_value(),
     f(
         "sortBy",
         "Sorting",
@@ -243,7 +264,8 @@ pub const FUNCTIONS: &[Func] = &[
         ],
         sort_by,
         "Sorts series by an aggregate of their values.",
-    ),
+    )
+    .by_value(),
     f(
         "sortByName",
         "Sorting",
@@ -262,21 +284,24 @@ pub const FUNCTIONS: &[Func] = &[
         &[SL],
         |a| sorted(a, Agg::Sum, true),
         "Sorts series by their sum, largest first.",
-    ),
+    )
+    .by_value(),
     f(
         "sortByMaxima",
         "Sorting",
         &[SL],
         |a| sorted(a, Agg::Max, true),
         "Sorts series by their maximum, largest first.",
-    ),
+    )
+    .by_value(),
     f(
         "sortByMinima",
         "Sorting",
         &[SL],
         sort_by_minima,
         "Sorts series by their minimum, smallest first (series never above 0 dropped).",
-    ),
+    )
+    .by_value(),
 ];
 
 /// graphite's `keyFunc`: a null aggregate sorts as -∞.

@@ -84,7 +84,7 @@ pub const FUNCTIONS: &[Func] = &[
         cacti_style,
         "Appends Current, Max and Min to each name, aligned like Cacti's legend.",
     )
-    .transparent(),
+    .by_value(),
     f(
         "threshold",
         "Graph",

@@ -37,7 +37,7 @@ pub const FUNCTIONS: &[Func] = &[
     f("aliasQuery", "Alias", &[SL, p("search", Text).req(), p("replace", Text).req(), p("newName", Text).req()], alias_query,
         "Names each series newName % (the last value of the series its name turns into with search/replace), printf-style.").transparent(),
     f("useSeriesAbove", "Filter Series", &[SL, p("value", Float).req(), p("search", Text).req(), p("replace", Text).req()], use_series_above,
-        "For each series whose maximum is above value, draws the series its name turns into with search/replace instead."),
+        "For each series whose maximum is above value, draws the series its name turns into with search/replace instead.").by_value(),
 ];
 
 fn bad(msg: impl Into<String>) -> Error {
@@ -165,7 +165,12 @@ fn alias_query(a: &Args) -> Result<Vec<TimeSeries>, Error> {
     let mut list = a.series(0)?;
     for s in &mut list {
         let query = re.replace_all(&s.name, replacement.as_str()).into_owned();
-        let found = a.ev.eval_text(&query, &nested(a))?;
+        // The name is made of a value: read it as graphite does, whatever the tier choice.
+        let ctx = Ctx {
+            by_value: true,
+            ..nested(a)
+        };
+        let found = a.ev.eval_text(&query, &ctx)?;
         let Some(first) = found.first() else {
             return Err(bad(format!("No series found with query: {query}")));
         };

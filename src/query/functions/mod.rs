@@ -146,6 +146,11 @@ pub struct Func {
     /// Metrictank's "special" functions (summarize, perSecond, derivative, integral…): a
     /// `consolidateBy` above them does not choose what is read below them.
     pub resets_consolidation: bool,
+    /// Chooses, orders or names series by their values (`highest*`, `*Above`, `sortBy*`,
+    /// `legendValue`…): never transparent, and the series below it are read from the tier
+    /// graphite reads whatever `query.tier_choice` says, so the choice is made on the same
+    /// values as graphite-web's.
+    pub by_value: bool,
 }
 
 /// A function definition with the common defaults.
@@ -164,6 +169,7 @@ pub const fn f(
         run,
         transparent: false,
         resets_consolidation: false,
+        by_value: false,
     }
 }
 
@@ -171,6 +177,13 @@ impl Func {
     pub const fn transparent(self) -> Func {
         Func {
             transparent: true,
+            ..self
+        }
+    }
+    pub const fn by_value(self) -> Func {
+        Func {
+            by_value: true,
+            transparent: false,
             ..self
         }
     }
