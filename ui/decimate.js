@@ -1,0 +1,148 @@
+// M4 decimation (Jugel et al., VLDB 2014): per pixel column keep the first, min, max and
+// last point, in time order, so a line drawn through at most 4 vertices per column covers
+// exactly the pixels the full line would. Cost follows the points in view once, drawing
+// follows the width. Pure: no DOM.
+
+/** Output buffers of one series, reused across draws (they grow only with the width). */
+export class Decimated {
+  constructor() {
+    this.xs = new Float64Array(0); // vertex x in px (NaN: a gap)
+    this.ys = new Float64Array(0); // vertex value
+    this.n = 0;
+    this.bx = new Float64Array(0); // band: column x, lowest min, highest max
+    this.blo = new Float64Array(0);
+    this.bhi = new Float64Array(0);
+    this.nb = 0;
+    this.stats = { min: NaN, max: NaN, sum: 0, count: 0, last: NaN, lastTime: NaN };
+  }
+
+  reserve(width) {
+    const need = 4 * (width + 3) + 8;
+    if (this.xs.length < need) {
+      this.xs = new Float64Array(need);
+      this.ys = new Float64Array(need);
+      this.bx = new Float64Array(need >> 1);
+      this.blo = new Float64Array(need >> 1);
+      this.bhi = new Float64Array(need >> 1);
+    }
+  }
+}
+
+/**
+ * Decimates the points of `ring` (a Ring from ring.js) that fall in [t0, t1], plus one on
+ * each side so the line reaches the edges, onto `width` px columns. Only points before
+ * `tEnd` are taken (to clip history where the live ring starts). Fills `out`.
+ */
+export function m4(ring, t0, t1, width, out, tEnd = Infinity) {
+  out.reserve(width);
+  out.n = 0;
+  out.nb = 0;
+  const st = out.stats;
+  st.min = st.max = st.last = st.lastTime = NaN;
+  st.sum = 0;
+  st.count = 0;
+  if (!ring.length || !(t1 > t0)) return out;
+  const from = Math.max(0, ring.lowerBound(t0) - 1);
+  const to = Math.min(ring.lowerBound(Math.min(t1, tEnd)) + 2, ring.lowerBound(tEnd));
+  if (to <= from) return out;
+  const { times, values, mins, maxs, capacity } = ring;
+  const scale = width / (t1 - t0);
+  const xs = out.xs;
+  const ys = out.ys;
+  let n = 0;
+  let nb = 0;
+  let col = NaN; // current column, NaN when none is open
+  let fx = 0, fv = 0, lx = 0, lv = 0, lo = 0, lox = 0, loi = 0, hi = 0, hix = 0, hii = 0;
+  let blo = 0, bhi = 0, bx = 0;
+  let smin = Infinity, smax = -Infinity, ssum = 0, scount = 0, slast = NaN, slastT = NaN;
+  let j = ring.index(from);
+  for (let i = from; i < to; i++, j = j + 1 === capacity ? 0 : j + 1) {
+    const t = times[j];
+    const v = values[j];
+    if (v !== v) {
+      if (col === col) {
+        n = flush(xs, ys, n, fx, fv, lo, lox, loi, hi, hix, hii, lx, lv);
+        if (mins) nb = band(out, nb, bx, blo, bhi);
+        col = NaN;
+      }
+      if (n && xs[n - 1] === xs[n - 1]) {
+        xs[n] = NaN;
+        ys[n++] = NaN;
+        if (mins) nb = band(out, nb, NaN, NaN, NaN);
+      }
+      continue;
+    }
+    if (t >= t0 && t <= t1) {
+      if (v < smin) smin = v;
+      if (v > smax) smax = v;
+      ssum += v;
+      scount++;
+      slast = v;
+      slastT = t;
+    }
+    const x = (t - t0) * scale;
+    const c = Math.floor(x);
+    if (c !== col) {
+      if (col === col) {
+        n = flush(xs, ys, n, fx, fv, lo, lox, loi, hi, hix, hii, lx, lv);
+        if (mins) nb = band(out, nb, bx, blo, bhi);
+      }
+      col = c;
+      fx = lx = lox = hix = bx = x;
+      fv = lv = lo = hi = v;
+      loi = hii = i;
+      if (mins) {
+        blo = mins[j];
+        bhi = maxs[j];
+      }
+      continue;
+    }
+    lx = x;
+    lv = v;
+    if (v < lo) { lo = v; lox = x; loi = i; }
+    if (v > hi) { hi = v; hix = x; hii = i; }
+    if (mins) {
+      if (mins[j] < blo) blo = mins[j];
+      if (maxs[j] > bhi) bhi = maxs[j];
+    }
+  }
+  if (col === col) {
+    n = flush(xs, ys, n, fx, fv, lo, lox, loi, hi, hix, hii, lx, lv);
+    if (mins) nb = band(out, nb, bx, blo, bhi);
+  }
+  out.n = n;
+  out.nb = nb;
+  if (scount) {
+    st.min = smin;
+    st.max = smax;
+    st.sum = ssum;
+    st.count = scount;
+    st.last = slast;
+    st.lastTime = slastT;
+  }
+  return out;
+}
+
+// Emits a column's vertices in time order, skipping repeats.
+function flush(xs, ys, n, fx, fv, lo, lox, loi, hi, hix, hii, lx, lv) {
+  xs[n] = fx;
+  ys[n++] = fv;
+  const a = loi <= hii;
+  n = vertex(xs, ys, n, a ? lox : hix, a ? lo : hi);
+  n = vertex(xs, ys, n, a ? hix : lox, a ? hi : lo);
+  return vertex(xs, ys, n, lx, lv);
+}
+
+function vertex(xs, ys, n, x, v) {
+  if (xs[n - 1] === x && ys[n - 1] === v) return n;
+  xs[n] = x;
+  ys[n] = v;
+  return n + 1;
+}
+
+function band(out, nb, x, lo, hi) {
+  out.bx[nb] = x;
+  out.blo[nb] = lo;
+  out.bhi[nb] = hi;
+  return nb + 1;
+}
