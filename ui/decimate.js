@@ -43,7 +43,9 @@ export function m4(ring, t0, t1, width, out, tEnd = Infinity) {
   st.count = 0;
   if (!ring.length || !(t1 > t0)) return out;
   const from = Math.max(0, ring.lowerBound(t0) - 1);
-  const to = Math.min(ring.lowerBound(Math.min(t1, tEnd)) + 2, ring.lowerBound(tEnd));
+  let last = ring.lowerBound(t1); // the first point after the view is kept too
+  if (last < ring.length && ring.time(last) === t1) last++;
+  const to = Math.min(last + 1, ring.lowerBound(tEnd));
   if (to <= from) return out;
   const { times, values, mins, maxs, capacity } = ring;
   const scale = width / (t1 - t0);

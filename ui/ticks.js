@@ -7,9 +7,10 @@ export function niceStep(min, max, count) {
   const span = max - min;
   if (!(span > 0) || !(count >= 1)) return 1;
   const raw = span / count;
-  const mag = 10 ** Math.floor(Math.log10(raw));
-  const f = raw / mag;
-  return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * mag;
+  const e = Math.floor(Math.log10(raw));
+  const f = e >= 0 ? raw / 10 ** e : raw * 10 ** -e;
+  const nice = f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10;
+  return e >= 0 ? nice * 10 ** e : nice / 10 ** -e; // dividing keeps 0.1, 0.2… exact
 }
 
 /**
