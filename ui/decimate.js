@@ -53,64 +53,69 @@ export function m4(ring, t0, t1, width, out, tEnd = Infinity) {
   const ys = out.ys;
   let n = 0;
   let nb = 0;
-  let col = NaN; // current column, NaN when none is open
-  let fx = 0, fv = 0, lx = 0, lv = 0, lo = 0, lox = 0, loi = 0, hi = 0, hix = 0, hii = 0;
+  let col = 0; // the open column
+  let k = 0; // points in it (0: none open)
+  let fx = 0, fv = 0, lv = 0, lo = 0, loi = 0, hi = 0, hii = 0;
   let blo = 0, bhi = 0, bx = 0;
   let smin = Infinity, smax = -Infinity, ssum = 0, scount = 0, slast = NaN, slastT = NaN;
   let j = ring.index(from);
-  for (let i = from; i < to; i++, j = j + 1 === capacity ? 0 : j + 1) {
-    const t = times[j];
-    const v = values[j];
-    if (v !== v) {
-      if (col === col) {
-        n = flush(xs, ys, n, fx, fv, lo, lox, loi, hi, hix, hii, lx, lv);
-        if (mins) nb = band(out, nb, bx, blo, bhi);
-        col = NaN;
+  // One loop, one flush site (a second call site after the loop kept V8 deoptimizing):
+  // i === to closes the last column like a gap does.
+  for (let i = from; i <= to; i++, j = j + 1 === capacity ? 0 : j + 1) {
+    const v = i < to ? values[j] : NaN;
+    let x = 0;
+    let c = 0;
+    if (v === v) {
+      const t = times[j];
+      if (t >= t0 && t <= t1) {
+        if (v < smin) smin = v;
+        if (v > smax) smax = v;
+        ssum += v;
+        scount++;
+        slast = v;
+        slastT = t;
       }
-      if (n && xs[n - 1] === xs[n - 1]) {
+      x = (t - t0) * scale;
+      c = Math.floor(x);
+      if (k && c === col) {
+        k++;
+        lv = v;
+        if (v < lo) {
+          lo = v;
+          loi = i;
+        } else if (v > hi) {
+          hi = v;
+          hii = i;
+        }
+        if (mins) {
+          if (mins[j] < blo) blo = mins[j];
+          if (maxs[j] > bhi) bhi = maxs[j];
+        }
+        continue;
+      }
+    }
+    if (k) {
+      n = flush(xs, ys, n, k, col, fx, fv, lo, loi, hi, hii, lv);
+      if (mins) nb = band(out, nb, bx, blo, bhi);
+      k = 0;
+    }
+    if (v !== v) {
+      if (i < to && n && xs[n - 1] === xs[n - 1]) {
         xs[n] = NaN;
         ys[n++] = NaN;
         if (mins) nb = band(out, nb, NaN, NaN, NaN);
       }
       continue;
     }
-    if (t >= t0 && t <= t1) {
-      if (v < smin) smin = v;
-      if (v > smax) smax = v;
-      ssum += v;
-      scount++;
-      slast = v;
-      slastT = t;
-    }
-    const x = (t - t0) * scale;
-    const c = Math.floor(x);
-    if (c !== col) {
-      if (col === col) {
-        n = flush(xs, ys, n, fx, fv, lo, lox, loi, hi, hix, hii, lx, lv);
-        if (mins) nb = band(out, nb, bx, blo, bhi);
-      }
-      col = c;
-      fx = lx = lox = hix = bx = x;
-      fv = lv = lo = hi = v;
-      loi = hii = i;
-      if (mins) {
-        blo = mins[j];
-        bhi = maxs[j];
-      }
-      continue;
-    }
-    lx = x;
-    lv = v;
-    if (v < lo) { lo = v; lox = x; loi = i; }
-    if (v > hi) { hi = v; hix = x; hii = i; }
+    col = c;
+    k = 1;
+    fx = bx = x;
+    fv = lv = lo = hi = v;
+    loi = hii = i;
     if (mins) {
-      if (mins[j] < blo) blo = mins[j];
-      if (maxs[j] > bhi) bhi = maxs[j];
+      blo = mins[j];
+      bhi = maxs[j];
     }
-  }
-  if (col === col) {
-    n = flush(xs, ys, n, fx, fv, lo, lox, loi, hi, hix, hii, lx, lv);
-    if (mins) nb = band(out, nb, bx, blo, bhi);
   }
   out.n = n;
   out.nb = nb;
@@ -125,18 +130,21 @@ export function m4(ring, t0, t1, width, out, tEnd = Infinity) {
   return out;
 }
 
-// Emits a column's vertices in time order, skipping repeats.
-function flush(xs, ys, n, fx, fv, lo, lox, loi, hi, hix, hii, lx, lv) {
-  xs[n] = fx;
-  ys[n++] = fv;
+// Emits a column's vertices in time order, skipping repeats: a lone point at its own x,
+// several as a vertical run at the column's middle (what a 1 px line covers anyway; whole
+// columns also keep the software rasterizer off sub-pixel zigzags).
+function flush(xs, ys, n, k, col, fx, fv, lo, loi, hi, hii, lv) {
+  if (k === 1) return vertex(xs, ys, n, fx, fv);
+  const x = col + 0.5;
   const a = loi <= hii;
-  n = vertex(xs, ys, n, a ? lox : hix, a ? lo : hi);
-  n = vertex(xs, ys, n, a ? hix : lox, a ? hi : lo);
-  return vertex(xs, ys, n, lx, lv);
+  n = vertex(xs, ys, n, x, fv);
+  n = vertex(xs, ys, n, x, a ? lo : hi);
+  n = vertex(xs, ys, n, x, a ? hi : lo);
+  return vertex(xs, ys, n, x, lv);
 }
 
 function vertex(xs, ys, n, x, v) {
-  if (xs[n - 1] === x && ys[n - 1] === v) return n;
+  if (n && xs[n - 1] === x && ys[n - 1] === v) return n;
   xs[n] = x;
   ys[n] = v;
   return n + 1;

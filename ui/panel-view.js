@@ -68,8 +68,8 @@ function drawPlot(ts) {
   this.series.forEach((s, i) => {
     const color = this.theme.colors[i % this.theme.colors.length];
     plot.drawBand(ctx, f, s.hd, color);
-    plot.drawLine(ctx, f, s.hd, color, 1.25);
-    if (s.live) plot.drawLine(ctx, f, s.ld, color, 2);
+    plot.drawLine(ctx, f, s.hd, color, 1);
+    if (s.live) plot.drawLine(ctx, f, s.ld, color, 1);
   });
   ctx.restore();
   plot.drawEvents(ctx, f, this.events);

@@ -116,7 +116,10 @@ export function drawBand(ctx, f, d, color) {
   ctx.globalAlpha = 1;
 }
 
-/** A line through decimated vertices; NaN vertices break it. */
+/**
+ * A line through decimated vertices; NaN vertices break it. Width 1 (a hairline at 1 dpr)
+ * rasterizes ~10x faster in software than 1.25 or 2 over 200k-point columns.
+ */
 export function drawLine(ctx, f, d, color, width) {
   if (!d.n) return;
   const ax = f.area.x;
