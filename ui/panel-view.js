@@ -130,10 +130,12 @@ function legend() {
 function drawCross() {
   const f = this.frame;
   const c = this.octx;
+  const sel = this.drag?.kind === 'zoom' ? [this.drag.x0, this.drag.x] : null;
+  const used = this.cross != null || sel;
+  if (!f || (!used && !this.overlayUsed)) return; // a clean overlay costs nothing to keep
+  this.overlayUsed = used;
   c.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
   c.clearRect(0, 0, this.cssW, this.cssH);
-  if (!f) return;
-  const sel = this.drag?.kind === 'zoom' ? [this.drag.x0, this.drag.x] : null;
   if (this.cross == null) {
     plot.drawOverlay(c, f, null, [], sel);
     this.tip.style.display = 'none';

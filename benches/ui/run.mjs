@@ -37,7 +37,7 @@ async function live(browser, port) {
   const series = opt('series', 4);
   const page = await browser.page(`http://127.0.0.1:${port}/bench/live.html?panels=${panels}&series=${series}&height=110&cols=4&from=-1min`);
   await page.send('Performance.enable', { timeDomain: 'timeTicks' });
-  await waitFor(page, 'window.__tally && __tally.draws.length > 0 && __panels.every((p) => p.mode === "stream")');
+  await waitFor(page, 'window.__tally && (__panels.length === 0 || __tally.draws.length > 0) && __panels.every((p) => p.mode === "stream")');
   await sleep(3000); // history loaded, first draws done
   const visible = await page.eval('__panels.filter((p) => { const r = p.el.getBoundingClientRect(); return r.bottom <= innerHeight && r.top >= 0; }).length');
   await page.send('HeapProfiler.collectGarbage');
