@@ -1,45 +1,31 @@
 // Stored history from the Graphite API: /render (json, meta=true, one point per pixel) and
 // /events/get_data. The parse and URL functions are pure; fetchers take `fetch` as an argument.
 
-const UNITS = {
-  s: 1, sec: 1, secs: 1, second: 1, seconds: 1,
-  min: 60, mins: 60, minute: 60, minutes: 60,
-  h: 3600, hour: 3600, hours: 3600,
-  d: 86400, day: 86400, days: 86400,
-  w: 604800, week: 604800, weeks: 604800,
-  mon: 2592000, month: 2592000, months: 2592000,
-  y: 31536000, year: 31536000, years: 31536000,
-};
+// graphite's unit prefixes (s, sec, seconds, min, minutes, h, d, w, mon, y…), seconds
+const UNITS = [['s', 1], ['min', 60], ['h', 3600], ['d', 86400], ['w', 604800], ['mon', 2592000], ['y', 31536000]];
 
 /**
- * A graphite time (`now`, `-1h`, `-30min`, Unix seconds, `YYYYMMDD`, `HH:MM_YYYYMMDD`) as Unix
- * ms, reading wall-clock forms in UTC. Returns NaN for forms only the server reads (`midnight`,
+ * A graphite time (`now`, `-1h`, `now-30min`, Unix seconds, `YYYYMMDD`, `HH:MM_YYYYMMDD`)
+ * as Unix ms, wall-clock forms in UTC. NaN for forms only the server reads (`midnight`,
  * `monday`…): the panel then takes the range the server answered.
  */
 export function parseTime(s, now) {
   s = String(s ?? 'now').trim().toLowerCase();
   if (s === '' || s === 'now') return now;
   let m = /^(now)?([+-])(\d+)([a-z]+)$/.exec(s);
-  if (m && UNITS[m[4]]) return now + (m[2] === '-' ? -1 : 1) * Number(m[3]) * UNITS[m[4]] * 1000;
-  if (/^\d{9,11}(\.\d+)?$/.test(s)) return Number(s) * 1000;
+  const unit = m && UNITS.find(([u]) => m[4].startsWith(u));
+  if (unit) return now + (m[2] === '-' ? -1000 : 1000) * m[3] * unit[1];
+  if (/^\d{9,11}(\.\d+)?$/.test(s)) return s * 1000;
   m = /^(?:(\d\d):(\d\d)_)?(\d{4})(\d\d)(\d\d)$/.exec(s);
-  if (m) return Date.UTC(+m[3], +m[4] - 1, +m[5], +(m[1] ?? 0), +(m[2] ?? 0));
-  return NaN;
+  return m ? Date.UTC(m[3], m[4] - 1, m[5], m[1] ?? 0, m[2] ?? 0) : NaN;
 }
 
 /** Query string of a /render request. */
 export function renderQuery(targets, { from, until, width, format = 'json', extra = {} }) {
-  const q = new URLSearchParams();
-  for (const t of targets) q.append('target', t);
-  q.set('from', String(from));
-  q.set('until', String(until));
-  q.set('format', format);
-  if (format === 'json') {
-    q.set('meta', 'true');
-    q.set('maxDataPoints', String(Math.max(1, Math.round(width))));
-  }
-  for (const [k, v] of Object.entries(extra)) q.set(k, String(v));
-  return q.toString();
+  const q = new URLSearchParams(targets.map((t) => ['target', t]));
+  const json = format === 'json' ? { meta: true, maxDataPoints: Math.max(1, Math.round(width)) } : {};
+  for (const [k, v] of Object.entries({ from, until, format, ...json, ...extra })) q.set(k, v);
+  return `${q}`;
 }
 
 /**
@@ -67,11 +53,8 @@ export function rollup(meta) {
   const tier = Math.max(0, ...meta.map((l) => l['archive-read'] || 0));
   if (!meta.length || (merged <= 1 && tier === 0)) return null;
   const l = meta[0];
-  return {
-    tier, merged, interval: l['archive-interval'],
-    consolidation: (l['consolidator-rc'] || l['consolidator-normfetch'] || '').replace(/Consolidator$/, '').toLowerCase(),
-    view: l.view,
-  };
+  const consolidation = (l['consolidator-rc'] || l['consolidator-normfetch'] || '').replace(/Consolidator$/, '').toLowerCase();
+  return { tier, merged, interval: l['archive-interval'], consolidation, view: l.view };
 }
 
 /**
@@ -97,53 +80,40 @@ const wantsBand = (s) =>
 export function attachBands(series, bands) {
   const n = series.length;
   if (bands.length !== 2 * n) return;
-  for (let i = 0; i < n; i++) {
-    const s = series[i];
-    const lo = bands[i];
-    const hi = bands[n + i];
+  series.forEach((s, i) => {
+    const [lo, hi] = [bands[i], bands[n + i]];
     if (wantsBand(s) && lo.times.length === s.times.length && hi.times.length === s.times.length) {
-      s.mins = lo.values;
-      s.maxs = hi.values;
+      [s.mins, s.maxs] = [lo.values, hi.values];
     }
-  }
+  });
 }
 
-/** Reads a failed answer's text (the server's reason) into an Error. */
-async function failure(res) {
-  const text = (await res.text().catch(() => '')).trim().slice(0, 500);
-  const err = new Error(text || `HTTP ${res.status}`);
+/** GETs JSON; a failed answer throws an Error with the server's reason and `status`. */
+async function get(url, { signal, fetch = globalThis.fetch }) {
+  const res = await fetch(url, { signal });
+  if (res.ok) return res.json();
+  const err = new Error((await res.text().catch(() => '')).trim().slice(0, 500) || `HTTP ${res.status}`);
   err.status = res.status;
-  return err;
+  throw err;
 }
 
 /**
- * Fetches history for `targets` over [from, until] at `width` points, then the bands when
- * the lineage says points were merged. Series come back in request order; `bands` pairs
- * each series with its min/max arrays when the band answer has the same shape.
+ * History for `targets` over [from, until] at `width` points per series, in request order,
+ * then their bands (a second request) when the lineage says points were merged.
  */
-export async function fetchHistory(targets, { from, until, width, signal, fetch = globalThis.fetch, base = '' }) {
-  const res = await fetch(`${base}/render?${renderQuery(targets, { from, until, width })}`, { signal });
-  if (!res.ok) throw await failure(res);
-  const series = parseRender(await res.json());
+export async function fetchHistory(targets, { from, until, width, base = '', ...opts }) {
+  const url = (ts) => `${base}/render?${renderQuery(ts, { from, until, width })}`;
+  const series = parseRender(await get(url(targets), opts));
   const bt = bandTargets(targets, series);
-  if (bt) {
-    const b = await fetch(`${base}/render?${renderQuery(bt, { from, until, width })}`, { signal });
-    if (b.ok) attachBands(series, parseRender(await b.json()));
-  }
+  if (bt) attachBands(series, parseRender(await get(url(bt), opts).catch(() => [])));
   return series;
 }
 
-/** Events in [from, until] (graphite's /events/get_data) with `when` in ms. */
-export async function fetchEvents({ from, until, tags = '', signal, fetch = globalThis.fetch, base = '' }) {
-  const q = new URLSearchParams({ from: String(from), until: String(until) });
-  if (tags) q.set('tags', tags);
-  const res = await fetch(`${base}/events/get_data?${q}`, { signal });
-  if (!res.ok) throw await failure(res);
-  return parseEvents(await res.json());
+/** Events in [from, until] (graphite's /events/get_data), `when` in ms. */
+export async function fetchEvents({ from, until, tags = '', base = '', ...opts }) {
+  const q = new URLSearchParams({ from, until, ...(tags ? { tags } : {}) });
+  return parseEvents(await get(`${base}/events/get_data?${q}`, opts));
 }
 
-export function parseEvents(list) {
-  return (Array.isArray(list) ? list : []).map((e) => ({
-    id: e.id, when: e.when * 1000, what: String(e.what ?? ''), tags: e.tags ?? [], data: e.data ?? '',
-  }));
-}
+export const parseEvents = (list) =>
+  (Array.isArray(list) ? list : []).map((e) => ({ id: e.id, when: e.when * 1000, what: String(e.what ?? ''), tags: e.tags ?? [], data: e.data ?? '' }));

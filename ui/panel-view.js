@@ -1,13 +1,14 @@
 // Panel methods that draw (plot, overlay, legend, tooltip) and that handle the pointer
-// (crosshair, drag-zoom, shift-drag/wheel pan, double-click to live). Mixed into Panel.
+// (crosshair, drag-zoom, shift-drag or wheel pan, double-click back to live).
 
 import { m4 } from './decimate.js';
 import { formatValue, timeStamp, timeTicks, valueTicks } from './ticks.js';
 import * as plot from './plot.js';
 
-const LEGEND_MS = 500;
+const LEGEND_MS = 500; // legend text at most twice a second while live
+const colorOf = (p, i) => p.theme.colors[i % p.theme.colors.length];
 
-/** Draws the panel (scheduler frame `ts`); reports to the page's draw hook. */
+/** Draws the panel at scheduler frame `ts` and reports to the page's draw hook. */
 export function drawPanel(ts) {
   if (!this.cssW || !this.cssH) return;
   if (this.needPlot) {
@@ -15,11 +16,13 @@ export function drawPanel(ts) {
     drawPlot.call(this, ts);
   }
   drawCross.call(this);
+  // window.__tally = { draws: [] } (or { onDraw(rec) }) records every draw: the panel, the
+  // newest data time drawn and performance.now(), for latency and frame measurements.
   const hook = globalThis.__tally;
   if (hook) {
     const rec = { panel: this.id, newest: this.newest, t: performance.now() };
     hook.onDraw?.(rec);
-    if (Array.isArray(hook.draws) && hook.draws.length < 100000) hook.draws.push(rec);
+    if (hook.draws?.length < 100000) hook.draws.push(rec);
   }
 }
 
@@ -29,18 +32,23 @@ function drawPlot(ts) {
   let lo = Infinity;
   let hi = -Infinity;
   let newest = NaN;
+  let liveFrom = Infinity;
   for (const s of this.series) {
-    const liveFrom = s.live?.length ? s.live.firstTime : Infinity;
-    m4(s.hist, t0, t1, W, s.hd, liveFrom - s.histStep + 1);
-    if (s.live) {
-      m4(s.live, t0, t1, W, s.ld);
-      joinLive(s.hd, s.live, t0, W / (t1 - t0), s.histStep);
+    const ring = s.live;
+    const start = ring?.length ? Math.max(ring.firstTime, s.info?.live ?? -Infinity) : Infinity;
+    liveFrom = Math.min(liveFrom, start);
+    // history up to where the live ring starts (a point covers [t, t + step))
+    m4(s.hist, t0, t1, W, s.hd, ring?.length ? ring.firstTime - s.histStep + 1 : Infinity);
+    if (ring) {
+      m4(ring, t0, t1, W, s.ld);
+      joinLive(s.hd, ring, t0, W / (t1 - t0), s.histStep);
     }
-    for (const d of s.live ? [s.hd, s.ld] : [s.hd]) {
-      if (d.stats.count) {
-        lo = Math.min(lo, d.stats.min);
-        hi = Math.max(hi, d.stats.max);
-        if (!(d.stats.lastTime <= newest)) newest = d.stats.lastTime;
+    for (const d of ring ? [s.hd, s.ld] : [s.hd]) {
+      const st = d.stats;
+      if (st.count) {
+        lo = Math.min(lo, st.min);
+        hi = Math.max(hi, st.max);
+        if (!(st.lastTime <= newest)) newest = st.lastTime;
       }
       for (let k = 0; k < d.nb; k++) {
         if (d.blo[k] < lo) lo = d.blo[k];
@@ -54,11 +62,9 @@ function drawPlot(ts) {
   const ctx = this.ctx;
   ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
   const area = plot.plotArea(ctx, W, this.cssH, yt);
-  const f = { area, t0, t1, ymin: yt.min, ymax: yt.max, theme: this.theme, sx: area.w / W };
-  this.frame = f;
+  const f = (this.frame = { area, t0, t1, ymin: yt.min, ymax: yt.max, theme: this.theme, sx: area.w / W });
   ctx.fillStyle = this.theme.bg;
   ctx.fillRect(0, 0, W, this.cssH);
-  const liveFrom = Math.min(...this.series.map((s) => (s.live?.length ? s.liveAt || s.live.firstTime : Infinity)));
   if (liveFrom < t1) plot.drawLiveRegion(ctx, f, liveFrom);
   plot.drawAxes(ctx, f, yt, timeTicks(t0, t1, area.w, { offset: this.offset }), this.offset);
   ctx.save();
@@ -66,31 +72,29 @@ function drawPlot(ts) {
   ctx.rect(area.x, area.y, area.w, area.h);
   ctx.clip();
   this.series.forEach((s, i) => {
-    const color = this.theme.colors[i % this.theme.colors.length];
-    plot.drawBand(ctx, f, s.hd, color);
-    plot.drawLine(ctx, f, s.hd, color, 1);
-    if (s.live) plot.drawLine(ctx, f, s.ld, color, 1);
+    plot.drawBand(ctx, f, s.hd, colorOf(this, i));
+    plot.drawLine(ctx, f, s.hd, colorOf(this, i));
+    if (s.live) plot.drawLine(ctx, f, s.ld, colorOf(this, i));
   });
   ctx.restore();
   plot.drawEvents(ctx, f, this.events);
-  if (this.error) plot.drawMessage(ctx, f, this.error);
-  else if (empty) plot.drawMessage(ctx, f, this.ac && !this.fetchedWidth ? 'Loading…' : 'No data');
+  if (this.error || empty) plot.drawMessage(ctx, f, this.error || (this.fetchedWidth ? 'No data' : 'Loading…'));
   if (!this.live || ts - this.legendAt >= LEGEND_MS) {
     this.legendAt = ts;
     legend.call(this);
   }
 }
 
-// Continues the history line to the first live point (the two are separate paths).
+// Continues the history line to the first live point (they are separate paths).
 function joinLive(d, live, t0, scale, step) {
-  if (!d.n || !live.length || d.xs[d.n - 1] !== d.xs[d.n - 1]) return;
+  const last = d.xs[d.n - 1];
   const x = (live.firstTime - t0) * scale;
-  if (x <= d.xs[d.n - 1] || x - d.xs[d.n - 1] > 2 * step * scale + 1) return;
+  if (!d.n || !(x > last) || x - last > 2 * step * scale + 1) return;
   d.xs[d.n] = x;
   d.ys[d.n++] = live.value(0);
 }
 
-// Legend rows: colour, name, last/min/max/avg over the points in view.
+// Legend rows: colour, name, last/min/max/avg of the points in view.
 function legend() {
   if (!this.legendRows) {
     this.legendEl.textContent = '';
@@ -99,49 +103,40 @@ function legend() {
       row.className = 'tp-legend-row';
       const sw = document.createElement('span');
       sw.className = 'tp-swatch';
-      Object.assign(sw.style, { display: 'inline-block', width: '10px', height: '3px', verticalAlign: 'middle', marginRight: '6px' });
-      sw.style.background = this.theme.colors[i % this.theme.colors.length];
-      const name = document.createElement('span');
-      name.className = 'tp-name';
-      name.textContent = s.name;
+      Object.assign(sw.style, { display: 'inline-block', width: '10px', height: '3px', margin: '0 6px 2px 0', background: colorOf(this, i) });
       const vals = document.createElement('span');
       vals.className = 'tp-values';
-      row.append(sw, name, ' ', vals);
+      row.append(sw, `${s.name} `, vals);
       this.legendEl.append(row);
       return vals;
     });
   }
   this.series.forEach((s, i) => {
-    const a = s.hd.stats;
-    const b = s.live ? s.ld.stats : { count: 0 };
-    const n = a.count + b.count;
-    const min = Math.min(a.count ? a.min : Infinity, b.count ? b.min : Infinity);
-    const max = Math.max(a.count ? a.max : -Infinity, b.count ? b.max : -Infinity);
-    const last = b.count ? b.last : a.last;
+    const all = s.live ? [s.hd.stats, s.ld.stats].filter((x) => x.count) : [s.hd.stats].filter((x) => x.count);
+    const n = all.reduce((a, x) => a + x.count, 0);
+    const f = (k) => formatValue(k);
     const text = n
-      ? `last ${formatValue(last)}  min ${formatValue(min)}  max ${formatValue(max)}  avg ${formatValue((a.sum + (b.sum || 0)) / n)}`
+      ? `last ${f(all.at(-1).last)}  min ${f(Math.min(...all.map((x) => x.min)))}  max ${f(Math.max(...all.map((x) => x.max)))}  avg ${f(all.reduce((a, x) => a + x.sum, 0) / n)}`
       : 'no data';
-    if (this.legendRows[i] && this.legendRows[i].textContent !== text) this.legendRows[i].textContent = text;
+    if (this.legendRows[i].textContent !== text) this.legendRows[i].textContent = text;
   });
 }
 
-// The overlay: crosshair with every series' value at the cursor, the zoom selection, and
-// the tooltip (values, or the text of events under the cursor).
+// The overlay: crosshair with every series' value at the cursor, the zoom selection, the
+// tooltip (values, and the text of events under the cursor).
 function drawCross() {
   const f = this.frame;
   const c = this.octx;
   const sel = this.drag?.kind === 'zoom' ? [this.drag.x0, this.drag.x] : null;
-  const used = this.cross != null || sel;
+  const used = this.cross != null || !!sel;
   if (!f || (!used && !this.overlayUsed)) return; // a clean overlay costs nothing to keep
   this.overlayUsed = used;
   c.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
   c.clearRect(0, 0, this.cssW, this.cssH);
-  if (this.cross == null) {
-    plot.drawOverlay(c, f, null, [], sel);
-    this.tip.style.display = 'none';
-    return;
-  }
   const x = this.cross;
+  const tip = this.tip.style;
+  tip.display = x == null ? 'none' : 'block';
+  if (x == null) return plot.drawOverlay(c, f, null, [], sel);
   const t = f.t0 + ((x - f.area.x) / f.area.w) * (f.t1 - f.t0);
   const dots = [];
   const lines = [timeStamp(t, this.offset, f.t1 - f.t0 < 120e3)];
@@ -150,99 +145,94 @@ function drawCross() {
     const k = ring.nearest(t);
     if (k < 0) return;
     const v = ring.value(k);
-    const color = this.theme.colors[i % this.theme.colors.length];
-    if (v === v) dots.push([plot.xOf(f, ring.time(k)), v, color]);
+    if (v === v) dots.push([plot.xOf(f, ring.time(k)), v, colorOf(this, i)]);
     lines.push(`${s.name}: ${formatValue(v)}`);
   });
-  const px = (f.t1 - f.t0) / f.area.w;
+  const near = (4 * (f.t1 - f.t0)) / f.area.w;
   for (const e of this.events) {
-    if (Math.abs(e.when - t) <= 4 * px) lines.push(`⚑ ${e.what}${e.data ? ` — ${e.data}` : ''}${e.tags.length ? ` [${e.tags.join(', ')}]` : ''}`);
+    if (Math.abs(e.when - t) <= near) lines.push(`⚑ ${e.what}${e.data ? ` — ${e.data}` : ''}${e.tags.length ? ` [${e.tags.join(', ')}]` : ''}`);
   }
   plot.drawOverlay(c, f, x, dots, sel);
   this.tip.textContent = lines.join('\n');
-  const s = this.tip.style;
-  s.display = 'block';
-  s.background = this.theme.bg;
-  s.color = this.theme.fg;
-  s.top = `${f.area.y + 4}px`;
-  const left = x + 12;
-  s.left = left + 200 > this.cssW ? '' : `${left}px`;
-  s.right = left + 200 > this.cssW ? `${this.cssW - x + 12}px` : '';
+  const flip = x + 212 > this.cssW;
+  Object.assign(tip, { background: this.theme.bg, color: this.theme.fg, top: `${f.area.y + 4}px` });
+  tip.left = flip ? '' : `${x + 12}px`;
+  tip.right = flip ? `${this.cssW - x + 12}px` : '';
 }
 
 /** Leaves or returns to live; `user` actions tell the page through onchange. */
 export function goLive(on, user) {
   if (on) {
-    const span = this.view ? this.view.t1 - this.view.t0 : this.span();
     const zoomed = this.view || !/^now$/i.test(this.until);
-    this.view = null;
     if (zoomed) {
       // back to the live range the page set, else one as wide as the view
-      this.from = this.home ?? `-${Math.max(1, Math.round(span / 1000))}s`;
-      this.until = 'now';
+      const span = this.view ? this.view.t1 - this.view.t0 : this.span();
+      [this.from, this.until] = [this.home ?? `-${Math.max(1, Math.round(span / 1000))}s`, 'now'];
     }
+    this.view = null;
     this.live = true;
     this.subscribe();
-    this.setMode(this.mode);
     if (zoomed || this.mode === 'poll') this.load();
   } else {
     if (this.live && !this.view) this.view = this.range();
     this.live = false;
-    this.setMode(this.mode);
   }
-  this.header();
+  this.setMode(this.mode);
   this.dirty(true);
   if (user) changed.call(this);
 }
 
 function changed() {
-  const { from, until } = this.fetchRange();
-  this.onchange?.({ from, until, live: this.live, targets: [...this.targets] });
+  this.onchange?.({ ...this.fetchRange(), live: this.live, targets: [...this.targets] });
 }
 
 /** Pointer handling on the overlay canvas. */
 export function listen() {
   const o = this.overlay;
+  const on = (name, fn, opts) => o.addEventListener(name, fn, opts);
   const xAt = (e) => e.clientX - o.getBoundingClientRect().left;
-  o.addEventListener('pointermove', (e) => {
+  const redraw = () => this.scheduler.dirty(this, true);
+  on('pointermove', (e) => {
     this.cross = xAt(e);
     if (this.drag) dragMove.call(this, this.cross);
-    this.scheduler.dirty(this, true);
+    redraw();
   });
-  o.addEventListener('pointerleave', () => {
+  on('pointerleave', () => {
     this.cross = null;
-    this.scheduler.dirty(this, true);
+    redraw();
   });
-  o.addEventListener('pointerdown', (e) => {
-    if (e.button !== 0 || !this.frame) return;
+  on('pointerdown', (e) => {
+    if (e.button || !this.frame) return;
     o.setPointerCapture(e.pointerId);
     const x = xAt(e);
-    this.drag = { kind: e.shiftKey ? 'pan' : 'zoom', x0: x, x, last: x, view: null };
+    this.drag = { kind: e.shiftKey ? 'pan' : 'zoom', x0: x, x, last: x };
   });
-  o.addEventListener('pointerup', () => dragEnd.call(this));
-  o.addEventListener('pointercancel', () => {
+  on('pointerup', () => dragEnd.call(this));
+  on('pointercancel', () => {
     this.drag = null;
-    this.scheduler.dirty(this, true);
+    redraw();
   });
-  o.addEventListener('dblclick', () => this.goLive(true, true));
-  o.addEventListener('wheel', (e) => {
-    if (!this.frame || (!e.shiftKey && Math.abs(e.deltaX) <= Math.abs(e.deltaY))) return;
+  on('dblclick', () => this.goLive(true, true));
+  on('wheel', (e) => {
+    const sideways = Math.abs(e.deltaX) > Math.abs(e.deltaY);
+    if (!this.frame || !(e.shiftKey || sideways)) return; // a plain wheel scrolls the page
     e.preventDefault();
-    pan.call(this, Math.abs(e.deltaX) > Math.abs(e.deltaY) ? e.deltaX : e.deltaY);
+    pan.call(this, sideways ? e.deltaX : e.deltaY);
     clearTimeout(this.wheelEnd);
-    this.wheelEnd = setTimeout(() => {
-      this.load();
-      changed.call(this);
-    }, 300);
+    this.wheelEnd = setTimeout(() => moved.call(this), 300);
   }, { passive: false });
   this.liveEl.addEventListener('click', () => this.goLive(!this.live, true));
 }
 
-// Moves the view by dx css px (positive: later); leaves live.
+function moved() {
+  this.load();
+  changed.call(this);
+}
+
+// Moves the view by dx css px (positive: later); leaves live, the stream keeps buffering.
 function pan(dx) {
-  const f = this.frame;
   const r = this.view ?? this.range();
-  const dt = (dx / f.area.w) * (r.t1 - r.t0);
+  const dt = (dx / this.frame.area.w) * (r.t1 - r.t0);
   if (this.live) this.goLive(false, false);
   this.view = { t0: r.t0 + dt, t1: r.t1 + dt };
   this.dirty(true);
@@ -261,16 +251,12 @@ function dragEnd() {
   const d = this.drag;
   this.drag = null;
   if (!d) return;
-  const f = this.frame;
+  const { area: a, t0, t1 } = this.frame;
+  const at = (x) => t0 + ((Math.min(Math.max(x, a.x), a.x + a.w) - a.x) / a.w) * (t1 - t0);
   if (d.kind === 'zoom' && Math.abs(d.x - d.x0) > 4) {
-    const at = (x) => f.t0 + ((Math.min(Math.max(x, f.area.x), f.area.x + f.area.w) - f.area.x) / f.area.w) * (f.t1 - f.t0);
     this.goLive(false, false);
     this.view = { t0: at(Math.min(d.x, d.x0)), t1: at(Math.max(d.x, d.x0)) };
-    this.load();
-    changed.call(this);
-  } else if (d.kind === 'pan' && d.last !== d.x0) {
-    this.load();
-    changed.call(this);
-  }
+    moved.call(this);
+  } else if (d.kind === 'pan' && d.last !== d.x0) moved.call(this);
   this.dirty(true);
 }

@@ -39,7 +39,7 @@ export class Ring {
   }
 
   get lastTime() {
-    return this.length ? this.times[this.index(this.length - 1)] : NaN;
+    return this.length ? this.time(this.length - 1) : NaN;
   }
 
   /**
@@ -64,20 +64,6 @@ export class Ring {
       this.maxs[j] = max;
     }
     return true;
-  }
-
-  /** Drops every point older than t. */
-  dropBefore(t) {
-    const k = this.lowerBound(t);
-    this.start = this.index(k);
-    this.length -= k;
-    if (!this.length) this.start = 0;
-  }
-
-  /** Drops every point at or after t. */
-  dropFrom(t) {
-    this.length = this.lowerBound(t);
-    if (!this.length) this.start = 0;
   }
 
   /** Logical index of the first point with time >= t (length if none). */

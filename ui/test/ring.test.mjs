@@ -44,19 +44,6 @@ test('lowerBound and nearest across the wrap', () => {
   assert.equal(new Ring(2).nearest(5), -1);
 });
 
-test('dropBefore and dropFrom trim either end', () => {
-  const r = new Ring(6);
-  for (let t = 0; t < 9; t++) r.push(t, t);
-  r.dropBefore(5);
-  assert.deepEqual(contents(r).map((p) => p[0]), [5, 6, 7, 8]);
-  r.dropFrom(7);
-  assert.deepEqual(contents(r).map((p) => p[0]), [5, 6]);
-  r.push(9, 9);
-  assert.deepEqual(contents(r).map((p) => p[0]), [5, 6, 9]);
-  r.dropFrom(0);
-  assert.equal(r.length, 0);
-});
-
 test('a capacity below one is refused', () => {
   assert.throws(() => new Ring(0), RangeError);
 });
