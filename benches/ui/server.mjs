@@ -1,7 +1,9 @@
 // A static server for ui/ and the bench pages, with a fake tally API that follows the
 // README contracts: /render (json, meta=true, maxDataPoints; consolidateBy(T,'min'|'max')
 // for bands), /events/get_data, and /stream (SSE: hello, series, data every step).
-// Usage: node benches/ui/server.mjs [--port 0] [--step 100] [--no-stream]
+// Usage: node benches/ui/server.mjs [--port 0] [--step 100] [--no-stream] [--proxy URL]
+// --proxy sends /render, /events/ and /stream to a real tally instead (the pages are still
+// served from the worktree).
 // Prints "listening <port>" on stdout.
 
 import { createServer } from 'node:http';
@@ -111,9 +113,20 @@ function stream(q, req, res) {
   req.on('close', () => clearInterval(timer));
 }
 
+const PROXY = opt('proxy', '');
+
+async function proxy(req, res) {
+  const up = await fetch(PROXY + req.url, { headers: { 'last-event-id': req.headers['last-event-id'] ?? '' } });
+  res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'text/plain' });
+  if (!up.body) return res.end();
+  for await (const chunk of up.body) res.write(chunk);
+  res.end();
+}
+
 async function serve(req, res) {
   const url = new URL(req.url, 'http://x');
   const q = url.searchParams;
+  if (PROXY && /^\/(render|events|stream)/.test(url.pathname)) return proxy(req, res);
   if (url.pathname === '/render') return render(q, res);
   if (url.pathname === '/events/get_data') return events(q, res);
   if (url.pathname === '/stream') return stream(q, req, res);
