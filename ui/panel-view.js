@@ -94,31 +94,26 @@ function joinLive(d, live, t0, scale, step) {
   d.ys[d.n++] = live.value(0);
 }
 
-// Legend rows: colour, name, last/min/max/avg of the points in view.
+// Legend rows: colour, name, last/min/max/avg of the points in view (history and live).
 function legend() {
   if (!this.legendRows) {
-    this.legendEl.textContent = '';
     this.legendRows = this.series.map((s, i) => {
       const row = document.createElement('div');
       row.className = 'tp-legend-row';
-      const sw = document.createElement('span');
-      sw.className = 'tp-swatch';
-      Object.assign(sw.style, { display: 'inline-block', width: '10px', height: '3px', margin: '0 6px 2px 0', background: colorOf(this, i) });
-      const vals = document.createElement('span');
-      vals.className = 'tp-values';
-      row.append(sw, `${s.name} `, vals);
-      this.legendEl.append(row);
-      return vals;
+      row.innerHTML = '<span class="tp-swatch"></span><span class="tp-name"></span> <span class="tp-values"></span>';
+      Object.assign(row.firstChild.style, { display: 'inline-block', width: '10px', height: '3px', margin: '0 6px 2px 0', background: colorOf(this, i) });
+      row.children[1].textContent = s.name;
+      return row;
     });
+    this.legendEl.replaceChildren(...this.legendRows);
   }
   this.series.forEach((s, i) => {
-    const all = s.live ? [s.hd.stats, s.ld.stats].filter((x) => x.count) : [s.hd.stats].filter((x) => x.count);
-    const n = all.reduce((a, x) => a + x.count, 0);
-    const f = (k) => formatValue(k);
-    const text = n
-      ? `last ${f(all.at(-1).last)}  min ${f(Math.min(...all.map((x) => x.min)))}  max ${f(Math.max(...all.map((x) => x.max)))}  avg ${f(all.reduce((a, x) => a + x.sum, 0) / n)}`
-      : 'no data';
-    if (this.legendRows[i].textContent !== text) this.legendRows[i].textContent = text;
+    const all = [s.hd.stats, s.live && s.ld.stats].filter((x) => x?.count);
+    const sum = (k) => all.reduce((a, x) => a + x[k], 0);
+    const v = (k, f) => formatValue(f(...all.map((x) => x[k])));
+    const text = all.length ? `last ${v('last', (...l) => l.at(-1))}  min ${v('min', Math.min)}  max ${v('max', Math.max)}  avg ${formatValue(sum('sum') / sum('count'))}` : 'no data';
+    const el = this.legendRows[i].lastChild;
+    if (el.textContent !== text) el.textContent = text;
   });
 }
 

@@ -194,6 +194,7 @@ export class Panel {
     return s;
   }
 
+  // A live ring holds twice the range (capped): zoomed out of live, the panel keeps buffering.
   liveRing(step) {
     return new Ring(Math.min(20000, Math.max(600, Math.ceil((2 * this.span()) / step))));
   }
@@ -239,6 +240,7 @@ export class Panel {
 
   onData(m, reset) {
     const end = m.t + m.n * m.step;
+    let full = false;
     for (const [info, values] of m.series) {
       const s = this.entry(info.name, info.view);
       s.live ??= this.liveRing(m.step);
@@ -247,14 +249,17 @@ export class Panel {
         if (s.info?.bridge != null && m.t <= s.info.live) s.live.push(s.info.join, s.info.bridge);
       }
       for (let i = 0; i < values.length; i++) s.live.push(m.t + i * m.step, values[i]);
+      full ||= s.live.length === s.live.capacity;
     }
     if (end > this.edge) this.edge = end;
-    if (reset) this.checkGap();
+    if (reset || (full && Date.now() - (this.gapAt ?? 0) > 10000)) this.checkGap();
     if (this.live || (this.view && m.t < this.view.t1 && end > this.view.t0)) this.dirty();
   }
 
-  // After a reset (a tab hidden past the ring) history may end before the ring starts.
+  // After a reset (a tab hidden past the ring), or once a full ring moved on past the
+  // history (checked every 10 s), history ends before the ring starts: fetch it again.
   checkGap() {
+    this.gapAt = Date.now();
     const gap = (s) => s.live?.length && s.live.firstTime - (s.hist.lastTime + s.histStep || -Infinity) > 2 * Math.max(s.histStep, this.stream.step);
     if (this.series.some(gap)) this.load();
   }
