@@ -44,7 +44,14 @@ async function live(browser, port) {
   const m0 = await metrics(page);
   await page.eval('__tally.draws.length = 0; __probe.on = true; __probe.n = 0; 1');
   const w0 = Date.now();
-  await sleep(seconds * 1000);
+  const heapByMinute = []; // after a GC, MB
+  for (let left = seconds * 1000; left > 0; left -= 60000) {
+    await sleep(Math.min(left, 60000));
+    if (left > 60000) {
+      await page.send('HeapProfiler.collectGarbage');
+      heapByMinute.push((await metrics(page)).JSHeapUsedSize / 2 ** 20);
+    }
+  }
   await page.eval('__probe.on = false; 1');
   const wall = (Date.now() - w0) / 1000;
   const m1 = await metrics(page);
@@ -69,7 +76,7 @@ async function live(browser, port) {
     longAnimationFrames: r.loaf.length,
     busy: (m1.TaskDuration - m0.TaskDuration) / wall,
     script: (m1.ScriptDuration - m0.ScriptDuration) / wall,
-    heapStartMB: m0.JSHeapUsedSize / 2 ** 20, heapEndMB: m2.JSHeapUsedSize / 2 ** 20,
+    heapStartMB: m0.JSHeapUsedSize / 2 ** 20, heapEndMB: m2.JSHeapUsedSize / 2 ** 20, heapByMinute,
     drawsPerSecond: r.draws.length / wall,
     slotEndToDrawMs: { p50: pct(lat, 50), p95: pct(lat, 95) },
     errors: r.errors,
