@@ -1,30 +1,20 @@
-// M4 decimation (Jugel et al., VLDB 2014): per pixel column keep the first, min, max and
-// last point, in time order, so a line drawn through at most 4 vertices per column covers
-// exactly the pixels the full line would. Cost follows the points in view once, drawing
-// follows the width. Pure: no DOM.
+// M4 decimation (Jugel et al., VLDB 2014): per pixel column the first, min, max and last
+// point in time order, so a line through at most 4 vertices a column covers the pixels the
+// whole line would: drawing follows the width, not the points. Pure.
 
-/** Output buffers of one series, reused across draws (they grow only with the width). */
+/** A series' output buffers, reused across draws (they grow only with the width). */
 export class Decimated {
   constructor() {
-    this.xs = new Float64Array(0); // vertex x in px (NaN: a gap)
-    this.ys = new Float64Array(0); // vertex value
-    this.n = 0;
-    this.bx = new Float64Array(0); // band: column x, lowest min, highest max
-    this.blo = new Float64Array(0);
-    this.bhi = new Float64Array(0);
-    this.nb = 0;
-    this.stats = { min: NaN, max: NaN, sum: 0, count: 0, last: NaN, lastTime: NaN };
+    this.reserve(0);
+    this.n = this.nb = 0; // vertices (xs: px from the left, NaN a gap; ys: values); band columns
+    this.stats = {}; // min, max, sum, count, last, lastTime of the points in view
   }
 
   reserve(width) {
     const need = 4 * (width + 3) + 8;
-    if (this.xs.length < need) {
-      this.xs = new Float64Array(need);
-      this.ys = new Float64Array(need);
-      this.bx = new Float64Array(need >> 1);
-      this.blo = new Float64Array(need >> 1);
-      this.bhi = new Float64Array(need >> 1);
-    }
+    if (this.xs?.length >= need) return;
+    [this.xs, this.ys] = [new Float64Array(need), new Float64Array(need)];
+    [this.bx, this.blo, this.bhi] = [0, 0, 0].map(() => new Float64Array(need >> 1)); // band x, min, max
   }
 }
 
@@ -35,12 +25,8 @@ export class Decimated {
  */
 export function m4(ring, t0, t1, width, out, tEnd = Infinity) {
   out.reserve(width);
-  out.n = 0;
-  out.nb = 0;
-  const st = out.stats;
-  st.min = st.max = st.last = st.lastTime = NaN;
-  st.sum = 0;
-  st.count = 0;
+  out.n = out.nb = 0;
+  const st = Object.assign(out.stats, { min: NaN, max: NaN, sum: 0, count: 0, last: NaN, lastTime: NaN });
   if (!ring.length || !(t1 > t0)) return out;
   const from = Math.max(0, ring.lowerBound(t0) - 1);
   let last = ring.lowerBound(t1); // the first point after the view is kept too
@@ -119,14 +105,7 @@ export function m4(ring, t0, t1, width, out, tEnd = Infinity) {
   }
   out.n = n;
   out.nb = nb;
-  if (scount) {
-    st.min = smin;
-    st.max = smax;
-    st.sum = ssum;
-    st.count = scount;
-    st.last = slast;
-    st.lastTime = slastT;
-  }
+  if (scount) Object.assign(st, { min: smin, max: smax, sum: ssum, count: scount, last: slast, lastTime: slastT });
   return out;
 }
 

@@ -185,7 +185,8 @@ export class Panel {
 
   // The series entry of a name: history's `a.b:p99` is the stream's `a.b` with view p99.
   entry(name, view) {
-    let s = this.series.find((x) => x.name === name || x.name === `${name}:${view}`);
+    const same = (x) => x.name === name || x.name === `${name}:${view}` || (x.info && `${x.name}:${x.info.view}` === name);
+    let s = this.series.find(same);
     if (!s) {
       s = { name, hist: new Ring(1), histStep: 0, meta: [], live: null, info: null, hd: new Decimated(), ld: new Decimated() };
       this.series.push(s);
