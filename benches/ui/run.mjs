@@ -1,0 +1,103 @@
+// Runs the UI benchmarks in headless Chromium against the fake server (server.mjs):
+//   live: 16 panels × 4 series at a 100 ms step for 60 s: frame intervals, frames over
+//         50 ms, main-thread busy share, heap, draws, slot-end-to-pixel latency;
+//   draw: 2 series × 200,000 points in view, tally's Panel and uPlot on the same data.
+// Usage: node benches/ui/run.mjs [live|draw|all] [--seconds 60] [--panels 16] [--series 4]
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { launch, metrics, sleep, waitFor } from './cdp.mjs';
+
+const args = process.argv.slice(2);
+const which = args[0] && !args[0].startsWith('--') ? args[0] : 'all';
+const opt = (name, d) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : d;
+};
+
+async function startServer() {
+  const proc = spawn(process.execPath, [fileURLToPath(new URL('server.mjs', import.meta.url)), '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise((ok, fail) => {
+    proc.stdout.on('data', (d) => {
+      const m = /listening (\d+)/.exec(String(d));
+      if (m) ok(Number(m[1]));
+    });
+    proc.on('exit', (c) => fail(new Error(`server exited ${c}`)));
+  });
+  return { port, stop: () => proc.kill('SIGTERM') };
+}
+
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+
+async function live(browser, port) {
+  const seconds = opt('seconds', 60);
+  const panels = opt('panels', 16);
+  const series = opt('series', 4);
+  const page = await browser.page(`http://127.0.0.1:${port}/bench/live.html?panels=${panels}&series=${series}&height=110&cols=4&from=-1min`);
+  await page.send('Performance.enable', { timeDomain: 'timeTicks' });
+  await waitFor(page, 'window.__tally && (__panels.length === 0 || __tally.draws.length > 0) && __panels.every((p) => p.mode === "stream")');
+  await sleep(3000); // history loaded, first draws done
+  const visible = await page.eval('__panels.filter((p) => { const r = p.el.getBoundingClientRect(); return r.bottom <= innerHeight && r.top >= 0; }).length');
+  await page.send('HeapProfiler.collectGarbage');
+  const m0 = await metrics(page);
+  await page.eval('__tally.draws.length = 0; __probe.on = true; __probe.n = 0; 1');
+  const w0 = Date.now();
+  const heapByMinute = []; // after a GC, MB
+  for (let left = seconds * 1000; left > 0; left -= 60000) {
+    await sleep(Math.min(left, 60000));
+    if (left > 60000) {
+      await page.send('HeapProfiler.collectGarbage');
+      heapByMinute.push((await metrics(page)).JSHeapUsedSize / 2 ** 20);
+    }
+  }
+  await page.eval('__probe.on = false; 1');
+  const wall = (Date.now() - w0) / 1000;
+  const m1 = await metrics(page);
+  await page.send('HeapProfiler.collectGarbage');
+  const m2 = await metrics(page);
+  const r = JSON.parse(await page.eval(`JSON.stringify({
+    intervals: Array.from(__probe.intervals.subarray(0, __probe.n)),
+    loaf: __probe.loaf,
+    origin: performance.timeOrigin,
+    draws: __tally.draws.map((d) => [d.newest, d.t]),
+    errors: __errors,
+  })`));
+  const iv = r.intervals;
+  // slot end → the draw that showed it (the fake server sends each 100 ms slot at its end)
+  const lat = r.draws.filter(([n]) => n === n && n != null).map(([n, t]) => r.origin + t - (n + 100));
+  return {
+    panels, series, visible, seconds: wall,
+    frames: iv.length,
+    framesOver50ms: iv.filter((x) => x > 50).length,
+    shareLe25ms: iv.filter((x) => x <= 25).length / iv.length,
+    p50FrameMs: pct(iv, 50), p99FrameMs: pct(iv, 99), maxFrameMs: Math.max(...iv),
+    longAnimationFrames: r.loaf.length,
+    busy: (m1.TaskDuration - m0.TaskDuration) / wall,
+    script: (m1.ScriptDuration - m0.ScriptDuration) / wall,
+    heapStartMB: m0.JSHeapUsedSize / 2 ** 20, heapEndMB: m2.JSHeapUsedSize / 2 ** 20, heapByMinute,
+    drawsPerSecond: r.draws.length / wall,
+    slotEndToDrawMs: { p50: pct(lat, 50), p95: pct(lat, 95) },
+    errors: r.errors,
+  };
+}
+
+async function draw(browser, port) {
+  const page = await browser.page(`http://127.0.0.1:${port}/bench/draw.html?points=${opt('points', 200000)}&runs=${opt('runs', 30)}`);
+  await waitFor(page, 'window.__result', 120000);
+  return JSON.parse(await page.eval('JSON.stringify(__result)'));
+}
+
+const server = await startServer();
+const browser = await launch();
+try {
+  const version = (await browser.send('Browser.getVersion')).product;
+  const out = { date: new Date().toISOString(), browser: version };
+  if (which === 'live' || which === 'all') out.live = await live(browser, server.port);
+  if (which === 'draw' || which === 'all') out.draw = await draw(browser, server.port);
+  console.log(JSON.stringify(out, null, 2));
+} finally {
+  browser.close();
+  server.stop();
+}

@@ -1,0 +1,257 @@
+// Panel methods that draw (plot, overlay, legend, tooltip) and that handle the pointer
+// (crosshair, drag-zoom, shift-drag or wheel pan, double-click back to live).
+
+import { m4 } from './decimate.js';
+import { formatValue, timeStamp, timeTicks, valueTicks } from './ticks.js';
+import * as plot from './plot.js';
+
+const LEGEND_MS = 500; // legend text at most twice a second while live
+const colorOf = (p, i) => p.theme.colors[i % p.theme.colors.length];
+
+/** Draws the panel at scheduler frame `ts` and reports to the page's draw hook. */
+export function drawPanel(ts) {
+  if (!this.cssW || !this.cssH) return;
+  if (this.needPlot) {
+    this.needPlot = false;
+    drawPlot.call(this, ts);
+  }
+  drawCross.call(this);
+  // window.__tally = { draws: [] } (or { onDraw(rec) }) records every draw: the panel, the
+  // newest data time drawn and performance.now(), for latency and frame measurements.
+  const hook = globalThis.__tally;
+  if (hook) {
+    const rec = { panel: this.id, newest: this.newest, t: performance.now() };
+    hook.onDraw?.(rec);
+    if (hook.draws?.length < 100000) hook.draws.push(rec);
+  }
+}
+
+function drawPlot(ts) {
+  const { t0, t1 } = this.range();
+  const W = this.cssW;
+  let lo = Infinity;
+  let hi = -Infinity;
+  let newest = NaN;
+  let liveFrom = Infinity;
+  for (const s of this.series) {
+    const ring = s.live;
+    const start = ring?.length ? Math.max(ring.firstTime, s.info?.live ?? -Infinity) : Infinity;
+    liveFrom = Math.min(liveFrom, start);
+    // history up to where the live ring starts (a point covers [t, t + step))
+    m4(s.hist, t0, t1, W, s.hd, ring?.length ? ring.firstTime - s.histStep + 1 : Infinity);
+    if (ring) {
+      m4(ring, t0, t1, W, s.ld);
+      joinLive(s.hd, ring, t0, W / (t1 - t0), s.histStep);
+    }
+    for (const d of ring ? [s.hd, s.ld] : [s.hd]) {
+      const st = d.stats;
+      if (st.count) {
+        lo = Math.min(lo, st.min);
+        hi = Math.max(hi, st.max);
+        if (!(st.lastTime <= newest)) newest = st.lastTime;
+      }
+      for (let k = 0; k < d.nb; k++) {
+        if (d.blo[k] < lo) lo = d.blo[k];
+        if (d.bhi[k] > hi) hi = d.bhi[k];
+      }
+    }
+  }
+  this.newest = newest;
+  const empty = !(hi >= lo);
+  const yt = valueTicks(empty ? 0 : lo, empty ? 1 : hi, Math.max(2, Math.floor(this.cssH / 45)));
+  const ctx = this.ctx;
+  ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
+  const area = plot.plotArea(ctx, W, this.cssH, yt);
+  const f = (this.frame = { area, t0, t1, ymin: yt.min, ymax: yt.max, theme: this.theme, sx: area.w / W });
+  ctx.fillStyle = this.theme.bg;
+  ctx.fillRect(0, 0, W, this.cssH);
+  if (liveFrom < t1) plot.drawLiveRegion(ctx, f, liveFrom);
+  plot.drawAxes(ctx, f, yt, timeTicks(t0, t1, area.w, { offset: this.offset }), this.offset);
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(area.x, area.y, area.w, area.h);
+  ctx.clip();
+  this.series.forEach((s, i) => {
+    plot.drawBand(ctx, f, s.hd, colorOf(this, i));
+    plot.drawLine(ctx, f, s.hd, colorOf(this, i));
+    if (s.live) plot.drawLine(ctx, f, s.ld, colorOf(this, i));
+  });
+  ctx.restore();
+  plot.drawEvents(ctx, f, this.events);
+  if (this.error || empty) plot.drawMessage(ctx, f, this.error || (this.fetchedWidth ? 'No data' : 'Loading…'));
+  if (!this.live || ts - this.legendAt >= LEGEND_MS) {
+    this.legendAt = ts;
+    legend.call(this);
+  }
+}
+
+// Continues the history line to the first live point (they are separate paths).
+function joinLive(d, live, t0, scale, step) {
+  const last = d.xs[d.n - 1];
+  const x = (live.firstTime - t0) * scale;
+  if (!d.n || !(x > last) || x - last > 2 * step * scale + 1) return;
+  d.xs[d.n] = x;
+  d.ys[d.n++] = live.value(0);
+}
+
+// Legend rows: colour, name, last/min/max/avg of the points in view (history and live).
+function legend() {
+  if (!this.legendRows) {
+    this.legendRows = this.series.map((s, i) => {
+      const row = document.createElement('div');
+      row.className = 'tp-legend-row';
+      row.innerHTML = '<span class="tp-swatch"></span><span class="tp-name"></span> <span class="tp-values"></span>';
+      Object.assign(row.firstChild.style, { display: 'inline-block', width: '10px', height: '3px', margin: '0 6px 2px 0', background: colorOf(this, i) });
+      row.children[1].textContent = s.name;
+      return row;
+    });
+    this.legendEl.replaceChildren(...this.legendRows);
+  }
+  this.series.forEach((s, i) => {
+    const all = [s.hd.stats, s.live && s.ld.stats].filter((x) => x?.count);
+    const sum = (k) => all.reduce((a, x) => a + x[k], 0);
+    const v = (k, f) => formatValue(f(...all.map((x) => x[k])));
+    const text = all.length ? `last ${v('last', (...l) => l.at(-1))}  min ${v('min', Math.min)}  max ${v('max', Math.max)}  avg ${formatValue(sum('sum') / sum('count'))}` : 'no data';
+    const el = this.legendRows[i].lastChild;
+    if (el.textContent !== text) el.textContent = text;
+  });
+}
+
+// The overlay: crosshair with every series' value at the cursor, the zoom selection, the
+// tooltip (values, and the text of events under the cursor).
+function drawCross() {
+  const f = this.frame;
+  const c = this.octx;
+  const sel = this.drag?.kind === 'zoom' ? [this.drag.x0, this.drag.x] : null;
+  const used = this.cross != null || !!sel;
+  if (!f || (!used && !this.overlayUsed)) return; // a clean overlay costs nothing to keep
+  this.overlayUsed = used;
+  c.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
+  c.clearRect(0, 0, this.cssW, this.cssH);
+  const x = this.cross;
+  const tip = this.tip.style;
+  tip.display = x == null ? 'none' : 'block';
+  if (x == null) return plot.drawOverlay(c, f, null, [], sel);
+  const t = f.t0 + ((x - f.area.x) / f.area.w) * (f.t1 - f.t0);
+  const dots = [];
+  const lines = [timeStamp(t, this.offset, f.t1 - f.t0 < 120e3)];
+  this.series.forEach((s, i) => {
+    const ring = s.live?.length && t >= s.live.firstTime ? s.live : s.hist;
+    const k = ring.nearest(t);
+    if (k < 0) return;
+    const v = ring.value(k);
+    if (v === v) dots.push([plot.xOf(f, ring.time(k)), v, colorOf(this, i)]);
+    lines.push(`${s.name}: ${formatValue(v)}`);
+  });
+  const near = (4 * (f.t1 - f.t0)) / f.area.w;
+  for (const e of this.events) {
+    if (Math.abs(e.when - t) <= near) lines.push(`⚑ ${e.what}${e.data ? ` — ${e.data}` : ''}${e.tags.length ? ` [${e.tags.join(', ')}]` : ''}`);
+  }
+  plot.drawOverlay(c, f, x, dots, sel);
+  this.tip.textContent = lines.join('\n');
+  const flip = x + 212 > this.cssW;
+  Object.assign(tip, { background: this.theme.bg, color: this.theme.fg, top: `${f.area.y + 4}px` });
+  tip.left = flip ? '' : `${x + 12}px`;
+  tip.right = flip ? `${this.cssW - x + 12}px` : '';
+}
+
+/** Leaves or returns to live; `user` actions tell the page through onchange. */
+export function goLive(on, user) {
+  if (on) {
+    const zoomed = this.view || !/^now$/i.test(this.until);
+    if (zoomed) {
+      // back to the live range the page set, else one as wide as the view
+      const span = this.view ? this.view.t1 - this.view.t0 : this.span();
+      [this.from, this.until] = [this.home ?? `-${Math.max(1, Math.round(span / 1000))}s`, 'now'];
+    }
+    this.view = null;
+    this.live = true;
+    this.subscribe();
+    if (zoomed || this.mode === 'poll') this.load();
+  } else {
+    if (this.live && !this.view) this.view = this.range();
+    this.live = false;
+  }
+  this.setMode(this.mode);
+  this.dirty(true);
+  if (user) changed.call(this);
+}
+
+function changed() {
+  this.onchange?.({ ...this.fetchRange(), live: this.live, targets: [...this.targets] });
+}
+
+/** Pointer handling on the overlay canvas. */
+export function listen() {
+  const o = this.overlay;
+  const on = (name, fn, opts) => o.addEventListener(name, fn, opts);
+  const xAt = (e) => e.clientX - o.getBoundingClientRect().left;
+  const redraw = () => this.scheduler.dirty(this, true);
+  on('pointermove', (e) => {
+    this.cross = xAt(e);
+    if (this.drag) dragMove.call(this, this.cross);
+    redraw();
+  });
+  on('pointerleave', () => {
+    this.cross = null;
+    redraw();
+  });
+  on('pointerdown', (e) => {
+    if (e.button || !this.frame) return;
+    o.setPointerCapture(e.pointerId);
+    const x = xAt(e);
+    this.drag = { kind: e.shiftKey ? 'pan' : 'zoom', x0: x, x, last: x };
+  });
+  on('pointerup', () => dragEnd.call(this));
+  on('pointercancel', () => {
+    this.drag = null;
+    redraw();
+  });
+  on('dblclick', () => this.goLive(true, true));
+  on('wheel', (e) => {
+    const sideways = Math.abs(e.deltaX) > Math.abs(e.deltaY);
+    if (!this.frame || !(e.shiftKey || sideways)) return; // a plain wheel scrolls the page
+    e.preventDefault();
+    pan.call(this, sideways ? e.deltaX : e.deltaY);
+    clearTimeout(this.wheelEnd);
+    this.wheelEnd = setTimeout(() => moved.call(this), 300);
+  }, { passive: false });
+  this.liveEl.addEventListener('click', () => this.goLive(!this.live, true));
+}
+
+function moved() {
+  this.load();
+  changed.call(this);
+}
+
+// Moves the view by dx css px (positive: later); leaves live, the stream keeps buffering.
+function pan(dx) {
+  const r = this.view ?? this.range();
+  const dt = (dx / this.frame.area.w) * (r.t1 - r.t0);
+  if (this.live) this.goLive(false, false);
+  this.view = { t0: r.t0 + dt, t1: r.t1 + dt };
+  this.dirty(true);
+}
+
+function dragMove(x) {
+  const d = this.drag;
+  d.x = x;
+  if (d.kind === 'pan' && Math.abs(x - d.x0) > 2) {
+    pan.call(this, d.last - x);
+    d.last = x;
+  }
+}
+
+function dragEnd() {
+  const d = this.drag;
+  this.drag = null;
+  if (!d) return;
+  const { area: a, t0, t1 } = this.frame;
+  const at = (x) => t0 + ((Math.min(Math.max(x, a.x), a.x + a.w) - a.x) / a.w) * (t1 - t0);
+  if (d.kind === 'zoom' && Math.abs(d.x - d.x0) > 4) {
+    this.goLive(false, false);
+    this.view = { t0: at(Math.min(d.x, d.x0)), t1: at(Math.max(d.x, d.x0)) };
+    moved.call(this);
+  } else if (d.kind === 'pan' && d.last !== d.x0) moved.call(this);
+  this.dirty(true);
+}

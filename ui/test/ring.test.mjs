@@ -1,0 +1,49 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Ring } from '../ring.js';
+
+const contents = (r) => Array.from({ length: r.length }, (_, i) => [r.time(i), r.value(i)]);
+
+test('push keeps the newest capacity points in order', () => {
+  const r = new Ring(3);
+  for (let t = 1; t <= 5; t++) assert.equal(r.push(t * 10, t), true);
+  assert.deepEqual(contents(r), [[30, 3], [40, 4], [50, 5]]);
+  assert.equal(r.firstTime, 30);
+  assert.equal(r.lastTime, 50);
+});
+
+test('an equal time replaces the newest point; an older one is refused', () => {
+  const r = new Ring(4);
+  r.push(10, 1);
+  r.push(20, 2);
+  assert.equal(r.push(20, 7), true);
+  assert.equal(r.push(15, 9), false);
+  assert.deepEqual(contents(r), [[10, 1], [20, 7]]);
+});
+
+test('appending does not allocate new arrays', () => {
+  const r = new Ring(8, { bands: true });
+  const arrays = [r.times, r.values, r.mins, r.maxs];
+  for (let t = 0; t < 100; t++) r.push(t, t, t - 1, t + 1);
+  assert.deepEqual([r.times, r.values, r.mins, r.maxs], arrays);
+  assert.equal(r.mins[r.index(7)], 98);
+  assert.equal(r.maxs[r.index(7)], 100);
+});
+
+test('lowerBound and nearest across the wrap', () => {
+  const r = new Ring(5);
+  for (let t = 0; t < 8; t++) r.push(t * 100, t); // keeps 300..700, wrapped
+  assert.equal(r.lowerBound(0), 0);
+  assert.equal(r.lowerBound(300), 0);
+  assert.equal(r.lowerBound(301), 1);
+  assert.equal(r.lowerBound(700), 4);
+  assert.equal(r.lowerBound(701), 5);
+  assert.equal(r.nearest(449), 1);
+  assert.equal(r.nearest(451), 2);
+  assert.equal(r.nearest(10_000), 4);
+  assert.equal(new Ring(2).nearest(5), -1);
+});
+
+test('a capacity below one is refused', () => {
+  assert.throws(() => new Ring(0), RangeError);
+});
