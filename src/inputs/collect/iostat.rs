@@ -12,10 +12,10 @@
 //! divides 1024 by it with integer division, so 4096 breaks it), and with several units each one
 //! is converted from the same bytes (Diamond halves the value again for every extra unit).
 
-use super::{Emitter, Error, IostatOptions, Unit, anchored, delta, read_into};
+use super::{Emitter, Error, IostatOptions, ProcFile, Unit, anchored, delta};
 use regex::Regex;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Columns 4..14 of a diskstats line.
 type Counters = [u64; 11];
@@ -36,7 +36,7 @@ const IO_MS_WEIGHTED: usize = 10;
 const MAX_COUNT: u64 = 4_294_967_295;
 
 pub(super) struct Iostat {
-    path: PathBuf,
+    file: ProcFile,
     devices: Regex,
     exclude: Option<Regex>,
     sector_size: u64,
@@ -52,7 +52,7 @@ pub(super) struct Iostat {
 impl Iostat {
     pub(super) fn new(root: &Path, opts: &IostatOptions) -> Result<Iostat, Error> {
         Ok(Iostat {
-            path: root.join("diskstats"),
+            file: ProcFile::new(root.join("diskstats")),
             devices: anchored(&opts.devices, "iostat.devices")?,
             exclude: match &opts.exclude_devices {
                 Some(re) => Some(anchored(re, "iostat.exclude_devices")?),
@@ -70,11 +70,11 @@ impl Iostat {
     }
 
     pub(super) fn set_root(&mut self, root: &Path) {
-        self.path = root.join("diskstats");
+        self.file.set_path(root.join("diskstats"));
     }
 
     pub(super) fn collect(&mut self, clock: f64, em: &mut Emitter<'_>) -> Result<(), Error> {
-        read_into(&self.path, &mut self.buf)?;
+        self.file.read(&mut self.buf)?;
         self.cur.clear();
         self.names.clear();
         'lines: for line in self.buf.lines() {
@@ -158,7 +158,17 @@ impl Iostat {
             ),
             ("iops", io / dt),
         ] {
-            em.gauge(&[name, metric], value);
+            match metric {
+                "io_in_progress" => em.gauge(&[name, metric], value),
+                m if m.ends_with("per_second")
+                    || matches!(m, "average_queue_length" | "util_percentage" | "iops")
+                    || m.ends_with("await") =>
+                {
+                    em.rate(&[name, metric], value)
+                }
+                // Diamond's per-interval deltas.
+                _ => em.count(&[name, metric], value),
+            }
         }
         let service_time = if io > 0.0 { io_ms / io } else { 0.0 };
         let wait = if io > 0.0 {
@@ -166,9 +176,9 @@ impl Iostat {
         } else {
             0.0
         };
-        em.gauge(&[name, "service_time"], service_time);
-        em.gauge(&[name, "await"], wait);
-        em.gauge(
+        em.rate(&[name, "service_time"], service_time);
+        em.rate(&[name, "await"], wait);
+        em.rate(
             &[name, "concurrent_io"],
             (reads / dt + writes / dt) * (service_time / 1000.0),
         );
@@ -194,7 +204,11 @@ impl Iostat {
                     if io > 0.0 { (read + written) / io } else { 0.0 },
                 ),
             ] {
-                em.gauge(&[name, &m], value);
+                if m.starts_with("reads_") || m.starts_with("writes_") {
+                    em.count(&[name, &m], value);
+                } else {
+                    em.rate(&[name, &m], value);
+                }
             }
         }
     }
