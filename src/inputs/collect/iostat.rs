@@ -6,7 +6,10 @@
 //! `read_/write_requests_merged_per_second`, `read_/write_<unit>_per_second`, `io`, `iops`,
 //! `average_request_size_<unit>`, `average_queue_length`, `util_percentage`, `read_await`,
 //! `write_await`, `await`, `service_time`, `concurrent_io`. A device is published only when it
-//! did I/O in the interval (or `send_zero`), and never on its first sample.
+//! did I/O in the interval (or `send_zero`) or in any earlier one, and never on its first
+//! sample: a device that has done I/O has its idle seconds published as zeros, so at 1 s samples
+//! a 10 s bucket's average of `reads_per_second` is the 10 s rate, not the mean of busy seconds
+//! (Diamond's rule, per 10 s sample, keeps devices that are never used quiet; so does this).
 //!
 //! Two deliberate differences: bytes are `sectors × sector_size` for any sector size (Diamond
 //! divides 1024 by it with integer division, so 4096 breaks it), and with several units each one
@@ -14,7 +17,7 @@
 
 use super::{Emitter, Error, IostatOptions, ProcFile, Unit, anchored, delta};
 use regex::Regex;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 /// Columns 4..14 of a diskstats line.
@@ -47,6 +50,8 @@ pub(super) struct Iostat {
     prev_at: f64,
     cur: HashMap<String, Counters>,
     names: Vec<String>,
+    /// Devices that have done I/O since they were first seen.
+    used: HashSet<String>,
 }
 
 impl Iostat {
@@ -66,6 +71,7 @@ impl Iostat {
             prev_at: 0.0,
             cur: HashMap::new(),
             names: Vec::new(),
+            used: HashSet::new(),
         })
     }
 
@@ -109,7 +115,13 @@ impl Iostat {
                 let (Some(old), Some(new)) = (self.prev.get(name), self.cur.get(name)) else {
                     continue;
                 };
-                self.device(em, name, old, new, dt);
+                let used = self.used.contains(name);
+                if self.device(em, name, (old, new), dt, used) && !used {
+                    self.used.insert(name.clone());
+                }
+            }
+            if self.used.len() > self.cur.len() {
+                self.used.retain(|k| self.cur.contains_key(k));
             }
         }
         std::mem::swap(&mut self.prev, &mut self.cur);
@@ -117,12 +129,20 @@ impl Iostat {
         Ok(())
     }
 
-    fn device(&self, em: &mut Emitter<'_>, name: &str, old: &Counters, new: &Counters, dt: f64) {
+    /// Publishes one device (when it did I/O, `send_zero` or `used` before); true when it did I/O.
+    fn device(
+        &self,
+        em: &mut Emitter<'_>,
+        name: &str,
+        (old, new): (&Counters, &Counters),
+        dt: f64,
+        used: bool,
+    ) -> bool {
         let d = |i: usize| delta(old[i], new[i], MAX_COUNT);
         let (reads, writes) = (d(READS), d(WRITES));
         let io = reads + writes;
-        if io <= 0.0 && !self.send_zero {
-            return;
+        if io <= 0.0 && !self.send_zero && !used {
+            return false;
         }
         let (reads_ms, writes_ms, io_ms) = (d(READS_MS), d(WRITES_MS), d(IO_MS));
         let weighted = d(IO_MS_WEIGHTED);
@@ -211,6 +231,7 @@ impl Iostat {
                 }
             }
         }
+        io > 0.0
     }
 }
 

@@ -21,6 +21,8 @@
 mod cpu;
 mod diskspace;
 mod emit;
+#[cfg(test)]
+mod fold_tests;
 mod iostat;
 mod loadavg;
 mod memory;
