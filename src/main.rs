@@ -340,9 +340,9 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 Some(s) => s.clone(),
                 None => anyhow::bail!("inputs.system is disabled in this config"),
             };
+            // One round is every collector (`Collectors::collect`): snapshots are taken
+            // `--interval` apart, whatever each collector's own sampling interval.
             let mut settings = tally::agent::collect_settings(&system);
-            // One round is every collector: snapshots are taken `--interval` apart.
-            settings.every.clear();
             if !collectors.is_empty() {
                 settings.collectors = collectors;
             }

@@ -14,7 +14,9 @@ use std::path::PathBuf;
 pub struct SystemFile {
     /// Default true.
     pub enabled: Option<bool>,
-    /// Seconds between rounds (default `10s`); a collector may set its own.
+    /// How often the collectors sample (default `1s`; `500ms` works too), whatever the
+    /// buckets' resolution: the samples of a bucket are folded into it. A collector may set its
+    /// own (diskspace, processes and uptime default to `10s`).
     pub interval: Option<Spanned<String>>,
     /// Before every name (default `servers.{host}`, as Diamond's path prefix and hostname).
     pub prefix: Option<Spanned<String>>,
@@ -62,8 +64,12 @@ macro_rules! collector_file {
         pub struct $name {
             /// Run this collector (adds it to, or removes it from, `collectors`).
             pub enabled: Option<Spanned<bool>>,
-            /// Seconds between this collector's rounds (default: the system `interval`).
+            /// This collector's sampling interval (default: the system `interval`; `10s` for
+            /// diskspace, processes and uptime).
             pub interval: Option<Spanned<String>>,
+            /// Its sampling interval while someone watches its series live (`off`: never
+            /// faster); default `250ms` for cpu, memory, loadavg and network, else off.
+            pub watch_interval: Option<Spanned<String>>,
             /// Regexes matched at the start of a metric's name below the collector's path
             /// (`total.user`, `sda.iops`); when given, only matching metrics are published.
             pub metrics_whitelist: Option<Vec<Spanned<String>>>,
@@ -151,8 +157,8 @@ collector_file!(ProcessesFile {
 /// The validated section.
 #[derive(Debug, Clone, PartialEq)]
 pub struct System {
-    /// Seconds between rounds: the shortest collector interval and the system one's divisor.
-    pub interval: u64,
+    /// Milliseconds between samples (collectors may have their own: `settings.intervals_ms`).
+    pub interval_ms: u64,
     /// With `{host}` already replaced.
     pub prefix: String,
     /// The collectors' settings, checked.
@@ -206,50 +212,57 @@ pub(super) fn validate(s: SystemFile, hostname: &str, p: &mut Problems<'_>) -> O
         .unwrap_or_else(|| "/proc".to_string());
     settings.proc_root = PathBuf::from(proc_root);
     settings.diskspace.mount_root = s.mount_root.filter(|m| !m.is_empty()).map(PathBuf::from);
-    let base = p.duration(&s.interval, 10).max(1);
+    settings.interval_ms = interval_ms(&s.interval, p).unwrap_or(1000);
 
     let mut intervals = BTreeMap::new();
-    let mut common = |name: &'static str,
-                      enabled: &Option<Spanned<bool>>,
-                      interval: &Option<Spanned<String>>,
-                      white: &Option<Vec<Spanned<String>>>,
-                      black: &Option<Vec<Spanned<String>>>,
-                      p: &mut Problems<'_>| {
-        if let Some(e) = enabled {
-            let present = settings.collectors.iter().any(|c| c == name);
-            if e.value && !present {
-                settings.collectors.push(name.to_string());
-            } else if !e.value {
-                settings.collectors.retain(|c| c != name);
-            }
-        }
-        if let Some(iv) = interval {
-            match schema::parse_duration(&iv.value) {
-                Ok(0) => p.at(iv, "interval must be at least 1s"),
-                Ok(secs) => {
-                    intervals.insert(name.to_string(), secs);
+    let mut watch = settings.watch_ms.clone();
+    let mut common =
+        |name: &'static str,
+         enabled: &Option<Spanned<bool>>,
+         (interval, watch_interval): (&Option<Spanned<String>>, &Option<Spanned<String>>),
+         white: &Option<Vec<Spanned<String>>>,
+         black: &Option<Vec<Spanned<String>>>,
+         p: &mut Problems<'_>| {
+            if let Some(e) = enabled {
+                let present = settings.collectors.iter().any(|c| c == name);
+                if e.value && !present {
+                    settings.collectors.push(name.to_string());
+                } else if !e.value {
+                    settings.collectors.retain(|c| c != name);
                 }
-                Err(e) => p.at(iv, e),
             }
-        }
-        let white = regexes(white, p);
-        let black = regexes(black, p);
-        if !white.is_empty() || !black.is_empty() {
-            settings.filters.insert(
-                name.to_string(),
-                MetricFilter {
-                    whitelist: white,
-                    blacklist: black,
-                },
-            );
-        }
-    };
+            if let Some(ms) = interval_ms(interval, p) {
+                intervals.insert(name.to_string(), ms);
+            }
+            match watch_interval {
+                Some(w) if w.value.trim() == "off" => {
+                    watch.remove(name);
+                }
+                Some(_) => {
+                    if let Some(ms) = interval_ms(watch_interval, p) {
+                        watch.insert(name.to_string(), ms);
+                    }
+                }
+                None => {}
+            }
+            let white = regexes(white, p);
+            let black = regexes(black, p);
+            if !white.is_empty() || !black.is_empty() {
+                settings.filters.insert(
+                    name.to_string(),
+                    MetricFilter {
+                        whitelist: white,
+                        blacklist: black,
+                    },
+                );
+            }
+        };
     macro_rules! common {
         ($name:literal, $f:expr) => {
             common(
                 $name,
                 &$f.enabled,
-                &$f.interval,
+                (&$f.interval, &$f.watch_interval),
                 &$f.metrics_whitelist,
                 &$f.metrics_blacklist,
                 p,
@@ -328,27 +341,32 @@ pub(super) fn validate(s: SystemFile, hostname: &str, p: &mut Problems<'_>) -> O
     }
     settings.processes.top = s.processes.top.unwrap_or(0);
 
-    // Rounds run at the greatest common divisor of every interval; each collector runs on the
-    // rounds its own interval falls on.
-    let mut tick = base;
-    for &iv in intervals.values() {
-        tick = gcd(tick, iv);
-    }
-    settings.every = intervals.into_iter().map(|(k, v)| (k, v / tick)).collect();
-    if base != tick {
-        for c in &settings.collectors {
-            settings.every.entry(c.clone()).or_insert(base / tick);
-        }
-    }
+    settings.intervals_ms = intervals;
+    settings.watch_ms = watch;
     Some(System {
-        interval: tick,
+        interval_ms: settings.interval_ms,
         prefix: settings.prefix.clone(),
         settings,
     })
 }
 
-fn gcd(a: u64, b: u64) -> u64 {
-    if b == 0 { a } else { gcd(b, a % b) }
+/// Shortest sampling interval.
+const MIN_INTERVAL_MS: u64 = 100;
+
+/// A sampling interval in milliseconds (`1s`, `250ms`), at least [`MIN_INTERVAL_MS`].
+fn interval_ms(value: &Option<Spanned<String>>, p: &mut Problems<'_>) -> Option<u64> {
+    let v = value.as_ref()?;
+    match schema::parse_duration_ms(&v.value) {
+        Ok(ms) if ms >= MIN_INTERVAL_MS => Some(ms),
+        Ok(_) => {
+            p.at(v, format!("interval {:?} is under 100ms", v.value));
+            None
+        }
+        Err(e) => {
+            p.at(v, e);
+            None
+        }
+    }
 }
 
 fn regex(re: &Spanned<String>, p: &mut Problems<'_>) -> String {

@@ -126,7 +126,10 @@ fn system_collectors_default_on_with_diamond_names() {
     let c = check("hostname: web3\n").unwrap();
     let sys = c.system.unwrap();
     assert_eq!(sys.prefix, "servers.web3");
-    assert_eq!(sys.interval, 10);
+    assert_eq!(sys.interval_ms, 1000);
+    assert_eq!(sys.settings.interval_of("cpu"), 1000);
+    assert_eq!(sys.settings.interval_of("diskspace"), 10_000);
+    assert_eq!(sys.settings.watch_ms["cpu"], 250);
     assert!(sys.settings.collectors.contains(&"cpu".to_string()));
     assert!(
         check("inputs:\n  system:\n    enabled: false\n")
@@ -149,24 +152,29 @@ inputs:
   system:
     interval: 10s
     mount_root: /host
-    cpu: { percore: false, normalize: true, interval: 5s, metrics_blacklist: ['cpu[0-9]+'] }
+    cpu: { percore: false, normalize: true, interval: 5s, watch_interval: 500ms, metrics_blacklist: ['cpu[0-9]+'] }
     loadavg: { simple: true }
     memory: { byte_unit: MB, detailed: true }
     diskspace: { filesystems: [ext4], exclude_filters: ['^/boot'], byte_unit: [GB], labels_dir: '' }
     iostat: { devices: 'nvme', exclude_devices: 'nvme1', sector_size: 4096, send_zero: true }
-    network: { interfaces: [wl], greedy: false, byte_unit: [Mbit] }
+    network: { interfaces: [wl], greedy: false, byte_unit: [Mbit], watch_interval: 'off' }
     tcp: { allowed_names: [CurrEstab], gauges: [CurrEstab] }
     pressure: { enabled: true, interval: 30s }
     uptime: { enabled: false }
     processes: { enabled: true, top: 5 }
 ";
     let s = check(yaml).unwrap().system.unwrap();
-    // Rounds every gcd(10, 5, 30) = 5 s: cpu every round, pressure every 6th, the rest every 2nd.
-    assert_eq!(s.interval, 5);
+    // Samples every 10 s, cpu every 5 s, pressure every 30 s; diskspace keeps its 10 s.
+    assert_eq!(s.interval_ms, 10_000);
     let st = &s.settings;
-    assert_eq!(st.every["cpu"], 1);
-    assert_eq!(st.every["pressure"], 6);
-    assert_eq!(st.every["memory"], 2);
+    assert_eq!(st.interval_of("cpu"), 5000);
+    assert_eq!(st.interval_of("pressure"), 30_000);
+    assert_eq!(st.interval_of("memory"), 10_000);
+    assert_eq!(st.interval_of("diskspace"), 10_000);
+    // Faster while watched: cpu at 500 ms, memory at the default 250 ms, network never.
+    assert_eq!(st.watch_ms["cpu"], 500);
+    assert_eq!(st.watch_ms["memory"], 250);
+    assert!(!st.watch_ms.contains_key("network"));
     assert!(st.collectors.contains(&"pressure".to_string()));
     assert!(st.collectors.contains(&"processes".to_string()));
     assert!(!st.collectors.contains(&"uptime".to_string()));
@@ -201,6 +209,7 @@ inputs:
     iostat: { devices: 'sd(' }
     memory: { byte_unit: parsec }
     cpu: { interval: 0s, metrics_whitelist: ['[x'] }
+    network: { watch_interval: 50ms }
 ";
     let err = check(yaml).unwrap_err().to_string();
     assert!(err.contains("t.yaml:3:24: bad regex \"sd(\""), "{err}");
@@ -210,6 +219,10 @@ inputs:
     );
     assert!(err.contains("t.yaml:5:22: bad duration \"0s\""), "{err}");
     assert!(err.contains("t.yaml:5:46: bad regex \"[x\""), "{err}");
+    assert!(
+        err.contains("t.yaml:6:32: interval \"50ms\" is under 100ms"),
+        "{err}"
+    );
 }
 
 #[test]

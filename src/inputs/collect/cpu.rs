@@ -6,7 +6,7 @@
 //! Δ(user + nice + system + idle) of the `cpu` line, to 4 decimals, as Diamond — over the time
 //! since the previous round, where Diamond sleeps 1 s inside the collector.
 
-use super::{CpuOptions, Emitter, Error, delta, parse_error, read_into};
+use super::{CpuOptions, Emitter, Error, ProcFile, delta, parse_error};
 use std::path::{Path, PathBuf};
 
 const FIELDS: [&str; 10] = [
@@ -31,7 +31,7 @@ struct Line {
 }
 
 pub(super) struct Cpu {
-    path: PathBuf,
+    file: ProcFile,
     xen_dir: PathBuf,
     opts: CpuOptions,
     /// Whether the Xen check still runs (Diamond stops once cpu0 adds up to 1..=110).
@@ -46,7 +46,7 @@ pub(super) struct Cpu {
 impl Cpu {
     pub(super) fn new(root: &Path, opts: &CpuOptions) -> Cpu {
         Cpu {
-            path: root.join("stat"),
+            file: ProcFile::new(root.join("stat")),
             xen_dir: root.join("xen"),
             opts: opts.clone(),
             xen_check: opts.xenfix != Some(false),
@@ -59,12 +59,12 @@ impl Cpu {
     }
 
     pub(super) fn set_root(&mut self, root: &Path) {
-        self.path = root.join("stat");
+        self.file.set_path(root.join("stat"));
         self.xen_dir = root.join("xen");
     }
 
     pub(super) fn collect(&mut self, clock: f64, em: &mut Emitter<'_>) -> Result<(), Error> {
-        read_into(&self.path, &mut self.buf)?;
+        self.file.read(&mut self.buf)?;
         let mut lines = 0usize;
         let mut used = 0usize;
         for line in self.buf.lines().filter(|l| l.starts_with("cpu")) {
@@ -85,14 +85,14 @@ impl Cpu {
             for (slot, token) in entry.values.iter_mut().zip(tokens) {
                 *slot = token
                     .parse()
-                    .map_err(|_| parse_error(&self.path, format!("bad number {token:?}")))?;
+                    .map_err(|_| parse_error(self.file.path(), format!("bad number {token:?}")))?;
                 entry.len += 1;
             }
             used += 1;
         }
         self.cur.truncate(used);
         if lines == 0 {
-            return Err(parse_error(&self.path, "no cpu lines"));
+            return Err(parse_error(self.file.path(), "no cpu lines"));
         }
         let ncpus = lines - 1;
         if self.opts.simple {
@@ -126,7 +126,7 @@ impl Cpu {
             self.xen_fix();
         }
         for &(i, f, rate) in &self.rates {
-            em.gauge(&[&self.cur[i].name, FIELDS[f]], rate);
+            em.rate(&[&self.cur[i].name, FIELDS[f]], rate);
         }
         std::mem::swap(&mut self.prev, &mut self.cur);
         self.prev_at = Some(clock);
@@ -148,7 +148,7 @@ impl Cpu {
         let sum: f64 = d.iter().sum();
         if sum > 0.0 {
             let percent = 100.0 - d[3] * 100.0 / sum;
-            em.gauge(&["percent"], (percent * 1e4).round() / 1e4);
+            em.rate(&["percent"], (percent * 1e4).round() / 1e4);
         }
     }
 

@@ -6,16 +6,19 @@
 //! `read_/write_requests_merged_per_second`, `read_/write_<unit>_per_second`, `io`, `iops`,
 //! `average_request_size_<unit>`, `average_queue_length`, `util_percentage`, `read_await`,
 //! `write_await`, `await`, `service_time`, `concurrent_io`. A device is published only when it
-//! did I/O in the interval (or `send_zero`), and never on its first sample.
+//! did I/O in the interval (or `send_zero`) or in any earlier one, and never on its first
+//! sample: a device that has done I/O has its idle seconds published as zeros, so at 1 s samples
+//! a 10 s bucket's average of `reads_per_second` is the 10 s rate, not the mean of busy seconds
+//! (Diamond's rule, per 10 s sample, keeps devices that are never used quiet; so does this).
 //!
 //! Two deliberate differences: bytes are `sectors × sector_size` for any sector size (Diamond
 //! divides 1024 by it with integer division, so 4096 breaks it), and with several units each one
 //! is converted from the same bytes (Diamond halves the value again for every extra unit).
 
-use super::{Emitter, Error, IostatOptions, Unit, anchored, delta, read_into};
+use super::{Emitter, Error, IostatOptions, ProcFile, Unit, anchored, delta};
 use regex::Regex;
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
 
 /// Columns 4..14 of a diskstats line.
 type Counters = [u64; 11];
@@ -36,7 +39,7 @@ const IO_MS_WEIGHTED: usize = 10;
 const MAX_COUNT: u64 = 4_294_967_295;
 
 pub(super) struct Iostat {
-    path: PathBuf,
+    file: ProcFile,
     devices: Regex,
     exclude: Option<Regex>,
     sector_size: u64,
@@ -47,12 +50,14 @@ pub(super) struct Iostat {
     prev_at: f64,
     cur: HashMap<String, Counters>,
     names: Vec<String>,
+    /// Devices that have done I/O since they were first seen.
+    used: HashSet<String>,
 }
 
 impl Iostat {
     pub(super) fn new(root: &Path, opts: &IostatOptions) -> Result<Iostat, Error> {
         Ok(Iostat {
-            path: root.join("diskstats"),
+            file: ProcFile::new(root.join("diskstats")),
             devices: anchored(&opts.devices, "iostat.devices")?,
             exclude: match &opts.exclude_devices {
                 Some(re) => Some(anchored(re, "iostat.exclude_devices")?),
@@ -66,15 +71,16 @@ impl Iostat {
             prev_at: 0.0,
             cur: HashMap::new(),
             names: Vec::new(),
+            used: HashSet::new(),
         })
     }
 
     pub(super) fn set_root(&mut self, root: &Path) {
-        self.path = root.join("diskstats");
+        self.file.set_path(root.join("diskstats"));
     }
 
     pub(super) fn collect(&mut self, clock: f64, em: &mut Emitter<'_>) -> Result<(), Error> {
-        read_into(&self.path, &mut self.buf)?;
+        self.file.read(&mut self.buf)?;
         self.cur.clear();
         self.names.clear();
         'lines: for line in self.buf.lines() {
@@ -109,7 +115,13 @@ impl Iostat {
                 let (Some(old), Some(new)) = (self.prev.get(name), self.cur.get(name)) else {
                     continue;
                 };
-                self.device(em, name, old, new, dt);
+                let used = self.used.contains(name);
+                if self.device(em, name, (old, new), dt, used) && !used {
+                    self.used.insert(name.clone());
+                }
+            }
+            if self.used.len() > self.cur.len() {
+                self.used.retain(|k| self.cur.contains_key(k));
             }
         }
         std::mem::swap(&mut self.prev, &mut self.cur);
@@ -117,12 +129,20 @@ impl Iostat {
         Ok(())
     }
 
-    fn device(&self, em: &mut Emitter<'_>, name: &str, old: &Counters, new: &Counters, dt: f64) {
+    /// Publishes one device (when it did I/O, `send_zero` or `used` before); true when it did I/O.
+    fn device(
+        &self,
+        em: &mut Emitter<'_>,
+        name: &str,
+        (old, new): (&Counters, &Counters),
+        dt: f64,
+        used: bool,
+    ) -> bool {
         let d = |i: usize| delta(old[i], new[i], MAX_COUNT);
         let (reads, writes) = (d(READS), d(WRITES));
         let io = reads + writes;
-        if io <= 0.0 && !self.send_zero {
-            return;
+        if io <= 0.0 && !self.send_zero && !used {
+            return false;
         }
         let (reads_ms, writes_ms, io_ms) = (d(READS_MS), d(WRITES_MS), d(IO_MS));
         let weighted = d(IO_MS_WEIGHTED);
@@ -158,7 +178,17 @@ impl Iostat {
             ),
             ("iops", io / dt),
         ] {
-            em.gauge(&[name, metric], value);
+            match metric {
+                "io_in_progress" => em.gauge(&[name, metric], value),
+                m if m.ends_with("per_second")
+                    || matches!(m, "average_queue_length" | "util_percentage" | "iops")
+                    || m.ends_with("await") =>
+                {
+                    em.rate(&[name, metric], value)
+                }
+                // Diamond's per-interval deltas.
+                _ => em.count(&[name, metric], value),
+            }
         }
         let service_time = if io > 0.0 { io_ms / io } else { 0.0 };
         let wait = if io > 0.0 {
@@ -166,9 +196,9 @@ impl Iostat {
         } else {
             0.0
         };
-        em.gauge(&[name, "service_time"], service_time);
-        em.gauge(&[name, "await"], wait);
-        em.gauge(
+        em.rate(&[name, "service_time"], service_time);
+        em.rate(&[name, "await"], wait);
+        em.rate(
             &[name, "concurrent_io"],
             (reads / dt + writes / dt) * (service_time / 1000.0),
         );
@@ -194,9 +224,14 @@ impl Iostat {
                     if io > 0.0 { (read + written) / io } else { 0.0 },
                 ),
             ] {
-                em.gauge(&[name, &m], value);
+                if m.starts_with("reads_") || m.starts_with("writes_") {
+                    em.count(&[name, &m], value);
+                } else {
+                    em.rate(&[name, &m], value);
+                }
             }
         }
+        io > 0.0
     }
 }
 

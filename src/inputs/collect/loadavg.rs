@@ -5,36 +5,46 @@
 //! `load` and `load_normalized` (the 1-minute average) instead of the three and their normalized
 //! forms, as Diamond does.
 
-use super::{Emitter, Error, LoadavgOptions, parse_error, read_into};
-use std::io::BufRead;
-use std::path::{Path, PathBuf};
+use super::{Emitter, Error, LoadavgOptions, ProcFile, parse_error};
+use std::path::Path;
 
 pub(super) struct Loadavg {
-    path: PathBuf,
-    stat: PathBuf,
+    file: ProcFile,
+    stat: ProcFile,
     simple: bool,
     buf: String,
+    /// The CPU count and the rounds left before it is counted again: `stat` is the costliest
+    /// file in /proc to make, and CPUs come and go rarely.
+    cpus: usize,
+    recount: u32,
 }
+
+/// Rounds between two counts of the CPUs.
+const RECOUNT: u32 = 60;
 
 impl Loadavg {
     pub(super) fn new(root: &Path, opts: &LoadavgOptions) -> Loadavg {
         Loadavg {
-            path: root.join("loadavg"),
-            stat: root.join("stat"),
+            file: ProcFile::new(root.join("loadavg")),
+            stat: ProcFile::new(root.join("stat")),
             simple: opts.simple,
             buf: String::new(),
+            cpus: 0,
+            recount: 0,
         }
     }
 
     pub(super) fn set_root(&mut self, root: &Path) {
-        self.path = root.join("loadavg");
-        self.stat = root.join("stat");
+        self.file.set_path(root.join("loadavg"));
+        self.stat.set_path(root.join("stat"));
+        self.recount = 0;
     }
 
     pub(super) fn collect(&mut self, em: &mut Emitter<'_>) -> Result<(), Error> {
-        read_into(&self.path, &mut self.buf)?;
+        let cpus = self.cpu_count();
+        self.file.read(&mut self.buf)?;
         // Diamond: `([\d.]+) ([\d.]+) ([\d.]+) (\d+)/(\d+)`.
-        let bad = || parse_error(&self.path, "expected `l1 l5 l15 running/total …`");
+        let bad = || parse_error(self.file.path(), "expected `l1 l5 l15 running/total …`");
         let mut tokens = self.buf.split_ascii_whitespace();
         let mut loads = [0f64; 3];
         for load in &mut loads {
@@ -44,7 +54,6 @@ impl Loadavg {
             .next()
             .and_then(|t| t.split_once('/'))
             .and_then(|(r, t)| Some((r.parse::<u64>().ok()?, t.parse::<u64>().ok()?)));
-        let cpus = self.cpu_count();
         if self.simple {
             em.gauge(&["load"], loads[0]);
             em.gauge(&["load_normalized"], loads[0] / cpus as f64);
@@ -58,20 +67,26 @@ impl Loadavg {
         Ok(())
     }
 
-    /// `cpu<N>` lines at the top of `<root>/stat`; the machine's own count when it is unreadable.
-    fn cpu_count(&self) -> usize {
-        let counted = std::fs::File::open(&self.stat).ok().map(|f| {
-            std::io::BufReader::new(f)
+    /// `cpu<N>` lines at the top of `<root>/stat`, counted every [`RECOUNT`] rounds; the
+    /// machine's own count when it is unreadable.
+    fn cpu_count(&mut self) -> usize {
+        if self.recount > 0 && self.cpus > 0 {
+            self.recount -= 1;
+            return self.cpus;
+        }
+        self.recount = RECOUNT - 1;
+        let counted = self.stat.read(&mut self.buf).ok().map(|()| {
+            self.buf
                 .lines()
-                .map_while(Result::ok)
                 .take_while(|l| l.starts_with("cpu"))
                 .filter(|l| l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
                 .count()
         });
-        match counted {
+        self.cpus = match counted {
             Some(n) if n > 0 => n,
             _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        }
+        };
+        self.cpus
     }
 }
 

@@ -3,8 +3,8 @@
 //! to the configured unit (bytes by default), and `MemUsedPercentage` =
 //! round(100 × (MemTotal − MemAvailable) / MemTotal, 2).
 
-use super::{Emitter, Error, MemoryOptions, Unit, node, read_into};
-use std::path::{Path, PathBuf};
+use super::{Emitter, Error, MemoryOptions, ProcFile, Unit, node};
+use std::path::Path;
 
 const KEYS: [&str; 16] = [
     "MemTotal",
@@ -26,7 +26,7 @@ const KEYS: [&str; 16] = [
 ];
 
 pub(super) struct Memory {
-    path: PathBuf,
+    file: ProcFile,
     unit: Unit,
     detailed: bool,
     buf: String,
@@ -35,7 +35,7 @@ pub(super) struct Memory {
 impl Memory {
     pub(super) fn new(root: &Path, opts: &MemoryOptions) -> Result<Memory, Error> {
         Ok(Memory {
-            path: root.join("meminfo"),
+            file: ProcFile::new(root.join("meminfo")),
             unit: Unit::parse(&opts.unit, "memory.unit")?,
             detailed: opts.detailed,
             buf: String::new(),
@@ -43,11 +43,11 @@ impl Memory {
     }
 
     pub(super) fn set_root(&mut self, root: &Path) {
-        self.path = root.join("meminfo");
+        self.file.set_path(root.join("meminfo"));
     }
 
     pub(super) fn collect(&mut self, em: &mut Emitter<'_>) -> Result<(), Error> {
-        read_into(&self.path, &mut self.buf)?;
+        self.file.read(&mut self.buf)?;
         let (mut total, mut available) = (None, None);
         for line in self.buf.lines() {
             let mut tokens = line.split_ascii_whitespace();

@@ -20,12 +20,16 @@
 
 mod cpu;
 mod diskspace;
+mod emit;
+#[cfg(test)]
+mod fold_tests;
 mod iostat;
 mod loadavg;
 mod memory;
 mod network;
 mod pressure;
 mod processes;
+mod procfile;
 mod settings;
 mod sockets;
 mod tcp;
@@ -34,9 +38,11 @@ mod tests;
 mod uptime;
 mod vmstat;
 
+use emit::{Emitter, Filter, Names, Stamp};
+pub(crate) use procfile::ProcFile;
 pub use settings::{
     CpuOptions, DiskSpaceOptions, IostatOptions, LoadavgOptions, MemoryOptions, MetricFilter,
-    NetworkOptions, ProcessesOptions, Settings, TcpOptions,
+    NetworkOptions, ProcessesOptions, Settings, TcpOptions, WATCHED,
 };
 
 use super::RateLimitedLog;
@@ -88,7 +94,8 @@ pub enum Error {
     Parse { path: PathBuf, what: String },
 }
 
-/// Keeps the previous sample per collector so rates are computed over the real elapsed time.
+/// Keeps the previous sample per collector so rates are computed over the real elapsed time,
+/// and decides which collector is due when (see [`Collectors::collect_due`]).
 pub struct Collectors {
     prefix: String,
     running: Vec<Running>,
@@ -96,7 +103,19 @@ pub struct Collectors {
     clock: f64,
     /// Observations in the last round, to size the next one's vector.
     last_len: usize,
+    /// The buffer names are built in.
+    name: String,
 }
+
+/// Collectors that sample every [`SLOW_INTERVAL_MS`] (or the system interval when that is longer)
+/// unless configured otherwise: `diskspace` calls statvfs on every mount (slow, and a hung NFS
+/// server blocks it) for levels that change slowly, `processes` reads a file per process, and
+/// `uptime` is a clock.
+pub const SLOW: [&str; 3] = ["diskspace", "processes", "uptime"];
+pub const SLOW_INTERVAL_MS: u64 = 10_000;
+
+/// Most sampling intervals one late round stands for (see [`emit`]).
+pub const MAX_WEIGHT: u32 = 60;
 
 struct Running {
     name: &'static str,
@@ -105,9 +124,16 @@ struct Running {
     ms: Series,
     errors: Series,
     log: RateLimitedLog,
-    /// Runs on every `every`-th round; `countdown` rounds are left before the next run.
-    every: u64,
-    countdown: u64,
+    names: Names,
+    /// Milliseconds between samples, and between samples while its series are watched.
+    interval_ms: u64,
+    watch_ms: Option<u64>,
+    /// `<prefix>.<collector>.`, what the watch hook is asked about.
+    watch_prefix: String,
+    /// Unix milliseconds of the next sample (`i64::MIN`: at once).
+    next_ms: i64,
+    /// Clock of the last sample and the interval the next one was scheduled on.
+    last: Option<(f64, u64)>,
 }
 
 enum Collector {
@@ -183,6 +209,10 @@ impl Collector {
 impl Collectors {
     /// Checks the settings (collector names, regexes, units) and prepares every collector.
     pub fn new(settings: Settings) -> Result<Collectors, Error> {
+        let mut prefix = settings.prefix.trim_matches('.').to_string();
+        if !prefix.is_empty() {
+            prefix.push('.');
+        }
         let mut running = Vec::new();
         for name in &settings.collectors {
             let Some(&name) = ALL.iter().find(|&&n| n == name) else {
@@ -199,19 +229,20 @@ impl Collectors {
                 ms: series(&format!("tally.collect.{name}.ms")),
                 errors: series(&format!("tally.collect.{name}.errors")),
                 log: RateLimitedLog::new(Duration::from_secs(60)),
-                every: settings.every.get(name).copied().unwrap_or(1).max(1),
-                countdown: 0,
+                names: Names::default(),
+                interval_ms: settings.interval_of(name),
+                watch_ms: settings.watch_ms.get(name).copied().filter(|&ms| ms > 0),
+                watch_prefix: format!("{prefix}{name}."),
+                next_ms: i64::MIN,
+                last: None,
             });
-        }
-        let mut prefix = settings.prefix.trim_matches('.').to_string();
-        if !prefix.is_empty() {
-            prefix.push('.');
         }
         Ok(Collectors {
             prefix,
             running,
             clock: 0.0,
             last_len: 0,
+            name: String::new(),
         })
     }
 
@@ -228,79 +259,128 @@ impl Collectors {
         self.running.iter().map(|r| r.name)
     }
 
-    /// One round: runs the collectors due (each runs every `Settings::every` rounds, the first
-    /// round runs all), reads `proc_root` (and statvfs for diskspace) and returns observations stamped
-    /// `now`: Diamond's metrics as gauges (rates as per-second gauges), each collector's run time
-    /// as `tally.collect.<name>.ms` and, for a collector that failed, `tally.collect.<name>.errors`
-    /// +1 (what it read before failing is still returned). `elapsed` = seconds since the previous
-    /// round; the first round publishes no rates, only gauges.
+    /// One round of every collector (snapshots replayed, `tally collect`): reads `proc_root`
+    /// (and statvfs for diskspace) and returns observations stamped `now`: Diamond's metrics as
+    /// gauges (rates as per-second gauges), each collector's run time as
+    /// `tally.collect.<name>.ms` and, for a collector that failed, `tally.collect.<name>.errors`
+    /// +1 (what it read before failing is still returned). `elapsed` = seconds since the
+    /// previous round; the first round publishes no rates, only gauges.
     pub fn collect(&mut self, now: i64, elapsed: f64) -> Vec<Observation> {
-        if elapsed.is_finite() && elapsed > 0.0 {
-            self.clock += elapsed;
-        }
+        self.advance(elapsed);
         let mut out = Vec::with_capacity(self.last_len + self.last_len / 8);
         for r in &mut self.running {
-            if r.countdown > 0 {
-                r.countdown -= 1;
-                continue;
-            }
-            r.countdown = r.every - 1;
-            let start = Instant::now();
-            let mut em = Emitter::new(&mut out, &self.prefix, r.name, now, &r.filter);
-            let result = r.collector.collect(self.clock, &mut em);
-            if let Err(e) = result {
-                let name = r.name;
-                r.log.log(|suppressed| {
-                    tracing::warn!(collector = name, error = %e, suppressed, "Collector failed.");
-                });
-                out.push(Observation {
-                    series: r.errors.clone(),
-                    kind: Kind::Counter,
-                    value: 1.0,
-                    time: now,
-                });
-            }
-            out.push(Observation {
-                series: r.ms.clone(),
-                kind: Kind::Gauge,
-                value: start.elapsed().as_secs_f64() * 1000.0,
-                time: now,
-            });
+            let stamp = Stamp::single(now);
+            run(
+                r,
+                (&self.prefix, &mut self.name),
+                self.clock,
+                stamp,
+                &mut out,
+            );
         }
         self.last_len = out.len();
         out
     }
+
+    /// The daemon's round at unix milliseconds `now_ms`, `elapsed` seconds after the previous
+    /// one: runs the collectors whose sample is due, each on its own interval aligned to the
+    /// wall clock (a 1 s collector samples on whole seconds). A collector with a
+    /// `watch_interval` asks `watching(<prefix>.<collector>.)` after each sample and, while it
+    /// says yes, samples on that shorter interval. A sample that comes after several intervals
+    /// (missed rounds) stands for each of them (weight, at most [`MAX_WEIGHT`]).
+    pub fn collect_due(
+        &mut self,
+        now_ms: i64,
+        elapsed: f64,
+        watching: &dyn Fn(&str) -> bool,
+    ) -> Vec<Observation> {
+        self.advance(elapsed);
+        let mut out = Vec::with_capacity(self.last_len + self.last_len / 8);
+        for r in &mut self.running {
+            if r.next_ms > now_ms {
+                continue;
+            }
+            let (weight, interval_ms) = match r.last {
+                Some((at, iv)) => {
+                    let w = ((self.clock - at) * 1000.0 / iv as f64).round();
+                    (w.clamp(1.0, f64::from(MAX_WEIGHT)) as u32, iv)
+                }
+                None => (1, r.interval_ms),
+            };
+            let stamp = Stamp {
+                now_ms,
+                interval_ms: interval_ms as i64,
+                weight,
+            };
+            run(
+                r,
+                (&self.prefix, &mut self.name),
+                self.clock,
+                stamp,
+                &mut out,
+            );
+            let watched = r.watch_ms.is_some() && watching(&r.watch_prefix);
+            let iv = match r.watch_ms {
+                Some(fast) if watched => fast.min(r.interval_ms),
+                _ => r.interval_ms,
+            };
+            let step = iv as i64;
+            r.next_ms = (now_ms.div_euclid(step) + 1) * step;
+            r.last = Some((self.clock, iv));
+        }
+        if !out.is_empty() {
+            self.last_len = out.len();
+        }
+        out
+    }
+
+    /// Unix milliseconds at which the next collector is due (`None`: no collectors).
+    pub fn next_due_ms(&self) -> Option<i64> {
+        self.running.iter().map(|r| r.next_ms).min()
+    }
+
+    fn advance(&mut self, elapsed: f64) {
+        if elapsed.is_finite() && elapsed > 0.0 {
+            self.clock += elapsed;
+        }
+    }
+}
+
+/// Runs one collector and adds its run time (and failure) to `out`.
+fn run(
+    r: &mut Running,
+    (prefix, name): (&str, &mut String),
+    clock: f64,
+    stamp: Stamp,
+    out: &mut Vec<Observation>,
+) {
+    let start = Instant::now();
+    let mut em = Emitter::new(out, name, (prefix, r.name), stamp, &r.filter, &mut r.names);
+    let result = r.collector.collect(clock, &mut em);
+    r.names.finish();
+    let now = stamp.now_ms.div_euclid(1000);
+    if let Err(e) = result {
+        let name = r.name;
+        r.log.log(|suppressed| {
+            tracing::warn!(collector = name, error = %e, suppressed, "Collector failed.");
+        });
+        out.push(Observation {
+            series: r.errors.clone(),
+            kind: Kind::Counter,
+            value: 1.0,
+            time: now,
+        });
+    }
+    out.push(Observation {
+        series: r.ms.clone(),
+        kind: Kind::Gauge,
+        value: start.elapsed().as_secs_f64() * 1000.0,
+        time: now,
+    });
 }
 
 fn series(name: &str) -> Series {
     Series::parse(name).expect("collector self-metric names are valid")
-}
-
-/// Diamond's `metrics_whitelist` / `metrics_blacklist`, compiled.
-struct Filter {
-    whitelist: Vec<Regex>,
-    blacklist: Vec<Regex>,
-}
-
-impl Filter {
-    fn new(collector: &str, f: Option<&MetricFilter>) -> Result<Filter, Error> {
-        let compile = |list: &[String], what: &str| {
-            list.iter()
-                .map(|re| anchored(re, &format!("{collector}.{what}")))
-                .collect::<Result<Vec<_>, _>>()
-        };
-        let empty = MetricFilter::default();
-        let f = f.unwrap_or(&empty);
-        Ok(Filter {
-            whitelist: compile(&f.whitelist, "metrics_whitelist")?,
-            blacklist: compile(&f.blacklist, "metrics_blacklist")?,
-        })
-    }
-
-    fn allows(&self, short: &str) -> bool {
-        (self.whitelist.is_empty() || self.whitelist.iter().any(|r| r.is_match(short)))
-            && !self.blacklist.iter().any(|r| r.is_match(short))
-    }
 }
 
 /// Compiles `re` to match at the start of the text only, as Python's `re.match` does.
@@ -313,64 +393,6 @@ fn regex(re: &str, option: &str) -> Result<Regex, Error> {
         option: option.to_string(),
         source: Box::new(e),
     })
-}
-
-/// Builds `<prefix>.<collector>.<name>` in one reused buffer and pushes gauges.
-pub(crate) struct Emitter<'a> {
-    out: &'a mut Vec<Observation>,
-    name: String,
-    base: usize,
-    time: i64,
-    filter: &'a Filter,
-}
-
-impl<'a> Emitter<'a> {
-    fn new(
-        out: &'a mut Vec<Observation>,
-        prefix: &str,
-        path: &str,
-        time: i64,
-        filter: &'a Filter,
-    ) -> Emitter<'a> {
-        let mut name = String::with_capacity(prefix.len() + path.len() + 64);
-        name.push_str(prefix);
-        name.push_str(path);
-        name.push('.');
-        let base = name.len();
-        Emitter {
-            out,
-            name,
-            base,
-            time,
-            filter,
-        }
-    }
-
-    /// Publishes `<prefix>.<path>.<parts joined by '.'>`; non-finite values and names the filter
-    /// or [`Series`] reject are dropped.
-    pub(crate) fn gauge(&mut self, parts: &[&str], value: f64) {
-        if !value.is_finite() {
-            return;
-        }
-        self.name.truncate(self.base);
-        for (i, p) in parts.iter().enumerate() {
-            if i > 0 {
-                self.name.push('.');
-            }
-            self.name.push_str(p);
-        }
-        if !self.filter.allows(&self.name[self.base..]) {
-            return;
-        }
-        if let Ok(series) = Series::parse(&self.name) {
-            self.out.push(Observation {
-                series,
-                kind: Kind::Gauge,
-                value,
-                time: self.time,
-            });
-        }
-    }
 }
 
 /// Reads a whole (proc) file into `buf`, replacing what it held.

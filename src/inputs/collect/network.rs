@@ -5,10 +5,10 @@
 //! by default). Diamond sends these values rounded to integers (a quirk of its `publish` call);
 //! here they keep their decimals.
 
-use super::{Emitter, Error, NetworkOptions, Unit, delta, read_into, regex};
+use super::{Emitter, Error, NetworkOptions, ProcFile, Unit, delta, regex};
 use regex::Regex;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const FIELDS: [&str; 16] = [
     "rx_bytes",
@@ -32,7 +32,7 @@ const RX_BYTES: usize = 0;
 const TX_BYTES: usize = 8;
 
 pub(super) struct Network {
-    path: PathBuf,
+    file: ProcFile,
     interfaces: Regex,
     units: Vec<Unit>,
     /// `rx_<unit>` and `tx_<unit>` per unit.
@@ -50,7 +50,7 @@ impl Network {
         let re = format!("^(?:{}){greed}$", opts.interfaces.join("|"));
         let units = Unit::parse_all(&opts.byte_units, "network.byte_units")?;
         Ok(Network {
-            path: root.join("net/dev"),
+            file: ProcFile::new(root.join("net/dev")),
             interfaces: regex(&re, "network.interfaces")?,
             unit_names: units
                 .iter()
@@ -66,11 +66,11 @@ impl Network {
     }
 
     pub(super) fn set_root(&mut self, root: &Path) {
-        self.path = root.join("net/dev");
+        self.file.set_path(root.join("net/dev"));
     }
 
     pub(super) fn collect(&mut self, clock: f64, em: &mut Emitter<'_>) -> Result<(), Error> {
-        read_into(&self.path, &mut self.buf)?;
+        self.file.read(&mut self.buf)?;
         self.cur.clear();
         self.order.clear();
         'lines: for line in self.buf.lines() {
@@ -104,10 +104,10 @@ impl Network {
                         RX_BYTES | TX_BYTES => {
                             for (unit, (rx, tx)) in self.units.iter().zip(&self.unit_names) {
                                 let metric = if i == RX_BYTES { rx } else { tx };
-                                em.gauge(&[name, metric], unit.convert_bytes(rate));
+                                em.rate(&[name, metric], unit.convert_bytes(rate));
                             }
                         }
-                        _ => em.gauge(&[name, field], rate),
+                        _ => em.rate(&[name, field], rate),
                     }
                 }
             }

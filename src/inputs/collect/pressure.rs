@@ -3,16 +3,17 @@
 //! `avg60`, `avg300` as the kernel gives them (percent), and `stall_percent` = the share of the
 //! interval some (or all) tasks were stalled, from the `total=` microseconds: Δtotal / Δt / 10^4.
 
-use super::{Emitter, Error, delta, read_into};
+use super::{Emitter, Error, ProcFile, delta};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const RESOURCES: [&str; 4] = ["cpu", "memory", "io", "irq"];
 /// `irq` exists only on kernels built with CONFIG_IRQ_TIME_ACCOUNTING; its absence is no error.
 const OPTIONAL: &str = "irq";
 
 pub(super) struct Pressure {
-    dir: PathBuf,
+    /// One per resource, in `RESOURCES` order.
+    files: Vec<ProcFile>,
     buf: String,
     /// `total=` per "resource.line".
     prev: HashMap<String, u64>,
@@ -23,7 +24,10 @@ pub(super) struct Pressure {
 impl Pressure {
     pub(super) fn new(root: &Path) -> Pressure {
         Pressure {
-            dir: root.join("pressure"),
+            files: RESOURCES
+                .iter()
+                .map(|r| ProcFile::new(root.join("pressure").join(r)))
+                .collect(),
             buf: String::new(),
             prev: HashMap::new(),
             prev_at: 0.0,
@@ -32,15 +36,17 @@ impl Pressure {
     }
 
     pub(super) fn set_root(&mut self, root: &Path) {
-        self.dir = root.join("pressure");
+        for (file, r) in self.files.iter_mut().zip(RESOURCES) {
+            file.set_path(root.join("pressure").join(r));
+        }
     }
 
     pub(super) fn collect(&mut self, clock: f64, em: &mut Emitter<'_>) -> Result<(), Error> {
         self.cur.clear();
         let dt = clock - self.prev_at;
         let mut error = None;
-        for resource in RESOURCES {
-            if let Err(e) = read_into(&self.dir.join(resource), &mut self.buf) {
+        for (resource, file) in RESOURCES.into_iter().zip(&mut self.files) {
+            if let Err(e) = file.read(&mut self.buf) {
                 if resource != OPTIONAL {
                     error.get_or_insert(e);
                 }
@@ -64,7 +70,7 @@ impl Pressure {
                             && dt > 0.0
                         {
                             let stalled = delta(old, total, u64::MAX) / dt / 1e4;
-                            em.gauge(&[resource, kind, "stall_percent"], stalled);
+                            em.rate(&[resource, kind, "stall_percent"], stalled);
                         }
                         self.cur.insert(id, total);
                     } else if let Ok(v) = value.parse::<f64>() {

@@ -23,9 +23,15 @@ pub struct Settings {
     pub network: NetworkOptions,
     pub tcp: TcpOptions,
     pub processes: ProcessesOptions,
-    /// Collectors that run only every N rounds (their own `interval` over the round interval);
-    /// the others run every round.
-    pub every: BTreeMap<String, u64>,
+    /// Milliseconds between samples (default 1 s; the buckets' resolution is the schemas').
+    pub interval_ms: u64,
+    /// A collector's own sampling interval in milliseconds; without one, the collectors in
+    /// [`SLOW`](super::SLOW) sample every 10 s (or `interval_ms` when longer), the others every
+    /// `interval_ms`.
+    pub intervals_ms: BTreeMap<String, u64>,
+    /// Milliseconds between samples while someone watches a collector's series live (default:
+    /// 250 for cpu, memory, loadavg and network); collectors not listed keep their interval.
+    pub watch_ms: BTreeMap<String, u64>,
     /// Diamond's `metrics_whitelist` / `metrics_blacklist` per collector name: regexes matched at
     /// the start of the metric name below the collector's path (`total.user`, `sda.iops`).
     pub filters: BTreeMap<String, MetricFilter>,
@@ -45,9 +51,28 @@ impl Default for Settings {
             network: NetworkOptions::default(),
             tcp: TcpOptions::default(),
             processes: ProcessesOptions::default(),
-            every: BTreeMap::new(),
+            interval_ms: 1000,
+            intervals_ms: BTreeMap::new(),
+            watch_ms: WATCHED.iter().map(|&c| (c.to_string(), 250)).collect(),
             filters: BTreeMap::new(),
         }
+    }
+}
+
+/// The collectors that sample faster while watched, by default: cheap to read, fast-changing.
+pub const WATCHED: [&str; 4] = ["cpu", "memory", "loadavg", "network"];
+
+impl Settings {
+    /// Milliseconds between `collector`'s samples when nobody watches it.
+    pub fn interval_of(&self, collector: &str) -> u64 {
+        match self.intervals_ms.get(collector) {
+            Some(&ms) => ms,
+            None if super::SLOW.contains(&collector) => {
+                self.interval_ms.max(super::SLOW_INTERVAL_MS)
+            }
+            None => self.interval_ms,
+        }
+        .max(1)
     }
 }
 

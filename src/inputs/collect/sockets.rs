@@ -2,8 +2,8 @@
 //! summed (v4 + v6): `used tcp_inuse tcp_orphan tcp_tw tcp_alloc tcp_mem udp_inuse udp_mem`, the
 //! ones present. A missing sockstat6 (IPv6 off) is not an error; a missing sockstat is.
 
-use super::{Emitter, Error, read_into};
-use std::path::{Path, PathBuf};
+use super::{Emitter, Error, ProcFile};
+use std::path::Path;
 
 const KEYS: [&str; 8] = [
     "used",
@@ -17,16 +17,16 @@ const KEYS: [&str; 8] = [
 ];
 
 pub(super) struct Sockets {
-    v4: PathBuf,
-    v6: PathBuf,
+    v4: ProcFile,
+    v6: ProcFile,
     buf: String,
 }
 
 impl Sockets {
     pub(super) fn new(root: &Path) -> Sockets {
         Sockets {
-            v4: root.join("net/sockstat"),
-            v6: root.join("net/sockstat6"),
+            v4: ProcFile::new(root.join("net/sockstat")),
+            v6: ProcFile::new(root.join("net/sockstat6")),
             buf: String::new(),
         }
     }
@@ -37,9 +37,9 @@ impl Sockets {
 
     pub(super) fn collect(&mut self, em: &mut Emitter<'_>) -> Result<(), Error> {
         let mut sums: [Option<u64>; 8] = [None; 8];
-        read_into(&self.v4, &mut self.buf)?;
+        self.v4.read(&mut self.buf)?;
         add(&self.buf, &mut sums);
-        if read_into(&self.v6, &mut self.buf).is_ok() {
+        if self.v6.read(&mut self.buf).is_ok() {
             add(&self.buf, &mut sums);
         }
         for (key, sum) in KEYS.iter().zip(sums) {

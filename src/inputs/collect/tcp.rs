@@ -3,12 +3,12 @@
 //! (all when empty), those in `gauges` (`CurrEstab`, `MaxConn`) as they are, the others as
 //! per-second rates. A counter that goes backwards gives 0 (Diamond passes no wrap point here).
 
-use super::{Emitter, Error, TcpOptions, parse_error, read_into};
+use super::{Emitter, Error, ProcFile, TcpOptions, parse_error};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub(super) struct Tcp {
-    files: [PathBuf; 2],
+    files: [ProcFile; 2],
     allowed: Vec<String>,
     gauges: Vec<String>,
     buf: String,
@@ -20,7 +20,10 @@ pub(super) struct Tcp {
 impl Tcp {
     pub(super) fn new(root: &Path, opts: &TcpOptions) -> Tcp {
         Tcp {
-            files: [root.join("net/netstat"), root.join("net/snmp")],
+            files: [
+                ProcFile::new(root.join("net/netstat")),
+                ProcFile::new(root.join("net/snmp")),
+            ],
             allowed: opts.allowed_names.clone(),
             gauges: opts.gauges.clone(),
             buf: String::new(),
@@ -31,21 +34,22 @@ impl Tcp {
     }
 
     pub(super) fn set_root(&mut self, root: &Path) {
-        self.files = [root.join("net/netstat"), root.join("net/snmp")];
+        self.files[0].set_path(root.join("net/netstat"));
+        self.files[1].set_path(root.join("net/snmp"));
     }
 
     /// Reads both files; what one of them gives is still published when the other fails.
     pub(super) fn collect(&mut self, clock: f64, em: &mut Emitter<'_>) -> Result<(), Error> {
         self.cur.clear();
         let mut error = None;
-        for path in &self.files {
-            if let Err(e) = read_into(path, &mut self.buf).and_then(|()| {
+        for file in &mut self.files {
+            if let Err(e) = file.read(&mut self.buf).and_then(|()| {
                 tcp_lines(&self.buf, |name, value| {
                     if self.allowed.is_empty() || self.allowed.iter().any(|a| a == name) {
                         self.cur.insert(name.to_string(), value);
                     }
                 })
-                .ok_or_else(|| parse_error(path, "no `Tcp` header and value lines"))
+                .ok_or_else(|| parse_error(file.path(), "no `Tcp` header and value lines"))
             }) {
                 error.get_or_insert(e);
             }
@@ -60,7 +64,7 @@ impl Tcp {
             } else if let Some(&old) = self.prev.get(name)
                 && dt > 0.0
             {
-                em.gauge(&[name], (value - old).max(0) as f64 / dt);
+                em.rate(&[name], (value - old).max(0) as f64 / dt);
             }
         }
         std::mem::swap(&mut self.prev, &mut self.cur);

@@ -70,7 +70,10 @@ pub(super) fn errors(obs: &[Observation]) -> Vec<String> {
 pub(super) fn emit(path: &str, f: impl FnOnce(&mut Emitter<'_>)) -> Vec<Observation> {
     let mut out = Vec::new();
     let filter = Filter::new(path, None).unwrap();
-    let mut em = Emitter::new(&mut out, "servers.localhost.", path, NOW, &filter);
+    let (mut name, mut names) = (String::new(), Names::default());
+    let prefix_path = ("servers.localhost.", path);
+    let stamp = Stamp::single(NOW);
+    let mut em = Emitter::new(&mut out, &mut name, prefix_path, stamp, &filter, &mut names);
     f(&mut em);
     out
 }
@@ -488,40 +491,52 @@ fn collectors_can_move_to_a_collection_thread() {
     send::<Collectors>();
 }
 
-/// A collector with its own interval runs on the first round and then every `every`-th one;
-/// its rates span the real time since its own previous run (vmstat: two rounds of 10 s = 20 s).
+/// `collect_due`: a collector with its own interval runs on the first round and then on the
+/// wall-clock multiples of its interval; its rates span the real time since its own previous run
+/// (vmstat every 10 s while loadavg runs every second: 20 s between t0 and t1).
 #[test]
-fn collectors_run_on_their_own_rounds() {
+fn collectors_run_on_their_own_intervals() {
     let mut s = Settings {
         collectors: vec!["loadavg".into(), "vmstat".into()],
         ..Settings::default()
     };
-    s.every.insert("vmstat".into(), 2);
+    s.intervals_ms.insert("vmstat".into(), 10_000);
     s.proc_root = fixture("t0");
     let mut c = Collectors::new(s).unwrap();
-    let ran = |obs: &[Observation]| -> BTreeSet<String> {
-        obs.iter()
-            .filter_map(|o| o.series.as_str().strip_prefix("tally.collect."))
-            .filter_map(|n| n.strip_suffix(".ms"))
-            .map(str::to_string)
-            .collect()
-    };
-    let both: BTreeSet<String> = ["loadavg", "vmstat"].map(String::from).into();
-    assert_eq!(ran(&c.collect(NOW, 0.0)), both);
-    assert_eq!(
-        ran(&c.collect(NOW + 10, 10.0)),
-        ["loadavg".to_string()].into()
-    );
+    let never = |_: &str| false;
+    let start = NOW * 1000;
+    assert_eq!(ran(&c.collect_due(start, 0.0, &never)), both());
+    // loadavg is due on the next whole second, vmstat on the next multiple of 10 s.
+    assert_eq!(c.next_due_ms(), Some(start + 1000));
+    for i in 1..20 {
+        let obs = c.collect_due(start + i * 1000, 1.0, &never);
+        let want = if i == 10 { both() } else { one("loadavg") };
+        assert_eq!(ran(&obs), want, "round {i}");
+    }
     c.set_proc_root(&fixture("t1"));
-    let third = c.collect(NOW + 20, 10.0);
-    assert_eq!(ran(&third), both);
+    let third = c.collect_due(start + 20_000, 1.0, &never);
+    assert_eq!(ran(&third), both());
     let v = values(&third);
     let t0 = vmstat_field("t0", "pgfault");
     let t1 = vmstat_field("t1", "pgfault");
-    assert_eq!(
-        v["servers.localhost.vmstat.pgfault"],
-        (t1 - t0) as f64 / 20.0
-    );
+    let got = v["servers.localhost.vmstat.pgfault"];
+    assert!((got - (t1 - t0) as f64 / 10.0).abs() < 1e-9, "{got}");
+}
+
+fn ran(obs: &[Observation]) -> BTreeSet<String> {
+    obs.iter()
+        .filter_map(|o| o.series.as_str().strip_prefix("tally.collect."))
+        .filter_map(|n| n.strip_suffix(".ms"))
+        .map(str::to_string)
+        .collect()
+}
+
+fn both() -> BTreeSet<String> {
+    ["loadavg", "vmstat"].map(String::from).into()
+}
+
+fn one(name: &str) -> BTreeSet<String> {
+    [name.to_string()].into()
 }
 
 fn vmstat_field(dir: &str, name: &str) -> u64 {

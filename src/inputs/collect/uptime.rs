@@ -1,34 +1,34 @@
 //! `uptime` — Diamond's UptimeCollector: `uptime.minutes` = the first number of `/proc/uptime`
 //! (seconds) / 60.
 
-use super::{Emitter, Error, parse_error, read_into};
-use std::path::{Path, PathBuf};
+use super::{Emitter, Error, ProcFile, parse_error};
+use std::path::Path;
 
 pub(super) struct Uptime {
-    path: PathBuf,
+    file: ProcFile,
     buf: String,
 }
 
 impl Uptime {
     pub(super) fn new(root: &Path) -> Uptime {
         Uptime {
-            path: root.join("uptime"),
+            file: ProcFile::new(root.join("uptime")),
             buf: String::new(),
         }
     }
 
     pub(super) fn set_root(&mut self, root: &Path) {
-        self.path = root.join("uptime");
+        self.file.set_path(root.join("uptime"));
     }
 
     pub(super) fn collect(&mut self, em: &mut Emitter<'_>) -> Result<(), Error> {
-        read_into(&self.path, &mut self.buf)?;
+        self.file.read(&mut self.buf)?;
         let seconds: f64 = self
             .buf
             .split_ascii_whitespace()
             .next()
             .and_then(|t| t.parse().ok())
-            .ok_or_else(|| parse_error(&self.path, "expected seconds"))?;
+            .ok_or_else(|| parse_error(self.file.path(), "expected seconds"))?;
         em.gauge(&["minutes"], seconds / 60.0);
         Ok(())
     }

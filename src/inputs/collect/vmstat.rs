@@ -1,8 +1,8 @@
 //! `vmstat` — Diamond's VMStatCollector: `pgfault pgmajfault pgpgin pgpgout pswpin pswpout` from
 //! `/proc/vmstat`, each as a per-second rate.
 
-use super::{Emitter, Error, delta, read_into};
-use std::path::{Path, PathBuf};
+use super::{Emitter, Error, ProcFile, delta};
+use std::path::Path;
 
 const KEYS: [&str; 6] = [
     "pgfault",
@@ -14,7 +14,7 @@ const KEYS: [&str; 6] = [
 ];
 
 pub(super) struct Vmstat {
-    path: PathBuf,
+    file: ProcFile,
     buf: String,
     prev: [Option<u64>; 6],
     prev_at: f64,
@@ -23,7 +23,7 @@ pub(super) struct Vmstat {
 impl Vmstat {
     pub(super) fn new(root: &Path) -> Vmstat {
         Vmstat {
-            path: root.join("vmstat"),
+            file: ProcFile::new(root.join("vmstat")),
             buf: String::new(),
             prev: [None; 6],
             prev_at: 0.0,
@@ -31,11 +31,11 @@ impl Vmstat {
     }
 
     pub(super) fn set_root(&mut self, root: &Path) {
-        self.path = root.join("vmstat");
+        self.file.set_path(root.join("vmstat"));
     }
 
     pub(super) fn collect(&mut self, clock: f64, em: &mut Emitter<'_>) -> Result<(), Error> {
-        read_into(&self.path, &mut self.buf)?;
+        self.file.read(&mut self.buf)?;
         let mut cur = [None; 6];
         for line in self.buf.lines() {
             let Some((name, value)) = line.split_once(' ') else {
@@ -50,7 +50,7 @@ impl Vmstat {
             if let (Some(old), Some(new)) = (self.prev[i], cur[i])
                 && dt > 0.0
             {
-                em.gauge(&[name], delta(old, new, u64::MAX) / dt);
+                em.rate(&[name], delta(old, new, u64::MAX) / dt);
             }
         }
         self.prev = cur;

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# tally vs Netdata, idle, side by side in one run, for DURATION seconds (default 300): prints each
+# one's CPU time (% of one core) and memory, and tally's share of Netdata's.
+#
+#   tally 1 s  — the default config's system input (collectors sample every second, folded into
+#                the 10 s buckets), its store, HTTP and carbon on loopback.
+#   tally 10 s — the same with `inputs.system.interval: 10s` (what tally sampled before).
+#   netdata    — Debian's netdata, update every 1 s, its dbengine store, web server on a free
+#                loopback port, collecting the same kinds of metrics: proc.plugin (cpu, memory,
+#                load, vmstat, disks, network, sockets, tcp, uptime, pressure …) and diskspace;
+#                apps, cgroups, tc, idlejitter, statsd, ML, health and the external plugins
+#                (go.d, python.d, charts.d, ebpf) off — each of those would only add to its cost.
+#                Its CPU and memory are the sum over its process tree (plugins included).
+#
+#   scripts/bench-netdata.sh [DURATION]
+#   TALLY=path/to/tally scripts/bench-netdata.sh    # measure another build of tally
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION="${1:-300}"
+NETDATA=$(command -v netdata || echo /usr/sbin/netdata)
+[ -x "$NETDATA" ] || { echo "netdata not installed (apt-get install netdata)" >&2; exit 1; }
+if [ -z "${TALLY:-}" ]; then
+  cargo build --release -q --bin tally
+  TALLY=./target/release/tally
+fi
+work=$(mktemp -d)
+chmod 755 "$work"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  sleep 1
+  rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+for v in 1 10; do
+  cat > "$work/tally$v.yaml" <<YAML
+data_dir: $work/tally$v
+http: { listen: 127.0.0.1:0 }
+inputs:
+  carbon: { listen: 127.0.0.1:0 }
+  system: { interval: ${v}s }
+YAML
+done
+
+nd="$work/netdata"
+mkdir -p "$nd/etc" "$nd/cache" "$nd/lib" "$nd/log" "$nd/run"
+touch "$nd/etc/.opt-out-from-anonymous-statistics"
+port=$(free_port)
+user=$(id -un)
+cat > "$nd/etc/netdata.conf" <<CONF
+[global]
+    run as user = $user
+    hostname = bench
+[db]
+    update every = 1
+    mode = dbengine
+[directories]
+    config = $nd/etc
+    stock config = /usr/lib/netdata/conf.d
+    log = $nd/log
+    cache = $nd/cache
+    lib = $nd/lib
+    home = $nd
+    run = $nd/run
+[logs]
+    debug log = none
+    error log = $nd/log/error.log
+    access log = none
+[web]
+    bind to = 127.0.0.1:$port
+[plugins]
+    proc = yes
+    diskspace = yes
+    apps = no
+    cgroups = no
+    tc = no
+    idlejitter = no
+    statsd = no
+    enable running new plugins = no
+[statsd]
+    enabled = no
+[ml]
+    enabled = no
+[health]
+    enabled = no
+[registry]
+    enabled = no
+CONF
+[ "$(id -u)" = 0 ] && chown -R "$user" "$nd"
+
+"$TALLY" run -c "$work/tally1.yaml" 2> "$work/tally1.log" & t1pid=$!; pids+=("$t1pid")
+"$TALLY" run -c "$work/tally10.yaml" 2> "$work/tally10.log" & t10pid=$!; pids+=("$t10pid")
+DO_NOT_TRACK=1 "$NETDATA" -D -c "$nd/etc/netdata.conf" -P "$nd/run/netdata.pid" \
+  > "$work/netdata.log" 2>&1 & npid=$!; pids+=("$npid")
+# Warm-up: tally pages out its startup code 30 s after start; netdata starts its plugins.
+sleep 40
+kill -0 "$npid" || { echo "netdata died:"; cat "$work/netdata.log" "$nd/log/error.log"; exit 1; }
+curl -sf "http://127.0.0.1:$port/api/v1/info" > /dev/null || { echo "netdata not answering on $port" >&2; exit 1; }
+
+tree() { # the pid and its descendants
+  local p=$1; echo "$p"
+  for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do tree "$c"; done
+}
+ticks() { # utime+stime of a process tree, plus the reaped children of its root (cutime+cstime)
+  local root=$1 sum=0
+  for p in $(tree "$root"); do
+    [ -r "/proc/$p/stat" ] || continue
+    sum=$((sum + $(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
+  done
+  echo $((sum + $(sed 's/.*) //' "/proc/$root/stat" | awk '{print $14 + $15}')))
+}
+mem() { # RSS and PSS (kB) summed over a process tree
+  local rss=0 pss=0
+  for p in $(tree "$1"); do
+    [ -r "/proc/$p/smaps_rollup" ] || continue
+    rss=$((rss + $(awk '/^Rss:/ {print $2}' "/proc/$p/smaps_rollup")))
+    pss=$((pss + $(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup")))
+  done
+  echo "$rss $pss"
+}
+
+a1=$(ticks $t1pid); a10=$(ticks $t10pid); an=$(ticks $npid)
+start=$(date -u +%H:%M:%S)
+# Memory: the mean of a sample every 10 s over the run (RSS moves with the head and the caches).
+samples=0; r1=0; p1=0; r10=0; p10=0; rn=0; pn=0
+for ((i = 0; i < DURATION / 10; i++)); do
+  sleep 10
+  read -r r p < <(mem $t1pid); r1=$((r1 + r)); p1=$((p1 + p))
+  read -r r p < <(mem $t10pid); r10=$((r10 + r)); p10=$((p10 + p))
+  read -r r p < <(mem $npid); rn=$((rn + r)); pn=$((pn + p))
+  samples=$((samples + 1))
+done
+sleep $((DURATION % 10))
+b1=$(ticks $t1pid); b10=$(ticks $t10pid); bn=$(ticks $npid)
+hz=$(getconf CLK_TCK)
+nprocs=$(tree $npid | wc -l)
+
+echo "$(date -u +%F) $start–$(date -u +%H:%M:%S) UTC, $DURATION s, $(nproc) cores," \
+  "load average $(cut -d' ' -f1-3 /proc/loadavg), $("$TALLY" --version 2>/dev/null || echo tally)," \
+  "$("$NETDATA" -V 2>&1 | head -1)"
+line() { # name ticks rss_sum pss_sum
+  awk -v n="$1" -v t="$2" -v r="$3" -v p="$4" -v s="$samples" -v d="$DURATION" -v hz="$hz" \
+    'BEGIN {printf "%-34s CPU %.3f%% of one core (%4d ticks)  RSS %6.1f MiB  PSS %6.1f MiB\n",
+            n, 100 * t / hz / d, t, r / s / 1024, p / s / 1024}'
+}
+line "tally, 1 s samples" $((b1 - a1)) $r1 $p1
+line "tally, 10 s samples" $((b10 - a10)) $r10 $p10
+line "netdata, 1 s ($nprocs processes)" $((bn - an)) $rn $pn
+awk -v t=$((b1 - a1)) -v n=$((bn - an)) -v r="$r1" -v rn="$rn" -v p="$p1" -v pn="$pn" \
+  -v t10=$((b10 - a10)) -v r10="$r10" 'BEGIN {
+  printf "tally 1 s / netdata: CPU %.3f, RSS %.3f, PSS %.3f (target: at most 0.1 each)\n",
+         (n ? t / n : 0), r / rn, p / pn
+  printf "tally 1 s / tally 10 s: CPU %.2f, RSS %.3f\n", (t10 ? t / t10 : 0), r / r10 }'
+series() {
+  local http; http=$(sed -n 's/.*HTTP listening\. addr=\([0-9.:]*\).*/\1/p' "$1" | head -1)
+  curl -s "http://$http/metrics/index.json" | tr ',' '\n' | grep -c servers || true
+}
+echo "series: tally $(series "$work/tally1.log") system series;" \
+  "netdata $(curl -s "http://127.0.0.1:$port/api/v1/charts" | grep -o '"id"' | wc -l) charts," \
+  "$(curl -s "http://127.0.0.1:$port/api/v1/info" | grep -o '"dimensions-count": [0-9]*' | head -1)"
