@@ -30,6 +30,7 @@ mod heap;
 mod memory;
 mod pipeline;
 mod reload;
+mod site;
 mod statsd;
 pub mod systemd;
 mod tail;
