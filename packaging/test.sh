@@ -43,7 +43,8 @@ ctrl prerm | grep -q "deb-systemd-invoke stop" || fail "prerm does not stop the 
 ctrl postrm | grep -q "rm -rf /var/lib/tally" || fail "postrm does not delete data on purge"
 contents=$(dpkg-deb -c "$deb")
 for path in ./usr/bin/tally ./etc/tally/tally.yaml ./etc/tally/parsers.d/README \
-  ./usr/share/tally/parsers/nginx_access.yaml ./usr/share/doc/tally/copyright \
+  ./usr/share/tally/parsers/nginx_access.yaml ./usr/share/tally/dashboards/host.yaml \
+  ./etc/tally/dashboards.d/README ./usr/share/doc/tally/copyright \
   ./usr/share/doc/tally/README.md ./usr/lib/systemd/system/tally.service; do
   echo "$contents" | grep -q " $path$" || fail "deb lacks $path"
 done
@@ -54,6 +55,7 @@ rpm -qp --qf '%{NAME} %{VERSION} %{RELEASE}\n' "$rpmf" 2>/dev/null | grep -qx "t
   fail "rpm name/version"
 files=$(rpm -qlp "$rpmf" 2>/dev/null)
 for path in /usr/bin/tally /etc/tally/tally.yaml /usr/share/tally/parsers/nginx_access.yaml \
+  /usr/share/tally/dashboards/host.yaml /etc/tally/dashboards.d/README \
   /usr/lib/systemd/system/tally.service /usr/share/doc/tally/LICENSE; do
   echo "$files" | grep -qx "$path" || fail "rpm lacks $path"
 done
@@ -74,6 +76,8 @@ id -nG tally | grep -qw adm || fail "tally is not in adm"
 [ -d /etc/tally/parsers.d ] || fail "/etc/tally/parsers.d"
 /usr/bin/tally --version | grep -q "$version" || fail "tally --version"
 /usr/bin/tally check -c /etc/tally/tally.yaml || fail "the packaged config does not pass tally check"
+/usr/bin/tally check -c /etc/tally/tally.yaml | grep -q " 1 dashboard(s)" ||
+  fail "tally check does not see the shipped dashboard"
 runuser -u tally -- /usr/bin/tally check -c /etc/tally/tally.yaml >/dev/null ||
   fail "the service user cannot read the config and parsers"
 systemd-analyze verify /usr/lib/systemd/system/tally.service 2>&1 | grep "tally.service" &&
@@ -128,6 +132,10 @@ printf 'pkg.test.value 42 %s\n' "$now" >/dev/tcp/127.0.0.1/12003
 sleep 2
 curl -fsS "http://127.0.0.1:18080/render?target=pkg.test.value&from=-5min&format=json" | grep -q '\[42' ||
   fail "value not served"
+# The web UI and the shipped dashboard, from the packaged binary and paths.
+curl -fsS "http://127.0.0.1:18080/" | grep -q '/ui/app.js' || fail "the web UI is not served"
+curl -fsS "http://127.0.0.1:18080/api/dashboards/host" | grep -q '"title":"This host"' ||
+  fail "the shipped dashboard is not served"
 for i in $(seq 1000); do echo "hit $i"; done >>"$log"
 wait_hits 1000
 # What an upgrade does under systemd: prerm stops (SIGTERM), dpkg replaces, postinst restarts.

@@ -18,3 +18,4 @@ mod statsd;
 mod statsd_console;
 mod statsd_etsy;
 mod tail;
+mod ui;

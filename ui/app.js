@@ -56,6 +56,7 @@ async function route() {
   const draw = SCREENS[state.route] || SCREENS.overview;
   try {
     screen = await draw(nav);
+    performance.mark('tally:screen-ready');
     globalThis.tally.ready = true;
   } catch (e) {
     clear(main).append(h('p.error', {}, `Could not draw this screen: ${e.message}`));

@@ -51,7 +51,13 @@ export function timePicker(range, onpick) {
     input.size = 15;
     input.title = 'graphite time: -1h, now, now-5min, 14:30_20260101, 20260101, epoch seconds';
     input.oninput = () => input.classList.toggle('bad', !isTime(input.value.trim()));
-    box.append(input);
+    // A calendar for absolute times: local time picked, written as graphite's UTC form.
+    const calendar = document.createElement('input');
+    calendar.type = 'datetime-local';
+    calendar.className = 'calendar';
+    calendar.title = `${name}: pick a date and time`;
+    calendar.onchange = () => { if (calendar.value) { input.value = absolute(new Date(calendar.value)); input.oninput(); } };
+    box.append(input, calendar);
     return input;
   };
   const from = field('from', range.from);

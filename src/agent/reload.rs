@@ -107,6 +107,11 @@ impl Running<'_> {
             .settings
             .write()
             .unwrap_or_else(|e| e.into_inner()) = http_settings(&new);
+        let problems = self.http.settings().site.problems;
+        self.http
+            .stats
+            .dashboard_errors
+            .fetch_add(problems, Relaxed);
         self.config.storage.schemas = new.storage.schemas.clone();
         self.config.query = new.query.clone();
         self.config.dashboard_dirs = new.dashboard_dirs.clone();

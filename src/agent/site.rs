@@ -14,6 +14,7 @@ pub fn build(config: &Config) -> Site {
     Site {
         inputs: inputs(config),
         dashboards,
+        problems: errors.len() as u64,
     }
 }
 

@@ -28,6 +28,8 @@ pub struct Site {
     /// The body of `/api/inputs`, made by the agent from the config.
     pub inputs: Value,
     pub dashboards: Vec<Dashboard>,
+    /// Dashboard files left out for their problems (counted in `tally.dashboards.errors`).
+    pub problems: u64,
 }
 
 pub fn routes() -> Router<Arc<State>> {

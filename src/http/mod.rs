@@ -55,6 +55,8 @@ pub struct Stats {
     /// Events stored from other tallies (not counting repeats).
     pub ingest_events: AtomicU64,
     pub ingest_rejected: AtomicU64,
+    /// Dashboard files not loaded (at startup and on each reload).
+    pub dashboard_errors: AtomicU64,
 }
 
 pub struct State {
