@@ -24,6 +24,24 @@ fn daemon(dir: &TestDir) -> Daemon {
     Daemon::start(&dir.write("tally.yaml", &text))
 }
 
+/// The browser, once the pages can run: they import ui-core's `ui/panel.js`, which this branch
+/// does not have until the merge (then the tests skip with a message).
+fn browser() -> Option<Browser> {
+    let ui = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
+    let missing: Vec<&str> = ["panel.js", "stream.js", "scheduler.js"]
+        .into_iter()
+        .filter(|f| !ui.join(f).exists())
+        .collect();
+    if !missing.is_empty() {
+        eprintln!(
+            "SKIPPED: ui/{} (the drawing core, ui-core's) not merged yet",
+            missing.join(", ui/")
+        );
+        return None;
+    }
+    Browser::start()
+}
+
 fn url(d: &Daemon, hash: &str) -> String {
     format!("http://{}/{hash}", d.http)
 }
@@ -67,7 +85,7 @@ fn as_render(data: &Value) -> Value {
 fn the_overview_draws_every_collector_with_renders_data_and_a_screenshot_shows_it() {
     let dir = TestDir::new();
     let d = daemon(&dir);
-    let Some(b) = Browser::start() else { return };
+    let Some(b) = browser() else { return };
     // Two rounds at least, so rates exist; then a closed, fixed window.
     d.wait_render(
         "/render?target=servers.testhost.cpu.total.user&from=-60s",
@@ -144,7 +162,7 @@ fn coloured_pixels(png: &[u8], rect: &Value) -> usize {
 fn the_target_editor_shows_the_servers_error_at_its_position() {
     let dir = TestDir::new();
     let d = daemon(&dir);
-    let Some(b) = Browser::start() else { return };
+    let Some(b) = browser() else { return };
     b.goto(&url(&d, "#/explore"));
     b.wait_for(
         "the editor",
@@ -182,7 +200,7 @@ fn the_target_editor_shows_the_servers_error_at_its_position() {
 fn the_view_dropdown_changes_the_numbers_as_render_does() {
     let dir = TestDir::new();
     let d = daemon(&dir);
-    let Some(b) = Browser::start() else { return };
+    let Some(b) = browser() else { return };
     let statsd = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let lines: Vec<String> = (1..=100).map(|v| format!("ui.lat:{v}|ms")).collect();
     statsd
@@ -232,7 +250,7 @@ fn the_view_dropdown_changes_the_numbers_as_render_does() {
 fn events_are_listed_on_the_overview() {
     let dir = TestDir::new();
     let d = daemon(&dir);
-    let Some(b) = Browser::start() else { return };
+    let Some(b) = browser() else { return };
     let (status, body) = d.post(
         "/events/",
         "application/json",
@@ -256,7 +274,7 @@ fn events_are_listed_on_the_overview() {
 fn events_appear_as_markers_on_panels() {
     let dir = TestDir::new();
     let d = daemon(&dir);
-    let Some(b) = Browser::start() else { return };
+    let Some(b) = browser() else { return };
     let when = unix_now() - 30;
     d.post(
         "/events/",
@@ -279,7 +297,7 @@ fn events_appear_as_markers_on_panels() {
 fn zoom_while_live_then_back_to_live() {
     let dir = TestDir::new();
     let d = daemon(&dir);
-    let Some(b) = Browser::start() else { return };
+    let Some(b) = browser() else { return };
     b.goto(&url(
         &d,
         "#/explore?target=servers.testhost.cpu.total.user&from=-5min&live=1",
@@ -319,7 +337,7 @@ fn zoom_while_live_then_back_to_live() {
 fn a_hidden_tab_closes_its_stream_and_reopens_it() {
     let dir = TestDir::new();
     let d = daemon(&dir);
-    let Some(b) = Browser::start() else { return };
+    let Some(b) = browser() else { return };
     // Every EventSource the page opens or closes, with the tab's visibility at that time.
     b.cdp(
         "Page.addScriptToEvaluateOnNewDocument",
@@ -347,7 +365,7 @@ fn a_hidden_tab_closes_its_stream_and_reopens_it() {
 fn a_live_panel_screenshot_shows_data() {
     let dir = TestDir::new();
     let d = daemon(&dir);
-    let Some(b) = Browser::start() else { return };
+    let Some(b) = browser() else { return };
     d.wait_render(
         "/render?target=servers.testhost.loadavg.01&from=-60s",
         |v| points(v, 0).len() >= 2,
