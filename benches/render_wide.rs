@@ -73,6 +73,7 @@ fn bench(c: &mut Criterion) {
             query: query::Options::default(),
             default_max_data_points: None,
             token: None,
+            site: Default::default(),
         }),
         stats: http::Stats::default(),
         max_body_bytes: 1 << 20,

@@ -46,7 +46,8 @@ for path in ./usr/bin/tally ./etc/tally/tally.yaml ./etc/tally/parsers.d/README 
   ./usr/share/tally/parsers/nginx_access.yaml ./usr/share/doc/tally/copyright \
   ./usr/share/doc/tally/README.md ./usr/lib/systemd/system/tally.service \
   ./usr/share/man/man1/tally.1.gz ./usr/share/bash-completion/completions/tally \
-  ./usr/share/zsh/vendor-completions/_tally ./usr/share/fish/vendor_completions.d/tally.fish; do
+  ./usr/share/zsh/vendor-completions/_tally ./usr/share/fish/vendor_completions.d/tally.fish \
+  ./usr/share/tally/dashboards/host.yaml ./etc/tally/dashboards.d/README; do
   echo "$contents" | grep -q " $path$" || fail "deb lacks $path"
 done
 echo "$contents" | grep " ./usr/bin/tally$" | grep -q "^-rwxr-xr-x" || fail "tally not 0755"
@@ -57,7 +58,8 @@ rpm -qp --qf '%{NAME} %{VERSION} %{RELEASE}\n' "$rpmf" 2>/dev/null | grep -qx "t
 files=$(rpm -qlp "$rpmf" 2>/dev/null)
 for path in /usr/bin/tally /etc/tally/tally.yaml /usr/share/tally/parsers/nginx_access.yaml \
   /usr/lib/systemd/system/tally.service /usr/share/doc/tally/LICENSE \
-  /usr/share/man/man1/tally.1.gz /usr/share/bash-completion/completions/tally; do
+  /usr/share/man/man1/tally.1.gz /usr/share/bash-completion/completions/tally \
+  /usr/share/tally/dashboards/host.yaml /etc/tally/dashboards.d/README; do
   echo "$files" | grep -qx "$path" || fail "rpm lacks $path"
 done
 rpm -qp --qf '[%{FILENAMES} %{FILEFLAGS:fflags}\n]' "$rpmf" 2>/dev/null |
@@ -80,6 +82,8 @@ zcat /usr/share/man/man1/tally.1.gz | grep -q '^\.TH tally 1' || fail "man page 
 grep -q 'complete -F _tally' /usr/share/bash-completion/completions/tally ||
   fail "bash completion"
 /usr/bin/tally check -c /etc/tally/tally.yaml || fail "the packaged config does not pass tally check"
+/usr/bin/tally check -c /etc/tally/tally.yaml | grep -q " 1 dashboard(s)" ||
+  fail "tally check does not see the shipped dashboard"
 runuser -u tally -- /usr/bin/tally check -c /etc/tally/tally.yaml >/dev/null ||
   fail "the service user cannot read the config and parsers"
 systemd-analyze verify /usr/lib/systemd/system/tally.service 2>&1 | grep "tally.service" &&
@@ -134,6 +138,10 @@ printf 'pkg.test.value 42 %s\n' "$now" >/dev/tcp/127.0.0.1/12003
 sleep 2
 curl -fsS "http://127.0.0.1:18080/render?target=pkg.test.value&from=-5min&format=json" | grep -q '\[42' ||
   fail "value not served"
+# The web UI and the shipped dashboard, from the packaged binary and paths.
+curl -fsS "http://127.0.0.1:18080/" | grep -q '/ui/app.js' || fail "the web UI is not served"
+curl -fsS "http://127.0.0.1:18080/api/dashboards/host" | grep -q '"title":"This host"' ||
+  fail "the shipped dashboard is not served"
 for i in $(seq 1000); do echo "hit $i"; done >>"$log"
 wait_hits 1000
 # What an upgrade does under systemd: prerm stops (SIGTERM), dpkg replaces, postinst restarts.

@@ -14,6 +14,9 @@ command -v npm >/dev/null || need_apt+=(nodejs npm)
 [ -x /usr/bin/whisper-fetch ] || need_apt+=(python3-whisper)
 [ -x /usr/bin/prometheus ] || need_apt+=(prometheus)
 [ -x /usr/bin/victoria-metrics ] || need_apt+=(victoria-metrics)
+# The web UI's browser tests (tests/browser.rs): headless Chromium through chromedriver.
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+[ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
 # Debian's python3 with msgpack decodes /render's pickle and msgpack answers (tests/render_formats.rs).
 /usr/bin/python3 -c 'import msgpack' 2>/dev/null || need_apt+=(python3-msgpack)
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -38,6 +41,13 @@ fi
 
 echo "== format"
 cargo fmt --check
+echo "== web UI unit tests (node --test: URL state, YAML, target tokenizer, views, times)"
+if command -v node >/dev/null; then
+  node --test ui/test/
+else
+  echo "node is missing: the UI's unit tests need it (apt-get install nodejs)" >&2
+  [ "$CI" = true ] && exit 1
+fi
 echo "== clippy"
 cargo clippy --all-targets --locked -- -D warnings
 # --all-targets also builds the criterion benches and runs each once in test mode (small sizes),

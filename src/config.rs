@@ -83,6 +83,8 @@ pub struct File {
     pub inputs: InputsFile,
     /// Directories of parser YAML files; a later directory overrides a parser of the same name.
     pub parser_dirs: Option<Vec<String>>,
+    /// Directories of dashboard YAML files (see `dashboard.rs`); a later one overrides a name.
+    pub dashboard_dirs: Option<Vec<String>>,
     #[serde(default)]
     pub self_metrics: SelfMetricsFile,
     /// Where closed buckets are shipped (see `config/outputs.rs`).
@@ -223,6 +225,7 @@ pub struct Config {
     pub carbon: Option<Carbon>,
     pub tail: Vec<Tail>,
     pub parser_dirs: Vec<PathBuf>,
+    pub dashboard_dirs: Vec<PathBuf>,
     pub system: Option<System>,
     /// Seconds between recordings of the `tally.*` self-metrics.
     pub self_metrics_interval: u64,
@@ -540,6 +543,16 @@ impl File {
             .into_iter()
             .map(PathBuf::from)
             .collect();
+        // Built-in defaults (no file, e.g. `cargo run -- run` in a checkout) also read ./dashboards.
+        let checkout = path.is_none().then_some("./dashboards");
+        let dashboard_dirs = match self.dashboard_dirs {
+            Some(dirs) => dirs.into_iter().map(PathBuf::from).collect(),
+            None => crate::dashboard::DEFAULT_DIRS
+                .into_iter()
+                .chain(checkout)
+                .map(PathBuf::from)
+                .collect(),
+        };
         let system = system::validate(self.inputs.system.unwrap_or_default(), &hostname, &mut p);
         let self_metrics_interval = p.duration(&self.self_metrics.interval, 10);
         let statsd = statsd::validate(self.inputs.statsd, &mut p);
@@ -569,6 +582,7 @@ impl File {
             carbon,
             tail,
             parser_dirs,
+            dashboard_dirs,
             system,
             self_metrics_interval,
             statsd,

@@ -11,6 +11,7 @@ pub mod agent;
 pub mod aggregate;
 pub mod clock;
 pub mod config;
+pub mod dashboard;
 pub mod encoding;
 pub mod graph;
 pub mod http;

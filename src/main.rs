@@ -246,16 +246,21 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 if let Err(e) = &unbound {
                     eprintln!("{}: {e:#}", config.display());
                 }
-                if !errors.is_empty() || unbound.is_err() {
+                let (dashboards, bad) = tally::dashboard::load(&c.dashboard_dirs, &c.hostname);
+                for e in &bad {
+                    eprintln!("{e}");
+                }
+                if !errors.is_empty() || unbound.is_err() || !bad.is_empty() {
                     return Ok(ExitCode::FAILURE);
                 }
                 println!(
-                    "{}: ok (data_dir {}, {} schema(s), {} parser(s), {} tail input(s))",
+                    "{}: ok (data_dir {}, {} schema(s), {} parser(s), {} tail input(s), {} dashboard(s))",
                     config.display(),
                     c.data_dir.display(),
                     c.storage.schemas.list.len(),
                     parsers.len(),
-                    c.tail.len()
+                    c.tail.len(),
+                    dashboards.len()
                 );
                 Ok(ExitCode::SUCCESS)
             }

@@ -3,6 +3,7 @@
 
 mod util;
 
+mod browser;
 mod cli;
 mod crash;
 mod daemon;
@@ -18,3 +19,4 @@ mod statsd;
 mod statsd_console;
 mod statsd_etsy;
 mod tail;
+mod ui;

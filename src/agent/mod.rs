@@ -30,6 +30,7 @@ mod heap;
 mod memory;
 mod pipeline;
 mod reload;
+mod site;
 mod statsd;
 pub mod systemd;
 mod tail;
@@ -185,6 +186,11 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
         max_body_bytes: config.http.as_ref().map_or(8 << 20, |h| h.max_body_bytes),
         ingest: http::ingest::Ingest::default(),
     });
+    let problems = http_state.settings().site.problems;
+    http_state
+        .stats
+        .dashboard_errors
+        .fetch_add(problems, Relaxed);
     let (http_stop_tx, http_stop_rx) = watch::channel(false);
     let http_task = match &config.http {
         None => None,

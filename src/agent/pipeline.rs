@@ -292,6 +292,10 @@ impl Pipeline {
             ("tally.http.client_errors", http.client_errors.load(Relaxed)),
             ("tally.http.server_errors", http.server_errors.load(Relaxed)),
             (
+                "tally.dashboards.errors",
+                http.dashboard_errors.load(Relaxed),
+            ),
+            (
                 "tally.store.errors",
                 self.commit_errors + self.maintain_errors.load(Relaxed),
             ),

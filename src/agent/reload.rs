@@ -45,6 +45,7 @@ pub(super) fn http_settings(config: &Config) -> http::Settings {
         },
         default_max_data_points: config.query.default_max_data_points,
         token: config.http.as_ref().and_then(|h| h.token.clone()),
+        site: Arc::new(super::site::build(config)),
     }
 }
 
@@ -97,7 +98,7 @@ impl Running<'_> {
             needs_restart.push("the set of resolutions (store retention enforcement)");
         }
 
-        let mut applied = vec!["storage.schemas", "query", "http.token"];
+        let mut applied = vec!["storage.schemas", "query", "http.token", "dashboards"];
         self.pipeline
             .aggregator
             .set_schemas(new.storage.schemas.clone());
@@ -107,8 +108,14 @@ impl Running<'_> {
             .settings
             .write()
             .unwrap_or_else(|e| e.into_inner()) = http_settings(&new);
+        let problems = self.http.settings().site.problems;
+        self.http
+            .stats
+            .dashboard_errors
+            .fetch_add(problems, Relaxed);
         self.config.storage.schemas = new.storage.schemas.clone();
         self.config.query = new.query.clone();
+        self.config.dashboard_dirs = new.dashboard_dirs.clone();
         if let (Some(running), Some(new)) = (self.config.http.as_mut(), new.http.as_ref()) {
             running.token = new.token.clone();
             running.ready_max_spool_lag = new.ready_max_spool_lag;

@@ -345,3 +345,22 @@ fn token_file_and_environment_variables() {
         "{unset}"
     );
 }
+
+#[test]
+fn dashboard_dirs_default_to_the_packaged_and_local_ones() {
+    let c = check("hostname: h\n").unwrap();
+    assert_eq!(
+        c.dashboard_dirs,
+        [
+            PathBuf::from("/usr/share/tally/dashboards"),
+            PathBuf::from("/etc/tally/dashboards.d")
+        ]
+    );
+    // Without a file (a checkout), ./dashboards too.
+    assert_eq!(
+        defaults().dashboard_dirs.last().unwrap(),
+        Path::new("./dashboards")
+    );
+    let c = check("dashboard_dirs: [/srv/boards]\n").unwrap();
+    assert_eq!(c.dashboard_dirs, [PathBuf::from("/srv/boards")]);
+}

@@ -2,6 +2,7 @@
 //! clients work unchanged. Read-only over the store, except event writes. GET and POST form
 //! parameters are read alike, repeated keys included, as graphite-web does.
 
+mod api;
 mod binary;
 mod functions;
 mod graphite;
@@ -11,6 +12,9 @@ pub mod ingest;
 mod params;
 pub mod render;
 mod tags;
+pub mod ui;
+
+pub use api::Site;
 
 pub use params::Params;
 
@@ -32,6 +36,8 @@ pub struct Settings {
     pub default_max_data_points: Option<u64>,
     /// Required (as `Authorization: Bearer …`) for writes from clients not on loopback.
     pub token: Option<String>,
+    /// What the web UI reads: inputs and dashboards (see `api.rs`).
+    pub site: Arc<Site>,
 }
 
 #[derive(Debug, Default)]
@@ -52,6 +58,8 @@ pub struct Stats {
     pub ingest_rejected: AtomicU64,
     /// What `/-/ready` and `/-/metrics` answer (kept by the agent).
     pub health: health::Health,
+    /// Dashboard files not loaded (at startup and on each reload).
+    pub dashboard_errors: AtomicU64,
 }
 
 pub struct State {
@@ -75,6 +83,9 @@ impl State {
 #[derive(Debug)]
 pub enum ApiError {
     BadRequest(String),
+    /// A malformed render target: the reason and the 0-based character it is at (also sent
+    /// as the `Tally-Error-Position` header, for the UI's target editor).
+    BadTarget(String, usize),
     NotFound(String),
     Forbidden(&'static str),
     MethodNotAllowed,
@@ -86,6 +97,12 @@ pub enum ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, body) = match self {
+            ApiError::BadTarget(m, pos) => {
+                let mut r = ApiError::BadRequest(m).into_response();
+                r.headers_mut()
+                    .insert("tally-error-position", header::HeaderValue::from(pos));
+                return r;
+            }
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, m.to_string()),
@@ -118,6 +135,10 @@ impl From<query::Error> for ApiError {
             query::Error::Store(e) => ApiError::Internal(e.to_string()),
             e @ (query::Error::TooManyPoints(..) | query::Error::TooManySeries(..)) => {
                 ApiError::TooLarge(e.to_string())
+            }
+            query::Error::Target(t, e) => {
+                let pos = e.pos;
+                ApiError::BadTarget(query::Error::Target(t, e).to_string(), pos)
             }
             other => ApiError::BadRequest(other.to_string()),
         }
@@ -167,6 +188,8 @@ pub fn router(state: Arc<State>) -> Router {
         .merge(tags::routes())
         .merge(ingest::routes())
         .merge(health::routes())
+        .merge(api::routes())
+        .merge(ui::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_requests,

@@ -1,0 +1,47 @@
+//! Embeds the web UI: writes `$OUT_DIR/ui_files.rs`, a plain table of every file of the top-level
+//! `ui/` directory (except `ui/test/`, the `node --test` unit tests) as
+//! `(name, include_bytes!(…), etag)`, sorted by name. The ETag is a hash of the bytes, computed
+//! here at compile time so the daemon computes nothing while nobody opens the UI. Pure Rust: no
+//! node, no bundler.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+fn main() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
+    // A directory here makes cargo rerun this script when anything below it changes.
+    println!("cargo:rerun-if-changed={}", dir.display());
+    println!("cargo:rerun-if-changed=build.rs");
+    let mut files: Vec<(String, std::path::PathBuf)> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .filter_map(|p| Some((p.file_name()?.to_str()?.to_string(), p)))
+                .filter(|(name, _)| !name.starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    let mut out = String::from("&[\n");
+    for (name, path) in &files {
+        let bytes = std::fs::read(path).expect("read a ui file");
+        writeln!(
+            out,
+            "    ({name:?}, include_bytes!({:?}), \"\\\"{:016x}\\\"\"),",
+            path.display().to_string(),
+            fnv1a(&bytes)
+        )
+        .expect("write to a string");
+    }
+    out.push(']');
+    let target = Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join("ui_files.rs");
+    std::fs::write(target, out).expect("write ui_files.rs");
+}
+
+/// FNV-1a, 64 bits: enough to tell two versions of a file apart for caching.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}

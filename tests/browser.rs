@@ -1,0 +1,389 @@
+//! The web UI in a real browser: Debian's headless `chromium` through `chromedriver`, against
+//! the real binary. Panels are read back through the page's hook, `window.tally.panels`
+//! (`{panel, opts, box}` each; `panel.data` is what a panel drew: `[{target, datapoints}]`).
+//! Tests that need ui-core's panel (drag-zoom, markers) or the live stream are `#[ignore]`d
+//! until both are merged: `cargo test --test integration browser -- --ignored`.
+
+use crate::util::browser::{Browser, decode_png};
+use crate::util::*;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// System collectors every second into 1 s buckets, StatsD and carbon on free ports.
+fn daemon(dir: &TestDir) -> Daemon {
+    let text = format!(
+        "data_dir: {}\nhostname: testhost\nself_metrics:\n  interval: 1s\nhttp:\n  listen: 127.0.0.1:0\n\
+         storage:\n  schemas:\n    - {{name: all, pattern: '.*', retentions: ['1s:1h']}}\n\
+         dashboard_dirs: [{}]\n\
+         inputs:\n  system:\n    interval: 1s\n  carbon:\n    listen: 127.0.0.1:0\n  statsd:\n    listen: 127.0.0.1:0\n",
+        dir.path().join("data").display(),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/dashboards"),
+    );
+    Daemon::start(&dir.write("tally.yaml", &text))
+}
+
+/// The browser, once the pages can run: they import ui-core's `ui/panel.js`, which this branch
+/// does not have until the merge (then the tests skip with a message).
+fn browser() -> Option<Browser> {
+    let ui = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
+    let missing: Vec<&str> = ["panel.js", "stream.js", "scheduler.js"]
+        .into_iter()
+        .filter(|f| !ui.join(f).exists())
+        .collect();
+    if !missing.is_empty() {
+        eprintln!(
+            "SKIPPED: ui/{} (the drawing core, ui-core's) not merged yet",
+            missing.join(", ui/")
+        );
+        return None;
+    }
+    Browser::start()
+}
+
+fn url(d: &Daemon, hash: &str) -> String {
+    format!("http://{}/{hash}", d.http)
+}
+
+/// What every panel on the page holds: `[{targets, data}]` once all have data.
+const PANELS: &str = "const ps = (window.tally || {}).panels || [];
+    if (!window.tally || !window.tally.ready || !ps.length) return null;
+    if (ps.some(p => !Array.isArray(p.panel.data))) return null;
+    return ps.map(p => ({targets: p.opts.targets, data: p.panel.data}));";
+
+fn render_json(d: &Daemon, targets: &[Value], from: i64, until: i64) -> Value {
+    let mut q = format!("/render?format=json&from={from}&until={until}");
+    for t in targets {
+        let t = t.as_str().unwrap();
+        q.push_str("&target=");
+        q.push_str(&form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>());
+    }
+    d.get_json(&q)
+}
+
+/// Series as `[{target, datapoints: [[f64|null, ts]]}]` (JavaScript writes 2.0 as 2).
+fn as_render(data: &Value) -> Value {
+    let points = |s: &Value| -> Vec<Value> {
+        s["datapoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| json!([p[0].as_f64(), p[1].as_i64()]))
+            .collect()
+    };
+    Value::Array(
+        data.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| json!({"target": s["target"], "datapoints": points(s)}))
+            .collect(),
+    )
+}
+
+#[test]
+fn the_overview_draws_every_collector_with_renders_data_and_a_screenshot_shows_it() {
+    let dir = TestDir::new();
+    let d = daemon(&dir);
+    let Some(b) = browser() else { return };
+    // Two rounds at least, so rates exist; then a closed, fixed window.
+    d.wait_render(
+        "/render?target=servers.testhost.cpu.total.user&from=-60s",
+        |v| points(v, 0).len() >= 3,
+    );
+    let until = unix_now() - 2;
+    let from = until - 60;
+    b.goto(&url(
+        &d,
+        &format!("#/overview?from={from}&until={until}&live=0"),
+    ));
+    let panels = b.wait_for("overview panels with data", PANELS, WAIT);
+    let panels = panels.as_array().unwrap();
+    let inputs = d.get_json("/api/inputs");
+    for c in inputs["system"]["collectors"].as_array().unwrap() {
+        let prefix = format!("servers.testhost.{}", c.as_str().unwrap());
+        let found = d.get_json(&format!("/metrics/find?query={prefix}"));
+        if found.as_array().unwrap().is_empty() {
+            continue; // this host has nothing for it (no disks, no pressure …)
+        }
+        let panel = panels
+            .iter()
+            .find(|p| {
+                p["targets"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|t| t.as_str().unwrap().starts_with(&format!("{prefix}.")))
+            })
+            .unwrap_or_else(|| panic!("no panel for {prefix}"));
+        let want = render_json(&d, panel["targets"].as_array().unwrap(), from, until);
+        assert_eq!(
+            as_render(&panel["data"]),
+            as_render(&want),
+            "panel {:?} draws what /render answers",
+            panel["targets"]
+        );
+    }
+    let shot = b.screenshot("overview");
+    let rect = b.eval(
+        "const c = document.querySelector('.panel-host canvas'); const r = c.getBoundingClientRect();
+         return [r.left, r.top, r.width, r.height];",
+        json!([]),
+    );
+    assert!(
+        coloured_pixels(&shot, &rect) > 50,
+        "the first panel shows drawn data"
+    );
+}
+
+/// Pixels inside `rect` ([x, y, w, h] CSS pixels) whose colour is clearly not grey.
+fn coloured_pixels(png: &[u8], rect: &Value) -> usize {
+    let (w, h, rgba) = decode_png(png);
+    let r: Vec<u32> = rect
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap().max(0.0) as u32)
+        .collect();
+    let mut n = 0;
+    for y in r[1]..(r[1] + r[3]).min(h) {
+        for x in r[0]..(r[0] + r[2]).min(w) {
+            let i = ((y * w + x) * 4) as usize;
+            let (p, q, s) = (rgba[i], rgba[i + 1], rgba[i + 2]);
+            if p.max(q).max(s) - p.min(q).min(s) > 60 {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+#[test]
+fn the_target_editor_shows_the_servers_error_at_its_position() {
+    let dir = TestDir::new();
+    let d = daemon(&dir);
+    let Some(b) = browser() else { return };
+    b.goto(&url(&d, "#/explore"));
+    b.wait_for(
+        "the editor",
+        "return document.querySelector('.target-row.new input')",
+        WAIT,
+    );
+    let target = "sumSeries(a.b,,)";
+    b.eval(
+        "const i = document.querySelector('.target-row.new input'); i.focus(); i.value = arguments[0];
+         i.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', bubbles: true}));",
+        json!([target]),
+    );
+    let shown = b.wait_for(
+        "the error",
+        "const e = document.querySelector('.target-row.new .target-error[data-pos]');
+         return e && [e.dataset.pos, e.textContent];",
+        WAIT,
+    );
+    let (status, body) = d.get(&format!(
+        "/render?format=json&target={}",
+        form_urlencoded::byte_serialize(target.as_bytes()).collect::<String>()
+    ));
+    assert_eq!(status, 400);
+    assert!(body.contains("at char 14"), "{body}");
+    assert_eq!(shown[0], "14", "{shown}");
+    let text = shown[1].as_str().unwrap();
+    assert!(text.contains("expected an argument"), "{text}");
+    assert!(
+        text.contains(&format!("{target}\n{}^", " ".repeat(14))),
+        "caret under char 14: {text}"
+    );
+}
+
+#[test]
+fn the_view_dropdown_changes_the_numbers_as_render_does() {
+    let dir = TestDir::new();
+    let d = daemon(&dir);
+    let Some(b) = browser() else { return };
+    let statsd = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let lines: Vec<String> = (1..=100).map(|v| format!("ui.lat:{v}|ms")).collect();
+    statsd
+        .send_to(
+            lines.join("\n").as_bytes(),
+            d.statsd_udp.expect("statsd udp"),
+        )
+        .unwrap();
+    d.wait_render("/render?target=ui.lat:obvs&from=-60s", |v| {
+        points(v, 0).iter().map(|p| p.0).sum::<f64>() == 100.0
+    });
+    let (from, until) = (unix_now() - 60, unix_now() + 60);
+    b.goto(&url(
+        &d,
+        &format!("#/explore?target=ui.lat&from={from}&until={until}&live=0"),
+    ));
+    let avg = b.wait_for("the avg panel", PANELS, WAIT);
+    let want = |t: &str| render_json(&d, &[json!(t)], from, until);
+    assert_eq!(as_render(&avg[0]["data"]), as_render(&want("ui.lat")));
+    let options = b.wait_for(
+        "the view dropdown",
+        "const s = document.querySelector('.target-row select.view');
+         return s && [...s.options].map(o => o.value);",
+        WAIT,
+    );
+    assert!(
+        options.as_array().unwrap().contains(&json!("p99")),
+        "{options}"
+    );
+    assert!(!options.as_array().unwrap().contains(&json!("distinct")));
+    b.eval(
+        "const s = document.querySelector('.target-row select.view'); s.value = 'p99';
+         s.dispatchEvent(new Event('change'));",
+        json!([]),
+    );
+    let p99 = b.wait_for(
+        "the p99 panel",
+        &format!("if (!location.hash.includes('ui.lat%3Ap99')) return null; {PANELS}"),
+        WAIT,
+    );
+    assert_eq!(p99[0]["targets"], json!(["ui.lat:p99"]));
+    assert_eq!(as_render(&p99[0]["data"]), as_render(&want("ui.lat:p99")));
+    assert_ne!(p99[0]["data"], avg[0]["data"], "p99 is not the average");
+}
+
+#[test]
+fn events_are_listed_on_the_overview() {
+    let dir = TestDir::new();
+    let d = daemon(&dir);
+    let Some(b) = browser() else { return };
+    let (status, body) = d.post(
+        "/events/",
+        "application/json",
+        &json!({"what": "deploy v42", "tags": ["deploy"], "when": unix_now() - 30}).to_string(),
+    );
+    assert_eq!(status, 200, "{body}");
+    d.wait_render(
+        "/render?target=servers.testhost.cpu.total.user&from=-60s",
+        |v| !points(v, 0).is_empty(),
+    );
+    b.goto(&url(&d, "#/overview?from=-10min"));
+    b.wait_for(
+        "the event",
+        "const l = document.querySelector('ul.events'); return l && l.textContent.includes('deploy v42');",
+        WAIT,
+    );
+}
+
+#[test]
+#[ignore = "needs ui-core's panel.js (event markers): run with --ignored after the merge"]
+fn events_appear_as_markers_on_panels() {
+    let dir = TestDir::new();
+    let d = daemon(&dir);
+    let Some(b) = browser() else { return };
+    let when = unix_now() - 30;
+    d.post(
+        "/events/",
+        "application/json",
+        &json!({"what": "deploy v43", "tags": ["deploy"], "when": when}).to_string(),
+    );
+    b.goto(&url(&d, "#/overview?from=-10min"));
+    // ui-core's panel keeps the events it draws as `panel.events` ([{when, what}]).
+    let seen = b.wait_for(
+        "a marker",
+        "const ps = (window.tally || {}).panels || [];
+         return ps.some(p => (p.panel.events || []).some(e => e.what === 'deploy v43'));",
+        WAIT,
+    );
+    assert_eq!(seen, json!(true));
+}
+
+#[test]
+#[ignore = "needs ui-core's panel.js (drag zoom) and the live /stream: run with --ignored after the merge"]
+fn zoom_while_live_then_back_to_live() {
+    let dir = TestDir::new();
+    let d = daemon(&dir);
+    let Some(b) = browser() else { return };
+    b.goto(&url(
+        &d,
+        "#/explore?target=servers.testhost.cpu.total.user&from=-5min&live=1",
+    ));
+    b.wait_for("the panel", PANELS, WAIT);
+    let r = b.eval(
+        "const r = document.querySelector('.panel-host canvas').getBoundingClientRect();
+         return [Math.round(r.left + r.width * 0.3), Math.round(r.left + r.width * 0.6), Math.round(r.top + r.height / 2)];",
+        json!([]),
+    );
+    let (x0, x1, y) = (
+        r[0].as_i64().unwrap(),
+        r[1].as_i64().unwrap(),
+        r[2].as_i64().unwrap(),
+    );
+    b.actions(json!([{"type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"}, "actions": [
+        {"type": "pointerMove", "x": x0, "y": y}, {"type": "pointerDown", "button": 0},
+        {"type": "pointerMove", "x": x1, "y": y, "duration": 200}, {"type": "pointerUp", "button": 0}]}]));
+    b.wait_for(
+        "the zoomed range in the URL, not live",
+        "return location.hash.includes('live=0') && !location.hash.includes('from=-5min');",
+        WAIT,
+    );
+    b.actions(json!([{"type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"}, "actions": [
+        {"type": "pointerMove", "x": x0, "y": y},
+        {"type": "pointerDown", "button": 0}, {"type": "pointerUp", "button": 0},
+        {"type": "pointerDown", "button": 0}, {"type": "pointerUp", "button": 0}]}]));
+    b.wait_for(
+        "live again",
+        "return location.hash.includes('live=1');",
+        WAIT,
+    );
+}
+
+#[test]
+#[ignore = "needs ui-core's stream.js and the live /stream: run with --ignored after the merge"]
+fn a_hidden_tab_closes_its_stream_and_reopens_it() {
+    let dir = TestDir::new();
+    let d = daemon(&dir);
+    let Some(b) = browser() else { return };
+    // Every EventSource the page opens or closes, with the tab's visibility at that time.
+    b.cdp(
+        "Page.addScriptToEvaluateOnNewDocument",
+        json!({"source": "(() => { const E = window.EventSource; window.__es = [];
+            window.EventSource = class extends E {
+              constructor(...a) { super(...a); window.__es.push(['open', document.visibilityState]); }
+              close() { window.__es.push(['close', document.visibilityState]); super.close(); } }; })();"}),
+    );
+    b.goto(&url(&d, "#/overview?from=-5min&live=1"));
+    b.wait_for("a stream", "return window.__es.length > 0;", WAIT);
+    let first = b.new_tab();
+    std::thread::sleep(Duration::from_secs(3));
+    b.switch_to(&first);
+    b.cdp("Page.bringToFront", json!({}));
+    let log = b.wait_for(
+        "closed while hidden, opened again",
+        "const l = window.__es; const c = l.findIndex(e => e[0] === 'close' && e[1] === 'hidden');
+         return c >= 0 && l.slice(c).some(e => e[0] === 'open') && l;",
+        WAIT,
+    );
+    assert!(log.as_array().unwrap().len() >= 3, "{log}");
+}
+
+#[test]
+fn a_live_panel_screenshot_shows_data() {
+    let dir = TestDir::new();
+    let d = daemon(&dir);
+    let Some(b) = browser() else { return };
+    d.wait_render(
+        "/render?target=servers.testhost.loadavg.01&from=-60s",
+        |v| points(v, 0).len() >= 2,
+    );
+    b.goto(&url(
+        &d,
+        "#/explore?target=servers.testhost.cpu.total.*&from=-2min&live=1",
+    ));
+    b.wait_for("the live panel", PANELS, WAIT);
+    std::thread::sleep(Duration::from_secs(3));
+    let shot = b.screenshot("live-panel");
+    let rect = b.eval(
+        "const r = document.querySelector('.panel-host canvas').getBoundingClientRect();
+         return [r.left + r.width / 2, r.top, r.width / 2, r.height];",
+        json!([]),
+    );
+    assert!(
+        coloured_pixels(&shot, &rect) > 20,
+        "the newest half of the live panel shows drawn data"
+    );
+}
