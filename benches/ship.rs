@@ -88,13 +88,16 @@ fn formats(c: &mut Criterion) {
     g.bench_function("tally_1000_buckets", |b| {
         b.iter(|| tally::ship::tally::encode(7, black_box(&recs)))
     });
-    let labels = tally::ship::remote_write::Labels {
+    // `naming: views` (per-slot names), as before the prometheus naming existed.
+    let namer = tally::ship::remote_write::Namer {
         extra: vec![("job".into(), "tally".into())],
-        path_label: None,
+        ..Default::default()
     };
+    let totals = tally::ship::remote_write::Totals::new(1_000_000);
     g.bench_function("remote_write_1000_buckets", |b| {
         b.iter(|| {
-            let req = tally::ship::remote_write::request(black_box(&recs), &naming, &labels);
+            let (req, _) =
+                tally::ship::remote_write::request(black_box(&recs), &naming, &namer, &totals);
             tally::ship::remote_write::encode(&req)
         })
     });
