@@ -212,10 +212,21 @@ fn retry_after_basic_auth_headers_and_the_cause_of_a_failure() {
         assert!(s.head.contains("x-scope-orgid: team-a") || s.head.contains("X-Scope-OrgID: team-a"), "{}", s.head);
     }
     // The causes of a failure are in its log line, for both HTTP output types.
-    for name in ["nowhere", "nocentral"] {
-        let line = host
-            .wait_log(&format!("\"output\":\"{name}\""), Duration::from_secs(10))
-            .unwrap_or_default();
+    // (wait_log consumes the lines before the one it finds: read them all here.)
+    let mut failed: BTreeMap<&str, String> = BTreeMap::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while failed.len() < 2 && Instant::now() < deadline {
+        let Some(line) = host.wait_log("Delivery failed", Duration::from_secs(5)) else {
+            continue;
+        };
+        for name in ["nowhere", "nocentral"] {
+            if line.contains(&format!("\"output\":\"{name}\"")) {
+                failed.insert(name, line.clone());
+            }
+        }
+    }
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    for line in failed.values() {
         assert!(line.contains("Connection refused"), "{line}");
     }
 }
