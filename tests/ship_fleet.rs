@@ -68,13 +68,14 @@ fn two_hosts_into_one_prometheus_sum_by_host() {
     let mut want: Vec<BTreeMap<i64, f64>> = Vec::new();
     for (h, name) in hosts.iter().zip(["web1", "web2"]) {
         let mut total = 0.0;
-        let running: BTreeMap<i64, f64> = render(h.http, &format!("servers.{name}.app.hits:sum"), "-10min")
-            .into_iter()
-            .map(|(v, t)| {
-                total += v;
-                (t, total)
-            })
-            .collect();
+        let running: BTreeMap<i64, f64> =
+            render(h.http, &format!("servers.{name}.app.hits:sum"), "-10min")
+                .into_iter()
+                .map(|(v, t)| {
+                    total += v;
+                    (t, total)
+                })
+                .collect();
         assert!(running.len() >= 4, "{name}: {running:?}");
         want.push(running);
     }
@@ -91,9 +92,8 @@ fn two_hosts_into_one_prometheus_sum_by_host() {
         let (&t0, _) = want.iter().nth(1).unwrap();
         let (&t1, _) = want.iter().next_back().unwrap();
         let at = |t| by_host(prom.addr, "sum by (host) (app_hits_total)", t)[&name.to_string()];
-        let path = format!(
-            "/render?target=servers.{name}.app.hits:sum&from={t0}&until={t1}&format=json"
-        );
+        let path =
+            format!("/render?target=servers.{name}.app.hits:sum&from={t0}&until={t1}&format=json");
         let (status, body) = crate::util::http(h.http, "GET", &path, "", "");
         assert_eq!(status, 200, "{body}");
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -112,9 +112,11 @@ fn two_hosts_into_one_prometheus_sum_by_host() {
     assert_eq!(rates.len(), 2, "{rates:?}");
     assert!(rates.values().all(|&r| r > 0.0), "{rates:?}");
     // tally's own series: one per host, nothing refused anywhere.
-    wait_until("self-metrics of both hosts", Duration::from_secs(20), || {
-        by_host(prom.addr, "tally_store_series", now).len() == 2
-    });
+    wait_until(
+        "self-metrics of both hosts",
+        Duration::from_secs(20),
+        || by_host(prom.addr, "tally_store_series", now).len() == 2,
+    );
     let log = prom.log();
     assert!(
         !log.contains("duplicate sample") && !log.contains("Out of order"),
@@ -165,13 +167,20 @@ fn tiny_server(answers: Vec<&'static str>) -> (SocketAddr, Arc<Mutex<Vec<Seen>>>
                 }
                 let len: usize = head
                     .lines()
-                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
                     .unwrap_or(0);
                 let mut body = vec![0; len];
                 reader.read_exact(&mut body).unwrap();
                 let n = {
                     let mut s = log.lock().unwrap();
-                    s.push(Seen { at: Instant::now(), head });
+                    s.push(Seen {
+                        at: Instant::now(),
+                        head,
+                    });
                     s.len()
                 };
                 let answer = answers[(n - 1).min(answers.len() - 1)];
@@ -208,8 +217,16 @@ fn retry_after_basic_auth_headers_and_the_cause_of_a_failure() {
     for s in seen.iter() {
         let head = s.head.to_ascii_lowercase();
         // base64("fleet:pa:ss")
-        assert!(head.contains("authorization: basic zmxlzxq6cge6c3m="), "{}", s.head);
-        assert!(s.head.contains("x-scope-orgid: team-a") || s.head.contains("X-Scope-OrgID: team-a"), "{}", s.head);
+        assert!(
+            head.contains("authorization: basic zmxlzxq6cge6c3m="),
+            "{}",
+            s.head
+        );
+        assert!(
+            s.head.contains("x-scope-orgid: team-a") || s.head.contains("X-Scope-OrgID: team-a"),
+            "{}",
+            s.head
+        );
     }
     // The causes of a failure are in its log line, for both HTTP output types.
     // (wait_log consumes the lines before the one it finds: read them all here.)
@@ -244,14 +261,28 @@ fn certificates(dir: &Path) -> Option<()> {
         assert!(st.success(), "{args}");
     };
     let ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
-    run(&format!("openssl req -x509 {ec} -keyout ca.key -out ca.pem -days 2 -subj /CN=tally-test-ca"));
+    run(&format!(
+        "openssl req -x509 {ec} -keyout ca.key -out ca.pem -days 2 -subj /CN=tally-test-ca"
+    ));
     for (name, cn, ext) in [
-        ("server", "tally-test.example", "subjectAltName=DNS:tally-test.example\nextendedKeyUsage=serverAuth"),
+        (
+            "server",
+            "tally-test.example",
+            "subjectAltName=DNS:tally-test.example\nextendedKeyUsage=serverAuth",
+        ),
         ("client", "tally-client", "extendedKeyUsage=clientAuth"),
     ] {
-        std::fs::write(dir.join(format!("{name}.ext")), format!("basicConstraints=CA:FALSE\n{ext}\n")).unwrap();
-        run(&format!("openssl req {ec} -keyout {name}.key -out {name}.csr -subj /CN={cn}"));
-        run(&format!("openssl x509 -req -in {name}.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out {name}.pem -days 2 -extfile {name}.ext"));
+        std::fs::write(
+            dir.join(format!("{name}.ext")),
+            format!("basicConstraints=CA:FALSE\n{ext}\n"),
+        )
+        .unwrap();
+        run(&format!(
+            "openssl req {ec} -keyout {name}.key -out {name}.csr -subj /CN={cn}"
+        ));
+        run(&format!(
+            "openssl x509 -req -in {name}.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out {name}.pem -days 2 -extfile {name}.ext"
+        ));
     }
     Some(())
 }
@@ -312,10 +343,20 @@ fn tls_with_a_ca_file_a_client_certificate_and_a_server_name() {
     let query = urlencode("sum(ship_tls_total)");
     wait_until("prometheus has the total", Duration::from_secs(20), || {
         let out = std::process::Command::new("curl")
-            .args(["-s", "--cacert", &p("ca.pem"), "--cert", &p("client.pem"), "--key", &p("client.key")])
+            .args([
+                "-s",
+                "--cacert",
+                &p("ca.pem"),
+                "--cert",
+                &p("client.pem"),
+                "--key",
+                &p("client.key"),
+            ])
             .arg("--resolve")
             .arg(format!("tally-test.example:{port}:127.0.0.1"))
-            .arg(format!("https://tally-test.example:{port}/api/v1/query?query={query}"))
+            .arg(format!(
+                "https://tally-test.example:{port}/api/v1/query?query={query}"
+            ))
             .output()
             .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
@@ -344,7 +385,10 @@ fn a_tally_output_spreads_series_over_two_centrals() {
             Daemon::start(&dir.write(&format!("central{i}.yaml"), &text))
         })
         .collect();
-    let urls: Vec<String> = ports.iter().map(|p| format!("'http://127.0.0.1:{p}'")).collect();
+    let urls: Vec<String> = ports
+        .iter()
+        .map(|p| format!("'http://127.0.0.1:{p}'"))
+        .collect();
     let outputs = format!(
         "  - {{ type: tally, urls: [{}], mode: consistent_hash, grace: 1s }}\n",
         urls.join(", ")
@@ -352,7 +396,10 @@ fn a_tally_output_spreads_series_over_two_centrals() {
     let host = Daemon::start(&fleet_config(&dir, "web1", &outputs));
     let names: Vec<String> = (0..12).map(|i| format!("app.s{i}")).collect();
     for round in 0..8 {
-        let lines: String = names.iter().map(|n| format!("{n} {} -1\n", round + 1)).collect();
+        let lines: String = names
+            .iter()
+            .map(|n| format!("{n} {} -1\n", round + 1))
+            .collect();
         host.send_carbon(&lines);
         std::thread::sleep(Duration::from_millis(250));
     }
@@ -371,14 +418,25 @@ fn a_tally_output_spreads_series_over_two_centrals() {
         assert_eq!(want, 36.0, "{n}");
         let home = ring.node(n).unwrap();
         per_central[home] += 1;
-        wait_until(&format!("{n} on central {home}"), Duration::from_secs(20), || {
-            sum_of(centrals[home].http, &format!("{n}:sum"), "-10min") == want
-        });
-        assert!(render(centrals[1 - home].http, &format!("{n}:sum"), "-10min").is_empty(), "{n} only on its own central");
+        wait_until(
+            &format!("{n} on central {home}"),
+            Duration::from_secs(20),
+            || sum_of(centrals[home].http, &format!("{n}:sum"), "-10min") == want,
+        );
+        assert!(
+            render(centrals[1 - home].http, &format!("{n}:sum"), "-10min").is_empty(),
+            "{n} only on its own central"
+        );
     }
     assert!(per_central.iter().all(|&c| c > 0), "{per_central:?}");
     // tally's own series arrive under the host's name.
-    wait_until("self-metrics under servers.web1", Duration::from_secs(20), || {
-        centrals.iter().any(|c| !render(c.http, "servers.web1.tally.store.series", "-10min").is_empty())
-    });
+    wait_until(
+        "self-metrics under servers.web1",
+        Duration::from_secs(20),
+        || {
+            centrals
+                .iter()
+                .any(|c| !render(c.http, "servers.web1.tally.store.series", "-10min").is_empty())
+        },
+    );
 }

@@ -264,11 +264,7 @@ impl Naming {
 }
 
 /// Checks every output; names must be unique.
-pub(super) fn validate(
-    list: Vec<OutputFile>,
-    hostname: &str,
-    p: &mut Problems<'_>,
-) -> Vec<Output> {
+pub(super) fn validate(list: Vec<OutputFile>, hostname: &str, p: &mut Problems<'_>) -> Vec<Output> {
     let mut out: Vec<Output> = Vec::new();
     let mut per_type: BTreeMap<String, usize> = BTreeMap::new();
     for o in list {
@@ -475,7 +471,10 @@ fn validate_one(
         },
     };
     // A prefix holding the host names tally's own series too.
-    let host_in_prefix = o.prefix.as_ref().is_some_and(|s| s.value.contains("{host}"));
+    let host_in_prefix = o
+        .prefix
+        .as_ref()
+        .is_some_and(|s| s.value.contains("{host}"));
     Some(Output::Spooled(Spooled {
         name,
         host: hostname.to_string(),
@@ -490,4 +489,3 @@ fn validate_one(
         target,
     }))
 }
-

@@ -29,8 +29,16 @@ pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 
 /// How long a 429 or 503 asks to wait: `Retry-After` in seconds or as an HTTP date, at most
 /// `max`.
-pub fn retry_after(headers: &reqwest::header::HeaderMap, now: i64, max: Duration) -> Option<Duration> {
-    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+pub fn retry_after(
+    headers: &reqwest::header::HeaderMap,
+    now: i64,
+    max: Duration,
+) -> Option<Duration> {
+    let v = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     let secs = match v.parse::<u64>() {
         Ok(s) => s,
         Err(_) => {
@@ -68,9 +76,8 @@ impl reqwest::dns::Resolve for Rename {
             name.as_str().to_string()
         };
         Box::pin(async move {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
         })
     }
@@ -109,11 +116,16 @@ pub fn build(
         let mut host = None;
         for u in &mut out {
             let mut url = reqwest::Url::parse(u).map_err(|e| format!("{u}: {e}"))?;
-            let h = url.host_str().unwrap_or_default().trim_matches(['[', ']']).to_string();
+            let h = url
+                .host_str()
+                .unwrap_or_default()
+                .trim_matches(['[', ']'])
+                .to_string();
             if host.as_ref().is_some_and(|x| *x != h) {
                 return Err("server_name needs every url on one host".into());
             }
-            url.set_host(Some(name)).map_err(|e| format!("server_name {name}: {e}"))?;
+            url.set_host(Some(name))
+                .map_err(|e| format!("server_name {name}: {e}"))?;
             *u = url.as_str().trim_end_matches('/').to_string();
             host = Some(h);
         }
@@ -153,7 +165,10 @@ mod tests {
         assert_eq!(retry_after(&h, 0, max), Some(Duration::from_secs(7)));
         h.insert("retry-after", "99999".parse().unwrap());
         assert_eq!(retry_after(&h, 0, max), Some(max));
-        h.insert("retry-after", "Sun, 06 Nov 1994 08:49:37 GMT".parse().unwrap());
+        h.insert(
+            "retry-after",
+            "Sun, 06 Nov 1994 08:49:37 GMT".parse().unwrap(),
+        );
         assert_eq!(
             retry_after(&h, 784111777 - 20, max),
             Some(Duration::from_secs(20))

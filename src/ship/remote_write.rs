@@ -87,7 +87,13 @@ struct Builder<'a> {
 impl Builder<'_> {
     /// The sorted label set of a number: lowest precedence first, then deduplicated keeping
     /// the last of each name.
-    fn labels(&self, series: &Series, name: String, path: &str, mapped: &[(String, String)]) -> Vec<Label> {
+    fn labels(
+        &self,
+        series: &Series,
+        name: String,
+        path: &str,
+        mapped: &[(String, String)],
+    ) -> Vec<Label> {
         let n = &self.namer;
         let mut ls = Vec::with_capacity(mapped.len() + n.extra.len() + 4);
         let mut push = |name: &str, value: &str| {
@@ -124,7 +130,8 @@ impl Builder<'_> {
     }
 
     fn gauge(&mut self, labels: Vec<Label>, start: i64, value: f64) {
-        self.samples.push((labels, start.saturating_mul(1000), value));
+        self.samples
+            .push((labels, start.saturating_mul(1000), value));
     }
 
     /// A running total: what was acknowledged before plus this batch so far.
@@ -140,30 +147,46 @@ impl Builder<'_> {
                 t
             }
         };
-        self.samples.push((labels, start.saturating_mul(1000), total));
+        self.samples
+            .push((labels, start.saturating_mul(1000), total));
     }
 
     /// `naming: views`: one name per view, per slot.
     fn views(&mut self, naming: &Naming, e: &super::record::Entry, start: i64, bucket: &Bucket) {
         let mut points = Vec::new();
-        super::naming::each_point(naming, &e.series, e.kind, e.resolution, bucket, |path, value| {
-            points.push((path.to_string(), value));
-        });
+        super::naming::each_point(
+            naming,
+            &e.series,
+            e.kind,
+            e.resolution,
+            bucket,
+            |path, value| {
+                points.push((path.to_string(), value));
+            },
+        );
         for (path, value) in points {
-            let (name, mapped) = mapping::apply(&self.namer.mappings, &path).unwrap_or_else(|| (path.clone(), Vec::new()));
+            let (name, mapped) = mapping::apply(&self.namer.mappings, &path)
+                .unwrap_or_else(|| (path.clone(), Vec::new()));
             let ls = self.labels(&e.series, metric_name(&name), &path, &mapped);
             self.gauge(ls, start, value);
         }
     }
 
     /// `naming: prometheus`.
-    fn prometheus(&mut self, naming: &Naming, e: &super::record::Entry, start: i64, bucket: &Bucket) {
+    fn prometheus(
+        &mut self,
+        naming: &Naming,
+        e: &super::record::Entry,
+        start: i64,
+        bucket: &Bucket,
+    ) {
         let path = if naming.prefix.is_empty() {
             e.series.path().to_string()
         } else {
             format!("{}.{}", naming.prefix, e.series.path())
         };
-        let (name, mapped) = mapping::apply(&self.namer.mappings, &path).unwrap_or_else(|| (path.clone(), Vec::new()));
+        let (name, mapped) = mapping::apply(&self.namer.mappings, &path)
+            .unwrap_or_else(|| (path.clone(), Vec::new()));
         let name = metric_name(&name);
         let value = |v: View| v.value(bucket, e.resolution).filter(|x| x.is_finite());
         let with = |suffix: &str| {
@@ -204,7 +227,11 @@ impl Builder<'_> {
             Kind::Gauge | Kind::Set => {
                 let views = &naming.views[usize::from(e.kind.code())];
                 let default_set = e.kind == Kind::Set && *views == Naming::default_views()[3];
-                let list = if default_set { vec![(String::new(), View::Distinct)] } else { views.clone() };
+                let list = if default_set {
+                    vec![(String::new(), View::Distinct)]
+                } else {
+                    views.clone()
+                };
                 for (suffix, view) in list {
                     if let Some(v) = value(view) {
                         let ls = self.labels(&e.series, with(&suffix), &path, &mapped);

@@ -1,7 +1,8 @@
 //! The sender of one output: reads its spool in order, delivers a batch, acknowledges it, and
 //! on failure retries the same batch with exponential backoff and jitter (100 ms doubling to
-//! 30 s). tally and remote_write: connection errors, timeouts, 5xx, 408 and 429 are retried;
-//! any other 4xx means the remote will never take the batch. A refused batch of several
+//! 30 s), or longer when a 429 or 503 says so in `Retry-After`. tally and remote_write:
+//! connection errors, timeouts, 5xx, 408 and 429 are retried; any other 4xx means the remote
+//! will never take the batch. Failures are logged with their cause chain (`client::chain`). A refused batch of several
 //! records is sent again one record at a time, and only the records refused alone are dropped
 //! and counted: a remote refuses a whole request for one bad part (Prometheus rolls back a
 //! request with one out-of-order sample, which is what a batch resent after a crash between
@@ -157,9 +158,12 @@ async fn deliver(client: &mut Client, epoch: u64, batch: &mut Pending) -> Result
             self_prefix,
         } => {
             let (bodies, done) = batch.parts.get_or_insert_with(|| {
-                let split = super::tally::split(&batch.records, self_prefix.as_deref(), |s| {
-                    ring.node(s).unwrap_or(0)
-                }, urls.len());
+                let split = super::tally::split(
+                    &batch.records,
+                    self_prefix.as_deref(),
+                    |s| ring.node(s).unwrap_or(0),
+                    urls.len(),
+                );
                 let done = split.iter().map(Option::is_none).collect();
                 let bodies = split
                     .into_iter()

@@ -68,7 +68,11 @@ pub fn split(
             .collect();
         for e in &rec.entries {
             let series = own_name(&e.series, self_prefix).unwrap_or_else(|| e.series.clone());
-            let i = if out.len() == 1 { 0 } else { route(series.as_str()).min(out.len() - 1) };
+            let i = if out.len() == 1 {
+                0
+            } else {
+                route(series.as_str()).min(out.len() - 1)
+            };
             parts[i].entries.push(Entry {
                 series,
                 kind: e.kind,

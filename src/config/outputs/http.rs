@@ -86,7 +86,10 @@ pub(super) fn validate(
                 .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
                 .unwrap_or_default(),
             _ => {
-                p.at(&b.username, "basic_auth needs password or password_file (one of them)");
+                p.at(
+                    &b.username,
+                    "basic_auth needs password or password_file (one of them)",
+                );
                 String::new()
             }
         };
@@ -108,11 +111,20 @@ pub(super) fn validate(
         } else if RESERVED.contains(&name.to_ascii_lowercase().as_str()) {
             p.at(
                 value,
-                format!("header {name:?} is set by tally (use token or basic_auth for Authorization)"),
+                format!(
+                    "header {name:?} is set by tally (use token or basic_auth for Authorization)"
+                ),
             );
         }
-        if value.value.bytes().any(|c| c.is_ascii_control() && c != b'\t') {
-            p.at(value, format!("header {name:?}: control characters in its value"));
+        if value
+            .value
+            .bytes()
+            .any(|c| c.is_ascii_control() && c != b'\t')
+        {
+            p.at(
+                value,
+                format!("header {name:?}: control characters in its value"),
+            );
         }
         out.headers.push((name.clone(), value.value.clone()));
     }

@@ -115,10 +115,7 @@ fn expand(template: &str, caps: &regex::Captures<'_>) -> String {
                 let end = inner.find('}').unwrap_or(inner.len());
                 (inner[..end].parse::<usize>().unwrap_or(0), end + 2)
             }
-            None => (
-                after.get(..1).and_then(|d| d.parse().ok()).unwrap_or(0),
-                1,
-            ),
+            None => (after.get(..1).and_then(|d| d.parse().ok()).unwrap_or(0), 1),
         };
         out.push_str(caps.get(n).map_or("", |m| m.as_str()));
         rest = after.get(used..).unwrap_or("");
@@ -188,10 +185,16 @@ pub(super) fn validate(
             .collect();
         for (k, v) in m.labels.iter().flatten() {
             if !super::valid_label_name(k) {
-                p.at(v, format!("label {k:?} is not a valid Prometheus label name"));
+                p.at(
+                    v,
+                    format!("label {k:?} is not a valid Prometheus label name"),
+                );
             }
         }
-        let pairs: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let pairs: Vec<(&str, &str)> = labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let name = m.name.value.replace("{host}", hostname);
         if name.is_empty() {
             p.at(&m.name, "a mapping needs a name");
@@ -235,21 +238,31 @@ mod tests {
                 &[("host", "$1"), ("cpu", "${2}")],
             )
             .unwrap(),
-            Mapping::new("app-*.requests.**", "requests", &[("app", "$1"), ("what", "$2")])
-                .unwrap(),
+            Mapping::new(
+                "app-*.requests.**",
+                "requests",
+                &[("app", "$1"), ("what", "$2")],
+            )
+            .unwrap(),
             Mapping::new("servers.*.**", "$2", &[("host", "$1")]).unwrap(),
         ];
         let got = apply(&rules, "servers.web1.cpu.total.user").unwrap();
         assert_eq!(got.0, "cpu_user");
         assert_eq!(
             got.1,
-            [("cpu".into(), "total".into()), ("host".into(), "web1".into())]
+            [
+                ("cpu".into(), "total".into()),
+                ("host".into(), "web1".into())
+            ]
         );
         let got = apply(&rules, "app-shop.requests.http.200").unwrap();
         assert_eq!(got.0, "requests");
         assert_eq!(
             got.1,
-            [("app".into(), "shop".into()), ("what".into(), "http.200".into())]
+            [
+                ("app".into(), "shop".into()),
+                ("what".into(), "http.200".into())
+            ]
         );
         // `*` stays inside a node; the third rule takes it.
         assert_eq!(
@@ -266,10 +279,26 @@ mod tests {
 
     #[test]
     fn bad_rules_say_why() {
-        assert!(Mapping::new("a..b", "x", &[]).unwrap_err().contains("empty node"));
-        assert!(Mapping::new("a.*", "$2", &[]).unwrap_err().contains("captures 1"));
-        assert!(Mapping::new("a.**x", "x", &[]).unwrap_err().contains("node of its own"));
-        assert!(Mapping::new("a.*", "${1", &[]).unwrap_err().contains("unclosed"));
+        assert!(
+            Mapping::new("a..b", "x", &[])
+                .unwrap_err()
+                .contains("empty node")
+        );
+        assert!(
+            Mapping::new("a.*", "$2", &[])
+                .unwrap_err()
+                .contains("captures 1")
+        );
+        assert!(
+            Mapping::new("a.**x", "x", &[])
+                .unwrap_err()
+                .contains("node of its own")
+        );
+        assert!(
+            Mapping::new("a.*", "${1", &[])
+                .unwrap_err()
+                .contains("unclosed")
+        );
         assert!(Mapping::new("a.*", "$0", &[]).is_err());
     }
 }

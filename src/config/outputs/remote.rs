@@ -70,9 +70,7 @@ pub(super) fn remote_write(o: &OutputFile, hostname: &str, p: &mut Problems<'_>)
             true
         }
     };
-    if prometheus
-        && let Some(views) = &o.views
-    {
+    if prometheus && let Some(views) = &o.views {
         for (kind, list) in views {
             if matches!(kind.as_str(), "counter" | "timer") {
                 let at = list.first().map_or(&o.kind, |s| s);
@@ -98,7 +96,10 @@ pub(super) fn remote_write(o: &OutputFile, hostname: &str, p: &mut Problems<'_>)
     let mut labels = Vec::new();
     for (k, v) in o.labels.iter().flatten() {
         if !valid_label_name(k) {
-            p.at(v, format!("label {k:?} is not a valid Prometheus label name"));
+            p.at(
+                v,
+                format!("label {k:?} is not a valid Prometheus label name"),
+            );
         }
         labels.push((k.clone(), v.value.replace("{host}", hostname)));
     }

@@ -113,7 +113,11 @@ fn fleet_keys_are_read_and_host_expanded() {
     let pw = dir.path().join("pw");
     std::fs::write(&pw, "s3cret\n").unwrap();
     let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n").unwrap();
+    std::fs::write(
+        &ca,
+        "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
     let yaml = format!(
         "hostname: web4\noutputs:\n  - type: remote_write\n    url: https://prom:9090/api/v1/write\n    prefix: 'servers.{{host}}'\n    labels: {{ job: tally, node: '{{host}}' }}\n    basic_auth: {{ username: u, password_file: '{}' }}\n    headers: {{ X-Scope-OrgID: team-a }}\n    tls: {{ ca_file: '{}', server_name: prom.example }}\n    mappings:\n      - {{ match: 'servers.*.cpu.*.*', name: 'cpu_$3', labels: {{ host: '$1', cpu: '$2' }} }}\n    quantiles: [0.5, 0.999]\n  - type: tally\n    urls: ['http://c1:8080', 'http://c2:8080/']\n    mode: consistent_hash\n  - {{ type: carbon, destinations: ['a:1'], prefix: 'hosts.{{host}}' }}\n",
         pw.display(),
@@ -137,7 +141,10 @@ fn fleet_keys_are_read_and_host_expanded() {
     assert_eq!(naming.prefix, "servers.web4");
     assert_eq!(
         labels,
-        &[("job".into(), "tally".into()), ("node".into(), "web4".into())]
+        &[
+            ("job".into(), "tally".into()),
+            ("node".into(), "web4".into())
+        ]
     );
     assert_eq!(http.basic_auth, Some(("u".into(), "s3cret".into())));
     assert_eq!(http.headers, [("X-Scope-OrgID".into(), "team-a".into())]);

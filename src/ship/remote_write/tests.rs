@@ -141,7 +141,12 @@ fn the_default_mapping_puts_the_host_in_a_label_and_own_series_get_ours() {
             "__name__=web_load,host=db2",
         ]
     );
-    let (req, _) = request(&records[1..2], &views_naming(), &prometheus(), &Totals::new(10));
+    let (req, _) = request(
+        &records[1..2],
+        &views_naming(),
+        &prometheus(),
+        &Totals::new(10),
+    );
     assert_eq!(flat(&req)[0].0, "__name__=tally_store_series,host=web9");
 }
 
@@ -164,7 +169,12 @@ fn counters_are_running_totals_that_move_only_when_taken() {
     assert_eq!(flat(&next)[0].1, [(30_000, 10.0)]);
     totals.commit(running);
     // A new sender (tally restarted) starts from 0: a reset for rate().
-    let (fresh, _) = request(&[c(4, 40, 1.0)], &views_naming(), &prometheus(), &Totals::new(10));
+    let (fresh, _) = request(
+        &[c(4, 40, 1.0)],
+        &views_naming(),
+        &prometheus(),
+        &Totals::new(10),
+    );
     assert_eq!(flat(&fresh)[0].1, [(40_000, 1.0)]);
 }
 
