@@ -104,7 +104,7 @@ fn formats(c: &mut Criterion) {
     g.bench_function("carbon_1000_buckets", |b| {
         b.iter(|| {
             let mut out = vec![Vec::new()];
-            tally::ship::plaintext::lines(black_box(&recs), &naming, |_| 0, &mut out);
+            tally::ship::plaintext::lines(black_box(&recs), &naming, None, |_| 0, &mut out);
             out
         })
     });

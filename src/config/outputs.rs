@@ -103,6 +103,8 @@ pub struct OutputFile {
 }
 
 /// A validated output.
+// One per configured output, never many in a collection: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
     /// etsy statsd's flush of the StatsD input, as Graphite lines.
@@ -179,6 +181,8 @@ pub struct Spooled {
     pub timeout_secs: u64,
 }
 
+// One per configured output (see `Output`).
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Target {
     Tally {

@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// How an output talks to its remote.
+// One per output, owned by its sender task: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Client {
     Tally {
         http: reqwest::Client,

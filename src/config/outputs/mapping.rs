@@ -78,8 +78,8 @@ fn highest_ref(template: &str) -> Result<usize, String> {
         let (digits, used) = if let Some(inner) = after.strip_prefix('{') {
             let end = inner.find('}').ok_or("unclosed ${")?;
             (&inner[..end], end + 2)
-        } else if after.starts_with('$') {
-            rest = &after[1..];
+        } else if let Some(tail) = after.strip_prefix('$') {
+            rest = tail;
             continue;
         } else {
             let end = after
