@@ -100,13 +100,31 @@ fn two_hosts_into_one_prometheus_sum_by_host() {
         let range: f64 = crate::util::points(&v, 0).iter().map(|p| p.0).sum();
         assert!(range > 0.0);
         assert_eq!(at(t1) - at(t0), range, "{name}: increase over ({t0}, {t1}]");
+        // Prometheus 2's ranges are closed, [t0, t1]: with samples at both ends rate() and
+        // increase() do not extrapolate, and equal /render's sum over (t0, t1].
+        let d = t1 - t0;
+        let inc = by_host(
+            prom.addr,
+            &format!("sum by (host) (increase(app_hits_total[{d}s]))"),
+            t1,
+        )[&name.to_string()];
+        assert_eq!(inc, range, "{name}: increase()");
+        let rate = by_host(
+            prom.addr,
+            &format!("sum by (host) (rate(app_hits_total[{d}s]))"),
+            t1,
+        )[&name.to_string()];
+        assert!(
+            (rate * d as f64 - range).abs() <= range * 1e-12,
+            "{name}: rate() {rate} over {d}s vs {range}"
+        );
         assert_eq!(
             at(t1),
             sum_of(h.http, &format!("servers.{name}.app.hits:sum"), "-10min"),
             "{name}: the total"
         );
     }
-    // rate() sees both hosts apart.
+    // rate() over the last minute sees both hosts apart.
     let now = crate::util::unix_now();
     let rates = by_host(prom.addr, "sum by (host) (rate(app_hits_total[1m]))", now);
     assert_eq!(rates.len(), 2, "{rates:?}");
@@ -439,4 +457,64 @@ fn a_tally_output_spreads_series_over_two_centrals() {
                 .any(|c| !render(c.http, "servers.web1.tally.store.series", "-10min").is_empty())
         },
     );
+}
+
+/// A restart starts the running totals again from 0: Prometheus sees one reset, and
+/// increase() over the whole time still equals what tally's /render says.
+#[test]
+fn a_restart_is_a_counter_reset_that_increase_reads_right() {
+    let dir = TestDir::new();
+    let Some(prom) = prometheus(&dir) else {
+        return;
+    };
+    let output = format!(
+        "  - {{ type: remote_write, name: prom, url: 'http://127.0.0.1:{}/api/v1/write', grace: 1s, timeout: 2s, include: [app] }}\n",
+        prom.addr.port()
+    );
+    let cfg = fleet_config(&dir, "web1", &output);
+    let feed = |h: &Daemon, v: u32| {
+        for _ in 0..12 {
+            h.send_carbon(&format!("app.hits {v} -1\n"));
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    };
+    let host = Daemon::start(&cfg);
+    feed(&host, 50);
+    let before = sum_of(host.http, "app.hits:sum", "-10min");
+    wait_until(
+        "delivered before the restart",
+        Duration::from_secs(20),
+        || prom_samples(prom.addr, "app_hits_total").values().last() == Some(&before),
+    );
+    host.stop(Duration::from_secs(20));
+    let host = Daemon::start(&cfg);
+    feed(&host, 1);
+    let all = sum_of(host.http, "app.hits:sum", "-10min");
+    assert_eq!(all, before + 12.0);
+    let mut seen = BTreeMap::new();
+    wait_until(
+        "delivered after the restart",
+        Duration::from_secs(20),
+        || {
+            seen = prom_samples(prom.addr, "app_hits_total");
+            seen.values().last() == Some(&12.0)
+        },
+    );
+    // Counted with the reset as Prometheus does: a drop starts again from 0.
+    let mut prev = 0.0;
+    let mut increase = 0.0;
+    let mut resets = 0;
+    for &v in seen.values() {
+        if v < prev {
+            resets += 1;
+            increase += v;
+        } else {
+            increase += v - prev;
+        }
+        prev = v;
+    }
+    assert_eq!((resets, increase), (1, all), "{seen:?}");
+    let now = crate::util::unix_now();
+    let q = by_host(prom.addr, "resets(app_hits_total[15m])", now);
+    assert_eq!(q.values().copied().collect::<Vec<_>>(), [1.0]);
 }

@@ -175,6 +175,44 @@ mod tests {
     }
 
     #[test]
+    fn split_routes_entries_renames_own_series_and_sends_events_to_the_first() {
+        let mut r = rec(5);
+        r.entries.push(Entry {
+            series: Series::parse("tally.store.series").unwrap(),
+            kind: Kind::Gauge,
+            resolution: 10,
+            buckets: vec![(90, Bucket::new(Kind::Gauge, 1.0, 91))],
+        });
+        r.events = Some(Default::default());
+        let parts = split(
+            &[r],
+            Some("servers.h1"),
+            |s| usize::from(s.starts_with("servers")),
+            2,
+        );
+        let names = |i: usize| -> Vec<String> {
+            parts[i].as_ref().unwrap()[0]
+                .entries
+                .iter()
+                .map(|e| e.series.as_str().to_string())
+                .collect()
+        };
+        assert_eq!(names(0), ["a.b"]);
+        assert_eq!(names(1), ["servers.h1.tally.store.series"]);
+        assert!(parts[0].as_ref().unwrap()[0].events.is_some());
+        assert!(parts[1].as_ref().unwrap()[0].events.is_none());
+        assert_eq!(parts[1].as_ref().unwrap()[0].seq, 5);
+        // One central gets every record, even an empty one; none named: no renaming.
+        let empty = Record {
+            entries: Vec::new(),
+            ..rec(6)
+        };
+        let one = split(&[empty.clone()], None, |_| 0, 1);
+        assert_eq!(one, vec![Some(vec![empty.clone()])]);
+        assert_eq!(split(&[empty], None, |_| 0, 2), vec![None, None]);
+    }
+
+    #[test]
     fn round_trip() {
         let body = encode(7, &[rec(3), rec(4)]);
         assert_eq!(decode(&body).unwrap(), (7, vec![rec(3), rec(4)]));
