@@ -229,10 +229,19 @@ mod tests {
             events: None,
         };
         let mut out = vec![Vec::new()];
-        assert_eq!(lines(&[rec], &naming, None, |_| 0, &mut out), 1);
+        assert_eq!(lines(&[rec.clone()], &naming, None, |_| 0, &mut out), 1);
         assert_eq!(
             String::from_utf8(out.remove(0)).unwrap(),
             "hosts.cpu.user;dc=eu 1.5 1700000000\n"
+        );
+        // tally's own series get the host's node.
+        let mut own = rec;
+        own.entries[0].series = Series::parse("tally.store.series").unwrap();
+        let mut out = vec![Vec::new()];
+        lines(&[own], &naming, Some("servers.h1"), |_| 0, &mut out);
+        assert_eq!(
+            String::from_utf8(out.remove(0)).unwrap(),
+            "hosts.servers.h1.tally.store.series 1.5 1700000000\n"
         );
     }
 }
