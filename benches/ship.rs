@@ -101,6 +101,23 @@ fn formats(c: &mut Criterion) {
             tally::ship::remote_write::encode(&req)
         })
     });
+    // The default since the fleet work: `naming: prometheus` with the default mapping
+    // (`servers.*.**` → host label), timers as summaries with running totals.
+    let namer = tally::ship::remote_write::Namer {
+        extra: vec![("job".into(), "tally".into())],
+        mappings: tally::config::outputs::Mapping::defaults(),
+        host: "bench".into(),
+        prometheus: true,
+        quantiles: vec![0.5, 0.9, 0.99],
+        ..Default::default()
+    };
+    g.bench_function("remote_write_prometheus_1000_buckets", |b| {
+        b.iter(|| {
+            let (req, _) =
+                tally::ship::remote_write::request(black_box(&recs), &naming, &namer, &totals);
+            tally::ship::remote_write::encode(&req)
+        })
+    });
     g.bench_function("carbon_1000_buckets", |b| {
         b.iter(|| {
             let mut out = vec![Vec::new()];

@@ -173,13 +173,8 @@ impl Builder<'_> {
     }
 
     /// `naming: prometheus`.
-    fn prometheus(
-        &mut self,
-        naming: &Naming,
-        e: &super::record::Entry,
-        start: i64,
-        bucket: &Bucket,
-    ) {
+    /// `naming: prometheus`. The name and labels of each number are made once per entry.
+    fn prometheus(&mut self, naming: &Naming, e: &super::record::Entry) {
         let path = if naming.prefix.is_empty() {
             e.series.path().to_string()
         } else {
@@ -188,7 +183,6 @@ impl Builder<'_> {
         let (name, mapped) = mapping::apply(&self.namer.mappings, &path)
             .unwrap_or_else(|| (path.clone(), Vec::new()));
         let name = metric_name(&name);
-        let value = |v: View| v.value(bucket, e.resolution).filter(|x| x.is_finite());
         let with = |suffix: &str| {
             if suffix.is_empty() || name.ends_with(&format!("_{suffix}")) {
                 name.clone()
@@ -196,32 +190,27 @@ impl Builder<'_> {
                 format!("{name}_{}", metric_name(suffix))
             }
         };
+        // (labels, view, running total?)
+        let mut outs: Vec<(Vec<Label>, View, bool)> = Vec::new();
         match e.kind {
             Kind::Counter => {
-                if let Some(v) = value(View::Sum) {
-                    let ls = self.labels(&e.series, with("total"), &path, &mapped);
-                    self.cumulative(ls, start, v);
-                }
+                let ls = self.labels(&e.series, with("total"), &path, &mapped);
+                outs.push((ls, View::Sum, true));
             }
             Kind::Timer => {
-                for &q in &self.namer.quantiles.clone() {
+                for &q in &self.namer.quantiles {
                     let view = match q {
                         q if q <= 0.0 => View::Min,
                         q if q >= 1.0 => View::Max,
                         q => View::Percentile((q * 100.0 * 1e9).round() / 1e9),
                     };
-                    if let Some(v) = value(view) {
-                        let mut m = mapped.clone();
-                        m.push(("quantile".into(), format!("{q}")));
-                        let ls = self.labels(&e.series, name.clone(), &path, &m);
-                        self.gauge(ls, start, v);
-                    }
+                    let mut m = mapped.clone();
+                    m.push(("quantile".into(), format!("{q}")));
+                    outs.push((self.labels(&e.series, name.clone(), &path, &m), view, false));
                 }
                 for (suffix, view) in [("count", View::Obvs), ("sum", View::Sum)] {
-                    if let Some(v) = value(view) {
-                        let ls = self.labels(&e.series, format!("{name}_{suffix}"), &path, &mapped);
-                        self.cumulative(ls, start, v);
-                    }
+                    let ls = self.labels(&e.series, format!("{name}_{suffix}"), &path, &mapped);
+                    outs.push((ls, view, true));
                 }
             }
             Kind::Gauge | Kind::Set => {
@@ -233,10 +222,23 @@ impl Builder<'_> {
                     views.clone()
                 };
                 for (suffix, view) in list {
-                    if let Some(v) = value(view) {
-                        let ls = self.labels(&e.series, with(&suffix), &path, &mapped);
-                        self.gauge(ls, start, v);
-                    }
+                    outs.push((
+                        self.labels(&e.series, with(&suffix), &path, &mapped),
+                        view,
+                        false,
+                    ));
+                }
+            }
+        }
+        for (start, bucket) in &e.buckets {
+            for (ls, view, running) in &outs {
+                let Some(v) = view.value(bucket, e.resolution).filter(|x| x.is_finite()) else {
+                    continue;
+                };
+                if *running {
+                    self.cumulative(ls.clone(), *start, v);
+                } else {
+                    self.gauge(ls.clone(), *start, v);
                 }
             }
         }
@@ -263,12 +265,12 @@ pub fn request(
     };
     for rec in records {
         for e in &rec.entries {
+            if namer.prometheus {
+                b.prometheus(naming, e);
+                continue;
+            }
             for (start, bucket) in &e.buckets {
-                if namer.prometheus {
-                    b.prometheus(naming, e, *start, bucket);
-                } else {
-                    b.views(naming, e, *start, bucket);
-                }
+                b.views(naming, e, *start, bucket);
             }
         }
     }
