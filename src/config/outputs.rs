@@ -324,8 +324,23 @@ fn validate_one(
         None => format!("{ty}{n}"),
     };
     if ty == "carbon"
-        && let Some(flush) = o.statsd
+        && let Some(mut flush) = o.statsd
     {
+        // `{host}` is the hostname in every prefix, as in the spooled outputs'.
+        for f in [
+            &mut flush.global_prefix,
+            &mut flush.prefix_counter,
+            &mut flush.prefix_timer,
+            &mut flush.prefix_gauge,
+            &mut flush.prefix_set,
+            &mut flush.prefix_stats,
+            &mut flush.global_suffix,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            *f = f.replace("{host}", hostname);
+        }
         // etsy statsd's flush of the StatsD input: lines, queued in memory.
         for (field, set) in [
             ("mode", o.mode.is_some()),

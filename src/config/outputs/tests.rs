@@ -164,6 +164,11 @@ fn fleet_keys_are_read_and_host_expanded() {
         panic!("carbon")
     };
     assert_eq!(naming.prefix, "hosts.web4");
+    let c = check("hostname: web5\noutputs:\n  - { type: carbon, destinations: ['a:1'], statsd: { global_prefix: 'stats.{host}' } }\n").unwrap();
+    let Output::Carbon(flush) = &c.outputs[0] else {
+        panic!("etsy flush")
+    };
+    assert_eq!(flush.statsd.as_ref().unwrap().global_prefix, "stats.web5");
 }
 
 #[test]
