@@ -88,20 +88,40 @@ fn formats(c: &mut Criterion) {
     g.bench_function("tally_1000_buckets", |b| {
         b.iter(|| tally::ship::tally::encode(7, black_box(&recs)))
     });
-    let labels = tally::ship::remote_write::Labels {
+    // `naming: views` (per-slot names), as before the prometheus naming existed.
+    let namer = tally::ship::remote_write::Namer {
         extra: vec![("job".into(), "tally".into())],
-        path_label: None,
+        ..Default::default()
     };
+    let totals = tally::ship::remote_write::Totals::new(1_000_000);
     g.bench_function("remote_write_1000_buckets", |b| {
         b.iter(|| {
-            let req = tally::ship::remote_write::request(black_box(&recs), &naming, &labels);
+            let (req, _) =
+                tally::ship::remote_write::request(black_box(&recs), &naming, &namer, &totals);
+            tally::ship::remote_write::encode(&req)
+        })
+    });
+    // The default since the fleet work: `naming: prometheus` with the default mapping
+    // (`servers.*.**` → host label), timers as summaries with running totals.
+    let namer = tally::ship::remote_write::Namer {
+        extra: vec![("job".into(), "tally".into())],
+        mappings: tally::config::outputs::Mapping::defaults(),
+        host: "bench".into(),
+        prometheus: true,
+        quantiles: vec![0.5, 0.9, 0.99],
+        ..Default::default()
+    };
+    g.bench_function("remote_write_prometheus_1000_buckets", |b| {
+        b.iter(|| {
+            let (req, _) =
+                tally::ship::remote_write::request(black_box(&recs), &naming, &namer, &totals);
             tally::ship::remote_write::encode(&req)
         })
     });
     g.bench_function("carbon_1000_buckets", |b| {
         b.iter(|| {
             let mut out = vec![Vec::new()];
-            tally::ship::plaintext::lines(black_box(&recs), &naming, |_| 0, &mut out);
+            tally::ship::plaintext::lines(black_box(&recs), &naming, None, |_| 0, &mut out);
             out
         })
     });

@@ -41,8 +41,9 @@ fn main() {
     };
     let target = match args[0].as_str() {
         "tally" => Target::Tally {
-            url: args[1].clone(),
+            urls: vec![args[1].clone()],
             token: None,
+            http: Default::default(),
         },
         "remote_write" => Target::RemoteWrite {
             url: args[1].clone(),
@@ -50,6 +51,11 @@ fn main() {
             naming,
             labels: vec![],
             path_label: None,
+            http: Default::default(),
+            prometheus: true,
+            mappings: tally::config::outputs::Mapping::defaults(),
+            quantiles: vec![0.5, 0.9, 0.99],
+            max_series: 1_000_000,
         },
         "carbon" => {
             let (host, port) = args[1].rsplit_once(':').expect("host:port");
@@ -104,6 +110,8 @@ fn main() {
         config: Config {
             name: "bench".into(),
             target,
+            host: "bench".into(),
+            self_prefix: Some("servers.bench".into()),
             include: Filter::default(),
             exclude: Filter::default(),
             tier: 0,

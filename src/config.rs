@@ -567,7 +567,7 @@ impl File {
                 message: format!("statsd and carbon both listen on {}", s.listen),
             });
         }
-        let outputs = outputs::validate(self.outputs.unwrap_or_default(), &mut p);
+        let outputs = outputs::validate(self.outputs.unwrap_or_default(), &hostname, &mut p);
         if !p.list.is_empty() {
             return Err(Error::Invalid(p.list));
         }

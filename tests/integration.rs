@@ -14,6 +14,7 @@ mod render_formats;
 mod render_limits;
 mod ship;
 mod ship_carbon;
+mod ship_fleet;
 mod ship_remote;
 mod statsd;
 mod statsd_console;

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-fn prometheus(dir: &TestDir) -> Option<Peer> {
+pub fn prometheus(dir: &TestDir) -> Option<Peer> {
     let bin = require("prometheus")?;
     let port = free_port();
     let cfg = dir.write("prometheus.yml", "global:\n  scrape_interval: 1m\n");
@@ -50,7 +50,7 @@ fn victoria(dir: &TestDir) -> Option<Peer> {
 }
 
 /// `(ts seconds, value)` of every raw sample Prometheus has for the metric.
-fn prom_samples(addr: SocketAddr, metric: &str) -> BTreeMap<i64, f64> {
+pub fn prom_samples(addr: SocketAddr, metric: &str) -> BTreeMap<i64, f64> {
     let now = crate::util::unix_now() + 60;
     let q = urlencode(&format!("{metric}[15m]"));
     let v = get_json(addr, &format!("/api/v1/query?query={q}&time={now}"));
@@ -114,7 +114,7 @@ fn send_timers(host: &Daemon, path: &str, n: usize) {
 
 fn rw_output(port: u16, path: &str) -> String {
     format!(
-        "  - {{ type: remote_write, url: 'http://127.0.0.1:{port}{path}', grace: 1s, include: [ship], labels: {{ job: tally }}, path_label: graphite_path, timeout: 2s }}\n"
+        "  - {{ type: remote_write, naming: views, url: 'http://127.0.0.1:{port}{path}', grace: 1s, include: [ship], labels: {{ job: tally }}, path_label: graphite_path, timeout: 2s }}\n"
     )
 }
 

@@ -5,16 +5,23 @@
 //! per list item (not a tagged enum: serde loses line numbers inside those), checked per
 //! `type`.
 
+mod http;
+pub mod mapping;
+mod naming;
+mod remote;
 mod statsd_flush;
 #[cfg(test)]
 mod tests;
 
+pub use http::{BasicAuthFile, Http, Tls, TlsFile};
+pub use mapping::{Mapping, MappingFile};
+pub use naming::{parse_bytes, valid_label_name};
 pub use statsd_flush::{BinFile, Carbon, HistogramFile, OneOrMany, StatsdFlushFile};
 
 use super::{Problem, Problems};
 use crate::metric::glob::Glob;
-use crate::metric::{Kind, Series};
 use crate::query::View;
+use naming::{naming, parse_destination};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
@@ -31,23 +38,41 @@ pub struct OutputFile {
     /// tally: the central tally's base URL (`/api/ingest` is appended); remote_write: the
     /// write endpoint.
     pub url: Option<Spanned<String>>,
+    /// tally: several central tallies; each series always goes to the same one (`mode`).
+    pub urls: Option<Vec<Spanned<String>>>,
     /// Sent as `Authorization: Bearer …` (tally, remote_write).
     pub token: Option<String>,
+    /// tally, remote_write: `username` and `password` or `password_file`.
+    pub basic_auth: Option<BasicAuthFile>,
+    /// tally, remote_write: sent with every request (`X-Scope-OrgID: tenant` for Mimir).
+    pub headers: Option<BTreeMap<String, Spanned<String>>>,
+    /// tally, remote_write: `ca_file`, `cert_file`/`key_file`, `server_name`.
+    pub tls: Option<TlsFile>,
+    /// remote_write: Graphite paths to names and labels (see `mapping`).
+    pub mappings: Option<Vec<MappingFile>>,
+    /// remote_write with `naming: prometheus`: the quantiles of each timer (default 0.5, 0.9,
+    /// 0.99).
+    pub quantiles: Option<Spanned<Vec<f64>>>,
+    /// remote_write: most series whose running totals (`_total`, `_count`, `_sum`) are kept;
+    /// past it the least recently sent start again from 0 (default 1000000).
+    pub max_series: Option<usize>,
     /// carbon: `host:port` or `host:port:instance` (the instance names a node on the ring as
     /// carbon-relay's DESTINATIONS do).
     pub destinations: Option<Vec<Spanned<String>>>,
-    /// carbon: `consistent_hash` (default), `replicate` or `failover`.
+    /// carbon: `consistent_hash` (default), `replicate` or `failover`; tally with `urls`:
+    /// `consistent_hash`.
     pub mode: Option<Spanned<String>>,
     /// carbon: `views` (default: the per-kind `views` below) or `statsd` (etsy StatsD's
-    /// legacy namespace: `stats.`, `stats_counts.`, `stats.timers.`, `stats.gauges.`, …).
+    /// legacy namespace: `stats.`, `stats_counts.`, `stats.timers.`, `stats.gauges.`, …);
+    /// remote_write: `prometheus` (default: counters `_total`, timers as summaries) or `views`.
     pub naming: Option<Spanned<String>>,
     /// carbon, remote_write: which views of each kind become which names, `suffix=view`
     /// (empty suffix: the bare path). Kinds not given keep their defaults.
     pub views: Option<BTreeMap<String, Vec<Spanned<String>>>>,
-    /// carbon, remote_write: put before every name.
+    /// carbon, remote_write: put before every name; `{host}` is the hostname.
     pub prefix: Option<Spanned<String>>,
-    /// remote_write: labels added to every series.
-    pub labels: Option<BTreeMap<String, String>>,
+    /// remote_write: labels added to every series; `{host}` is the hostname.
+    pub labels: Option<BTreeMap<String, Spanned<String>>>,
     /// remote_write: also keep the Graphite path in this label.
     pub path_label: Option<Spanned<String>>,
     /// Ship only series matching one of these Graphite globs (a glob also matches every path
@@ -78,6 +103,8 @@ pub struct OutputFile {
 }
 
 /// A validated output.
+// One per configured output, never many in a collection: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
     /// etsy statsd's flush of the StatsD input, as Graphite lines.
@@ -140,6 +167,11 @@ impl Filter {
 pub struct Spooled {
     pub name: String,
     pub target: Target,
+    /// The hostname: a `host` label on tally's own `tally.*` series (remote_write).
+    pub host: String,
+    /// Put before tally's own `tally.*` series by carbon and tally outputs (`servers.<host>`),
+    /// unless the output's `prefix` holds `{host}` already.
+    pub self_prefix: Option<String>,
     pub include: Filter,
     pub exclude: Filter,
     pub tier: usize,
@@ -149,11 +181,15 @@ pub struct Spooled {
     pub timeout_secs: u64,
 }
 
+// One per configured output (see `Output`).
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Target {
     Tally {
-        url: String,
+        /// Base URLs; several: each series to one of them on carbon's consistent-hash ring.
+        urls: Vec<String>,
         token: Option<String>,
+        http: Http,
     },
     Carbon {
         destinations: Vec<Destination>,
@@ -166,6 +202,12 @@ pub enum Target {
         naming: Naming,
         labels: Vec<(String, String)>,
         path_label: Option<String>,
+        http: Http,
+        /// `naming: prometheus`: counters as `_total`, timers as summaries.
+        prometheus: bool,
+        mappings: Vec<Mapping>,
+        quantiles: Vec<f64>,
+        max_series: usize,
     },
 }
 
@@ -225,47 +267,13 @@ impl Naming {
     }
 }
 
-/// Parses `512MiB`, `1GiB`, `10MB` or bare bytes.
-pub fn parse_bytes(s: &str) -> Option<u64> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num.parse().ok()?;
-    let mult: u64 = match unit.trim() {
-        "" | "B" => 1,
-        "KB" | "kB" => 1000,
-        "KiB" => 1 << 10,
-        "MB" => 1_000_000,
-        "MiB" => 1 << 20,
-        "GB" => 1_000_000_000,
-        "GiB" => 1 << 30,
-        _ => return None,
-    };
-    n.checked_mul(mult)
-}
-
-fn parse_destination(s: &str) -> Option<Destination> {
-    let mut parts = s.split(':');
-    let host = parts.next().filter(|h| !h.is_empty())?.to_string();
-    let port = parts.next()?.parse().ok().filter(|&p| p > 0)?;
-    let instance = parts.next().map(str::to_string);
-    if parts.next().is_some() || instance.as_deref() == Some("") {
-        return None;
-    }
-    Some(Destination {
-        host,
-        port,
-        instance,
-    })
-}
-
 /// Checks every output; names must be unique.
-pub(super) fn validate(list: Vec<OutputFile>, p: &mut Problems<'_>) -> Vec<Output> {
+pub(super) fn validate(list: Vec<OutputFile>, hostname: &str, p: &mut Problems<'_>) -> Vec<Output> {
     let mut out: Vec<Output> = Vec::new();
     let mut per_type: BTreeMap<String, usize> = BTreeMap::new();
     for o in list {
         let at = (o.kind.referenced.line(), o.kind.referenced.column());
-        if let Some(output) = validate_one(o, &mut per_type, p) {
+        if let Some(output) = validate_one(o, hostname, &mut per_type, p) {
             if out.iter().any(|x| x.name() == output.name()) {
                 p.list.push(Problem {
                     file: p.file.map(|f| f.to_path_buf()).unwrap_or_default(),
@@ -286,6 +294,7 @@ pub(super) fn validate(list: Vec<OutputFile>, p: &mut Problems<'_>) -> Vec<Outpu
 
 fn validate_one(
     o: OutputFile,
+    hostname: &str,
     per_type: &mut BTreeMap<String, usize>,
     p: &mut Problems<'_>,
 ) -> Option<Output> {
@@ -315,8 +324,23 @@ fn validate_one(
         None => format!("{ty}{n}"),
     };
     if ty == "carbon"
-        && let Some(flush) = o.statsd
+        && let Some(mut flush) = o.statsd
     {
+        // `{host}` is the hostname in every prefix, as in the spooled outputs'.
+        for f in [
+            &mut flush.global_prefix,
+            &mut flush.prefix_counter,
+            &mut flush.prefix_timer,
+            &mut flush.prefix_gauge,
+            &mut flush.prefix_set,
+            &mut flush.prefix_stats,
+            &mut flush.global_suffix,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            *f = f.replace("{host}", hostname);
+        }
         // etsy statsd's flush of the StatsD input: lines, queued in memory.
         for (field, set) in [
             ("mode", o.mode.is_some()),
@@ -376,38 +400,31 @@ fn validate_one(
             p.at(&o.kind, format!("{field} does not apply to a {ty} output"));
         }
     };
-    let url = |p: &mut Problems<'_>| match &o.url {
-        None => {
-            p.at(&o.kind, format!("a {ty} output needs url"));
-            String::new()
-        }
-        Some(u) => {
-            if !(u.value.starts_with("http://") || u.value.starts_with("https://")) {
-                p.at(u, "url must start with http:// or https://");
-            }
-            u.value.trim_end_matches('/').to_string()
-        }
-    };
-    let naming = |p: &mut Problems<'_>| naming(&o, p);
     let target = match ty {
         "tally" => {
             not_for("destinations", o.destinations.is_some(), p);
-            not_for("mode", o.mode.is_some(), p);
             not_for("naming", o.naming.is_some(), p);
             not_for("views", o.views.is_some(), p);
             not_for("prefix", o.prefix.is_some(), p);
             not_for("labels", o.labels.is_some(), p);
             not_for("path_label", o.path_label.is_some(), p);
-            Target::Tally {
-                url: url(p),
-                token: o.token.clone(),
-            }
+            not_for("mappings", o.mappings.is_some(), p);
+            not_for("quantiles", o.quantiles.is_some(), p);
+            not_for("max_series", o.max_series.is_some(), p);
+            remote::tally(&o, p)
         }
         "carbon" => {
             not_for("url", o.url.is_some(), p);
             not_for("token", o.token.is_some(), p);
             not_for("labels", o.labels.is_some(), p);
             not_for("path_label", o.path_label.is_some(), p);
+            not_for("urls", o.urls.is_some(), p);
+            not_for("basic_auth", o.basic_auth.is_some(), p);
+            not_for("headers", o.headers.is_some(), p);
+            not_for("tls", o.tls.is_some(), p);
+            not_for("mappings", o.mappings.is_some(), p);
+            not_for("quantiles", o.quantiles.is_some(), p);
+            not_for("max_series", o.max_series.is_some(), p);
             let mut destinations = Vec::new();
             for d in o.destinations.iter().flatten() {
                 match parse_destination(&d.value) {
@@ -439,42 +456,14 @@ fn validate_one(
             Target::Carbon {
                 destinations,
                 mode,
-                naming: naming(p),
+                naming: naming(&o, hostname, p),
             }
         }
         _ => {
             not_for("destinations", o.destinations.is_some(), p);
             not_for("mode", o.mode.is_some(), p);
-            if o.naming.as_ref().is_some_and(|n| n.value == "statsd") {
-                p.at(&o.kind, "naming: statsd is for carbon outputs");
-            }
-            let path_label = o.path_label.as_ref().map(|l| {
-                if !valid_label_name(&l.value) {
-                    p.at(
-                        l,
-                        format!("{:?} is not a valid Prometheus label name", l.value),
-                    );
-                }
-                l.value.clone()
-            });
-            let mut labels: Vec<(String, String)> =
-                o.labels.clone().unwrap_or_default().into_iter().collect();
-            for (k, _) in &labels {
-                if !valid_label_name(k) {
-                    p.at(
-                        &o.kind,
-                        format!("label {k:?} is not a valid Prometheus label name"),
-                    );
-                }
-            }
-            labels.sort();
-            Target::RemoteWrite {
-                url: url(p),
-                token: o.token.clone(),
-                naming: naming(p),
-                labels,
-                path_label,
-            }
+            not_for("urls", o.urls.is_some(), p);
+            remote::remote_write(&o, hostname, p)
         }
     };
     let globs = |list: &Option<Vec<Spanned<String>>>, p: &mut Problems<'_>| {
@@ -500,8 +489,15 @@ fn validate_one(
             }
         },
     };
+    // A prefix holding the host names tally's own series too.
+    let host_in_prefix = o
+        .prefix
+        .as_ref()
+        .is_some_and(|s| s.value.contains("{host}"));
     Some(Output::Spooled(Spooled {
         name,
+        host: hostname.to_string(),
+        self_prefix: (!host_in_prefix).then(|| format!("servers.{hostname}")),
         include: globs(&o.include, p),
         exclude: globs(&o.exclude, p),
         tier: o.tier.unwrap_or(0),
@@ -511,69 +507,4 @@ fn validate_one(
         timeout_secs: p.duration(&o.timeout, 10),
         target,
     }))
-}
-
-fn naming(o: &OutputFile, p: &mut Problems<'_>) -> Naming {
-    let statsd = match o.naming.as_ref().map(|n| (n, n.value.as_str())) {
-        None | Some((_, "views")) => false,
-        Some((_, "statsd")) => true,
-        Some((n, other)) => {
-            p.at(n, format!("naming {other:?}: expected views or statsd"));
-            false
-        }
-    };
-    let prefix = match &o.prefix {
-        None => String::new(),
-        Some(s) => {
-            if !s.value.is_empty() && Series::parse(&s.value).is_err() {
-                p.at(s, format!("prefix {:?} is not a valid path", s.value));
-            }
-            s.value.clone()
-        }
-    };
-    let mut views = Naming::default_views();
-    for (kind, list) in o.views.iter().flatten() {
-        let Ok(k) = kind.parse::<Kind>() else {
-            let at = list.first().unwrap_or(&o.kind);
-            p.at(
-                at,
-                format!("views: unknown kind {kind:?}; expected counter, gauge, timer or set"),
-            );
-            continue;
-        };
-        let mut parsed = Vec::new();
-        for item in list {
-            let (suffix, view) = item.value.split_once('=').unwrap_or(("", &item.value));
-            let suffix_ok =
-                suffix.is_empty() || Series::parse(suffix).is_ok_and(|s| !s.is_tagged());
-            match View::parse(view) {
-                Some(v) if suffix_ok => parsed.push((suffix.to_string(), v)),
-                _ => p.at(
-                    item,
-                    format!(
-                        "view {:?}: expected suffix=view, e.g. rate=sumrate or p99=p99",
-                        item.value
-                    ),
-                ),
-            }
-        }
-        views[usize::from(k.code())] = parsed;
-    }
-    if statsd && o.views.is_some() {
-        p.at(&o.kind, "views do not apply with naming: statsd");
-    }
-    Naming {
-        statsd,
-        prefix,
-        views,
-    }
-}
-
-pub fn valid_label_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !s.starts_with("__")
 }

@@ -185,9 +185,13 @@ async fn destination(
                         conn = Some(s);
                         backoff = settings.reconnect_min;
                     }
-                    Ok(Err(_)) | Err(_) => {
+                    failed => {
+                        let error = match failed {
+                            Ok(Err(e)) => super::client::chain(&e),
+                            _ => "no answer within 5s".to_string(),
+                        };
                         stats.connect_errors.fetch_add(1, Relaxed);
-                        tracing::debug!(destination = %dest, ?backoff, "Carbon output cannot connect; retrying.");
+                        tracing::debug!(destination = %dest, %error, ?backoff, "Carbon output cannot connect; retrying.");
                         tokio::select! {
                             _ = tokio::time::sleep(backoff) => {}
                             _ = shutdown.changed(), if stopping.is_none() => {

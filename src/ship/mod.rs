@@ -28,6 +28,7 @@
 /// carbon output); bucket outputs go through the spool and [`plaintext`] instead.
 pub mod amend;
 pub mod carbon;
+pub mod client;
 pub mod naming;
 pub mod plaintext;
 pub mod record;

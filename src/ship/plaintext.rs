@@ -21,13 +21,17 @@ pub struct Plaintext {
     mode: CarbonMode,
     ring: Ring,
     naming: Naming,
+    /// Put before tally's own `tally.*` series (`servers.<host>`).
+    self_prefix: Option<String>,
     timeout: Duration,
 }
 
 /// Appends one line per shipped number of the records to the buffer of its destination.
+/// tally's own `tally.*` series get `self_prefix` in front (see `tally::own_name`).
 pub fn lines(
     records: &[Record],
     naming: &Naming,
+    self_prefix: Option<&str>,
     mut route: impl FnMut(&str) -> usize,
     out: &mut [Vec<u8>],
 ) -> u64 {
@@ -35,17 +39,19 @@ pub fn lines(
     let mut full = String::new();
     for rec in records {
         for e in &rec.entries {
+            let own = super::tally::own_name(&e.series, self_prefix);
+            let series = own.as_ref().unwrap_or(&e.series);
             for (start, bucket) in &e.buckets {
                 super::naming::each_point(
                     naming,
-                    &e.series,
+                    series,
                     e.kind,
                     e.resolution,
                     bucket,
                     |path, value| {
                         full.clear();
                         full.push_str(path);
-                        for (k, v) in e.series.tags() {
+                        for (k, v) in series.tags() {
                             full.push(';');
                             full.push_str(k);
                             full.push('=');
@@ -67,6 +73,7 @@ impl Plaintext {
         destinations: Vec<Destination>,
         mode: CarbonMode,
         naming: Naming,
+        self_prefix: Option<String>,
         timeout: Duration,
     ) -> Plaintext {
         let ring = Ring::new(
@@ -79,6 +86,7 @@ impl Plaintext {
             mode,
             ring,
             naming,
+            self_prefix,
             timeout,
         }
     }
@@ -92,6 +100,7 @@ impl Plaintext {
                 lines(
                     records,
                     &self.naming,
+                    self.self_prefix.as_deref(),
                     |path| self.ring.node(path).unwrap_or(0),
                     &mut out,
                 );
@@ -99,7 +108,13 @@ impl Plaintext {
             }
             CarbonMode::Replicate | CarbonMode::Failover => {
                 let mut one = vec![Vec::new()];
-                lines(records, &self.naming, |_| 0, &mut one);
+                lines(
+                    records,
+                    &self.naming,
+                    self.self_prefix.as_deref(),
+                    |_| 0,
+                    &mut one,
+                );
                 one
             }
         }
@@ -214,10 +229,19 @@ mod tests {
             events: None,
         };
         let mut out = vec![Vec::new()];
-        assert_eq!(lines(&[rec], &naming, |_| 0, &mut out), 1);
+        assert_eq!(lines(&[rec.clone()], &naming, None, |_| 0, &mut out), 1);
         assert_eq!(
             String::from_utf8(out.remove(0)).unwrap(),
             "hosts.cpu.user;dc=eu 1.5 1700000000\n"
+        );
+        // tally's own series get the host's node.
+        let mut own = rec;
+        own.entries[0].series = Series::parse("tally.store.series").unwrap();
+        let mut out = vec![Vec::new()];
+        lines(&[own], &naming, Some("servers.h1"), |_| 0, &mut out);
+        assert_eq!(
+            String::from_utf8(out.remove(0)).unwrap(),
+            "hosts.servers.h1.tally.store.series 1.5 1700000000\n"
         );
     }
 }

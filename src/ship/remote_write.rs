@@ -1,25 +1,48 @@
 //! Prometheus remote_write 1.0: closed buckets become samples of a `WriteRequest`, protobuf
 //! encoded and compressed with snappy's *block* format (the framed format is not accepted).
 //!
-//! Names: each bucket gives one number per view of its kind (see `naming`); the Graphite path
-//! of that number becomes the metric name with every character outside `[a-zA-Z0-9_:]`
-//! (dots included) turned into `_`, and `_` put in front of a leading digit:
-//! `web.hits.count` → `web_hits_count`. Tags of a tagged series (`name;dc=eu`) become labels
-//! (names sanitized the same way; a name starting with `__` gets one more `_` in front: those
-//! are reserved). Configured `labels` are added to every series, and `path_label` keeps the
-//! Graphite path itself. The sample time is the slot start, in milliseconds.
+//! Names: the Graphite path (the output's `prefix` before it) goes through the output's
+//! `mappings` (`config::outputs::mapping`; by default `servers.<host>.…` → `host=` label); the
+//! first rule that matches gives the name and labels, no rule leaves the path. The name then
+//! has every character outside `[a-zA-Z0-9_:]` (dots included) turned into `_`, and `_` put in
+//! front of a leading digit: `web.hits` → `web_hits`.
+//!
+//! With `naming: prometheus` (the default) a counter is `<name>_total`, its running total
+//! (see `totals`); a timer is a summary: `<name>{quantile="0.99"}` per slot, and running
+//! totals `<name>_count` (observations) and `<name>_sum`; gauges and sets are their views per
+//! slot (`<name>`, `<name>_<suffix>`). With `naming: views` every view is a name of its own,
+//! per slot (`web.hits.count` → `web_hits_count`).
+//!
+//! Labels, the later winning over the earlier: `path_label` (the Graphite path), `host` on
+//! tally's own `tally.*` series, the configured `labels`, the mapping's labels, the series'
+//! tags (names sanitized the same way; a name starting with `__` gets one more `_` in front:
+//! those are reserved). The sample time is the slot start, in milliseconds.
 
 pub mod proto;
+#[cfg(test)]
+mod tests;
+pub mod totals;
 
 use super::record::Record;
-use crate::config::outputs::Naming;
+use crate::aggregate::Bucket;
+use crate::config::outputs::{Mapping, Naming, mapping};
+use crate::metric::{Kind, Series};
+use crate::query::View;
 use proto::{Label, Sample, TimeSeries, WriteRequest};
+use rustc_hash::FxHashMap;
+pub use totals::Totals;
 
-/// Label settings of one output.
-#[derive(Debug, Clone)]
-pub struct Labels {
+/// How one output names its series.
+#[derive(Debug, Clone, Default)]
+pub struct Namer {
     pub extra: Vec<(String, String)>,
     pub path_label: Option<String>,
+    pub mappings: Vec<Mapping>,
+    /// The `host` label of `tally.*` series.
+    pub host: String,
+    /// `naming: prometheus`.
+    pub prometheus: bool,
+    pub quantiles: Vec<f64>,
 }
 
 /// `[a-zA-Z_:][a-zA-Z0-9_:]*` from any path.
@@ -47,62 +70,216 @@ pub fn label_name(tag: &str) -> String {
     out
 }
 
-/// The samples of the records as one request, before compression. Samples of one series are
-/// sorted by time; when a record amends a slot shipped before, the later value is kept.
-///
-/// Built as one flat list sorted once (not a map of maps): a request holds a sample or a few
-/// for each of up to `max_batch` series, and a tree node per series would be most of its memory.
-pub fn request(records: &[Record], naming: &Naming, labels: &Labels) -> WriteRequest {
-    // (labels, time, value) in the records' order; the sort below is stable, so of samples
-    // with the same labels and time the last one is the newest.
-    let mut samples: Vec<(Vec<Label>, i64, f64)> = Vec::new();
-    for rec in records {
-        for e in &rec.entries {
-            let tags: Vec<Label> = e
-                .series
-                .tags()
-                .map(|(k, v)| Label {
-                    name: label_name(k),
-                    value: v.to_string(),
-                })
-                .collect();
-            for (start, bucket) in &e.buckets {
-                super::naming::each_point(
-                    naming,
-                    &e.series,
-                    e.kind,
-                    e.resolution,
-                    bucket,
-                    |path, value| {
-                        let mut ls = Vec::with_capacity(tags.len() + labels.extra.len() + 2);
-                        ls.push(Label {
-                            name: "__name__".into(),
-                            value: metric_name(path),
-                        });
-                        if let Some(l) = &labels.path_label {
-                            ls.push(Label {
-                                name: l.clone(),
-                                value: path.to_string(),
-                            });
-                        }
-                        for (k, v) in &labels.extra {
-                            ls.push(Label {
-                                name: k.clone(),
-                                value: v.clone(),
-                            });
-                        }
-                        ls.extend(tags.iter().cloned());
-                        ls.sort_by(|a, b| a.name.cmp(&b.name));
-                        // A series tag wins over a configured label of the same name.
-                        ls.reverse();
-                        ls.dedup_by(|a, b| a.name == b.name);
-                        ls.reverse();
-                        samples.push((ls, start.saturating_mul(1000), value));
-                    },
-                );
+fn is_own(series: &Series) -> bool {
+    let p = series.path();
+    p == "tally" || p.starts_with("tally.")
+}
+
+/// The samples of one request being built, and the running totals it moves on.
+struct Builder<'a> {
+    namer: &'a Namer,
+    totals: &'a Totals,
+    /// `(labels, time, value)` in the records' order.
+    samples: Vec<(Vec<Label>, i64, f64)>,
+    running: FxHashMap<Vec<Label>, f64>,
+}
+
+impl Builder<'_> {
+    /// The sorted label set of a number: lowest precedence first, then deduplicated keeping
+    /// the last of each name.
+    fn labels(
+        &self,
+        series: &Series,
+        name: String,
+        path: &str,
+        mapped: &[(String, String)],
+    ) -> Vec<Label> {
+        let n = &self.namer;
+        let mut ls = Vec::with_capacity(mapped.len() + n.extra.len() + 4);
+        let mut push = |name: &str, value: &str| {
+            ls.push(Label {
+                name: name.to_string(),
+                value: value.to_string(),
+            })
+        };
+        if let Some(l) = &n.path_label {
+            push(l, path);
+        }
+        if is_own(series) {
+            push("host", &n.host);
+        }
+        for (k, v) in &n.extra {
+            push(k, v);
+        }
+        for (k, v) in mapped {
+            push(&label_name(k), v);
+        }
+        for (k, v) in series.tags() {
+            push(&label_name(k), v);
+        }
+        ls.push(Label {
+            name: "__name__".into(),
+            value: name,
+        });
+        ls.sort_by(|a, b| a.name.cmp(&b.name));
+        ls.reverse();
+        ls.dedup_by(|a, b| a.name == b.name);
+        ls.reverse();
+        ls.retain(|l| !l.value.is_empty());
+        ls
+    }
+
+    fn gauge(&mut self, labels: Vec<Label>, start: i64, value: f64) {
+        self.samples
+            .push((labels, start.saturating_mul(1000), value));
+    }
+
+    /// A running total: what was acknowledged before plus this batch so far.
+    fn cumulative(&mut self, labels: Vec<Label>, start: i64, value: f64) {
+        let total = match self.running.get_mut(&labels) {
+            Some(t) => {
+                *t += value;
+                *t
+            }
+            None => {
+                let t = self.totals.get(&labels) + value;
+                self.running.insert(labels.clone(), t);
+                t
+            }
+        };
+        self.samples
+            .push((labels, start.saturating_mul(1000), total));
+    }
+
+    /// `naming: views`: one name per view, per slot.
+    fn views(&mut self, naming: &Naming, e: &super::record::Entry, start: i64, bucket: &Bucket) {
+        let mut points = Vec::new();
+        super::naming::each_point(
+            naming,
+            &e.series,
+            e.kind,
+            e.resolution,
+            bucket,
+            |path, value| {
+                points.push((path.to_string(), value));
+            },
+        );
+        for (path, value) in points {
+            let (name, mapped) = mapping::apply(&self.namer.mappings, &path)
+                .unwrap_or_else(|| (path.clone(), Vec::new()));
+            let ls = self.labels(&e.series, metric_name(&name), &path, &mapped);
+            self.gauge(ls, start, value);
+        }
+    }
+
+    /// `naming: prometheus`.
+    /// `naming: prometheus`. The name and labels of each number are made once per entry.
+    fn prometheus(&mut self, naming: &Naming, e: &super::record::Entry) {
+        let path = if naming.prefix.is_empty() {
+            e.series.path().to_string()
+        } else {
+            format!("{}.{}", naming.prefix, e.series.path())
+        };
+        let (name, mapped) = mapping::apply(&self.namer.mappings, &path)
+            .unwrap_or_else(|| (path.clone(), Vec::new()));
+        let name = metric_name(&name);
+        let with = |suffix: &str| {
+            if suffix.is_empty() || name.ends_with(&format!("_{suffix}")) {
+                name.clone()
+            } else {
+                format!("{name}_{}", metric_name(suffix))
+            }
+        };
+        // (labels, view, running total?)
+        let mut outs: Vec<(Vec<Label>, View, bool)> = Vec::new();
+        match e.kind {
+            Kind::Counter => {
+                let ls = self.labels(&e.series, with("total"), &path, &mapped);
+                outs.push((ls, View::Sum, true));
+            }
+            Kind::Timer => {
+                for &q in &self.namer.quantiles {
+                    let view = match q {
+                        q if q <= 0.0 => View::Min,
+                        q if q >= 1.0 => View::Max,
+                        q => View::Percentile((q * 100.0 * 1e9).round() / 1e9),
+                    };
+                    let mut m = mapped.clone();
+                    m.push(("quantile".into(), format!("{q}")));
+                    outs.push((self.labels(&e.series, name.clone(), &path, &m), view, false));
+                }
+                for (suffix, view) in [("count", View::Obvs), ("sum", View::Sum)] {
+                    let ls = self.labels(&e.series, format!("{name}_{suffix}"), &path, &mapped);
+                    outs.push((ls, view, true));
+                }
+            }
+            Kind::Gauge | Kind::Set => {
+                let views = &naming.views[usize::from(e.kind.code())];
+                let default_set = e.kind == Kind::Set && *views == Naming::default_views()[3];
+                let list = if default_set {
+                    vec![(String::new(), View::Distinct)]
+                } else {
+                    views.clone()
+                };
+                for (suffix, view) in list {
+                    outs.push((
+                        self.labels(&e.series, with(&suffix), &path, &mapped),
+                        view,
+                        false,
+                    ));
+                }
+            }
+        }
+        for (start, bucket) in &e.buckets {
+            for (ls, view, running) in &outs {
+                let Some(v) = view.value(bucket, e.resolution).filter(|x| x.is_finite()) else {
+                    continue;
+                };
+                if *running {
+                    self.cumulative(ls.clone(), *start, v);
+                } else {
+                    self.gauge(ls.clone(), *start, v);
+                }
             }
         }
     }
+}
+
+/// The samples of the records as one request, before compression, and the running totals
+/// after it, to [`Totals::commit`] once the remote took it. Samples of one series are sorted
+/// by time; when a record amends a slot shipped before, the later value is kept.
+///
+/// Built as one flat list sorted once (not a map of maps): a request holds a sample or a few
+/// for each of up to `max_batch` series, and a tree node per series would be most of its memory.
+pub fn request(
+    records: &[Record],
+    naming: &Naming,
+    namer: &Namer,
+    totals: &Totals,
+) -> (WriteRequest, FxHashMap<Vec<Label>, f64>) {
+    let mut b = Builder {
+        namer,
+        totals,
+        samples: Vec::new(),
+        running: FxHashMap::default(),
+    };
+    for rec in records {
+        for e in &rec.entries {
+            if namer.prometheus {
+                b.prometheus(naming, e);
+                continue;
+            }
+            for (start, bucket) in &e.buckets {
+                b.views(naming, e, *start, bucket);
+            }
+        }
+    }
+    let Builder {
+        mut samples,
+        running,
+        ..
+    } = b;
+    // Stable: of samples with the same labels and time the last one is the newest.
     samples.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
     let mut timeseries: Vec<TimeSeries> = Vec::new();
     for (ls, timestamp, value) in samples {
@@ -117,7 +294,7 @@ pub fn request(records: &[Record], naming: &Naming, labels: &Labels) -> WriteReq
             }),
         }
     }
-    WriteRequest { timeseries }
+    (WriteRequest { timeseries }, running)
 }
 
 /// Protobuf, then snappy block format: the body of a remote_write POST.
@@ -127,129 +304,4 @@ pub fn encode(req: &WriteRequest) -> Vec<u8> {
     snap::raw::Encoder::new()
         .compress_vec(&raw)
         .expect("snappy compresses any input below 4 GiB")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::aggregate::Bucket;
-    use crate::metric::{Kind, Series};
-    use crate::ship::record::Entry;
-    use prost::Message;
-
-    #[test]
-    fn names_and_labels() {
-        assert_eq!(metric_name("web.hits.count"), "web_hits_count");
-        assert_eq!(metric_name("5xx.rate"), "_5xx_rate");
-        assert_eq!(metric_name("a-b:c"), "a_b:c");
-        assert_eq!(label_name("__x"), "___x");
-        assert_eq!(label_name("dc"), "dc");
-    }
-
-    #[test]
-    fn a_later_record_amending_a_slot_wins_and_series_come_sorted() {
-        let naming = Naming {
-            statsd: false,
-            prefix: String::new(),
-            views: Naming::default_views(),
-        };
-        let labels = Labels {
-            extra: Vec::new(),
-            path_label: None,
-        };
-        let rec = |seq, name: &str, start, v| Record {
-            seq,
-            horizon: start + 10,
-            entries: vec![Entry {
-                series: Series::parse(name).unwrap(),
-                kind: Kind::Gauge,
-                resolution: 10,
-                buckets: vec![(start, Bucket::new(Kind::Gauge, v, start))],
-            }],
-            events: None,
-        };
-        let records = [
-            rec(1, "b", 10, 1.0),
-            rec(2, "a", 20, 5.0),
-            rec(3, "b", 20, 2.0),
-            rec(4, "b", 10, 3.0),
-            rec(5, "a", 10, 4.0),
-        ];
-        let req = request(&records, &naming, &labels);
-        let got: Vec<(&str, Vec<(i64, f64)>)> = req
-            .timeseries
-            .iter()
-            .map(|ts| {
-                (
-                    ts.labels[0].value.as_str(),
-                    ts.samples.iter().map(|s| (s.timestamp, s.value)).collect(),
-                )
-            })
-            .collect();
-        assert_eq!(
-            got,
-            [
-                ("a", vec![(10_000, 4.0), (20_000, 5.0)]),
-                ("b", vec![(10_000, 3.0), (20_000, 2.0)])
-            ]
-        );
-    }
-
-    #[test]
-    fn request_round_trips_through_snappy_and_protobuf() {
-        let naming = Naming {
-            statsd: false,
-            prefix: String::new(),
-            views: Naming::default_views(),
-        };
-        let labels = Labels {
-            extra: vec![("job".into(), "tally".into()), ("dc".into(), "x".into())],
-            path_label: Some("graphite_path".into()),
-        };
-        let rec = |seq, start, v| Record {
-            seq,
-            horizon: start + 10,
-            entries: vec![Entry {
-                series: Series::parse("web.load;dc=eu").unwrap(),
-                kind: Kind::Gauge,
-                resolution: 10,
-                buckets: vec![(start, Bucket::new(Kind::Gauge, v, start))],
-            }],
-            events: None,
-        };
-        let req = request(&[rec(2, 20, 2.0), rec(1, 10, 1.0)], &naming, &labels);
-        let body = encode(&req);
-        let raw = snap::raw::Decoder::new().decompress_vec(&body).unwrap();
-        let back = WriteRequest::decode(raw.as_slice()).unwrap();
-        assert_eq!(back, req);
-        assert_eq!(back.timeseries.len(), 1);
-        let ts = &back.timeseries[0];
-        let names: Vec<(&str, &str)> = ts
-            .labels
-            .iter()
-            .map(|l| (l.name.as_str(), l.value.as_str()))
-            .collect();
-        assert_eq!(
-            names,
-            [
-                ("__name__", "web_load"),
-                ("dc", "eu"),
-                ("graphite_path", "web.load"),
-                ("job", "tally")
-            ]
-        );
-        assert_eq!(
-            ts.samples,
-            [
-                Sample {
-                    value: 1.0,
-                    timestamp: 10_000
-                },
-                Sample {
-                    value: 2.0,
-                    timestamp: 20_000
-                }
-            ]
-        );
-    }
 }

@@ -1,7 +1,8 @@
 //! The sender of one output: reads its spool in order, delivers a batch, acknowledges it, and
 //! on failure retries the same batch with exponential backoff and jitter (100 ms doubling to
-//! 30 s). tally and remote_write: connection errors, timeouts, 5xx, 408 and 429 are retried;
-//! any other 4xx means the remote will never take the batch. A refused batch of several
+//! 30 s), or longer when a 429 or 503 says so in `Retry-After`. tally and remote_write:
+//! connection errors, timeouts, 5xx, 408 and 429 are retried; any other 4xx means the remote
+//! will never take the batch. Failures are logged with their cause chain (`client::chain`). A refused batch of several
 //! records is sent again one record at a time, and only the records refused alone are dropped
 //! and counted: a remote refuses a whole request for one bad part (Prometheus rolls back a
 //! request with one out-of-order sample, which is what a batch resent after a crash between
@@ -9,8 +10,9 @@
 
 use super::plaintext::Plaintext;
 use super::record::Record;
-use super::{Error, Output, remote_write};
-use crate::config::outputs::Target;
+use super::ring::Ring;
+use super::{Error, Output, client, remote_write};
+use crate::config::outputs::{Http, Target};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -18,69 +20,93 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// How an output talks to its remote.
+// One per output, owned by its sender task: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Client {
     Tally {
         http: reqwest::Client,
-        url: String,
+        /// `<url>/api/ingest` of each central tally.
+        urls: Vec<String>,
+        /// Which central takes a series (several urls).
+        ring: Ring,
         token: Option<String>,
+        options: Http,
+        /// Put before tally's own `tally.*` series.
+        self_prefix: Option<String>,
     },
     RemoteWrite {
         http: reqwest::Client,
         url: String,
         token: Option<String>,
+        options: Http,
         naming: crate::config::outputs::Naming,
-        labels: remote_write::Labels,
+        namer: remote_write::Namer,
+        totals: remote_write::Totals,
     },
     Carbon(Plaintext),
 }
 
 enum Failure {
-    /// Try again later.
-    Retry(String),
+    /// Try again later; the remote may say when (`Retry-After`).
+    Retry(String, Option<Duration>),
     /// The remote refuses these records for good.
     Reject(String),
 }
+
+/// Longest `Retry-After` honoured.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
 
 impl Client {
     pub fn new(output: &Output) -> Result<Client, Error> {
         let c = &output.config;
         let timeout = Duration::from_secs(c.timeout_secs.max(1));
-        // reqwest is built without a crypto provider (see Cargo.toml): ring is installed for
-        // the process once; a second install is refused and changes nothing.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = || {
-            reqwest::Client::builder()
-                .timeout(timeout)
-                .connect_timeout(timeout)
-                .user_agent(concat!("tally/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .map_err(|e| Error::Client {
-                    output: c.name.clone(),
-                    reason: e.to_string(),
-                })
+        let failed = |reason: String| Error::Client {
+            output: c.name.clone(),
+            reason,
         };
         Ok(match &c.target {
-            Target::Tally { url, token } => Client::Tally {
-                http: http()?,
-                url: format!("{url}/api/ingest"),
-                token: token.clone(),
-            },
+            Target::Tally { urls, token, http } => {
+                let (client, urls) = client::build(http, timeout, urls).map_err(failed)?;
+                Client::Tally {
+                    http: client,
+                    ring: Ring::new(urls.iter().map(|u| (u.as_str(), None))),
+                    urls: urls.iter().map(|u| format!("{u}/api/ingest")).collect(),
+                    token: token.clone(),
+                    options: http.clone(),
+                    self_prefix: c.self_prefix.clone(),
+                }
+            }
             Target::RemoteWrite {
                 url,
                 token,
                 naming,
                 labels,
                 path_label,
-            } => Client::RemoteWrite {
-                http: http()?,
-                url: url.clone(),
-                token: token.clone(),
-                naming: naming.clone(),
-                labels: remote_write::Labels {
-                    extra: labels.clone(),
-                    path_label: path_label.clone(),
-                },
-            },
+                http,
+                prometheus,
+                mappings,
+                quantiles,
+                max_series,
+            } => {
+                let (client, mut urls) =
+                    client::build(http, timeout, std::slice::from_ref(url)).map_err(failed)?;
+                Client::RemoteWrite {
+                    http: client,
+                    url: urls.pop().unwrap_or_default(),
+                    token: token.clone(),
+                    options: http.clone(),
+                    naming: naming.clone(),
+                    namer: remote_write::Namer {
+                        extra: labels.clone(),
+                        path_label: path_label.clone(),
+                        mappings: mappings.clone(),
+                        host: c.host.clone(),
+                        prometheus: *prometheus,
+                        quantiles: quantiles.clone(),
+                    },
+                    totals: remote_write::Totals::new(*max_series),
+                }
+            }
             Target::Carbon {
                 destinations,
                 mode,
@@ -89,22 +115,26 @@ impl Client {
                 destinations.clone(),
                 *mode,
                 naming.clone(),
+                c.self_prefix.clone(),
                 timeout,
             )),
         })
     }
 }
 
-/// An HTTP answer to a delivery outcome.
-fn classify(result: Result<reqwest::Response, reqwest::Error>) -> Result<(), Failure> {
+/// An HTTP answer to a delivery outcome; the body of a failure is part of its reason.
+async fn outcome(result: Result<reqwest::Response, reqwest::Error>) -> Result<(), Failure> {
     match result {
-        Err(e) => Err(Failure::Retry(e.to_string())),
+        Err(e) => Err(Failure::Retry(client::chain(&e), None)),
         Ok(r) if r.status().is_success() => Ok(()),
         Ok(r) => {
             let s = r.status();
-            let why = format!("HTTP {s}");
+            let wait = client::retry_after(r.headers(), crate::clock::unix_now(), MAX_RETRY_AFTER);
+            let text = r.text().await.unwrap_or_default();
+            let text: String = text.chars().take(300).collect();
+            let why = format!("HTTP {s}: {}", text.trim());
             if s.is_server_error() || s.as_u16() == 429 || s.as_u16() == 408 {
-                Err(Failure::Retry(why))
+                Err(Failure::Retry(why, wait))
             } else {
                 Err(Failure::Reject(why))
             }
@@ -112,60 +142,73 @@ fn classify(result: Result<reqwest::Response, reqwest::Error>) -> Result<(), Fai
     }
 }
 
-async fn with_body(result: Result<reqwest::Response, reqwest::Error>) -> Result<(), Failure> {
-    match result {
-        Ok(r) if !r.status().is_success() => {
-            let status = r.status();
-            let text = r.text().await.unwrap_or_default();
-            let text: String = text.chars().take(300).collect();
-            classify_status(status, text.trim())
-        }
-        other => classify(other),
-    }
-}
-
-fn classify_status(s: reqwest::StatusCode, body: &str) -> Result<(), Failure> {
-    let why = format!("HTTP {s}: {body}");
-    if s.is_server_error() || s.as_u16() == 429 || s.as_u16() == 408 {
-        Err(Failure::Retry(why))
-    } else {
-        Err(Failure::Reject(why))
-    }
-}
-
-/// State a retried batch keeps between attempts (carbon: what was already delivered where).
+/// State a retried batch keeps between attempts: the bytes for each destination and which
+/// were delivered (carbon, tally over several urls).
 struct Pending {
     records: Vec<Record>,
-    carbon: Option<(Vec<Vec<u8>>, Vec<bool>)>,
+    parts: Option<(Vec<Vec<u8>>, Vec<bool>)>,
 }
 
-async fn deliver(client: &Client, epoch: u64, batch: &mut Pending) -> Result<(), Failure> {
+async fn deliver(client: &mut Client, epoch: u64, batch: &mut Pending) -> Result<(), Failure> {
     match client {
-        Client::Tally { http, url, token } => {
-            let body = super::tally::encode(epoch, &batch.records);
-            let mut req = http
-                .post(url)
-                .header("Content-Type", super::tally::CONTENT_TYPE)
-                .header("Content-Encoding", "snappy")
-                .body(body);
-            if let Some(t) = token {
-                req = req.bearer_auth(t);
+        Client::Tally {
+            http,
+            urls,
+            ring,
+            token,
+            options,
+            self_prefix,
+        } => {
+            let (bodies, done) = batch.parts.get_or_insert_with(|| {
+                let split = super::tally::split(
+                    &batch.records,
+                    self_prefix.as_deref(),
+                    |s| ring.node(s).unwrap_or(0),
+                    urls.len(),
+                );
+                let done = split.iter().map(Option::is_none).collect();
+                let bodies = split
+                    .into_iter()
+                    .map(|r| r.map_or_else(Vec::new, |r| super::tally::encode(epoch, &r)))
+                    .collect();
+                (bodies, done)
+            });
+            let mut last = None;
+            for (i, url) in urls.iter().enumerate() {
+                if done[i] {
+                    continue;
+                }
+                let mut req = http
+                    .post(url.as_str())
+                    .header("Content-Type", super::tally::CONTENT_TYPE)
+                    .header("Content-Encoding", "snappy")
+                    .body(bodies[i].clone());
+                if let Some(t) = token {
+                    req = req.bearer_auth(t);
+                }
+                req = client::decorate(req, options);
+                match outcome(req.send().await).await {
+                    Ok(()) => done[i] = true,
+                    Err(f) => last = Some(f),
+                }
             }
-            with_body(req.send().await).await
+            last.map_or(Ok(()), Err)
         }
         Client::RemoteWrite {
             http,
             url,
             token,
+            options,
             naming,
-            labels,
+            namer,
+            totals,
         } => {
-            let request = remote_write::request(&batch.records, naming, labels);
+            let (request, running) = remote_write::request(&batch.records, naming, namer, totals);
             if request.timeseries.is_empty() {
                 return Ok(());
             }
             let mut req = http
-                .post(url)
+                .post(url.as_str())
                 .header("Content-Type", "application/x-protobuf")
                 .header("Content-Encoding", "snappy")
                 .header("X-Prometheus-Remote-Write-Version", "0.1.0")
@@ -173,13 +216,18 @@ async fn deliver(client: &Client, epoch: u64, batch: &mut Pending) -> Result<(),
             if let Some(t) = token {
                 req = req.bearer_auth(t);
             }
-            with_body(req.send().await).await
+            req = client::decorate(req, options);
+            outcome(req.send().await).await?;
+            totals.commit(running);
+            Ok(())
         }
         Client::Carbon(p) => {
             let (buffers, done) = batch
-                .carbon
+                .parts
                 .get_or_insert_with(|| (p.split(&batch.records), p.flags()));
-            p.deliver(buffers, done).await.map_err(Failure::Retry)
+            p.deliver(buffers, done)
+                .await
+                .map_err(|e| Failure::Retry(e, None))
         }
     }
 }
@@ -209,7 +257,7 @@ impl Backoff {
 }
 
 /// Runs until `stop` turns true. Whatever is not acknowledged stays in the spool.
-pub async fn run_sender(output: Arc<Output>, client: Client, mut stop: watch::Receiver<bool>) {
+pub async fn run_sender(output: Arc<Output>, mut client: Client, mut stop: watch::Receiver<bool>) {
     let name = output.config.name.clone();
     let max_batch = output.config.max_batch;
     let epoch = output.spool().epoch();
@@ -227,7 +275,7 @@ pub async fn run_sender(output: Arc<Output>, client: Client, mut stop: watch::Re
         {
             pending = Some(Pending {
                 records: vec![rec],
-                carbon: None,
+                parts: None,
             });
         }
         if pending.is_none() {
@@ -245,7 +293,7 @@ pub async fn run_sender(output: Arc<Output>, client: Client, mut stop: watch::Re
                 Ok(Ok(records)) => {
                     pending = Some(Pending {
                         records,
-                        carbon: None,
+                        parts: None,
                     })
                 }
                 Ok(Err(error)) => {
@@ -260,7 +308,7 @@ pub async fn run_sender(output: Arc<Output>, client: Client, mut stop: watch::Re
         }
         let batch = pending.as_mut().expect("set above");
         let outcome = tokio::select! {
-            r = deliver(&client, epoch, batch) => r,
+            r = deliver(&mut client, epoch, batch) => r,
             _ = stop.changed() => break,
         };
         let points: u64 = batch.records.iter().map(Record::points).sum();
@@ -285,14 +333,15 @@ pub async fn run_sender(output: Arc<Output>, client: Client, mut stop: watch::Re
                 tracing::error!(output = %name, %reason, buckets = points,
                     "The remote refused a batch for good; dropped.");
             }
-            Err(Failure::Retry(reason)) => {
+            Err(Failure::Retry(reason, asked)) => {
                 output.stats.retried.fetch_add(1, Relaxed);
                 output.error();
                 if last_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
                     last_log = Some(Instant::now());
                     tracing::warn!(output = %name, %reason, "Delivery failed; will retry.");
                 }
-                let wait = backoff.step();
+                // The remote's Retry-After (429, 503) when it asks for longer than the backoff.
+                let wait = backoff.step().max(asked.unwrap_or_default());
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
                     _ = stop.changed() => break,

@@ -12,7 +12,8 @@
 //! counted twice. Events are stored before that commit, each with its origin (epoch, id on the
 //! sender), which the store adds only once: a crash between the two repeats nothing.
 
-use super::record::Record;
+use super::record::{Entry, Record};
+use crate::metric::Series;
 
 pub const MAGIC: &[u8; 8] = b"TLYING01";
 pub const CONTENT_TYPE: &str = "application/x-tally-ingest";
@@ -31,6 +32,63 @@ pub enum Error {
     Record { index: usize, reason: String },
     #[error("records out of order: {0} after {1}")]
     Order(u64, u64),
+}
+
+/// tally's own `tally.*` series under `prefix` (`servers.<host>.tally.…`), so the self-metrics
+/// of many hosts stay apart on a central tally.
+pub fn own_name(series: &Series, prefix: Option<&str>) -> Option<Series> {
+    let prefix = prefix?;
+    let p = series.path();
+    if p != "tally" && !p.starts_with("tally.") {
+        return None;
+    }
+    Series::parse(&format!("{prefix}.{}", series.as_str())).ok()
+}
+
+/// The records each of `n` central tallies gets: every entry to the one `route` picks by its
+/// series name, the events to the first, tally's own series renamed (`own_name`). A record
+/// keeps its sequence number everywhere (each central skips what it merged before from this
+/// spool). `None`: nothing for that central in these records (with one central, it gets every
+/// record, also empty ones).
+pub fn split(
+    records: &[Record],
+    self_prefix: Option<&str>,
+    mut route: impl FnMut(&str) -> usize,
+    n: usize,
+) -> Vec<Option<Vec<Record>>> {
+    let mut out: Vec<Vec<Record>> = vec![Vec::new(); n.max(1)];
+    for rec in records {
+        let mut parts: Vec<Record> = (0..out.len())
+            .map(|i| Record {
+                seq: rec.seq,
+                horizon: rec.horizon,
+                entries: Vec::new(),
+                events: if i == 0 { rec.events.clone() } else { None },
+            })
+            .collect();
+        for e in &rec.entries {
+            let series = own_name(&e.series, self_prefix).unwrap_or_else(|| e.series.clone());
+            let i = if out.len() == 1 {
+                0
+            } else {
+                route(series.as_str()).min(out.len() - 1)
+            };
+            parts[i].entries.push(Entry {
+                series,
+                kind: e.kind,
+                resolution: e.resolution,
+                buckets: e.buckets.clone(),
+            });
+        }
+        for (i, part) in parts.into_iter().enumerate() {
+            if out.len() == 1 || !part.entries.is_empty() || part.events.is_some() {
+                out[i].push(part);
+            }
+        }
+    }
+    out.into_iter()
+        .map(|r| (!r.is_empty()).then_some(r))
+        .collect()
 }
 
 /// The compressed request body.
@@ -114,6 +172,44 @@ mod tests {
             }],
             events: None,
         }
+    }
+
+    #[test]
+    fn split_routes_entries_renames_own_series_and_sends_events_to_the_first() {
+        let mut r = rec(5);
+        r.entries.push(Entry {
+            series: Series::parse("tally.store.series").unwrap(),
+            kind: Kind::Gauge,
+            resolution: 10,
+            buckets: vec![(90, Bucket::new(Kind::Gauge, 1.0, 91))],
+        });
+        r.events = Some(Default::default());
+        let parts = split(
+            &[r],
+            Some("servers.h1"),
+            |s| usize::from(s.starts_with("servers")),
+            2,
+        );
+        let names = |i: usize| -> Vec<String> {
+            parts[i].as_ref().unwrap()[0]
+                .entries
+                .iter()
+                .map(|e| e.series.as_str().to_string())
+                .collect()
+        };
+        assert_eq!(names(0), ["a.b"]);
+        assert_eq!(names(1), ["servers.h1.tally.store.series"]);
+        assert!(parts[0].as_ref().unwrap()[0].events.is_some());
+        assert!(parts[1].as_ref().unwrap()[0].events.is_none());
+        assert_eq!(parts[1].as_ref().unwrap()[0].seq, 5);
+        // One central gets every record, even an empty one; none named: no renaming.
+        let empty = Record {
+            entries: Vec::new(),
+            ..rec(6)
+        };
+        let one = split(&[empty.clone()], None, |_| 0, 1);
+        assert_eq!(one, vec![Some(vec![empty.clone()])]);
+        assert_eq!(split(&[empty], None, |_| 0, 2), vec![None, None]);
     }
 
     #[test]

@@ -31,6 +31,8 @@ fn output(name: &str, target: Target, tier: usize) -> OutputConfig {
             patterns: vec!["tally".into()],
             globs: vec![Glob::parse("tally").unwrap()],
         },
+        host: "testhost".into(),
+        self_prefix: Some("servers.testhost".into()),
         tier,
         grace: 2,
         spool_max_bytes: 1 << 24,
@@ -41,8 +43,9 @@ fn output(name: &str, target: Target, tier: usize) -> OutputConfig {
 
 fn tally_target() -> Target {
     Target::Tally {
-        url: "http://127.0.0.1:1".into(),
+        urls: vec!["http://127.0.0.1:1".into()],
         token: None,
+        http: Default::default(),
     }
 }
 

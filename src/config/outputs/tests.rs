@@ -45,6 +45,11 @@ fn mistakes_are_named_with_their_place() {
         ("outputs:\n  - type: tally\n", "needs url", 2),
         (
             "outputs:\n  - type: tally\n    url: http://x\n    mode: replicate\n",
+            "consistent_hash",
+            4,
+        ),
+        (
+            "outputs:\n  - type: tally\n    url: http://x\n    labels: { a: b }\n",
             "does not apply",
             2,
         ),
@@ -100,4 +105,139 @@ fn a_statsd_block_makes_the_etsy_flush_output_and_spool_fields_do_not_apply() {
             .contains("queue_lines is for a carbon output with statsd"),
         "{err}"
     );
+}
+
+#[test]
+fn fleet_keys_are_read_and_host_expanded() {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("pw");
+    std::fs::write(&pw, "s3cret\n").unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(
+        &ca,
+        "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let yaml = format!(
+        "hostname: web4\noutputs:\n  - type: remote_write\n    url: https://prom:9090/api/v1/write\n    prefix: 'servers.{{host}}'\n    labels: {{ job: tally, node: '{{host}}' }}\n    basic_auth: {{ username: u, password_file: '{}' }}\n    headers: {{ X-Scope-OrgID: team-a }}\n    tls: {{ ca_file: '{}', server_name: prom.example }}\n    mappings:\n      - {{ match: 'servers.*.cpu.*.*', name: 'cpu_$3', labels: {{ host: '$1', cpu: '$2' }} }}\n    quantiles: [0.5, 0.999]\n  - type: tally\n    urls: ['http://c1:8080', 'http://c2:8080/']\n    mode: consistent_hash\n  - {{ type: carbon, destinations: ['a:1'], prefix: 'hosts.{{host}}' }}\n",
+        pw.display(),
+        ca.display()
+    );
+    let c = check(&yaml).unwrap_or_else(|e| panic!("{e}"));
+    let rw = spooled(&c.outputs[0]);
+    assert_eq!(rw.self_prefix.as_deref(), None, "the prefix names the host");
+    let Target::RemoteWrite {
+        naming,
+        labels,
+        http,
+        prometheus,
+        mappings,
+        quantiles,
+        ..
+    } = &rw.target
+    else {
+        panic!("remote_write")
+    };
+    assert_eq!(naming.prefix, "servers.web4");
+    assert_eq!(
+        labels,
+        &[
+            ("job".into(), "tally".into()),
+            ("node".into(), "web4".into())
+        ]
+    );
+    assert_eq!(http.basic_auth, Some(("u".into(), "s3cret".into())));
+    assert_eq!(http.headers, [("X-Scope-OrgID".into(), "team-a".into())]);
+    assert_eq!(http.tls.server_name.as_deref(), Some("prom.example"));
+    assert!(*prometheus);
+    assert_eq!(mappings.len(), 1);
+    assert_eq!(quantiles, &[0.5, 0.999]);
+    let Target::Tally { urls, .. } = &spooled(&c.outputs[1]).target else {
+        panic!("tally")
+    };
+    assert_eq!(urls, &["http://c1:8080", "http://c2:8080"]);
+    assert_eq!(
+        spooled(&c.outputs[1]).self_prefix.as_deref(),
+        Some("servers.web4")
+    );
+    let Target::Carbon { naming, .. } = &spooled(&c.outputs[2]).target else {
+        panic!("carbon")
+    };
+    assert_eq!(naming.prefix, "hosts.web4");
+    let c = check("hostname: web5\noutputs:\n  - { type: carbon, destinations: ['a:1'], statsd: { global_prefix: 'stats.{host}' } }\n").unwrap();
+    let Output::Carbon(flush) = &c.outputs[0] else {
+        panic!("etsy flush")
+    };
+    assert_eq!(flush.statsd.as_ref().unwrap().global_prefix, "stats.web5");
+}
+
+#[test]
+fn fleet_key_mistakes_are_named_with_their_place() {
+    for (yaml, needle, line, column) in [
+        (
+            "outputs:\n  - type: remote_write\n    url: http://x\n    basic_auth: { username: u }\n",
+            "password or password_file",
+            4,
+            29,
+        ),
+        (
+            "outputs:\n  - type: remote_write\n    url: http://x\n    basic_auth: { username: u, password_file: /nonexistent/pw }\n",
+            "password_file \"/nonexistent/pw\"",
+            4,
+            47,
+        ),
+        (
+            "outputs:\n  - type: remote_write\n    url: http://x\n    tls:\n      ca_file: /nonexistent/ca\n",
+            "ca_file",
+            5,
+            16,
+        ),
+        (
+            "outputs:\n  - type: remote_write\n    url: http://x\n    tls:\n      cert_file: /etc/hostname\n",
+            "cert_file and key_file together",
+            5,
+            18,
+        ),
+        (
+            "outputs:\n  - type: remote_write\n    url: http://x\n    headers:\n      Content-Type: x\n",
+            "set by tally",
+            5,
+            21,
+        ),
+        (
+            "outputs:\n  - type: remote_write\n    url: http://x\n    mappings:\n      - match: 'a.*'\n        name: 'x_$2'\n",
+            "captures 1",
+            5,
+            16,
+        ),
+        (
+            "outputs:\n  - type: remote_write\n    url: http://x\n    naming: statsd\n",
+            "expected prometheus or views",
+            4,
+            13,
+        ),
+        (
+            "outputs:\n  - type: remote_write\n    url: http://x\n    quantiles: [0.5, 99]\n",
+            "quantiles",
+            4,
+            16,
+        ),
+        (
+            "outputs:\n  - type: tally\n    urls: ['http://a', 'http://a']\n",
+            "listed twice",
+            3,
+            24,
+        ),
+        (
+            "outputs:\n  - type: carbon\n    destinations: ['a:1']\n    tls: { ca_file: x }\n",
+            "tls does not apply",
+            2,
+            11,
+        ),
+    ] {
+        let err = check(yaml).unwrap_err();
+        let p = &err.problems()[0];
+        assert!(p.message.contains(needle), "{yaml}: {err}");
+        assert_eq!((p.line, p.column), (line, column), "{yaml}: {err}");
+    }
 }

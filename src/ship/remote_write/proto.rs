@@ -18,7 +18,7 @@ pub struct TimeSeries {
     pub samples: Vec<Sample>,
 }
 
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, prost::Message)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Message)]
 pub struct Label {
     #[prost(string, tag = "1")]
     pub name: String,
