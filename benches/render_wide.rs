@@ -75,7 +75,7 @@ fn bench(c: &mut Criterion) {
             token: None,
         }),
         stats: http::Stats::default(),
-        max_body_bytes: 1 << 20,
+        limits: http::Limits::default(),
         ingest: http::ingest::Ingest::default(),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()

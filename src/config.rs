@@ -105,6 +105,16 @@ pub struct HttpFile {
     pub token: Option<String>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: Option<usize>,
+    /// Open connections at most (default 512); more are closed at once and counted.
+    pub max_connections: Option<usize>,
+    /// A request's headers, and the next request on a kept-alive connection, must arrive
+    /// within this (default `10s`).
+    pub header_timeout: Option<Spanned<String>>,
+    /// A connection on which nothing moves either way for this long is closed (default `60s`).
+    pub idle_timeout: Option<Spanned<String>>,
+    /// Require the token from loopback clients too (default false): set it when a reverse
+    /// proxy on this host forwards outside clients, which all arrive from loopback.
+    pub require_token_on_loopback: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -245,6 +255,11 @@ pub struct Http {
     pub listen: SocketAddr,
     pub token: Option<String>,
     pub max_body_bytes: usize,
+    pub max_connections: usize,
+    /// Milliseconds.
+    pub header_timeout_ms: u64,
+    pub idle_timeout_ms: u64,
+    pub require_token_on_loopback: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -279,6 +294,27 @@ pub struct Carbon {
 }
 
 pub const DEFAULT_DATA_DIR: &str = "./tally-data";
+
+fn validate_http(h: HttpFile, p: &mut Problems) -> Http {
+    let token = h.token.filter(|t| !t.is_empty());
+    let require_token_on_loopback = match &h.require_token_on_loopback {
+        Some(s) if s.value && token.is_none() => {
+            p.at(s, "require_token_on_loopback needs http.token");
+            true
+        }
+        Some(s) => s.value,
+        None => false,
+    };
+    Http {
+        listen: p.addr(&h.listen, "127.0.0.1:8080"),
+        token,
+        max_body_bytes: h.max_body_bytes.unwrap_or(8 << 20),
+        max_connections: h.max_connections.unwrap_or(512).max(1),
+        header_timeout_ms: p.duration_ms(&h.header_timeout, 10_000).max(100),
+        idle_timeout_ms: p.duration_ms(&h.idle_timeout, 60_000).max(100),
+        require_token_on_loopback,
+    }
+}
 
 /// Reads and validates a config file.
 pub fn load(path: &Path) -> Result<Config, Error> {
@@ -342,6 +378,16 @@ impl Problems<'_> {
         }
     }
 
+    fn duration_ms(&mut self, value: &Option<Spanned<String>>, default: u64) -> u64 {
+        match value {
+            None => default,
+            Some(s) => schema::parse_duration_ms(&s.value).unwrap_or_else(|e| {
+                self.at(s, e);
+                default
+            }),
+        }
+    }
+
     fn addr(&mut self, value: &Option<Spanned<String>>, default: &str) -> SocketAddr {
         let fallback = default.parse().expect("default addresses parse");
         match value {
@@ -380,11 +426,7 @@ impl File {
             }
             _ => detect_hostname(),
         };
-        let http = (self.http.enabled != Some(false)).then(|| Http {
-            listen: p.addr(&self.http.listen, "127.0.0.1:8080"),
-            token: self.http.token.filter(|t| !t.is_empty()),
-            max_body_bytes: self.http.max_body_bytes.unwrap_or(8 << 20),
-        });
+        let http = (self.http.enabled != Some(false)).then(|| validate_http(self.http, &mut p));
         let schemas = match self.storage.schemas {
             None => Schemas::default_list(),
             Some(list) => validate_schemas(list, &mut p),

@@ -182,7 +182,15 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
         store: store.clone(),
         settings: std::sync::RwLock::new(reload::http_settings(&config)),
         stats: http::Stats::default(),
-        max_body_bytes: config.http.as_ref().map_or(8 << 20, |h| h.max_body_bytes),
+        limits: config
+            .http
+            .as_ref()
+            .map_or_else(http::Limits::default, |h| http::Limits {
+                max_body_bytes: h.max_body_bytes,
+                max_connections: h.max_connections,
+                header_timeout: Duration::from_millis(h.header_timeout_ms),
+                idle_timeout: Duration::from_millis(h.idle_timeout_ms),
+            }),
         ingest: http::ingest::Ingest::default(),
     });
     let (http_stop_tx, http_stop_rx) = watch::channel(false);

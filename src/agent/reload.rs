@@ -1,6 +1,8 @@
 //! SIGHUP: re-read the config file and the parser files, and apply what changed without losing
 //! a bucket or an offset. A bad file (config or a parser an input needs) is rejected with the
-//! error logged, and what runs keeps running.
+//! error logged, and what runs keeps running. So is a file with no settings at all (empty or
+//! only comments: a truncated write, not a wish for all defaults; `{}` says that) and a file
+//! still changing while it is read (a half-written one).
 //!
 //! - Schemas, query limits and the HTTP token apply at once.
 //! - Tail inputs and parsers: parser files are always re-read. The new set is checked first
@@ -44,6 +46,10 @@ pub(super) fn http_settings(config: &Config) -> http::Settings {
         },
         default_max_data_points: config.query.default_max_data_points,
         token: config.http.as_ref().and_then(|h| h.token.clone()),
+        token_on_loopback: config
+            .http
+            .as_ref()
+            .is_some_and(|h| h.require_token_on_loopback),
     }
 }
 
@@ -55,7 +61,10 @@ impl Running<'_> {
             );
             return;
         };
-        let new = match config::load(&path) {
+        let new = match read_settled(&path)
+            .await
+            .and_then(|text| config::parse(&text, &path).map_err(|e| e.to_string()))
+        {
             Ok(c) => c,
             Err(error) => {
                 tracing::error!(path = %path.display(), "Reload rejected; the running config stays:\n{error}");
@@ -86,6 +95,15 @@ impl Running<'_> {
         {
             needs_restart.push("storage intervals and limits");
         }
+        let limits = |c: &Config| {
+            c.http.as_ref().map(|h| {
+                let (b, n) = (h.max_body_bytes, h.max_connections);
+                (b, n, h.header_timeout_ms, h.idle_timeout_ms)
+            })
+        };
+        if limits(&new) != limits(current) {
+            needs_restart.push("http limits");
+        }
         if new.queue_batches != current.queue_batches {
             needs_restart.push("inputs.queue_batches");
         }
@@ -96,7 +114,12 @@ impl Running<'_> {
             needs_restart.push("the set of resolutions (store retention enforcement)");
         }
 
-        let mut applied = vec!["storage.schemas", "query", "http.token"];
+        let mut applied = vec![
+            "storage.schemas",
+            "query",
+            "http.token",
+            "http.require_token_on_loopback",
+        ];
         self.pipeline
             .aggregator
             .set_schemas(new.storage.schemas.clone());
@@ -110,6 +133,7 @@ impl Running<'_> {
         self.config.query = new.query.clone();
         if let (Some(running), Some(new)) = (self.config.http.as_mut(), new.http.as_ref()) {
             running.token = new.token.clone();
+            running.require_token_on_loopback = new.require_token_on_loopback;
         }
 
         if !new.tail.is_empty() || !self.inputs.tail.is_empty() {
@@ -182,5 +206,55 @@ impl Running<'_> {
             &self.inputs.tail_stop,
         )?;
         Ok(())
+    }
+}
+
+/// The config text once it has stopped changing (read twice 200 ms apart, up to 2 s), and
+/// only if it holds some setting: empty or comment-only text on a reload is a truncated or
+/// half-written file, never a wish to drop every setting.
+async fn read_settled(path: &std::path::Path) -> Result<String, String> {
+    let read = |p: &std::path::Path| {
+        std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))
+    };
+    let mut text = read(path)?;
+    for _ in 0..10 {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let again = read(path)?;
+        if again == text {
+            return if has_settings(&text) {
+                Ok(text)
+            } else {
+                Err(format!(
+                    "{}:1:1: the file holds no settings (empty or only comments); a truncated \
+                     write is not taken for all defaults (write `{{}}` to mean that)",
+                    path.display()
+                ))
+            };
+        }
+        text = again;
+    }
+    Err(format!(
+        "{}: the file kept changing for 2 s while it was read (half-written?)",
+        path.display()
+    ))
+}
+
+fn has_settings(text: &str) -> bool {
+    text.lines().any(|l| {
+        let l = l.trim();
+        !l.is_empty() && !l.starts_with('#') && l != "---" && l != "..."
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn empty_and_comment_only_files_hold_no_settings() {
+        for none in ["", "\n  \n", "# all commented\n#http:\n", "---\n...\n"] {
+            assert!(!super::has_settings(none), "{none:?}");
+        }
+        for some in ["{}", "http:\n  listen: 127.0.0.1:0\n", "# c\ndata_dir: x"] {
+            assert!(super::has_settings(some), "{some:?}");
+        }
     }
 }

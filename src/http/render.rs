@@ -42,7 +42,7 @@ pub fn format_of(p: &Params) -> String {
 }
 
 pub async fn render(state: S, req: HttpRequest) -> Result<Response, ApiError> {
-    let p = read(req).await?.params;
+    let p = read(&state, req).await?.params;
     let format = format_of(&p);
     let image = super::image::format(&format);
     let graph = image.map(|_| super::image::params(&p)).transpose()?;
@@ -155,10 +155,7 @@ pub fn respond(format: &str, mut r: Rendered, p: &Params) -> Result<Response, Ap
                 }
             }
             let body = json_body(&r, no_nulls, p.flag("meta"));
-            Ok(match p.get("jsonp") {
-                Some(cb) if !cb.is_empty() => text("text/javascript", format!("{cb}({body})")),
-                _ => text("application/json", body),
-            })
+            super::graphite::json_or_jsonp(p, body)
         }
         "csv" => Ok(text("text/csv", csv(&r.series, &r.tz))),
         "raw" => Ok(text("text/plain", raw(&r.series))),
