@@ -205,6 +205,8 @@ pub struct CarbonFile {
     pub kind: Option<Spanned<String>>,
     /// Most concurrent TCP connections (default 1024).
     pub max_connections: Option<usize>,
+    /// A TCP connection that sends nothing for this long is closed (default `2m`).
+    pub idle_timeout: Option<Spanned<String>>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -291,6 +293,8 @@ pub struct Carbon {
     pub max_line_length: usize,
     pub kind: crate::metric::Kind,
     pub max_connections: usize,
+    /// Milliseconds.
+    pub idle_timeout_ms: u64,
 }
 
 pub const DEFAULT_DATA_DIR: &str = "./tally-data";
@@ -487,6 +491,7 @@ impl File {
                 }),
             },
             max_connections: carbon_file.max_connections.unwrap_or(1024).max(1),
+            idle_timeout_ms: p.duration_ms(&carbon_file.idle_timeout, 120_000).max(100),
         });
         if let (Some(h), Some(c)) = (&http, &carbon)
             && h.listen == c.listen

@@ -145,6 +145,7 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
             kind: c.kind,
             max_line_length: c.max_line_length,
             max_connections: c.max_connections,
+            idle_timeout: Duration::from_millis(c.idle_timeout_ms),
         };
         let tcp = tokio::net::TcpListener::bind(c.listen)
             .await

@@ -280,6 +280,7 @@ impl Pipeline {
                 "tally.carbon.refused_connections",
                 c.refused_connections.load(Relaxed),
             ),
+            ("tally.carbon.idle_timeouts", c.idle_timeouts.load(Relaxed)),
             ("tally.http.requests", http.requests.load(Relaxed)),
             ("tally.http.client_errors", http.client_errors.load(Relaxed)),
             ("tally.http.server_errors", http.server_errors.load(Relaxed)),
@@ -288,15 +289,19 @@ impl Pipeline {
                 self.commit_errors + self.maintain_errors.load(Relaxed),
             ),
             ("tally.store.dropped_buckets", self.dropped_deltas),
-        ] {
+        ]
+        .into_iter()
+        .chain(http.limit_counters())
+        {
             self.counter(&mut out, name, v, now);
         }
         let mut totals = inputs.tail_retired.clone();
-        let mut tail_gauges = [0u64; 2];
+        let mut tail_gauges = [0u64; 3];
         for t in &inputs.tail {
             totals.add(t);
             tail_gauges[0] += t.tail.files_open.load(Relaxed);
             tail_gauges[1] += t.tail.files_skipped_over_limit.load(Relaxed);
+            tail_gauges[2] += t.tail.files_unusable.load(Relaxed);
         }
         let (tail_totals, parse) = (totals.tail, totals.parse);
         for (name, v) in [
@@ -329,6 +334,12 @@ impl Pipeline {
                 "tally.tail.files_skipped_over_limit",
                 Kind::Gauge,
                 tail_gauges[1] as f64,
+                now,
+            ));
+            out.push(self_obs(
+                "tally.tail.files_unusable",
+                Kind::Gauge,
+                tail_gauges[2] as f64,
                 now,
             ));
         }

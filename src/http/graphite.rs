@@ -300,6 +300,7 @@ async fn events(state: S, req: Request) -> Result<Response, ApiError> {
             ));
         }
     };
+    super::limits::event_tags(&tags)?;
     let when = match body.get("when") {
         None | Some(Value::Null) => unix_now(),
         Some(v) => v
