@@ -364,6 +364,8 @@ impl Pipeline {
             ("tally.memory.heap_bytes", self.heap_bytes.load(Relaxed)),
             ("tally.store.segments", s.segments),
             ("tally.store.events", s.events),
+            ("tally.store.corrupt_wal_files", s.corrupt_wal_files),
+            ("tally.store.corrupt_blocks", s.corrupt_blocks),
             (
                 "tally.aggregate.open_series",
                 self.aggregator.open_series() as u64,
