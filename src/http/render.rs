@@ -205,7 +205,7 @@ fn lineage_json(s: &TimeSeries) -> Value {
         s.lineage
             .iter()
             .map(|l| {
-                json!({
+                let mut v = json!({
                     "schema-name": l.schema_name,
                     "schema-retentions": l.schema_retentions,
                     "archive-read": l.archive_read,
@@ -216,7 +216,15 @@ fn lineage_json(s: &TimeSeries) -> Value {
                     "consolidator-rc": l.consolidator_rc,
                     "count": l.count,
                     "view": l.view.to_string(),
-                })
+                });
+                if !l.lost.is_empty() {
+                    v["lost"] = l
+                        .lost
+                        .iter()
+                        .map(|x| json!({"series": x.series, "from": x.from, "until": x.until}))
+                        .collect();
+                }
+                v
             })
             .collect(),
     )

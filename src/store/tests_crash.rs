@@ -368,6 +368,14 @@ fn corrupt_segments_are_reported_then_set_aside() {
         store.read(a, 10, 0, 100),
         Err(Error::Corrupt { .. })
     ));
+    // A query's read answers with the rest and says what is lost, counted.
+    let (mut out, mut lost) = (Vec::new(), Vec::new());
+    store
+        .read_into_lossy(a, 10, 0, 100, &mut out, &mut lost)
+        .unwrap();
+    assert_eq!(out.len(), 1, "the undamaged file's bucket is still read");
+    assert_eq!(lost, vec![(0, 100)]);
+    assert_eq!(store.stats().corrupt_blocks, 1);
     // Compaction meets it, sets it aside, and the rest stays readable.
     store.maintain(3 * 86_400).unwrap();
     assert_eq!(store.read(a, 10, 0, 100).unwrap().len(), 1);
