@@ -291,3 +291,28 @@ def malformed(d):
         statuses.append(d.get("/render?" + urllib.parse.urlencode(params), timeout=30)[0])
     ok = all(400 <= s < 500 or s == 200 for s in statuses) and d.alive()
     return Row(ok and 500 not in statuses, f"{statuses}")
+
+
+@case("conn.fd_limit", "RLIMIT_NOFILE 300, 600 connections held: bounded below the limit, the"
+      " store still commits and flushes, the API answers after the timeouts", quick=True,
+      nofile=300, http_extra=CONN_HTTP, carbon_extra=CARBON, timeout=90)
+def fd_limit(d):
+    socks = []
+    for i in range(600):
+        try:
+            socks.append(socket.create_connection(d.http if i % 2 else d.carbon, timeout=5))
+        except OSError:
+            break
+    now = int(time.time())
+    time.sleep(2.5)
+    d.send_carbon([f"abuse.fd 5 {now}\n"])
+    time.sleep(1.5)
+    status = d.get("/version")[0]
+    got = d.total("abuse.fd:sum", frm="-5min")
+    for s in socks:
+        s.close()
+    emfile = d.logged("Too many open files")
+    code = d.stop()
+    flush_ok = code == 0 and not d.logged("flush failed")
+    seen = f"held {len(socks)}, /version {status}, stored {got}, EMFILE lines {len(emfile)}, stop {code}"
+    return Row(status == 200 and got == 5 and flush_ok, seen, alive=True)

@@ -2,6 +2,7 @@
 directory, raw HTTP and carbon clients, and the self-metrics read back. Standard library only."""
 
 import json
+import resource  # noqa: F401 (used in the child)
 import select
 import os
 import signal
@@ -18,7 +19,8 @@ BIN = os.environ.get("TALLY_BIN", "target/release/tally")
 class Daemon:
     """`tally run` on 127.0.0.1:0 ports, its JSON log collected, its addresses read from it."""
 
-    def __init__(self, extra="", dir=None, env=None, http_extra="", carbon_extra=""):
+    def __init__(self, extra="", dir=None, env=None, http_extra="", carbon_extra="", nofile=None):
+        self.nofile = nofile
         self.tmp = None
         if dir is None:
             self.tmp = tempfile.TemporaryDirectory(prefix="tally-chaos-")
@@ -44,6 +46,7 @@ class Daemon:
             stderr=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             env=self.env,
+            preexec_fn=self._limits,
         )
         ready = threading.Event()
         self.http = self.carbon = None
@@ -69,6 +72,11 @@ class Daemon:
         if not ready.wait(30):
             self.proc.kill()
             raise RuntimeError("tally did not start:\n" + "\n".join(self.log[-20:]))
+
+    def _limits(self):
+        if self.nofile:
+            import resource
+            resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
 
     def alive(self):
         return self.proc.poll() is None

@@ -26,6 +26,7 @@ pub enum Control {
 }
 
 mod collect;
+mod fds;
 mod heap;
 mod memory;
 mod pipeline;
@@ -76,6 +77,7 @@ struct Inputs {
 
 /// Runs the daemon until a [`Control::Shutdown`] arrives (or the control channel closes).
 pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow::Result<()> {
+    fds::check(&config);
     let store_options = store_options(&config);
     let started = Instant::now();
     let store = Arc::new(
