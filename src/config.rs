@@ -128,8 +128,12 @@ pub struct StorageFile {
     /// Observations further ahead of the clock than this are dropped (default `10m`).
     pub max_future: Option<Spanned<String>>,
     /// Buckets kept for retry while the store refuses commits; past it the oldest are dropped
-    /// and counted (default 2000000).
+    /// and counted (default 2000000). Also the bound on buckets of new series waiting for
+    /// `max_new_series_per_minute`.
     pub max_pending_buckets: Option<usize>,
+    /// Series the store does not have yet admitted per minute (default 60000); more wait, then
+    /// are refused and counted. Existing series are never held back.
+    pub max_new_series_per_minute: Option<u64>,
     /// The in-memory head is written out early once it holds about this much (default `128MiB`).
     pub head_max_bytes: Option<Spanned<String>>,
 }
@@ -271,6 +275,7 @@ pub struct Storage {
     pub head_flush_interval: i64,
     pub max_future: i64,
     pub max_pending_buckets: usize,
+    pub max_new_series_per_minute: u64,
     pub head_max_bytes: usize,
 }
 
@@ -451,6 +456,11 @@ impl File {
                 .max_pending_buckets
                 .unwrap_or(2_000_000)
                 .max(1000),
+            max_new_series_per_minute: self
+                .storage
+                .max_new_series_per_minute
+                .unwrap_or(60_000)
+                .max(1),
             head_max_bytes: match &self.storage.head_max_bytes {
                 None => crate::store::HEAD_MAX_BYTES,
                 Some(s) => match outputs::parse_bytes(&s.value) {

@@ -25,6 +25,7 @@ pub enum Control {
     Shutdown,
 }
 
+mod admit;
 mod collect;
 mod fds;
 mod heap;
@@ -229,6 +230,10 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
         // At most every 5 s, and at least as often as the head is to be flushed.
         Duration::from_secs(config.storage.head_flush_interval.clamp(1, 5) as u64),
         ship,
+    );
+    pipeline.admit = admit::Admit::new(
+        config.storage.max_new_series_per_minute,
+        config.storage.max_pending_buckets,
     );
     let mut config = config;
     let mut tick = tokio::time::interval(Duration::from_millis(

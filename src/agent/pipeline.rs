@@ -32,6 +32,8 @@ pub(super) struct Pipeline {
     dropped_deltas: u64,
     /// Most deltas kept for retry (`storage.max_pending_buckets`).
     max_pending: usize,
+    /// The new-series budget (`storage.max_new_series_per_minute`).
+    pub(super) admit: super::admit::Admit,
     last_commit_ms: Option<f64>,
     /// When maintenance last started.
     last_maintain: Option<Instant>,
@@ -69,6 +71,7 @@ impl Pipeline {
             maintaining: Arc::default(),
             dropped_deltas: 0,
             max_pending,
+            admit: super::admit::Admit::new(u64::MAX, max_pending),
             last_commit_ms: None,
             last_maintain: None,
             maintain_every,
@@ -117,16 +120,12 @@ impl Pipeline {
     }
 
     pub(super) async fn commit(&mut self) -> Result<(), store::Error> {
-        self.pending.extend(self.aggregator.drain());
-        if self.pending.len() > self.max_pending {
-            let excess = self.pending.len() - self.max_pending;
-            self.pending.drain(..excess);
-            self.dropped_deltas += excess as u64;
-            tracing::error!(
-                dropped = excess,
-                "The store refuses commits; oldest buckets dropped."
-            );
-        }
+        // One interval's drain is committed whole however large; new series may have to wait
+        // (admit.rs). Only buckets kept for a retry are bounded here.
+        let store = self.store.clone();
+        let fresh = self.aggregator.drain();
+        let fresh = self.admit.admit(&store, fresh, Instant::now());
+        self.pending.extend(fresh);
         let now = unix_now();
         if self.pending.is_empty() && self.cursors.is_empty() {
             // Nothing to make durable: an idle daemon does no I/O here (slots still close).
@@ -170,6 +169,13 @@ impl Pipeline {
                 };
                 tracing::error!(%error, deltas = batch.deltas.len(), "Commit failed; will retry.");
                 self.pending = batch.deltas;
+                if self.pending.len() > self.max_pending {
+                    let excess = self.pending.len() - self.max_pending;
+                    self.pending.drain(..excess);
+                    self.dropped_deltas += excess as u64;
+                    tracing::error!(dropped = excess, %error,
+                        "The store refuses commits; past storage.max_pending_buckets kept for retry, the oldest are dropped.");
+                }
                 // Newer cursors that arrived meanwhile win over the ones being retried. The
                 // outputs' cursors (after the inputs') are made again from the retried deltas.
                 let mut cursors = batch.cursors;
@@ -289,6 +295,11 @@ impl Pipeline {
                 self.commit_errors + self.maintain_errors.load(Relaxed),
             ),
             ("tally.store.dropped_buckets", self.dropped_deltas),
+            (
+                "tally.store.refused_new_series_buckets",
+                self.admit.refused_buckets,
+            ),
+            ("tally.store.new_series", self.admit.admitted_series),
         ]
         .into_iter()
         .chain(http.limit_counters())
@@ -369,6 +380,10 @@ impl Pipeline {
             (
                 "tally.aggregate.open_series",
                 self.aggregator.open_series() as u64,
+            ),
+            (
+                "tally.store.new_series_waiting",
+                self.admit.waiting() as u64,
             ),
         ] {
             out.push(self_obs(name, Kind::Gauge, v as f64, now));

@@ -92,6 +92,7 @@ impl Running<'_> {
             || new.storage.head_flush_interval != current.storage.head_flush_interval
             || new.storage.max_future != current.storage.max_future
             || new.storage.max_pending_buckets != current.storage.max_pending_buckets
+            || new.storage.max_new_series_per_minute != current.storage.max_new_series_per_minute
         {
             needs_restart.push("storage intervals and limits");
         }

@@ -413,6 +413,11 @@ impl Store {
         self.flush_locked(&mut m)
     }
 
+    /// Whether the store already has this (canonical) series.
+    pub fn contains(&self, series: &Series) -> bool {
+        read(&self.state).index.id(series.as_str()).is_some()
+    }
+
     pub fn lookup(&self, name: &str) -> Option<SeriesInfo> {
         let st = read(&self.state);
         let id = st.index.id(name).or_else(|| {
