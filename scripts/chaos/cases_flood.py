@@ -31,6 +31,27 @@ def small_flood(d):
     return Row(ok, seen, lost=f"{100 - kept:.0f} of existing series", clear=bool(cause))
 
 
+@case("flood.burst_healthy", "one commit interval draining far more than max_pending_buckets"
+      " with a healthy store: nothing dropped, no false 'store refuses' line", quick=True,
+      extra="storage:\n  max_pending_buckets: 1000\n", timeout=90)
+def burst_healthy(d):
+    now = int(time.time()) // 10 * 10
+    d.send_carbon([f"abuse.old.s{i} 1 {now - 20}\n" for i in range(50)])
+    time.sleep(1.5)
+    lines = [f"abuse.burst.s{i} 1 {now}\n" for i in range(5000)]
+    lines += [f"abuse.old.s{i} 1 {now - 10}\n" for i in range(50)]
+    d.send_carbon(lines)
+    time.sleep(3)
+    kept_old = d.total("sumSeries(abuse.old.*:sum)", frm="-10min")
+    kept_new = d.total("sumSeries(abuse.burst.*:sum)", frm="-10min")
+    dropped = d.counter("tally.store.dropped_buckets")
+    wrong = d.logged("The store refuses commits")
+    ok = kept_old == 100 and kept_new == 5000 and dropped == 0 and not wrong
+    seen = (f"existing {kept_old:.0f}/100, new {kept_new:.0f}/5000, dropped buckets {dropped:.0f},"
+            f" 'store refuses' lines {len(wrong)}")
+    return Row(ok, seen, lost=f"{5100 - kept_old - kept_new:.0f} points")
+
+
 def flood(n, proto):
     @case(f"flood.{proto}_{n // 1000}k", f"{n:,} new series over {proto}: existing series keep"
           " every bucket, refusals counted, RSS bounded", quick=False, timeout=900,

@@ -171,8 +171,10 @@ def kill9_ingest(d):
     th.join()
     d.start()
     got = d.total("abuse.k9:sum", frm="-1d")
-    ok = got <= sent[0] and sent[0] - got <= max(200, sent[0] // 3)
-    return Row(ok, f"sent {sent[0]}, stored {got}", lost=f"{sent[0] - got} (the last second)")
+    # What the aggregator held since the last commit (1 s) is lost; allow 1.5 s of sending.
+    ok = got <= sent[0] and sent[0] - got <= max(200, sent[0] / 3 * 1.5)
+    return Row(ok, f"sent {sent[0]} in 3 s, stored {got:.0f}",
+               lost=f"{sent[0] - got:.0f} (under 1.5 s of sending)")
 
 
 @case("crash.manifest", "a corrupt MANIFEST: clear refusal to start, nothing deleted (held)",
