@@ -44,6 +44,11 @@ impl Admit {
         self.waiting.len()
     }
 
+    /// Every waiting bucket, for a stop: nothing is held back then.
+    pub fn take_all(&mut self) -> Vec<Delta> {
+        std::mem::take(&mut self.waiting)
+    }
+
     /// What of `fresh` (and of the buckets waiting) goes into this commit.
     pub fn admit(&mut self, store: &Store, fresh: Vec<Delta>, now: Instant) -> Vec<Delta> {
         let elapsed = now.duration_since(self.refilled).as_secs_f64();

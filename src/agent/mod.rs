@@ -304,10 +304,28 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
     while let Ok(feed) = obs_rx.try_recv() {
         pipeline.fold(feed).await;
     }
+    let mut lost = 0;
     if fatal.is_none() {
         pipeline.self_metrics(&inputs, &http_state.stats);
-        if let Err(error) = pipeline.commit().await {
-            fatal = Some(error);
+        pipeline.release_waiting();
+        // A refused final commit (a full disk) is retried for a few seconds, then whatever
+        // is left is reported, never dropped in silence.
+        for _ in 0..5 {
+            if let Err(error) = pipeline.commit().await {
+                fatal = Some(error);
+                break;
+            }
+            if pipeline.unsaved() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        lost = pipeline.unsaved();
+        if lost > 0 && fatal.is_none() {
+            tracing::error!(
+                lost,
+                "Stopping with buckets the store refused to commit (see the errors above); they are lost."
+            );
         }
     }
     // Wait for a maintenance run in flight, so the head flush below does not queue behind it.
@@ -334,6 +352,9 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
     if let Some(error) = fatal {
         return Err(error)
             .context("the store failed to make a commit durable; restart to recover from the WAL");
+    }
+    if lost > 0 {
+        anyhow::bail!("{lost} buckets were lost at the stop: the store refused the final commits");
     }
     tracing::info!("tally stopped.");
     Ok(())

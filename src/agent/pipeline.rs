@@ -119,6 +119,17 @@ impl Pipeline {
         all
     }
 
+    /// Buckets not durable yet: kept for a retry, or of new series waiting.
+    pub(super) fn unsaved(&self) -> usize {
+        self.pending.len() + self.admit.waiting()
+    }
+
+    /// For a stop: every waiting new series goes into the next commit.
+    pub(super) fn release_waiting(&mut self) {
+        let waiting = self.admit.take_all();
+        self.pending.extend(waiting);
+    }
+
     pub(super) async fn commit(&mut self) -> Result<(), store::Error> {
         // One interval's drain is committed whole however large; new series may have to wait
         // (admit.rs). Only buckets kept for a retry are bounded here.
