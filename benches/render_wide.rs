@@ -74,9 +74,10 @@ fn bench(c: &mut Criterion) {
             default_max_data_points: None,
             token: None,
             site: Default::default(),
+            token_on_loopback: false,
         }),
         stats: http::Stats::default(),
-        max_body_bytes: 1 << 20,
+        limits: http::Limits::default(),
         ingest: http::ingest::Ingest::default(),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()

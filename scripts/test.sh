@@ -9,6 +9,8 @@ export CI="${CI:-}"
 need_apt=()
 command -v logrotate >/dev/null || [ -x /usr/sbin/logrotate ] || need_apt+=(logrotate)
 command -v npm >/dev/null || need_apt+=(nodejs npm)
+# The chaos matrix (scripts/chaos.sh) is driven by python3 (standard library only).
+command -v python3 >/dev/null || need_apt+=(python3)
 # Shipping peers: carbon-cache + whisper-fetch, Prometheus, VictoriaMetrics.
 [ -x /usr/bin/carbon-cache ] || need_apt+=(graphite-carbon)
 [ -x /usr/bin/whisper-fetch ] || need_apt+=(python3-whisper)
@@ -54,6 +56,14 @@ cargo clippy --all-targets --locked -- -D warnings
 # so they are known to work without a second, optimized build here.
 echo "== tests (unit, property, integration with the real binary, benches in test mode)"
 cargo test --all-targets --locked
+echo "== chaos matrix, quick cases (real daemons; the disk cases mount a small tmpfs)"
+if [ "$(id -u)" = 0 ]; then
+  scripts/chaos.sh --quick
+else
+  echo "the chaos disk cases need root (mount a tmpfs); running the others" >&2
+  [ "$CI" = true ] && exit 1
+  CHAOS_SKIP=disk scripts/chaos.sh --quick
+fi
 echo "== packages (deb and rpm: build, inspect, install, upgrade over data, remove, purge)"
 if [ "$(id -u)" = 0 ]; then
   ./packaging/test.sh

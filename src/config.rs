@@ -112,6 +112,16 @@ pub struct HttpFile {
     pub max_body_bytes: Option<usize>,
     /// `/-/ready` answers 503 while an output's spool holds data older than this (default `10m`).
     pub ready_max_spool_lag: Option<Spanned<String>>,
+    /// Open connections at most (default 512); more are closed at once and counted.
+    pub max_connections: Option<usize>,
+    /// A request's headers, and the next request on a kept-alive connection, must arrive
+    /// within this (default `10s`).
+    pub header_timeout: Option<Spanned<String>>,
+    /// A connection on which nothing moves either way for this long is closed (default `60s`).
+    pub idle_timeout: Option<Spanned<String>>,
+    /// Require the token from loopback clients too (default false): set it when a reverse
+    /// proxy on this host forwards outside clients, which all arrive from loopback.
+    pub require_token_on_loopback: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -125,8 +135,12 @@ pub struct StorageFile {
     /// Observations further ahead of the clock than this are dropped (default `10m`).
     pub max_future: Option<Spanned<String>>,
     /// Buckets kept for retry while the store refuses commits; past it the oldest are dropped
-    /// and counted (default 2000000).
+    /// and counted (default 2000000). Also the bound on buckets of new series waiting for
+    /// `max_new_series_per_minute`.
     pub max_pending_buckets: Option<usize>,
+    /// Series the store does not have yet admitted per minute (default 60000); more wait, then
+    /// are refused and counted. Existing series are never held back.
+    pub max_new_series_per_minute: Option<u64>,
     /// The in-memory head is written out early once it holds about this much (default `128MiB`).
     pub head_max_bytes: Option<Spanned<String>>,
 }
@@ -207,6 +221,8 @@ pub struct CarbonFile {
     pub kind: Option<Spanned<String>>,
     /// Most concurrent TCP connections (default 1024).
     pub max_connections: Option<usize>,
+    /// A TCP connection that sends nothing for this long is closed (default `2m`).
+    pub idle_timeout: Option<Spanned<String>>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -260,6 +276,11 @@ pub struct Http {
     pub max_body_bytes: usize,
     /// Seconds of spool lag past which `/-/ready` says not ready.
     pub ready_max_spool_lag: i64,
+    pub max_connections: usize,
+    /// Milliseconds.
+    pub header_timeout_ms: u64,
+    pub idle_timeout_ms: u64,
+    pub require_token_on_loopback: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -269,6 +290,7 @@ pub struct Storage {
     pub head_flush_interval: i64,
     pub max_future: i64,
     pub max_pending_buckets: usize,
+    pub max_new_series_per_minute: u64,
     pub head_max_bytes: usize,
 }
 
@@ -292,9 +314,33 @@ pub struct Carbon {
     pub max_line_length: usize,
     pub kind: crate::metric::Kind,
     pub max_connections: usize,
+    /// Milliseconds.
+    pub idle_timeout_ms: u64,
 }
 
 pub const DEFAULT_DATA_DIR: &str = "./tally-data";
+
+fn validate_http(h: HttpFile, p: &mut Problems) -> Http {
+    let token = secret(h.token, h.token_file.as_ref(), "token", p);
+    let require_token_on_loopback = match &h.require_token_on_loopback {
+        Some(s) if s.value && token.is_none() => {
+            p.at(s, "require_token_on_loopback needs http.token");
+            true
+        }
+        Some(s) => s.value,
+        None => false,
+    };
+    Http {
+        listen: p.addr(&h.listen, "127.0.0.1:8080"),
+        token,
+        max_body_bytes: h.max_body_bytes.unwrap_or(8 << 20),
+        max_connections: h.max_connections.unwrap_or(512).max(1),
+        header_timeout_ms: p.duration_ms(&h.header_timeout, 10_000).max(100),
+        idle_timeout_ms: p.duration_ms(&h.idle_timeout, 60_000).max(100),
+        require_token_on_loopback,
+        ready_max_spool_lag: p.duration(&h.ready_max_spool_lag, 600) as i64,
+    }
+}
 
 /// Reads and validates a config file.
 pub fn load(path: &Path) -> Result<Config, Error> {
@@ -387,6 +433,16 @@ impl Problems<'_> {
         }
     }
 
+    fn duration_ms(&mut self, value: &Option<Spanned<String>>, default: u64) -> u64 {
+        match value {
+            None => default,
+            Some(s) => schema::parse_duration_ms(&s.value).unwrap_or_else(|e| {
+                self.at(s, e);
+                default
+            }),
+        }
+    }
+
     fn addr(&mut self, value: &Option<Spanned<String>>, default: &str) -> SocketAddr {
         let fallback = default.parse().expect("default addresses parse");
         match value {
@@ -425,19 +481,7 @@ impl File {
             }
             _ => detect_hostname(),
         };
-        let ready_max_spool_lag = p.duration(&self.http.ready_max_spool_lag, 600) as i64;
-        let token = secret(
-            self.http.token,
-            self.http.token_file.as_ref(),
-            "token",
-            &mut p,
-        );
-        let http = (self.http.enabled != Some(false)).then(|| Http {
-            listen: p.addr(&self.http.listen, "127.0.0.1:8080"),
-            token,
-            max_body_bytes: self.http.max_body_bytes.unwrap_or(8 << 20),
-            ready_max_spool_lag,
-        });
+        let http = (self.http.enabled != Some(false)).then(|| validate_http(self.http, &mut p));
         let schemas = match self.storage.schemas {
             None => Schemas::default_list(),
             Some(list) => validate_schemas(list, &mut p),
@@ -458,6 +502,11 @@ impl File {
                 .max_pending_buckets
                 .unwrap_or(2_000_000)
                 .max(1000),
+            max_new_series_per_minute: self
+                .storage
+                .max_new_series_per_minute
+                .unwrap_or(60_000)
+                .max(1),
             head_max_bytes: match &self.storage.head_max_bytes {
                 None => crate::store::HEAD_MAX_BYTES,
                 Some(s) => match outputs::parse_bytes(&s.value) {
@@ -508,6 +557,7 @@ impl File {
                 }),
             },
             max_connections: carbon_file.max_connections.unwrap_or(1024).max(1),
+            idle_timeout_ms: p.duration_ms(&carbon_file.idle_timeout, 120_000).max(100),
         });
         if let (Some(h), Some(c)) = (&http, &carbon)
             && h.listen == c.listen

@@ -25,7 +25,9 @@ pub enum Control {
     Shutdown,
 }
 
+mod admit;
 mod collect;
+mod fds;
 mod heap;
 mod memory;
 mod pipeline;
@@ -77,6 +79,7 @@ struct Inputs {
 
 /// Runs the daemon until a [`Control::Shutdown`] arrives (or the control channel closes).
 pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow::Result<()> {
+    fds::check(&config);
     let store_options = store_options(&config);
     let started = Instant::now();
     let store = Arc::new(
@@ -146,6 +149,7 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
             kind: c.kind,
             max_line_length: c.max_line_length,
             max_connections: c.max_connections,
+            idle_timeout: Duration::from_millis(c.idle_timeout_ms),
         };
         let tcp = tokio::net::TcpListener::bind(c.listen)
             .await
@@ -183,7 +187,15 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
         store: store.clone(),
         settings: std::sync::RwLock::new(reload::http_settings(&config)),
         stats: http::Stats::default(),
-        max_body_bytes: config.http.as_ref().map_or(8 << 20, |h| h.max_body_bytes),
+        limits: config
+            .http
+            .as_ref()
+            .map_or_else(http::Limits::default, |h| http::Limits {
+                max_body_bytes: h.max_body_bytes,
+                max_connections: h.max_connections,
+                header_timeout: Duration::from_millis(h.header_timeout_ms),
+                idle_timeout: Duration::from_millis(h.idle_timeout_ms),
+            }),
         ingest: http::ingest::Ingest::default(),
     });
     let problems = http_state.settings().site.problems;
@@ -228,6 +240,10 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
     if let Some(h) = &config.http {
         pipeline.ready_max_spool_lag = h.ready_max_spool_lag;
     }
+    pipeline.admit = admit::Admit::new(
+        config.storage.max_new_series_per_minute,
+        config.storage.max_pending_buckets,
+    );
     let mut config = config;
     let mut tick = tokio::time::interval(Duration::from_millis(
         config.storage.commit_interval_ms.max(50),
@@ -297,10 +313,28 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
     while let Ok(feed) = obs_rx.try_recv() {
         pipeline.fold(feed).await;
     }
+    let mut lost = 0;
     if fatal.is_none() {
         pipeline.self_metrics(&inputs, &http_state.stats);
-        if let Err(error) = pipeline.commit().await {
-            fatal = Some(error);
+        pipeline.release_waiting();
+        // A refused final commit (a full disk) is retried for a few seconds, then whatever
+        // is left is reported, never dropped in silence.
+        for _ in 0..5 {
+            if let Err(error) = pipeline.commit().await {
+                fatal = Some(error);
+                break;
+            }
+            if pipeline.unsaved() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        lost = pipeline.unsaved();
+        if lost > 0 && fatal.is_none() {
+            tracing::error!(
+                lost,
+                "Stopping with buckets the store refused to commit (see the errors above); they are lost."
+            );
         }
     }
     // Wait for a maintenance run in flight, so the head flush below does not queue behind it.
@@ -327,6 +361,9 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
     if let Some(error) = fatal {
         return Err(error)
             .context("the store failed to make a commit durable; restart to recover from the WAL");
+    }
+    if lost > 0 {
+        anyhow::bail!("{lost} buckets were lost at the stop: the store refused the final commits");
     }
     tracing::info!("tally stopped.");
     Ok(())

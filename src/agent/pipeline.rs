@@ -36,6 +36,8 @@ pub(super) struct Pipeline {
     dropped_deltas: u64,
     /// Most deltas kept for retry (`storage.max_pending_buckets`).
     max_pending: usize,
+    /// The new-series budget (`storage.max_new_series_per_minute`).
+    pub(super) admit: super::admit::Admit,
     last_commit_ms: Option<f64>,
     /// When maintenance last started.
     last_maintain: Option<Instant>,
@@ -75,6 +77,7 @@ impl Pipeline {
             maintaining: Arc::default(),
             dropped_deltas: 0,
             max_pending,
+            admit: super::admit::Admit::new(u64::MAX, max_pending),
             last_commit_ms: None,
             last_maintain: None,
             maintain_every,
@@ -122,17 +125,24 @@ impl Pipeline {
         all
     }
 
+    /// Buckets not durable yet: kept for a retry, or of new series waiting.
+    pub(super) fn unsaved(&self) -> usize {
+        self.pending.len() + self.admit.waiting()
+    }
+
+    /// For a stop: every waiting new series goes into the next commit.
+    pub(super) fn release_waiting(&mut self) {
+        let waiting = self.admit.take_all();
+        self.pending.extend(waiting);
+    }
+
     pub(super) async fn commit(&mut self) -> Result<(), store::Error> {
-        self.pending.extend(self.aggregator.drain());
-        if self.pending.len() > self.max_pending {
-            let excess = self.pending.len() - self.max_pending;
-            self.pending.drain(..excess);
-            self.dropped_deltas += excess as u64;
-            tracing::error!(
-                dropped = excess,
-                "The store refuses commits; oldest buckets dropped."
-            );
-        }
+        // One interval's drain is committed whole however large; new series may have to wait
+        // (admit.rs). Only buckets kept for a retry are bounded here.
+        let store = self.store.clone();
+        let fresh = self.aggregator.drain();
+        let fresh = self.admit.admit(&store, fresh, Instant::now());
+        self.pending.extend(fresh);
         let now = unix_now();
         if self.pending.is_empty() && self.cursors.is_empty() {
             // Nothing to make durable: an idle daemon does no I/O here (slots still close).
@@ -178,6 +188,13 @@ impl Pipeline {
                 };
                 tracing::error!(%error, deltas = batch.deltas.len(), "Commit failed; will retry.");
                 self.pending = batch.deltas;
+                if self.pending.len() > self.max_pending {
+                    let excess = self.pending.len() - self.max_pending;
+                    self.pending.drain(..excess);
+                    self.dropped_deltas += excess as u64;
+                    tracing::error!(dropped = excess, %error,
+                        "The store refuses commits; past storage.max_pending_buckets kept for retry, the oldest are dropped.");
+                }
                 // Newer cursors that arrived meanwhile win over the ones being retried. The
                 // outputs' cursors (after the inputs') are made again from the retried deltas.
                 let mut cursors = batch.cursors;
@@ -288,6 +305,7 @@ impl Pipeline {
                 "tally.carbon.refused_connections",
                 c.refused_connections.load(Relaxed),
             ),
+            ("tally.carbon.idle_timeouts", c.idle_timeouts.load(Relaxed)),
             ("tally.http.requests", http.requests.load(Relaxed)),
             ("tally.http.client_errors", http.client_errors.load(Relaxed)),
             ("tally.http.server_errors", http.server_errors.load(Relaxed)),
@@ -300,15 +318,24 @@ impl Pipeline {
                 self.commit_errors + self.maintain_errors.load(Relaxed),
             ),
             ("tally.store.dropped_buckets", self.dropped_deltas),
-        ] {
+            (
+                "tally.store.refused_new_series_buckets",
+                self.admit.refused_buckets,
+            ),
+            ("tally.store.new_series", self.admit.admitted_series),
+        ]
+        .into_iter()
+        .chain(http.limit_counters())
+        {
             self.counter(&mut out, name, v, now);
         }
         let mut totals = inputs.tail_retired.clone();
-        let mut tail_gauges = [0u64; 2];
+        let mut tail_gauges = [0u64; 3];
         for t in &inputs.tail {
             totals.add(t);
             tail_gauges[0] += t.tail.files_open.load(Relaxed);
             tail_gauges[1] += t.tail.files_skipped_over_limit.load(Relaxed);
+            tail_gauges[2] += t.tail.files_unusable.load(Relaxed);
         }
         let (tail_totals, parse) = (totals.tail, totals.parse);
         for (name, v) in [
@@ -343,6 +370,12 @@ impl Pipeline {
                 tail_gauges[1] as f64,
                 now,
             ));
+            out.push(self_obs(
+                "tally.tail.files_unusable",
+                Kind::Gauge,
+                tail_gauges[2] as f64,
+                now,
+            ));
         }
         let a = self.aggregator.stats();
         for (name, v) in [
@@ -365,9 +398,15 @@ impl Pipeline {
             ("tally.memory.heap_bytes", self.heap_bytes.load(Relaxed)),
             ("tally.store.segments", s.segments),
             ("tally.store.events", s.events),
+            ("tally.store.corrupt_wal_files", s.corrupt_wal_files),
+            ("tally.store.corrupt_blocks", s.corrupt_blocks),
             (
                 "tally.aggregate.open_series",
                 self.aggregator.open_series() as u64,
+            ),
+            (
+                "tally.store.new_series_waiting",
+                self.admit.waiting() as u64,
             ),
         ] {
             out.push(self_obs(name, Kind::Gauge, v as f64, now));

@@ -1,6 +1,8 @@
 //! SIGHUP: re-read the config file and the parser files, and apply what changed without losing
 //! a bucket or an offset. A bad file (config or a parser an input needs) is rejected with the
-//! error logged, and what runs keeps running.
+//! error logged, and what runs keeps running. So is a file with no settings at all (empty or
+//! only comments: a truncated write, not a wish for all defaults; `{}` says that) and a file
+//! still changing while it is read (a half-written one).
 //!
 //! - Schemas, query limits and the HTTP token apply at once.
 //! - Tail inputs and parsers: parser files are always re-read. The new set is checked first
@@ -46,6 +48,10 @@ pub(super) fn http_settings(config: &Config) -> http::Settings {
         default_max_data_points: config.query.default_max_data_points,
         token: config.http.as_ref().and_then(|h| h.token.clone()),
         site: Arc::new(super::site::build(config)),
+        token_on_loopback: config
+            .http
+            .as_ref()
+            .is_some_and(|h| h.require_token_on_loopback),
     }
 }
 
@@ -57,7 +63,10 @@ impl Running<'_> {
             );
             return;
         };
-        let new = match config::load(&path) {
+        let new = match read_settled(&path)
+            .await
+            .and_then(|text| config::parse(&text, &path).map_err(|e| e.to_string()))
+        {
             Ok(c) => c,
             Err(error) => {
                 tracing::error!(path = %path.display(), "Reload rejected; the running config stays:\n{error}");
@@ -85,8 +94,18 @@ impl Running<'_> {
             || new.storage.head_flush_interval != current.storage.head_flush_interval
             || new.storage.max_future != current.storage.max_future
             || new.storage.max_pending_buckets != current.storage.max_pending_buckets
+            || new.storage.max_new_series_per_minute != current.storage.max_new_series_per_minute
         {
             needs_restart.push("storage intervals and limits");
+        }
+        let limits = |c: &Config| {
+            c.http.as_ref().map(|h| {
+                let (b, n) = (h.max_body_bytes, h.max_connections);
+                (b, n, h.header_timeout_ms, h.idle_timeout_ms)
+            })
+        };
+        if limits(&new) != limits(current) {
+            needs_restart.push("http limits");
         }
         if new.queue_batches != current.queue_batches {
             needs_restart.push("inputs.queue_batches");
@@ -98,7 +117,13 @@ impl Running<'_> {
             needs_restart.push("the set of resolutions (store retention enforcement)");
         }
 
-        let mut applied = vec!["storage.schemas", "query", "http.token", "dashboards"];
+        let mut applied = vec![
+            "storage.schemas",
+            "query",
+            "http.token",
+            "http.require_token_on_loopback",
+            "dashboards",
+        ];
         self.pipeline
             .aggregator
             .set_schemas(new.storage.schemas.clone());
@@ -120,6 +145,7 @@ impl Running<'_> {
             running.token = new.token.clone();
             running.ready_max_spool_lag = new.ready_max_spool_lag;
             self.pipeline.ready_max_spool_lag = new.ready_max_spool_lag;
+            running.require_token_on_loopback = new.require_token_on_loopback;
         }
 
         if !new.tail.is_empty() || !self.inputs.tail.is_empty() {
@@ -192,5 +218,55 @@ impl Running<'_> {
             &self.inputs.tail_stop,
         )?;
         Ok(())
+    }
+}
+
+/// The config text once it has stopped changing (read twice 200 ms apart, up to 2 s), and
+/// only if it holds some setting: empty or comment-only text on a reload is a truncated or
+/// half-written file, never a wish to drop every setting.
+async fn read_settled(path: &std::path::Path) -> Result<String, String> {
+    let read = |p: &std::path::Path| {
+        std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))
+    };
+    let mut text = read(path)?;
+    for _ in 0..10 {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let again = read(path)?;
+        if again == text {
+            return if has_settings(&text) {
+                Ok(text)
+            } else {
+                Err(format!(
+                    "{}:1:1: the file holds no settings (empty or only comments); a truncated \
+                     write is not taken for all defaults (write `{{}}` to mean that)",
+                    path.display()
+                ))
+            };
+        }
+        text = again;
+    }
+    Err(format!(
+        "{}: the file kept changing for 2 s while it was read (half-written?)",
+        path.display()
+    ))
+}
+
+fn has_settings(text: &str) -> bool {
+    text.lines().any(|l| {
+        let l = l.trim();
+        !l.is_empty() && !l.starts_with('#') && l != "---" && l != "..."
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn empty_and_comment_only_files_hold_no_settings() {
+        for none in ["", "\n  \n", "# all commented\n#http:\n", "---\n...\n"] {
+            assert!(!super::has_settings(none), "{none:?}");
+        }
+        for some in ["{}", "http:\n  listen: 127.0.0.1:0\n", "# c\ndata_dir: x"] {
+            assert!(super::has_settings(some), "{some:?}");
+        }
     }
 }

@@ -49,7 +49,7 @@ async fn inputs(state: S) -> Response {
 }
 
 async fn series(state: S, req: Request) -> Result<Response, ApiError> {
-    let p = read(req).await?.params;
+    let p = read(&state, req).await?.params;
     let glob = match p.get("query").filter(|q| !q.is_empty()) {
         None => None,
         Some(q) => Some(Glob::parse(q).map_err(|e| ApiError::BadRequest(format!("query: {e}")))?),

@@ -3,7 +3,7 @@
 //! group, params[{name, type, required?, default?, multiple?, options?}]`. An `INF` default is
 //! written `1e9999`, never `Infinity`, so the body is valid JSON.
 
-use super::graphite::{read, text};
+use super::graphite::read;
 use super::{ApiError, Params, State};
 use crate::query::functions::{self, Default, Func};
 use axum::Router;
@@ -13,6 +13,8 @@ use axum::response::Response;
 use axum::routing::any;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
+
+type S = axum::extract::State<Arc<State>>;
 
 /// Stands for `1e9999` until the JSON text is written (serde_json cannot hold it).
 const INF: &str = "\u{0}INF\u{0}";
@@ -89,7 +91,7 @@ pub fn info(f: &Func) -> Value {
     })
 }
 
-fn write(v: &Value, p: &Params) -> Response {
+fn write(v: &Value, p: &Params) -> Result<Response, ApiError> {
     let body = if p.flag("pretty") {
         serde_json::to_string_pretty(v).unwrap_or_default()
     } else {
@@ -99,14 +101,11 @@ fn write(v: &Value, p: &Params) -> Response {
         &format!("\"{}\"", INF.replace('\u{0}', "\\u0000")),
         "1e9999",
     );
-    match p.get("jsonp") {
-        Some(cb) if !cb.is_empty() => text("text/javascript", format!("{cb}({body})")),
-        _ => text("application/json", body),
-    }
+    super::graphite::json_or_jsonp(p, body)
 }
 
-async fn list(req: Request) -> Result<Response, ApiError> {
-    let parts = read(req).await?;
+async fn list(state: S, req: Request) -> Result<Response, ApiError> {
+    let parts = read(&state, req).await?;
     if parts.method != Method::GET && parts.method != Method::HEAD {
         return Err(ApiError::MethodNotAllowed);
     }
@@ -130,18 +129,15 @@ async fn list(req: Request) -> Result<Response, ApiError> {
             all.insert(f.name.into(), info(f));
         }
     }
-    Ok(write(
-        &Value::Object(if grouped { by_group } else { all }),
-        &p,
-    ))
+    write(&Value::Object(if grouped { by_group } else { all }), &p)
 }
 
-async fn one(Path(name): Path<String>, req: Request) -> Result<Response, ApiError> {
-    let parts = read(req).await?;
+async fn one(state: S, Path(name): Path<String>, req: Request) -> Result<Response, ApiError> {
+    let parts = read(&state, req).await?;
     if parts.method != Method::GET && parts.method != Method::HEAD {
         return Err(ApiError::MethodNotAllowed);
     }
     let f = functions::lookup(&name)
         .ok_or_else(|| ApiError::NotFound(format!("Function not found: {name}")))?;
-    Ok(write(&info(f), &parts.params))
+    write(&info(f), &parts.params)
 }

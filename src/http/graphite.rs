@@ -41,15 +41,13 @@ pub(super) struct Parts {
     pub body: axum::body::Bytes,
 }
 
-pub(super) async fn read(req: Request) -> Result<Parts, ApiError> {
+pub(super) async fn read(state: &State, req: Request) -> Result<Parts, ApiError> {
     let (parts, body) = req.into_parts();
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    let body = axum::body::to_bytes(body, usize::MAX)
-        .await
-        .map_err(|e| ApiError::BadRequest(format!("cannot read the request body: {e}")))?;
+    let body = super::limits::read_body(state, body).await?;
     let is_form = parts
         .headers
         .get(header::CONTENT_TYPE)
@@ -102,6 +100,17 @@ pub(super) async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::Internal(format!("query task failed: {e}")))?
 }
 
+/// A JSON answer, or with `jsonp=cb` the script `cb(…)` (checked by `limits::callback`).
+pub(super) fn json_or_jsonp(p: &Params, body: String) -> Result<Response, ApiError> {
+    Ok(match p.get("jsonp").filter(|cb| !cb.is_empty()) {
+        Some(cb) => text(
+            "text/javascript",
+            format!("{}({body})", super::limits::callback(cb)?),
+        ),
+        None => text("application/json", body),
+    })
+}
+
 pub(super) fn text(content_type: &'static str, body: String) -> Response {
     (
         [
@@ -114,7 +123,7 @@ pub(super) fn text(content_type: &'static str, body: String) -> Response {
 }
 
 async fn find(state: S, req: Request) -> Result<Response, ApiError> {
-    let p = read(req).await?.params;
+    let p = read(&state, req).await?.params;
     let query = p
         .get("query")
         .filter(|q| !q.is_empty())
@@ -185,7 +194,7 @@ async fn find(state: S, req: Request) -> Result<Response, ApiError> {
 }
 
 async fn expand(state: S, req: Request) -> Result<Response, ApiError> {
-    let p = read(req).await?.params;
+    let p = read(&state, req).await?.params;
     let queries: Vec<String> = p.all("query").into_iter().map(String::from).collect();
     if queries.is_empty() {
         return Err(ApiError::BadRequest(
@@ -233,7 +242,7 @@ async fn expand(state: S, req: Request) -> Result<Response, ApiError> {
 }
 
 async fn index_json(state: S, req: Request) -> Result<Response, ApiError> {
-    let p = read(req).await?.params;
+    let p = read(&state, req).await?.params;
     let store = state.store.clone();
     let names = blocking(move || {
         let mut names: Vec<String> = store
@@ -247,37 +256,15 @@ async fn index_json(state: S, req: Request) -> Result<Response, ApiError> {
     })
     .await?;
     let body = json!(names).to_string();
-    Ok(match p.get("jsonp") {
-        Some(cb) if !cb.is_empty() => text("text/javascript", format!("{cb}({body})")),
-        _ => text("application/json", body),
-    })
+    json_or_jsonp(&p, body)
 }
 
 async fn version() -> Response {
     text("text/plain", "1.1.10".to_string())
 }
 
-fn may_write(parts: &Parts, token: Option<&str>) -> Result<(), ApiError> {
-    let bearer = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match (token, bearer) {
-        (Some(t), Some(b)) if t == b => Ok(()),
-        (Some(_), Some(_)) => Err(ApiError::Forbidden("bad token")),
-        _ if parts.peer.is_none_or(|p| p.ip().is_loopback()) => Ok(()),
-        (Some(_), None) => Err(ApiError::Forbidden(
-            "writes from this address need Authorization: Bearer <token>",
-        )),
-        (None, _) => Err(ApiError::Forbidden(
-            "writes are only accepted from loopback unless http.token is set",
-        )),
-    }
-}
-
 async fn events(state: S, req: Request) -> Result<Response, ApiError> {
-    let parts = read(req).await?;
+    let parts = read(&state, req).await?;
     if parts.method != Method::POST {
         let now = unix_now();
         let list = state.store.events(0, now);
@@ -286,7 +273,7 @@ async fn events(state: S, req: Request) -> Result<Response, ApiError> {
             json!(list.iter().map(event_json).collect::<Vec<_>>()).to_string(),
         ));
     }
-    may_write(&parts, state.settings().token.as_deref())?;
+    super::may_write(&parts.headers, parts.peer, &state.settings())?;
     let body: Value = serde_json::from_slice(&parts.body)
         .map_err(|e| ApiError::BadRequest(format!("event body is not JSON: {e}")))?;
     let what = body
@@ -313,6 +300,7 @@ async fn events(state: S, req: Request) -> Result<Response, ApiError> {
             ));
         }
     };
+    super::limits::event_tags(&tags)?;
     let when = match body.get("when") {
         None | Some(Value::Null) => unix_now(),
         Some(v) => v
@@ -342,7 +330,7 @@ pub(super) fn event_json(e: &crate::store::Event) -> Value {
 }
 
 async fn events_get_data(state: S, req: Request) -> Result<Response, ApiError> {
-    let p = read(req).await?.params;
+    let p = read(&state, req).await?.params;
     let tz = tz_param(&p)?;
     let now = now_param(&p, &tz)?;
     let from = time_param(&p, "from", "0", now, &tz)?;
@@ -372,8 +360,5 @@ async fn events_get_data(state: S, req: Request) -> Result<Response, ApiError> {
         .map(event_json)
         .collect();
     let body = Value::Array(list).to_string();
-    Ok(match p.get("jsonp") {
-        Some(cb) if !cb.is_empty() => text("text/javascript", format!("{cb}({body})")),
-        _ => text("application/json", body),
-    })
+    json_or_jsonp(&p, body)
 }

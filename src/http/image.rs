@@ -19,6 +19,7 @@ pub fn format(format: &str) -> Option<graph::Format> {
 
 /// The graph parameters of the request; bad ones are a 400 that names them.
 pub fn params(p: &Params) -> Result<graph::Params, ApiError> {
+    super::limits::graph_text(p)?;
     graph::Params::from_pairs(p.pairs()).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 

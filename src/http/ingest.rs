@@ -53,10 +53,8 @@ async fn ingest(
         .map(|c| c.0);
     let headers: HeaderMap = parts.headers;
     let settings = state.settings();
-    super::may_write(&headers, peer, settings.token.as_deref())?;
-    let body = axum::body::to_bytes(body, state.max_body_bytes)
-        .await
-        .map_err(|e| ApiError::BadRequest(format!("cannot read the request body: {e}")))?;
+    super::may_write(&headers, peer, &settings)?;
+    let body = super::limits::read_body(&state, body).await?;
     let encoding = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok());

@@ -4,11 +4,13 @@
 
 mod api;
 mod binary;
+pub mod conn;
 mod functions;
 mod graphite;
 pub mod health;
 pub mod image;
 pub mod ingest;
+pub mod limits;
 mod params;
 pub mod render;
 mod tags;
@@ -16,6 +18,7 @@ pub mod ui;
 
 pub use api::Site;
 
+pub use limits::Limits;
 pub use params::Params;
 
 use crate::query;
@@ -38,6 +41,8 @@ pub struct Settings {
     pub token: Option<String>,
     /// What the web UI reads: inputs and dashboards (see `api.rs`).
     pub site: Arc<Site>,
+    /// The token is required from loopback clients too (behind a reverse proxy on the host).
+    pub token_on_loopback: bool,
 }
 
 #[derive(Debug, Default)]
@@ -60,13 +65,37 @@ pub struct Stats {
     pub health: health::Health,
     /// Dashboard files not loaded (at startup and on each reload).
     pub dashboard_errors: AtomicU64,
+    /// Bodies refused as over `max_body_bytes` (413).
+    pub too_large: AtomicU64,
+    /// Connections accepted, refused at `max_connections`, and closed by a header, body or
+    /// idle timeout; accept failures (EMFILE …).
+    pub connections: AtomicU64,
+    pub refused_connections: AtomicU64,
+    pub timeouts: AtomicU64,
+    pub accept_errors: AtomicU64,
+}
+
+impl Stats {
+    /// The bounds' counters as `tally.http.*` self-metrics.
+    pub fn limit_counters(&self) -> [(&'static str, u64); 5] {
+        [
+            ("tally.http.too_large", self.too_large.load(Relaxed)),
+            ("tally.http.connections", self.connections.load(Relaxed)),
+            (
+                "tally.http.refused_connections",
+                self.refused_connections.load(Relaxed),
+            ),
+            ("tally.http.timeouts", self.timeouts.load(Relaxed)),
+            ("tally.http.accept_errors", self.accept_errors.load(Relaxed)),
+        ]
+    }
 }
 
 pub struct State {
     pub store: Arc<Store>,
     pub settings: RwLock<Settings>,
     pub stats: Stats,
-    pub max_body_bytes: usize,
+    pub limits: Limits,
     pub ingest: ingest::Ingest,
 }
 
@@ -91,6 +120,8 @@ pub enum ApiError {
     MethodNotAllowed,
     /// A request over a configured limit (413).
     TooLarge(String),
+    /// A request that did not arrive in time (408).
+    Timeout(String),
     Internal(String),
 }
 
@@ -111,6 +142,7 @@ impl IntoResponse for ApiError {
                 "method not allowed".to_string(),
             ),
             ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m),
+            ApiError::Timeout(m) => (StatusCode::REQUEST_TIMEOUT, m),
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "Request failed.");
                 (
@@ -146,12 +178,13 @@ impl From<query::Error> for ApiError {
 }
 
 /// Writes (events, ingest) are for loopback clients, or anyone with the bearer token when one
-/// is configured.
+/// is configured; with `token_on_loopback` the token is required from everyone.
 pub(crate) fn may_write(
     headers: &axum::http::HeaderMap,
     peer: Option<std::net::SocketAddr>,
-    token: Option<&str>,
+    settings: &Settings,
 ) -> Result<(), ApiError> {
+    let token = settings.token.as_deref();
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -159,6 +192,9 @@ pub(crate) fn may_write(
     match (token, bearer) {
         (Some(t), Some(b)) if t == b => Ok(()),
         (Some(_), Some(_)) => Err(ApiError::Forbidden("bad token")),
+        (Some(_), None) if settings.token_on_loopback => Err(ApiError::Forbidden(
+            "writes need Authorization: Bearer <token> (http.require_token_on_loopback)",
+        )),
         _ if peer.is_none_or(|p| p.ip().is_loopback()) => Ok(()),
         (Some(_), None) => Err(ApiError::Forbidden(
             "writes from this address need Authorization: Bearer <token>",
@@ -182,7 +218,7 @@ fn with_slashes(table: Vec<(&str, axum::routing::MethodRouter<Arc<State>>)>) -> 
 }
 
 pub fn router(state: Arc<State>) -> Router {
-    let limit = state.max_body_bytes;
+    let limit = state.limits.max_body_bytes;
     graphite::routes()
         .merge(functions::routes())
         .merge(tags::routes())
@@ -190,11 +226,16 @@ pub fn router(state: Arc<State>) -> Router {
         .merge(health::routes())
         .merge(api::routes())
         .merge(ui::routes())
+        // Every route merged above goes through the limits (`limits.rs`).
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::body_limit,
+        ))
+        .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_requests,
         ))
-        .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
 
@@ -213,14 +254,12 @@ async fn count_requests(
     response
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves.
+/// Serves the API on `listener` until `shutdown` resolves, within `state.limits`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<State>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let app = router(state.clone());
+    conn::serve(listener, state, app, shutdown).await
 }

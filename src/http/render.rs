@@ -42,7 +42,7 @@ pub fn format_of(p: &Params) -> String {
 }
 
 pub async fn render(state: S, req: HttpRequest) -> Result<Response, ApiError> {
-    let p = read(req).await?.params;
+    let p = read(&state, req).await?.params;
     let format = format_of(&p);
     let image = super::image::format(&format);
     let graph = image.map(|_| super::image::params(&p)).transpose()?;
@@ -156,10 +156,7 @@ pub fn respond(format: &str, mut r: Rendered, p: &Params) -> Result<Response, Ap
                 }
             }
             let body = json_body(&r, no_nulls, p.flag("meta"));
-            Ok(match p.get("jsonp") {
-                Some(cb) if !cb.is_empty() => text("text/javascript", format!("{cb}({body})")),
-                _ => text("application/json", body),
-            })
+            super::graphite::json_or_jsonp(p, body)
         }
         "csv" => Ok(text("text/csv", csv(&r.series, &r.tz))),
         "raw" => Ok(text("text/plain", raw(&r.series))),
@@ -225,6 +222,13 @@ fn lineage_json(s: &TimeSeries) -> Value {
                 // Said whenever a tier other than the finest covering one (graphite's) was read.
                 if let Some(c) = l.coarser {
                     section["coarser"] = Value::String(c.reason().to_string());
+                }
+                if !l.lost.is_empty() {
+                    section["lost"] = l
+                        .lost
+                        .iter()
+                        .map(|x| json!({"series": x.series, "from": x.from, "until": x.until}))
+                        .collect();
                 }
                 section
             })

@@ -3,7 +3,7 @@
 //! and `/tags/tagSeries` / `/tags/tagMultiSeries`, which answer the canonical name (a series
 //! exists in tally once data arrives for it, so there is nothing to register).
 
-use super::graphite::{blocking, read, text};
+use super::graphite::{blocking, read};
 use super::{ApiError, Params, State};
 use crate::metric::Series;
 use crate::query::tags::{self, Expr};
@@ -29,16 +29,13 @@ pub fn routes() -> Router<Arc<State>> {
     ])
 }
 
-fn answer(v: Value, p: &Params) -> Response {
+fn answer(v: Value, p: &Params) -> Result<Response, ApiError> {
     let body = if p.flag("pretty") {
         serde_json::to_string_pretty(&v).unwrap_or_default()
     } else {
         v.to_string()
     };
-    match p.get("jsonp") {
-        Some(cb) if !cb.is_empty() => text("text/javascript", format!("{cb}({body})")),
-        _ => text("application/json", body),
-    }
+    super::graphite::json_or_jsonp(p, body)
 }
 
 fn limit(p: &Params, default: Option<usize>) -> Result<Option<usize>, ApiError> {
@@ -88,7 +85,7 @@ async fn matching(
 }
 
 async fn list(state: S, req: Request) -> Result<Response, ApiError> {
-    let p = read(req).await?.params;
+    let p = read(&state, req).await?.params;
     let (re, limit) = (filter(&p)?, limit(&p, None)?);
     let all: BTreeSet<String> = matching(&state, Vec::new())
         .await?
@@ -101,11 +98,11 @@ async fn list(state: S, req: Request) -> Result<Response, ApiError> {
         .take(limit.unwrap_or(usize::MAX))
         .map(|t| json!({ "tag": t }))
         .collect();
-    Ok(answer(Value::Array(list), &p))
+    answer(Value::Array(list), &p)
 }
 
 async fn values(state: S, Path(tag): Path<String>, req: Request) -> Result<Response, ApiError> {
-    let p = read(req).await?.params;
+    let p = read(&state, req).await?.params;
     let (re, limit) = (filter(&p)?, limit(&p, None)?);
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
     for t in matching(&state, Vec::new()).await? {
@@ -120,11 +117,11 @@ async fn values(state: S, Path(tag): Path<String>, req: Request) -> Result<Respo
         .take(limit.unwrap_or(usize::MAX))
         .map(|(value, count)| json!({ "count": count, "value": value }))
         .collect();
-    Ok(answer(json!({ "tag": tag, "values": values }), &p))
+    answer(json!({ "tag": tag, "values": values }), &p)
 }
 
 async fn find_series(state: S, req: Request) -> Result<Response, ApiError> {
-    let p = read(req).await?.params;
+    let p = read(&state, req).await?.params;
     let exprs = exprs(&p)?;
     if exprs.is_empty() {
         return Err(ApiError::BadRequest("no tag expressions specified".into()));
@@ -139,11 +136,11 @@ async fn find_series(state: S, req: Request) -> Result<Response, ApiError> {
         Ok(tags::matching(&exprs, names)?)
     })
     .await?;
-    Ok(answer(json!(names), &p))
+    answer(json!(names), &p)
 }
 
 async fn auto_tags(state: S, req: Request) -> Result<Response, ApiError> {
-    let p = read(req).await?.params;
+    let p = read(&state, req).await?.params;
     let exprs = exprs(&p)?;
     let prefix = p.get("tagPrefix").unwrap_or("").to_string();
     let limit = limit(&p, Some(100))?.unwrap_or(100);
@@ -155,11 +152,11 @@ async fn auto_tags(state: S, req: Request) -> Result<Response, ApiError> {
         .filter(|t| t.starts_with(&prefix) && !named.contains(t))
         .collect();
     let list: Vec<String> = all.into_iter().take(limit).collect();
-    Ok(answer(json!(list), &p))
+    answer(json!(list), &p)
 }
 
 async fn auto_values(state: S, req: Request) -> Result<Response, ApiError> {
-    let p = read(req).await?.params;
+    let p = read(&state, req).await?.params;
     let tag = p
         .get("tag")
         .filter(|t| !t.is_empty())
@@ -175,7 +172,7 @@ async fn auto_values(state: S, req: Request) -> Result<Response, ApiError> {
         .filter(|v| v.starts_with(&prefix))
         .collect();
     let list: Vec<String> = all.into_iter().take(limit).collect();
-    Ok(answer(json!(list), &p))
+    answer(json!(list), &p)
 }
 
 fn canonical(path: &str) -> Result<String, ApiError> {
@@ -184,20 +181,20 @@ fn canonical(path: &str) -> Result<String, ApiError> {
         .map_err(|e| ApiError::BadRequest(format!("{path:?}: {e}")))
 }
 
-async fn tag_series(req: Request) -> Result<Response, ApiError> {
-    let p = read(req).await?.params;
+async fn tag_series(state: S, req: Request) -> Result<Response, ApiError> {
+    let p = read(&state, req).await?.params;
     let path = p
         .get("path")
         .ok_or_else(|| ApiError::BadRequest("Missing required parameter 'path'".into()))?;
-    Ok(answer(json!(canonical(path)?), &p))
+    answer(json!(canonical(path)?), &p)
 }
 
-async fn tag_multi_series(req: Request) -> Result<Response, ApiError> {
-    let p = read(req).await?.params;
+async fn tag_multi_series(state: S, req: Request) -> Result<Response, ApiError> {
+    let p = read(&state, req).await?.params;
     let paths = p
         .all("path")
         .into_iter()
         .map(canonical)
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(answer(json!(paths), &p))
+    answer(json!(paths), &p)
 }

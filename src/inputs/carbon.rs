@@ -37,6 +37,8 @@ pub struct Stats {
     pub dropped: AtomicU64,
     pub connections: AtomicU64,
     pub refused_connections: AtomicU64,
+    /// TCP connections closed after `idle_timeout` without a byte.
+    pub idle_timeouts: AtomicU64,
 }
 
 #[derive(Debug, Clone)]
@@ -44,6 +46,9 @@ pub struct Settings {
     pub kind: Kind,
     pub max_line_length: usize,
     pub max_connections: usize,
+    /// A TCP connection that sends nothing for this long is closed, so idle sockets cannot
+    /// hold every connection slot.
+    pub idle_timeout: Duration,
 }
 
 /// Parses one line (without its newline). `now` replaces a timestamp of -1.
@@ -201,12 +206,18 @@ async fn connection(
     let mut buf = vec![0u8; 64 * 1024];
     let mut splitter = LineSplitter::new();
     loop {
+        let read = tokio::time::timeout(cx.settings.idle_timeout, stream.read(&mut buf));
         let n = tokio::select! {
             _ = shutdown.changed() => return,
-            r = stream.read(&mut buf) => match r {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(error) => {
+            r = read => match r {
+                Err(_) => {
+                    cx.stats.idle_timeouts.fetch_add(1, Relaxed);
+                    tracing::debug!(%peer, "Carbon connection idle past idle_timeout; closed.");
+                    break;
+                }
+                Ok(Ok(0)) => break,
+                Ok(Ok(n)) => n,
+                Ok(Err(error)) => {
                     tracing::debug!(%peer, %error, "Carbon connection error.");
                     break;
                 }
@@ -330,6 +341,7 @@ mod tests {
                 kind: Kind::Gauge,
                 max_line_length: 20,
                 max_connections: 1,
+                idle_timeout: Duration::from_secs(1),
             },
             stats: Arc::default(),
             log: RateLimitedLog::new(Duration::from_secs(10)),

@@ -137,6 +137,9 @@ pub struct Stats {
     pub watch_errors: AtomicU64,
     /// Gauge.
     pub dirs_watched: AtomicU64,
+    /// Gauge: configured paths that exist but cannot be tailed (directory, FIFO, symlink
+    /// loop …); each is logged once when found.
+    pub files_unusable: AtomicU64,
 }
 
 /// Bytes read from one file in one `poll` at most, so a big backlog does not hold back the
@@ -171,6 +174,8 @@ pub struct Tailer {
     missing: HashMap<PathBuf, Instant>,
     skipped: HashMap<PathBuf, Skipped>,
     deferred: HashSet<PathBuf>,
+    /// Matching paths that cannot be tailed, already logged.
+    unusable: HashSet<PathBuf>,
     /// Files closed after draining, by (dev, inode): the fingerprint and offset they were read
     /// to, so a glob that matches them later (`app.log*`) does not read them again.
     closed: HashMap<(u64, u64), (Fingerprint, u64, Instant)>,
@@ -216,6 +221,7 @@ impl Tailer {
             missing: HashMap::new(),
             skipped: HashMap::new(),
             deferred: HashSet::new(),
+            unusable: HashSet::new(),
             closed: HashMap::new(),
             backlog: HashSet::new(),
             buf: vec![0; READ_BUFFER],

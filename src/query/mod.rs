@@ -114,6 +114,17 @@ pub struct Lineage {
     pub view: View,
     /// Input series sharing this section.
     pub count: u32,
+    /// Data the store could not read (a segment block that failed its checksum): which
+    /// series and which `[from, until)`; the values there are missing, not zero.
+    pub lost: Vec<Lost>,
+}
+
+/// A range of one series lost to damage on disk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lost {
+    pub series: String,
+    pub from: i64,
+    pub until: i64,
 }
 
 impl Lineage {

@@ -240,12 +240,14 @@ pub fn read_series(
     // reads that slot (whisper would answer the next, empty one).
     let (first, end) = super::window(schema, range, res);
     let oldest_kept = (range.now - tier.retention as i64).div_euclid(res) * res;
-    store.read_into(
+    let mut lost = Vec::new();
+    store.read_into_lossy(
         info.id,
         tier.resolution,
         first.max(oldest_kept),
         end,
         scratch,
+        &mut lost,
     )?;
     // Points of `vpp` buckets grouped as graphite's json renderer groups values: the first
     // point is at the first multiple of the step after the first slot (its "nudge"), and holds
@@ -342,6 +344,14 @@ pub fn read_series(
             },
             view,
             count: 1,
+            lost: lost
+                .into_iter()
+                .map(|(from, until)| super::Lost {
+                    series: info.series.as_str().to_string(),
+                    from,
+                    until,
+                })
+                .collect(),
         },
     })
 }

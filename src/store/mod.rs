@@ -129,6 +129,17 @@ pub struct Stats {
     pub head_bytes: u64,
     pub segments: u64,
     pub events: u64,
+    /// Damage found since start: WAL files with corrupt records (moved aside at open) and
+    /// segment blocks that failed their checksum on read.
+    pub corrupt_wal_files: u64,
+    pub corrupt_blocks: u64,
+}
+
+/// Counters of damage the store found and worked around.
+#[derive(Debug, Default)]
+pub struct Damage {
+    pub wal_files: std::sync::atomic::AtomicU64,
+    pub blocks: std::sync::atomic::AtomicU64,
 }
 
 /// What readers see; changed under the write lock only in short, consistent steps.
@@ -214,6 +225,7 @@ pub struct Store {
     state: RwLock<State>,
     maint: Mutex<Maint>,
     events: Mutex<events::Events>,
+    damage: Damage,
     #[cfg(test)]
     crash_at: Mutex<Option<&'static str>>,
 }
@@ -401,6 +413,11 @@ impl Store {
         self.flush_locked(&mut m)
     }
 
+    /// Whether the store already has this (canonical) series.
+    pub fn contains(&self, series: &Series) -> bool {
+        read(&self.state).index.id(series.as_str()).is_some()
+    }
+
     pub fn lookup(&self, name: &str) -> Option<SeriesInfo> {
         let st = read(&self.state);
         let id = st.index.id(name).or_else(|| {
@@ -483,6 +500,14 @@ impl Store {
             head_bytes: head_bytes as u64,
             segments: segments as u64,
             events: lock(&self.events).len() as u64,
+            corrupt_wal_files: self
+                .damage
+                .wal_files
+                .load(std::sync::atomic::Ordering::Relaxed),
+            corrupt_blocks: self
+                .damage
+                .blocks
+                .load(std::sync::atomic::Ordering::Relaxed),
         }
     }
 }

@@ -68,9 +68,41 @@ impl Store {
             return Ok(());
         }
         let src = self.sources(id, resolution, from, until);
-        Store::collect(src, resolution, id, from, until, out)
+        Store::collect(src, resolution, id, from, until, out, None)
     }
 
+    /// As [`Store::read_into`], but a segment block that fails its checksum does not fail
+    /// the read: its range (`[from, until)` of the partition it held) is pushed to `lost`, the
+    /// damage is counted (`Stats::corrupt_blocks`) and logged, and the rest is returned.
+    pub fn read_into_lossy(
+        &self,
+        id: SeriesId,
+        resolution: u32,
+        from: i64,
+        until: i64,
+        out: &mut Vec<(i64, Bucket)>,
+        lost: &mut Vec<(i64, i64)>,
+    ) -> Result<(), Error> {
+        out.clear();
+        if from >= until || resolution == 0 {
+            return Ok(());
+        }
+        let src = self.sources(id, resolution, from, until);
+        let mut damaged = Vec::new();
+        let r = Store::collect(src, resolution, id, from, until, out, Some(&mut damaged));
+        for (range, error) in damaged {
+            self.damage
+                .blocks
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::error!(%error, series = id, resolution, from = range.0, until = range.1,
+                "Segment block is corrupt; the read answers without it (data in this range is lost).");
+            lost.push(range);
+        }
+        r
+    }
+
+    /// `damaged`: when given, a corrupt block is recorded there (its range, the error) and
+    /// skipped instead of failing the read.
     fn collect(
         src: Sources,
         resolution: u32,
@@ -78,6 +110,7 @@ impl Store {
         from: i64,
         until: i64,
         out: &mut Vec<(i64, Bucket)>,
+        mut damaged: Option<&mut Vec<((i64, i64), Error)>>,
     ) -> Result<(), Error> {
         let Sources { segs, frozen, head } = src;
         // Sized up front for every slot the segments could hold, so nothing is copied twice.
@@ -98,12 +131,28 @@ impl Store {
             // Segments come grouped by partition, oldest data first within one; partitions
             // are disjoint and in order, so each is decoded straight onto the end of `out`.
             let p = segs[i].meta.partition;
+            let range = (from.max(p), until.min(p.saturating_add(plen)));
+            let mut checked = |r: Result<(), Error>| match (r, damaged.as_deref_mut()) {
+                (Err(e @ Error::Corrupt { .. }), Some(list)) => {
+                    list.push((range, e));
+                    Ok(())
+                }
+                (r, _) => r,
+            };
             let mark = out.len();
-            segs[i].read(id, from, until, out)?;
+            let r = segs[i].read(id, from, until, out);
+            if r.is_err() {
+                out.truncate(mark);
+            }
+            checked(r)?;
             i += 1;
             while i < segs.len() && segs[i].meta.partition == p {
                 let mut more = Vec::new();
-                segs[i].read(id, from, until, &mut more)?;
+                let r = segs[i].read(id, from, until, &mut more);
+                if r.is_err() {
+                    more.clear();
+                }
+                checked(r)?;
                 let after = out[mark..]
                     .last()
                     .is_none_or(|(s, _)| more.first().is_some_and(|(m, _)| s < m));

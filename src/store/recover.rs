@@ -37,6 +37,8 @@ struct Loaded {
     maint: Maint,
     state: State,
     wal: Option<wal::Writer>,
+    /// WAL files found corrupt (records lost in the middle) and moved aside.
+    corrupt_wal_files: u64,
 }
 
 pub fn open(options: Options, writable: bool) -> Result<Store, Error> {
@@ -81,6 +83,10 @@ pub fn open(options: Options, writable: bool) -> Result<Store, Error> {
         state: RwLock::new(loaded.state),
         maint: Mutex::new(loaded.maint),
         events: Mutex::new(events),
+        damage: super::Damage {
+            wal_files: loaded.corrupt_wal_files.into(),
+            ..Default::default()
+        },
         #[cfg(test)]
         crash_at: Mutex::new(None),
     })
@@ -121,8 +127,9 @@ fn load(dir: &Path, writable: bool) -> Result<Loaded, Error> {
     if writable {
         catalog::truncate(&cat_path, manifest.catalog_len)?;
     }
-    let wal = replay(dir, writable, &wal_files, manifest.covered, &mut state)?;
+    let (wal, corrupt_wal_files) = replay(dir, writable, &wal_files, manifest.covered, &mut state)?;
     Ok(Loaded {
+        corrupt_wal_files,
         maint: Maint {
             manifest,
             catalog_series,
@@ -202,18 +209,22 @@ pub fn quarantine(seg_dir: &Path, meta: &SegMeta) {
     }
 }
 
-/// Replays the WAL into `state`; returns the writer positioned after the last good record.
+/// Replays the WAL into `state`; returns the writer positioned after the last good record
+/// and how many files were corrupt. A torn tail is cut off; a file with bad records followed
+/// by good ones keeps every good record, is moved aside as `<name>.corrupt` and rewritten
+/// with the good records only, and the loss is logged as an error.
 fn replay(
     dir: &Path,
     writable: bool,
     files: &[(u64, PathBuf)],
     covered: u64,
     state: &mut State,
-) -> Result<Option<wal::Writer>, Error> {
+) -> Result<(Option<wal::Writer>, u64), Error> {
     let wal_dir = dir.join(wal::DIR);
     let mut last_seq = covered;
     let mut buf = Vec::new();
     let mut writer = None;
+    let mut corrupt_files = 0;
     for i in 0..files.len() {
         let (first, path) = &files[i];
         let is_last = i + 1 == files.len();
@@ -225,37 +236,62 @@ fn replay(
             }
             continue;
         }
-        let scanned = wal::scan(path, *first, &mut buf)?;
-        let mut good_len = scanned.good_len;
+        let mut scanned = wal::scan(path, *first, &mut buf)?;
+        let mut kept = Vec::with_capacity(scanned.records.len());
         for &(a, b) in &scanned.records {
             let body = &buf[a..b];
             let seq = wal::peek_seq(body).unwrap_or(0);
             if seq <= last_seq {
+                kept.push((a, b));
                 continue; // already in the segments
             }
             let applied = wal::decode(body)
                 .map_err(|e| e.to_string())
                 .and_then(|rec| state.apply(rec));
-            if let Err(reason) = applied {
-                // A record with a good checksum that cannot be applied: end the log here.
-                tracing::error!(path = %path.display(), seq, %reason, "bad WAL record; replay stops here");
-                good_len = (a - frame::HEADER) as u64;
-                break;
+            match applied {
+                Ok(()) => {
+                    last_seq = seq;
+                    kept.push((a, b));
+                }
+                Err(reason) => {
+                    // A good checksum but a record that cannot be applied: damage too.
+                    tracing::error!(path = %path.display(), seq, %reason, "Bad WAL record skipped; its data is lost.");
+                    let at = (a - frame::HEADER) as u64;
+                    scanned.damaged.push((at, b as u64));
+                    scanned.good_len = scanned.good_len.min(at);
+                }
             }
-            last_seq = seq;
         }
+        last_seq = last_seq.max(first - 1);
+        if !scanned.damaged.is_empty() {
+            corrupt_files += 1;
+            let lost: u64 = scanned.damaged.iter().map(|(a, b)| b - a).sum();
+            tracing::error!(
+                path = %path.display(),
+                records_kept = kept.len(),
+                damaged_bytes = lost,
+                ranges = ?scanned.damaged,
+                "WAL file is CORRUPT (damage followed by good records, not a torn write): every \
+                 good record is kept, the records in the damaged ranges are lost; the file is \
+                 moved aside as .corrupt for inspection"
+            );
+            if writable {
+                let good_len = rewrite_aside(path, *first, &buf, &kept)?;
+                if is_last {
+                    writer = Some(wal::Writer::resume(path, *first, good_len, last_seq)?);
+                }
+            }
+            continue;
+        }
+        let good_len = scanned.good_len;
         if good_len != scanned.len {
             tracing::warn!(
                 path = %path.display(),
                 good_len,
                 len = scanned.len,
-                "WAL has a torn or corrupt tail; cutting it off"
+                "WAL has a torn tail; cutting it off"
             );
-            if !is_last {
-                tracing::error!(path = %path.display(), "the damaged WAL file is not the newest one");
-            }
         }
-        last_seq = last_seq.max(first - 1);
         if writable {
             if is_last {
                 writer = Some(wal::Writer::resume(path, *first, good_len, last_seq)?);
@@ -271,7 +307,27 @@ fn replay(
     if writable && writer.is_none() {
         writer = Some(wal::Writer::create(&wal_dir, last_seq)?);
     }
-    Ok(writer)
+    Ok((writer, corrupt_files))
+}
+
+/// Moves a corrupt WAL file aside (`<name>.corrupt`, never read again) and writes its good
+/// records under the old name; returns the new file's length.
+fn rewrite_aside(
+    path: &Path,
+    first: u64,
+    buf: &[u8],
+    kept: &[(usize, usize)],
+) -> Result<u64, Error> {
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(".corrupt");
+    std::fs::rename(path, &aside).map_err(io(path))?;
+    let mut clean = wal::MAGIC.to_vec();
+    clean.extend_from_slice(&first.to_le_bytes());
+    for &(a, b) in kept {
+        clean.extend_from_slice(&buf[a - frame::HEADER..b]);
+    }
+    frame::write_atomic(path, &clean)?;
+    Ok(clean.len() as u64)
 }
 
 /// `(resolution, partition)` → the manifest's segments of it, oldest data first.

@@ -285,7 +285,18 @@ impl Writer {
 
     /// Writes the directory, fsyncs and renames into place, and opens the result. The caller
     /// fsyncs the directory before naming the file in a manifest.
-    pub fn finish(mut self) -> Result<Segment, Error> {
+    /// On failure (a full disk) the temporary file is removed, so a retry does not leave
+    /// one more behind each time.
+    pub fn finish(self) -> Result<Segment, Error> {
+        let tmp = self.tmp.clone();
+        let result = self.finish_inner();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    fn finish_inner(mut self) -> Result<Segment, Error> {
         let dir = encode_directory(&self.meta, &self.entries);
         let dir_len =
             u32::try_from(dir.len()).map_err(|_| corrupt(&self.tmp, "directory over 4 GiB"))?;

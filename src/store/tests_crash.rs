@@ -299,6 +299,48 @@ fn damaged_metadata_is_an_error_not_a_guess() {
     assert_eq!(summary(&store, "a", 10).len(), 2);
 }
 
+/// One flipped bit in the middle of the WAL loses that record only: the later ones are
+/// replayed, the damaged file is moved aside, the damage counted; a bad magic likewise.
+#[test]
+fn corrupt_wal_records_lose_only_themselves() {
+    for damage in ["middle", "magic"] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(opts(dir.path()));
+        for i in 0..20 {
+            store
+                .commit(batch(vec![gauge("a", 10, i * 10, 1.0)]))
+                .unwrap();
+        }
+        let wal_path = lock(&store.wal).as_ref().unwrap().path.clone();
+        drop(store);
+        let mut bytes = std::fs::read(&wal_path).unwrap();
+        let at = if damage == "magic" {
+            2
+        } else {
+            bytes.len() / 2
+        };
+        bytes[at] ^= 0x10;
+        std::fs::write(&wal_path, &bytes).unwrap();
+        let store = open(opts(dir.path()));
+        let kept = summary(&store, "a", 10).len();
+        let want = if damage == "magic" { 20 } else { 19 };
+        assert_eq!(kept, want, "{damage}: records after the damage are kept");
+        assert_eq!(store.stats().corrupt_wal_files, 1, "{damage}");
+        let mut aside = wal_path.clone().into_os_string();
+        aside.push(".corrupt");
+        assert!(
+            Path::new(&aside).exists(),
+            "{damage}: the damaged file is kept aside"
+        );
+        // The rewritten file takes new commits, and a reopen finds it clean.
+        store.commit(batch(vec![gauge("a", 10, 500, 1.0)])).unwrap();
+        drop(store);
+        let store = open(opts(dir.path()));
+        assert_eq!(summary(&store, "a", 10).len(), want + 1, "{damage}");
+        assert_eq!(store.stats().corrupt_wal_files, 0, "{damage}");
+    }
+}
+
 #[test]
 fn corrupt_segments_are_reported_then_set_aside() {
     let dir = tempfile::tempdir().unwrap();
@@ -326,6 +368,14 @@ fn corrupt_segments_are_reported_then_set_aside() {
         store.read(a, 10, 0, 100),
         Err(Error::Corrupt { .. })
     ));
+    // A query's read answers with the rest and says what is lost, counted.
+    let (mut out, mut lost) = (Vec::new(), Vec::new());
+    store
+        .read_into_lossy(a, 10, 0, 100, &mut out, &mut lost)
+        .unwrap();
+    assert_eq!(out.len(), 1, "the undamaged file's bucket is still read");
+    assert_eq!(lost, vec![(0, 100)]);
+    assert_eq!(store.stats().corrupt_blocks, 1);
     // Compaction meets it, sets it aside, and the rest stays readable.
     store.maintain(3 * 86_400).unwrap();
     assert_eq!(store.read(a, 10, 0, 100).unwrap().len(), 1);

@@ -165,47 +165,99 @@ pub fn decode(body: &[u8]) -> Result<Record, encoding::Error> {
 /// What reading one WAL file found.
 #[derive(Debug)]
 pub struct Scanned {
-    /// Bodies of the good records, in order.
+    /// Bodies of the good records, in order (`buf[a..b]`).
     pub records: Vec<(usize, usize)>,
-    /// Bytes that are good (header included); anything after is torn or corrupt.
+    /// Bytes that are good (header included) up to the first bad frame; anything after is a
+    /// torn tail when `damaged` is empty.
     pub good_len: u64,
     pub len: u64,
+    /// Byte ranges of the file that are not good frames but are followed by good ones (or a
+    /// bad header): corruption, not a torn write. Their records are lost.
+    pub damaged: Vec<(u64, u64)>,
 }
 
-/// Reads a WAL file into `buf` and finds its good records (`buf[a..b]` bodies).
+/// Reads a WAL file into `buf` and finds its good records. A bad frame followed by good ones
+/// is corruption, reported in `damaged`, and the good ones after it are kept; a bad frame
+/// with nothing good after it is a torn tail.
 pub fn scan(path: &Path, first_seq: u64, buf: &mut Vec<u8>) -> Result<Scanned, Error> {
     buf.clear();
     *buf = frame::read_optional(path)?.unwrap_or_default();
     let len = buf.len() as u64;
     let header_ok =
         buf.len() >= HEADER as usize && &buf[..8] == MAGIC && buf[8..16] == first_seq.to_le_bytes();
-    if !header_ok {
-        return Ok(Scanned {
-            records: Vec::new(),
-            good_len: 0,
-            len,
-        });
-    }
-    let body = &buf[HEADER as usize..];
-    let mut frames = frame::Frames::new(body);
-    let mut records = Vec::new();
-    let mut prev_seq = first_seq.saturating_sub(1);
-    let mut good = 0usize;
-    for (at, rec) in frames.by_ref() {
-        // A record out of sequence is as bad as a failed checksum: stop there.
-        match peek_seq(rec) {
-            Ok(seq) if seq > prev_seq => prev_seq = seq,
-            _ => break,
-        }
-        let a = HEADER as usize + at + frame::HEADER;
-        records.push((a, a + rec.len()));
-        good = at + frame::HEADER + rec.len();
-    }
-    Ok(Scanned {
-        records,
-        good_len: HEADER + good as u64,
+    let mut out = Scanned {
+        records: Vec::new(),
+        good_len: 0,
         len,
-    })
+        damaged: Vec::new(),
+    };
+    if buf.len() < HEADER as usize {
+        return Ok(out);
+    }
+    let mut prev_seq = first_seq.saturating_sub(1);
+    let mut pos = HEADER as usize;
+    if !header_ok {
+        out.damaged.push((0, HEADER));
+    }
+    let mut in_order_prefix = header_ok;
+    loop {
+        let mut frames = frame::Frames::new(&buf[pos..]);
+        for (at, rec) in frames.by_ref() {
+            // A record out of sequence is as bad as a failed checksum.
+            match peek_seq(rec) {
+                Ok(seq) if seq > prev_seq => prev_seq = seq,
+                _ => break,
+            }
+            let a = pos + at + frame::HEADER;
+            out.records.push((a, a + rec.len()));
+        }
+        let end = match out.records.last() {
+            Some(&(_, b)) if b > pos => b,
+            _ => pos,
+        };
+        if in_order_prefix {
+            out.good_len = end as u64;
+        }
+        if end >= buf.len() {
+            break;
+        }
+        in_order_prefix = false;
+        // Something bad at `end`: is anything good after it?
+        match resync(buf, end + 1, prev_seq) {
+            Some(next) => {
+                out.damaged.push((end as u64, next as u64));
+                pos = next;
+            }
+            // Nothing good after it: a torn tail.
+            None => break,
+        }
+    }
+    if !header_ok && out.records.is_empty() {
+        // A file that is nothing but a bad header (or empty after it): nothing to keep.
+        out.damaged.clear();
+    }
+    Ok(out)
+}
+
+/// The offset of the next frame at or after `from` that checks out and continues the
+/// sequence, if any. Cheap tests first (a length that fits, a plausible sequence number)
+/// so that a long damaged stretch costs little.
+fn resync(buf: &[u8], from: usize, prev_seq: u64) -> Option<usize> {
+    let mut p = from;
+    while p + frame::HEADER < buf.len() {
+        let h = &buf[p..p + frame::HEADER];
+        let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
+        let body_at = p + frame::HEADER;
+        if len > 0 && len <= buf.len() - body_at {
+            let body = &buf[body_at..body_at + len];
+            let plausible = peek_seq(body).is_ok_and(|s| s > prev_seq && s - prev_seq < 1 << 32);
+            if plausible && crc32fast::hash(body) == u32::from_le_bytes([h[4], h[5], h[6], h[7]]) {
+                return Some(p);
+            }
+        }
+        p += 1;
+    }
+    None
 }
 
 /// The file commits append to.

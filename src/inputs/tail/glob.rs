@@ -26,6 +26,8 @@ enum Part {
 pub struct Expansion {
     pub files: Vec<PathBuf>,
     pub dirs: Vec<PathBuf>,
+    /// Matching paths that cannot be tailed (a directory, a FIFO, a symlink loop …), why.
+    pub unusable: Vec<(PathBuf, String)>,
 }
 
 /// Stops a pattern like `/*/*/*/*` from walking a whole filesystem.
@@ -137,8 +139,13 @@ impl Pattern {
             }
             if i == last {
                 for p in next {
-                    if std::fs::metadata(&p).is_ok_and(|m| m.is_file()) {
-                        out.files.push(p);
+                    match std::fs::metadata(&p) {
+                        Ok(m) if m.is_file() => out.files.push(p),
+                        // A glob may well match directories; a path named outright may not.
+                        Ok(m) if m.is_dir() && matches!(part, Part::Glob(_)) => {}
+                        Ok(m) => out.unusable.push((p, not_a_file(&m).into())),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => out.unusable.push((p, e.to_string())),
                     }
                 }
                 break;
@@ -148,6 +155,20 @@ impl Pattern {
             next.truncate(MAX_DIRS_PER_PATTERN);
             dirs = next;
         }
+    }
+}
+
+fn not_a_file(m: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = m.file_type();
+    if t.is_dir() {
+        "a directory, not a file"
+    } else if t.is_fifo() {
+        "a FIFO, not a file (tail reads regular files only)"
+    } else if t.is_socket() {
+        "a socket, not a file"
+    } else {
+        "a device, not a regular file"
     }
 }
 
@@ -236,6 +257,33 @@ fn class(pat: &[u8], c: u8) -> Option<(bool, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A directory, a FIFO or a symlink loop named as a tailed path is reported, not skipped
+    /// in silence; a directory a glob happens to match is not.
+    #[test]
+    fn odd_paths_are_reported_as_unusable() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir(d.join("adir")).unwrap();
+        std::fs::create_dir(d.join("x.log")).unwrap();
+        let fifo = std::ffi::CString::new(d.join("fifo").as_os_str().as_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        std::os::unix::fs::symlink(d.join("loop"), d.join("loop")).unwrap();
+        std::fs::write(d.join("a.log"), "x\n").unwrap();
+        let mut out = Expansion::default();
+        for name in ["adir", "fifo", "loop", "*.log", "absent"] {
+            Pattern::new(d.join(name).to_str().unwrap())
+                .unwrap()
+                .expand(&mut out);
+        }
+        let odd: Vec<String> = out
+            .unusable
+            .iter()
+            .map(|(p, _)| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(odd, ["adir", "fifo", "loop"], "{:?}", out.unusable);
+        assert_eq!(out.files, [d.join("a.log")]);
+    }
 
     #[test]
     fn components() {

@@ -119,6 +119,20 @@ impl Tailer {
         self.add(f);
     }
 
+    /// Logs each path that cannot be tailed once (again only after it was fine or gone).
+    fn report_unusable(&mut self, found: &[(PathBuf, String)]) {
+        let now: HashSet<&PathBuf> = found.iter().map(|(p, _)| p).collect();
+        self.unusable.retain(|p| now.contains(p));
+        for (path, why) in found {
+            if self.unusable.insert(path.clone()) {
+                tracing::warn!(path = %path.display(), reason = %why, "Tail path cannot be read: {why}.");
+            }
+        }
+        self.stats
+            .files_unusable
+            .store(self.unusable.len() as u64, Relaxed);
+    }
+
     /// Stats every followed path, rescans the globs, updates the watches.
     pub(super) fn full_pass(&mut self, initial: bool, now: Instant) {
         self.next_tick = now + self.settings.poll_interval;
@@ -133,6 +147,7 @@ impl Tailer {
         }
         exp.files.sort();
         exp.files.dedup();
+        self.report_unusable(&exp.unusable);
         let found: HashSet<&PathBuf> = exp.files.iter().collect();
         self.skipped
             .retain(|p, s| found.contains(p) || s.checkpoint.is_some());

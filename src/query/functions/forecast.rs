@@ -5,7 +5,7 @@
 use super::Type::*;
 use super::{Args, Default, Func, f, p};
 use crate::query::Error;
-use crate::query::eval::Ctx;
+use crate::query::eval::{Ctx, Evaluator};
 use crate::query::series::{TimeSeries, Value};
 
 const SL: super::Param = p("seriesList", SeriesList).req();
@@ -56,8 +56,8 @@ struct Analysis {
     deviations: Vec<Value>,
 }
 
-/// graphite's `holtWintersAnalysis`.
-fn analyse(s: &TimeSeries, season_secs: i64) -> Analysis {
+/// graphite's `holtWintersAnalysis`. Long series check the request's deadline as they go.
+fn analyse(s: &TimeSeries, season_secs: i64, ev: &Evaluator) -> Result<Analysis, Error> {
     let (alpha, gamma, beta) = (0.1, 0.1, 0.0035);
     let season = ((season_secs / s.step.max(1)) as usize).max(2);
     let n = s.values.len();
@@ -69,6 +69,9 @@ fn analyse(s: &TimeSeries, season_secs: i64) -> Analysis {
     let last = |v: &Vec<f64>, i: usize| if i >= season { v[i - season] } else { 0.0 };
     let mut next_pred: Option<f64> = None;
     for (i, actual) in s.values.iter().enumerate() {
+        if i % (1 << 16) == (1 << 16) - 1 {
+            ev.check_deadline()?;
+        }
         let Some(actual) = *actual else {
             intercepts.push(None);
             slopes.push(0.0);
@@ -107,10 +110,10 @@ fn analyse(s: &TimeSeries, season_secs: i64) -> Analysis {
         predictions.push(prediction);
         deviations.push(deviation);
     }
-    Analysis {
+    Ok(Analysis {
         predictions,
         deviations: deviations.into_iter().map(Some).collect(),
-    }
+    })
 }
 
 fn interval(a: &Args, i: usize) -> Result<i64, Error> {
@@ -129,14 +132,14 @@ fn trained(
         from: a.ctx.from - bootstrap,
         ..a.ctx
     };
-    Ok(a.series_in(0, ctx)?
+    a.series_in(0, ctx)?
         .into_iter()
         .map(|s| {
-            let analysis = analyse(&s, season);
+            let analysis = analyse(&s, season, a.ev)?;
             let skip = ((bootstrap / s.step.max(1)) as usize).min(s.values.len());
-            (s, analysis, skip, bootstrap)
+            Ok((s, analysis, skip, bootstrap))
         })
-        .collect())
+        .collect()
 }
 
 fn forecast(a: &Args) -> Result<Vec<TimeSeries>, Error> {

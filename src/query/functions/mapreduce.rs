@@ -208,6 +208,10 @@ fn use_series_above(a: &Args) -> Result<Vec<TimeSeries>, Error> {
 
 /// Python's `fmt % value` for one number: `%d %i %u %f %F %e %E %g %G %s %r %x %X %o %%`,
 /// with flags `-+ 0#`, a width and a precision.
+/// The largest width or precision a format may ask for (Rust's formatter panics past
+/// 65535; a name of a thousand characters is already more than a graph can show).
+const MAX_WIDTH: usize = 1000;
+
 pub fn percent_format(fmt: &str, v: f64) -> Result<String, Error> {
     let chars: Vec<char> = fmt.chars().collect();
     let mut out = String::new();
@@ -229,6 +233,9 @@ pub fn percent_format(fmt: &str, v: f64) -> Result<String, Error> {
         while let Some(d) = chars.get(i).and_then(|c| c.to_digit(10)) {
             width = width * 10 + d as usize;
             i += 1;
+            if width > MAX_WIDTH {
+                return Err(bad(format!("format width over {MAX_WIDTH} in {fmt:?}")));
+            }
         }
         let mut precision = None;
         if chars.get(i) == Some(&'.') {
@@ -237,6 +244,9 @@ pub fn percent_format(fmt: &str, v: f64) -> Result<String, Error> {
             while let Some(d) = chars.get(i).and_then(|c| c.to_digit(10)) {
                 p = p * 10 + d as usize;
                 i += 1;
+                if p > MAX_WIDTH {
+                    return Err(bad(format!("format precision over {MAX_WIDTH} in {fmt:?}")));
+                }
             }
             precision = Some(p);
         }
@@ -366,6 +376,17 @@ fn py_general(v: f64, p: usize, alt: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_widths_and_precisions_are_refused_not_panics() {
+        for fmt in ["%.70000f", "%99999999999999999999999d", "%.1001g", "%2000s"] {
+            assert!(percent_format(fmt, 1.5).is_err(), "{fmt}");
+        }
+        assert_eq!(percent_format("%.2f", 1.005).unwrap(), "1.00");
+        assert!(super::super::transform::round_to(1.5, 400) == 1.5);
+        assert_eq!(super::super::transform::round_to(1e300, -400), 0.0);
+        assert_eq!(super::super::transform::round_to(1234.5, -2), 1200.0);
+    }
 
     #[test]
     fn python_percent_formatting() {

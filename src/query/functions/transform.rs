@@ -225,6 +225,13 @@ pub fn round_to(v: f64, decimals: i32) -> f64 {
     if !v.is_finite() {
         return v;
     }
+    // Past 340 decimals an f64 has no digit left to round; past 308 tens nothing is left.
+    if decimals > 340 {
+        return v;
+    }
+    if decimals < -308 {
+        return 0.0;
+    }
     if decimals >= 0 {
         let d = decimals as usize;
         return format!("{v:.d$}").parse().unwrap_or(v);
@@ -477,7 +484,7 @@ fn min_max(a: &Args) -> Result<Vec<TimeSeries>, Error> {
 fn round(a: &Args) -> Result<Vec<TimeSeries>, Error> {
     let precision = if a.given(1) { Some(a.int(1)?) } else { None };
     each(a, |s| {
-        let p = precision.unwrap_or(0) as i32;
+        let p = precision.unwrap_or(0).clamp(-400, 400) as i32;
         let values = map_values(s, |v| Some(round_to(v, p)));
         let name = match precision {
             None => format!("round({})", s.name),
