@@ -4,6 +4,7 @@
 mod util;
 
 mod cli;
+mod collect;
 mod crash;
 mod daemon;
 mod grafana;
