@@ -5,12 +5,14 @@
 #   tally 1 s  — the default config's system input (collectors sample every second, folded into
 #                the 10 s buckets), its store, HTTP and carbon on loopback.
 #   tally 10 s — the same with `inputs.system.interval: 10s` (what tally sampled before).
-#   netdata    — Debian's netdata, update every 1 s, its dbengine store, web server on a free
-#                loopback port, collecting the same kinds of metrics: proc.plugin (cpu, memory,
-#                load, vmstat, disks, network, sockets, tcp, uptime, pressure …) and diskspace;
-#                apps, cgroups, tc, idlejitter, statsd, ML, health and the external plugins
-#                (go.d, python.d, charts.d, ebpf) off — each of those would only add to its cost.
-#                Its CPU and memory are the sum over its process tree (plugins included).
+#   netdata, same kinds — Debian's netdata, update every 1 s, its dbengine store, web server on
+#                a free loopback port, collecting the same kinds of metrics as tally: proc.plugin
+#                (cpu, memory, load, vmstat, disks, network, sockets, tcp, uptime, pressure …) and
+#                diskspace; apps, cgroups, tc, idlejitter, statsd, ML, health and the external
+#                plugins (go.d, python.d, charts.d, ebpf) off — each would only add to its cost.
+#   netdata, stock — the same netdata with Debian's defaults (only its directories, port and
+#                user set): what an operator who installs the package runs.
+#   Each netdata's CPU and memory are the sum over its process tree (plugins included).
 #
 #   scripts/bench-netdata.sh [DURATION]
 #   TALLY=path/to/tally scripts/bench-netdata.sh    # measure another build of tally
@@ -44,15 +46,16 @@ inputs:
 YAML
 done
 
-nd="$work/netdata"
-mkdir -p "$nd/etc" "$nd/cache" "$nd/lib" "$nd/log" "$nd/run"
-touch "$nd/etc/.opt-out-from-anonymous-statistics"
-port=$(free_port)
 user=$(id -un)
-cat > "$nd/etc/netdata.conf" <<CONF
+netdata_conf() { # $1 = name, $2 = extra sections; prints the port
+  local nd="$work/$1" port
+  port=$(free_port)
+  mkdir -p "$nd/etc" "$nd/cache" "$nd/lib" "$nd/log" "$nd/run"
+  touch "$nd/etc/.opt-out-from-anonymous-statistics"
+  cat > "$nd/etc/netdata.conf" <<CONF
 [global]
     run as user = $user
-    hostname = bench
+    hostname = $1
 [db]
     update every = 1
     mode = dbengine
@@ -70,7 +73,12 @@ cat > "$nd/etc/netdata.conf" <<CONF
     access log = none
 [web]
     bind to = 127.0.0.1:$port
-[plugins]
+$2
+CONF
+  [ "$(id -u)" = 0 ] && chown -R "$user" "$nd"
+  echo "$port"
+}
+port=$(netdata_conf same "[plugins]
     proc = yes
     diskspace = yes
     apps = no
@@ -86,18 +94,22 @@ cat > "$nd/etc/netdata.conf" <<CONF
 [health]
     enabled = no
 [registry]
-    enabled = no
-CONF
-[ "$(id -u)" = 0 ] && chown -R "$user" "$nd"
+    enabled = no")
+sport=$(netdata_conf stock "")
 
 "$TALLY" run -c "$work/tally1.yaml" 2> "$work/tally1.log" & t1pid=$!; pids+=("$t1pid")
 "$TALLY" run -c "$work/tally10.yaml" 2> "$work/tally10.log" & t10pid=$!; pids+=("$t10pid")
-DO_NOT_TRACK=1 "$NETDATA" -D -c "$nd/etc/netdata.conf" -P "$nd/run/netdata.pid" \
-  > "$work/netdata.log" 2>&1 & npid=$!; pids+=("$npid")
+DO_NOT_TRACK=1 "$NETDATA" -D -c "$work/same/etc/netdata.conf" -P "$work/same/run/netdata.pid" \
+  > "$work/same.log" 2>&1 & npid=$!; pids+=("$npid")
+DO_NOT_TRACK=1 "$NETDATA" -D -c "$work/stock/etc/netdata.conf" -P "$work/stock/run/netdata.pid" \
+  > "$work/stock.log" 2>&1 & spid=$!; pids+=("$spid")
 # Warm-up: tally pages out its startup code 30 s after start; netdata starts its plugins.
 sleep 40
-kill -0 "$npid" || { echo "netdata died:"; cat "$work/netdata.log" "$nd/log/error.log"; exit 1; }
-curl -sf "http://127.0.0.1:$port/api/v1/info" > /dev/null || { echo "netdata not answering on $port" >&2; exit 1; }
+for n in "same $npid $port" "stock $spid $sport"; do
+  set -- $n
+  kill -0 "$2" || { echo "netdata ($1) died:"; cat "$work/$1.log" "$work/$1/log/error.log"; exit 1; }
+  curl -sf "http://127.0.0.1:$3/api/v1/info" > /dev/null || { echo "netdata ($1) not answering" >&2; exit 1; }
+done
 
 tree() { # the pid and its descendants
   local p=$1; echo "$p"
@@ -121,21 +133,22 @@ mem() { # RSS and PSS (kB) summed over a process tree
   echo "$rss $pss"
 }
 
-a1=$(ticks $t1pid); a10=$(ticks $t10pid); an=$(ticks $npid)
+a1=$(ticks $t1pid); a10=$(ticks $t10pid); an=$(ticks $npid); as=$(ticks $spid)
 start=$(date -u +%H:%M:%S)
 # Memory: the mean of a sample every 10 s over the run (RSS moves with the head and the caches).
-samples=0; r1=0; p1=0; r10=0; p10=0; rn=0; pn=0
+samples=0; r1=0; p1=0; r10=0; p10=0; rn=0; pn=0; rs=0; ps=0
 for ((i = 0; i < DURATION / 10; i++)); do
   sleep 10
   read -r r p < <(mem $t1pid); r1=$((r1 + r)); p1=$((p1 + p))
   read -r r p < <(mem $t10pid); r10=$((r10 + r)); p10=$((p10 + p))
   read -r r p < <(mem $npid); rn=$((rn + r)); pn=$((pn + p))
+  read -r r p < <(mem $spid); rs=$((rs + r)); ps=$((ps + p))
   samples=$((samples + 1))
 done
 sleep $((DURATION % 10))
-b1=$(ticks $t1pid); b10=$(ticks $t10pid); bn=$(ticks $npid)
+b1=$(ticks $t1pid); b10=$(ticks $t10pid); bn=$(ticks $npid); bs=$(ticks $spid)
 hz=$(getconf CLK_TCK)
-nprocs=$(tree $npid | wc -l)
+nprocs=$(tree $npid | wc -l); sprocs=$(tree $spid | wc -l)
 
 echo "$(date -u +%F) $start–$(date -u +%H:%M:%S) UTC, $DURATION s, $(nproc) cores," \
   "load average $(cut -d' ' -f1-3 /proc/loadavg), $("$TALLY" --version 2>/dev/null || echo tally)," \
@@ -147,16 +160,21 @@ line() { # name ticks rss_sum pss_sum
 }
 line "tally, 1 s samples" $((b1 - a1)) $r1 $p1
 line "tally, 10 s samples" $((b10 - a10)) $r10 $p10
-line "netdata, 1 s ($nprocs processes)" $((bn - an)) $rn $pn
-awk -v t=$((b1 - a1)) -v n=$((bn - an)) -v r="$r1" -v rn="$rn" -v p="$p1" -v pn="$pn" \
-  -v t10=$((b10 - a10)) -v r10="$r10" 'BEGIN {
-  printf "tally 1 s / netdata: CPU %.3f, RSS %.3f, PSS %.3f (target: at most 0.1 each)\n",
-         (n ? t / n : 0), r / rn, p / pn
+line "netdata same kinds ($nprocs processes)" $((bn - an)) $rn $pn
+line "netdata stock ($sprocs processes)" $((bs - as)) $rs $ps
+ratio() { # name tally_ticks netdata_ticks tally_rss netdata_rss tally_pss netdata_pss
+  awk -v n="$1" -v t="$2" -v d="$3" -v r="$4" -v rd="$5" -v p="$6" -v pd="$7" 'BEGIN {
+    printf "tally 1 s / %s: CPU %.3f, RSS %.3f, PSS %.3f (target: at most 0.1 each)\n",
+           n, (d ? t / d : 0), r / rd, p / pd }'
+}
+ratio "netdata same kinds" $((b1 - a1)) $((bn - an)) "$r1" "$rn" "$p1" "$pn"
+ratio "netdata stock" $((b1 - a1)) $((bs - as)) "$r1" "$rs" "$p1" "$ps"
+awk -v t=$((b1 - a1)) -v t10=$((b10 - a10)) -v r="$r1" -v r10="$r10" 'BEGIN {
   printf "tally 1 s / tally 10 s: CPU %.2f, RSS %.3f\n", (t10 ? t / t10 : 0), r / r10 }'
 series() {
   local http; http=$(sed -n 's/.*HTTP listening\. addr=\([0-9.:]*\).*/\1/p' "$1" | head -1)
   curl -s "http://$http/metrics/index.json" | tr ',' '\n' | grep -c servers || true
 }
 echo "series: tally $(series "$work/tally1.log") system series;" \
-  "netdata $(curl -s "http://127.0.0.1:$port/api/v1/charts" | grep -o '"id"' | wc -l) charts," \
-  "$(curl -s "http://127.0.0.1:$port/api/v1/info" | grep -o '"dimensions-count": [0-9]*' | head -1)"
+  "netdata same kinds $(curl -s "http://127.0.0.1:$port/api/v1/charts" | grep -o '"id"' | wc -l) charts," \
+  "stock $(curl -s "http://127.0.0.1:$sport/api/v1/charts" | grep -o '"id"' | wc -l) charts"

@@ -5,6 +5,7 @@ mod util;
 
 mod browser;
 mod cli;
+mod collect;
 mod crash;
 mod daemon;
 mod grafana;

@@ -77,7 +77,7 @@ fn run(
     let mut last: Option<Instant> = None;
     loop {
         let now_ms = unix_ms();
-        let Some(due) = c.next_due_ms() else {
+        let Some(due) = c.next_due_ms(now_ms) else {
             let _ = stopped.recv();
             return;
         };

@@ -235,7 +235,7 @@ fn run_until(
     hook: &dyn Fn(&str) -> bool,
     runs: &mut BTreeMap<String, usize>,
 ) {
-    while let Some(due) = c.next_due_ms().filter(|&d| d < until) {
+    while let Some(due) = c.next_due_ms(*t).filter(|&d| d < until) {
         let due = due.max(*t);
         let obs = c.collect_due(due, (due - *t) as f64 / 1000.0, hook);
         for o in &obs {
@@ -246,4 +246,24 @@ fn run_until(
         }
         *t = due;
     }
+}
+
+/// A wall clock set back by an hour: the collectors are due at once, not an hour later, and
+/// then keep their interval on the new clock.
+#[test]
+fn a_clock_set_back_does_not_stop_sampling() {
+    let mut s = Settings {
+        collectors: vec!["loadavg".into()],
+        ..Settings::default()
+    };
+    s.proc_root = fixture("t0");
+    let mut c = Collectors::new(s).unwrap();
+    let never = |_: &str| false;
+    let start = NOW * 1000;
+    c.collect_due(start, 0.0, &never);
+    assert_eq!(c.next_due_ms(start + 10), Some(start + 1000));
+    let back = start - 3_600_000;
+    assert_eq!(c.next_due_ms(back), Some(back));
+    assert!(!c.collect_due(back, 1.0, &never).is_empty());
+    assert_eq!(c.next_due_ms(back + 10), Some(back + 1000));
 }

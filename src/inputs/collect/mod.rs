@@ -297,7 +297,7 @@ impl Collectors {
         self.advance(elapsed);
         let mut out = Vec::with_capacity(self.last_len + self.last_len / 8);
         for r in &mut self.running {
-            if r.next_ms > now_ms {
+            if !r.due(now_ms) {
                 continue;
             }
             let (weight, interval_ms) = match r.last {
@@ -334,15 +334,28 @@ impl Collectors {
         out
     }
 
-    /// Unix milliseconds at which the next collector is due (`None`: no collectors).
-    pub fn next_due_ms(&self) -> Option<i64> {
-        self.running.iter().map(|r| r.next_ms).min()
+    /// Unix milliseconds at which the next collector is due (`None`: no collectors); `now_ms`
+    /// when the wall clock went back by more than a collector's interval.
+    pub fn next_due_ms(&self, now_ms: i64) -> Option<i64> {
+        self.running
+            .iter()
+            .map(|r| if r.due(now_ms) { now_ms } else { r.next_ms })
+            .min()
     }
 
     fn advance(&mut self, elapsed: f64) {
         if elapsed.is_finite() && elapsed > 0.0 {
             self.clock += elapsed;
         }
+    }
+}
+
+impl Running {
+    /// Whether its sample is due at `now_ms`: its time has come, or the wall clock went back
+    /// by more than its interval (it would otherwise wait that long).
+    fn due(&self, now_ms: i64) -> bool {
+        let interval = self.last.map_or(self.interval_ms, |(_, iv)| iv) as i64;
+        self.next_ms <= now_ms || self.next_ms - now_ms > interval
     }
 }
 

@@ -4,7 +4,7 @@
 //! per-second rates. A counter that goes backwards gives 0 (Diamond passes no wrap point here).
 
 use super::{Emitter, Error, ProcFile, TcpOptions, parse_error};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 pub(super) struct Tcp {
@@ -12,9 +12,19 @@ pub(super) struct Tcp {
     allowed: Vec<String>,
     gauges: Vec<String>,
     buf: String,
-    prev: HashMap<String, i128>,
+    /// Every field read, by name (sorted: the publishing order); entries are reused from round
+    /// to round, so a steady round allocates nothing.
+    fields: BTreeMap<String, Field>,
+    round: u64,
     prev_at: f64,
-    cur: HashMap<String, i128>,
+}
+
+struct Field {
+    value: i128,
+    /// The value of the previous round, when the field was read then.
+    prev: Option<i128>,
+    /// The round it was last read in.
+    seen: u64,
 }
 
 impl Tcp {
@@ -27,9 +37,9 @@ impl Tcp {
             allowed: opts.allowed_names.clone(),
             gauges: opts.gauges.clone(),
             buf: String::new(),
-            prev: HashMap::new(),
+            fields: BTreeMap::new(),
+            round: 0,
             prev_at: 0.0,
-            cur: HashMap::new(),
         }
     }
 
@@ -40,13 +50,30 @@ impl Tcp {
 
     /// Reads both files; what one of them gives is still published when the other fails.
     pub(super) fn collect(&mut self, clock: f64, em: &mut Emitter<'_>) -> Result<(), Error> {
-        self.cur.clear();
+        self.round += 1;
+        let round = self.round;
         let mut error = None;
         for file in &mut self.files {
+            let (allowed, fields) = (&self.allowed, &mut self.fields);
             if let Err(e) = file.read(&mut self.buf).and_then(|()| {
                 tcp_lines(&self.buf, |name, value| {
-                    if self.allowed.is_empty() || self.allowed.iter().any(|a| a == name) {
-                        self.cur.insert(name.to_string(), value);
+                    if !allowed.is_empty() && !allowed.iter().any(|a| a == name) {
+                        return;
+                    }
+                    match fields.get_mut(name) {
+                        Some(f) => {
+                            f.prev = (f.seen + 1 == round).then_some(f.value);
+                            f.value = value;
+                            f.seen = round;
+                        }
+                        None => {
+                            let f = Field {
+                                value,
+                                prev: None,
+                                seen: round,
+                            };
+                            fields.insert(name.to_string(), f);
+                        }
                     }
                 })
                 .ok_or_else(|| parse_error(file.path(), "no `Tcp` header and value lines"))
@@ -54,20 +81,17 @@ impl Tcp {
                 error.get_or_insert(e);
             }
         }
+        self.fields.retain(|_, f| f.seen == round);
         let dt = clock - self.prev_at;
-        let mut names: Vec<&String> = self.cur.keys().collect();
-        names.sort_unstable();
-        for name in names {
-            let value = self.cur[name];
+        for (name, f) in &self.fields {
             if self.gauges.iter().any(|g| g == name) {
-                em.gauge(&[name], value as f64);
-            } else if let Some(&old) = self.prev.get(name)
+                em.gauge(&[name], f.value as f64);
+            } else if let Some(old) = f.prev
                 && dt > 0.0
             {
-                em.rate(&[name], (value - old).max(0) as f64 / dt);
+                em.rate(&[name], (f.value - old).max(0) as f64 / dt);
             }
         }
-        std::mem::swap(&mut self.prev, &mut self.cur);
         self.prev_at = clock;
         error.map_or(Ok(()), Err)
     }

@@ -507,7 +507,7 @@ fn collectors_run_on_their_own_intervals() {
     let start = NOW * 1000;
     assert_eq!(ran(&c.collect_due(start, 0.0, &never)), both());
     // loadavg is due on the next whole second, vmstat on the next multiple of 10 s.
-    assert_eq!(c.next_due_ms(), Some(start + 1000));
+    assert_eq!(c.next_due_ms(start), Some(start + 1000));
     for i in 1..20 {
         let obs = c.collect_due(start + i * 1000, 1.0, &never);
         let want = if i == 10 { both() } else { one("loadavg") };

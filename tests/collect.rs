@@ -1,0 +1,47 @@
+//! The system collectors in the real daemon: 1 s samples folded into the 10 s buckets.
+
+use crate::util::{Daemon, TestDir, points};
+use std::time::{Duration, Instant};
+
+/// With the default sampling (1 s) and the default schema (10 s buckets), a complete bucket of
+/// `cpu.total.user` holds about ten samples (exactly ten unless a round was late by a second or
+/// more and its weight was rounded), and its max is at least its average.
+#[test]
+fn one_second_samples_fill_ten_second_buckets() {
+    let dir = TestDir::new();
+    let config = dir.config("").to_string_lossy().into_owned();
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "  system:\n    enabled: false\n",
+        "  system:\n    collectors: [cpu]\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    let d = Daemon::start(std::path::Path::new(&config));
+    let series = "servers.testhost.cpu.total.user";
+    let url = |view: &str| format!("/render?target={series}:{view}&from=-2min&format=json");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    // Buckets that are complete: after the first (partial) one, before the open one.
+    let complete = loop {
+        let counts: Vec<(f64, i64)> = points(&d.get_json(&url("count")), 0);
+        let now = crate::util::unix_now();
+        let first = counts.first().map_or(i64::MAX, |p| p.1);
+        let done: Vec<(f64, i64)> = counts
+            .into_iter()
+            .filter(|p| p.1 > first && p.1 + 10 < now)
+            .collect();
+        if done.len() >= 2 {
+            break done;
+        }
+        assert!(Instant::now() < deadline, "no complete buckets: {done:?}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    for &(count, t) in &complete {
+        assert!((8.0..=12.0).contains(&count), "bucket {t}: {count} samples");
+    }
+    let mean = complete.iter().map(|p| p.0).sum::<f64>() / complete.len() as f64;
+    assert!((9.0..=11.0).contains(&mean), "{complete:?}");
+    let avg = points(&d.get_json(&url("avg")), 0);
+    let max = points(&d.get_json(&url("max")), 0);
+    for (a, m) in avg.iter().zip(&max) {
+        assert!(m.0 >= a.0, "max {m:?} < avg {a:?}");
+    }
+}
