@@ -229,7 +229,10 @@ mod tests {
             events: None,
         };
         let mut out = vec![Vec::new()];
-        assert_eq!(lines(&[rec.clone()], &naming, None, |_| 0, &mut out), 1);
+        assert_eq!(
+            lines(std::slice::from_ref(&rec), &naming, None, |_| 0, &mut out),
+            1
+        );
         assert_eq!(
             String::from_utf8(out.remove(0)).unwrap(),
             "hosts.cpu.user;dc=eu 1.5 1700000000\n"

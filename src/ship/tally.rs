@@ -207,7 +207,7 @@ mod tests {
             entries: Vec::new(),
             ..rec(6)
         };
-        let one = split(&[empty.clone()], None, |_| 0, 1);
+        let one = split(std::slice::from_ref(&empty), None, |_| 0, 1);
         assert_eq!(one, vec![Some(vec![empty.clone()])]);
         assert_eq!(split(&[empty], None, |_| 0, 2), vec![None, None]);
     }
