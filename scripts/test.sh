@@ -14,6 +14,9 @@ command -v npm >/dev/null || need_apt+=(nodejs npm)
 [ -x /usr/bin/whisper-fetch ] || need_apt+=(python3-whisper)
 [ -x /usr/bin/prometheus ] || need_apt+=(prometheus)
 [ -x /usr/bin/victoria-metrics ] || need_apt+=(victoria-metrics)
+# TLS to Prometheus (tests/ship_fleet.rs): certificates made by openssl, read back by curl.
+[ -x /usr/bin/openssl ] || need_apt+=(openssl)
+[ -x /usr/bin/curl ] || need_apt+=(curl)
 # Debian's python3 with msgpack decodes /render's pickle and msgpack answers (tests/render_formats.rs).
 /usr/bin/python3 -c 'import msgpack' 2>/dev/null || need_apt+=(python3-msgpack)
 if [ ${#need_apt[@]} -gt 0 ]; then

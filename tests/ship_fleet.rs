@@ -308,7 +308,11 @@ fn certificates(dir: &Path) -> Option<()> {
 #[test]
 fn tls_with_a_ca_file_a_client_certificate_and_a_server_name() {
     let dir = TestDir::new();
-    let (Some(bin), Some(())) = (require("prometheus"), certificates(dir.path())) else {
+    let (Some(bin), Some(()), Some(curl)) = (
+        require("prometheus"),
+        certificates(dir.path()),
+        require("curl"),
+    ) else {
         return;
     };
     let p = |f: &str| dir.path().join(f).display().to_string();
@@ -360,7 +364,7 @@ fn tls_with_a_ca_file_a_client_certificate_and_a_server_name() {
     assert_eq!(want, 16.0);
     let query = urlencode("sum(ship_tls_total)");
     wait_until("prometheus has the total", Duration::from_secs(20), || {
-        let out = std::process::Command::new("curl")
+        let out = std::process::Command::new(&curl)
             .args([
                 "-s",
                 "--cacert",
