@@ -19,6 +19,9 @@ command -v python3 >/dev/null || need_apt+=(python3)
 # The web UI's browser tests (tests/browser.rs): headless Chromium through chromedriver.
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
+# TLS to Prometheus (tests/ship_fleet.rs): certificates made by openssl, read back by curl.
+[ -x /usr/bin/openssl ] || need_apt+=(openssl)
+[ -x /usr/bin/curl ] || need_apt+=(curl)
 # Debian's python3 with msgpack decodes /render's pickle and msgpack answers (tests/render_formats.rs).
 /usr/bin/python3 -c 'import msgpack' 2>/dev/null || need_apt+=(python3-msgpack)
 if [ ${#need_apt[@]} -gt 0 ]; then
