@@ -3,9 +3,11 @@
 //! Every error names the file, line and column it comes from, and validation reports all of
 //! them at once.
 
+pub mod live;
 pub mod outputs;
 pub mod statsd;
 
+pub use live::Live;
 pub use outputs::{Output, Spooled, Target};
 pub use statsd::Statsd;
 
@@ -86,6 +88,8 @@ pub struct File {
     pub self_metrics: SelfMetricsFile,
     /// Where closed buckets are shipped (see `config/outputs.rs`).
     pub outputs: Option<Vec<outputs::OutputFile>>,
+    /// The live tier and `/stream` (see `config/live.rs`).
+    pub live: Option<live::LiveFile>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -218,6 +222,7 @@ pub struct Config {
     pub self_metrics_interval: u64,
     pub statsd: Option<Statsd>,
     pub outputs: Vec<Output>,
+    pub live: Live,
 }
 
 /// Where a file seen for the first time is read from.
@@ -495,6 +500,7 @@ impl File {
             });
         }
         let outputs = outputs::validate(self.outputs.unwrap_or_default(), &mut p);
+        let live = live::validate(self.live, &mut p);
         if !p.list.is_empty() {
             return Err(Error::Invalid(p.list));
         }
@@ -513,6 +519,7 @@ impl File {
             self_metrics_interval,
             statsd,
             outputs,
+            live,
         })
     }
 }
