@@ -9,6 +9,7 @@ pub mod image;
 pub mod ingest;
 mod params;
 pub mod render;
+mod stream;
 mod tags;
 
 pub use params::Params;
@@ -53,6 +54,8 @@ pub struct Stats {
 
 pub struct State {
     pub store: Arc<Store>,
+    /// The live tier `/stream` reads.
+    pub live: Arc<crate::live::Tier>,
     pub settings: RwLock<Settings>,
     pub stats: Stats,
     pub max_body_bytes: usize,
@@ -163,6 +166,7 @@ pub fn router(state: Arc<State>) -> Router {
         .merge(functions::routes())
         .merge(tags::routes())
         .merge(ingest::routes())
+        .merge(stream::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_requests,

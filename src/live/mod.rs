@@ -14,7 +14,9 @@
 //! `aggregate`, `query::View`.
 
 pub mod read;
+pub mod request;
 pub mod ring;
+pub mod source;
 
 pub use read::{Frame, Reader, Watched};
 pub use ring::{Join, Ring, Slot};
@@ -49,7 +51,6 @@ pub enum Error {
 /// Counters for `tally.live.*`.
 #[derive(Debug, Default)]
 pub struct Stats {
-    pub connections: AtomicU64,
     pub messages: AtomicU64,
     pub bytes: AtomicU64,
     pub resets: AtomicU64,
@@ -318,7 +319,6 @@ impl Tier {
         self.connections
             .fetch_update(Relaxed, Relaxed, |n| (n < max).then_some(n + 1))
             .map_err(|_| Error::TooManyConnections(max))?;
-        self.stats.connections.fetch_add(1, Relaxed);
         Ok(Connection {
             tier: self.clone(),
             rings: Vec::new(),
