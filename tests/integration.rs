@@ -8,6 +8,7 @@ mod crash;
 mod daemon;
 mod grafana;
 mod graph;
+mod live;
 mod render_formats;
 mod render_limits;
 mod ship;

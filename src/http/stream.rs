@@ -54,6 +54,8 @@ struct Streaming {
     pending: VecDeque<Event>,
     events_seen: u64,
     last_resolve: i64,
+    /// The client gave a cursor (a reconnect): it is kept.
+    resumed: bool,
     stop: Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
 }
 
@@ -86,6 +88,7 @@ async fn stream(
             window: tier.settings.window_ms as i64,
             cursor: req.cursor.map(|c| c.div_euclid(req.step_ms) * req.step_ms),
             watched: Vec::new(),
+            functions: 0,
         },
         events_seen: state.store.last_event_id(),
         state,
@@ -95,8 +98,14 @@ async fn stream(
         next_id: 0,
         pending: VecDeque::new(),
         last_resolve: live::now_ms(),
+        resumed: req.cursor.is_some(),
         stop: Box::pin(tier.stopping()),
     };
+    s.reader.functions = s
+        .targets
+        .iter()
+        .filter(|t| matches!(t.target, Target::Function(_)))
+        .count();
     s.pending.push_back(hello(&s, &tier.settings));
     let announced = match s.resolve(true).await {
         Ok(a) => a,
@@ -305,12 +314,26 @@ impl Streaming {
                     continue;
                 }
                 let view = live_view(view, info.kind);
-                announced.push(describe(self.next_id, ti, &ring, view));
+                let res = settings
+                    .schemas
+                    .for_name(info.series.as_str())
+                    .finest()
+                    .resolution;
+                let now = live::now_ms();
+                let oldest = now - self.reader.window + self.reader.step;
+                let join = ring.join_for(oldest, i64::from(res) * 1000);
+                if first && self.reader.cursor.is_none_or(|c| c > join.live_ms) && !self.resumed {
+                    // A new stream starts where the earliest series went live.
+                    self.reader.cursor =
+                        Some(join.live_ms.div_euclid(self.reader.step) * self.reader.step);
+                }
+                announced.push(describe(self.next_id, ti, &ring, &join, view));
+                let seen = ring.lock().late_start(self.resumed);
                 self.reader.watched.push(Watched {
                     id: self.next_id,
                     ring,
                     view,
-                    seen: 0,
+                    seen,
                 });
                 self.next_id += 1;
             }
@@ -398,8 +421,13 @@ fn live_view(explicit: Option<View>, kind: Kind) -> View {
     }
 }
 
-fn describe(id: usize, target: usize, ring: &live::Ring, view: View) -> serde_json::Value {
-    let j = &ring.join;
+fn describe(
+    id: usize,
+    target: usize,
+    ring: &live::Ring,
+    j: &live::Join,
+    view: View,
+) -> serde_json::Value {
     let secs = (j.live_ms - j.join_ms) as f64 / 1000.0;
     let bridge = j
         .bridge

@@ -255,8 +255,8 @@ impl Tier {
         if rings.len() + new > max {
             return Err(Error::TooManyWatched(rings.len(), max));
         }
-        let now = now_ms();
-        let live_ms = now.div_euclid(1000) * 1000;
+        let step = self.settings.step_ms as i64;
+        let live_ms = now_ms().div_euclid(step) * step;
         let mut out = Vec::with_capacity(series.len());
         for (s, kind) in series {
             let ring = rings.entry(s).or_insert_with_key(|s| {

@@ -138,6 +138,22 @@ impl Ring {
         }
     }
 
+    /// Where a watcher that starts now joins history: the ring's own join while its first
+    /// slot is still kept (after `oldest_ms`), else the first stored slot boundary (`res_ms`)
+    /// inside the ring, with no bridge: everything stored from there on came after the ring
+    /// was made, so the ring holds all of it.
+    pub fn join_for(&self, oldest_ms: i64, res_ms: i64) -> Join {
+        if self.join.live_ms >= oldest_ms {
+            return self.join.clone();
+        }
+        let at = (oldest_ms + res_ms - 1).div_euclid(res_ms) * res_ms;
+        Join {
+            join_ms: at,
+            live_ms: at,
+            bridge: None,
+        }
+    }
+
     pub fn lock(&self) -> MutexGuard<'_, Slots> {
         self.slots.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -267,6 +283,16 @@ impl Slots {
             b.extra = merged.map_or(Extra::None, |m| Extra::Sketch(Box::new(m)));
         }
         Some(b)
+    }
+
+    /// Where a new reader starts in the late-write log: at its end, or for a client that
+    /// resumes after a disconnect, as far back as the log goes.
+    pub fn late_start(&self, resumed: bool) -> u64 {
+        if resumed {
+            self.amend_seq.saturating_sub(AMENDS as u64)
+        } else {
+            self.amend_seq
+        }
     }
 
     /// The earliest slot (absolute index) written late after sequence `seen`, and the new

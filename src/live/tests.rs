@@ -120,6 +120,7 @@ fn reader(ring: Arc<Ring>, view: View) -> Reader {
             view,
             seen: 0,
         }],
+        functions: 0,
     }
 }
 
@@ -152,13 +153,14 @@ fn frames_follow_the_cursor_late_writes_and_resets() {
     assert_eq!((f.reset, f.t, f.n), (false, t, 1));
     assert_eq!(f.values, vec![(0, vec![Some(20.0)])]);
     assert!(r.frame(t + 150).is_none());
-    // Nothing new in the next slot: a frame without series.
-    let f = r.frame(t + 200).unwrap();
-    assert_eq!((f.t, f.n, f.values.len()), (t + 100, 1, 0));
+    // Nothing new in the next slot: no frame (the next one covers it), but one a second.
+    assert!(r.frame(t + 200).is_none());
     // A late write into the first slot sends it again, with the slots since.
     ring.lock().add(t + 99, t + 250, &one(1.0), None);
     let f = r.frame(t + 300).unwrap();
     assert_eq!((f.reset, f.t, f.n), (false, t, 3));
+    let f = r.frame(t + 1300).unwrap();
+    assert_eq!((f.t, f.n, f.values.len()), (t + 300, 10, 0));
     assert_eq!(f.values[0].1[0], Some(30.0));
     // A client that read nothing for longer than the window gets a reset of the whole ring.
     let f = r.frame(t + 90_000).unwrap();
