@@ -164,6 +164,25 @@ impl Tier {
         self.feed_watched(&[], observations);
     }
 
+    /// Buckets another tally shipped (`/api/ingest`): 1 s buckets are placed like the
+    /// observations of their second (so within `max_lag` of it; a shipped slot usually comes
+    /// `grace` after it closed and is counted late). Coarser ones fit no live slot.
+    pub fn ingest(&self, deltas: &[crate::aggregate::Delta]) {
+        if self.rings_len.load(Relaxed) == 0 {
+            return;
+        }
+        let rings = self.rings.read().unwrap_or_else(|e| e.into_inner());
+        for d in deltas.iter().filter(|d| d.resolution == 1) {
+            if let Some(ring) = rings.get(&d.series) {
+                let sketch = match &d.bucket.extra {
+                    crate::aggregate::Extra::Sketch(s) => Some(&**s),
+                    _ => None,
+                };
+                self.place(ring, d.start, &Slot::of_bucket(&d.bucket), sketch);
+            }
+        }
+    }
+
     #[cold]
     fn feed_watched(&self, folded: &[crate::aggregate::Folded], observations: &[Observation]) {
         let rings = self.rings.read().unwrap_or_else(|e| e.into_inner());

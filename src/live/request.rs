@@ -287,3 +287,25 @@ mod tests {
         assert!(bad(&[("target", "a"), ("from", "-3")]).contains("Unix milliseconds"));
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any parameters: a request or a reason, never a panic (the fuzz target's property).
+        #[test]
+        fn never_panics(pairs in proptest::collection::vec(
+            (prop::sample::select(vec!["target", "step", "from", "last_event_id", "x", "_"]), ".{0,40}"),
+            0..5,
+        ), header in proptest::option::of("[0-9a-z-]{0,20}")) {
+            let pairs: Vec<(String, String)> =
+                pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+            let live = config::Live::default();
+            if let Ok(r) = parse(&pairs, header.as_deref(), &live) {
+                prop_assert!(r.step_ms > 0 && r.step_ms % live.step_ms as i64 == 0);
+            }
+        }
+    }
+}

@@ -254,3 +254,29 @@ proptest! {
 fn obs_at(v: f64, time: i64) -> Observation {
     obs("a.b", v, time)
 }
+
+#[tokio::test]
+async fn ingested_one_second_buckets_are_placed_within_the_lag() {
+    let tier = Arc::new(Tier::new(settings()));
+    drop(tier.take_attach_queue());
+    let mut conn = tier.connect().unwrap();
+    let rings = conn
+        .attach(vec![(series("a.b"), Kind::Gauge)])
+        .await
+        .unwrap();
+    let now = now_ms() / 1000;
+    let delta = |resolution: u32, start: i64| crate::aggregate::Delta {
+        series: series("a.b"),
+        kind: Kind::Gauge,
+        resolution,
+        start,
+        bucket: crate::aggregate::Bucket::new(Kind::Gauge, 3.0, start),
+    };
+    tier.ingest(&[delta(1, now), delta(10, now / 10 * 10), delta(1, now - 30)]);
+    let b = rings[0]
+        .lock()
+        .bucket(now * 1000 - 1000, now * 1000 + 2000, false)
+        .unwrap();
+    assert_eq!((b.count, b.sum), (1, 3.0));
+    assert_eq!(tier.stats.late.load(Relaxed), 1);
+}
