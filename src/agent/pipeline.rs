@@ -118,7 +118,7 @@ impl Pipeline {
     /// store and the aggregator hold of the open stored slot) and its slots never share an
     /// observation and miss none.
     pub(super) fn attach(&mut self, request: live::Attach) {
-        let (store, aggregator) = (&self.store, &self.aggregator);
+        let (store, aggregator, pending) = (&self.store, &self.aggregator, &self.pending);
         let mut bridge = |series: &Series, live_ms: i64| {
             let schemas = aggregator.schemas();
             let res = schemas.for_name(series.as_str()).finest().resolution;
@@ -129,10 +129,15 @@ impl Pipeline {
                 let read = store.read(id, res, join, join + i64::from(res)).ok()?;
                 read.into_iter().next().map(|(_, b)| b)
             });
-            if let Some(open) = aggregator.open_bucket(series, res, join) {
+            // Drained but not committed yet (a commit being retried), then still open.
+            let retried = pending
+                .iter()
+                .filter(|d| d.resolution == res && d.start == join && d.series == *series)
+                .map(|d| &d.bucket);
+            for b in retried.chain(aggregator.open_bucket(series, res, join)) {
                 match &mut bucket {
-                    Some(b) => b.merge(open),
-                    None => bucket = Some(open.clone()),
+                    Some(m) => m.merge(b),
+                    None => bucket = Some(b.clone()),
                 }
             }
             (join * 1000, bucket)

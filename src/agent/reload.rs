@@ -89,6 +89,9 @@ impl Running<'_> {
         if new.queue_batches != current.queue_batches {
             needs_restart.push("inputs.queue_batches");
         }
+        if new.live != current.live {
+            needs_restart.push("live");
+        }
         if format!("{:?}", new.outputs) != format!("{:?}", current.outputs) {
             needs_restart.push("outputs");
         }
