@@ -66,7 +66,7 @@ pub(super) fn validate(file: Option<LiveFile>, p: &mut Problems<'_>) -> Live {
     let d = Live::default();
     let step_ms = ms(p, &f.step, d.step_ms);
     if let Some(s) = &f.step
-        && !(1000 % step_ms == 0 || step_ms % 1000 == 0)
+        && !(1000u64.is_multiple_of(step_ms) || step_ms.is_multiple_of(1000))
     {
         p.at(
             s,
@@ -78,7 +78,7 @@ pub(super) fn validate(file: Option<LiveFile>, p: &mut Problems<'_>) -> Live {
     }
     let window_ms = ms(p, &f.window, d.window_ms);
     if let Some(s) = &f.window
-        && (window_ms < 60_000 || window_ms > 3_600_000 || window_ms % step_ms.max(1) != 0)
+        && (!(60_000..=3_600_000).contains(&window_ms) || !window_ms.is_multiple_of(step_ms.max(1)))
     {
         p.at(
             s,
