@@ -440,12 +440,14 @@ fn a_glob_gains_a_series_while_streaming_and_events_are_pushed() {
     d.wait_render("/render?target=tally.live.messages:sum&from=-1min", |v| {
         points(v, 0).iter().map(|p| p.0).sum::<f64>() > 0.0
     });
-    d.wait_render("/render?target=tally.live.watched_series:max&from=-1min", |v| {
-        points(v, 0).iter().any(|p| p.0 >= 2.0)
-    });
-    d.wait_render("/render?target=tally.live.connections:max&from=-1min", |v| {
-        points(v, 0).iter().any(|p| p.0 >= 1.0)
-    });
+    d.wait_render(
+        "/render?target=tally.live.watched_series:max&from=-1min",
+        |v| points(v, 0).iter().any(|p| p.0 >= 2.0),
+    );
+    d.wait_render(
+        "/render?target=tally.live.connections:max&from=-1min",
+        |v| points(v, 0).iter().any(|p| p.0 >= 1.0),
+    );
     d.stop(Duration::from_secs(10));
 }
 

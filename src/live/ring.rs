@@ -8,7 +8,7 @@ use crate::metric::{Kind, Series};
 use std::sync::atomic::{AtomicI64, AtomicUsize};
 use std::sync::{Mutex, MutexGuard};
 
-/// One live slot; `count == 0` means no data.
+/// One live slot; `count == 0` means no data (kept in a ring as columns, see [`Slots`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Slot {
     pub count: u64,
@@ -94,7 +94,9 @@ pub struct Slots {
     first: i64,
     /// Absolute index of the newest slot; `(newest - len, newest]` are kept.
     newest: i64,
-    ring: Box<[Slot]>,
+    /// The slots as columns (36 bytes a slot): counts, and sum, min, max, last.
+    counts: Box<[u32]>,
+    values: Box<[[f64; 4]]>,
     /// Timers: one sketch per second, `(newest_sec - len, newest_sec]`.
     seconds: Box<[Option<Box<Sketch>>]>,
     newest_sec: i64,
@@ -129,7 +131,8 @@ impl Ring {
                 step,
                 first,
                 newest: first - 1,
-                ring: vec![Slot::EMPTY; len].into_boxed_slice(),
+                counts: vec![0; len].into_boxed_slice(),
+                values: vec![[0.0; 4]; len].into_boxed_slice(),
                 seconds: (0..secs).map(|_| None).collect(),
                 newest_sec: first * step / 1000 - 1,
                 amend_seq: 0,
@@ -162,7 +165,7 @@ impl Ring {
     pub fn bytes(&self) -> usize {
         let s = self.lock();
         std::mem::size_of::<Ring>()
-            + s.ring.len() * std::mem::size_of::<Slot>()
+            + s.counts.len() * (4 + 32)
             + s.seconds.len() * std::mem::size_of::<Option<Box<Sketch>>>()
             + s.seconds
                 .iter()
@@ -178,7 +181,7 @@ impl Slots {
     }
 
     fn len(&self) -> i64 {
-        self.ring.len() as i64
+        self.counts.len() as i64
     }
 
     /// Oldest absolute slot index still kept.
@@ -194,7 +197,7 @@ impl Slots {
         let from = (self.newest + 1).max(index - self.len() + 1);
         for s in from..=index {
             let at = s.rem_euclid(self.len()) as usize;
-            self.ring[at] = Slot::EMPTY;
+            self.counts[at] = 0;
         }
         self.newest = index;
     }
@@ -219,7 +222,12 @@ impl Slots {
         if index < self.oldest() {
             return false;
         }
-        self.ring[index.rem_euclid(self.len()) as usize].merge(slot);
+        let at = index.rem_euclid(self.len()) as usize;
+        let mut merged = self.slot_at(at);
+        merged.merge(slot);
+        // Counts past u32 in one slot (4 billion values in 100 ms) saturate.
+        self.counts[at] = u32::try_from(merged.count).unwrap_or(u32::MAX);
+        self.values[at] = [merged.sum, merged.min, merged.max, merged.last];
         if index < now_ms.div_euclid(self.step) {
             self.amend_seq += 1;
             self.amends[(self.amend_seq % AMENDS as u64) as usize] = (self.amend_seq, index);
@@ -245,12 +253,28 @@ impl Slots {
         }
     }
 
+    fn slot_at(&self, at: usize) -> Slot {
+        match self.counts[at] {
+            0 => Slot::EMPTY,
+            count => {
+                let [sum, min, max, last] = self.values[at];
+                Slot {
+                    count: u64::from(count),
+                    sum,
+                    min,
+                    max,
+                    last,
+                }
+            }
+        }
+    }
+
     /// The slot at an absolute index, `None` when empty or not kept.
-    pub fn get(&self, index: i64) -> Option<&Slot> {
+    pub fn get(&self, index: i64) -> Option<Slot> {
         if index < self.oldest() || index > self.newest {
             return None;
         }
-        Some(&self.ring[index.rem_euclid(self.len()) as usize]).filter(|s| s.count > 0)
+        Some(self.slot_at(index.rem_euclid(self.len()) as usize)).filter(|s| s.count > 0)
     }
 
     /// Slots `[from, until)` (ms, multiples of the step) merged into one bucket; for timers
@@ -259,7 +283,7 @@ impl Slots {
         let mut slot = Slot::EMPTY;
         for i in from_ms.div_euclid(self.step)..until_ms.div_euclid(self.step) {
             if let Some(s) = self.get(i) {
-                slot.merge(s);
+                slot.merge(&s);
             }
         }
         if slot.count == 0 {
