@@ -90,7 +90,8 @@ impl Reader {
         let mut from = match self.cursor {
             // A new stream starts with the slot that just ended.
             None => end - self.step,
-            Some(c) if c < oldest => {
+            // Behind the ring, or an id from the future (not ours): the whole ring.
+            Some(c) if c < oldest || c > end => {
                 reset = true;
                 oldest
             }

@@ -167,6 +167,9 @@ fn frames_follow_the_cursor_late_writes_and_resets() {
     assert!(f.reset);
     assert_eq!((f.t, f.n), (t + 30_000, 600));
     assert_eq!(r.cursor, Some(t + 90_000));
+    // An id from the future is no cursor of ours: a reset too.
+    r.cursor = Some(i64::MAX - 7);
+    assert!(r.frame(t + 90_100).unwrap().reset);
     let text = f.json();
     assert!(text.starts_with(&format!(
         "{{\"t\":{},\"n\":600,\"v\":{{\"0\":[null,",
