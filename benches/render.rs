@@ -122,6 +122,7 @@ fn bench(c: &mut Criterion) {
 
     // /render of one series for one year (8,760 hourly points), json, through the pipeline.
     let state = Arc::new(http::State {
+        live: Arc::new(tally::live::Tier::new(Default::default())),
         store: store.clone(),
         settings: RwLock::new(http::Settings {
             schemas: schemas.clone(),

@@ -67,6 +67,7 @@ fn bench(c: &mut Criterion) {
     });
     let store = Arc::new(store(dir.path(), &schemas));
     let state = Arc::new(http::State {
+        live: Arc::new(tally::live::Tier::new(Default::default())),
         store,
         settings: RwLock::new(http::Settings {
             schemas,

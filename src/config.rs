@@ -4,9 +4,11 @@
 //! them at once.
 
 mod env;
+pub mod live;
 pub mod outputs;
 pub mod statsd;
 
+pub use live::Live;
 pub use outputs::{Output, Spooled, Target};
 pub use statsd::Statsd;
 
@@ -89,6 +91,8 @@ pub struct File {
     pub self_metrics: SelfMetricsFile,
     /// Where closed buckets are shipped (see `config/outputs.rs`).
     pub outputs: Option<Vec<outputs::OutputFile>>,
+    /// The live tier and `/stream` (see `config/live.rs`).
+    pub live: Option<live::LiveFile>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -247,6 +251,7 @@ pub struct Config {
     pub self_metrics_interval: u64,
     pub statsd: Option<Statsd>,
     pub outputs: Vec<Output>,
+    pub live: Live,
 }
 
 /// Where a file seen for the first time is read from.
@@ -618,6 +623,7 @@ impl File {
             });
         }
         let outputs = outputs::validate(self.outputs.unwrap_or_default(), &hostname, &mut p);
+        let live = live::validate(self.live, &mut p);
         if !p.list.is_empty() {
             return Err(Error::Invalid(p.list));
         }
@@ -637,6 +643,7 @@ impl File {
             self_metrics_interval,
             statsd,
             outputs,
+            live,
         })
     }
 }

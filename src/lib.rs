@@ -16,6 +16,7 @@ pub mod encoding;
 pub mod graph;
 pub mod http;
 pub mod inputs;
+pub mod live;
 pub mod metric;
 pub mod parse;
 pub mod query;

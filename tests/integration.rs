@@ -11,6 +11,7 @@ mod daemon;
 mod grafana;
 mod graph;
 mod health;
+mod live;
 mod render_formats;
 mod render_limits;
 mod ship;

@@ -47,9 +47,19 @@ impl Task {
     }
 }
 
-/// Starts the collectors with nobody watching (no faster sampling).
-pub(crate) fn start(system: &config::System, tx: mpsc::Sender<Feed>) -> anyhow::Result<Task> {
-    start_watched(system, tx, Arc::new(|_: &str| false))
+/// Starts the collectors; those with a `watch_interval` sample faster while the live tier has a
+/// watcher for one of their series.
+pub(crate) fn start(
+    system: &config::System,
+    tx: mpsc::Sender<Feed>,
+    live: &Arc<crate::live::Tier>,
+) -> anyhow::Result<Task> {
+    let live = live.clone();
+    start_watched(
+        system,
+        tx,
+        Arc::new(move |prefix: &str| live.watching_prefix(prefix)),
+    )
 }
 
 /// Starts the collectors; `watching` decides when the ones with a `watch_interval` sample faster.

@@ -177,13 +177,18 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
         }
     }
     inputs.statsd = statsd::start(&config, &obs_tx, &stop_rx, &mut tasks).await?;
+    let live = Arc::new(crate::live::Tier::new(config.live.clone()));
     if let Some(system) = &config.system {
-        inputs.system = Some(collect::start(system, obs_tx.clone())?);
+        inputs.system = Some(collect::start(system, obs_tx.clone(), &live)?);
     }
     // Kept to start inputs again on reload; dropped at shutdown.
     let feed_tx = obs_tx;
 
+    let mut attach_rx = live
+        .take_attach_queue()
+        .context("the live tier's watch queue")?;
     let http_state = Arc::new(http::State {
+        live: live.clone(),
         store: store.clone(),
         settings: std::sync::RwLock::new(reload::http_settings(&config)),
         stats: http::Stats::default(),
@@ -236,6 +241,7 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
         // At most every 5 s, and at least as often as the head is to be flushed.
         Duration::from_secs(config.storage.head_flush_interval.clamp(1, 5) as u64),
         ship,
+        live.clone(),
     );
     if let Some(h) = &config.http {
         pipeline.ready_max_spool_lag = h.ready_max_spool_lag;
@@ -266,8 +272,10 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
     loop {
         tokio::select! {
             Some(feed) = obs_rx.recv() => pipeline.fold(feed).await,
+            Some(watch) = attach_rx.recv() => pipeline.attach(watch),
             _ = tick.tick() => {
                 watchdog.tick();
+                live.sweep(crate::live::now_ms());
                 if last_self_metrics.is_none_or(|t| t.elapsed() >= self_metrics_every) {
                     last_self_metrics = Some(std::time::Instant::now());
                     pipeline.self_metrics(&inputs, &http_state.stats);
@@ -298,6 +306,8 @@ pub async fn run(config: Config, mut control: mpsc::Receiver<Control>) -> anyhow
 
     tracing::info!("Shutting down: stopping inputs.");
     systemd::stopping();
+    // Open streams end now: an open SSE body would hold up the HTTP server's graceful stop.
+    live.shutdown();
     let _ = stop_tx.send(true);
     inputs.tail_stop.store(true, Relaxed);
     if let Some(system) = inputs.system.take() {

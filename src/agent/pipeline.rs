@@ -7,6 +7,7 @@ use crate::aggregate::{self, Aggregator};
 use crate::clock::unix_now;
 use crate::http;
 use crate::inputs::Feed;
+use crate::live;
 use crate::metric::{Kind, Observation, Series};
 use crate::ship::Ship;
 use crate::store::{self, Batch, Store};
@@ -49,6 +50,8 @@ pub(super) struct Pipeline {
     /// When the heap was last trimmed (see agent/heap.rs), and its bytes in use then.
     last_trim: Option<Instant>,
     heap_bytes: Arc<AtomicU64>,
+    /// The live tier: offered every feed, and watch requests answered here (exact join).
+    pub(super) live: Arc<live::Tier>,
 }
 
 /// How often freed heap memory is given back to the kernel: about every head flush and
@@ -62,6 +65,7 @@ impl Pipeline {
         max_pending: usize,
         maintain_every: std::time::Duration,
         ship: Ship,
+        live: Arc<live::Tier>,
     ) -> Pipeline {
         Pipeline {
             aggregator,
@@ -84,6 +88,7 @@ impl Pipeline {
             ship,
             last_trim: None,
             heap_bytes: Arc::default(),
+            live,
         }
     }
 
@@ -92,6 +97,7 @@ impl Pipeline {
     /// kept for the next commit.
     pub(super) async fn fold(&mut self, feed: Feed) {
         let now = unix_now();
+        self.live.feed(&feed);
         for folded in &feed.folded {
             self.aggregator.merge(folded, now);
         }
@@ -115,6 +121,37 @@ impl Pipeline {
                 tracing::error!(failed, "Could not store events.");
             }
         }
+    }
+
+    /// Watches series live: rings made now, between folds, so each ring's bridge (what the
+    /// store and the aggregator hold of the open stored slot) and its slots never share an
+    /// observation and miss none.
+    pub(super) fn attach(&mut self, request: live::Attach) {
+        let (store, aggregator, pending) = (&self.store, &self.aggregator, &self.pending);
+        let mut bridge = |series: &Series, live_ms: i64| {
+            let schemas = aggregator.schemas();
+            let res = schemas.for_name(series.as_str()).finest().resolution;
+            let join = (live_ms / 1000).div_euclid(i64::from(res)) * i64::from(res);
+            // One slot of the head (a segment only right after a head flush): a short read.
+            let mut bucket = tokio::task::block_in_place(|| {
+                let id = store.lookup(series.as_str())?.id;
+                let read = store.read(id, res, join, join + i64::from(res)).ok()?;
+                read.into_iter().next().map(|(_, b)| b)
+            });
+            // Drained but not committed yet (a commit being retried), then still open.
+            let retried = pending
+                .iter()
+                .filter(|d| d.resolution == res && d.start == join && d.series == *series)
+                .map(|d| &d.bucket);
+            for b in retried.chain(aggregator.open_bucket(series, res, join)) {
+                match &mut bucket {
+                    Some(m) => m.merge(b),
+                    None => bucket = Some(b.clone()),
+                }
+            }
+            (join * 1000, bucket)
+        };
+        self.live.serve_attach(request, &mut bridge);
     }
 
     /// Where every input position is: the store's committed cursors overlaid with the newer
@@ -457,9 +494,25 @@ impl Pipeline {
         ] {
             self.counter(&mut out, name, v, now);
         }
+        let l = &self.live.stats;
+        for (name, v) in [
+            ("tally.live.messages", l.messages.load(Relaxed)),
+            ("tally.live.bytes", l.bytes.load(Relaxed)),
+            ("tally.live.resets", l.resets.load(Relaxed)),
+            ("tally.live.late", l.late.load(Relaxed)),
+        ] {
+            self.counter(&mut out, name, v, now);
+        }
+        for (name, v) in [
+            ("tally.live.connections", self.live.connections()),
+            ("tally.live.watched_series", self.live.watched()),
+        ] {
+            out.push(self_obs(name, Kind::Gauge, v as f64, now));
+        }
         if let Some(ms) = self.last_commit_ms.take() {
             out.push(self_obs("tally.store.commit_ms", Kind::Timer, ms, now));
         }
+        self.live.observe(&out);
         for obs in &out {
             self.aggregator.observe(obs, now);
         }

@@ -110,6 +110,9 @@ impl Running<'_> {
         if new.queue_batches != current.queue_batches {
             needs_restart.push("inputs.queue_batches");
         }
+        if new.live != current.live {
+            needs_restart.push("live");
+        }
         if format!("{:?}", new.outputs) != format!("{:?}", current.outputs) {
             needs_restart.push("outputs");
         }
@@ -165,7 +168,7 @@ impl Running<'_> {
                 running.stop().await;
             }
             if let Some(system) = &new.system {
-                match collect::start(system, self.feed_tx.clone()) {
+                match collect::start(system, self.feed_tx.clone(), &self.http.live) {
                     Ok(task) => self.inputs.system = Some(task),
                     Err(error) => {
                         tracing::error!(%error, "System collectors not restarted.")

@@ -217,6 +217,17 @@ impl Aggregator {
         }
     }
 
+    /// The bucket folded since the last drain for `series` at `resolution` in the slot that
+    /// starts at `start` (the live tier's join with the store).
+    pub fn open_bucket(&self, series: &Series, resolution: u32, start: i64) -> Option<&Bucket> {
+        self.open
+            .get(series)?
+            .slots
+            .iter()
+            .find(|(r, s, _)| *r == resolution && *s == start)
+            .map(|(_, _, b)| b)
+    }
+
     /// Takes every bucket folded since the last drain.
     pub fn drain(&mut self) -> Vec<Delta> {
         let mut out = Vec::with_capacity(self.open.len() * 3);

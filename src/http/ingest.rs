@@ -171,13 +171,23 @@ async fn ingest(
     deltas.sort_by(|a, b| {
         (a.series.as_str(), a.resolution, a.start).cmp(&(b.series.as_str(), b.resolution, b.start))
     });
+    // Watched series see the 1 s buckets once they are committed (a retried batch once).
+    let live: Vec<Delta> = if state.live.watched() > 0 {
+        deltas
+            .iter()
+            .filter(|d| d.resolution == 1)
+            .cloned()
+            .collect()
+    } else {
+        Vec::new()
+    };
     let batch = Batch {
         deltas,
         cursors: vec![(cursor_key(epoch), newest.to_le_bytes().to_vec())],
     };
     let store = state.store.clone();
     match tokio::task::spawn_blocking(move || store.commit(batch)).await {
-        Ok(Ok(())) => {}
+        Ok(Ok(())) => state.live.ingest(&live),
         Ok(Err(store::Error::Invalid(reason))) => {
             state.stats.ingest_rejected.fetch_add(1, Relaxed);
             return Err(ApiError::BadRequest(format!("ingest: {reason}")));

@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod limits;
 mod params;
 pub mod render;
+mod stream;
 mod tags;
 pub mod ui;
 
@@ -93,6 +94,8 @@ impl Stats {
 
 pub struct State {
     pub store: Arc<Store>,
+    /// The live tier `/stream` reads.
+    pub live: Arc<crate::live::Tier>,
     pub settings: RwLock<Settings>,
     pub stats: Stats,
     pub limits: Limits,
@@ -232,6 +235,7 @@ pub fn router(state: Arc<State>) -> Router {
             limits::body_limit,
         ))
         .layer(DefaultBodyLimit::max(limit))
+        .merge(stream::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_requests,

@@ -23,7 +23,7 @@ use crate::schema::{Schema, Schemas};
 use crate::store::{self, SeriesInfo, Store};
 pub use eval::{Evaluator, Fetch, Limits, Request, Source};
 pub use series::{Agg, Style, TimeSeries};
-pub use source::StoreSource;
+pub use source::{StoreSource, natural_agg, view_for};
 pub use view::View;
 
 #[derive(Debug, thiserror::Error)]
@@ -208,7 +208,7 @@ pub fn run(
     Ok(out)
 }
 
-pub(crate) fn view_suffix(target: &str) -> Option<&str> {
+pub fn view_suffix(target: &str) -> Option<&str> {
     let (_, view) = View::split(target);
     view.and_then(|_| target.rsplit_once(':').map(|(_, s)| s))
 }

@@ -84,10 +84,16 @@ impl View {
     /// The number for one bucket covering `seconds`.
     #[inline]
     pub fn value(&self, b: &Bucket, seconds: u32) -> Option<f64> {
+        self.value_secs(b, f64::from(seconds.max(1)))
+    }
+
+    /// [`View::value`] for a bucket covering `secs` seconds, fractions too (the live tier's
+    /// 100 ms slots).
+    #[inline]
+    pub fn value_secs(&self, b: &Bucket, secs: f64) -> Option<f64> {
         if b.count == 0 {
             return None;
         }
-        let secs = f64::from(seconds.max(1));
         Some(match *self {
             View::Avg => b.avg(),
             View::Sum => b.sum,

@@ -3,7 +3,8 @@
 //! to the last newline of each read handed over as one packet (as etsy's TCP server does).
 //! Both feed one [`Intake`]; a full queue drops UDP batches (counted) and makes TCP wait. UDP
 //! batches (values folded per key) go out once they hold 8192 buckets and observations, or
-//! after 50 ms, so light traffic costs few wake-ups.
+//! after 20 ms, so light traffic costs few wake-ups (and a live stream at 100 ms shows a
+//! value within about one slot).
 
 use super::{Batch, Intake, Stats};
 use crate::clock::unix_now;
@@ -23,7 +24,7 @@ pub const BATCH: usize = 128;
 /// Buckets and observations gathered before they are handed to aggregation as one feed …
 const FEED_ENTRIES: usize = 8192;
 /// … or once the oldest of them is this old: few wake-ups when the traffic is light.
-const FEED_AGE: Duration = Duration::from_millis(50);
+const FEED_AGE: Duration = Duration::from_millis(20);
 /// How often the kernel's drop count for the socket is read.
 const DROPS_EVERY: Duration = Duration::from_secs(1);
 

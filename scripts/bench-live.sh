@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The live stream measured from outside (issue 13's numbers): a release tally on ephemeral
+# loopback ports and examples/live_probe.rs printing observation → SSE latency p50/p99 for
+# carbon and StatsD at a 100 ms step, bytes per live series per second on the wire, tally's CPU
+# with 4 connections × 64 series (and without them), and memory per watched series.
+#   scripts/bench-live.sh
+#   TALLY=path/to/tally scripts/bench-live.sh    # measure another build of tally
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -z "${TALLY:-}" ]; then
+  cargo build --release -q --bin tally
+  TALLY=./target/release/tally
+fi
+cargo build --release -q --example live_probe
+work=$(mktemp -d)
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+cat > "$work/tally.yaml" <<YAML
+data_dir: $work/data
+http: { listen: 127.0.0.1:0 }
+inputs:
+  carbon: { listen: 127.0.0.1:0 }
+  statsd: { listen: 127.0.0.1:0 }
+  system: { enabled: false }
+live: { max_series_per_connection: 10000 }
+YAML
+"$TALLY" --log-format json run -c "$work/tally.yaml" 2>"$work/log" &
+pid=$!
+for _ in $(seq 100); do grep -q 'tally is running' "$work/log" && break; sleep 0.1; done
+addr() { jq -r "select(.fields.message == \"$1\") | .fields.addr" "$work/log" | head -1; }
+echo "$(date -u +%F) $(nproc) cores, $(uname -r), $($TALLY --version)"
+./target/release/examples/live_probe "$(addr 'HTTP listening.')" "$(addr 'Carbon listening on tcp.')" \
+  "$(addr 'StatsD listening on udp.')" "$pid"
