@@ -6,7 +6,6 @@ import { parseHash, formatHash, rangeOf } from './url.js';
 import { dashboardYaml } from './yaml.js';
 import { h, clear } from './dom.js';
 import { timePicker, describeRange } from './timepicker.js';
-import { readTheme } from './plot.js';
 import * as overview from './overview.js';
 import * as explore from './explore.js';
 import * as dashboard from './dashboard.js';
@@ -86,7 +85,7 @@ function theme() {
     const next = dark ? 'light' : 'dark';
     document.documentElement.dataset.theme = next;
     localStorage.setItem('tally-theme', next);
-    for (const { panel } of globalThis.tally.panels || []) { panel.theme = readTheme(panel.el); panel.dirty(true); }
+    route(); // panels read their colours when made
   };
 }
 

@@ -47,11 +47,14 @@ export function panelGrid(parent, defs, range, onrange) {
   for (const d of defs) {
     const opts = { title: d.title, targets: d.targets, height: d.height || 220,
       from: range.from, until: range.until, live: range.live && d.live !== false };
-    made.push(makePanel(grid, opts, (state, entry) => {
+    const m = makePanel(grid, opts, (state) => {
       const r = { from: rangeValue(state.from), until: rangeValue(state.until), live: !!state.live };
-      for (const m of made) if (m.entry !== entry) m.panel.setRange(r);
+      for (const x of made) if (x !== m) x.follow(r);
       onrange && onrange(r);
-    }));
+    });
+    // another panel's range, and back to live (setRange alone does not)
+    m.follow = (r) => { m.panel.setRange(r); if (r.live && d.live !== false) m.panel.setLive(true); };
+    made.push(m);
   }
   return {
     panels: made,

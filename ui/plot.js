@@ -115,7 +115,7 @@ export function drawLine(ctx, f, d, color) {
   ctx.lineWidth = 1;
   ctx.lineJoin = 'round';
   ctx.beginPath();
-  let pen = 0; // vertices since a gap: a lone one would draw nothing, it gets a 3 px dash
+  let pen = 0; // vertices since a gap (a lone one draws nothing: a 3 px dash)
   let lx = 0;
   let ly = 0;
   const dash = () => pen === 1 && (ctx.moveTo(lx - 1.5, ly), ctx.lineTo(lx + 1.5, ly));
