@@ -339,6 +339,51 @@ fn zoom_while_live_then_back_to_live() {
     );
 }
 
+/// The first panel's canvas: [x at 30 %, x at 60 %, y in the middle] (CSS px of the viewport).
+fn first_canvas(b: &Browser) -> (i64, i64, i64) {
+    let r = b.eval(
+        "const r = document.querySelector('.panel-host canvas').getBoundingClientRect();
+         return [Math.round(r.left + r.width * 0.3), Math.round(r.left + r.width * 0.6), Math.round(r.top + r.height / 2)];",
+        json!([]),
+    );
+    (
+        r[0].as_i64().unwrap(),
+        r[1].as_i64().unwrap(),
+        r[2].as_i64().unwrap(),
+    )
+}
+
+#[test]
+fn a_grid_zooms_together_and_goes_back_to_live_together() {
+    let dir = TestDir::new();
+    let d = daemon(&dir);
+    let Some(b) = browser() else { return };
+    b.goto(&url(&d, "#/dashboard/host?from=-5min&live=1"));
+    b.wait_for("the panels", PANELS, WAIT);
+    b.wait_for("the first panel drawn", DRAWN, WAIT);
+    let (x0, x1, y) = first_canvas(&b);
+    b.actions(json!([{"type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"}, "actions": [
+        {"type": "pointerMove", "x": x0, "y": y}, {"type": "pointerDown", "button": 0},
+        {"type": "pointerMove", "x": x1, "y": y, "duration": 200}, {"type": "pointerUp", "button": 0}]}]));
+    b.wait_for(
+        "every panel on the zoomed range, none live",
+        "const ps = window.tally.panels; const u = ps[0].panel.fetchRange().until;
+         return location.hash.includes('live=0') && ps.length > 1
+           && ps.every(p => !p.panel.live && p.panel.fetchRange().until === u);",
+        WAIT,
+    );
+    b.actions(json!([{"type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"}, "actions": [
+        {"type": "pointerMove", "x": x0, "y": y},
+        {"type": "pointerDown", "button": 0}, {"type": "pointerUp", "button": 0},
+        {"type": "pointerDown", "button": 0}, {"type": "pointerUp", "button": 0}]}]));
+    b.wait_for(
+        "every panel live again on the dashboard's range",
+        "return location.hash.includes('live=1')
+           && window.tally.panels.every(p => p.panel.live && p.panel.from === '-5min' && p.panel.until === 'now');",
+        WAIT,
+    );
+}
+
 #[test]
 #[ignore = "needs the live /stream server (another branch): without it the page polls and opens no EventSource to close"]
 fn a_hidden_tab_closes_its_stream_and_reopens_it() {
