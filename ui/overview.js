@@ -113,7 +113,7 @@ export async function show(main, nav) {
   for (const s of list) {
     main.append(h('h2.section', {}, s.title));
     const grid = panelGrid(main, s.panels, range, (r) => {
-      for (const g of grids) if (g !== grid) for (const p of g.panels) p.panel.setRange(r);
+      for (const g of grids) if (g !== grid) for (const p of g.panels) p.follow(r);
       nav.go(r, { replace: true, quiet: true });
     });
     grids.push(grid);

@@ -175,7 +175,17 @@ export class Panel {
       s.meta = h.meta ?? [];
     }
     this.series = this.series.filter((s) => keep.has(s) || s.info);
+    this.histSeries = [...keep];
     this.lineaged();
+  }
+
+  /** The history held as /render's JSON answered it; null before. */
+  get data() {
+    if (!this.histSeries) return null;
+    return this.histSeries.map(({ name, hist }) => ({
+      target: name,
+      datapoints: Array.from({ length: hist.length }, (_, i) => [hist.value(i) === hist.value(i) ? hist.value(i) : null, hist.time(i) / 1000]),
+    }));
   }
 
   lineaged() {
@@ -298,6 +308,7 @@ export class Panel {
   setTargets(targets) {
     this.targets = [...targets];
     this.series = [];
+    this.histSeries = null;
     this.lineaged();
     if (this.unsub) {
       this.unsub();

@@ -2,13 +2,8 @@
 // inspector, PNG and SVG links), kept in `window.tally.panels` for tests and the YAML export.
 
 import { Panel } from './panel.js';
-import * as streamModule from './stream.js';
-import * as schedulerModule from './scheduler.js';
 import { h } from './dom.js';
 import { showLineage } from './inspector.js';
-
-const stream = streamModule.stream ?? streamModule.default;
-const scheduler = schedulerModule.scheduler ?? schedulerModule.default;
 
 /** Every panel on the page: {panel, opts, box}. */
 export const registry = [];
@@ -24,7 +19,7 @@ export function rangeValue(v) {
 export function makePanel(parent, opts, onchange) {
   const box = parent.appendChild(h('section.panel-box'));
   const host = box.appendChild(h('div.panel-host'));
-  const panel = new Panel(host, opts, { stream, scheduler });
+  const panel = new Panel(host, opts); // the tab's one stream and scheduler (panel.js defaults())
   const link = (kind) => h('a', { href: '#', target: '_blank', rel: 'noopener',
     onclick(e) { const l = panel.links(); if (l && l[kind]) this.href = l[kind]; else e.preventDefault(); } }, kind.toUpperCase());
   box.append(h('div.panel-tools', {},
@@ -52,11 +47,14 @@ export function panelGrid(parent, defs, range, onrange) {
   for (const d of defs) {
     const opts = { title: d.title, targets: d.targets, height: d.height || 220,
       from: range.from, until: range.until, live: range.live && d.live !== false };
-    made.push(makePanel(grid, opts, (state, entry) => {
+    const m = makePanel(grid, opts, (state) => {
       const r = { from: rangeValue(state.from), until: rangeValue(state.until), live: !!state.live };
-      for (const m of made) if (m.entry !== entry) m.panel.setRange(r);
+      for (const x of made) if (x !== m) x.follow(r);
       onrange && onrange(r);
-    }));
+    });
+    // another panel's range, and back to live (setRange alone does not)
+    m.follow = (r) => { m.panel.setRange(r); if (r.live && d.live !== false) m.panel.setLive(true); };
+    made.push(m);
   }
   return {
     panels: made,

@@ -115,16 +115,19 @@ export function drawLine(ctx, f, d, color) {
   ctx.lineWidth = 1;
   ctx.lineJoin = 'round';
   ctx.beginPath();
-  let pen = false;
+  let pen = 0; // vertices since a gap (a lone one draws nothing: a 3 px dash)
+  let lx = 0;
+  let ly = 0;
+  const dash = () => pen === 1 && (ctx.moveTo(lx - 1.5, ly), ctx.lineTo(lx + 1.5, ly));
   for (let i = 0; i < n; i++) {
     const x = xs[i];
-    if (x !== x) pen = false;
-    else if (pen) ctx.lineTo(ax + x * f.sx, base - ys[i] * k);
-    else {
-      ctx.moveTo(ax + x * f.sx, base - ys[i] * k);
-      pen = true;
-    }
+    if (x !== x) {
+      dash();
+      pen = 0;
+    } else if (pen++) ctx.lineTo(ax + x * f.sx, base - ys[i] * k);
+    else ctx.moveTo((lx = ax + x * f.sx), (ly = base - ys[i] * k));
   }
+  dash();
   ctx.stroke();
 }
 
