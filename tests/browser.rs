@@ -1,9 +1,8 @@
 //! The web UI in a real browser: Debian's headless `chromium` through `chromedriver`, against
 //! the real binary. Panels are read back through the page's hook, `window.tally.panels`
 //! (`{panel, opts, box}` each; `panel.data` is the history a panel holds, in /render's JSON
-//! shape `[{target, datapoints}]`). Live panels poll /render while the server has no `/stream`;
-//! the one test that needs the stream itself is `#[ignore]`d until it is merged:
-//! `cargo test --test integration browser -- --include-ignored`.
+//! shape `[{target, datapoints}]`). Live panels follow `/stream` (and poll /render when a
+//! server has none).
 
 use crate::util::browser::{Browser, decode_png};
 use crate::util::*;
@@ -385,7 +384,6 @@ fn a_grid_zooms_together_and_goes_back_to_live_together() {
 }
 
 #[test]
-#[ignore = "needs the live /stream server (another branch): without it the page polls and opens no EventSource to close"]
 fn a_hidden_tab_closes_its_stream_and_reopens_it() {
     let dir = TestDir::new();
     let d = daemon(&dir);
