@@ -28,10 +28,7 @@ export function renderQuery(targets, { from, until, width, format = 'json', extr
   return `${q}`;
 }
 
-/**
- * Parses a `/render?format=json&meta=true` answer into series with Float64Array times (ms,
- * slot starts) and values (NaN for null), the step (ms) and the lineage sections.
- */
+/** A `/render` json answer (meta=true or not): times (ms, slot starts), values (NaN: null). */
 export function parseRender(body) {
   const list = Array.isArray(body) ? body : body.series ?? [];
   return list.map((s) => {
@@ -72,11 +69,7 @@ export function bandTargets(targets, series) {
 const wantsBand = (s) =>
   s.meta.length > 0 && s.meta.every((l) => l.view === 'avg') && rollup(s.meta)?.merged > 1;
 
-/**
- * Gives each series its band: targets expand to the same series in the same order in both
- * requests, so the i-th min and i-th max series belong to the i-th series. A series whose
- * band does not line up (a glob that changed in between) gets none.
- */
+/** The i-th min and max series are the i-th series' band (same targets, same order). */
 export function attachBands(series, bands) {
   const n = series.length;
   if (bands.length !== 2 * n) return;

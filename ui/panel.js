@@ -285,12 +285,12 @@ export class Panel {
     const live = this.live;
     this.liveEl.textContent = live ? (this.mode === 'poll' ? 'LIVE · polling' : 'LIVE') : 'Live';
     this.liveEl.classList.toggle('on', live);
-    this.liveEl.title = live ? 'Streaming; click to pause' : 'Back to live (or double-click the graph)';
+    this.liveEl.title = live ? 'Click to pause' : 'Back to live (or double-click)';
     const r = this.series.map((s) => rollup(s.meta)).find(Boolean);
     this.rollupEl.hidden = !r;
     if (r) {
       this.rollupEl.textContent = `${r.interval}s tier · ${r.merged}× ${r.consolidation}`;
-      this.rollupEl.title = `Not raw: tier ${r.tier} (${r.interval}s buckets) read, ${r.merged} points merged into each by ${r.consolidation}; view ${r.view}`;
+      this.rollupEl.title = `Not raw: tier ${r.tier} (${r.interval}s), ${r.merged} points merged per point (${r.consolidation}), view ${r.view}`;
     }
     this.errorEl.textContent = this.error;
     this.errorEl.hidden = !this.error;

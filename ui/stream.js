@@ -19,8 +19,8 @@ export class Stream {
   }
 
   /**
-   * Watches `targets`; handlers { mode(m), hello(h), series(list), data(msg), reset(msg),
-   * event(e), error(e) } get `target` as an index into `targets`. Returns unsubscribe.
+   * Watches `targets`; handlers { mode(m), series(list), data(msg), reset(msg), event(e),
+   * error(e) } get `target` as an index into `targets`. Returns unsubscribe.
    */
   subscribe(targets, handlers) {
     const sub = { targets: [...targets], handlers };
@@ -72,7 +72,6 @@ export class Stream {
       this.step = h.step;
       this.series.clear();
       this.setMode('stream');
-      this.emit('hello', () => h);
     });
     on('series', (m) => this.onSeries(m.series ?? []));
     on('data', (m) => this.onData('data', m));

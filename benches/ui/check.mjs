@@ -30,7 +30,7 @@ const browser = await launch();
 try {
   const page = await browser.page(`http://127.0.0.1:${live.port}/bench/live.html?panels=2&series=3&cols=1&height=250`);
   await waitFor(page, 'window.__panels && __panels.every((p) => p.mode === "stream" && p.series.every((s) => s.live?.length > 5))');
-  const state = () => page.eval('JSON.stringify(__panels.map((p) => ({ live: p.live, view: p.view, from: p.from, n: __tally.draws.filter((d) => d.panel === p.id).length })))').then(JSON.parse);
+  const state = () => page.eval('JSON.stringify(__panels.map((p) => ({ live: p.live, view: p.view, from: p.from, n: __perPanel[p.id] ?? 0 })))').then(JSON.parse);
   const before = await state();
   await sleep(1000);
   assert.ok((await state())[0].n > before[0].n, 'a live panel draws as data arrives');

@@ -14,7 +14,16 @@ grid.style.setProperty('--cols', q.get('cols') ?? '4');
 
 const probe = { intervals: new Float64Array(100000), n: 0, prev: 0, on: false };
 window.__probe = probe;
-window.__tally = { draws: [] };
+// The draw hook, into preallocated arrays so the bench's own records do not grow the heap.
+const rec = { n: 0, newest: new Float64Array(200000), t: new Float64Array(200000) };
+window.__draws = rec;
+window.__perPanel = {};
+window.__tally = {
+  onDraw(d) {
+    window.__perPanel[d.panel] = (window.__perPanel[d.panel] ?? 0) + 1;
+    if (rec.n < rec.t.length) [rec.newest[rec.n], rec.t[rec.n++]] = [d.newest, d.t];
+  },
+};
 const frame = (ts) => {
   if (probe.on && probe.prev && probe.n < probe.intervals.length) probe.intervals[probe.n++] = ts - probe.prev;
   probe.prev = ts;

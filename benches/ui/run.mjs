@@ -37,12 +37,12 @@ async function live(browser, port) {
   const series = opt('series', 4);
   const page = await browser.page(`http://127.0.0.1:${port}/bench/live.html?panels=${panels}&series=${series}&height=110&cols=4&from=-1min`);
   await page.send('Performance.enable', { timeDomain: 'timeTicks' });
-  await waitFor(page, 'window.__tally && (__panels.length === 0 || __tally.draws.length > 0) && __panels.every((p) => p.mode === "stream")');
+  await waitFor(page, 'window.__draws && (__panels.length === 0 || __draws.n > 0) && __panels.every((p) => p.mode === "stream")');
   await sleep(3000); // history loaded, first draws done
   const visible = await page.eval('__panels.filter((p) => { const r = p.el.getBoundingClientRect(); return r.bottom <= innerHeight && r.top >= 0; }).length');
   await page.send('HeapProfiler.collectGarbage');
   const m0 = await metrics(page);
-  await page.eval('__tally.draws.length = 0; __probe.on = true; __probe.n = 0; 1');
+  await page.eval('__draws.n = 0; __probe.on = true; __probe.n = 0; 1');
   const w0 = Date.now();
   const heapByMinute = []; // after a GC, MB
   for (let left = seconds * 1000; left > 0; left -= 60000) {
@@ -61,10 +61,10 @@ async function live(browser, port) {
     intervals: Array.from(__probe.intervals.subarray(0, __probe.n)),
     loaf: __probe.loaf,
     origin: performance.timeOrigin,
-    draws: __tally.draws.map((d) => [d.newest, d.t]),
+    draws: Array.from(__draws.t.subarray(0, __draws.n), (t, i) => [__draws.newest[i], t]),
     errors: __errors,
   })`));
-  const iv = r.intervals;
+  const iv = r.intervals; // the probe keeps the first 100,000 frame intervals
   // slot end → the draw that showed it (the fake server sends each 100 ms slot at its end)
   const lat = r.draws.filter(([n]) => n === n && n != null).map(([n, t]) => r.origin + t - (n + 100));
   return {
