@@ -249,12 +249,15 @@ mod tests {
         // 20,000 lognormal timings (Box-Muller over a fixed LCG), as the StatsD run.
         let mut state = 0x2545_f491_4f6c_dd1du64;
         let mut uniform = || {
-            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
             ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
         };
         let mut values: Vec<f64> = (0..20_000)
             .map(|_| {
-                let z = (-2.0 * uniform().ln()).sqrt() * (2.0 * std::f64::consts::PI * uniform()).cos();
+                let z =
+                    (-2.0 * uniform().ln()).sqrt() * (2.0 * std::f64::consts::PI * uniform()).cos();
                 (4.0 + 0.8 * z).exp()
             })
             .collect();
