@@ -44,7 +44,8 @@ ctrl postrm | grep -q "rm -rf /var/lib/tally" || fail "postrm does not delete da
 contents=$(dpkg-deb -c "$deb")
 for path in ./usr/bin/tally ./etc/tally/tally.yaml ./etc/tally/parsers.d/README \
   ./usr/share/tally/parsers/nginx_access.yaml ./usr/share/doc/tally/copyright \
-  ./usr/share/doc/tally/README.md ./usr/lib/systemd/system/tally.service; do
+  ./usr/share/doc/tally/README.md ./usr/lib/systemd/system/tally.service \
+  ./usr/lib/sysctl.d/60-tally.conf; do
   echo "$contents" | grep -q " $path$" || fail "deb lacks $path"
 done
 echo "$contents" | grep " ./usr/bin/tally$" | grep -q "^-rwxr-xr-x" || fail "tally not 0755"
@@ -54,7 +55,8 @@ rpm -qp --qf '%{NAME} %{VERSION} %{RELEASE}\n' "$rpmf" 2>/dev/null | grep -qx "t
   fail "rpm name/version"
 files=$(rpm -qlp "$rpmf" 2>/dev/null)
 for path in /usr/bin/tally /etc/tally/tally.yaml /usr/share/tally/parsers/nginx_access.yaml \
-  /usr/lib/systemd/system/tally.service /usr/share/doc/tally/LICENSE; do
+  /usr/lib/systemd/system/tally.service /usr/share/doc/tally/LICENSE \
+  /usr/lib/sysctl.d/60-tally.conf; do
   echo "$files" | grep -qx "$path" || fail "rpm lacks $path"
 done
 rpm -qp --qf '[%{FILENAMES} %{FILEFLAGS:fflags}\n]' "$rpmf" 2>/dev/null |
