@@ -221,7 +221,8 @@ def diff(g, t):
 TIMES = int(os.environ.get("TIMES", "0"))
 groups = {}
 if TIMES:
-    with urllib.request.urlopen(f"http://127.0.0.1:{gw}/functions", timeout=60) as r:
+    # The groups from tally's /functions (graphite-web 1.1.10's answers 500 on Python 3.11).
+    with urllib.request.urlopen(f"http://127.0.0.1:{tally}/functions", timeout=60) as r:
         groups = {name: f.get("group", "?") for name, f in json.loads(r.read()).items()}
 timed = {}
 
