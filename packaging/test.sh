@@ -47,7 +47,8 @@ for path in ./usr/bin/tally ./etc/tally/tally.yaml ./etc/tally/parsers.d/README 
   ./usr/share/doc/tally/README.md ./usr/lib/systemd/system/tally.service \
   ./usr/share/man/man1/tally.1.gz ./usr/share/bash-completion/completions/tally \
   ./usr/share/zsh/vendor-completions/_tally ./usr/share/fish/vendor_completions.d/tally.fish \
-  ./usr/share/tally/dashboards/host.yaml ./etc/tally/dashboards.d/README; do
+  ./usr/share/tally/dashboards/host.yaml ./etc/tally/dashboards.d/README \
+  ./usr/lib/sysctl.d/60-tally.conf; do
   echo "$contents" | grep -q " $path$" || fail "deb lacks $path"
 done
 echo "$contents" | grep " ./usr/bin/tally$" | grep -q "^-rwxr-xr-x" || fail "tally not 0755"
@@ -59,7 +60,8 @@ files=$(rpm -qlp "$rpmf" 2>/dev/null)
 for path in /usr/bin/tally /etc/tally/tally.yaml /usr/share/tally/parsers/nginx_access.yaml \
   /usr/lib/systemd/system/tally.service /usr/share/doc/tally/LICENSE \
   /usr/share/man/man1/tally.1.gz /usr/share/bash-completion/completions/tally \
-  /usr/share/tally/dashboards/host.yaml /etc/tally/dashboards.d/README; do
+  /usr/share/tally/dashboards/host.yaml /etc/tally/dashboards.d/README \
+  /usr/lib/sysctl.d/60-tally.conf; do
   echo "$files" | grep -qx "$path" || fail "rpm lacks $path"
 done
 rpm -qp --qf '[%{FILENAMES} %{FILEFLAGS:fflags}\n]' "$rpmf" 2>/dev/null |

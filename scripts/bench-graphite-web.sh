@@ -8,15 +8,15 @@
 # tally serves its store. Each request is sent N times (default 20, after 2 warm-ups), one at a
 # time, a new connection each; the median and p90 are printed with the ratio graphite/tally.
 #   scripts/bench-graphite-web.sh [N]
-# Python packages go into a venv under target/bench-graphite-web (not committed); versions are
-# pinned to ones that work on Python 3.11 (Django < 3.1 is graphite-web 1.1.10's requirement).
+# Python packages go into the venv target/peers/graphite-web (not committed; shared with
+# compare-graphite-web.sh); versions are pinned to ones that work on Python 3.11 (Django < 3.1
+# is graphite-web 1.1.10's requirement).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-20}"
 SERIES=100
 FIND_NAMES=100000
-B=target/bench-graphite-web
-V=$B/venv
+V=target/peers/graphite-web
 if [ ! -x "$V/bin/waitress-serve" ]; then
   python3 -m venv "$V"
   "$V/bin/pip" install -q 'graphite-web==1.1.10' 'whisper==1.1.10' 'Django==2.2.28' \

@@ -7,6 +7,10 @@
 #   scripts/compare-graphite-web-tiers.targets  tiers.*: three tiers (10s:1d, 1m:7d, 1h:30d),
 #                                               20 days of data, ranges that pick each tier
 #   scripts/compare-graphite-web.sh [-v]        (-v prints both answers of each difference)
+#   TIMES=10 scripts/compare-graphite-web.sh     also times every identical answer 10 times on
+#                                               each side (after one warm-up) and prints the
+#                                               median ratio per function group; with TIMES
+#                                               tally is a release build
 # A line of a targets file may add parameters after " &" (`sumSeries(a.*) &maxDataPoints=17`);
 # in the second set {T} and {T-6h} are times relative to the data's anchor.
 # Prints one line per target (same / DIFFERENT / graphite error / tally error) and a summary;
@@ -22,7 +26,8 @@ if [ ! -x "$V/bin/waitress-serve" ]; then
   "$V/bin/pip" install -q 'graphite-web==1.1.10' 'whisper==1.1.10' 'Django==2.2.28' \
     'django-tagging==0.4.3' 'cairocffi==1.7.1' 'pyparsing==3.3.3' 'waitress==3.0.2'
 fi
-cargo build -q
+TIMES="${TIMES:-0}"
+if [ "$TIMES" -gt 0 ]; then PROFILE=release; cargo build --release -q; else PROFILE=debug; cargo build -q; fi
 work=$(mktemp -d)
 gw_pid=""
 tally_pid=""
@@ -132,7 +137,7 @@ storage:
     - { name: tiers, pattern: '^tiers\.', retentions: [10s:1d, 1m:7d, 1h:30d] }
     - { name: cmp, pattern: '.*', retentions: [1m:2d] }
 YAML
-./target/debug/tally --log-format json run -c "$work/tally.yaml" 2> "$work/tally.log" &
+"./target/$PROFILE/tally" --log-format json run -c "$work/tally.yaml" 2> "$work/tally.log" &
 tally_pid=$!
 for _ in $(seq 100); do grep -q "tally is running" "$work/tally.log" && break; sleep 0.1; done
 carbon=$(grep 'Carbon listening on tcp' "$work/tally.log" | sed 's/.*"addr":"127.0.0.1:\([0-9]*\)".*/\1/')
@@ -145,9 +150,9 @@ s.close()
 PY
 for _ in $(seq 100); do curl -sf "127.0.0.1:$gw_port/version" >/dev/null && break; sleep 0.2; done
 
-"$V/bin/python" - "$http" "$gw_port" "$start" "$anchor" "$VERBOSE" \
+TIMES="$TIMES" "$V/bin/python" - "$http" "$gw_port" "$start" "$anchor" "$VERBOSE" \
   scripts/compare-graphite-web.targets scripts/compare-graphite-web-tiers.targets <<'PY'
-import json, math, re, sys, time, urllib.error, urllib.parse, urllib.request
+import json, math, os, re, statistics, sys, time, urllib.error, urllib.parse, urllib.request
 tally, gw, start, anchor, verbose = sys.argv[1:6]
 files = sys.argv[6:]
 start, anchor = int(start), int(anchor)
@@ -213,6 +218,27 @@ def diff(g, t):
             return f"{gs['target']}: tags {gs.get('tags')} vs {ts.get('tags')}"
     return None
 
+TIMES = int(os.environ.get("TIMES", "0"))
+groups = {}
+if TIMES:
+    # The groups from tally's /functions (graphite-web 1.1.10's answers 500 on Python 3.11).
+    with urllib.request.urlopen(f"http://127.0.0.1:{tally}/functions", timeout=60) as r:
+        groups = {name: f.get("group", "?") for name, f in json.loads(r.read()).items()}
+timed = {}
+
+def group_of(target):
+    m = re.match(r"\s*(\w+)\(", target)
+    return groups.get(m.group(1), "?") if m else "Path"
+
+def median_ms(port, q):
+    urllib.request.urlopen(f"http://127.0.0.1:{port}/render?{q}", timeout=120).read()
+    times = []
+    for _ in range(TIMES):
+        t = time.perf_counter()
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/render?{q}", timeout=120).read()
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times)
+
 counts = {"same": 0, "DIFFERENT": 0, "whisper avg": 0, "graphite error": 0, "tally error": 0, "both error": 0}
 for n, path in enumerate(files):
     for line in open(path):
@@ -235,10 +261,21 @@ for n, path in enumerate(files):
         else:
             kind, d = "tally error", t
         counts[kind] += 1
+        if TIMES and kind == "same":
+            tm, gm = median_ms(tally, q), median_ms(gw, q)
+            timed.setdefault(group_of(target), []).append((gm / tm, tm, gm))
         print(f"{kind:15} {target}" + (f"\n                {d}" if d else ""))
         if verbose and kind in ("DIFFERENT", "whisper avg"):
             print("   graphite:", json.dumps(g)[:2000])
             print("   tally:   ", json.dumps(t)[:2000])
 print("\n" + ", ".join(f"{v} {k}" for k, v in counts.items()))
+if TIMES:
+    print(f"\nspeed on identical answers, median of {TIMES} each, ms (graphite-web / tally):")
+    allr = [r for rows in timed.values() for r in rows]
+    for g, rows in sorted(timed.items()) + [("all", allr)]:
+        ratios = sorted(r[0] for r in rows)
+        print(f"  {g:16} {len(rows):4} requests  median ratio {statistics.median(ratios):6.1f}x"
+              f"  (min {ratios[0]:.1f}x; tally median {statistics.median(r[1] for r in rows):.1f} ms,"
+              f" graphite-web {statistics.median(r[2] for r in rows):.1f} ms)")
 sys.exit(1 if counts["DIFFERENT"] or counts["tally error"] else 0)
 PY

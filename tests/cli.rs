@@ -132,6 +132,45 @@ fn parse_replays_a_log_through_a_parser() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no parser named \"nope\""));
+    // Any percentile, as asked for (issue 18: p99.9 was not printed).
+    let out = tally()
+        .args([
+            "parse",
+            "--parser",
+            "codes",
+            "-P",
+            "50,99.9",
+            "--parser-file",
+        ])
+        .arg(dir.path().join("p.yaml"))
+        .arg(&log)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines().any(|l| l.starts_with("latency:p99.9 30 ")),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with("latency:p50 19.88")),
+        "{text}"
+    );
+    assert!(!text.contains("latency:p90"), "{text}");
+    let out = tally()
+        .args([
+            "parse",
+            "--parser",
+            "codes",
+            "--percentile",
+            "100",
+            "--parser-file",
+        ])
+        .arg(dir.path().join("p.yaml"))
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--percentile 100"));
 }
 
 #[test]

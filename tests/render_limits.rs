@@ -1,6 +1,7 @@
-//! Metrictank's points caps on the real store: past `query.max_points_soft` a render reads
-//! coarser tiers (Grafana's rollup indicator sees it in the lineage), past
-//! `query.max_points_hard` it is refused with the documented 413.
+//! The points caps on the real store. With `query.tier_choice: metrictank`, past
+//! `query.max_points_soft` a render reads coarser tiers (Grafana's rollup indicator sees it in
+//! the lineage); with graphite's choice (the default) the soft cap never does. Past
+//! `query.max_points_hard` a request is refused with the documented 413.
 
 use crate::util::*;
 use serde_json::Value;
@@ -34,8 +35,11 @@ fn tiers(v: &Value) -> Vec<Tier> {
 fn soft_cap_reads_coarser_tiers_and_hard_cap_refuses() {
     let dir = TestDir::new();
     let schema = "storage:\n  schemas:\n    - name: capped\n      pattern: '^cap\\.'\n      retentions: [10s:1d, 1m:7d, 1h:60d]\n";
-    let caps =
-        |soft: u64| format!("{schema}query:\n  max_points_soft: {soft}\n  max_points_hard: 2000\n");
+    let caps = |soft: u64| {
+        format!(
+            "{schema}query:\n  tier_choice: metrictank\n  max_points_soft: {soft}\n  max_points_hard: 2000\n"
+        )
+    };
     // 2 h of 10 s points for three series; each minute's six values are m, m+1, …, m+5
     // (minute m counted from the start), so the 1 m tier's average is m + 2.5.
     let t0 = (unix_now() - 2 * 3600) / 3600 * 3600;
@@ -70,6 +74,12 @@ fn soft_cap_reads_coarser_tiers_and_hard_cap_refuses() {
     let t = tiers(&v);
     assert_eq!((t[0].0, t[0].1), (0, 10), "cap.a stays fine: {v}");
     assert_eq!((t[1].0, t[1].1), (1, 60), "cap.b goes coarser: {v}");
+    let m = &v["series"][1]["meta"][0];
+    assert_eq!(m["archive-finest"], 0, "{m}");
+    assert_eq!(
+        m["coarser"], "query.tier_choice metrictank: query.max_points_soft",
+        "{m}"
+    );
     // (from, until]: each tier's points, the one at `until` included.
     assert!((360..=361).contains(&t[0].2.len()), "{}", t[0].2.len());
     assert!((60..=61).contains(&t[1].2.len()), "{}", t[1].2.len());
@@ -106,4 +116,47 @@ fn soft_cap_reads_coarser_tiers_and_hard_cap_refuses() {
             .all(|m| m["archive-read"].as_i64() > Some(0)),
         "{v}"
     );
+}
+
+/// Issue 18, item 2: with graphite's tier choice the soft cap never answers from a coarser
+/// tier; the finest covering tier is read within the hard cap, or the request is a 413.
+#[test]
+fn graphite_choice_never_reads_coarser_for_the_soft_cap() {
+    let dir = TestDir::new();
+    let config = "storage:\n  schemas:\n    - name: capped\n      pattern: '^cap\\.'\n      retentions: [10s:1d, 1m:7d, 1h:60d]\nquery:\n  max_points_soft: 100\n  max_points_per_series: 100\n  max_points_hard: 800\n";
+    let t0 = (unix_now() - 2 * 3600) / 3600 * 3600;
+    let mut lines = String::new();
+    for i in 0..720i64 {
+        for name in ["cap.a", "cap.b"] {
+            lines.push_str(&format!("{name} {} {}\n", i % 7, t0 + i * 10));
+        }
+    }
+    let d = Daemon::start(&dir.config(config));
+    d.send_carbon(&lines);
+    let two = format!(
+        "/render?target=cap.a&target=cap.b&from={}&until={}&format=json&meta=true",
+        t0 + 1800,
+        t0 + 5400
+    );
+    let v = d.wait_render(&two, |v| {
+        let t = tiers(v);
+        t.len() == 2 && t.iter().all(|(_, _, p)| p.len() >= 355)
+    });
+    for s in v["series"].as_array().unwrap() {
+        let m = &s["meta"][0];
+        assert_eq!(
+            (m["archive-read"].as_i64(), m["archive-interval"].as_i64()),
+            (Some(0), Some(10)),
+            "{m}"
+        );
+        assert!(m.get("coarser").is_none(), "{m}");
+    }
+    // Three hours of both at 10 s is 2 × 1080 points, past the hard cap: a 413, not 1 m data.
+    let (status, body) = d.get(&format!(
+        "/render?target=cap.*&from={}&until={}&format=json",
+        t0 - 3600,
+        t0 + 7200
+    ));
+    assert_eq!(status, 413, "{body}");
+    assert!(body.contains("max_points_hard"), "{body}");
 }

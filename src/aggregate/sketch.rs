@@ -21,6 +21,14 @@ fn ln_gamma() -> f64 {
     gamma().ln()
 }
 
+/// The 0-based rank of quantile `q` among `n` values: etsy's `Math.round(q × n) − 1`, at
+/// least 0 and at most `n − 1`.
+pub fn rank(q: f64, n: u64) -> u64 {
+    ((q * n as f64).round() as u64)
+        .saturating_sub(1)
+        .min(n.saturating_sub(1))
+}
+
 fn saturating_sum(it: impl Iterator<Item = u64>) -> u64 {
     it.fold(0, u64::saturating_add)
 }
@@ -169,12 +177,14 @@ impl Sketch {
     }
 
     /// The value at quantile `q` (0..=1), within 1% of the true one; `None` when empty.
+    /// The rank is etsy statsd's (`upper_90`): the `round(q × n)`-th smallest value (at least
+    /// the first), which is graphite's `nPercentile` rank, `ceil(q × (n + 1))`, to within one.
     pub fn quantile(&self, q: f64) -> Option<f64> {
         let n = self.count();
         if n == 0 || !(0.0..=1.0).contains(&q) {
             return None;
         }
-        let rank = (q * (n - 1) as f64).floor() as u64;
+        let rank = rank(q, n);
         let mut seen = 0u64;
         for (k, c) in self.negative.iter().rev() {
             seen = seen.saturating_add(c);
@@ -220,7 +230,7 @@ mod tests {
 
     fn exact(values: &mut [f64], q: f64) -> f64 {
         values.sort_by(f64::total_cmp);
-        values[(q * (values.len() - 1) as f64).floor() as usize]
+        values[rank(q, values.len() as u64) as usize]
     }
 
     #[test]
@@ -238,12 +248,24 @@ mod tests {
         }
     }
 
+    /// etsy's rank (`upper_N` is `values[round(N/100 × n) − 1]`): p99.9 of three values is
+    /// the largest (graphite's `nPercentile` agrees), not the middle one.
+    #[test]
+    fn the_rank_is_etsys() {
+        assert_eq!(rank(0.999, 3), 2);
+        assert_eq!(rank(0.5, 3), 1);
+        assert_eq!(rank(0.9, 10), 8);
+        assert_eq!(rank(0.99, 20_000), 19_799);
+        assert_eq!((rank(0.0, 5), rank(1.0, 5), rank(0.01, 5)), (0, 4, 0));
+        let mut s = Sketch::new();
+        [10.0, 20.0, 30.0].iter().for_each(|&v| s.add(v));
+        assert!((s.quantile(0.999).unwrap() - 30.0).abs() <= 0.3);
+    }
+
     /// Issue 18, item 4: each bin stands for the harmonic mean of its bounds, `2γᵏ/(γ+1)`, the
     /// value with the least relative error both at worst (exactly ±1 % at the bin's edges)
     /// and on average over the bin (for values spread evenly in log scale): so over many
-    /// quantiles the typical error is about half the bound, and none is past it. The rank is
-    /// `floor(q × (n − 1))` (0-based): etsy's `round(q × n) − 1` up to one rank, graphite's
-    /// `nPercentile` (`ceil(q × (n + 1)) − 1`) up to two.
+    /// quantiles the typical error is about half the bound, and none is past it.
     #[test]
     fn the_typical_error_is_half_the_bound() {
         // 20,000 lognormal timings (Box-Muller over a fixed LCG), as the issue's StatsD run.

@@ -379,3 +379,17 @@ fn http_limits_and_the_loopback_token() {
     let err = check("http:\n  require_token_on_loopback: true\n").unwrap_err();
     assert_eq!(err.problems()[0].line, 2, "{err}");
 }
+
+#[test]
+fn query_tier_choice_is_graphite_unless_asked() {
+    use crate::schema::TierChoice;
+    assert_eq!(check("").unwrap().query.tier_choice, TierChoice::Graphite);
+    let c = check("query:\n  tier_choice: metrictank\n").unwrap();
+    assert_eq!(c.query.tier_choice, TierChoice::Metrictank);
+    let err = check("query:\n  tier_choice: whisper\n").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("t.yaml:2:16: tier_choice \"whisper\": expected graphite or metrictank"),
+        "{err}"
+    );
+}

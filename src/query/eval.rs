@@ -3,8 +3,9 @@
 //! (`timeShift`, `moving*`, `hitcount`…) evaluates its series argument again over another time
 //! range, as graphite-web's `evaluateTarget` with a changed `requestContext` does.
 //!
-//! Safety limits are enforced here: series and points fetched per request (Metrictank's soft
-//! cap goes coarser, the hard cap refuses), and a deadline checked at every step.
+//! Safety limits are enforced here: series and points fetched per request (the hard cap
+//! refuses; with the Metrictank plan the soft cap reads coarser tiers), and a deadline checked
+//! at every step.
 
 use super::functions;
 use super::series::{Agg, TimeSeries};

@@ -165,7 +165,9 @@ mod against_raw {
             View::Min => sorted[0],
             View::Max => sorted[sorted.len() - 1],
             View::Last => last,
-            View::Percentile(p) => sorted[((p / 100.0) * (n - 1.0)).floor() as usize],
+            View::Percentile(p) => {
+                sorted[crate::aggregate::sketch::rank(p / 100.0, n as u64) as usize]
+            }
             _ => unreachable!(),
         })
     }
