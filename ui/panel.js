@@ -259,7 +259,12 @@ export class Panel {
         s.live.clear();
         if (s.info?.bridge != null && m.t <= s.info.live) s.live.push(s.info.join, s.info.bridge);
       }
-      for (let i = 0; i < values.length; i++) s.live.push(m.t + i * m.step, values[i]);
+      for (let i = 0; i < values.length; i++) {
+        const t = m.t + i * m.step, v = values[i];
+        // Empty slots under 2 s are drawn across: 1 s samples make a line.
+        if (v === v) s.live.push(t, v);
+        else if (t - s.live.lastTime >= 2e3) s.live.push(t, NaN);
+      }
       full ||= s.live.length === s.live.capacity;
     }
     if (end > this.edge) this.edge = end;
