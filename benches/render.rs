@@ -128,6 +128,7 @@ fn bench(c: &mut Criterion) {
             query: options,
             default_max_data_points: None,
             token: None,
+            token_on_loopback: false,
         }),
         stats: http::Stats::default(),
         limits: http::Limits::default(),

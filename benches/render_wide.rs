@@ -73,6 +73,7 @@ fn bench(c: &mut Criterion) {
             query: query::Options::default(),
             default_max_data_points: None,
             token: None,
+            token_on_loopback: false,
         }),
         stats: http::Stats::default(),
         limits: http::Limits::default(),

@@ -302,7 +302,10 @@ fn http_limits_and_the_loopback_token() {
     let c = check("http:\n  token: t\n  require_token_on_loopback: true\n  max_connections: 7\n  header_timeout: 2s\n  idle_timeout: 500ms\ninputs:\n  carbon:\n    idle_timeout: 3s\nstorage:\n  max_new_series_per_minute: 10\n").unwrap();
     let h = c.http.unwrap();
     assert!(h.require_token_on_loopback);
-    assert_eq!((h.max_connections, h.header_timeout_ms, h.idle_timeout_ms), (7, 2000, 500));
+    assert_eq!(
+        (h.max_connections, h.header_timeout_ms, h.idle_timeout_ms),
+        (7, 2000, 500)
+    );
     assert_eq!(c.carbon.unwrap().idle_timeout_ms, 3000);
     assert_eq!(c.storage.max_new_series_per_minute, 10);
     let err = check("http:\n  require_token_on_loopback: true\n").unwrap_err();
