@@ -70,14 +70,18 @@ def flood(n, proto):
             d.send_carbon(lines)
             rss.append(d.rss_mib())
         secs = time.time() - t0
-        time.sleep(5)
-        rss.append(d.rss_mib())
+        over_time = []
+        for k in range(6):  # RSS and the admission counters over 30 s after the flood
+            time.sleep(5)
+            waiting = d.total("tally.store.new_series_waiting:last", frm="-10s")
+            over_time.append(f"{5 * (k + 1)}s {d.rss_mib():.0f}MiB/{waiting:.0f}w")
         kept = d.total("sumSeries(abuse.old.*:sum)", frm="-10min")
         refused = d.counter("tally.store.refused_new_series_buckets")
         admitted = d.counter("tally.store.new_series")
-        seen = (f"sent in {secs:.0f}s, existing kept {kept:.0f}/200, new series admitted "
-                f"{admitted:.0f}, refused buckets {refused:.0f}, RSS max {max(rss):.0f} MiB, "
-                f"end {rss[-1]:.0f} MiB, peak {d.hwm_mib():.0f} MiB")
+        dropped = d.counter("tally.store.dropped_buckets")
+        seen = (f"sent in {secs:.0f}s (RSS max {max(rss):.0f} MiB), existing kept {kept:.0f}/200, "
+                f"new series admitted {admitted:.0f}, refused buckets {refused:.0f}, dropped "
+                f"{dropped:.0f}; after: {', '.join(over_time)}; peak {d.hwm_mib():.0f} MiB")
         return Row(kept == 200, seen, lost=f"{200 - kept:.0f} of existing series")
 
     return run

@@ -3,12 +3,14 @@
 //! have yet needs one of `storage.max_new_series_per_minute` tokens (refilled continuously, a
 //! minute's worth at most). Buckets of new series without a token wait in memory for the next
 //! commits (slowed, oldest first); past `storage.max_pending_buckets` waiting, the oldest are
-//! refused and counted. Data of existing series is never held back or dropped here.
+//! refused and counted. Data of existing series is never held back or dropped here, nor are
+//! tally's own `tally.*` series.
 
 use crate::aggregate::Delta;
 use crate::metric::Series;
 use crate::store::Store;
 use rustc_hash::FxHashMap;
+use std::collections::VecDeque;
 use std::time::Instant;
 
 pub struct Admit {
@@ -16,7 +18,7 @@ pub struct Admit {
     tokens: f64,
     refilled: Instant,
     /// Buckets of new series waiting for a token, oldest first.
-    waiting: Vec<Delta>,
+    waiting: VecDeque<Delta>,
     max_waiting: usize,
     /// Buckets of new series refused (the waiting list was full), and new series admitted.
     pub refused_buckets: u64,
@@ -31,7 +33,7 @@ impl Admit {
             per_minute,
             tokens: per_minute as f64,
             refilled: Instant::now(),
-            waiting: Vec::new(),
+            waiting: VecDeque::new(),
             max_waiting,
             refused_buckets: 0,
             admitted_series: 0,
@@ -46,38 +48,33 @@ impl Admit {
 
     /// Every waiting bucket, for a stop: nothing is held back then.
     pub fn take_all(&mut self) -> Vec<Delta> {
-        std::mem::take(&mut self.waiting)
+        std::mem::take(&mut self.waiting).into()
     }
 
-    /// What of `fresh` (and of the buckets waiting) goes into this commit.
+    /// What of `fresh` (and of the buckets waiting) goes into this commit. Waiting buckets
+    /// are taken from the front while tokens last, so a commit costs what it admits, not what
+    /// waits.
     pub fn admit(&mut self, store: &Store, fresh: Vec<Delta>, now: Instant) -> Vec<Delta> {
         let elapsed = now.duration_since(self.refilled).as_secs_f64();
         self.refilled = now;
         let cap = self.per_minute as f64;
         self.tokens = (self.tokens + elapsed * cap / 60.0).min(cap);
-        if self.waiting.is_empty() && fresh.iter().all(|d| store.contains(&d.series)) {
+        if self.waiting.is_empty() && fresh.iter().all(|d| exempt(store, &d.series)) {
             return fresh;
         }
-        let mut all = std::mem::take(&mut self.waiting);
-        all.extend(fresh);
         let mut decided: FxHashMap<Series, bool> = FxHashMap::default();
-        let mut out = Vec::with_capacity(all.len());
-        for d in all {
-            let ok = *decided.entry(d.series.clone()).or_insert_with(|| {
-                if store.contains(&d.series) {
-                    true
-                } else if self.tokens >= 1.0 {
-                    self.tokens -= 1.0;
-                    self.admitted_series += 1;
-                    true
-                } else {
-                    false
-                }
-            });
-            if ok {
+        let mut out = Vec::with_capacity(fresh.len());
+        while let Some(series) = self.waiting.front().map(|d| d.series.clone()) {
+            if !self.decide(&mut decided, store, &series) {
+                break;
+            }
+            out.extend(self.waiting.pop_front());
+        }
+        for d in fresh {
+            if self.decide(&mut decided, store, &d.series) {
                 out.push(d);
             } else {
-                self.waiting.push(d);
+                self.waiting.push_back(d);
             }
         }
         if self.waiting.len() > self.max_waiting {
@@ -102,6 +99,31 @@ impl Admit {
         }
         out
     }
+
+    /// Whether a series' buckets go in now: exempt, or decided before in this commit, or a
+    /// token is left for it.
+    fn decide(&mut self, decided: &mut FxHashMap<Series, bool>, store: &Store, s: &Series) -> bool {
+        if let Some(&ok) = decided.get(s) {
+            return ok;
+        }
+        let ok = if exempt(store, s) {
+            true
+        } else if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            self.admitted_series += 1;
+            true
+        } else {
+            false
+        };
+        decided.insert(s.clone(), ok);
+        ok
+    }
+}
+
+/// Series the budget does not apply to: those stored already, and tally's own `tally.*`
+/// (a bounded set, and the counters that report the flood must not wait behind it).
+fn exempt(store: &Store, series: &Series) -> bool {
+    series.as_str().starts_with("tally.") || store.contains(series)
 }
 
 #[cfg(test)]
@@ -143,13 +165,13 @@ mod tests {
             .unwrap();
         let mut admit = Admit::new(2, 3);
         let t0 = Instant::now();
-        let fresh: Vec<Delta> = ["a", "b", "c", "d", "old", "e", "f"]
+        let fresh: Vec<Delta> = ["a", "b", "c", "d", "old", "e", "tally.x", "f"]
             .into_iter()
             .map(delta)
             .collect();
         let out = admit.admit(&store, fresh, t0);
         let names: Vec<&str> = out.iter().map(|d| d.series.as_str()).collect();
-        assert_eq!(names, ["a", "b", "old"]);
+        assert_eq!(names, ["a", "b", "old", "tally.x"]);
         // c..f wait; the bound of 3 refuses the oldest (c).
         assert_eq!(admit.waiting(), 3);
         assert_eq!(admit.refused_buckets, 1);

@@ -113,7 +113,14 @@ struct Idle {
     stream: TcpStream,
     state: Arc<State>,
     deadline: Pin<Box<Sleep>>,
+    /// Lingering close: after our FIN, bytes still read and dropped (bounded), so that a
+    /// client still sending a refused body gets our answer instead of a reset.
+    lingering: Option<u64>,
 }
+
+/// A lingering close reads at most this much, for at most `LINGER`.
+const LINGER_BYTES: u64 = 4 << 20;
+const LINGER: Duration = Duration::from_secs(2);
 
 impl Idle {
     fn new(stream: TcpStream, state: Arc<State>) -> Idle {
@@ -122,6 +129,7 @@ impl Idle {
             stream,
             state,
             deadline,
+            lingering: None,
         }
     }
 
@@ -181,7 +189,29 @@ impl AsyncWrite for Idle {
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
+        let this = &mut *self;
+        if this.lingering.is_none() {
+            std::task::ready!(Pin::new(&mut this.stream).poll_shutdown(cx))?;
+            this.lingering = Some(0);
+            this.deadline.as_mut().reset(Instant::now() + LINGER);
+        }
+        // Drain what the client still sends until it closes, the budget is spent or the
+        // linger time is over; then the socket may close without a reset.
+        let mut scratch = [0u8; 16 * 1024];
+        loop {
+            let read = this.lingering.unwrap_or(LINGER_BYTES);
+            if read >= LINGER_BYTES || this.deadline.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Ok(()));
+            }
+            let mut buf = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut this.stream).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if !buf.filled().is_empty() => {
+                    this.lingering = Some(read + buf.filled().len() as u64);
+                }
+                Poll::Ready(_) => return Poll::Ready(Ok(())),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
     }
 
     fn poll_write_vectored(

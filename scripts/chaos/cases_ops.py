@@ -1,0 +1,77 @@
+"""An unlucky operator: reloads with empty, truncated or broken configs, and tailed paths that
+are not files (issue 17 item 6)."""
+
+import json
+import os
+import signal
+import time
+
+from harness import Daemon
+from matrix import case, Row
+
+TOKEN = "  token: s3cret\n  require_token_on_loopback: true\n"
+
+
+def reload_case(name, text, expected):
+    @case(f"reload.{name}", expected, quick=True, http_extra=TOKEN, timeout=60)
+    def run(d):
+        good = open(d.config).read()
+        since = len(d.log)
+        with open(d.config, "w") as f:
+            f.write(text)
+        d.signal(signal.SIGHUP)
+        refused = d.wait_log("Reload rejected", timeout=10, since=since)
+        with open(d.config, "w") as f:
+            f.write(good)
+        ev = json.dumps({"what": "x"}).encode()
+        status = d.request("POST", "/events/", ev, {"Content-Type": "application/json"})[0]
+        # The token still applies: the running config stayed.
+        ok = bool(refused) and status == 403 and d.alive()
+        return Row(ok, f"refused {bool(refused)}, write without token {status}",
+                   clear=bool(refused))
+
+    return run
+
+
+reload_case("empty", "", "an empty config on SIGHUP is refused; the running one (token) stays")
+reload_case("comments_only", "# http:\n#   token: x\n",
+            "a comment-only (truncated) config on SIGHUP is refused")
+reload_case("broken_yaml", "http:\n  listen: [unclosed\n",
+            "broken YAML on SIGHUP is refused with file:line:col (held)")
+
+
+@case("tail.odd_paths", "tailed paths that are a directory, a FIFO, a symlink loop: each logged"
+      " once, kept in tally.tail.files_unusable; a real file next to them is tailed", quick=True,
+      own_daemon=True, timeout=60)
+def odd_paths():
+    import tempfile
+    tmp = tempfile.TemporaryDirectory(prefix="tally-chaos-tail-")
+    t = tmp.name
+    os.mkdir(os.path.join(t, "adir"))
+    os.mkfifo(os.path.join(t, "fifo"))
+    os.symlink(os.path.join(t, "loop"), os.path.join(t, "loop"))
+    real = os.path.join(t, "real.log")
+    open(real, "w").close()
+    parsers = os.path.join(t, "parsers")
+    os.mkdir(parsers)
+    with open(os.path.join(parsers, "count.yaml"), "w") as f:
+        f.write("name: count\nrules:\n  - regex: 'hit'\n    metrics:\n"
+                "      - {name: chaos.hits, type: counter}\n")
+    paths = ", ".join(os.path.join(t, n) for n in ("adir", "fifo", "loop", "real.log"))
+    tail = f"  tail:\n    - paths: [{paths}]\n      parsers: [count]\n      start_at: beginning\n"
+    d = Daemon(extra=f"parser_dirs: [{parsers}]\n", carbon_extra=tail)
+    try:
+        time.sleep(1)
+        with open(real, "a") as f:
+            f.write("hit\nhit\n")
+        time.sleep(4)
+        warned = d.logged("Tail path cannot be read")
+        per_path = {p: sum(p in l for l in warned) for p in ("adir", "fifo", "loop")}
+        gauge = d.total("tally.tail.files_unusable:last", frm="-1min")
+        hits = d.total("chaos.hits:sum", frm="-5min")
+        ok = all(n == 1 for n in per_path.values()) and gauge >= 3 and hits == 2
+        return Row(ok, f"warnings per path {per_path}, files_unusable {gauge:.0f}, real file "
+                   f"hits {hits:.0f}/2", clear=bool(warned), alive=d.alive())
+    finally:
+        d.close()
+        tmp.cleanup()
