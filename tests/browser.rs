@@ -387,3 +387,37 @@ fn a_live_panel_screenshot_shows_data() {
         "the newest half of the live panel shows drawn data"
     );
 }
+
+#[test]
+fn any_screen_shows_as_yaml_that_loads_as_the_same_dashboard() {
+    let dir = TestDir::new();
+    let d = daemon(&dir);
+    let Some(b) = browser() else { return };
+    b.goto(&url(&d, "#/dashboard/host?from=-30min&live=0"));
+    b.wait_for(
+        "the host dashboard",
+        "return window.tally && window.tally.ready;",
+        WAIT,
+    );
+    let text = b.eval("return window.tally.yaml();", json!([]));
+    let text = text.as_str().expect("yaml text");
+    let path = dir.write("saved.yaml", text);
+    let saved =
+        tally::dashboard::load_file(&path, "testhost").unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let served = d.get_json("/api/dashboards/host");
+    assert_eq!(saved.title, served["title"]);
+    assert_eq!((saved.from.as_str(), saved.live), ("-30min", false));
+    let targets = |v: &Value| v["targets"].clone();
+    for (s, p) in saved
+        .panels
+        .iter()
+        .zip(served["panels"].as_array().unwrap())
+    {
+        assert_eq!(json!(s.targets), targets(p), "{text}");
+        assert_eq!(json!(s.title), p["title"]);
+    }
+    assert_eq!(
+        saved.panels.len(),
+        served["panels"].as_array().unwrap().len()
+    );
+}
