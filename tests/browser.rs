@@ -421,3 +421,37 @@ fn any_screen_shows_as_yaml_that_loads_as_the_same_dashboard() {
         served["panels"].as_array().unwrap().len()
     );
 }
+
+#[test]
+fn the_target_editor_completes_functions_and_hints_the_argument() {
+    let dir = TestDir::new();
+    let d = daemon(&dir);
+    let Some(b) = browser() else { return };
+    b.goto(&url(&d, "#/explore"));
+    b.wait_for(
+        "the editor",
+        "return document.querySelector('.target-row.new input')",
+        WAIT,
+    );
+    let typing = "const i = document.querySelector('.target-row.new input'); i.focus();
+        i.value = arguments[0]; i.setSelectionRange(i.value.length, i.value.length);
+        i.dispatchEvent(new Event('input'));";
+    b.eval(typing, json!(["sumS"]));
+    let options = b.wait_for(
+        "completions",
+        "const l = [...document.querySelectorAll('.target-row.new .complete li')].map(e => e.textContent);
+         return l.length && l;",
+        WAIT,
+    );
+    assert!(
+        options.as_array().unwrap().contains(&json!("sumSeries")),
+        "{options}"
+    );
+    b.eval(typing, json!(["movingAverage(a.b, "]));
+    let hint = b.wait_for(
+        "the argument hint",
+        "const b = document.querySelector('.target-row.new .hint b'); return b && b.textContent;",
+        WAIT,
+    );
+    assert!(hint.as_str().unwrap().starts_with("windowSize"), "{hint}");
+}
