@@ -455,3 +455,39 @@ fn the_target_editor_completes_functions_and_hints_the_argument() {
     );
     assert!(hint.as_str().unwrap().starts_with("windowSize"), "{hint}");
 }
+
+#[test]
+fn the_lineage_inspector_shows_the_whole_envelope() {
+    let dir = TestDir::new();
+    let d = daemon(&dir);
+    let Some(b) = browser() else { return };
+    d.wait_render(
+        "/render?target=servers.testhost.loadavg.01&from=-60s",
+        |v| !points(v, 0).is_empty(),
+    );
+    b.goto(&url(
+        &d,
+        "#/explore?target=servers.testhost.loadavg.01&from=-5min&live=0",
+    ));
+    b.wait_for("the panel", PANELS, WAIT);
+    b.eval(
+        "[...document.querySelectorAll('.panel-tools button')].find(e => e.textContent === 'lineage').click();",
+        json!([]),
+    );
+    let shown = b.wait_for(
+        "the inspector",
+        "const d = document.querySelector('dialog.inspector[open]');
+         return d && [d.querySelectorAll('table.lineage tr').length, d.querySelector('pre.envelope').textContent];",
+        WAIT,
+    );
+    assert!(shown[0].as_u64().unwrap() >= 2, "a row per series: {shown}");
+    let envelope = shown[1].as_str().unwrap();
+    for key in [
+        "archive-interval",
+        "schema-retentions",
+        "consolidator-normfetch",
+        "aggnum-rc",
+    ] {
+        assert!(envelope.contains(key), "{key} in {envelope}");
+    }
+}
