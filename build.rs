@@ -2,7 +2,8 @@
 //! `ui/` directory (except `ui/test/`, the `node --test` unit tests) as
 //! `(name, include_bytes!(…), etag)`, sorted by name. The ETag is a hash of the bytes, computed
 //! here at compile time so the daemon computes nothing while nobody opens the UI. Pure Rust: no
-//! node, no bundler.
+//! node, no bundler. JavaScript is served without its whole-line `//` comments (the modules hold
+//! no multi-line strings, so such a line is always a comment); nothing else is changed.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -23,20 +24,37 @@ fn main() {
         })
         .unwrap_or_default();
     files.sort();
+    let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
     let mut out = String::from("&[\n");
     for (name, path) in &files {
-        let bytes = std::fs::read(path).expect("read a ui file");
+        let mut bytes = std::fs::read(path).expect("read a ui file");
+        let mut served = path.clone();
+        if name.ends_with(".js") {
+            bytes = without_comment_lines(&bytes);
+            served = out_dir.join(format!("ui-{name}"));
+            std::fs::write(&served, &bytes).expect("write a served ui file");
+        }
         writeln!(
             out,
             "    ({name:?}, include_bytes!({:?}), \"\\\"{:016x}\\\"\"),",
-            path.display().to_string(),
+            served.display().to_string(),
             fnv1a(&bytes)
         )
         .expect("write to a string");
     }
     out.push(']');
-    let target = Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join("ui_files.rs");
+    let target = out_dir.join("ui_files.rs");
     std::fs::write(target, out).expect("write ui_files.rs");
+}
+
+/// The text without the lines that hold only a `//` comment.
+fn without_comment_lines(bytes: &[u8]) -> Vec<u8> {
+    bytes
+        .split_inclusive(|&b| b == b'\n')
+        .filter(|line| !line.trim_ascii_start().starts_with(b"//"))
+        .flatten()
+        .copied()
+        .collect()
 }
 
 /// FNV-1a, 64 bits: enough to tell two versions of a file apart for caching.

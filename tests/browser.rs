@@ -438,3 +438,107 @@ fn a_live_panel_screenshot_shows_data() {
         "the newest half of the live panel shows drawn data"
     );
 }
+
+#[test]
+fn any_screen_shows_as_yaml_that_loads_as_the_same_dashboard() {
+    let dir = TestDir::new();
+    let d = daemon(&dir);
+    let Some(b) = browser() else { return };
+    b.goto(&url(&d, "#/dashboard/host?from=-30min&live=0"));
+    b.wait_for(
+        "the host dashboard",
+        "return window.tally && window.tally.ready;",
+        WAIT,
+    );
+    let text = b.eval("return window.tally.yaml();", json!([]));
+    let text = text.as_str().expect("yaml text");
+    let path = dir.write("saved.yaml", text);
+    let saved =
+        tally::dashboard::load_file(&path, "testhost").unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let served = d.get_json("/api/dashboards/host");
+    assert_eq!(saved.title, served["title"]);
+    assert_eq!((saved.from.as_str(), saved.live), ("-30min", false));
+    let targets = |v: &Value| v["targets"].clone();
+    for (s, p) in saved
+        .panels
+        .iter()
+        .zip(served["panels"].as_array().unwrap())
+    {
+        assert_eq!(json!(s.targets), targets(p), "{text}");
+        assert_eq!(json!(s.title), p["title"]);
+    }
+    assert_eq!(
+        saved.panels.len(),
+        served["panels"].as_array().unwrap().len()
+    );
+}
+
+#[test]
+fn the_target_editor_completes_functions_and_hints_the_argument() {
+    let dir = TestDir::new();
+    let d = daemon(&dir);
+    let Some(b) = browser() else { return };
+    b.goto(&url(&d, "#/explore"));
+    b.wait_for(
+        "the editor",
+        "return document.querySelector('.target-row.new input')",
+        WAIT,
+    );
+    let typing = "const i = document.querySelector('.target-row.new input'); i.focus();
+        i.value = arguments[0]; i.setSelectionRange(i.value.length, i.value.length);
+        i.dispatchEvent(new Event('input'));";
+    b.eval(typing, json!(["sumS"]));
+    let options = b.wait_for(
+        "completions",
+        "const l = [...document.querySelectorAll('.target-row.new .complete li')].map(e => e.textContent);
+         return l.length && l;",
+        WAIT,
+    );
+    assert!(
+        options.as_array().unwrap().contains(&json!("sumSeries")),
+        "{options}"
+    );
+    b.eval(typing, json!(["movingAverage(a.b, "]));
+    let hint = b.wait_for(
+        "the argument hint",
+        "const b = document.querySelector('.target-row.new .hint b'); return b && b.textContent;",
+        WAIT,
+    );
+    assert!(hint.as_str().unwrap().starts_with("windowSize"), "{hint}");
+}
+
+#[test]
+fn the_lineage_inspector_shows_the_whole_envelope() {
+    let dir = TestDir::new();
+    let d = daemon(&dir);
+    let Some(b) = browser() else { return };
+    d.wait_render(
+        "/render?target=servers.testhost.loadavg.01&from=-60s",
+        |v| !points(v, 0).is_empty(),
+    );
+    b.goto(&url(
+        &d,
+        "#/explore?target=servers.testhost.loadavg.01&from=-5min&live=0",
+    ));
+    b.wait_for("the panel", PANELS, WAIT);
+    b.eval(
+        "[...document.querySelectorAll('.panel-tools button')].find(e => e.textContent === 'lineage').click();",
+        json!([]),
+    );
+    let shown = b.wait_for(
+        "the inspector",
+        "const d = document.querySelector('dialog.inspector[open]');
+         return d && [d.querySelectorAll('table.lineage tr').length, d.querySelector('pre.envelope').textContent];",
+        WAIT,
+    );
+    assert!(shown[0].as_u64().unwrap() >= 2, "a row per series: {shown}");
+    let envelope = shown[1].as_str().unwrap();
+    for key in [
+        "archive-interval",
+        "schema-retentions",
+        "consolidator-normfetch",
+        "aggnum-rc",
+    ] {
+        assert!(envelope.contains(key), "{key} in {envelope}");
+    }
+}

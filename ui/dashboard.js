@@ -27,6 +27,6 @@ export async function show(main, nav) {
   return {
     destroy: () => grid.destroy(),
     toDashboard: () => ({ title: d.title, description: d.description, ...range,
-      panels: d.panels.map((p) => ({ title: p.title, targets: p.targets, height: p.height, live: p.live })) }),
+      panels: d.panels.map((p) => ({ title: p.title, targets: p.targets, height: p.height, live: range.live && p.live })) }),
   };
 }

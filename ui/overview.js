@@ -5,29 +5,13 @@
 import * as api from './api.js';
 import { h, clear } from './dom.js';
 import { panelGrid } from './panels.js';
+import { children } from './tree.js';
 
 const MAX_TARGETS = 8;
 const MAX_PANELS = 12;
 
-/**
- * `/metrics/find`'s answer for `prefix.*` computed from a list of series names (pure): the
- * overview asks the server only when `/api/series` was truncated.
- */
-export function children(paths, prefix) {
-  const nodes = new Map();
-  const start = prefix ? prefix + '.' : '';
-  for (const p of paths) {
-    if (!p.startsWith(start) || p.includes(';')) continue;
-    const rest = p.slice(start.length);
-    const dot = rest.indexOf('.');
-    const text = dot < 0 ? rest : rest.slice(0, dot);
-    const n = nodes.get(text) || { text, id: start + text, leaf: false, expandable: false };
-    if (dot < 0) n.leaf = true; else n.expandable = true;
-    nodes.set(text, n);
-  }
-  return [...nodes.values()].sort((a, b) => (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
-}
-
+// Children of a node: computed from /api/series's list, or asked of /metrics/find when that
+// list was truncated (sections() decides).
 let find = api.find;
 
 /** Panels for a subtree: one per child node (leaves alone → one panel), `branch.*` each. */
@@ -45,9 +29,8 @@ async function panelsUnder(prefix, title) {
 
 async function systemSection(sys) {
   const nodes = await find(`${sys.prefix}.*`);
-  const panels = [];
-  for (const n of nodes.filter((x) => x.expandable)) panels.push(...await panelsUnder(n.id, n.text));
-  return { title: `System (${sys.prefix})`, panels };
+  const per = await Promise.all(nodes.filter((x) => x.expandable).map((n) => panelsUnder(n.id, n.text)));
+  return { title: `System (${sys.prefix})`, panels: per.flat() };
 }
 
 async function prefixSection(title, prefix) {
@@ -91,21 +74,23 @@ export async function sections() {
   const all = listed.series;
   const paths = all.map((s) => s.path);
   find = listed.truncated ? api.find : async (q) => children(paths, q.slice(0, -2));
-  const out = [];
+  // Every section's requests at once: the page waits for the slowest, not for their sum.
   const claimed = [inputs.self.prefix];
-  if (inputs.system) { out.push(await systemSection(inputs.system)); claimed.push(inputs.system.prefix); }
-  for (const t of inputs.tail) {
-    const title = `Logs: ${t.parsers.join(', ')} (${t.paths.join(', ')})`;
-    if (t.prefix) { out.push(await prefixSection(title, t.prefix)); claimed.push(t.prefix); }
+  const pending = [];
+  if (inputs.system) { pending.push(systemSection(inputs.system)); claimed.push(inputs.system.prefix); }
+  for (const t of inputs.tail.filter((x) => x.prefix)) {
+    pending.push(prefixSection(`Logs: ${t.parsers.join(', ')} (${t.paths.join(', ')})`, t.prefix));
+    claimed.push(t.prefix);
   }
-  out.push(...otherSections(all, claimed, inputs));
-  out.push(await prefixSection('tally itself', inputs.self.prefix));
+  const own = prefixSection('tally itself', inputs.self.prefix);
+  const out = [...await Promise.all(pending), ...otherSections(all, claimed, inputs), await own];
   return out.filter((s) => s.panels.length);
 }
 
 /** `#/` and `#/overview`. */
 export async function show(main, nav) {
   const range = nav.range();
+  const events = api.events(range.from, range.until).catch(() => []);
   const list = await sections();
   clear(main).append(h('h1', {}, 'This host'));
   nav.rangeBar(main, range);
@@ -119,13 +104,11 @@ export async function show(main, nav) {
     grids.push(grid);
   }
   if (!list.length) main.append(h('p.note', {}, 'No series yet: enable inputs in tally.yaml.'));
-  const events = await api.events(range.from, range.until).catch(() => []);
-  if (events.length) {
-    main.append(h('h2.section', {}, 'Events'), h('ul.events', {},
-      ...events.slice(-50).reverse().map((e) => h('li', {}, h('time', {}, new Date(e.when * 1000).toISOString().slice(0, 19).replace('T', ' ')), ` ${e.what} `, h('span.note', {}, (e.tags || []).join(' '))))));
-  }
+  let alive = true;
+  events.then((list) => alive && list.length && main.append(h('h2.section', {}, 'Events'), h('ul.events', {},
+    ...list.slice(-50).reverse().map((e) => h('li', {}, h('time', {}, new Date(e.when * 1000).toISOString().slice(0, 19).replace('T', ' ')), ` ${e.what} `, h('span.note', {}, (e.tags || []).join(' ')))))));
   return {
-    destroy: () => grids.forEach((g) => g.destroy()),
+    destroy: () => { alive = false; grids.forEach((g) => g.destroy()); },
     toDashboard: () => ({ title: 'This host', ...range, panels: grids.flatMap((g) => g.defs()) }),
   };
 }

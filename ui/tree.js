@@ -4,6 +4,26 @@
 import * as api from './api.js';
 import { h } from './dom.js';
 
+/**
+ * `/metrics/find`'s answer for `prefix.*` computed from a list of series names (pure): the
+ * overview asks the server only when `/api/series` was truncated.
+ */
+export function children(paths, prefix) {
+  const nodes = new Map();
+  const start = prefix ? prefix + '.' : '';
+  for (const p of paths) {
+    if (!p.startsWith(start) || p.includes(';')) continue;
+    const rest = p.slice(start.length);
+    const dot = rest.indexOf('.');
+    const text = dot < 0 ? rest : rest.slice(0, dot);
+    const n = nodes.get(text) || { text, id: start + text, leaf: false, expandable: false };
+    if (dot < 0) n.leaf = true; else n.expandable = true;
+    nodes.set(text, n);
+  }
+  for (const n of nodes.values()) n.leaf = n.leaf && !n.expandable; // as /metrics/find's treejson
+  return [...nodes.values()].sort((a, b) => (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
+}
+
 /** Builds the tree in `parent`; `onpick(path)` for a leaf, `onopen(path)` for a branch. */
 export function tree(parent, { open = '', onpick, onopen }) {
   const root = parent.appendChild(h('ul.tree', { role: 'tree' }));

@@ -135,13 +135,29 @@ mod tests {
     #[test]
     fn every_ui_file_is_embedded_and_the_whole_ui_fits_the_budget() {
         let disk = on_disk();
+        let names = |list: &[(String, usize)]| list.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
         let table: Vec<(String, usize)> = FILES
             .iter()
             .map(|(n, b, _)| (n.to_string(), b.len()))
             .collect();
-        assert_eq!(table, disk, "ui/ and the embedded table differ: rebuild");
+        assert_eq!(
+            names(&table),
+            names(&disk),
+            "ui/ and the embedded table differ"
+        );
+        // What is served: JavaScript without its comment lines (build.rs), the rest as written.
+        for ((name, served), (_, written)) in table.iter().zip(&disk) {
+            if name.ends_with(".js") {
+                assert!(served <= written, "{name}");
+            } else {
+                assert_eq!(served, written, "{name}: rebuild");
+            }
+        }
         let total: usize = FILES.iter().map(|(_, b, _)| b.len()).sum();
-        assert!(total <= UI_BUDGET, "ui/ is {total} bytes, over {UI_BUDGET}");
+        assert!(
+            total <= UI_BUDGET,
+            "the UI is {total} bytes served, over {UI_BUDGET}"
+        );
         assert!(find("index.html").is_some());
         assert!(FILES.windows(2).all(|w| w[0].0 < w[1].0), "sorted for find");
         for (name, _, etag) in FILES {

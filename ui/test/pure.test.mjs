@@ -6,6 +6,7 @@ import { dashboardYaml, scalar } from '../yaml.js';
 import { tokenize, contextAt, completeFunctions } from '../target.js';
 import { viewsFor, splitView, withView, defaultView, isView } from '../views.js';
 import { absolute, describeRange, isTime } from '../timepicker.js';
+import { children } from '../tree.js';
 
 test('url state survives a round trip', () => {
   const state = { route: 'explore', name: '', params: { target: ['a.b:p99', 'sumSeries(c.{x,y})'], from: '-6h', until: 'now', live: '0' } };
@@ -95,4 +96,14 @@ test('time formats: absolute from a date, descriptions, validity', () => {
     assert.ok(isTime(s), s);
   }
   for (const s of ['', 'soon', '-1x', '1h']) assert.ok(!isTime(s), s);
+});
+
+test('children of a prefix, as /metrics/find answers', () => {
+  const paths = ['s.h.cpu.total.user', 's.h.cpu.count', 's.h.load.01', 's.h.load', 's.hx.a', 'x;t=1'];
+  assert.deepEqual(children(paths, 's.h'), [
+    { text: 'cpu', id: 's.h.cpu', leaf: false, expandable: true },
+    { text: 'load', id: 's.h.load', leaf: false, expandable: true },
+  ]);
+  assert.deepEqual(children(paths, 's.h.cpu').map((n) => [n.text, n.leaf]), [['count', true], ['total', false]]);
+  assert.deepEqual(children(paths, '').map((n) => n.text), ['s']);
 });
