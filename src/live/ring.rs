@@ -380,7 +380,10 @@ mod tests {
     fn a_minute_at_100ms_fits_24_kb() {
         let r = ring(Kind::Counter);
         assert!(r.bytes() <= 24_000, "{}", r.bytes());
-        assert!(ring(Kind::Timer).bytes() <= 24_000 + 62 * 8 + 8, "sketches only while data");
+        assert!(
+            ring(Kind::Timer).bytes() <= 24_000 + 62 * 8 + 8,
+            "sketches only while data"
+        );
     }
 
     #[test]
