@@ -382,18 +382,31 @@ impl Streaming {
                     continue;
                 }
             };
+            // Slots from the one after the newest ring's first: before it some inputs were
+            // not watched yet, and a point there would differ from /render's.
+            let ready = t
+                .names
+                .iter()
+                .filter_map(|n| self.rings.get(n))
+                .map(|r| r.join.live_ms.div_euclid(step) * step + step)
+                .max()
+                .unwrap_or(i64::MAX);
             for series in result {
                 let id = *t.results.entry(series.name.clone()).or_insert_with(|| {
                     let id = self.next_id;
                     self.next_id += 1;
+                    let live = ready.max(frame.t);
                     announced.push(json!({
                         "id": id, "target": ti, "name": series.name, "kind": null,
-                        "view": null, "join": frame.t, "live": frame.t, "bridge": null,
+                        "view": null, "join": live, "live": live, "bridge": null,
                     }));
                     id
                 });
                 let vals: Vec<Option<f64>> = (0..frame.n as i64)
                     .map(|k| {
+                        if frame.t + k * step < ready {
+                            return None;
+                        }
                         let ts = (frame.t + k * step) / 1000;
                         let i = (ts - series.start).checked_div(series.step)?;
                         (ts >= series.start && (ts - series.start) % series.step == 0)

@@ -377,6 +377,16 @@ mod tests {
     }
 
     #[test]
+    fn a_minute_at_100ms_fits_24_kb() {
+        let r = ring(Kind::Counter);
+        assert!(r.bytes() <= 24_000, "{}", r.bytes());
+        assert!(
+            ring(Kind::Timer).bytes() <= 24_000 + 62 * 8 + 8,
+            "sketches only while data"
+        );
+    }
+
+    #[test]
     fn late_writes_are_logged() {
         let r = ring(Kind::Counter);
         let mut s = r.lock();
