@@ -261,9 +261,10 @@ export class Panel {
       }
       for (let i = 0; i < values.length; i++) {
         const t = m.t + i * m.step, v = values[i];
-        // Empty slots under 2 s are drawn across: 1 s samples make a line.
-        if (v === v) s.live.push(t, v);
-        else if (t - s.live.lastTime >= 2e3) s.live.push(t, NaN);
+        if (v !== v) continue;
+        // Silences under 2 s are drawn across (1 s samples make a line); longer ones are gaps.
+        if (t - s.live.lastTime > 2e3) s.live.push(t - m.step, NaN);
+        s.live.set(t, v);
       }
       full ||= s.live.length === s.live.capacity;
     }

@@ -66,6 +66,18 @@ export class Ring {
     return true;
   }
 
+  /**
+   * Writes a point: appended when newer than the last, or replacing the value of a slot already
+   * held (the stream re-sends a slot a late observation changed); false if there is none.
+   */
+  set(t, v) {
+    if (!this.length || t >= this.lastTime) return this.push(t, v);
+    const i = this.lowerBound(t);
+    if (i === this.length || this.time(i) !== t) return false;
+    this.values[this.index(i)] = v;
+    return true;
+  }
+
   /** Logical index of the first point with time >= t (length if none). */
   lowerBound(t) {
     let lo = 0;

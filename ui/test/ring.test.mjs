@@ -47,3 +47,16 @@ test('lowerBound and nearest across the wrap', () => {
 test('a capacity below one is refused', () => {
   assert.throws(() => new Ring(0), RangeError);
 });
+
+test('set appends newer points and replaces a slot already held', () => {
+  const r = new Ring(4);
+  for (const [t, v] of [[100, 1], [200, 2], [300, 3]]) assert.equal(r.set(t, v), true);
+  assert.equal(r.set(200, 20), true, 'a re-sent slot replaces its value');
+  assert.equal(r.set(150, 9), false, 'no slot at 150: nothing inserted in the middle');
+  assert.equal(r.set(300, 30), true);
+  assert.equal(r.set(400, 4), true);
+  assert.deepEqual([0, 1, 2, 3].map((i) => [r.time(i), r.value(i)]), [[100, 1], [200, 20], [300, 30], [400, 4]]);
+  r.set(500, 5); // the oldest goes; set still finds the rest after the ring wrapped
+  assert.equal(r.set(200, 21), true);
+  assert.deepEqual([0, 1, 2, 3].map((i) => r.value(i)), [21, 30, 4, 5]);
+});
