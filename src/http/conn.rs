@@ -81,7 +81,7 @@ async fn connection(
     mut stop: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
-    let io = TokioIo::new(Idle::new(stream, state.clone()));
+    let io = TokioIo::new(Idle::new(stream, state.clone(), stop.clone()));
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         let mut request = request.map(Body::new);
         request.extensions_mut().insert(ConnectInfo(peer));
@@ -116,6 +116,9 @@ struct Idle {
     /// Lingering close: after our FIN, bytes still read and dropped (bounded), so that a
     /// client still sending a refused body gets our answer instead of a reset.
     lingering: Option<u64>,
+    /// Set when the server stops: a connection then closes without lingering (an open stream
+    /// must not hold up a stop by the linger time).
+    stopping: watch::Receiver<bool>,
 }
 
 /// A lingering close reads at most this much, for at most `LINGER`.
@@ -123,13 +126,14 @@ const LINGER_BYTES: u64 = 4 << 20;
 const LINGER: Duration = Duration::from_secs(2);
 
 impl Idle {
-    fn new(stream: TcpStream, state: Arc<State>) -> Idle {
+    fn new(stream: TcpStream, state: Arc<State>, stopping: watch::Receiver<bool>) -> Idle {
         let deadline = Box::pin(tokio::time::sleep(state.limits.idle_timeout));
         Idle {
             stream,
             state,
             deadline,
             lingering: None,
+            stopping,
         }
     }
 
@@ -200,7 +204,11 @@ impl AsyncWrite for Idle {
         let mut scratch = [0u8; 16 * 1024];
         loop {
             let read = this.lingering.unwrap_or(LINGER_BYTES);
-            if read >= LINGER_BYTES || this.deadline.as_mut().poll(cx).is_ready() {
+            // A stop polls the connection again (graceful shutdown) and ends the lingering.
+            if read >= LINGER_BYTES
+                || *this.stopping.borrow()
+                || this.deadline.as_mut().poll(cx).is_ready()
+            {
                 return Poll::Ready(Ok(()));
             }
             let mut buf = ReadBuf::new(&mut scratch);
