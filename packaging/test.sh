@@ -96,9 +96,14 @@ echo "systemd-analyze security: exposure $score"
 awk -v s="$score" 'BEGIN { exit !(s != "" && s <= 2.0) }' || fail "exposure $score > 2.0"
 
 echo "== the packaged daemon as the service user, then an upgrade over its data"
-# The packaged config, on ports free here, as systemd would run it (User=tally).
+# The packaged config, on ports free now (asked of the kernel), as systemd would run it
+# (User=tally).
 work=$(mktemp -d)
-sed -e 's/127.0.0.1:8080/127.0.0.1:18080/; s/127.0.0.1:2003/127.0.0.1:12003/; s/127.0.0.1:8125/127.0.0.1:18125/' \
+read -r http_port carbon_port statsd_port < <(python3 -c 'import socket
+s = [socket.socket() for _ in range(3)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])')
+sed -e "s/127.0.0.1:8080/127.0.0.1:$http_port/; s/127.0.0.1:2003/127.0.0.1:$carbon_port/; s/127.0.0.1:8125/127.0.0.1:$statsd_port/" \
   /etc/tally/tally.yaml >"$work/tally.yaml"
 # And a log tailed through a local parser in /etc/tally/parsers.d, to check offsets.
 log="$work/app.log"
@@ -114,7 +119,7 @@ rules:
 YAML
 chmod 644 "$work/tally.yaml" "$log"; chmod 755 "$work"
 hits() {
-  curl -fsS "http://127.0.0.1:18080/render?target=pkg.hits:sum&from=-1h&format=json" |
+  curl -fsS "http://127.0.0.1:$http_port/render?target=pkg.hits:sum&from=-1h&format=json" |
     python3 -c 'import json,sys; print(int(sum(p[0] or 0 for s in json.load(sys.stdin) for p in s["datapoints"])))'
 }
 wait_hits() {
@@ -136,13 +141,13 @@ start() {
 }
 start
 now=$(date +%s)
-printf 'pkg.test.value 42 %s\n' "$now" >/dev/tcp/127.0.0.1/12003
+printf 'pkg.test.value 42 %s\n' "$now" >/dev/tcp/127.0.0.1/$carbon_port
 sleep 2
-curl -fsS "http://127.0.0.1:18080/render?target=pkg.test.value&from=-5min&format=json" | grep -q '\[42' ||
+curl -fsS "http://127.0.0.1:$http_port/render?target=pkg.test.value&from=-5min&format=json" | grep -q '\[42' ||
   fail "value not served"
 # The web UI and the shipped dashboard, from the packaged binary and paths.
-curl -fsS "http://127.0.0.1:18080/" | grep -q '/ui/app.js' || fail "the web UI is not served"
-curl -fsS "http://127.0.0.1:18080/api/dashboards/host" | grep -q '"title":"This host"' ||
+curl -fsS "http://127.0.0.1:$http_port/" | grep -q '/ui/app.js' || fail "the web UI is not served"
+curl -fsS "http://127.0.0.1:$http_port/api/dashboards/host" | grep -q '"title":"This host"' ||
   fail "the shipped dashboard is not served"
 for i in $(seq 1000); do echo "hit $i"; done >>"$log"
 wait_hits 1000
@@ -155,7 +160,7 @@ dpkg -i --force-confold target/package/tally_"$version"-2_*.deb
 dpkg -s tally | grep -q "^Version: $version-2$" || fail "upgrade"
 grep -q "# local edit" /etc/tally/tally.yaml || fail "the upgrade replaced the edited conffile"
 start
-curl -fsS "http://127.0.0.1:18080/render?target=pkg.test.value&from=-5min&format=json" | grep -q '\[42' ||
+curl -fsS "http://127.0.0.1:$http_port/render?target=pkg.test.value&from=-5min&format=json" | grep -q '\[42' ||
   fail "data lost across the upgrade"
 [ -f /etc/tally/parsers.d/pkgtest.yaml ] || fail "the upgrade removed a local parser"
 wait_hits 1500   # resumed at the committed offset: nothing lost, nothing counted twice
