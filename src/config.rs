@@ -347,6 +347,22 @@ fn validate_http(h: HttpFile, p: &mut Problems) -> Http {
     }
 }
 
+/// The `*.yaml` files of a directory of parsers or dashboards, sorted by name; none when the
+/// directory does not exist.
+pub fn yaml_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml") && p.is_file())
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
 /// Reads and validates a config file.
 pub fn load(path: &Path) -> Result<Config, Error> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Read {

@@ -18,24 +18,10 @@
 
 use serde::{Deserialize, Serialize};
 use serde_saphyr::{Location, Spanned};
-use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// One problem in a dashboard file, with where it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub file: PathBuf,
-    pub line: u64,
-    pub column: u64,
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (file, line, column) = (self.file.display(), self.line, self.column);
-        write!(f, "{file}:{line}:{column}: {}", self.message)
-    }
-}
+/// One problem in a dashboard file, with where it is (the config's own type: `file:line:col:`).
+pub use crate::config::Problem;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -107,20 +93,14 @@ pub fn load(dirs: &[PathBuf], host: &str) -> (Vec<Dashboard>, Vec<Error>) {
     let mut out: Vec<Dashboard> = Vec::new();
     let mut errors = Vec::new();
     for dir in dirs {
-        let entries = match std::fs::read_dir(dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+        let files = match crate::config::yaml_files(dir) {
+            Ok(files) => files,
             Err(source) => {
                 let path = dir.clone();
                 errors.push(Error::Read { path, source });
                 continue;
             }
         };
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "yaml") && p.is_file())
-            .collect();
-        files.sort();
         for path in files {
             match load_file(&path, host) {
                 Ok(d) => match out.iter_mut().find(|o| o.name == d.name) {

@@ -10,6 +10,7 @@
 
 use super::State;
 use crate::metric::{Kind, Observation};
+use crate::ship::remote_write::metric_name;
 use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -175,13 +176,6 @@ fn family(path: &str) -> (String, String) {
         return (name, format!("{{output=\"{output}\"}}"));
     }
     (metric_name(path), String::new())
-}
-
-/// `[a-zA-Z_:][a-zA-Z0-9_:]*`: every other character becomes `_`.
-fn metric_name(path: &str) -> String {
-    path.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect()
 }
 
 /// Go's float formatting as Prometheus parses it (`NaN`, `+Inf`).

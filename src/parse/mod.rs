@@ -335,9 +335,8 @@ pub fn load(dirs: &[PathBuf]) -> (Vec<Parser>, Vec<Error>) {
     let mut parsers: Vec<(Parser, usize)> = Vec::new();
     let mut errors = Vec::new();
     for (d, dir) in dirs.iter().enumerate() {
-        let entries = match std::fs::read_dir(dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+        let files = match crate::config::yaml_files(dir) {
+            Ok(files) => files,
             Err(source) => {
                 errors.push(Error::Read {
                     path: dir.clone(),
@@ -346,11 +345,6 @@ pub fn load(dirs: &[PathBuf]) -> (Vec<Parser>, Vec<Error>) {
                 continue;
             }
         };
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "yaml") && p.is_file())
-            .collect();
-        files.sort();
         for path in files {
             let loaded = match load_file(&path) {
                 Ok(l) => l,
