@@ -463,9 +463,11 @@ fn a_function_streamed_at_1s_equals_render() {
     let target = "sumSeries(fn.*)";
     let mut s = open(&d, &format!("target={target}&step=1s"), None).unwrap();
     let mut model = Model::default();
+    // Write only once the function's result is announced: its first frame goes out after
+    // the slot its inputs went live in, so every slot written from now on is ready to stream.
     s.until(Duration::from_secs(5), |m| {
         model.apply(m);
-        m.name == "hello"
+        model.ids.contains_key(&format!("{target}#0"))
     });
     let mut c = TcpStream::connect(d.carbon).unwrap();
     for i in 0..12 {
