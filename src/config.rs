@@ -748,15 +748,11 @@ fn validate_schemas(list: Vec<SchemaFile>, p: &mut Problems<'_>) -> Schemas {
 
 /// The host's name up to the first dot, as Diamond's `smart` method gives it.
 pub fn detect_hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most buf.len() bytes into the buffer we own.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    let name = if rc == 0 {
-        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-        String::from_utf8_lossy(&buf[..end]).into_owned()
-    } else {
-        String::new()
-    };
+    // gethostname(2) is uname(2)'s nodename.
+    let name = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned();
     let short = name.split('.').next().unwrap_or_default();
     if short.is_empty() {
         "localhost".to_string()
