@@ -10,6 +10,7 @@ mod crash;
 mod daemon;
 mod grafana;
 mod graph;
+mod graphite_cluster;
 mod health;
 mod live;
 mod render_formats;

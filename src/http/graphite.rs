@@ -48,12 +48,11 @@ pub(super) async fn read(state: &State, req: Request) -> Result<Parts, ApiError>
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
     let body = super::limits::read_body(state, body).await?;
-    let is_form = parts
+    let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    let params = Params::parse(parts.uri.query(), if is_form { &body } else { b"" });
+        .and_then(|v| v.to_str().ok());
+    let params = Params::from_request(parts.uri.query(), content_type, &body);
     Ok(Parts {
         method: parts.method,
         params,
@@ -178,6 +177,14 @@ async fn find(state: S, req: Request) -> Result<Response, ApiError> {
                 .collect();
             json!({ "metrics": metrics })
         }
+        "pickle" | "msgpack" => {
+            let info = super::binary::nodes_info(&found_nodes(&state, &nodes));
+            return Ok(if format == "pickle" {
+                binary("application/pickle", super::binary::pickle(&info))
+            } else {
+                binary("application/x-msgpack", super::binary::msgpack(&info))
+            });
+        }
         "json" => Value::Array(
             nodes
                 .iter()
@@ -186,11 +193,45 @@ async fn find(state: S, req: Request) -> Result<Response, ApiError> {
         ),
         other => {
             return Err(ApiError::BadRequest(format!(
-                "format {other:?} is not supported (treejson, completer, json)"
+                "format {other:?} is not supported (treejson, completer, json, pickle, msgpack)"
             )));
         }
     };
     Ok(text("application/json", body.to_string()))
+}
+
+/// graphite-web's nodes for a find: a name that is both a series and a branch (`a.b` and
+/// `a.b.c` stored) is two nodes, as a whisper directory and file of one name are.
+fn found_nodes(state: &State, nodes: &[crate::store::Node]) -> Vec<super::binary::FoundNode> {
+    let schemas = state.settings().schemas;
+    let now = unix_now();
+    let mut out = Vec::new();
+    for n in nodes {
+        if n.branch {
+            out.push(super::binary::FoundNode {
+                path: n.path.clone(),
+                interval: None,
+            });
+        }
+        if n.leaf {
+            let kept = schemas
+                .for_name(&n.path)
+                .tiers
+                .iter()
+                .map(|t| t.retention)
+                .max();
+            let kept = i64::try_from(kept.unwrap_or(0)).unwrap_or(i64::MAX);
+            out.push(super::binary::FoundNode {
+                path: n.path.clone(),
+                interval: Some((now.saturating_sub(kept), now)),
+            });
+        }
+    }
+    out
+}
+
+fn binary(content_type: &'static str, body: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
 async fn expand(state: S, req: Request) -> Result<Response, ApiError> {
