@@ -42,6 +42,8 @@ pub struct OutputFile {
     pub urls: Option<Vec<Spanned<String>>>,
     /// Sent as `Authorization: Bearer …` (tally, remote_write).
     pub token: Option<String>,
+    /// The token is this file's first line (instead of `token`; read at start and on reload).
+    pub token_file: Option<Spanned<String>>,
     /// tally, remote_write: `username` and `password` or `password_file`.
     pub basic_auth: Option<BasicAuthFile>,
     /// tally, remote_write: sent with every request (`X-Scope-OrgID: tenant` for Mimir).
@@ -416,6 +418,7 @@ fn validate_one(
         "carbon" => {
             not_for("url", o.url.is_some(), p);
             not_for("token", o.token.is_some(), p);
+            not_for("token_file", o.token_file.is_some(), p);
             not_for("labels", o.labels.is_some(), p);
             not_for("path_label", o.path_label.is_some(), p);
             not_for("urls", o.urls.is_some(), p);
