@@ -6,6 +6,7 @@ mod util;
 mod browser;
 mod cli;
 mod collect;
+mod config_include;
 mod crash;
 mod daemon;
 mod grafana;

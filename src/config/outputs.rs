@@ -18,7 +18,7 @@ pub use mapping::{Mapping, MappingFile};
 pub use naming::{parse_bytes, valid_label_name};
 pub use statsd_flush::{BinFile, Carbon, HistogramFile, OneOrMany, StatsdFlushFile};
 
-use super::{Problem, Problems};
+use super::Problems;
 use crate::metric::glob::Glob;
 use crate::query::View;
 use naming::{naming, parse_destination};
@@ -269,28 +269,33 @@ impl Naming {
     }
 }
 
-/// Checks every output; names must be unique.
-pub(super) fn validate(list: Vec<OutputFile>, hostname: &str, p: &mut Problems<'_>) -> Vec<Output> {
+/// Checks every output (each at the file it came from); names must be unique.
+pub(super) fn validate<'a>(
+    list: Vec<OutputFile>,
+    places: super::Places<'a>,
+    hostname: &str,
+    p: &mut Problems<'a>,
+) -> Vec<Output> {
     let mut out: Vec<Output> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
     let mut per_type: BTreeMap<String, usize> = BTreeMap::new();
-    for o in list {
-        let at = (o.kind.referenced.line(), o.kind.referenced.column());
+    for (i, o) in list.into_iter().enumerate() {
+        p.file = super::include::origin(places.0, i, places.1);
+        let kind = o.kind.clone();
         if let Some(output) = validate_one(o, hostname, &mut per_type, p) {
-            if out.iter().any(|x| x.name() == output.name()) {
-                p.list.push(Problem {
-                    file: p.file.map(|f| f.to_path_buf()).unwrap_or_default(),
-                    line: at.0,
-                    column: at.1,
-                    message: format!(
-                        "output {:?}: two outputs are named {:?}: give each a distinct `name`",
-                        output.name(),
-                        output.name()
-                    ),
-                });
+            if let Some(j) = out.iter().position(|x| x.name() == output.name()) {
+                let message = format!(
+                    "two outputs are named {:?} (also at {}): give each a distinct `name`",
+                    output.name(),
+                    seen[j]
+                );
+                p.at(&kind, message);
             }
+            seen.push(p.place(&kind));
             out.push(output);
         }
     }
+    p.file = places.1;
     out
 }
 
