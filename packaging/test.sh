@@ -95,6 +95,28 @@ score=$(systemd-analyze security --offline=true /usr/lib/systemd/system/tally.se
 echo "systemd-analyze security: exposure $score"
 awk -v s="$score" 'BEGIN { exit !(s != "" && s <= 2.0) }' || fail "exposure $score > 2.0"
 
+echo "== diskspace names a filesystem alike with and without a private /dev (PrivateDevices=yes)"
+# In a private mount namespace: a /dev and a udev database as udev makes them (a labelled root
+# device), then, nested, a /dev as PrivateDevices=yes leaves it (no /dev/disk, no block devices).
+root_dev=$(stat -c '%d' /)
+maj=$((root_dev >> 8 & 0xfff)); min=$(((root_dev & 0xff) | (root_dev >> 12 & 0xfff00)))
+names=$(unshare -m --propagation private sh -ec "
+  mount -t tmpfs none /dev; mknod /dev/null c 1 3; chmod 666 /dev/null
+  mknod /dev/rootdisk b $maj $min; mkdir -p /dev/disk/by-label
+  ln -s ../../rootdisk /dev/disk/by-label/pkgroot
+  mount -t tmpfs none /run; mkdir -p /run/udev/data
+  printf 'E:ID_FS_USAGE=filesystem\nE:ID_FS_LABEL_ENC=pkgroot\n' >/run/udev/data/b$maj:$min
+  /usr/bin/tally collect -c /etc/tally/tally.yaml --collectors diskspace --interval 0.1
+  unshare -m sh -ec 'mount -t tmpfs none /dev; mknod /dev/null c 1 3; chmod 666 /dev/null
+    /usr/bin/tally collect -c /etc/tally/tally.yaml --collectors diskspace --interval 0.1'
+" | awk '$1 ~ /byte_used$/ { print $1 }')
+if [ "$maj" != 0 ]; then
+  [ "$(echo "$names" | grep -c '\.diskspace\.pkgroot\.byte_used$')" = 2 ] ||
+    fail "diskspace names differ under a private /dev: $names"
+else
+  echo "note: / is on an anonymous device (overlayfs?): no labelled root to compare"
+fi
+
 echo "== the packaged daemon as the service user, then an upgrade over its data"
 # The packaged config, on ports free now (asked of the kernel), as systemd would run it
 # (User=tally).
