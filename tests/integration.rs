@@ -12,6 +12,7 @@ mod grafana;
 mod graph;
 mod health;
 mod live;
+mod live_bounds;
 mod render_formats;
 mod render_limits;
 mod ship;
