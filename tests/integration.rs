@@ -14,6 +14,7 @@ mod graph;
 mod graphite_cluster;
 mod health;
 mod live;
+mod live_bounds;
 mod render_formats;
 mod render_limits;
 mod ship;
