@@ -17,10 +17,10 @@ export function drawPanel(ts) {
   }
   drawCross.call(this);
   // window.__tally = { draws: [] } (or { onDraw(rec) }) records every draw: the panel, the
-  // newest data time drawn and performance.now(), for latency and frame measurements.
+  // newest data time drawn, its value and performance.now(), for latency and frame benches.
   const hook = globalThis.__tally;
   if (hook) {
-    const rec = { panel: this.id, newest: this.newest, t: performance.now() };
+    const rec = { panel: this.id, newest: this.newest, value: this.newestValue, t: performance.now() };
     hook.onDraw?.(rec);
     if (hook.draws?.length < 100000) hook.draws.push(rec);
   }
@@ -48,7 +48,10 @@ function drawPlot(ts) {
       if (st.count) {
         lo = Math.min(lo, st.min);
         hi = Math.max(hi, st.max);
-        if (!(st.lastTime <= newest)) newest = st.lastTime;
+        if (!(st.lastTime <= newest)) {
+          newest = st.lastTime;
+          this.newestValue = st.last;
+        }
       }
       for (let k = 0; k < d.nb; k++) {
         if (d.blo[k] < lo) lo = d.blo[k];

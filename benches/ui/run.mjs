@@ -60,6 +60,7 @@ async function live(browser, port) {
   const r = JSON.parse(await page.eval(`JSON.stringify({
     intervals: Array.from(__probe.intervals.subarray(0, __probe.n)),
     loaf: __probe.loaf,
+    late: __probe.late,
     origin: performance.timeOrigin,
     draws: Array.from(__draws.t.subarray(0, __draws.n), (t, i) => [__draws.newest[i], t]),
     errors: __errors,
@@ -74,6 +75,8 @@ async function live(browser, port) {
     shareLe25ms: iv.filter((x) => x <= 25).length / iv.length,
     p50FrameMs: pct(iv, 50), p99FrameMs: pct(iv, 99), maxFrameMs: Math.max(...iv),
     longAnimationFrames: r.loaf.length,
+    framesOver50msAt: r.late, // [start ms, interval ms]
+    longAnimationFrameDetail: r.loaf.slice(0, 50),
     busy: (m1.TaskDuration - m0.TaskDuration) / wall,
     script: (m1.ScriptDuration - m0.ScriptDuration) / wall,
     heapStartMB: m0.JSHeapUsedSize / 2 ** 20, heapEndMB: m2.JSHeapUsedSize / 2 ** 20, heapByMinute,
