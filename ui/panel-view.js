@@ -5,7 +5,7 @@ import { m4 } from './decimate.js';
 import { formatValue, timeStamp, timeTicks, valueTicks } from './ticks.js';
 import * as plot from './plot.js';
 
-const LEGEND_MS = 500; // legend text at most twice a second while live
+const LEGEND_MS = 1000; // legend text at most once a second while live (text shaping, layout)
 const colorOf = (p, i) => p.theme.colors[i % p.theme.colors.length];
 
 /** Draws the panel at scheduler frame `ts` and reports to the page's draw hook. */
@@ -43,7 +43,8 @@ function drawPlot(ts) {
       m4(ring, t0, t1, W, s.ld);
       joinLive(s.hd, ring, t0, W / (t1 - t0), s.histStep);
     }
-    for (const d of ring ? [s.hd, s.ld] : [s.hd]) {
+    for (let h = ring ? 1 : 0; h >= 0; h--) {
+      const d = h ? s.ld : s.hd;
       const st = d.stats;
       if (st.count) {
         lo = Math.min(lo, st.min);

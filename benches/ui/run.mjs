@@ -86,6 +86,39 @@ async function live(browser, port) {
   };
 }
 
+// A Chrome trace of SECONDS of the live page: main-thread time by event, and the longest
+// events with their children's names (what a long frame is made of).
+async function trace(browser, port) {
+  const page = await browser.page(`http://127.0.0.1:${port}/bench/live.html?panels=16&series=4&height=110&cols=4&from=-1min`);
+  await waitFor(page, 'window.__draws && __draws.n > 0 && __panels.every((p) => p.mode === "stream")');
+  await sleep(3000);
+  const events = [];
+  const done = new Promise((ok) => {
+    browser.ws.on('message', (raw) => {
+      const m = JSON.parse(raw);
+      if (m.method === 'Tracing.dataCollected') events.push(...m.params.value);
+      if (m.method === 'Tracing.tracingComplete') ok();
+    });
+  });
+  await page.send('Tracing.start', { categories: 'devtools.timeline,disabled-by-default-devtools.timeline,v8,blink,cc,gpu,viz,toplevel', transferMode: 'ReportEvents' });
+  await sleep(opt('seconds', 10) * 1000);
+  await page.send('Tracing.end');
+  await done;
+  const main = events.find((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain');
+  const tids = new Map(events.filter((e) => e.name === 'thread_name').map((e) => [`${e.pid}:${e.tid}`, e.args.name]));
+  const byThread = {};
+  for (const e of events) {
+    if (e.ph !== 'X' || !e.dur) continue;
+    const th = tids.get(`${e.pid}:${e.tid}`) ?? String(e.tid);
+    const k = `${th} ${e.name}`;
+    byThread[k] = (byThread[k] ?? 0) + e.dur / 1000;
+  }
+  const top = Object.entries(byThread).sort((a, b) => b[1] - a[1]).slice(0, 40).map(([k, v]) => `${v.toFixed(1)} ms ${k}`);
+  const mainLong = events.filter((e) => e.ph === 'X' && e.pid === main?.pid && e.tid === main?.tid && e.dur > 20000 && e.name === 'RunTask')
+    .map((e) => ({ ms: e.dur / 1000, inside: events.filter((c) => c.ph === 'X' && c.pid === e.pid && c.tid === e.tid && c.ts >= e.ts && c.ts < e.ts + e.dur && c.dur > 2000 && c !== e).map((c) => `${c.name} ${(c.dur / 1000).toFixed(1)}`) }));
+  return { seconds: opt('seconds', 10), top, mainLong };
+}
+
 async function draw(browser, port) {
   const page = await browser.page(`http://127.0.0.1:${port}/bench/draw.html?points=${opt('points', 200000)}&runs=${opt('runs', 30)}`);
   await waitFor(page, 'window.__result', 120000);
@@ -99,6 +132,7 @@ try {
   const out = { date: new Date().toISOString(), browser: version };
   if (which === 'live' || which === 'all') out.live = await live(browser, server.port);
   if (which === 'draw' || which === 'all') out.draw = await draw(browser, server.port);
+  if (which === 'trace') out.trace = await trace(browser, server.port);
   console.log(JSON.stringify(out, null, 2));
 } finally {
   browser.close();
