@@ -72,11 +72,11 @@ async function measure(url, ready, counter) {
   }
 }
 
+// netdata: its chart updates are its data requests (one per chart per second)
+const netdata = await measure(opt('netdata'), 'document.querySelectorAll("[data-netdata] canvas").length >= 16', dataRequests);
 const tally = await measure(opt('tally'),
   'window.__tally && tally.panels?.length >= 16 && tally.panels.every((e) => e.panel.mode === "stream") && __tally.draws.length > 0',
   '__tally.draws.length');
-// netdata: its chart updates are its data requests (one per chart per second)
-const netdata = await measure(opt('netdata'), 'document.querySelectorAll("[data-netdata] canvas").length >= 16', dataRequests);
 console.log(JSON.stringify({
   date: new Date().toISOString(), seconds, tally, netdata,
   rendererRatio: tally.cpu.renderer / netdata.cpu.renderer,
