@@ -25,7 +25,11 @@ window.__tally = {
   },
 };
 probe.late = []; // when frames over 50 ms came (ms after time origin) and how long
+probe.drawFrames = 0; // frames in which some panel drew
+let drawsBefore = 0;
 const frame = (ts) => {
+  if (probe.on && rec.n !== drawsBefore) probe.drawFrames++;
+  drawsBefore = rec.n;
   if (probe.on && probe.prev && ts - probe.prev > 50 && probe.late.length < 1000) probe.late.push([Math.round(probe.prev), Math.round(ts - probe.prev)]);
   if (probe.on && probe.prev && probe.n < probe.intervals.length) probe.intervals[probe.n++] = ts - probe.prev;
   probe.prev = ts;
