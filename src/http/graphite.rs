@@ -11,8 +11,8 @@ use crate::clock::unix_now;
 use crate::metric::glob::Glob;
 use axum::Router;
 use axum::extract::Request;
-use axum::http::Method;
-use axum::response::Response;
+use axum::http::{Method, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -88,6 +88,14 @@ async fn find(state: S, req: Request) -> Result<Response, ApiError> {
                 .collect();
             json!({ "metrics": metrics })
         }
+        "pickle" | "msgpack" => {
+            let info = super::binary::nodes_info(&found_nodes(&state, &nodes));
+            return Ok(if format == "pickle" {
+                binary("application/pickle", super::binary::pickle(&info))
+            } else {
+                binary("application/x-msgpack", super::binary::msgpack(&info))
+            });
+        }
         "json" => Value::Array(
             nodes
                 .iter()
@@ -96,11 +104,45 @@ async fn find(state: S, req: Request) -> Result<Response, ApiError> {
         ),
         other => {
             return Err(ApiError::BadRequest(format!(
-                "format {other:?} is not supported (treejson, completer, json)"
+                "format {other:?} is not supported (treejson, completer, json, pickle, msgpack)"
             )));
         }
     };
     Ok(text("application/json", body.to_string()))
+}
+
+/// graphite-web's nodes for a find: a name that is both a series and a branch (`a.b` and
+/// `a.b.c` stored) is two nodes, as a whisper directory and file of one name are.
+fn found_nodes(state: &State, nodes: &[crate::store::Node]) -> Vec<super::binary::FoundNode> {
+    let schemas = state.settings().schemas;
+    let now = unix_now();
+    let mut out = Vec::new();
+    for n in nodes {
+        if n.branch {
+            out.push(super::binary::FoundNode {
+                path: n.path.clone(),
+                interval: None,
+            });
+        }
+        if n.leaf {
+            let kept = schemas
+                .for_name(&n.path)
+                .tiers
+                .iter()
+                .map(|t| t.retention)
+                .max();
+            let kept = i64::try_from(kept.unwrap_or(0)).unwrap_or(i64::MAX);
+            out.push(super::binary::FoundNode {
+                path: n.path.clone(),
+                interval: Some((now.saturating_sub(kept), now)),
+            });
+        }
+    }
+    out
+}
+
+fn binary(content_type: &'static str, body: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
 async fn expand(state: S, req: Request) -> Result<Response, ApiError> {

@@ -167,12 +167,21 @@ async fn ingest(
     deltas.sort_by(|a, b| {
         (a.series.as_str(), a.resolution, a.start).cmp(&(b.series.as_str(), b.resolution, b.start))
     });
-    // Watched series see the 1 s buckets once they are committed (a retried batch once).
+    // Watched series see the buckets as they came, once committed (a retried batch once):
+    // whatever this store's tiers are, 1 s ones may fit a live slot, the others are late.
     let live: Vec<Delta> = if state.live.watched() > 0 {
-        deltas
+        fresh
             .iter()
-            .filter(|d| d.resolution == 1)
-            .cloned()
+            .flat_map(|r| &r.entries)
+            .flat_map(|e| {
+                e.buckets.iter().map(|(start, bucket)| Delta {
+                    series: e.series.clone(),
+                    kind: e.kind,
+                    resolution: e.resolution,
+                    start: *start,
+                    bucket: bucket.clone(),
+                })
+            })
             .collect()
     } else {
         Vec::new()

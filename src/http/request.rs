@@ -37,12 +37,11 @@ pub(super) async fn read(state: &State, req: Request) -> Result<Parts, ApiError>
     let (parts, body) = req.into_parts();
     let peer = peer(&parts);
     let body = super::limits::read_body(state, body).await?;
-    let is_form = parts
+    let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    let params = Params::parse(parts.uri.query(), if is_form { &body } else { b"" });
+        .and_then(|v| v.to_str().ok());
+    let params = Params::from_request(parts.uri.query(), content_type, &body);
     Ok(Parts {
         method: parts.method,
         params,

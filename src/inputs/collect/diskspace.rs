@@ -5,7 +5,8 @@
 //! `<unit>_percentfree` = f_bfree / f_blocks × 100, `<unit>_used` = (f_blocks − f_bfree) ×
 //! f_frsize, `<unit>_free` = f_bfree × f_frsize, `<unit>_avail` = f_bavail × f_frsize; and
 //! `inodes_percentfree` (when there are inodes), `inodes_used`, `inodes_free`, `inodes_avail`.
-//! Named by the filesystem label under `labels_dir` if any, else by the mount point with `/` and
+//! Named by the filesystem label if any (`labels`: udev's database, keyed by device number, so the
+//! name is the same under `PrivateDevices=yes`), else by the mount point with `/` and
 //! `.` turned into `_` (`/` → `root`, `/tmp` → `tmp`, `/var/log` → `_var_log`). A mount point that
 //! cannot be stat-ed (unmounted since, or a dead network mount) is skipped, as Diamond does.
 //!
@@ -19,7 +20,7 @@
 
 mod probe;
 
-use super::{DiskSpaceOptions, Emitter, Error, Unit, node, read_into, regex, series};
+use super::{DiskSpaceOptions, Emitter, Error, Unit, labels, node, read_into, regex, series};
 use crate::metric::Series;
 use probe::{Answer, Measure, Prober};
 use regex::Regex;
@@ -27,6 +28,9 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Where a device's number is found when a mount's `st_dev` is anonymous (btrfs).
+const SYS_BLOCK: &str = "/sys/class/block";
 
 pub(super) struct DiskSpace {
     path: PathBuf,
@@ -102,7 +106,10 @@ impl DiskSpace {
 
     pub(super) fn collect(&mut self, em: &mut Emitter<'_>) -> Result<(), Error> {
         read_into(&self.path, &mut self.buf)?;
-        let labels = self.labels();
+        let labels = match &self.labels_dir {
+            Some(dir) => labels::read(dir),
+            None => HashMap::new(),
+        };
         let mounts = self.mounts();
         let targets: Vec<PathBuf> = mounts.iter().map(|m| m.target.clone()).collect();
         let answers = self.prober.round(&targets);
@@ -129,10 +136,8 @@ impl DiskSpace {
             let Some(space) = measured.space else {
                 continue;
             };
-            let real = std::fs::canonicalize(&m.device)
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or(m.device);
-            let name = match labels.get(&real) {
+            let dev = labels::device_number(&m.device, measured.dev, Path::new(SYS_BLOCK));
+            let name = match dev.and_then(|d| labels.get(&d)) {
                 Some(label) => label.clone(),
                 None => mount_name(&m.mount),
             };
@@ -178,24 +183,6 @@ impl DiskSpace {
             });
         }
         mounts
-    }
-
-    /// Device path → label, from the symlinks under `labels_dir` (`\x2f` in a label is `/`).
-    fn labels(&self) -> HashMap<String, String> {
-        let mut labels = HashMap::new();
-        let Some(dir) = &self.labels_dir else {
-            return labels;
-        };
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return labels;
-        };
-        for entry in entries.flatten() {
-            let label = entry.file_name().to_string_lossy().replace("\\x2f", "/");
-            if let Ok(device) = std::fs::canonicalize(entry.path()) {
-                labels.insert(device.to_string_lossy().into_owned(), label);
-            }
-        }
-        labels
     }
 }
 
@@ -549,5 +536,68 @@ mod tests {
         };
         assert!(timeouts(&back).is_empty());
         assert!(hung_calls() >= 2);
+    }
+}
+
+#[cfg(test)]
+mod label_tests {
+    use super::super::tests::{NOW, values};
+    use super::super::{Collectors, DiskSpaceOptions, Settings};
+    use std::os::unix::fs::MetadataExt;
+
+    /// As under `PrivateDevices=yes`: the mounted device (`/dev/vdq9`) does not exist in `/dev`
+    /// and there is no by-label directory, but udev's record for the mount's device number
+    /// labels it `scratch`: the filesystem is named `scratch`, as a manual run with
+    /// `/dev/disk/by-label/scratch` would name it. Without a record it is named by mount point.
+    #[test]
+    fn label_from_udev_without_dev() {
+        let proc_root = tempfile::tempdir().unwrap();
+        let udev = tempfile::tempdir().unwrap();
+        let mount = tempfile::tempdir_in(concat!(env!("CARGO_MANIFEST_DIR"), "/target")).unwrap();
+        let mount_path = mount.path().to_str().unwrap().to_string();
+        let fs_type = "ext4";
+        std::fs::write(
+            proc_root.path().join("mounts"),
+            format!("/dev/vdq9 {mount_path} {fs_type} rw 0 0\n"),
+        )
+        .unwrap();
+        let dev = std::fs::metadata(mount.path()).unwrap().dev();
+        let (major, minor) = (libc::major(dev), libc::minor(dev));
+        let settings = || Settings {
+            proc_root: proc_root.path().to_path_buf(),
+            collectors: vec!["diskspace".into()],
+            diskspace: DiskSpaceOptions {
+                labels_dir: Some(udev.path().to_path_buf()),
+                filesystems: vec![fs_type.into(), "btrfs".into(), "xfs".into()],
+                ..DiskSpaceOptions::default()
+            },
+            ..Settings::default()
+        };
+        let nodes = || {
+            let v = values(&Collectors::new(settings()).unwrap().collect(NOW, 0.0));
+            let mut n: Vec<String> = v
+                .keys()
+                .map(|k| k.split('.').nth(3).unwrap().into())
+                .collect();
+            n.dedup();
+            n
+        };
+        assert_eq!(
+            nodes(),
+            [super::node(&super::mount_name(&mount_path)).to_string()]
+        );
+        std::fs::write(
+            udev.path().join(format!("b{major}:{minor}")),
+            "S:disk/by-label/scratch\nE:ID_FS_USAGE=filesystem\nE:ID_FS_LABEL_ENC=scratch\n",
+        )
+        .unwrap();
+        // An anonymous device number (overlayfs, btrfs) is looked up in sysfs by the device's
+        // name, and /dev/vdq9 is in no sysfs: the name stays the mount point's.
+        let want = if major != 0 {
+            "scratch".to_string()
+        } else {
+            super::node(&super::mount_name(&mount_path)).to_string()
+        };
+        assert_eq!(nodes(), [want]);
     }
 }
