@@ -108,11 +108,18 @@ class Daemon:
         return 0.0
 
     def proc_counts(self):
-        """(open file descriptors, threads) of the daemon."""
-        fds = len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+        """(open file descriptors, of them segment files, threads) of the daemon."""
+        fd_dir = f"/proc/{self.proc.pid}/fd"
+        targets = []
+        for fd in os.listdir(fd_dir):
+            try:
+                targets.append(os.readlink(os.path.join(fd_dir, fd)))
+            except OSError:
+                pass
+        segments = sum(t.endswith(".seg") for t in targets)
         with open(f"/proc/{self.proc.pid}/status") as f:
             threads = next(int(l.split()[1]) for l in f if l.startswith("Threads:"))
-        return fds, threads
+        return len(targets), segments, threads
 
     def cpu_seconds(self):
         """User + system CPU seconds the daemon has used."""
