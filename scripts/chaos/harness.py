@@ -81,7 +81,11 @@ class Daemon:
                     ready.set()
 
         threading.Thread(target=reader, daemon=True).start()
-        if not ready.wait(30):
+        deadline = time.time() + 30
+        while not ready.wait(0.1) and time.time() < deadline and self.proc.poll() is None:
+            pass
+        if not ready.is_set():
+            time.sleep(0.2)  # the rest of the log of a daemon that refused to start
             self.proc.kill()
             raise RuntimeError("tally did not start:\n" + "\n".join(self.log[-20:]))
 
