@@ -5,7 +5,8 @@
 //! `<unit>_percentfree` = f_bfree / f_blocks × 100, `<unit>_used` = (f_blocks − f_bfree) ×
 //! f_frsize, `<unit>_free` = f_bfree × f_frsize, `<unit>_avail` = f_bavail × f_frsize; and
 //! `inodes_percentfree` (when there are inodes), `inodes_used`, `inodes_free`, `inodes_avail`.
-//! Named by the filesystem label under `labels_dir` if any, else by the mount point with `/` and
+//! Named by the filesystem label if any (`labels`: udev's database, keyed by device number, so the
+//! name is the same under `PrivateDevices=yes`), else by the mount point with `/` and
 //! `.` turned into `_` (`/` → `root`, `/tmp` → `tmp`, `/var/log` → `_var_log`). A mount point that
 //! cannot be stat-ed (unmounted since, or a dead network mount) is skipped, as Diamond does.
 //!
@@ -13,13 +14,16 @@
 //! points are measured (Diamond fails to stat them); characters a series name cannot hold become
 //! `_`.
 
-use super::{DiskSpaceOptions, Emitter, Error, Unit, node, read_into, regex};
+use super::{DiskSpaceOptions, Emitter, Error, Unit, labels, node, read_into, regex};
 use regex::Regex;
 use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+
+/// Where a device's number is found when a mount's `st_dev` is anonymous (btrfs).
+const SYS_BLOCK: &str = "/sys/class/block";
 
 pub(super) struct DiskSpace {
     path: PathBuf,
@@ -74,7 +78,10 @@ impl DiskSpace {
 
     pub(super) fn collect(&mut self, em: &mut Emitter<'_>) -> Result<(), Error> {
         read_into(&self.path, &mut self.buf)?;
-        let labels = self.labels();
+        let labels = match &self.labels_dir {
+            Some(dir) => labels::read(dir),
+            None => HashMap::new(),
+        };
         let mut seen = HashSet::new();
         for line in self.buf.lines() {
             let mut fields = line.split_ascii_whitespace();
@@ -109,34 +116,14 @@ impl DiskSpace {
             let Ok(space) = statvfs(&target) else {
                 continue;
             };
-            let real = std::fs::canonicalize(&device)
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or(device);
-            let name = match labels.get(&real) {
+            let dev = labels::device_number(&device, meta.dev(), Path::new(SYS_BLOCK));
+            let name = match dev.and_then(|d| labels.get(&d)) {
                 Some(label) => label.clone(),
                 None => mount_name(&mount),
             };
             publish(em, &node(&name), &space, &self.units);
         }
         Ok(())
-    }
-
-    /// Device path → label, from the symlinks under `labels_dir` (`\x2f` in a label is `/`).
-    fn labels(&self) -> HashMap<String, String> {
-        let mut labels = HashMap::new();
-        let Some(dir) = &self.labels_dir else {
-            return labels;
-        };
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return labels;
-        };
-        for entry in entries.flatten() {
-            let label = entry.file_name().to_string_lossy().replace("\\x2f", "/");
-            if let Ok(device) = std::fs::canonicalize(entry.path()) {
-                labels.insert(device.to_string_lossy().into_owned(), label);
-            }
-        }
-        labels
     }
 }
 
@@ -398,5 +385,68 @@ mod tests {
             .unwrap();
         let g = |k: &str| v[&format!("servers.localhost.diskspace._srv_data.{k}")];
         assert_eq!(g("byte_used") + g("byte_free"), size);
+    }
+}
+
+#[cfg(test)]
+mod label_tests {
+    use super::super::tests::{NOW, values};
+    use super::super::{Collectors, DiskSpaceOptions, Settings};
+    use std::os::unix::fs::MetadataExt;
+
+    /// As under `PrivateDevices=yes`: the mounted device (`/dev/vdq9`) does not exist in `/dev`
+    /// and there is no by-label directory, but udev's record for the mount's device number
+    /// labels it `scratch`: the filesystem is named `scratch`, as a manual run with
+    /// `/dev/disk/by-label/scratch` would name it. Without a record it is named by mount point.
+    #[test]
+    fn label_from_udev_without_dev() {
+        let proc_root = tempfile::tempdir().unwrap();
+        let udev = tempfile::tempdir().unwrap();
+        let mount = tempfile::tempdir_in(concat!(env!("CARGO_MANIFEST_DIR"), "/target")).unwrap();
+        let mount_path = mount.path().to_str().unwrap().to_string();
+        let fs_type = "ext4";
+        std::fs::write(
+            proc_root.path().join("mounts"),
+            format!("/dev/vdq9 {mount_path} {fs_type} rw 0 0\n"),
+        )
+        .unwrap();
+        let dev = std::fs::metadata(mount.path()).unwrap().dev();
+        let (major, minor) = (libc::major(dev), libc::minor(dev));
+        let settings = || Settings {
+            proc_root: proc_root.path().to_path_buf(),
+            collectors: vec!["diskspace".into()],
+            diskspace: DiskSpaceOptions {
+                labels_dir: Some(udev.path().to_path_buf()),
+                filesystems: vec![fs_type.into(), "btrfs".into(), "xfs".into()],
+                ..DiskSpaceOptions::default()
+            },
+            ..Settings::default()
+        };
+        let nodes = || {
+            let v = values(&Collectors::new(settings()).unwrap().collect(NOW, 0.0));
+            let mut n: Vec<String> = v
+                .keys()
+                .map(|k| k.split('.').nth(3).unwrap().into())
+                .collect();
+            n.dedup();
+            n
+        };
+        assert_eq!(
+            nodes(),
+            [super::node(&super::mount_name(&mount_path)).to_string()]
+        );
+        std::fs::write(
+            udev.path().join(format!("b{major}:{minor}")),
+            "S:disk/by-label/scratch\nE:ID_FS_USAGE=filesystem\nE:ID_FS_LABEL_ENC=scratch\n",
+        )
+        .unwrap();
+        // An anonymous device number (overlayfs, btrfs) is looked up in sysfs by the device's
+        // name, and /dev/vdq9 is in no sysfs: the name stays the mount point's.
+        let want = if major != 0 {
+            "scratch".to_string()
+        } else {
+            super::node(&super::mount_name(&mount_path)).to_string()
+        };
+        assert_eq!(nodes(), [want]);
     }
 }
