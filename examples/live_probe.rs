@@ -96,7 +96,9 @@ fn latency(http: SocketAddr, name: &str, mut send: impl FnMut(u64), n: u64) -> (
             }
             let at = now_ms();
             let v: serde_json::Value = serde_json::from_str(data).unwrap();
-            for x in v["v"]["0"].as_array().into_iter().flatten() {
+            // One series (id 0): `s` is [0,1] when it has values in the message.
+            let mine = v["s"].as_array().is_some_and(|s| s.len() == 2 && s[0] == 0);
+            for x in v["v"].as_array().into_iter().flatten().filter(|_| mine) {
                 if let Some(i) = x.as_f64().map(|f| f as u64)
                     && i > seen
                 {

@@ -4,6 +4,7 @@
 # carbon and StatsD at a 100 ms step, bytes per live series per second on the wire, tally's CPU
 # with 4 connections × 64 series (and without them), and memory per watched series.
 #   scripts/bench-live.sh
+#   nice -n -15 scripts/bench-live.sh    # on a shared machine (root): tally and the probe niced
 #   TALLY=path/to/tally scripts/bench-live.sh    # measure another build of tally
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -15,6 +15,7 @@
 #   Each netdata's CPU and memory are the sum over its process tree (plugins included).
 #
 #   scripts/bench-netdata.sh [DURATION]
+#   nice -n -15 scripts/bench-netdata.sh    # on a shared machine (root): every process measured niced
 #   TALLY=path/to/tally scripts/bench-netdata.sh    # measure another build of tally
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -97,8 +98,11 @@ port=$(netdata_conf same "[plugins]
     enabled = no")
 sport=$(netdata_conf stock "")
 
-"$TALLY" run -c "$work/tally1.yaml" 2> "$work/tally1.log" & t1pid=$!; pids+=("$t1pid")
-"$TALLY" run -c "$work/tally10.yaml" 2> "$work/tally10.log" & t10pid=$!; pids+=("$t10pid")
+# Each tally from its own copy of the binary: on a host one tally runs, and two processes
+# mapping one file share its pages, which MADV_PAGEOUT then leaves resident (agent/memory.rs).
+cp "$TALLY" "$work/tally-a"; cp "$TALLY" "$work/tally-b"
+"$work/tally-a" run -c "$work/tally1.yaml" 2> "$work/tally1.log" & t1pid=$!; pids+=("$t1pid")
+"$work/tally-b" run -c "$work/tally10.yaml" 2> "$work/tally10.log" & t10pid=$!; pids+=("$t10pid")
 DO_NOT_TRACK=1 "$NETDATA" -D -c "$work/same/etc/netdata.conf" -P "$work/same/run/netdata.pid" \
   > "$work/same.log" 2>&1 & npid=$!; pids+=("$npid")
 DO_NOT_TRACK=1 "$NETDATA" -D -c "$work/stock/etc/netdata.conf" -P "$work/stock/run/netdata.pid" \
@@ -123,26 +127,27 @@ ticks() { # utime+stime of a process tree, plus the reaped children of its root 
   done
   echo $((sum + $(sed 's/.*) //' "/proc/$root/stat" | awk '{print $14 + $15}')))
 }
-mem() { # RSS and PSS (kB) summed over a process tree
-  local rss=0 pss=0
+mem() { # RSS, PSS and anonymous memory (kB) summed over a process tree
+  local rss=0 pss=0 anon=0
   for p in $(tree "$1"); do
     [ -r "/proc/$p/smaps_rollup" ] || continue
-    rss=$((rss + $(awk '/^Rss:/ {print $2}' "/proc/$p/smaps_rollup")))
-    pss=$((pss + $(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup")))
+    read -r r q a < <(awk '/^Rss:/ {r=$2} /^Pss:/ {p=$2} /^Anonymous:/ {a=$2} END {print r, p, a}' \
+      "/proc/$p/smaps_rollup")
+    rss=$((rss + r)); pss=$((pss + q)); anon=$((anon + a))
   done
-  echo "$rss $pss"
+  echo "$rss $pss $anon"
 }
 
 a1=$(ticks $t1pid); a10=$(ticks $t10pid); an=$(ticks $npid); as=$(ticks $spid)
 start=$(date -u +%H:%M:%S)
 # Memory: the mean of a sample every 10 s over the run (RSS moves with the head and the caches).
-samples=0; r1=0; p1=0; r10=0; p10=0; rn=0; pn=0; rs=0; ps=0
+samples=0; r1=0; p1=0; r10=0; p10=0; rn=0; pn=0; rs=0; ps=0; x1=0; x10=0; xn=0; xs=0
 for ((i = 0; i < DURATION / 10; i++)); do
   sleep 10
-  read -r r p < <(mem $t1pid); r1=$((r1 + r)); p1=$((p1 + p))
-  read -r r p < <(mem $t10pid); r10=$((r10 + r)); p10=$((p10 + p))
-  read -r r p < <(mem $npid); rn=$((rn + r)); pn=$((pn + p))
-  read -r r p < <(mem $spid); rs=$((rs + r)); ps=$((ps + p))
+  read -r r p x < <(mem $t1pid); r1=$((r1 + r)); p1=$((p1 + p)); x1=$((x1 + x))
+  read -r r p x < <(mem $t10pid); r10=$((r10 + r)); p10=$((p10 + p)); x10=$((x10 + x))
+  read -r r p x < <(mem $npid); rn=$((rn + r)); pn=$((pn + p)); xn=$((xn + x))
+  read -r r p x < <(mem $spid); rs=$((rs + r)); ps=$((ps + p)); xs=$((xs + x))
   samples=$((samples + 1))
 done
 sleep $((DURATION % 10))
@@ -153,22 +158,22 @@ nprocs=$(tree $npid | wc -l); sprocs=$(tree $spid | wc -l)
 echo "$(date -u +%F) $start–$(date -u +%H:%M:%S) UTC, $DURATION s, $(nproc) cores," \
   "load average $(cut -d' ' -f1-3 /proc/loadavg), $("$TALLY" --version 2>/dev/null || echo tally)," \
   "$("$NETDATA" -V 2>&1 | head -1)"
-line() { # name ticks rss_sum pss_sum
-  awk -v n="$1" -v t="$2" -v r="$3" -v p="$4" -v s="$samples" -v d="$DURATION" -v hz="$hz" \
-    'BEGIN {printf "%-34s CPU %.3f%% of one core (%4d ticks)  RSS %6.1f MiB  PSS %6.1f MiB\n",
-            n, 100 * t / hz / d, t, r / s / 1024, p / s / 1024}'
+line() { # name ticks rss_sum pss_sum anon_sum
+  awk -v n="$1" -v t="$2" -v r="$3" -v p="$4" -v x="$5" -v s="$samples" -v d="$DURATION" -v hz="$hz" \
+    'BEGIN {printf "%-34s CPU %.3f%% of one core (%4d ticks)  RSS %6.1f MiB  PSS %6.1f MiB  anon %6.1f MiB\n",
+            n, 100 * t / hz / d, t, r / s / 1024, p / s / 1024, x / s / 1024}'
 }
-line "tally, 1 s samples" $((b1 - a1)) $r1 $p1
-line "tally, 10 s samples" $((b10 - a10)) $r10 $p10
-line "netdata same kinds ($nprocs processes)" $((bn - an)) $rn $pn
-line "netdata stock ($sprocs processes)" $((bs - as)) $rs $ps
-ratio() { # name tally_ticks netdata_ticks tally_rss netdata_rss tally_pss netdata_pss
-  awk -v n="$1" -v t="$2" -v d="$3" -v r="$4" -v rd="$5" -v p="$6" -v pd="$7" 'BEGIN {
-    printf "tally 1 s / %s: CPU %.3f, RSS %.3f, PSS %.3f (target: at most 0.1 each)\n",
-           n, (d ? t / d : 0), r / rd, p / pd }'
+line "tally, 1 s samples" $((b1 - a1)) $r1 $p1 $x1
+line "tally, 10 s samples" $((b10 - a10)) $r10 $p10 $x10
+line "netdata same kinds ($nprocs processes)" $((bn - an)) $rn $pn $xn
+line "netdata stock ($sprocs processes)" $((bs - as)) $rs $ps $xs
+ratio() { # name tally_ticks netdata_ticks tally_rss netdata_rss tally_pss netdata_pss tally_anon netdata_anon
+  awk -v n="$1" -v t="$2" -v d="$3" -v r="$4" -v rd="$5" -v p="$6" -v pd="$7" -v x="$8" -v xd="$9" 'BEGIN {
+    printf "tally 1 s / %s: CPU %.3f, RSS %.3f, PSS %.3f, anon %.3f (target: at most 0.1)\n",
+           n, (d ? t / d : 0), r / rd, p / pd, x / xd }'
 }
-ratio "netdata same kinds" $((b1 - a1)) $((bn - an)) "$r1" "$rn" "$p1" "$pn"
-ratio "netdata stock" $((b1 - a1)) $((bs - as)) "$r1" "$rs" "$p1" "$ps"
+ratio "netdata same kinds" $((b1 - a1)) $((bn - an)) "$r1" "$rn" "$p1" "$pn" "$x1" "$xn"
+ratio "netdata stock" $((b1 - a1)) $((bs - as)) "$r1" "$rs" "$p1" "$ps" "$x1" "$xs"
 awk -v t=$((b1 - a1)) -v t10=$((b10 - a10)) -v r="$r1" -v r10="$r10" 'BEGIN {
   printf "tally 1 s / tally 10 s: CPU %.2f, RSS %.3f\n", (t10 ? t / t10 : 0), r / r10 }'
 series() {

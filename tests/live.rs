@@ -110,6 +110,30 @@ pub struct Model {
     pub first_t: Option<i64>,
 }
 
+/// The series of a `data`/`reset` message: `s` as runs of ids (skip, take), `n` values each.
+pub fn unpack(data: &serde_json::Value) -> Vec<(u64, Vec<serde_json::Value>)> {
+    let n = data["n"].as_u64().unwrap() as usize;
+    let runs: Vec<u64> = data["s"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap())
+        .collect();
+    let values = data["v"].as_array().unwrap();
+    let mut out = Vec::new();
+    let mut id = 0;
+    for pair in runs.chunks(2) {
+        id += pair[0];
+        for _ in 0..pair[1] {
+            let k = out.len();
+            out.push((id, values[k * n..(k + 1) * n].to_vec()));
+            id += 1;
+        }
+    }
+    assert_eq!(out.len() * n, values.len(), "{data}");
+    out
+}
+
 impl Model {
     pub fn apply(&mut self, m: &Msg) {
         match m.name.as_str() {
@@ -131,9 +155,8 @@ impl Model {
                     self.slots
                         .retain(|(i, s), _| *i != id || *s < t || *s >= end);
                 }
-                for (id, vals) in m.data["v"].as_object().unwrap() {
-                    let id: u64 = id.parse().unwrap();
-                    for (k, v) in vals.as_array().unwrap().iter().enumerate() {
+                for (id, vals) in unpack(&m.data) {
+                    for (k, v) in vals.iter().enumerate() {
                         if let Some(v) = v.as_f64() {
                             self.slots.insert((id, t + k as i64 * self.step), v);
                         }
@@ -339,7 +362,8 @@ fn a_client_behind_the_ring_gets_a_reset() {
     let reset = msgs.last().unwrap();
     assert_eq!(reset.name, "reset", "{msgs:?}");
     assert_eq!(reset.data["n"], 600);
-    assert_eq!(reset.data["v"]["0"].as_array().unwrap().len(), 600);
+    let series = unpack(&reset.data);
+    assert_eq!((series.len(), series[0].0, series[0].1.len()), (1, 0, 600));
     d.stop(Duration::from_secs(10));
 }
 

@@ -128,7 +128,7 @@ export class Stream {
 
   // data/reset → per subscriber { t, n, step, series: [[info, values]…] } of its series.
   onData(kind, m) {
-    const entries = Object.entries(m.v ?? {}).map(([id, values]) => [this.series.get(+id), values]).filter(([i]) => i);
+    const entries = unpack(m).map(([id, values]) => [this.series.get(id), values]).filter(([i]) => i);
     this.emit(kind, (sub) => {
       const series = entries
         .map(([info, values]) => [{ ...info, target: this.local(sub, info.target) }, values.map((v) => v ?? NaN)])
@@ -143,4 +143,18 @@ export class Stream {
     clearTimeout(this.retry);
     this.doc?.removeEventListener('visibilitychange', this.onvis);
   }
+}
+
+/**
+ * The series of a data/reset message as [[id, values]…]: `s` gives the ids present as runs,
+ * alternately how many ids to skip and how many follow (from id 0); `v` holds `n` values of
+ * each, series after series (README, "Live stream").
+ */
+export function unpack({ n = 0, s = [], v = [] }) {
+  const out = [];
+  for (let i = 0, id = 0; i + 1 < s.length; i += 2) {
+    id += s[i];
+    for (let k = 0; k < s[i + 1]; k++, id++) out.push([id, v.slice(out.length * n, (out.length + 1) * n)]);
+  }
+  return out;
 }

@@ -164,16 +164,21 @@ impl Tier {
         self.feed_watched(&[], observations);
     }
 
-    /// Buckets another tally shipped (`/api/ingest`): 1 s buckets are placed like the
-    /// observations of their second (so within `max_lag` of it; a shipped slot usually comes
-    /// `grace` after it closed and is counted late). Coarser ones fit no live slot.
+    /// Buckets another tally shipped (`/api/ingest`), as it sent them: a 1 s bucket is placed
+    /// like the observations of its second (so only within `max_lag` of it; a shipped slot
+    /// comes `grace` after it closed, by default too late); a coarser one fits no live slot.
+    /// What is not placed is counted late.
     pub fn ingest(&self, deltas: &[crate::aggregate::Delta]) {
         if self.rings_len.load(Relaxed) == 0 {
             return;
         }
         let rings = self.rings.read().unwrap_or_else(|e| e.into_inner());
-        for d in deltas.iter().filter(|d| d.resolution == 1) {
+        for d in deltas {
             if let Some(ring) = rings.get(&d.series) {
+                if d.resolution != 1 {
+                    self.stats.late.fetch_add(d.bucket.count, Relaxed);
+                    continue;
+                }
                 let sketch = match &d.bucket.extra {
                     crate::aggregate::Extra::Sketch(s) => Some(&**s),
                     _ => None,

@@ -34,36 +34,54 @@ impl Frame {
         self.t + self.n as i64 * step
     }
 
-    /// `{"t":…,"n":…,"v":{"id":[…],…}}` with full f64 precision.
+    /// `{"t":…,"n":…,"s":[…],"v":[…]}` (README, "Live stream"): `s` gives the ids of the
+    /// series present as runs, alternately how many ids to skip and how many follow (from id
+    /// 0); `v` holds their `n` values each, series after series in id order. Values are the
+    /// shortest text that reads back to the same f64 (integers without `.0`).
     pub fn json(&self) -> String {
-        let mut out = String::with_capacity(32 + self.values.len() * (8 + self.n * 18));
+        let mut order: Vec<&(usize, Vec<Option<f64>>)> = self.values.iter().collect();
+        order.sort_unstable_by_key(|(id, _)| *id);
+        let mut out = String::with_capacity(48 + self.values.len() * (4 + self.n * 20));
+        let mut num = itoa::Buffer::new();
         out.push_str("{\"t\":");
-        out.push_str(&self.t.to_string());
+        out.push_str(num.format(self.t));
         out.push_str(",\"n\":");
-        out.push_str(&self.n.to_string());
-        out.push_str(",\"v\":{");
-        for (i, (id, vals)) in self.values.iter().enumerate() {
+        out.push_str(num.format(self.n));
+        out.push_str(",\"s\":[");
+        let mut next = 0; // the id after the last one written
+        let mut i = 0;
+        while i < order.len() {
+            let first = order[i].0;
+            let mut run = 1;
+            while i + run < order.len() && order[i + run].0 == first + run {
+                run += 1;
+            }
             if i > 0 {
                 out.push(',');
             }
-            out.push('"');
-            out.push_str(&id.to_string());
-            out.push_str("\":[");
-            for (j, v) in vals.iter().enumerate() {
-                if j > 0 {
-                    out.push(',');
-                }
-                match v {
-                    Some(v) if v.is_finite() => out.push_str(
-                        &serde_json::Number::from_f64(*v)
-                            .map_or_else(|| "null".to_string(), |n| n.to_string()),
-                    ),
-                    _ => out.push_str("null"),
-                }
-            }
-            out.push(']');
+            out.push_str(num.format(first - next));
+            out.push(',');
+            out.push_str(num.format(run));
+            next = first + run;
+            i += run;
         }
-        out.push_str("}}");
+        out.push_str("],\"v\":[");
+        let mut float = ryu::Buffer::new();
+        let mut first = true;
+        for v in order.iter().flat_map(|(_, vals)| vals) {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            match v {
+                Some(v) if v.is_finite() => {
+                    let text = float.format_finite(*v);
+                    out.push_str(text.strip_suffix(".0").unwrap_or(text));
+                }
+                _ => out.push_str("null"),
+            }
+        }
+        out.push_str("]}");
         out
     }
 }

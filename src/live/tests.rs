@@ -172,9 +172,73 @@ fn frames_follow_the_cursor_late_writes_and_resets() {
     assert!(r.frame(t + 90_100).unwrap().reset);
     let text = f.json();
     assert!(text.starts_with(&format!(
-        "{{\"t\":{},\"n\":600,\"v\":{{\"0\":[null,",
+        "{{\"t\":{},\"n\":600,\"s\":[0,1],\"v\":[null,",
         t + 30_000
     )));
+}
+
+#[test]
+fn frame_json_lists_ids_as_runs_and_values_exactly() {
+    let values = [
+        0.123_456_789_012_345_67,
+        2.0,
+        -0.0,
+        1e300,
+        5e-324,
+        -1.5e-7,
+        1e15,
+    ];
+    let f = Frame {
+        reset: false,
+        t: 1000,
+        n: 1,
+        values: vec![
+            (7, vec![Some(values[0])]),
+            (2, vec![Some(values[1])]),
+            (3, vec![Some(values[2])]),
+            (4, vec![Some(values[3])]),
+            (9, vec![Some(values[4])]),
+            (10, vec![Some(values[5])]),
+            (0, vec![Some(values[6])]),
+        ],
+    };
+    let text = f.json();
+    // ids 0, 2–4, 7, 9–10: skip 0 take 1, skip 1 take 3, skip 2 take 1, skip 1 take 2.
+    assert!(
+        text.starts_with(
+            "{\"t\":1000,\"n\":1,\"s\":[0,1,1,3,2,1,1,2],\"v\":[1000000000000000,2,-0,1e300,"
+        ),
+        "{text}"
+    );
+    let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let got: Vec<f64> = back["v"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let want = [
+        values[6], values[1], values[2], values[3], values[0], values[4], values[5],
+    ];
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(want) {
+        assert_eq!(g.to_bits(), w.to_bits(), "{text}");
+    }
+    // Two slots each, a slot without data as null, no series at all.
+    let f = Frame {
+        reset: true,
+        t: 0,
+        n: 2,
+        values: vec![(1, vec![None, Some(0.5)])],
+    };
+    assert_eq!(f.json(), "{\"t\":0,\"n\":2,\"s\":[1,1],\"v\":[null,0.5]}");
+    let f = Frame {
+        reset: false,
+        t: 0,
+        n: 3,
+        values: vec![],
+    };
+    assert_eq!(f.json(), "{\"t\":0,\"n\":3,\"s\":[],\"v\":[]}");
 }
 
 #[test]
@@ -267,6 +331,12 @@ async fn ingested_one_second_buckets_are_placed_within_the_lag() {
         .attach(vec![(series("a.b"), Kind::Gauge)])
         .await
         .unwrap();
+    // Into the next second: the ring takes nothing from before it was made.
+    let made = now_ms();
+    tokio::time::sleep(std::time::Duration::from_millis(
+        (1020 - made % 1000) as u64,
+    ))
+    .await;
     let now = now_ms() / 1000;
     let delta = |resolution: u32, start: i64| crate::aggregate::Delta {
         series: series("a.b"),
@@ -275,11 +345,23 @@ async fn ingested_one_second_buckets_are_placed_within_the_lag() {
         start,
         bucket: crate::aggregate::Bucket::new(Kind::Gauge, 3.0, start),
     };
-    tier.ingest(&[delta(1, now), delta(10, now / 10 * 10), delta(1, now - 30)]);
+    // Now; the second before (within max_lag: its last slot, written late, so re-sent);
+    // a 10 s bucket (fits no live slot) and one from 30 s ago: both counted late.
+    let before = rings[0].lock().late_since(0).unwrap().1;
+    tier.ingest(&[
+        delta(1, now),
+        delta(1, now - 1),
+        delta(10, now / 10 * 10),
+        delta(1, now - 30),
+    ]);
     let b = rings[0]
         .lock()
         .bucket(now * 1000 - 1000, now * 1000 + 2000, false)
         .unwrap();
-    assert_eq!((b.count, b.sum), (1, 3.0));
-    assert_eq!(tier.stats.late.load(Relaxed), 1);
+    assert_eq!((b.count, b.sum), (2, 6.0));
+    let last_slot = rings[0].lock().bucket(now * 1000 - 100, now * 1000, false);
+    assert_eq!(last_slot.map(|b| b.count), Some(1));
+    let (earliest, _) = rings[0].lock().late_since(before).unwrap();
+    assert_eq!(earliest, Some((now * 1000 - 100) / 100));
+    assert_eq!(tier.stats.late.load(Relaxed), 2);
 }

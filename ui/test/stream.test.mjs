@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Stream } from '../stream.js';
+import { Stream, unpack } from '../stream.js';
 
 // A fake EventSource that records the connections and lets the test send messages.
 function fakes() {
@@ -50,7 +50,7 @@ test('one connection carries the union of every subscriber, reopened once per ch
   assert.deepEqual(targetsOf(es), ['x', 'y', 'z']);
   es.send('hello', { step: 100, window: 60000, now: 0, targets: ['x', 'y', 'z'] });
   es.send('series', { series: [{ id: 0, target: 0, name: 'x' }, { id: 1, target: 1, name: 'y' }, { id: 7, target: 2, name: 'z.1' }] });
-  es.send('data', { t: 1000, n: 2, v: { 1: [1, null], 7: [3, 4] } }, '1200');
+  es.send('data', { t: 1000, n: 2, s: [1, 1, 5, 1], v: [1, null, 3, 4] }, '1200');
   assert.deepEqual(a[0][1].map((x) => [x.name, x.target]), [['x', 0], ['y', 1]]);
   assert.deepEqual(b[0][1].map((x) => [x.name, x.target]), [['y', 0], ['z.1', 1]]);
   const da = a[1][1];
@@ -71,7 +71,7 @@ test('a hidden tab closes the stream; visible again resumes from the last id', a
   s.subscribe(['x'], {});
   await tick();
   opened[0].send('hello', { step: 100 });
-  opened[0].send('data', { t: 0, n: 1, v: {} }, '500');
+  opened[0].send('data', { t: 0, n: 1, s: [], v: [] }, '500');
   doc.set(true);
   assert.equal(opened[0].closed, true);
   assert.equal(s.es, null);
@@ -107,11 +107,29 @@ test('server error events, resets and graphite events reach the right subscriber
   es.send('hello', { step: 100 });
   es.send('series', { series: [{ id: 0, target: 0, name: 'x' }] });
   es.send('error', { target: 1, message: 'unknown function' });
-  es.send('reset', { t: 0, n: 1, v: { 0: [2] } }, '100');
+  es.send('reset', { t: 0, n: 1, s: [0, 1], v: [2] }, '100');
   es.send('event', { id: 1, when: 5, what: 'deploy' });
   es.fail(); // a connection error after hello: not poll mode
   assert.deepEqual(got.map((g) => g[0]), ['error2', 'reset', 'event']);
   assert.deepEqual(got[0][1], { target: 0, message: 'unknown function' });
   assert.notEqual(s.mode, 'poll');
   s.destroy();
+});
+
+test('unpack: ids as runs of skipped and present ids, n values each in id order', () => {
+  assert.deepEqual(unpack({ n: 1, s: [0, 1, 1, 3, 2, 1], v: [1e15, 2, -0, 1e300, 0.12345678901234566] }), [
+    [0, [1e15]],
+    [2, [2]],
+    [3, [-0]],
+    [4, [1e300]],
+    [7, [0.12345678901234566]],
+  ]);
+  assert.deepEqual(unpack({ n: 2, s: [3, 2], v: [null, 1, 2, null] }), [
+    [3, [null, 1]],
+    [4, [2, null]],
+  ]);
+  assert.deepEqual(unpack({ n: 3, s: [], v: [] }), []);
+  // full precision survives JSON text: the server writes the shortest round-trip repr
+  const x = 0.1 + 0.2;
+  assert.equal(unpack(JSON.parse(`{"n":1,"s":[0,1],"v":[${x}]}`))[0][1][0], x);
 });
