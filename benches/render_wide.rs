@@ -115,7 +115,7 @@ fn bench(c: &mut Criterion) {
                     let resp = match image {
                         Some(image) => {
                             let graph = http::image::params(&params).unwrap();
-                            http::image::respond(r, graph, image).await.unwrap()
+                            http::image::respond(r.series, graph, image).await.unwrap()
                         }
                         None => http::render::respond(&format, r, &params).unwrap(),
                     };

@@ -5,6 +5,9 @@
 #
 #   scripts/chaos.sh              every case, against a release build (built here)
 #   scripts/chaos.sh --quick      the quick cases (scripts/test.sh runs these), debug build
+#   scripts/chaos.sh --soak       the soaks only (CHAOS_SOAK_MINUTES, default 30; samples to
+#                                 CHAOS_SOAK_OUT), release build
+#   CHAOS_FLOOD=0 scripts/chaos.sh   every case but the 1M floods
 #   scripts/chaos.sh body jsonp   only cases whose name contains one of the words
 #   TALLY_BIN=path scripts/chaos.sh …   take that binary instead of building one
 # Needs python3 (standard library only). CHAOS_TRACE=1 prints the traceback of a broken case.

@@ -12,7 +12,7 @@
 #                                               median ratio per function group; with TIMES
 #                                               tally is a release build
 # A line of a targets file may add parameters after " &" (`sumSeries(a.*) &maxDataPoints=17`);
-# in the second set {T} and {T-6h} are times relative to the data's anchor.
+# in the second set {T}, {T-6h} and {T+2h} are times relative to the data's anchor.
 # Prints one line per target (same / DIFFERENT / graphite error / tally error) and a summary;
 # exits non-zero if any answer differs, except the Whisper-averaging cases the README lists
 # (marked "whisper avg", not counted as differences). Python packages are installed here into
@@ -159,11 +159,11 @@ start, anchor = int(start), int(anchor)
 UNITS = {"s": 1, "min": 60, "h": 3600, "d": 86400}
 
 def times(text):
-    # {T} and {T-6h}: the second set's times, relative to the data's anchor.
+    # {T}, {T-6h} and {T+2h}: the second set's times, relative to the data's anchor.
     def one(m):
-        n, unit = m.group(2), m.group(3)
-        return str(anchor - (int(n) * UNITS[unit] if n else 0))
-    return re.sub(r"\{T(-(\d+)(s|min|h|d))?\}", lambda m: one(m) if m.group(1) else str(anchor), text)
+        sign, n, unit = m.group(2), m.group(3), m.group(4)
+        return str(anchor + (1 if sign == "+" else -1) * int(n) * UNITS[unit])
+    return re.sub(r"\{T(([-+])(\d+)(s|min|h|d))?\}", lambda m: one(m) if m.group(1) else str(anchor), text)
 
 def params(line, first_set):
     # A line is a target, optionally followed by " &param=value…" (e.g. maxDataPoints).

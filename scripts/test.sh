@@ -11,6 +11,8 @@ command -v logrotate >/dev/null || [ -x /usr/sbin/logrotate ] || need_apt+=(logr
 command -v npm >/dev/null || need_apt+=(nodejs npm)
 # The chaos matrix (scripts/chaos.sh) is driven by python3 (standard library only).
 command -v python3 >/dev/null || need_apt+=(python3)
+# graphite-web's venv (below) needs venv and ensurepip.
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 # Shipping peers: carbon-cache + whisper-fetch, Prometheus, VictoriaMetrics.
 [ -x /usr/bin/carbon-cache ] || need_apt+=(graphite-carbon)
 [ -x /usr/bin/whisper-fetch ] || need_apt+=(python3-whisper)
@@ -35,6 +37,16 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
+# graphite-web 1.1.10 from PyPI, for the cluster test (tests/graphite_cluster.rs: two tallies as
+# its CLUSTER_SERVERS); the same venv and pins as scripts/compare-graphite-web.sh.
+gw=target/peers/graphite-web
+if [ ! -x "$gw/bin/waitress-serve" ]; then
+  echo "== installing graphite-web 1.1.10 (PyPI) into $gw"
+  { python3 -m venv "$gw" && "$gw/bin/pip" install -q 'graphite-web==1.1.10' 'whisper==1.1.10' \
+      'Django==2.2.28' 'django-tagging==0.4.3' 'cairocffi==1.7.1' 'pyparsing==3.3.3' 'waitress==3.0.2'; } \
+    || { echo "installing graphite-web failed" >&2; [ "$CI" = true ] && exit 1; }
+fi
+
 # etsy statsd from npm, for the side-by-side StatsD test (tests/statsd_etsy.rs).
 etsy=target/peers/statsd
 if [ ! -f "$etsy/node_modules/statsd/stats.js" ] && command -v npm >/dev/null; then
@@ -46,6 +58,14 @@ fi
 
 echo "== format"
 cargo fmt --check
+# Dependency policy (deny.toml): licenses, bans (duplicate versions), sources. The advisories
+# check needs the RustSec database from a git host this workplace cannot reach (deny.toml).
+if ! command -v cargo-deny >/dev/null; then
+  echo "== installing cargo-deny (cargo install --locked cargo-deny@0.20.2, from crates.io)"
+  cargo install --locked --quiet cargo-deny@0.20.2
+fi
+echo "== cargo deny (licenses, bans, sources)"
+cargo deny --locked check licenses bans sources
 echo "== web UI unit tests (node --test: URL state, YAML, target tokenizer, views, times)"
 if command -v node >/dev/null; then
   node --test ui/test/

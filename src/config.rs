@@ -4,6 +4,7 @@
 //! them at once.
 
 mod env;
+mod include;
 pub mod live;
 pub mod outputs;
 pub mod statsd;
@@ -93,6 +94,15 @@ pub struct File {
     pub outputs: Option<Vec<outputs::OutputFile>>,
     /// The live tier and `/stream` (see `config/live.rs`).
     pub live: Option<live::LiveFile>,
+    /// More files (a file, a directory's `*.yaml`, or `dir/*.yaml`) whose inputs, outputs and
+    /// schemas join this file's (see `config/include.rs`).
+    pub include: Option<Spanned<include::Entries>>,
+    /// Which file each merged list element came from (filled by `include::resolve`).
+    #[serde(skip)]
+    pub origins: include::Origins,
+    /// Schemas came only from included files: the built-in default still catches the rest.
+    #[serde(skip)]
+    pub default_schema_last: bool,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -372,25 +382,11 @@ pub fn load(path: &Path) -> Result<Config, Error> {
     parse(&text, path)
 }
 
-/// Parses and validates config text; `path` is only used in messages.
+/// Parses and validates config text; `path` names it in messages, and `include:` entries are
+/// read relative to its directory.
 pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
-    let text = &env::expand(text, path, |name| std::env::var(name).ok()).map_err(Error::Invalid)?;
-    let file: File = if text.trim().is_empty() {
-        File::default()
-    } else {
-        serde_saphyr::from_str(text).map_err(|e| {
-            let (line, column) = e
-                .location()
-                .map(|l| (l.line(), l.column()))
-                .unwrap_or((0, 0));
-            Error::Invalid(vec![Problem {
-                file: path.to_path_buf(),
-                line,
-                column,
-                message: e.to_string(),
-            }])
-        })?
-    };
+    let mut file: File = include::read(text, path).map_err(Error::Invalid)?;
+    include::resolve(&mut file, path).map_err(Error::Invalid)?;
     file.validate(Some(path))
 }
 
@@ -434,7 +430,21 @@ struct Problems<'a> {
     list: Vec<Problem>,
 }
 
-impl Problems<'_> {
+/// Where each element of a list came from: recorded origins, else the main file.
+type Places<'a> = (&'a [PathBuf], Option<&'a Path>);
+
+impl<'a> Problems<'a> {
+    /// `file:line:col` of a value in the file being validated, for a message about a second
+    /// place (a duplicate).
+    fn place<T>(&self, spanned: &Spanned<T>) -> String {
+        format!(
+            "{}:{}:{}",
+            self.file.unwrap_or(Path::new("")).display(),
+            spanned.referenced.line(),
+            spanned.referenced.column()
+        )
+    }
+
     fn at<T>(&mut self, spanned: &Spanned<T>, message: impl fmt::Display) {
         self.list.push(Problem {
             file: self.file.map(Path::to_path_buf).unwrap_or_default(),
@@ -483,7 +493,8 @@ impl Problems<'_> {
 }
 
 impl File {
-    pub fn validate(self, path: Option<&Path>) -> Result<Config, Error> {
+    pub fn validate(mut self, path: Option<&Path>) -> Result<Config, Error> {
+        let origins = std::mem::take(&mut self.origins);
         let mut p = Problems {
             file: path,
             list: Vec::new(),
@@ -505,7 +516,10 @@ impl File {
         let http = (self.http.enabled != Some(false)).then(|| validate_http(self.http, &mut p));
         let schemas = match self.storage.schemas {
             None => Schemas::default_list(),
-            Some(list) => validate_schemas(list, &mut p),
+            Some(list) => {
+                let places = (&origins.schemas[..], path);
+                validate_schemas(list, places, self.default_schema_last, &mut p)
+            }
         };
         let storage = Storage {
             schemas: Arc::new(schemas),
@@ -592,22 +606,31 @@ impl File {
             });
         }
         let tail_files = self.inputs.tail.unwrap_or_default();
-        let mut seen = std::collections::HashSet::new();
-        for path in tail_files.iter().flat_map(|t| &t.paths) {
-            if !seen.insert(path.value.as_str()) {
-                p.at(
-                    path,
-                    format!(
-                        "{:?} is tailed twice: give each path to one input",
+        let mut seen: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
+        for (i, t) in tail_files.iter().enumerate() {
+            p.file = include::origin(&origins.tail, i, path);
+            for path in &t.paths {
+                let here = p.place(path);
+                if let Some(first) = seen.get(path.value.as_str()) {
+                    let message = format!(
+                        "{:?} is tailed twice (also at {first}): give each path to one input",
                         path.value
-                    ),
-                );
+                    );
+                    p.at(path, message);
+                } else {
+                    seen.insert(&path.value, here);
+                }
             }
         }
         let tail = tail_files
             .into_iter()
-            .map(|t| validate_tail(t, &hostname, &mut p))
+            .enumerate()
+            .map(|(i, t)| {
+                p.file = include::origin(&origins.tail, i, path);
+                validate_tail(t, &hostname, &mut p)
+            })
             .collect();
+        p.file = path;
         let parser_dirs = self
             .parser_dirs
             .unwrap_or_else(|| DEFAULT_PARSER_DIRS.iter().map(|d| d.to_string()).collect())
@@ -638,7 +661,9 @@ impl File {
                 message: format!("statsd and carbon both listen on {}", s.listen),
             });
         }
-        let outputs = outputs::validate(self.outputs.unwrap_or_default(), &hostname, &mut p);
+        let places = (&origins.outputs[..], path);
+        let outputs =
+            outputs::validate(self.outputs.unwrap_or_default(), places, &hostname, &mut p);
         let live = live::validate(self.live, &mut p);
         if !p.list.is_empty() {
             return Err(Error::Invalid(p.list));
@@ -708,9 +733,27 @@ fn validate_tail(t: TailFile, hostname: &str, p: &mut Problems<'_>) -> Tail {
     }
 }
 
-fn validate_schemas(list: Vec<SchemaFile>, p: &mut Problems<'_>) -> Schemas {
+fn validate_schemas<'a>(
+    list: Vec<SchemaFile>,
+    places: Places<'a>,
+    default_last: bool,
+    p: &mut Problems<'a>,
+) -> Schemas {
     let mut out = Vec::new();
-    for s in list {
+    let mut names: Vec<(String, String)> = Vec::new();
+    for (i, s) in list.into_iter().enumerate() {
+        p.file = include::origin(places.0, i, places.1);
+        let here = p.place(&s.name);
+        match names.iter().find(|(n, _)| *n == s.name.value) {
+            Some((_, first)) => {
+                let message = format!(
+                    "two schemas are named {:?} (also at {first}): give each a distinct name",
+                    s.name.value
+                );
+                p.at(&s.name, message);
+            }
+            None => names.push((s.name.value.clone(), here)),
+        }
         let mut tiers = Vec::new();
         for r in &s.retentions {
             match schema::parse_retention(&r.value) {
@@ -740,23 +783,23 @@ fn validate_schemas(list: Vec<SchemaFile>, p: &mut Problems<'_>) -> Schemas {
             Err(e) => p.at(&s.pattern, format!("bad pattern: {e}")),
         }
     }
+    p.file = places.1;
     if out.is_empty() {
         return Schemas::default_list();
+    }
+    if default_last {
+        out.extend(Schemas::default_list().list);
     }
     Schemas { list: out }
 }
 
 /// The host's name up to the first dot, as Diamond's `smart` method gives it.
 pub fn detect_hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most buf.len() bytes into the buffer we own.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    let name = if rc == 0 {
-        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-        String::from_utf8_lossy(&buf[..end]).into_owned()
-    } else {
-        String::new()
-    };
+    // gethostname(2) is uname(2)'s nodename.
+    let name = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned();
     let short = name.split('.').next().unwrap_or_default();
     if short.is_empty() {
         "localhost".to_string()

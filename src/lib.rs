@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod dashboard;
 pub mod encoding;
+pub mod frame;
 pub mod graph;
 pub mod http;
 pub mod inputs;

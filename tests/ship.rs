@@ -376,16 +376,14 @@ fn events_reach_the_central_tally_once_across_an_outage_and_kill9() {
 }
 
 /// The state letter of a process (`T`: stopped).
-#[cfg(debug_assertions)]
 fn process_state(pid: u32) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     stat.rsplit_once(')')?.1.trim_start().chars().next()
 }
 
 /// Late data (for a slot the output had closed) committed on the host, then `kill -9` before
-/// its spool append: the restart still ships it, once. The debug build's test hook stops the
-/// daemon exactly there (`TALLY_TEST_STOP_BEFORE_AMENDMENT`, src/ship/mod.rs).
-#[cfg(debug_assertions)]
+/// its spool append: the restart still ships it, once. A test hook stops the daemon exactly there
+/// (`TALLY_TEST_STOP_BEFORE_AMENDMENT`, src/ship/mod.rs; the `test-hooks` feature, on in test builds).
 #[test]
 fn late_data_committed_just_before_a_kill9_reaches_the_central_once() {
     let dir = TestDir::new();

@@ -89,6 +89,8 @@ function theme() {
   };
 }
 
+// ?bench=1 (scripts/bench-ui-latency.sh): every panel draw is recorded in window.__tally.draws.
+if (/[?&]bench=1(&|$)/.test(location.search)) globalThis.__tally ??= { draws: [] };
 globalThis.tally = Object.assign(globalThis.tally || {}, { ready: false, yaml: () => screen?.toDashboard && dashboardYaml(screen.toDashboard()) });
 theme();
 document.getElementById('yaml').onclick = showYaml;

@@ -8,6 +8,7 @@ export class Decimated {
     this.reserve(0);
     this.n = this.nb = 0; // vertices (xs: px from the left, NaN a gap; ys: values); band columns
     this.stats = {}; // min, max, sum, count, last, lastTime of the points in view
+    this.key = { ring: null, version: 0, t0: 0, t1: 0, width: 0, tEnd: 0 }; // what was decimated
   }
 
   reserve(width) {
@@ -21,12 +22,25 @@ export class Decimated {
 /**
  * Decimates the points of `ring` (a Ring from ring.js) that fall in [t0, t1], plus one on
  * each side so the line reaches the edges, onto `width` px columns. Only points before
- * `tEnd` are taken (to clip history where the live ring starts). Fills `out`.
+ * `tEnd` are taken (to clip history where the live ring starts). Fills `out`; allocates
+ * nothing, and does nothing when the same unchanged ring was decimated onto the same frame.
+ * Column by column: a point joins the open column while (t - t0) * scale < col + 1
+ * (floor(x) === col for times in order), so the inner loop is compares and adds.
  */
 export function m4(ring, t0, t1, width, out, tEnd = Infinity) {
+  const key = out.key;
+  if (key.ring === ring && key.version === ring.version && key.t0 === t0 && key.t1 === t1 && key.width === width && key.tEnd === tEnd) return out;
+  key.ring = ring;
+  key.version = ring.version;
+  key.t0 = t0;
+  key.t1 = t1;
+  key.width = width;
+  key.tEnd = tEnd;
   out.reserve(width);
   out.n = out.nb = 0;
-  const st = Object.assign(out.stats, { min: NaN, max: NaN, sum: 0, count: 0, last: NaN, lastTime: NaN });
+  const st = out.stats;
+  st.min = st.max = st.last = st.lastTime = NaN;
+  st.sum = st.count = 0;
   if (!ring.length || !(t1 > t0)) return out;
   const from = Math.max(0, ring.lowerBound(t0) - 1);
   let last = ring.lowerBound(t1); // the first point after the view is kept too
@@ -35,72 +49,72 @@ export function m4(ring, t0, t1, width, out, tEnd = Infinity) {
   if (to <= from) return out;
   const { times, values, mins, maxs, capacity } = ring;
   const scale = width / (t1 - t0);
-  const xs = out.xs;
-  const ys = out.ys;
+  const { xs, ys } = out;
   let n = 0;
   let nb = 0;
-  let col = 0; // the open column
-  let k = 0; // points in it (0: none open)
-  let fx = 0, fv = 0, lv = 0, lo = 0, loi = 0, hi = 0, hii = 0;
-  let blo = 0, bhi = 0, bx = 0;
   let smin = Infinity, smax = -Infinity, ssum = 0, scount = 0, slast = NaN, slastT = NaN;
+  let i = from;
   let j = ring.index(from);
-  // One loop, one flush site (a second call site after the loop kept V8 deoptimizing):
-  // i === to closes the last column like a gap does.
-  for (let i = from; i <= to; i++, j = j + 1 === capacity ? 0 : j + 1) {
-    const v = i < to ? values[j] : NaN;
-    let x = 0;
-    let c = 0;
-    if (v === v) {
-      const t = times[j];
-      if (t >= t0 && t <= t1) {
-        if (v < smin) smin = v;
-        if (v > smax) smax = v;
-        ssum += v;
-        scount++;
-        slast = v;
-        slastT = t;
-      }
-      x = (t - t0) * scale;
-      c = Math.floor(x);
-      if (k && c === col) {
-        k++;
-        lv = v;
-        if (v < lo) {
-          lo = v;
-          loi = i;
-        } else if (v > hi) {
-          hi = v;
-          hii = i;
-        }
-        if (mins) {
-          if (mins[j] < blo) blo = mins[j];
-          if (maxs[j] > bhi) bhi = maxs[j];
-        }
-        continue;
-      }
-    }
-    if (k) {
-      n = flush(xs, ys, n, k, col, fx, fv, lo, loi, hi, hii, lv);
-      if (mins) nb = band(out, nb, bx, blo, bhi);
-      k = 0;
-    }
-    if (v !== v) {
-      if (i < to && n && xs[n - 1] === xs[n - 1]) {
-        xs[n] = NaN;
-        ys[n++] = NaN;
+  while (i < to) {
+    const v = values[j];
+    if (v !== v) { // a gap: breaks the line once
+      if (n && xs[n - 1] === xs[n - 1]) {
+        xs[n] = ys[n] = NaN;
+        n++;
         if (mins) nb = band(out, nb, NaN, NaN, NaN);
       }
+      i++;
+      j = j + 1 === capacity ? 0 : j + 1;
       continue;
     }
-    col = c;
-    k = 1;
-    fx = bx = x;
-    fv = lv = lo = hi = v;
-    loi = hii = i;
-    if (mins) {
-      blo = mins[j];
-      bhi = maxs[j];
+    const first = i;
+    const ft = times[j];
+    const fx = (ft - t0) * scale;
+    const end = Math.floor(fx) + 1; // x of the next column
+    let lv = v, lo = v, hi = v, loi = i, hii = i, sum = v, lt = ft;
+    let blo = mins ? mins[j] : 0;
+    let bhi = mins ? maxs[j] : 0;
+    for (i++, j = j + 1 === capacity ? 0 : j + 1; i < to; i++, j = j + 1 === capacity ? 0 : j + 1) {
+      const t = times[j];
+      const w = values[j];
+      if ((t - t0) * scale >= end || w !== w) break;
+      lv = w;
+      lt = t;
+      sum += w;
+      if (w < lo) {
+        lo = w;
+        loi = i;
+      } else if (w > hi) {
+        hi = w;
+        hii = i;
+      }
+      if (mins) {
+        if (mins[j] < blo) blo = mins[j];
+        if (maxs[j] > bhi) bhi = maxs[j];
+      }
+    }
+    const k = i - first;
+    n = flush(xs, ys, n, k, end - 0.5, fx, v, lo, loi, hi, hii, lv);
+    if (mins) nb = band(out, nb, fx, blo, bhi);
+    if (ft >= t0 && lt <= t1) { // the column is inside the view: its totals are the stats'
+      if (lo < smin) smin = lo;
+      if (hi > smax) smax = hi;
+      ssum += sum;
+      scount += k;
+      slast = lv;
+      slastT = lt;
+    } else { // an edge column: only its points in view count
+      for (let a = first; a < i; a++) {
+        const t = ring.time(a);
+        const w = ring.value(a);
+        if (t < t0 || t > t1) continue;
+        if (w < smin) smin = w;
+        if (w > smax) smax = w;
+        ssum += w;
+        scount++;
+        slast = w;
+        slastT = t;
+      }
     }
   }
   out.n = n;
@@ -110,16 +124,15 @@ export function m4(ring, t0, t1, width, out, tEnd = Infinity) {
 }
 
 // Emits a column's vertices in time order, skipping repeats: a lone point at its own x,
-// several as a vertical run at the column's middle (what a 1 px line covers anyway; whole
-// columns also keep the software rasterizer off sub-pixel zigzags).
-function flush(xs, ys, n, k, col, fx, fv, lo, loi, hi, hii, lv) {
+// several as a vertical run at the column's middle `mid` (what a 1 px line covers anyway;
+// whole columns also keep the software rasterizer off sub-pixel zigzags).
+function flush(xs, ys, n, k, mid, fx, fv, lo, loi, hi, hii, lv) {
   if (k === 1) return vertex(xs, ys, n, fx, fv);
-  const x = col + 0.5;
   const a = loi <= hii;
-  n = vertex(xs, ys, n, x, fv);
-  n = vertex(xs, ys, n, x, a ? lo : hi);
-  n = vertex(xs, ys, n, x, a ? hi : lo);
-  return vertex(xs, ys, n, x, lv);
+  n = vertex(xs, ys, n, mid, fv);
+  n = vertex(xs, ys, n, mid, a ? lo : hi);
+  n = vertex(xs, ys, n, mid, a ? hi : lo);
+  return vertex(xs, ys, n, mid, lv);
 }
 
 function vertex(xs, ys, n, x, v) {

@@ -5,7 +5,7 @@ import { m4 } from './decimate.js';
 import { formatValue, timeStamp, timeTicks, valueTicks } from './ticks.js';
 import * as plot from './plot.js';
 
-const LEGEND_MS = 500; // legend text at most twice a second while live
+const LEGEND_MS = 1000; // legend text at most once a second while live (text shaping, layout)
 const colorOf = (p, i) => p.theme.colors[i % p.theme.colors.length];
 
 /** Draws the panel at scheduler frame `ts` and reports to the page's draw hook. */
@@ -17,10 +17,10 @@ export function drawPanel(ts) {
   }
   drawCross.call(this);
   // window.__tally = { draws: [] } (or { onDraw(rec) }) records every draw: the panel, the
-  // newest data time drawn and performance.now(), for latency and frame measurements.
+  // newest data time drawn, its value and performance.now(), for latency and frame benches.
   const hook = globalThis.__tally;
   if (hook) {
-    const rec = { panel: this.id, newest: this.newest, t: performance.now() };
+    const rec = { panel: this.id, newest: this.newest, value: this.newestValue, t: performance.now() };
     hook.onDraw?.(rec);
     if (hook.draws?.length < 100000) hook.draws.push(rec);
   }
@@ -43,12 +43,16 @@ function drawPlot(ts) {
       m4(ring, t0, t1, W, s.ld);
       joinLive(s.hd, ring, t0, W / (t1 - t0), s.histStep);
     }
-    for (const d of ring ? [s.hd, s.ld] : [s.hd]) {
+    for (let h = ring ? 1 : 0; h >= 0; h--) {
+      const d = h ? s.ld : s.hd;
       const st = d.stats;
       if (st.count) {
         lo = Math.min(lo, st.min);
         hi = Math.max(hi, st.max);
-        if (!(st.lastTime <= newest)) newest = st.lastTime;
+        if (!(st.lastTime <= newest)) {
+          newest = st.lastTime;
+          this.newestValue = st.last;
+        }
       }
       for (let k = 0; k < d.nb; k++) {
         if (d.blo[k] < lo) lo = d.blo[k];

@@ -9,6 +9,16 @@ const FONT = '11px system-ui, sans-serif';
 const LIGHT = ['#fff', '#1f2328', '#eceef1', '#1a7f37', 'rgba(26,127,55,.07)', '#9a6700', 'rgba(60,100,220,.15)'];
 const DARK = ['#16181d', '#c8ccd4', '#2a2e36', '#3fb950', 'rgba(63,185,80,.09)', '#d29922', 'rgba(120,160,255,.2)'];
 const KEYS = ['bg', 'fg', 'grid', 'live', 'live-bg', 'event', 'select'];
+const widths = new Map(); // label → px in FONT: labels repeat from draw to draw, measuring shapes text
+
+function textWidth(ctx, s) {
+  let w = widths.get(s);
+  if (w === undefined) {
+    if (widths.size > 1000) widths.clear();
+    widths.set(s, (w = ctx.measureText(s).width));
+  }
+  return w;
+}
 
 /**
  * Colours from the CSS custom properties of `el`, read once: --tally-bg, -fg, -grid, -live,
@@ -27,7 +37,7 @@ export function readTheme(el) {
 export function plotArea(ctx, w, h, yticks) {
   ctx.font = FONT;
   let lw = 0;
-  for (const t of yticks.ticks) lw = Math.max(lw, ctx.measureText(formatSI(t, yticks.step)).width);
+  for (const t of yticks.ticks) lw = Math.max(lw, textWidth(ctx, formatSI(t, yticks.step)));
   const x = Math.ceil(lw) + 10;
   return { x, y: 6, w: Math.max(1, w - x - 8), h: Math.max(1, h - 26) };
 }
@@ -58,7 +68,7 @@ export function drawAxes(ctx, f, yticks, xticks, offset) {
     ctx.moveTo(x, a.y);
     ctx.lineTo(x, a.y + a.h);
     const label = timeLabel(t, xticks.step, offset);
-    const half = ctx.measureText(label).width / 2;
+    const half = textWidth(ctx, label) / 2;
     if (x >= half && x + half <= a.x + a.w + 8) ctx.fillText(label, x, a.y + a.h + 5);
   }
   ctx.stroke();

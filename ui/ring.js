@@ -13,11 +13,13 @@ export class Ring {
     this.maxs = bands ? new Float64Array(this.capacity) : null;
     this.start = 0; // physical index of the oldest point
     this.length = 0;
+    this.version = 0; // changes with every write (decimate.js caches on it)
   }
 
   clear() {
     this.start = 0;
     this.length = 0;
+    this.version++;
   }
 
   /** Physical index of logical index i (0 = oldest). */
@@ -48,6 +50,7 @@ export class Ring {
    */
   push(t, v, min = v, max = v) {
     let j;
+    this.version++;
     if (this.length && t <= this.lastTime) {
       if (t < this.lastTime) return false;
       j = this.index(this.length - 1);
@@ -75,6 +78,7 @@ export class Ring {
     const i = this.lowerBound(t);
     if (i === this.length || this.time(i) !== t) return false;
     this.values[this.index(i)] = v;
+    this.version++;
     return true;
   }
 

@@ -17,9 +17,10 @@ export const FLAGS = [
   '--disable-renderer-backgrounding', '--window-size=1280,900', '--force-device-scale-factor=1',
 ];
 
-export async function launch(bin = process.env.CHROMIUM ?? '/usr/bin/chromium') {
+/** Starts chromium; `extra` flags come after FLAGS (a later --window-size wins). */
+export async function launch(bin = process.env.CHROMIUM ?? '/usr/bin/chromium', extra = []) {
   const dir = mkdtempSync(join(tmpdir(), 'tally-ui-bench-'));
-  const proc = spawn(bin, [...FLAGS, `--user-data-dir=${dir}`, '--remote-debugging-port=0', 'about:blank'], {
+  const proc = spawn(bin, [...FLAGS, ...extra, `--user-data-dir=${dir}`, '--remote-debugging-port=0', 'about:blank'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const wsUrl = await new Promise((resolve, reject) => {
@@ -36,6 +37,7 @@ export async function launch(bin = process.env.CHROMIUM ?? '/usr/bin/chromium') 
     proc.on('exit', (code) => reject(new Error(`chromium exited ${code}: ${err.slice(-500)}`)));
   });
   const browser = await connect(wsUrl);
+  browser.dir = dir; // in every process's command line: how to find this browser's renderers
   browser.close = () => {
     browser.ws.close();
     proc.kill('SIGTERM');

@@ -1,6 +1,7 @@
 // Bench page: the same 2 series × N points drawn by tally's Panel and by uPlot, each timed
 // over `runs` alternating redraws (JS only, and with a 1-pixel readback that forces the
-// raster).
+// raster). tally twice: a redraw of unchanged data (decimated columns cached) and a draw
+// after the data changed (decimated again), as uPlot's setData always does.
 // Query: ?points=200000&runs=30. Results in window.__result.
 import { Panel } from '/ui/panel.js';
 
@@ -55,6 +56,12 @@ const ours = timer(() => {
   panel.needPlot = true;
   panel.draw(performance.now());
 }, panel.canvas);
+// the same with the data marked changed before each draw, so it is decimated again
+const fresh = timer(() => {
+  for (const s of panel.series) s.hist.version++;
+  panel.needPlot = true;
+  panel.draw(performance.now());
+}, panel.canvas);
 
 // uPlot on the same data (its x in seconds, as it expects).
 const xs = Array.from(times, (t) => t / 1000);
@@ -67,7 +74,12 @@ const theirs = timer(() => {
 // alternate the two so a busy machine slows both alike
 for (let r = 0; r < RUNS; r++) {
   ours.once();
+  fresh.once();
   theirs.once();
 }
-const [a1, b1] = [ours.summary(), theirs.summary()];
-window.__result = { points: N, runs: RUNS, ours: a1, uplot: b1, ratio: a1.flushed / b1.flushed, ratioMin: a1.min / b1.min };
+const [a1, f1, b1] = [ours.summary(), fresh.summary(), theirs.summary()];
+window.__result = {
+  points: N, runs: RUNS, ours: a1, oursDecimating: f1, uplot: b1,
+  ratio: a1.flushed / b1.flushed, ratioMin: a1.min / b1.min,
+  ratioDecimating: f1.flushed / b1.flushed, ratioDecimatingMin: f1.min / b1.min,
+};

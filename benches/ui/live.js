@@ -24,7 +24,13 @@ window.__tally = {
     if (rec.n < rec.t.length) [rec.newest[rec.n], rec.t[rec.n++]] = [d.newest, d.t];
   },
 };
+probe.late = []; // when frames over 50 ms came (ms after time origin) and how long
+probe.drawFrames = 0; // frames in which some panel drew
+let drawsBefore = 0;
 const frame = (ts) => {
+  if (probe.on && rec.n !== drawsBefore) probe.drawFrames++;
+  drawsBefore = rec.n;
+  if (probe.on && probe.prev && ts - probe.prev > 50 && probe.late.length < 1000) probe.late.push([Math.round(probe.prev), Math.round(ts - probe.prev)]);
   if (probe.on && probe.prev && probe.n < probe.intervals.length) probe.intervals[probe.n++] = ts - probe.prev;
   probe.prev = ts;
   requestAnimationFrame(frame);
@@ -33,7 +39,14 @@ requestAnimationFrame(frame);
 probe.loaf = [];
 try {
   new PerformanceObserver((l) => {
-    for (const e of l.getEntries()) if (probe.on && probe.loaf.length < 10000) probe.loaf.push(e.duration);
+    for (const e of l.getEntries()) {
+      if (!probe.on || probe.loaf.length >= 10000) continue;
+      // what a long frame was made of: script (by source), style and layout, paint
+      const scripts = e.scripts.map((s) => `${s.invoker || s.sourceFunctionName}@${(s.sourceURL || '').split('/').pop()}:${Math.round(s.duration)}`);
+      const render = e.renderStart ? Math.round(e.startTime + e.duration - e.renderStart) : 0;
+      const layout = e.styleAndLayoutStart ? Math.round(e.startTime + e.duration - e.styleAndLayoutStart) : 0;
+      probe.loaf.push({ at: Math.round(e.startTime), ms: Math.round(e.duration), blocking: Math.round(e.blockingDuration), render, layout, scripts });
+    }
   }).observe({ type: 'long-animation-frame', buffered: false });
 } catch {}
 

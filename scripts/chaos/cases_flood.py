@@ -1,10 +1,16 @@
-"""Floods of new series (issue 17 item 2): the quick case here; the 1M-series floods are the
-benchmark `scripts/chaos.sh flood` (BENCHMARKS.md, "Issue 17")."""
+"""Floods of new series (issue 17 item 2) and of set members: the quick cases here; the
+1M-series floods over carbon and StatsD and the 1M-member set floods are full-mode rows
+(`scripts/chaos.sh flood`; figures in BENCHMARKS.md, "Issue 17")."""
 
 import os
+import socket
+import threading
 import time
 
+from harness import Daemon
 from matrix import case, Row
+
+STATSD = "  statsd:\n    listen: 127.0.0.1:0\n"
 
 SMALL = ("storage:\n  commit_interval: 200ms\n  max_new_series_per_minute: 600\n"
          "  max_pending_buckets: 1000\n")
@@ -52,40 +58,150 @@ def burst_healthy(d):
     return Row(ok, seen, lost=f"{5100 - kept_old - kept_new:.0f} points")
 
 
+def after_flood(d, rss):
+    """RSS and the buckets waiting, 5 to 30 s after a flood."""
+    over_time = []
+    for k in range(6):
+        time.sleep(5)
+        rss.append(d.rss_mib())
+        waiting = d.total("tally.store.new_series_waiting:last", frm="-10s")
+        over_time.append(f"{5 * (k + 1)}s {rss[-1]:.0f}MiB/{waiting / 1e3:.0f}kw")
+    return ", ".join(over_time)
+
+
+def budget(d):
+    """(new series admitted, new-series buckets refused, buckets dropped), counted."""
+    return (d.counter("tally.store.new_series"),
+            d.counter("tally.store.refused_new_series_buckets"),
+            d.counter("tally.store.dropped_buckets"))
+
+
 def flood(n, proto):
     @case(f"flood.{proto}_{n // 1000}k", f"{n:,} new series over {proto}: existing series keep"
-          " every bucket, refusals counted, RSS bounded", quick=False, timeout=900,
-          extra="inputs:\n  statsd:\n    listen: 127.0.0.1:0\n" if proto == "statsd" else "")
+          " every bucket, new ones slowed/refused and counted, nothing dropped", timeout=900,
+          carbon_extra=STATSD if proto == "statsd" else "")
     def run(d):
-        import socket
         now = int(time.time()) // 10 * 10
-        d.send_carbon([f"abuse.old.s{i} 1 {now - 20}\n" for i in range(100)])
+        send = d.send_carbon if proto == "carbon" else d.send_statsd
+        if proto == "carbon":
+            old = lambda t: [f"abuse.old.s{i} 1 {t}\n" for i in range(100)]  # noqa: E731
+            new = lambda i: f"abuse.flood.s{i} 1 {now}\n"  # noqa: E731
+        else:
+            old = lambda t: [f"abuse.old.k{i}:1|c\n" for i in range(100)]  # noqa: E731
+            new = lambda i: (f"abuse.flood.c{i}:1|c\n" if i % 2 else  # noqa: E731
+                             f"abuse.flood.t{i}:{i % 1000}|ms\n")
+        send(old(now - 20))
         time.sleep(2)
-        t0 = time.time()
-        rss = [d.rss_mib()]
-        batch = 20000
+        t0, rss, batch, expected = time.time(), [d.rss_mib()], 20000, 100
         for start in range(0, n, batch):
-            lines = [f"abuse.flood.s{i} 1 {now}\n" for i in range(start, start + batch)]
-            lines += [f"abuse.old.s{i} 1 {now}\n" for i in range(100)] if start == 0 else []
-            d.send_carbon(lines)
+            lines = [new(i) for i in range(start, start + batch)]
+            if proto == "statsd" or start == 0:
+                lines += old(now)
+                expected += 100
+            send(lines)
             rss.append(d.rss_mib())
         secs = time.time() - t0
-        over_time = []
-        for k in range(6):  # RSS and the admission counters over 30 s after the flood
-            time.sleep(5)
-            waiting = d.total("tally.store.new_series_waiting:last", frm="-10s")
-            over_time.append(f"{5 * (k + 1)}s {d.rss_mib():.0f}MiB/{waiting:.0f}w")
+        curve = after_flood(d, rss)
         kept = d.total("sumSeries(abuse.old.*:sum)", frm="-10min")
-        refused = d.counter("tally.store.refused_new_series_buckets")
-        admitted = d.counter("tally.store.new_series")
-        dropped = d.counter("tally.store.dropped_buckets")
-        seen = (f"sent in {secs:.0f}s (RSS max {max(rss):.0f} MiB), existing kept {kept:.0f}/200, "
-                f"new series admitted {admitted:.0f}, refused buckets {refused:.0f}, dropped "
-                f"{dropped:.0f}; after: {', '.join(over_time)}; peak {d.hwm_mib():.0f} MiB")
-        return Row(kept == 200, seen, lost=f"{200 - kept:.0f} of existing series")
+        admitted, refused, dropped = budget(d)
+        seen = (f"sent in {secs:.0f}s, existing kept {kept:.0f}/{expected}, new series admitted "
+                f"{admitted:.0f}, refused buckets {refused:.0f} (counted), dropped {dropped:.0f}; "
+                f"RSS {rss[0]:.0f} MiB before, after: {curve}; peak {d.hwm_mib():.0f} MiB")
+        return Row(kept == expected and refused > 0 and dropped == 0, seen,
+                   lost=f"{expected - kept:.0f} of existing series")
 
     return run
 
 
+def set_flood(sets, members):
+    """`sets` sets of `members` members each over StatsD TCP, through the store and an etsy
+    flush (to a carbon listener here): memory stays bounded, counts stay near the truth."""
+    total = sets * members
+
+    @case(f"flood.set_{sets}x{members // 1000}k", f"{total:,} set members ({sets:,} set(s)):"
+          " RSS bounded (distinct counter), counts within 5%, existing series keep every"
+          " bucket", own_daemon=True, timeout=900)
+    def run():
+        sink = CarbonSink()
+        out = (f"outputs:\n  - {{type: carbon, name: etsy, destinations: ['127.0.0.1:{sink.port}'],"
+               f" statsd: {{flush_interval: 10s}}}}\n")
+        d = Daemon(http_extra="", carbon_extra=STATSD, extra=out)
+        try:
+            d.send_statsd([f"abuse.old.k{i}:1|c\n" for i in range(100)])
+            time.sleep(2)
+            base, rss, t0, expected = d.rss_mib(), [], time.time(), 100
+            batch = 20000
+            order = ((i % sets, i // sets) for i in range(total))
+            while True:
+                lines = [f"abuse.set.s{s}:member-{m}|s\n" for s, m in
+                         (next(order, (None, None)) for _ in range(batch)) if s is not None]
+                if not lines:
+                    break
+                lines += [f"abuse.old.k{i}:1|c\n" for i in range(100)]
+                expected += 100
+                d.send_statsd(lines)
+                rss.append(d.rss_mib())
+            secs = time.time() - t0
+            curve = after_flood(d, rss)
+            time.sleep(10)  # the flush window that holds the last members
+            kept = d.total("sumSeries(abuse.old.*:sum)", frm="-10min")
+            # One point per set: its buckets merged (a union of members), then summed here.
+            stored = d.render("abuse.set.*:distinct", frm="-10min", extra="&maxDataPoints=1")
+            distinct = sum(v for s in stored for v, _ in s["datapoints"] if v is not None)
+            flushed = sink.total("stats.sets.abuse.set.")
+            growth = max(rss) - base
+            ok = (kept == expected and abs(distinct - total) <= 0.05 * total
+                  and abs(flushed - total) <= 0.05 * total and growth < 200)
+            seen = (f"sent in {secs:.0f}s, store distinct {distinct:,.0f}, etsy flush count "
+                    f"{flushed:,.0f} (of {total:,}), existing kept {kept:.0f}/{expected}; RSS "
+                    f"{base:.0f} MiB before, +{growth:.0f} MiB at most; after: {curve}; peak "
+                    f"{d.hwm_mib():.0f} MiB")
+            return Row(ok, seen, lost=f"{expected - kept:.0f} of existing series",
+                       alive=d.alive())
+        finally:
+            d.close()
+            sink.close()
+
+    return run
+
+
+class CarbonSink:
+    """A carbon plaintext listener that sums the values of the lines it receives by prefix."""
+
+    def __init__(self):
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.lines = []
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.read, args=(conn,), daemon=True).start()
+
+    def read(self, conn):
+        buf = b""
+        while True:
+            got = conn.recv(65536)
+            if not got:
+                return
+            buf += got
+            *whole, buf = buf.split(b"\n")
+            self.lines.extend(whole)
+
+    def total(self, prefix):
+        p = prefix.encode()
+        return sum(float(l.split()[1]) for l in list(self.lines) if l.startswith(p))
+
+    def close(self):
+        self.server.close()
+
+
 if os.environ.get("CHAOS_FLOOD", "1") == "1":
     flood(1_000_000, "carbon")
+    flood(1_000_000, "statsd")
+    set_flood(1, 1_000_000)
+    set_flood(1000, 1000)

@@ -12,6 +12,16 @@ from matrix import case, Row
 TOKEN = "  token: s3cret\n  require_token_on_loopback: true\n"
 
 
+def wait_counter(d, name, want, timeout=10):
+    """A `tally.*` counter's total once it reaches `want` (or what it is after `timeout`)."""
+    deadline = time.time() + timeout
+    while True:
+        got = d.counter(name)
+        if got >= want or time.time() > deadline:
+            return got
+        time.sleep(0.5)
+
+
 def reload_case(name, text, expected):
     @case(f"reload.{name}", expected, quick=True, http_extra=TOKEN, timeout=60)
     def run(d):
@@ -25,10 +35,11 @@ def reload_case(name, text, expected):
             f.write(good)
         ev = json.dumps({"what": "x"}).encode()
         status = d.request("POST", "/events/", ev, {"Content-Type": "application/json"})[0]
+        counted = wait_counter(d, "tally.config.rejected_reloads", 1)
         # The token still applies: the running config stayed.
-        ok = bool(refused) and status == 403 and d.alive()
-        return Row(ok, f"refused {bool(refused)}, write without token {status}",
-                   clear=bool(refused))
+        ok = bool(refused) and status == 403 and counted == 1 and d.alive()
+        return Row(ok, f"refused {bool(refused)}, write without token {status}, "
+                   f"tally.config.rejected_reloads {counted:.0f}", clear=bool(refused))
 
     return run
 
@@ -38,18 +49,25 @@ reload_case("comments_only", "# http:\n#   token: x\n",
             "a comment-only (truncated) config on SIGHUP is refused")
 reload_case("broken_yaml", "http:\n  listen: [unclosed\n",
             "broken YAML on SIGHUP is refused with file:line:col (held)")
+reload_case("truncated", "hostname: chaos\nhttp:\n  token: \"s3c",
+            "a config cut mid-way (inside a quoted token) on SIGHUP is refused")
 
 
-@case("tail.odd_paths", "tailed paths that are a directory, a FIFO, a symlink loop: each logged"
-      " once, kept in tally.tail.files_unusable; a real file next to them is tailed", quick=True,
-      own_daemon=True, timeout=60)
+@case("tail.odd_paths", "tailed paths that are a directory, a FIFO, a symlink loop, a file that"
+      " cannot be opened: each logged once, kept in tally.tail.files_unusable and named in"
+      " /-/ready (503); a real file next to them is tailed", quick=True, own_daemon=True,
+      timeout=60)
 def odd_paths():
     import tempfile
     tmp = tempfile.TemporaryDirectory(prefix="tally-chaos-tail-")
     t = tmp.name
+    os.chmod(t, 0o755)
     os.mkdir(os.path.join(t, "adir"))
     os.mkfifo(os.path.join(t, "fifo"))
     os.symlink(os.path.join(t, "loop"), os.path.join(t, "loop"))
+    secret = os.path.join(t, "secret.log")
+    open(secret, "w").close()
+    os.chmod(secret, 0)  # the daemon runs as nobody when this runs as root
     real = os.path.join(t, "real.log")
     open(real, "w").close()
     parsers = os.path.join(t, "parsers")
@@ -57,21 +75,29 @@ def odd_paths():
     with open(os.path.join(parsers, "count.yaml"), "w") as f:
         f.write("name: count\nrules:\n  - regex: 'hit'\n    metrics:\n"
                 "      - {name: chaos.hits, type: counter}\n")
-    paths = ", ".join(os.path.join(t, n) for n in ("adir", "fifo", "loop", "real.log"))
+    odd = ("adir", "fifo", "loop", "secret.log")
+    paths = ", ".join(os.path.join(t, n) for n in odd + ("real.log",))
     tail = f"  tail:\n    - paths: [{paths}]\n      parsers: [count]\n      start_at: beginning\n"
-    d = Daemon(extra=f"parser_dirs: [{parsers}]\n", carbon_extra=tail)
+    d = Daemon(extra=f"parser_dirs: [{parsers}]\n", carbon_extra=tail, unprivileged=True)
     try:
         time.sleep(1)
         with open(real, "a") as f:
             f.write("hit\nhit\n")
         time.sleep(4)
         warned = d.logged("Tail path cannot be read")
-        per_path = {p: sum(p in l for l in warned) for p in ("adir", "fifo", "loop")}
-        gauge = d.total("tally.tail.files_unusable:last", frm="-1min")
+        per_path = {p: sum(p in l for l in warned) for p in odd}
+        # The gauge's latest value (a sum over 10 s slots would count it once per slot).
+        points = [v for s in d.render("tally.tail.files_unusable:last", frm="-1min")
+                  for v, _ in s["datapoints"] if v is not None]
+        gauge = points[-1] if points else 0
         hits = d.total("chaos.hits:sum", frm="-5min")
-        ok = all(n == 1 for n in per_path.values()) and gauge >= 3 and hits == 2
-        return Row(ok, f"warnings per path {per_path}, files_unusable {gauge:.0f}, real file "
-                   f"hits {hits:.0f}/2", clear=bool(warned), alive=d.alive())
+        status, _, body = d.get("/-/ready")
+        named = [p for p in odd if os.path.join(t, p).encode() in body]
+        ok = (all(n == 1 for n in per_path.values()) and gauge == 4 and hits == 2
+              and status == 503 and len(named) == 4)
+        return Row(ok, f"warnings per path {per_path}, files_unusable {gauge:.0f}, /-/ready "
+                   f"{status} naming {len(named)}/4, real file hits {hits:.0f}/2",
+                   clear=bool(warned), alive=d.alive())
     finally:
         d.close()
         tmp.cleanup()

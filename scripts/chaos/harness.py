@@ -13,14 +13,19 @@ import threading
 import time
 import urllib.parse
 
-BIN = os.environ.get("TALLY_BIN", "target/release/tally")
+BIN = os.path.abspath(os.environ.get("TALLY_BIN", "target/release/tally"))
+NOBODY = 65534
 
 
 class Daemon:
     """`tally run` on 127.0.0.1:0 ports, its JSON log collected, its addresses read from it."""
 
-    def __init__(self, extra="", dir=None, env=None, http_extra="", carbon_extra="", nofile=None):
+    def __init__(self, extra="", dir=None, env=None, http_extra="", carbon_extra="", nofile=None,
+                 unprivileged=False):
+        """`unprivileged`: when run as root, the daemon runs as nobody (uid/gid 65534), so file
+        permissions apply to it."""
         self.nofile = nofile
+        self.drop = unprivileged and os.geteuid() == 0
         self.tmp = None
         if dir is None:
             self.tmp = tempfile.TemporaryDirectory(prefix="tally-chaos-")
@@ -36,6 +41,9 @@ class Daemon:
         )
         with open(self.config, "w") as f:
             f.write(self.text)
+        if self.drop:
+            os.chmod(dir, 0o755)
+            os.chown(dir, NOBODY, NOBODY)
         self.env = dict(os.environ, **(env or {}))
         self.start()
 
@@ -49,7 +57,7 @@ class Daemon:
             preexec_fn=self._limits,
         )
         ready = threading.Event()
-        self.http = self.carbon = None
+        self.http = self.carbon = self.statsd_udp = self.statsd_tcp = None
 
         def reader():
             for raw in self.proc.stderr:
@@ -65,11 +73,19 @@ class Daemon:
                     self.http = parse_addr(addr)
                 elif msg == "Carbon listening on tcp.":
                     self.carbon = parse_addr(addr)
+                elif msg == "StatsD listening on udp.":
+                    self.statsd_udp = parse_addr(addr)
+                elif msg == "StatsD listening on tcp.":
+                    self.statsd_tcp = parse_addr(addr)
                 elif msg == "tally is running.":
                     ready.set()
 
         threading.Thread(target=reader, daemon=True).start()
-        if not ready.wait(30):
+        deadline = time.time() + 30
+        while not ready.wait(0.1) and time.time() < deadline and self.proc.poll() is None:
+            pass
+        if not ready.is_set():
+            time.sleep(0.2)  # the rest of the log of a daemon that refused to start
             self.proc.kill()
             raise RuntimeError("tally did not start:\n" + "\n".join(self.log[-20:]))
 
@@ -77,6 +93,10 @@ class Daemon:
         if self.nofile:
             import resource
             resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
+        if self.drop:
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
 
     def alive(self):
         return self.proc.poll() is None
@@ -90,6 +110,26 @@ class Daemon:
         except OSError:
             pass
         return 0.0
+
+    def proc_counts(self):
+        """(open file descriptors, of them segment files, threads) of the daemon."""
+        fd_dir = f"/proc/{self.proc.pid}/fd"
+        targets = []
+        for fd in os.listdir(fd_dir):
+            try:
+                targets.append(os.readlink(os.path.join(fd_dir, fd)))
+            except OSError:
+                pass
+        segments = sum(t.endswith(".seg") for t in targets)
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            threads = next(int(l.split()[1]) for l in f if l.startswith("Threads:"))
+        return len(targets), segments, threads
+
+    def cpu_seconds(self):
+        """User + system CPU seconds the daemon has used."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def hwm_mib(self):
         with open(f"/proc/{self.proc.pid}/status") as f:
@@ -163,6 +203,16 @@ class Daemon:
 
     def send_carbon(self, lines):
         with socket.create_connection(self.carbon, timeout=30) as s:
+            s.sendall("".join(lines).encode())
+            s.shutdown(socket.SHUT_WR)
+            s.recv(1)
+
+
+    # -- StatsD ------------------------------------------------------------------------------
+
+    def send_statsd(self, lines):
+        """StatsD lines over TCP (the sender waits when tally is busy: nothing is dropped)."""
+        with socket.create_connection(self.statsd_tcp, timeout=60) as s:
             s.sendall("".join(lines).encode())
             s.shutdown(socket.SHUT_WR)
             s.recv(1)

@@ -21,13 +21,14 @@ class Row:
     alive: bool = None
 
 
-def case(name, expected, quick=False, timeout=60, own_daemon=False, **daemon_kwargs):
-    """Registers a case; `daemon_kwargs` go to `Daemon(...)` (http_extra, carbon_extra, extra)."""
+def case(name, expected, quick=False, timeout=60, own_daemon=False, soak=False, **daemon_kwargs):
+    """Registers a case; `daemon_kwargs` go to `Daemon(...)` (http_extra, carbon_extra, extra).
+    A `soak` case runs only under `--soak` (and only soak cases run then)."""
 
     def wrap(f):
         daemon_kwargs.setdefault("http_extra", "  max_body_bytes: 1048576\n")
         CASES.append(dict(name=name, expected=expected, quick=quick, timeout=timeout,
-                          own=own_daemon, kwargs=daemon_kwargs, run=f))
+                          own=own_daemon, soak=soak, kwargs=daemon_kwargs, run=f))
         return f
 
     return wrap
@@ -70,9 +71,10 @@ def run_one(c):
 
 def main(argv):
     quick = "--quick" in argv
+    soak = "--soak" in argv
     only = [a for a in argv if not a.startswith("--")]
     skip = [w for w in os.environ.get("CHAOS_SKIP", "").split(",") if w]
-    selected = [c for c in CASES if (not quick or c["quick"])
+    selected = [c for c in CASES if (not quick or c["quick"]) and c["soak"] == soak
                 and (not only or any(o in c["name"] for o in only))
                 and not any(w in c["name"] for w in skip)]
     print(f"| {'case':<28} | {'result':<6} | {'s':>5} | expected | seen | data lost | alive | error clear |")

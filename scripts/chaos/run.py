@@ -13,5 +13,6 @@ import cases_store  # noqa: E402,F401
 import cases_flood  # noqa: E402,F401
 import cases_disk  # noqa: E402,F401
 import cases_ops  # noqa: E402,F401
+import cases_soak  # noqa: E402,F401
 
 sys.exit(matrix.main(sys.argv[1:]))

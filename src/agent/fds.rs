@@ -10,26 +10,20 @@ pub const RESERVE: u64 = 256;
 
 /// Raises the soft limit to the hard one; returns the limit now in force.
 fn raise_limit() -> Option<u64> {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            return None;
-        }
-        if lim.rlim_cur < lim.rlim_max {
-            let raised = libc::rlimit {
-                rlim_cur: lim.rlim_max,
-                rlim_max: lim.rlim_max,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                lim.rlim_cur = lim.rlim_max;
-            }
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let lim = getrlimit(Resource::Nofile);
+    // `None` is RLIM_INFINITY.
+    let current = lim.current.unwrap_or(u64::MAX);
+    if current < lim.maximum.unwrap_or(u64::MAX) {
+        let raised = Rlimit {
+            current: lim.maximum,
+            maximum: lim.maximum,
+        };
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            return Some(lim.maximum.unwrap_or(u64::MAX));
         }
     }
-    Some(lim.rlim_cur)
+    Some(current)
 }
 
 /// What the config lets clients and tailing hold at once.

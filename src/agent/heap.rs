@@ -80,9 +80,8 @@ pub fn rss() -> u64 {
 /// The resident bytes of a `/proc/<pid>/statm` line (its second field, in pages).
 fn rss_of_statm(statm: &str) -> Option<u64> {
     let pages: u64 = statm.split_ascii_whitespace().nth(1)?.parse().ok()?;
-    // SAFETY: sysconf has no preconditions.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    Some(pages * u64::try_from(page).ok().filter(|&p| p > 0)?)
+    let page = rustix::param::page_size() as u64;
+    Some(pages * Some(page).filter(|&p| p > 0)?)
 }
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -103,7 +102,7 @@ mod tests {
 
     #[test]
     fn reads_the_resident_pages_of_statm() {
-        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
+        let page = rustix::param::page_size() as u64;
         assert_eq!(rss_of_statm("1000 250 30 1 0 400 0\n"), Some(250 * page));
         assert_eq!(rss_of_statm("1000"), None);
         assert_eq!(rss_of_statm(""), None);

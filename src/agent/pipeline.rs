@@ -52,6 +52,11 @@ pub(super) struct Pipeline {
     heap_bytes: Arc<AtomicU64>,
     /// The live tier: offered every feed, and watch requests answered here (exact join).
     pub(super) live: Arc<live::Tier>,
+    /// SIGHUP reloads applied and rejected (`tally.config.{reloads,rejected_reloads}`).
+    pub(super) reloads: u64,
+    pub(super) rejected_reloads: u64,
+    /// Tailed paths that cannot be read, `path: reason` (readiness).
+    tail_unusable: Vec<String>,
 }
 
 /// How often freed heap memory is given back to the kernel: about every head flush and
@@ -89,6 +94,9 @@ impl Pipeline {
             last_trim: None,
             heap_bytes: Arc::default(),
             live,
+            reloads: 0,
+            rejected_reloads: 0,
+            tail_unusable: Vec::new(),
         }
     }
 
@@ -360,6 +368,8 @@ impl Pipeline {
                 self.admit.refused_buckets,
             ),
             ("tally.store.new_series", self.admit.admitted_series),
+            ("tally.config.reloads", self.reloads),
+            ("tally.config.rejected_reloads", self.rejected_reloads),
         ]
         .into_iter()
         .chain(http.limit_counters())
@@ -368,11 +378,18 @@ impl Pipeline {
         }
         let mut totals = inputs.tail_retired.clone();
         let mut tail_gauges = [0u64; 3];
+        self.tail_unusable.clear();
         for t in &inputs.tail {
             totals.add(t);
             tail_gauges[0] += t.tail.files_open.load(Relaxed);
             tail_gauges[1] += t.tail.files_skipped_over_limit.load(Relaxed);
             tail_gauges[2] += t.tail.files_unusable.load(Relaxed);
+            let named = t
+                .tail
+                .unusable_paths
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            self.tail_unusable.extend(named.iter().cloned());
         }
         let (tail_totals, parse) = (totals.tail, totals.parse);
         for (name, v) in [
@@ -512,22 +529,26 @@ impl Pipeline {
         if let Some(ms) = self.last_commit_ms.take() {
             out.push(self_obs("tally.store.commit_ms", Kind::Timer, ms, now));
         }
+        out.extend(inputs.listeners.self_metrics(now));
         self.live.observe(&out);
         for obs in &out {
             self.aggregator.observe(obs, now);
         }
         http.health.record(&out);
-        http.health.set_not_ready(self.not_ready());
+        http.health.set_not_ready(self.not_ready(inputs));
     }
 
     /// Why tally is not doing its job, for `/-/ready`.
-    fn not_ready(&self) -> Vec<String> {
-        let mut reasons = Vec::new();
+    fn not_ready(&self, inputs: &Inputs) -> Vec<String> {
+        let mut reasons = inputs.listeners.reasons();
         if self.commit_failing {
             reasons.push(format!(
                 "commits to the store are failing ({} buckets waiting); see the log",
                 self.pending.len()
             ));
+        }
+        for path in &self.tail_unusable {
+            reasons.push(format!("tailed path cannot be read: {path}"));
         }
         for o in self.ship.outputs() {
             let lag = o.spool().lag();

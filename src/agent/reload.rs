@@ -69,7 +69,8 @@ impl Running<'_> {
         {
             Ok(c) => c,
             Err(error) => {
-                tracing::error!(path = %path.display(), "Reload rejected; the running config stays:\n{error}");
+                self.pipeline.rejected_reloads += 1;
+                tracing::error!(path = %path.display(), "Reload rejected (counted in tally.config.rejected_reloads); the running config stays:\n{error}");
                 return;
             }
         };
@@ -158,9 +159,13 @@ impl Running<'_> {
                     self.config.tail = new.tail.clone();
                     self.config.parser_dirs = new.parser_dirs.clone();
                 }
-                Err(error) => tracing::error!(
-                    "Tail inputs and parsers not reloaded; the running ones go on: {error:#}"
-                ),
+                Err(error) => {
+                    self.pipeline.rejected_reloads += 1;
+                    tracing::error!(
+                        "Tail inputs and parsers not reloaded (counted in \
+                         tally.config.rejected_reloads); the running ones go on: {error:#}"
+                    )
+                }
             }
         }
         if new.system != self.config.system {
@@ -178,6 +183,7 @@ impl Running<'_> {
             self.config.system = new.system.clone();
             applied.push("inputs.system");
         }
+        self.pipeline.reloads += 1;
         let applied = applied.join(", ");
         if needs_restart.is_empty() {
             tracing::info!(path = %path.display(), applied, "Config reloaded.");

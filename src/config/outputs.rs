@@ -18,7 +18,7 @@ pub use mapping::{Mapping, MappingFile};
 pub use naming::{parse_bytes, valid_label_name};
 pub use statsd_flush::{BinFile, Carbon, HistogramFile, OneOrMany, StatsdFlushFile};
 
-use super::{Problem, Problems};
+use super::Problems;
 use crate::metric::glob::Glob;
 use crate::query::View;
 use naming::{naming, parse_destination};
@@ -42,6 +42,8 @@ pub struct OutputFile {
     pub urls: Option<Vec<Spanned<String>>>,
     /// Sent as `Authorization: Bearer …` (tally, remote_write).
     pub token: Option<String>,
+    /// The token is this file's first line (instead of `token`; read at start and on reload).
+    pub token_file: Option<Spanned<String>>,
     /// tally, remote_write: `username` and `password` or `password_file`.
     pub basic_auth: Option<BasicAuthFile>,
     /// tally, remote_write: sent with every request (`X-Scope-OrgID: tenant` for Mimir).
@@ -267,28 +269,33 @@ impl Naming {
     }
 }
 
-/// Checks every output; names must be unique.
-pub(super) fn validate(list: Vec<OutputFile>, hostname: &str, p: &mut Problems<'_>) -> Vec<Output> {
+/// Checks every output (each at the file it came from); names must be unique.
+pub(super) fn validate<'a>(
+    list: Vec<OutputFile>,
+    places: super::Places<'a>,
+    hostname: &str,
+    p: &mut Problems<'a>,
+) -> Vec<Output> {
     let mut out: Vec<Output> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
     let mut per_type: BTreeMap<String, usize> = BTreeMap::new();
-    for o in list {
-        let at = (o.kind.referenced.line(), o.kind.referenced.column());
+    for (i, o) in list.into_iter().enumerate() {
+        p.file = super::include::origin(places.0, i, places.1);
+        let kind = o.kind.clone();
         if let Some(output) = validate_one(o, hostname, &mut per_type, p) {
-            if out.iter().any(|x| x.name() == output.name()) {
-                p.list.push(Problem {
-                    file: p.file.map(|f| f.to_path_buf()).unwrap_or_default(),
-                    line: at.0,
-                    column: at.1,
-                    message: format!(
-                        "output {:?}: two outputs are named {:?}: give each a distinct `name`",
-                        output.name(),
-                        output.name()
-                    ),
-                });
+            if let Some(j) = out.iter().position(|x| x.name() == output.name()) {
+                let message = format!(
+                    "two outputs are named {:?} (also at {}): give each a distinct `name`",
+                    output.name(),
+                    seen[j]
+                );
+                p.at(&kind, message);
             }
+            seen.push(p.place(&kind));
             out.push(output);
         }
     }
+    p.file = places.1;
     out
 }
 
@@ -416,6 +423,7 @@ fn validate_one(
         "carbon" => {
             not_for("url", o.url.is_some(), p);
             not_for("token", o.token.is_some(), p);
+            not_for("token_file", o.token_file.is_some(), p);
             not_for("labels", o.labels.is_some(), p);
             not_for("path_label", o.path_label.is_some(), p);
             not_for("urls", o.urls.is_some(), p);

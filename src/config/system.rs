@@ -115,7 +115,8 @@ collector_file!(DiskSpaceFile {
     exclude_filters: Option<Vec<Spanned<String>>>,
     /// Units of the byte metrics (default `[byte]`).
     byte_unit: Option<Vec<Spanned<String>>>,
-    /// Where labels name devices (default `/dev/disk/by-label`; empty: name by mount point).
+    /// Where labels are read (default udev's database `/run/udev/data`, also under
+    /// `PrivateDevices=yes`; a by-label directory works too; empty: name by mount point).
     labels_dir: Option<String>,
 });
 

@@ -9,7 +9,7 @@
 //! - `GET /api/dashboards` (name, title, description of each) and `/api/dashboards/<name>`
 //!   (the whole dashboard) from the files in `dashboard_dirs`, re-read on SIGHUP.
 
-use super::graphite::{blocking, read, text};
+use super::request::{blocking, read, text};
 use super::{ApiError, State};
 use crate::dashboard::Dashboard;
 use crate::metric::glob::Glob;

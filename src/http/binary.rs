@@ -6,6 +6,10 @@
 //!   "valuesPerPoint", "consolidationFunc", "xFilesFactor"}, …]
 //! ```
 //!
+//! `/metrics/find?format=pickle|msgpack` (graphite-web's `pickle_nodes`, what its cluster's
+//! `RemoteFinder` reads) is `nodes_info`: `[{"path", "is_leaf", "intervals": [(start, end)]}]`,
+//! `intervals` on leaves only.
+//!
 //! Both encoders are hand-written for this one shape. Pickle is protocol 2 (graphite-web writes
 //! its highest protocol; any protocol reads back the same with `pickle.loads`), without memo
 //! entries. msgpack is what msgpack-python writes with `use_bin_type=True`: the smallest integer
@@ -17,6 +21,7 @@ use crate::query::TimeSeries;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     None,
+    Bool(bool),
     Int(i64),
     Float(f64),
     Str(String),
@@ -64,6 +69,33 @@ pub fn series_info(series: &[TimeSeries], x_files_factor: f64) -> Value {
     )
 }
 
+/// One found node for `nodes_info`: its path, whether it is a series, and for a series the
+/// time it may hold data in (`(now - longest retention, now)`, as whisper's file says).
+pub struct FoundNode {
+    pub path: String,
+    pub interval: Option<(i64, i64)>,
+}
+
+/// graphite-web's `pickle_nodes`/`msgpack_nodes` shape.
+pub fn nodes_info(nodes: &[FoundNode]) -> Value {
+    Value::List(
+        nodes
+            .iter()
+            .map(|n| {
+                let mut d = vec![
+                    ("path".into(), Value::Str(n.path.clone())),
+                    ("is_leaf".into(), Value::Bool(n.interval.is_some())),
+                ];
+                if let Some((start, end)) = n.interval {
+                    let i = Value::List(vec![Value::Int(start), Value::Int(end)]);
+                    d.push(("intervals".into(), Value::List(vec![i])));
+                }
+                Value::Dict(d)
+            })
+            .collect(),
+    )
+}
+
 /// Pickle protocol 2.
 pub fn pickle(v: &Value) -> Vec<u8> {
     let mut out = vec![0x80, 2];
@@ -75,6 +107,7 @@ pub fn pickle(v: &Value) -> Vec<u8> {
 fn pickle_value(v: &Value, out: &mut Vec<u8>) {
     match v {
         Value::None => out.push(b'N'),
+        Value::Bool(b) => out.push(if *b { 0x88 } else { 0x89 }),
         Value::Int(n) => match *n {
             0..=0xff => out.extend([b'K', *n as u8]),
             0x100..=0xffff => {
@@ -149,6 +182,7 @@ fn msgpack_len(len: usize, fix: u8, fix_max: usize, wide: [u8; 3], out: &mut Vec
 fn msgpack_value(v: &Value, out: &mut Vec<u8>) {
     match v {
         Value::None => out.push(0xc0),
+        Value::Bool(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
         Value::Int(n) => {
             let n = *n;
             if (0..=0x7f).contains(&n) || (-32..0).contains(&n) {
@@ -240,6 +274,8 @@ mod tests {
         assert!(hex(&msgpack(&items)).starts_with("dc0014"));
         assert_eq!(hex(&msgpack(&Value::Int(-200))), "d1ff38");
         assert_eq!(hex(&msgpack(&Value::Int(-33))), "d0df");
+        assert_eq!(hex(&msgpack(&Value::Bool(true))), "c3");
+        assert_eq!(hex(&pickle(&Value::Bool(false))), "8002892e");
     }
 
     #[test]

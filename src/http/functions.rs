@@ -3,7 +3,7 @@
 //! group, params[{name, type, required?, default?, multiple?, options?}]`. An `INF` default is
 //! written `1e9999`, never `Infinity`, so the body is valid JSON.
 
-use super::graphite::read;
+use super::request::{json_or_jsonp, json_text, read};
 use super::{ApiError, Params, State};
 use crate::query::functions::{self, Default, Func};
 use axum::Router;
@@ -92,16 +92,11 @@ pub fn info(f: &Func) -> Value {
 }
 
 fn write(v: &Value, p: &Params) -> Result<Response, ApiError> {
-    let body = if p.flag("pretty") {
-        serde_json::to_string_pretty(v).unwrap_or_default()
-    } else {
-        v.to_string()
-    };
-    let body = body.replace(
+    let body = json_text(v, p).replace(
         &format!("\"{}\"", INF.replace('\u{0}', "\\u0000")),
         "1e9999",
     );
-    super::graphite::json_or_jsonp(p, body)
+    json_or_jsonp(p, body)
 }
 
 async fn list(state: S, req: Request) -> Result<Response, ApiError> {

@@ -1,28 +1,27 @@
 //! graphite-web's endpoints: `/metrics/find` (treejson, completer), `/metrics/expand`,
-//! `/metrics/index.json`, `/version`, `/events/` and `/events/get_data`, plus the helpers the
-//! other endpoint files share. `/render` is in `render.rs`, `/functions` in `functions.rs`,
-//! `/tags/…` in `tags.rs`.
+//! `/metrics/index.json`, `/version`, `/events/` and `/events/get_data`. `/render` is in
+//! `render.rs`, `/functions` in `functions.rs`, `/tags/…` in `tags.rs`; the helpers they share
+//! in `request.rs`.
 
-use super::{ApiError, Params, State};
+use super::request::{
+    blocking, json_or_jsonp, may_write, now_param, read, text, time_param, tz_param, with_slashes,
+};
+use super::{ApiError, State};
 use crate::clock::unix_now;
 use crate::metric::glob::Glob;
-use crate::query::attime;
 use axum::Router;
-use axum::extract::{ConnectInfo, Request};
-use axum::http::{HeaderMap, Method, header};
+use axum::extract::Request;
+use axum::http::{Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
-use jiff::tz::TimeZone;
 use serde_json::{Value, json};
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 type S = axum::extract::State<Arc<State>>;
 
 /// Every path answers with and without a trailing slash, as graphite-web's URL map does.
 pub fn routes() -> Router<Arc<State>> {
-    super::with_slashes(vec![
-        ("/render", any(super::render::render)),
+    with_slashes(vec![
         ("/metrics/find", any(find)),
         ("/metrics", any(find)),
         ("/metrics/expand", any(expand)),
@@ -31,95 +30,6 @@ pub fn routes() -> Router<Arc<State>> {
         ("/events", any(events)),
         ("/events/get_data", get(events_get_data)),
     ])
-}
-
-pub(super) struct Parts {
-    pub method: Method,
-    pub params: Params,
-    pub peer: Option<SocketAddr>,
-    pub headers: HeaderMap,
-    pub body: axum::body::Bytes,
-}
-
-pub(super) async fn read(state: &State, req: Request) -> Result<Parts, ApiError> {
-    let (parts, body) = req.into_parts();
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0);
-    let body = super::limits::read_body(state, body).await?;
-    let is_form = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    let params = Params::parse(parts.uri.query(), if is_form { &body } else { b"" });
-    Ok(Parts {
-        method: parts.method,
-        params,
-        peer,
-        headers: parts.headers,
-        body,
-    })
-}
-
-/// The request's `tz` (graphite's `tzinfo`): UTC when absent; an unknown zone is a 400.
-pub(super) fn tz_param(p: &Params) -> Result<TimeZone, ApiError> {
-    match p.get("tz").filter(|s| !s.is_empty()) {
-        None => Ok(TimeZone::UTC),
-        Some(name) => crate::graph::zone(name)
-            .map_err(|_| ApiError::BadRequest(format!("tz: unknown time zone {name:?}"))),
-    }
-}
-
-pub(super) fn now_param(p: &Params, tz: &TimeZone) -> Result<i64, ApiError> {
-    match p.get("now") {
-        None | Some("") => Ok(unix_now()),
-        Some(s) => attime::parse_in(s, unix_now(), tz)
-            .map_err(|e| ApiError::BadRequest(format!("now: {e}"))),
-    }
-}
-
-/// A time parameter in graphite's formats, references in the request's zone.
-pub(super) fn time_param(
-    p: &Params,
-    key: &str,
-    default: &str,
-    now: i64,
-    tz: &TimeZone,
-) -> Result<i64, ApiError> {
-    let s = p.get(key).filter(|s| !s.is_empty()).unwrap_or(default);
-    attime::parse_in(s, now, tz).map_err(|e| ApiError::BadRequest(format!("{key}: {e}")))
-}
-
-pub(super) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::Internal(format!("query task failed: {e}")))?
-}
-
-/// A JSON answer, or with `jsonp=cb` the script `cb(…)` (checked by `limits::callback`).
-pub(super) fn json_or_jsonp(p: &Params, body: String) -> Result<Response, ApiError> {
-    Ok(match p.get("jsonp").filter(|cb| !cb.is_empty()) {
-        Some(cb) => text(
-            "text/javascript",
-            format!("{}({body})", super::limits::callback(cb)?),
-        ),
-        None => text("application/json", body),
-    })
-}
-
-pub(super) fn text(content_type: &'static str, body: String) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        body,
-    )
-        .into_response()
 }
 
 async fn find(state: S, req: Request) -> Result<Response, ApiError> {
@@ -178,6 +88,14 @@ async fn find(state: S, req: Request) -> Result<Response, ApiError> {
                 .collect();
             json!({ "metrics": metrics })
         }
+        "pickle" | "msgpack" => {
+            let info = super::binary::nodes_info(&found_nodes(&state, &nodes));
+            return Ok(if format == "pickle" {
+                binary("application/pickle", super::binary::pickle(&info))
+            } else {
+                binary("application/x-msgpack", super::binary::msgpack(&info))
+            });
+        }
         "json" => Value::Array(
             nodes
                 .iter()
@@ -186,11 +104,45 @@ async fn find(state: S, req: Request) -> Result<Response, ApiError> {
         ),
         other => {
             return Err(ApiError::BadRequest(format!(
-                "format {other:?} is not supported (treejson, completer, json)"
+                "format {other:?} is not supported (treejson, completer, json, pickle, msgpack)"
             )));
         }
     };
     Ok(text("application/json", body.to_string()))
+}
+
+/// graphite-web's nodes for a find: a name that is both a series and a branch (`a.b` and
+/// `a.b.c` stored) is two nodes, as a whisper directory and file of one name are.
+fn found_nodes(state: &State, nodes: &[crate::store::Node]) -> Vec<super::binary::FoundNode> {
+    let schemas = state.settings().schemas;
+    let now = unix_now();
+    let mut out = Vec::new();
+    for n in nodes {
+        if n.branch {
+            out.push(super::binary::FoundNode {
+                path: n.path.clone(),
+                interval: None,
+            });
+        }
+        if n.leaf {
+            let kept = schemas
+                .for_name(&n.path)
+                .tiers
+                .iter()
+                .map(|t| t.retention)
+                .max();
+            let kept = i64::try_from(kept.unwrap_or(0)).unwrap_or(i64::MAX);
+            out.push(super::binary::FoundNode {
+                path: n.path.clone(),
+                interval: Some((now.saturating_sub(kept), now)),
+            });
+        }
+    }
+    out
+}
+
+fn binary(content_type: &'static str, body: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
 async fn expand(state: S, req: Request) -> Result<Response, ApiError> {
@@ -273,7 +225,7 @@ async fn events(state: S, req: Request) -> Result<Response, ApiError> {
             json!(list.iter().map(event_json).collect::<Vec<_>>()).to_string(),
         ));
     }
-    super::may_write(&parts.headers, parts.peer, &state.settings())?;
+    may_write(&parts.headers, parts.peer, &state.settings())?;
     let body: Value = serde_json::from_slice(&parts.body)
         .map_err(|e| ApiError::BadRequest(format!("event body is not JSON: {e}")))?;
     let what = body
@@ -325,7 +277,7 @@ async fn events(state: S, req: Request) -> Result<Response, ApiError> {
     Ok(text("text/plain", String::new()))
 }
 
-pub(super) fn event_json(e: &crate::store::Event) -> Value {
+fn event_json(e: &crate::store::Event) -> Value {
     json!({"when": e.when, "tags": e.tags, "data": e.data, "id": e.id, "what": e.what})
 }
 

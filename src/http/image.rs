@@ -1,7 +1,7 @@
 //! `/render?format=png|svg`: the evaluated series of a render request, drawn by [`graph`]
 //! with the request's graph parameters and the style hints graph functions set.
 
-use super::render::Rendered;
+use super::request::blocking;
 use super::{ApiError, Params};
 use crate::graph;
 use crate::query::series::{Agg, TimeSeries};
@@ -64,12 +64,12 @@ fn series(s: TimeSeries) -> graph::Series {
 
 /// Draws the evaluated series (on a blocking thread: a large PNG takes milliseconds).
 pub async fn respond(
-    r: Rendered,
+    list: Vec<TimeSeries>,
     params: graph::Params,
     format: graph::Format,
 ) -> Result<Response, ApiError> {
-    let body = super::graphite::blocking(move || {
-        let list: Vec<graph::Series> = r.series.into_iter().map(series).collect();
+    let body = blocking(move || {
+        let list: Vec<graph::Series> = list.into_iter().map(series).collect();
         graph::render(&params, &list, format).map_err(|e| match e {
             graph::Error::Encode(e) => ApiError::Internal(e),
             other => ApiError::BadRequest(other.to_string()),

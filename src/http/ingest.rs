@@ -8,19 +8,18 @@
 //! failed commit in between makes the sender repeat the batch, and the events are not doubled.
 //! A write: loopback or the bearer token.
 
+use super::request::{may_write, peer};
 use super::{ApiError, State};
 use crate::aggregate::Delta;
 use crate::clock::unix_now;
 use crate::ship::tally;
 use crate::store::{self, Batch};
 use axum::Router;
-use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use rustc_hash::FxHashMap;
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -47,13 +46,10 @@ async fn ingest(
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0);
+    let peer = peer(&parts);
     let headers: HeaderMap = parts.headers;
     let settings = state.settings();
-    super::may_write(&headers, peer, &settings)?;
+    may_write(&headers, peer, &settings)?;
     let body = super::limits::read_body(&state, body).await?;
     let encoding = headers
         .get(header::CONTENT_ENCODING)

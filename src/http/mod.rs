@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod limits;
 mod params;
 pub mod render;
+mod request;
 mod stream;
 mod tags;
 pub mod ui;
@@ -180,49 +181,11 @@ impl From<query::Error> for ApiError {
     }
 }
 
-/// Writes (events, ingest) are for loopback clients, or anyone with the bearer token when one
-/// is configured; with `token_on_loopback` the token is required from everyone.
-pub(crate) fn may_write(
-    headers: &axum::http::HeaderMap,
-    peer: Option<std::net::SocketAddr>,
-    settings: &Settings,
-) -> Result<(), ApiError> {
-    let token = settings.token.as_deref();
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match (token, bearer) {
-        (Some(t), Some(b)) if t == b => Ok(()),
-        (Some(_), Some(_)) => Err(ApiError::Forbidden("bad token")),
-        (Some(_), None) if settings.token_on_loopback => Err(ApiError::Forbidden(
-            "writes need Authorization: Bearer <token> (http.require_token_on_loopback)",
-        )),
-        _ if peer.is_none_or(|p| p.ip().is_loopback()) => Ok(()),
-        (Some(_), None) => Err(ApiError::Forbidden(
-            "writes from this address need Authorization: Bearer <token>",
-        )),
-        (None, _) => Err(ApiError::Forbidden(
-            "writes are only accepted from loopback unless http.token is set",
-        )),
-    }
-}
-
 /// The whole API as a router, so tests can call it without a socket.
-/// Routes every path with and without a trailing slash, as graphite-web's URL map does.
-fn with_slashes(table: Vec<(&str, axum::routing::MethodRouter<Arc<State>>)>) -> Router<Arc<State>> {
-    table
-        .into_iter()
-        .fold(Router::new(), |router, (path, handler)| {
-            router
-                .route(path, handler.clone())
-                .route(&format!("{path}/"), handler)
-        })
-}
-
 pub fn router(state: Arc<State>) -> Router {
     let limit = state.limits.max_body_bytes;
     graphite::routes()
+        .merge(render::routes())
         .merge(functions::routes())
         .merge(tags::routes())
         .merge(ingest::routes())

@@ -5,12 +5,16 @@
 //! (json, csv, raw, and png/svg from the graph renderer, see `image.rs`) reads the same
 //! evaluated series: name, start, step, values, path expression, tags, lineage and style hints.
 
-use super::graphite::{blocking, now_param, read, text, time_param, tz_param};
-use super::{ApiError, Params, State};
+use super::request::{
+    blocking, json_or_jsonp, now_param, read, text, time_param, tz_param, with_slashes,
+};
+use super::{ApiError, Params, State, image};
 use crate::query::{self, Evaluator, Limits, Request, StoreSource, TimeSeries};
+use axum::Router;
 use axum::extract::Request as HttpRequest;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use axum::routing::any;
 use jiff::tz::TimeZone;
 use serde_json::{Value, json};
 use std::fmt::Write as _;
@@ -41,14 +45,18 @@ pub fn format_of(p: &Params) -> String {
     }
 }
 
+pub(super) fn routes() -> Router<Arc<State>> {
+    with_slashes(vec![("/render", any(render))])
+}
+
 pub async fn render(state: S, req: HttpRequest) -> Result<Response, ApiError> {
     let p = read(&state, req).await?.params;
     let format = format_of(&p);
-    let image = super::image::format(&format);
-    let graph = image.map(|_| super::image::params(&p)).transpose()?;
+    let image = image::format(&format);
+    let graph = image.map(|_| image::params(&p)).transpose()?;
     let rendered = evaluate(&state, &p, image.is_some()).await?;
     if let (Some(image), Some(graph)) = (image, graph) {
-        return super::image::respond(rendered, graph, image).await;
+        return image::respond(rendered.series, graph, image).await;
     }
     respond(&format, rendered, &p)
 }
@@ -88,7 +96,7 @@ pub async fn evaluate(state: &Arc<State>, p: &Params, image: bool) -> Result<Ren
         now,
         max_data_points: p
             .number("maxDataPoints")?
-            .or(image.then(|| super::image::default_points(p)))
+            .or(image.then(|| image::default_points(p)))
             .or(settings.default_max_data_points),
         x_files_factor,
     };
@@ -156,7 +164,7 @@ pub fn respond(format: &str, mut r: Rendered, p: &Params) -> Result<Response, Ap
                 }
             }
             let body = json_body(&r, no_nulls, p.flag("meta"));
-            super::graphite::json_or_jsonp(p, body)
+            json_or_jsonp(p, body)
         }
         "csv" => Ok(text("text/csv", csv(&r.series, &r.tz))),
         "raw" => Ok(text("text/plain", raw(&r.series))),
@@ -303,8 +311,11 @@ pub fn format_in(ts: i64, tz: &TimeZone) -> String {
     }
 }
 
+/// `YYYY-mm-dd HH:MM:SS` in UTC; a time past the year 9999 as its unix seconds.
 pub fn format_utc(ts: i64) -> String {
-    let (y, m, d) = crate::clock::civil_from_days(ts.div_euclid(86_400));
+    let Some((y, m, d)) = crate::clock::civil_from_days(ts.div_euclid(86_400)) else {
+        return ts.to_string();
+    };
     let secs = ts.rem_euclid(86_400);
     format!(
         "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",

@@ -3,6 +3,7 @@
 //! hyper polls the body only when its buffer has room, so a slow client costs no queue. The
 //! stream ends when the connection closes (its watches are freed at once) or at shutdown.
 
+use super::request::with_slashes;
 use super::{ApiError, Params, State};
 use crate::live::request::{self, Target};
 use crate::live::{self, Frame, Reader, Watched};
@@ -30,7 +31,7 @@ const READ_DELAY_MS: i64 = 5;
 const RESOLVE_EVERY_MS: i64 = 1000;
 
 pub fn routes() -> Router<Arc<State>> {
-    super::with_slashes(vec![("/stream", get(stream))])
+    with_slashes(vec![("/stream", get(stream))])
 }
 
 /// One target of the connection and the series it watches.

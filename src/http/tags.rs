@@ -3,7 +3,7 @@
 //! and `/tags/tagSeries` / `/tags/tagMultiSeries`, which answer the canonical name (a series
 //! exists in tally once data arrives for it, so there is nothing to register).
 
-use super::graphite::{blocking, read};
+use super::request::{blocking, json_or_jsonp, json_text, read, with_slashes};
 use super::{ApiError, Params, State};
 use crate::metric::Series;
 use crate::query::tags::{self, Expr};
@@ -18,7 +18,7 @@ use std::sync::Arc;
 type S = axum::extract::State<Arc<State>>;
 
 pub fn routes() -> Router<Arc<State>> {
-    super::with_slashes(vec![
+    with_slashes(vec![
         ("/tags", any(list)),
         ("/tags/findSeries", any(find_series)),
         ("/tags/autoComplete/tags", any(auto_tags)),
@@ -30,12 +30,7 @@ pub fn routes() -> Router<Arc<State>> {
 }
 
 fn answer(v: Value, p: &Params) -> Result<Response, ApiError> {
-    let body = if p.flag("pretty") {
-        serde_json::to_string_pretty(&v).unwrap_or_default()
-    } else {
-        v.to_string()
-    };
-    super::graphite::json_or_jsonp(p, body)
+    json_or_jsonp(p, json_text(&v, p))
 }
 
 fn limit(p: &Params, default: Option<usize>) -> Result<Option<usize>, ApiError> {

@@ -138,8 +138,10 @@ pub struct Stats {
     /// Gauge.
     pub dirs_watched: AtomicU64,
     /// Gauge: configured paths that exist but cannot be tailed (directory, FIFO, symlink
-    /// loop …); each is logged once when found.
+    /// loop, a file that cannot be opened …); each is logged once when found.
     pub files_unusable: AtomicU64,
+    /// Those paths, each as `path: reason` (readiness names them).
+    pub unusable_paths: std::sync::Mutex<Vec<String>>,
 }
 
 /// Bytes read from one file in one `poll` at most, so a big backlog does not hold back the
@@ -176,6 +178,8 @@ pub struct Tailer {
     deferred: HashSet<PathBuf>,
     /// Matching paths that cannot be tailed, already logged.
     unusable: HashSet<PathBuf>,
+    /// Files that failed to open since the last full pass, and why (reported with `unusable`).
+    open_failed: Vec<(PathBuf, String)>,
     /// Files closed after draining, by (dev, inode): the fingerprint and offset they were read
     /// to, so a glob that matches them later (`app.log*`) does not read them again.
     closed: HashMap<(u64, u64), (Fingerprint, u64, Instant)>,
@@ -222,6 +226,7 @@ impl Tailer {
             skipped: HashMap::new(),
             deferred: HashSet::new(),
             unusable: HashSet::new(),
+            open_failed: Vec::new(),
             closed: HashMap::new(),
             backlog: HashSet::new(),
             buf: vec![0; READ_BUFFER],

@@ -112,10 +112,16 @@ fn plan_read(schema: &Schema, options: &Options, range: &Range, read: &Read) -> 
 
 impl Source for StoreSource<'_> {
     fn fetch(&self, path: &str, fetch: &Fetch) -> Result<Vec<TimeSeries>, Error> {
-        let range = range_of(fetch);
+        let mut range = range_of(fetch);
         if range.from >= range.until {
             return Err(Error::EmptyRange);
         }
+        // As whisper's fetch: a range that starts after `now` has no data (graphite-web leaves
+        // the series out); one that ends after `now` ends at `now`.
+        if range.from > range.now {
+            return Ok(Vec::new());
+        }
+        range.until = range.until.min(range.now);
         let (glob, explicit) = View::split(path);
         let read = Read {
             consolidate: fetch.consolidate,

@@ -323,3 +323,72 @@ fn a_large_fetch_on_two_threads_reads_what_one_thread_reads() {
         }
     }
 }
+
+/// Issue 18: `until` in the future is clamped to `now`, as whisper's fetch clamps it (the
+/// series ends at the slot holding `now`, as graphite-web answers), and a range that starts
+/// after `now` reads no series at all (graphite-web leaves them out).
+#[test]
+fn until_in_the_future_is_clamped_to_now() {
+    use crate::aggregate::{Aggregator, Options as AggOptions};
+    use crate::metric::{Kind, Observation, Series};
+    use crate::query::eval::{Fetch, Source};
+    use crate::schema::Schemas;
+    use crate::store::{Batch, Options as StoreOptions, Store};
+    use std::sync::Arc;
+    let schemas = Arc::new(Schemas {
+        list: vec![Schema::new("t", ".*", &["1m:1d"]).unwrap()],
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreOptions {
+        data_dir: dir.path().to_path_buf(),
+        tiers: schemas.resolutions(),
+        head_flush_interval: 600,
+        head_max_bytes: crate::store::HEAD_MAX_BYTES,
+    })
+    .unwrap();
+    let mut agg = Aggregator::new(schemas.clone(), AggOptions::default());
+    for i in 0..60 {
+        let obs = Observation {
+            series: Series::parse("f.x").unwrap(),
+            kind: Kind::Gauge,
+            value: i as f64,
+            time: NOW - 3600 + i * 60,
+        };
+        agg.observe(&obs, NOW);
+    }
+    store
+        .commit(Batch {
+            deltas: agg.drain(),
+            cursors: Vec::new(),
+        })
+        .unwrap();
+    let options = Options::default();
+    let source = StoreSource {
+        store: &store,
+        schemas: &schemas,
+        options: &options,
+    };
+    let fetch = |from: i64, until: i64| Fetch {
+        from,
+        until,
+        now: NOW,
+        max_data_points: None,
+        consolidate: None,
+        merge: true,
+        coarser: 0,
+        by_value: false,
+    };
+    let to_now = source.fetch("f.x", &fetch(NOW - 1800, NOW)).unwrap();
+    let future = source.fetch("f.x", &fetch(NOW - 1800, NOW + 7200)).unwrap();
+    assert_eq!(future.len(), 1);
+    assert_eq!(future[0].values, to_now[0].values);
+    assert_eq!((future[0].start, future[0].step), (to_now[0].start, 60));
+    // whisper's points: (from, now] by minute slots, the last one the slot holding `now`.
+    assert_eq!(future[0].values.len(), 30);
+    assert!(
+        source
+            .fetch("f.x", &fetch(NOW + 60, NOW + 7200))
+            .unwrap()
+            .is_empty()
+    );
+}

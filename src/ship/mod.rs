@@ -420,7 +420,7 @@ impl Closing {
                 let list = store.events_by_id(after, upto);
                 rec.events.get_or_insert_default().list.extend(list);
             }
-            #[cfg(debug_assertions)]
+            #[cfg(feature = "test-hooks")]
             stop_before_amendment(&amended);
             complete_amendments(store, &output, &mut rec, &amended);
             let points = rec.points();
@@ -468,16 +468,16 @@ fn complete_amendments(store: &Store, output: &Output, rec: &mut Record, amended
     }
 }
 
-/// Test hook, debug builds only: with `TALLY_TEST_STOP_BEFORE_AMENDMENT` set, the daemon stops
-/// itself (SIGSTOP) just before it appends a record with amendments, after their commit, so a
-/// test can `kill -9` it exactly there (tests/ship.rs).
-#[cfg(debug_assertions)]
+/// Test hook, only in builds with the `test-hooks` feature (`cargo test` builds; never a release
+/// build, see Cargo.toml): with `TALLY_TEST_STOP_BEFORE_AMENDMENT` set, the daemon stops itself
+/// (SIGSTOP) just before it appends a record with amendments, after their commit, so a test can
+/// `kill -9` it exactly there (tests/ship.rs).
+#[cfg(feature = "test-hooks")]
 fn stop_before_amendment(amended: &[usize]) {
+    use rustix::process::{Signal, getpid, kill_process};
     if !amended.is_empty() && std::env::var_os("TALLY_TEST_STOP_BEFORE_AMENDMENT").is_some() {
-        // SAFETY: raise has no preconditions; SIGSTOP cannot be caught.
-        unsafe {
-            libc::raise(libc::SIGSTOP);
-        }
+        // SIGSTOP cannot be caught: the process stops here until it is killed or continued.
+        let _ = kill_process(getpid(), Signal::STOP);
     }
 }
 

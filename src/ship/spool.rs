@@ -1,6 +1,6 @@
 //! The spool: one durable FIFO of [`Record`]s per output, in `data_dir/spool/<output>/`.
 //!
-//! Records are appended to segment files (`<first seq>.spl`, CRC-framed like the store's WAL)
+//! Records are appended to segment files (`<first seq>.spl`, `crate::frame` frames, as the store's WAL)
 //! with one write and one `fdatasync` each, so a record the pipeline handed over survives
 //! `kill -9`. A sender reads them in order and acknowledges what the remote accepted; the
 //! acknowledged position is kept in `ack` (written, fsynced, renamed over the old one, the
@@ -11,6 +11,7 @@
 //! Layout and recovery: FORMAT.md, "Spool".
 
 use super::record::Record;
+use crate::frame;
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
@@ -21,7 +22,6 @@ pub const MAGIC: &[u8; 8] = b"TLYSPL01";
 const ACK_MAGIC: &[u8; 8] = b"TLYACK01";
 /// Magic, epoch, first sequence number.
 pub const HEADER_LEN: u64 = 24;
-const FRAME_HEADER: usize = 8;
 /// Records larger than this are refused (and counted as dropped by the caller).
 pub const MAX_RECORD: usize = 256 << 20;
 
@@ -110,22 +110,21 @@ fn read_frame(file: &File, pos: u64, len_file: u64) -> Result<Option<Vec<u8>>, S
     if pos == len_file {
         return Ok(None);
     }
-    if pos + FRAME_HEADER as u64 > len_file {
+    if pos + frame::HEADER as u64 > len_file {
         return Err("short frame header".into());
     }
-    let mut header = [0u8; FRAME_HEADER];
+    let mut header = [0u8; frame::HEADER];
     file.read_exact_at(&mut header, pos)
         .map_err(|e| e.to_string())?;
-    let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as u64;
-    let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-    if len as usize > MAX_RECORD || pos + FRAME_HEADER as u64 + len > len_file {
+    let h = frame::Header::parse(&header).expect("a whole header");
+    if h.len > MAX_RECORD || pos + (frame::HEADER + h.len) as u64 > len_file {
         return Err("frame longer than the file".into());
     }
-    let mut body = vec![0u8; len as usize];
-    file.read_exact_at(&mut body, pos + FRAME_HEADER as u64)
+    let mut body = vec![0u8; h.len];
+    file.read_exact_at(&mut body, pos + frame::HEADER as u64)
         .map_err(|e| e.to_string())?;
-    if crc32fast::hash(&body) != crc {
-        return Err("bad CRC".into());
+    if !h.checks(&body) {
+        return Err(frame::Error::Crc.to_string());
     }
     Ok(Some(body))
 }
@@ -239,7 +238,7 @@ impl Spool {
                                     reason: format!("record {} where {expect} was due", rec.seq),
                                 });
                             }
-                            pos += (FRAME_HEADER + body.len()) as u64;
+                            pos += (frame::HEADER + body.len()) as u64;
                             last = Some(rec);
                         }
                         Err(e) => {
@@ -366,15 +365,13 @@ impl Spool {
     pub fn append(&mut self, mut record: Record) -> Result<u64, Error> {
         record.seq = self.next_seq;
         let mut buf = Vec::with_capacity(256);
-        buf.extend_from_slice(&[0; FRAME_HEADER]);
+        let start = frame::begin(&mut buf);
         record.encode(&mut buf);
-        let body_len = buf.len() - FRAME_HEADER;
+        let body_len = buf.len() - frame::HEADER;
         if body_len > MAX_RECORD || buf.len() as u64 > self.max_bytes / 2 {
             return Err(Error::TooLarge(buf.len()));
         }
-        let crc = crc32fast::hash(&buf[FRAME_HEADER..]);
-        buf[..4].copy_from_slice(&(body_len as u32).to_le_bytes());
-        buf[4..8].copy_from_slice(&crc.to_le_bytes());
+        frame::end(&mut buf, start);
         let roll = match self.segments.back() {
             None => true,
             Some(s) => s.last_seq >= s.first_seq && s.bytes + buf.len() as u64 > self.segment_bytes,
@@ -439,7 +436,7 @@ impl Spool {
         {
             let mut pos = HEADER_LEN;
             while let Ok(Some(body)) = read_frame(&file, pos, seg.bytes) {
-                pos += (FRAME_HEADER + body.len()) as u64;
+                pos += (frame::HEADER + body.len()) as u64;
                 if let Ok(rec) = Record::decode(&body)
                     && rec.seq > self.read_seq
                 {
@@ -484,7 +481,7 @@ impl Spool {
             let (_, pos, file) = self.read_at.as_mut().expect("just set");
             match read_frame(file, *pos, seg.bytes) {
                 Ok(Some(body)) => {
-                    *pos += (FRAME_HEADER + body.len()) as u64;
+                    *pos += (frame::HEADER + body.len()) as u64;
                     let rec = Record::decode(&body).map_err(|e| Error::Corrupt {
                         path: seg.path.clone(),
                         reason: e.to_string(),

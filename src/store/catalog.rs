@@ -5,8 +5,9 @@
 //! and cut off, and the WAL (not yet covered) still defines those series.
 
 use super::Error;
-use super::frame::{self, corrupt, io};
+use super::file::{self, corrupt, io};
 use crate::encoding::{Reader, put_blob, put_uvarint};
+use crate::frame;
 use crate::metric::{Kind, Series};
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -20,16 +21,16 @@ pub fn load(path: &Path, valid_len: u64) -> Result<Vec<(Series, Kind)>, Error> {
     if valid_len == 0 {
         return Ok(Vec::new());
     }
-    let buf = frame::read_optional(path)?.unwrap_or_default();
+    let buf = file::read_optional(path)?.unwrap_or_default();
     let Some(buf) = usize::try_from(valid_len).ok().and_then(|n| buf.get(..n)) else {
         return Err(corrupt(
             path,
             format!("shorter than the {valid_len} bytes the manifest names"),
         ));
     };
-    frame::check_magic(path, buf, MAGIC)?;
+    file::check_magic(path, buf, MAGIC)?;
     let mut out = Vec::new();
-    let mut frames = frame::Frames::new(&buf[8..]);
+    let mut frames = frame::Frames::new(&buf[8..], file::MAX_FRAME);
     for (at, body) in frames.by_ref() {
         decode_frame(body, &mut out)
             .map_err(|reason| corrupt(path, format!("record at {}: {reason}", at + 8)))?;
@@ -96,7 +97,7 @@ pub fn append(
     file.write_all_at(&buf, at).map_err(io(path))?;
     file.sync_all().map_err(io(path))?;
     if at == 0 {
-        frame::sync_dir(path.parent().unwrap_or(Path::new(".")))?;
+        file::sync_dir(path.parent().unwrap_or(Path::new(".")))?;
     }
     Ok(at + buf.len() as u64)
 }

@@ -4,9 +4,10 @@
 //! shipped from another tally carries its [`Origin`], so that a delivery repeated after a crash
 //! adds it only once.
 
-use super::frame::{self, io};
+use super::file::{self, io};
 use super::{Error, Event};
 use crate::encoding::{Reader, put_blob, put_ivarint, put_uvarint};
+use crate::frame;
 use rustc_hash::FxHashSet;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -87,13 +88,13 @@ impl Events {
     /// Loads `dir/events`. A writable store cuts off a torn tail and keeps the file open.
     pub fn open(dir: &Path, writable: bool) -> Result<Events, Error> {
         let path = dir.join(FILE);
-        let buf = frame::read_optional(&path)?.unwrap_or_default();
+        let buf = file::read_optional(&path)?.unwrap_or_default();
         let mut list = Vec::new();
         let mut origins = FxHashSet::default();
         let mut good = 0u64;
         if !buf.is_empty() {
-            frame::check_magic(&path, &buf, MAGIC)?;
-            let mut frames = frame::Frames::new(&buf[8..]);
+            file::check_magic(&path, &buf, MAGIC)?;
+            let mut frames = frame::Frames::new(&buf[8..], file::MAX_FRAME);
             for (_, body) in frames.by_ref() {
                 match decode(body) {
                     Ok((e, origin)) => {
@@ -125,7 +126,7 @@ impl Events {
                 f.write_all_at(MAGIC, 0).map_err(io(&path))?;
                 good = 8;
                 f.sync_all().map_err(io(&path))?;
-                frame::sync_dir(dir)?;
+                file::sync_dir(dir)?;
             } else if good != buf.len() as u64 {
                 f.set_len(good).map_err(io(&path))?;
                 f.sync_all().map_err(io(&path))?;

@@ -4,7 +4,7 @@
 //! its new files first, then swaps the manifest, then deletes what the new manifest no longer
 //! names; a crash between any two of those leaves either the old or the new state, never both.
 
-use super::frame::{self, sync_dir};
+use super::file::{self, sync_dir};
 use super::head::{Head, merge_sorted};
 use super::manifest::{Manifest, SegMeta};
 use super::recover::{by_partition, quarantine};
@@ -150,7 +150,7 @@ impl Store {
         // The segments now hold every record up to `covered`: older WAL files can go.
         for (first, path) in wal::list(&self.wal_dir())? {
             if first <= covered {
-                frame::remove(&path)?;
+                file::remove(&path)?;
             }
         }
         Ok(())
@@ -191,7 +191,7 @@ impl Store {
         }
         self.crash_point("install:manifest");
         for meta in removed {
-            frame::remove(&Segment::path_in(&self.seg_dir(), meta))?;
+            file::remove(&Segment::path_in(&self.seg_dir(), meta))?;
         }
         Ok(())
     }

@@ -5,8 +5,9 @@
 //! delete becomes visible in one atomic step, and anything on disk it does not name is garbage.
 
 use super::Error;
-use super::frame;
+use super::file;
 use crate::encoding::{Reader, put_blob, put_ivarint, put_uvarint};
+use crate::frame;
 use std::path::Path;
 
 pub const MAGIC: &[u8; 8] = b"TLYMAN01";
@@ -76,18 +77,18 @@ impl Manifest {
     }
 
     pub fn decode(path: &Path, buf: &[u8]) -> Result<Manifest, Error> {
-        frame::check_magic(path, buf, MAGIC)?;
-        let mut frames = frame::Frames::new(&buf[8..]);
+        file::check_magic(path, buf, MAGIC)?;
+        let mut frames = frame::Frames::new(&buf[8..], file::MAX_FRAME);
         let Some((_, body)) = frames.next() else {
-            return Err(frame::corrupt(path, "bad checksum"));
+            return Err(file::corrupt(path, "bad checksum"));
         };
         if !frames.clean() {
-            return Err(frame::corrupt(path, "trailing bytes"));
+            return Err(file::corrupt(path, "trailing bytes"));
         }
-        let bad = |e: crate::encoding::Error| frame::corrupt(path, e.to_string());
+        let bad = |e: crate::encoding::Error| file::corrupt(path, e.to_string());
         let mut r = Reader::new(body);
         if r.uvarint().map_err(bad)? != 1 {
-            return Err(frame::corrupt(path, "unknown version"));
+            return Err(file::corrupt(path, "unknown version"));
         }
         let mut m = Manifest {
             covered: r.uvarint().map_err(bad)?,
@@ -106,19 +107,19 @@ impl Manifest {
             let seg = SegMeta {
                 file: r.uvarint().map_err(bad)?,
                 resolution: u32::try_from(r.uvarint().map_err(bad)?)
-                    .map_err(|_| frame::corrupt(path, "resolution"))?,
+                    .map_err(|_| file::corrupt(path, "resolution"))?,
                 partition: r.ivarint().map_err(bad)?,
                 level: r.u8().map_err(bad)?,
                 min_seq: r.uvarint().map_err(bad)?,
                 max_seq: r.uvarint().map_err(bad)?,
             };
             if seg.resolution == 0 || seg.file >= m.next_file || seg.min_seq > seg.max_seq {
-                return Err(frame::corrupt(path, "bad segment entry"));
+                return Err(file::corrupt(path, "bad segment entry"));
             }
             m.segments.push(seg);
         }
         if !r.is_empty() {
-            return Err(frame::corrupt(path, "trailing bytes in body"));
+            return Err(file::corrupt(path, "trailing bytes in body"));
         }
         Ok(m)
     }
@@ -126,14 +127,14 @@ impl Manifest {
     /// Reads `dir/MANIFEST`; `None` for a store that never flushed.
     pub fn load(dir: &Path) -> Result<Option<Manifest>, Error> {
         let path = dir.join(FILE);
-        match frame::read_optional(&path)? {
+        match file::read_optional(&path)? {
             None => Ok(None),
             Some(buf) => Manifest::decode(&path, &buf).map(Some),
         }
     }
 
     pub fn store(&self, dir: &Path) -> Result<(), Error> {
-        frame::write_atomic(&dir.join(FILE), &self.encode())
+        file::write_atomic(&dir.join(FILE), &self.encode())
     }
 }
 

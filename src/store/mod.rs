@@ -8,14 +8,14 @@
 //! cover replaces the old one atomically. Compaction merges a partition's files; retention
 //! deletes whole partitions. See FORMAT.md for the files and why nothing is counted twice.
 //!
-//! Modules: `frame` (CRC framing, atomic writes) · `wal` · `head` · `block` (one series'
+//! Modules: `file` (atomic writes, magic; records are `crate::frame` frames) · `wal` · `head` · `block` (one series'
 //! columns) · `segment` · `manifest` · `catalog` (series file) · `index` (names, `find`) ·
 //! `events` · `read` (buckets of one series) · `recover` (open) · `maintain` (flush, compaction, retention).
 
 mod block;
 mod catalog;
 mod events;
-mod frame;
+mod file;
 mod head;
 mod index;
 mod maintain;
@@ -363,7 +363,7 @@ impl Store {
             &batch.deltas,
             &ids,
         );
-        if buf.len() > frame::MAX_FRAME {
+        if buf.len() > file::MAX_FRAME {
             return Err(Error::Invalid(format!(
                 "batch of {} bytes is too large",
                 buf.len()

@@ -5,11 +5,12 @@
 //! the running daemon replaced the manifest while it was reading.
 
 use super::events::Events;
-use super::frame::{self, corrupt, io};
+use super::file::{self, corrupt, io};
 use super::index::Index;
 use super::manifest::{self, Manifest, SegMeta};
 use super::segment::Segment;
 use super::{Error, Maint, Options, State, Store, catalog, wal};
+use crate::frame;
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -48,7 +49,7 @@ pub fn open(options: Options, writable: bool) -> Result<Store, Error> {
             std::fs::create_dir_all(&d).map_err(io(&d))?;
         }
         let lock = take_lock(&dir)?;
-        frame::remove(&frame::tmp_path(&dir.join(manifest::FILE)))?;
+        file::remove(&file::tmp_path(&dir.join(manifest::FILE)))?;
         Some(lock)
     } else {
         if !dir.is_dir() {
@@ -66,9 +67,9 @@ pub fn open(options: Options, writable: bool) -> Result<Store, Error> {
         let mpath = dir.join(manifest::FILE);
         let mut attempt = 0;
         loop {
-            let before = frame::read_optional(&mpath)?;
+            let before = file::read_optional(&mpath)?;
             let result = load(&dir, false);
-            if frame::read_optional(&mpath)? == before || attempt >= 20 {
+            if file::read_optional(&mpath)? == before || attempt >= 20 {
                 break result?;
             }
             attempt += 1;
@@ -192,7 +193,7 @@ fn load_segments(
             let name = entry.file_name().to_string_lossy().into_owned();
             if (name.ends_with(".seg") || name.ends_with(".tmp")) && !live.contains(&name) {
                 tracing::info!(file = %name, "removing a segment file no manifest names");
-                frame::remove(&entry.path())?;
+                file::remove(&entry.path())?;
             }
         }
     }
@@ -232,7 +233,7 @@ fn replay(
             // Wholly covered by the segments: left over from a flush that crashed after its
             // manifest was written.
             if writable {
-                frame::remove(path)?;
+                file::remove(path)?;
             }
             continue;
         }
@@ -326,7 +327,7 @@ fn rewrite_aside(
     for &(a, b) in kept {
         clean.extend_from_slice(&buf[a - frame::HEADER..b]);
     }
-    frame::write_atomic(path, &clean)?;
+    file::write_atomic(path, &clean)?;
     Ok(clean.len() as u64)
 }
 

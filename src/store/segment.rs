@@ -5,7 +5,7 @@
 //! manifest names them.
 
 use super::block;
-use super::frame::{self, corrupt, io};
+use super::file::{self, corrupt, io};
 use super::manifest::SegMeta;
 use super::{Error, SeriesId};
 use crate::aggregate::Bucket;
@@ -90,11 +90,11 @@ impl Segment {
         }
         let mut head = [0u8; 8];
         file.read_exact_at(&mut head, 0).map_err(io(&path))?;
-        frame::check_magic(&path, &head, MAGIC)?;
+        file::check_magic(&path, &head, MAGIC)?;
         let mut trailer = [0u8; TRAILER as usize];
         file.read_exact_at(&mut trailer, size - TRAILER)
             .map_err(io(&path))?;
-        frame::check_magic(&path, &trailer[16..], MAGIC)?;
+        file::check_magic(&path, &trailer[16..], MAGIC)?;
         let le64 = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or_default());
         let le32 = |b: &[u8]| u32::from_le_bytes(b.try_into().unwrap_or_default());
         let dir_offset = le64(&trailer[0..8]);
@@ -239,7 +239,7 @@ pub struct Writer {
 impl Writer {
     pub fn create(seg_dir: &Path, meta: SegMeta) -> Result<Writer, Error> {
         let path = Segment::path_in(seg_dir, &meta);
-        let tmp = frame::tmp_path(&path);
+        let tmp = file::tmp_path(&path);
         let file = File::create(&tmp).map_err(io(&tmp))?;
         let mut out = BufWriter::with_capacity(1 << 20, file);
         out.write_all(MAGIC).map_err(io(&tmp))?;

@@ -111,3 +111,14 @@ test('output buffers are reused across draws of the same width', () => {
   assert.equal(d.xs, xs);
   assert.equal(m4(new Ring(4), 0, 1, 100, d).n, 0);
 });
+
+test('the same unchanged ring on the same frame is not decimated again; a write is', () => {
+  const r = new Ring(8);
+  [1, 2, 3].forEach((v, t) => r.push(t, v));
+  const d = m4(r, 0, 2, 100, new Decimated());
+  d.ys[0] = 42; // a cached result is returned as it is
+  assert.equal(m4(r, 0, 2, 100, d).ys[0], 42);
+  r.push(3, 4);
+  assert.equal(m4(r, 0, 2, 100, d).ys[0], 1);
+  assert.equal(m4(r, 0, 3, 100, d).stats.count, 4);
+});

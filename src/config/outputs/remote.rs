@@ -16,7 +16,7 @@ fn check_url(u: &Spanned<String>, p: &mut Problems<'_>) -> String {
 
 fn http(o: &OutputFile, p: &mut Problems<'_>) -> http::Http {
     http::validate(
-        o.token.is_some(),
+        o.token.is_some() || o.token_file.is_some(),
         o.basic_auth.as_ref(),
         o.headers.as_ref(),
         o.tls.as_ref(),
@@ -53,7 +53,7 @@ pub(super) fn tally(o: &OutputFile, p: &mut Problems<'_>) -> Target {
     }
     Target::Tally {
         urls,
-        token: o.token.clone(),
+        token: super::super::secret(o.token.clone(), o.token_file.as_ref(), "token", p),
         http: http(o, p),
     }
 }
@@ -126,7 +126,7 @@ pub(super) fn remote_write(o: &OutputFile, hostname: &str, p: &mut Problems<'_>)
     };
     Target::RemoteWrite {
         url,
-        token: o.token.clone(),
+        token: super::super::secret(o.token.clone(), o.token_file.as_ref(), "token", p),
         naming: naming(o, hostname, p),
         labels,
         path_label,

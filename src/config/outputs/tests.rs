@@ -234,10 +234,64 @@ fn fleet_key_mistakes_are_named_with_their_place() {
             2,
             11,
         ),
+        (
+            "outputs:\n  - type: tally\n    url: http://x\n    token_file: /nonexistent/token\n",
+            "cannot read token_file /nonexistent/token",
+            4,
+            17,
+        ),
+        (
+            "outputs:\n  - type: remote_write\n    url: http://x\n    token: a\n    token_file: /etc/hostname\n",
+            "either token or token_file",
+            5,
+            17,
+        ),
+        (
+            "outputs:\n  - type: carbon\n    destinations: ['a:1']\n    token_file: /etc/hostname\n",
+            "token_file does not apply",
+            2,
+            11,
+        ),
     ] {
         let err = check(yaml).unwrap_err();
         let p = &err.problems()[0];
         assert!(p.message.contains(needle), "{yaml}: {err}");
         assert_eq!((p.line, p.column), (line, column), "{yaml}: {err}");
     }
+}
+
+/// `token_file` is the token's first line, for `tally` and `remote_write` outputs alike, read
+/// each time the config is (start, `tally check`, reload).
+#[test]
+fn token_file_gives_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("token");
+    std::fs::write(&f, "s3cret\nignored\n").unwrap();
+    let yaml = format!(
+        "outputs:\n  - {{ type: tally, url: 'http://c:8080', token_file: '{0}' }}\n  - {{ type: remote_write, url: 'http://p/api/v1/write', token_file: '{0}' }}\n",
+        f.display()
+    );
+    let c = check(&yaml).unwrap_or_else(|e| panic!("{e}"));
+    let Target::Tally { token, .. } = &spooled(&c.outputs[0]).target else {
+        panic!("tally")
+    };
+    assert_eq!(token.as_deref(), Some("s3cret"));
+    let Target::RemoteWrite { token, .. } = &spooled(&c.outputs[1]).target else {
+        panic!("remote_write")
+    };
+    assert_eq!(token.as_deref(), Some("s3cret"));
+    std::fs::write(&f, "\n").unwrap();
+    let err = check(&yaml).unwrap_err().to_string();
+    assert!(err.contains("the file is empty"), "{err}");
+    // basic_auth with token_file is refused like with token.
+    let yaml = format!(
+        "outputs:\n  - type: tally\n    url: 'http://c'\n    token_file: '{}'\n    basic_auth: {{ username: u, password: p }}\n",
+        f.display()
+    );
+    assert!(
+        check(&yaml)
+            .unwrap_err()
+            .to_string()
+            .contains("token or basic_auth")
+    );
 }

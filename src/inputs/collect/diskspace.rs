@@ -5,21 +5,32 @@
 //! `<unit>_percentfree` = f_bfree / f_blocks × 100, `<unit>_used` = (f_blocks − f_bfree) ×
 //! f_frsize, `<unit>_free` = f_bfree × f_frsize, `<unit>_avail` = f_bavail × f_frsize; and
 //! `inodes_percentfree` (when there are inodes), `inodes_used`, `inodes_free`, `inodes_avail`.
-//! Named by the filesystem label under `labels_dir` if any, else by the mount point with `/` and
+//! Named by the filesystem label if any (`labels`: udev's database, keyed by device number, so the
+//! name is the same under `PrivateDevices=yes`), else by the mount point with `/` and
 //! `.` turned into `_` (`/` → `root`, `/tmp` → `tmp`, `/var/log` → `_var_log`). A mount point that
 //! cannot be stat-ed (unmounted since, or a dead network mount) is skipped, as Diamond does.
 //!
 //! Differences: octal escapes in `/proc/mounts` (`\040` for a space) are decoded, so such mount
 //! points are measured (Diamond fails to stat them); characters a series name cannot hold become
 //! `_`.
+//!
+//! Each mount point is measured on a thread of its own with a deadline (`probe.rs`): a hung
+//! network filesystem is left out and counted in `tally.collect.diskspace.timeouts`, and the
+//! other collectors go on.
 
-use super::{DiskSpaceOptions, Emitter, Error, Unit, node, read_into, regex};
+mod probe;
+
+use super::{DiskSpaceOptions, Emitter, Error, Unit, labels, node, read_into, regex, series};
+use crate::metric::Series;
+use probe::{Answer, Measure, Prober};
 use regex::Regex;
 use std::collections::{HashMap, HashSet};
-use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where a device's number is found when a mount's `st_dev` is anonymous (btrfs).
+const SYS_BLOCK: &str = "/sys/class/block";
 
 pub(super) struct DiskSpace {
     path: PathBuf,
@@ -29,6 +40,15 @@ pub(super) struct DiskSpace {
     labels_dir: Option<PathBuf>,
     mount_root: Option<PathBuf>,
     buf: String,
+    prober: Prober,
+    timeouts: Series,
+}
+
+/// A mount `/proc/mounts` lists that passes the filters.
+struct Mount {
+    device: String,
+    mount: String,
+    target: PathBuf,
 }
 
 /// What `statvfs(2)` says, in the widths Diamond's maths needs.
@@ -45,6 +65,16 @@ pub(super) struct Space {
 
 impl DiskSpace {
     pub(super) fn new(root: &Path, opts: &DiskSpaceOptions) -> Result<DiskSpace, Error> {
+        Self::with_measure(root, opts, Arc::new(probe::measure), probe::DEADLINE)
+    }
+
+    /// Measures mount points with `measure`, waiting `deadline` for a round's answers.
+    fn with_measure(
+        root: &Path,
+        opts: &DiskSpaceOptions,
+        measure: Measure,
+        deadline: Duration,
+    ) -> Result<DiskSpace, Error> {
         let exclude = if opts.exclude_filters.is_empty() {
             None
         } else {
@@ -65,6 +95,8 @@ impl DiskSpace {
             labels_dir: opts.labels_dir.clone(),
             mount_root: opts.mount_root.clone(),
             buf: String::new(),
+            prober: Prober::new(measure, deadline),
+            timeouts: series("tally.collect.diskspace.timeouts"),
         })
     }
 
@@ -74,8 +106,52 @@ impl DiskSpace {
 
     pub(super) fn collect(&mut self, em: &mut Emitter<'_>) -> Result<(), Error> {
         read_into(&self.path, &mut self.buf)?;
-        let labels = self.labels();
-        let mut seen = HashSet::new();
+        let labels = match &self.labels_dir {
+            Some(dir) => labels::read(dir),
+            None => HashMap::new(),
+        };
+        let mounts = self.mounts();
+        let targets: Vec<PathBuf> = mounts.iter().map(|m| m.target.clone()).collect();
+        let answers = self.prober.round(&targets);
+        let (mut seen, mut timeouts, mut failed) = (HashSet::new(), 0, None);
+        for (m, answer) in mounts.into_iter().zip(answers) {
+            let measured = match answer {
+                Answer::Got(Ok(measured)) => measured,
+                Answer::Got(Err(_)) => continue,
+                Answer::TimedOut => {
+                    timeouts += 1;
+                    continue;
+                }
+                Answer::NoThread(source) => {
+                    failed = Some(Error::Read {
+                        path: m.target,
+                        source,
+                    });
+                    continue;
+                }
+            };
+            if !seen.insert(measured.dev) {
+                continue;
+            }
+            let Some(space) = measured.space else {
+                continue;
+            };
+            let dev = labels::device_number(&m.device, measured.dev, Path::new(SYS_BLOCK));
+            let name = match dev.and_then(|d| labels.get(&d)) {
+                Some(label) => label.clone(),
+                None => mount_name(&m.mount),
+            };
+            publish(em, &node(&name), &space, &self.units);
+        }
+        if timeouts > 0 {
+            em.own_counter(&self.timeouts, f64::from(timeouts));
+        }
+        failed.map_or(Ok(()), Err)
+    }
+
+    /// The mounts of `/proc/mounts` (read into `buf`) that pass the filters, in its order.
+    fn mounts(&self) -> Vec<Mount> {
+        let mut mounts = Vec::new();
         for line in self.buf.lines() {
             let mut fields = line.split_ascii_whitespace();
             let (Some(device), Some(mount), Some(fs_type)) =
@@ -100,43 +176,13 @@ impl DiskSpace {
                 Some(root) => root.join(mount.trim_start_matches('/')),
                 None => PathBuf::from(&mount),
             };
-            let Ok(meta) = std::fs::metadata(&target) else {
-                continue;
-            };
-            if !seen.insert(meta.dev()) {
-                continue;
-            }
-            let Ok(space) = statvfs(&target) else {
-                continue;
-            };
-            let real = std::fs::canonicalize(&device)
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or(device);
-            let name = match labels.get(&real) {
-                Some(label) => label.clone(),
-                None => mount_name(&mount),
-            };
-            publish(em, &node(&name), &space, &self.units);
+            mounts.push(Mount {
+                device,
+                mount,
+                target,
+            });
         }
-        Ok(())
-    }
-
-    /// Device path → label, from the symlinks under `labels_dir` (`\x2f` in a label is `/`).
-    fn labels(&self) -> HashMap<String, String> {
-        let mut labels = HashMap::new();
-        let Some(dir) = &self.labels_dir else {
-            return labels;
-        };
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return labels;
-        };
-        for entry in entries.flatten() {
-            let label = entry.file_name().to_string_lossy().replace("\\x2f", "/");
-            if let Ok(device) = std::fs::canonicalize(entry.path()) {
-                labels.insert(device.to_string_lossy().into_owned(), label);
-            }
-        }
-        labels
+        mounts
     }
 }
 
@@ -215,36 +261,18 @@ fn unescape(field: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-pub(super) fn statvfs(path: &Path) -> std::io::Result<Space> {
-    let c = CString::new(path.as_os_str().as_bytes())
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    let mut s = std::mem::MaybeUninit::<libc::statvfs>::uninit();
-    // SAFETY: `c` is a NUL-terminated path and `s` is a valid place for the result.
-    let rc = unsafe { libc::statvfs(c.as_ptr(), s.as_mut_ptr()) };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: statvfs returned 0, so it filled `s`.
-    let s = unsafe { s.assume_init() };
-    // The field types are u64 on 64-bit Linux but narrower elsewhere.
-    #[allow(clippy::unnecessary_cast)]
-    Ok(Space {
-        frsize: s.f_frsize as u64,
-        blocks: s.f_blocks as u64,
-        bfree: s.f_bfree as u64,
-        bavail: s.f_bavail as u64,
-        files: s.f_files as u64,
-        ffree: s.f_ffree as u64,
-        favail: s.f_favail as u64,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::tests::{emit, errors, run_two, values};
     use super::super::{DiskSpaceOptions, Settings, Unit};
-    use super::{Space, mount_name, unescape};
+    use super::probe::{Measure, Measured};
+    use super::{DiskSpace, Space, mount_name, unescape};
+    use crate::metric::Kind;
+    use std::path::{Path, PathBuf};
     use std::process::Command;
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
 
     /// Diamond's own test: statvfs frsize 4096, blocks 360540255, bfree 285953527, bavail
     /// 267639130, files 91578368, ffree = favail 91229495, in gigabytes: used 284.525, free
@@ -398,5 +426,178 @@ mod tests {
             .unwrap();
         let g = |k: &str| v[&format!("servers.localhost.diskspace._srv_data.{k}")];
         assert_eq!(g("byte_used") + g("byte_free"), size);
+    }
+
+    /// One hung mount (its stat/statvfs blocks until the test lets it go) holds up neither the
+    /// round nor the other mounts: the round ends at the deadline with the others published and
+    /// the hung one counted in `tally.collect.diskspace.timeouts`; the next round does not ask it
+    /// again while its call is stuck (no second thread) and counts it again; once the call
+    /// returns, the mount is measured and published again.
+    #[test]
+    fn a_hung_mount_is_left_out_and_counted_without_holding_up_the_others() {
+        let proc_root = tempfile::tempdir().unwrap();
+        std::fs::write(
+            proc_root.path().join("mounts"),
+            "/dev/vda /a ext4 rw 0 0\n/dev/vdh /hung nfs4 rw 0 0\nsrv:/b /b nfs rw 0 0\n",
+        )
+        .unwrap();
+        let release = Arc::new(AtomicBool::new(false));
+        let calls = Arc::new(Mutex::new(Vec::<PathBuf>::new()));
+        let measure: Measure = {
+            let (release, calls) = (release.clone(), calls.clone());
+            Arc::new(move |path: &Path| {
+                calls.lock().unwrap().push(path.to_owned());
+                let started = Instant::now();
+                while path == Path::new("/hung")
+                    && !release.load(SeqCst)
+                    && started.elapsed() < Duration::from_secs(120)
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                let space = Space {
+                    frsize: 4096,
+                    blocks: 1000,
+                    bfree: 250,
+                    bavail: 200,
+                    files: 100,
+                    ffree: 40,
+                    favail: 40,
+                };
+                // A device per mount point: `/a`, `/b` and `/hung` are three filesystems.
+                let dev = u64::from(*path.as_os_str().as_encoded_bytes().last().unwrap());
+                Ok(Measured {
+                    dev,
+                    space: Some(space),
+                })
+            })
+        };
+        let opts = DiskSpaceOptions {
+            labels_dir: None,
+            ..DiskSpaceOptions::default()
+        };
+        // Long enough for a thread to start and answer on a loaded machine: only the hung
+        // mount ever waits it out.
+        let deadline = Duration::from_secs(2);
+        let mut d = DiskSpace::with_measure(proc_root.path(), &opts, measure, deadline).unwrap();
+        let hung_calls = || {
+            calls
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|p| *p == Path::new("/hung"))
+                .count()
+        };
+        let timeouts = |obs: &[crate::metric::Observation]| -> Vec<(Kind, f64)> {
+            obs.iter()
+                .filter(|o| o.series.as_str() == "tally.collect.diskspace.timeouts")
+                .map(|o| (o.kind, o.value))
+                .collect()
+        };
+        let nodes = |obs: &[crate::metric::Observation]| -> Vec<String> {
+            let mut n: Vec<String> = values(obs)
+                .keys()
+                .map(|k| k.split('.').nth(3).unwrap().to_string())
+                .collect();
+            n.dedup();
+            n
+        };
+
+        let first = emit("diskspace", |em| d.collect(em).unwrap());
+        assert!(
+            !release.load(SeqCst) && hung_calls() == 1,
+            "the round ended while /hung hung"
+        );
+        assert_eq!(nodes(&first), ["_a", "_b"]);
+        let v = values(&first);
+        assert_eq!(
+            v["servers.localhost.diskspace._b.byte_used"],
+            750.0 * 4096.0
+        );
+        assert_eq!(v["servers.localhost.diskspace._a.inodes_free"], 40.0);
+        assert_eq!(timeouts(&first), [(Kind::Counter, 1.0)]);
+
+        let second = emit("diskspace", |em| d.collect(em).unwrap());
+        assert_eq!(hung_calls(), 1, "a stuck mount is not asked again");
+        assert_eq!(nodes(&second), ["_a", "_b"]);
+        assert_eq!(timeouts(&second), [(Kind::Counter, 1.0)]);
+
+        release.store(true, SeqCst);
+        let started = Instant::now();
+        let back = loop {
+            let obs = emit("diskspace", |em| d.collect(em).unwrap());
+            if nodes(&obs) == ["_a", "_b", "_hung"] {
+                break obs;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "/hung never came back"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(timeouts(&back).is_empty());
+        assert!(hung_calls() >= 2);
+    }
+}
+
+#[cfg(test)]
+mod label_tests {
+    use super::super::tests::{NOW, values};
+    use super::super::{Collectors, DiskSpaceOptions, Settings};
+    use std::os::unix::fs::MetadataExt;
+
+    /// As under `PrivateDevices=yes`: the mounted device (`/dev/vdq9`) does not exist in `/dev`
+    /// and there is no by-label directory, but udev's record for the mount's device number
+    /// labels it `scratch`: the filesystem is named `scratch`, as a manual run with
+    /// `/dev/disk/by-label/scratch` would name it. Without a record it is named by mount point.
+    #[test]
+    fn label_from_udev_without_dev() {
+        let proc_root = tempfile::tempdir().unwrap();
+        let udev = tempfile::tempdir().unwrap();
+        let mount = tempfile::tempdir_in(concat!(env!("CARGO_MANIFEST_DIR"), "/target")).unwrap();
+        let mount_path = mount.path().to_str().unwrap().to_string();
+        let fs_type = "ext4";
+        std::fs::write(
+            proc_root.path().join("mounts"),
+            format!("/dev/vdq9 {mount_path} {fs_type} rw 0 0\n"),
+        )
+        .unwrap();
+        let dev = std::fs::metadata(mount.path()).unwrap().dev();
+        let (major, minor) = (libc::major(dev), libc::minor(dev));
+        let settings = || Settings {
+            proc_root: proc_root.path().to_path_buf(),
+            collectors: vec!["diskspace".into()],
+            diskspace: DiskSpaceOptions {
+                labels_dir: Some(udev.path().to_path_buf()),
+                filesystems: vec![fs_type.into(), "btrfs".into(), "xfs".into()],
+                ..DiskSpaceOptions::default()
+            },
+            ..Settings::default()
+        };
+        let nodes = || {
+            let v = values(&Collectors::new(settings()).unwrap().collect(NOW, 0.0));
+            let mut n: Vec<String> = v
+                .keys()
+                .map(|k| k.split('.').nth(3).unwrap().into())
+                .collect();
+            n.dedup();
+            n
+        };
+        assert_eq!(
+            nodes(),
+            [super::node(&super::mount_name(&mount_path)).to_string()]
+        );
+        std::fs::write(
+            udev.path().join(format!("b{major}:{minor}")),
+            "S:disk/by-label/scratch\nE:ID_FS_USAGE=filesystem\nE:ID_FS_LABEL_ENC=scratch\n",
+        )
+        .unwrap();
+        // An anonymous device number (overlayfs, btrfs) is looked up in sysfs by the device's
+        // name, and /dev/vdq9 is in no sysfs: the name stays the mount point's.
+        let want = if major != 0 {
+            "scratch".to_string()
+        } else {
+            super::node(&super::mount_name(&mount_path)).to_string()
+        };
+        assert_eq!(nodes(), [want]);
     }
 }

@@ -24,6 +24,7 @@ mod emit;
 #[cfg(test)]
 mod fold_tests;
 mod iostat;
+mod labels;
 mod loadavg;
 mod memory;
 mod network;

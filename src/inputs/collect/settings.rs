@@ -131,7 +131,8 @@ pub struct DiskSpaceOptions {
     /// Regexes searched in the mount point; a match excludes the filesystem.
     pub exclude_filters: Vec<String>,
     pub byte_units: Vec<String>,
-    /// Where filesystem labels name devices (`/dev/disk/by-label`); `None` names by mount point.
+    /// Where filesystem labels are read (udev's database `/run/udev/data`, or a by-label
+    /// directory); `None` names by mount point.
     pub labels_dir: Option<PathBuf>,
     /// Put before each mount point when stat-ing it (e.g. `/host` when the host's `/` is mounted
     /// there); `None` stats the mount point itself.
@@ -160,7 +161,7 @@ impl Default for DiskSpaceOptions {
             .collect(),
             exclude_filters: vec!["^/export/home".to_string()],
             byte_units: vec!["byte".to_string()],
-            labels_dir: Some(PathBuf::from("/dev/disk/by-label")),
+            labels_dir: Some(PathBuf::from("/run/udev/data")),
             mount_root: None,
         }
     }

@@ -6,16 +6,18 @@
 //! `statsd.*` internal metrics and the backend's `graphiteStats`.
 //!
 //! The arithmetic follows etsy's step by step (sorted values, left-to-right cumulative sums,
-//! `Math.round`), so values agree bit for bit; numbers are printed as JavaScript prints them
+//! `Math.round`), so values agree bit for bit (one exception: a set of more than 256 members is
+//! counted by a HyperLogLog, within about 2%, so its memory stays bounded); numbers are printed as JavaScript prints them
 //! ([`js_string`]). Lines within a kind come out sorted by key rather than in JavaScript's
 //! insertion order; Graphite does not care.
 
 mod names;
 
 use super::parse::{Sample, Type};
+use crate::aggregate::distinct::Distinct;
 use names::Names;
 pub use names::js_string;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use std::fmt::Write as _;
 use std::time::Instant;
 
@@ -116,7 +118,10 @@ pub struct State {
     timer_counters: FxHashMap<String, f64>,
     gauges: FxHashMap<String, f64>,
     gauges_ttl: FxHashMap<String, u32>,
-    sets: FxHashMap<String, FxHashSet<String>>,
+    /// Members by id ([`crate::metric::set_member`]): exact up to
+    /// [`crate::aggregate::distinct::EXACT_LIMIT`], then a 4 KiB HyperLogLog, so a set's memory
+    /// is bounded however many members it gets (etsy keeps every member's string).
+    sets: FxHashMap<String, Distinct>,
     timer_values: usize,
     old_timestamp: i64,
     pub delivery: Delivery,
@@ -284,15 +289,14 @@ impl State {
                 }
             }
             Type::Set => {
+                let id = crate::metric::set_member(s.raw.as_bytes()) as u64;
                 if let Some(set) = self.sets.get_mut(&*s.key) {
-                    if !set.contains(s.raw) {
-                        set.insert(s.raw.to_string());
-                    }
+                    set.insert(id);
                 } else if self.full() {
                     self.dropped += 1;
                 } else {
-                    let mut set = FxHashSet::default();
-                    set.insert(s.raw.to_string());
+                    let mut set = Distinct::default();
+                    set.insert(id);
                     self.sets.insert(s.key.to_string(), set);
                 }
             }
@@ -371,11 +375,14 @@ impl State {
             line(&names.format(&names.gauge, key, &[]), value);
             num_stats += 1;
         }
-        let mut set_keys: Vec<(&String, usize)> =
-            self.sets.iter().map(|(k, s)| (k, s.len())).collect();
-        set_keys.sort_unstable();
+        let mut set_keys: Vec<(&String, f64)> = self
+            .sets
+            .iter()
+            .map(|(k, s)| (k, s.count().round()))
+            .collect();
+        set_keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
         for (key, size) in set_keys {
-            line(&names.format(&names.set, key, &["count"]), size as f64);
+            line(&names.format(&names.set, key, &["count"]), size);
             num_stats += 1;
         }
         let suffix = &names.suffix;
@@ -444,7 +451,7 @@ impl State {
         } else {
             self.sets
                 .values_mut()
-                .for_each(|s| *s = FxHashSet::default());
+                .for_each(|s| *s = Distinct::default());
         }
         if o.delete_gauges {
             let gauges = &mut self.gauges;

@@ -342,3 +342,23 @@ fn golden_flushes_made_by_etsy_statsd() {
         assert_eq!(got, want, "legacy_namespace {legacy}");
     }
 }
+
+/// A set is exact up to 256 members and an estimate beyond, in bounded memory: a million
+/// members cost a few KiB, not a million strings.
+#[test]
+fn large_sets_are_counted_in_bounded_memory() {
+    let mut s = State::new(non_legacy(), 1_000);
+    for i in 0..256 {
+        s.add(&sample(&format!("small:m{i}|s")));
+        s.add(&sample(&format!("small:m{i}|s")));
+    }
+    for i in 0..1_000_000 {
+        s.add(&sample(&format!("big:member-{i}|s")));
+    }
+    let bytes: usize = s.sets.values().map(Distinct::heap_bytes).sum();
+    assert!(bytes < 16 << 10, "{bytes} bytes");
+    let got = lines(&s.flush(1), 1);
+    assert_eq!(got["stats.sets.small.count"], "256");
+    let big: f64 = got["stats.sets.big.count"].parse().unwrap();
+    assert!((big - 1e6).abs() < 0.05e6, "{big}");
+}

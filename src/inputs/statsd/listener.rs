@@ -47,41 +47,20 @@ fn lock(intake: &SharedIntake) -> std::sync::MutexGuard<'_, Intake> {
 /// returns it with the buffer size the kernel granted.
 pub fn bind_udp(addr: SocketAddr, recv_buffer: usize) -> io::Result<(std::net::UdpSocket, usize)> {
     let socket = std::net::UdpSocket::bind(addr)?;
-    let fd = socket.as_raw_fd();
     if recv_buffer > 0 {
-        let size = recv_buffer.min(i32::MAX as usize) as libc::c_int;
-        let set = |opt| {
-            // SAFETY: fd is a valid socket we own; the option value is a c_int on our stack.
-            unsafe {
-                libc::setsockopt(
-                    fd,
-                    libc::SOL_SOCKET,
-                    opt,
-                    (&size as *const libc::c_int).cast(),
-                    size_of::<libc::c_int>() as libc::socklen_t,
-                )
-            }
+        use rustix::net::sockopt::{
+            set_socket_recv_buffer_size, set_socket_recv_buffer_size_force,
         };
+        let size = recv_buffer.min(i32::MAX as usize);
         // SO_RCVBUFFORCE passes net.core.rmem_max when we may (root); else the capped request.
-        if set(libc::SO_RCVBUFFORCE) != 0 && set(libc::SO_RCVBUF) != 0 {
-            return Err(io::Error::last_os_error());
+        if set_socket_recv_buffer_size_force(&socket, size).is_err() {
+            set_socket_recv_buffer_size(&socket, size)?;
         }
     }
-    let mut granted: libc::c_int = 0;
-    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: as above; `granted` and `len` are valid for writes.
-    unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUF,
-            (&mut granted as *mut libc::c_int).cast(),
-            &mut len,
-        );
-    }
+    let granted = rustix::net::sockopt::socket_recv_buffer_size(&socket).unwrap_or(0);
     // Wakes up to look at the stop flag and to hand over what waits.
     socket.set_read_timeout(Some(FEED_AGE))?;
-    Ok((socket, granted.max(0) as usize))
+    Ok((socket, granted))
 }
 
 /// The kernel's count of datagrams dropped for the socket with this inode (the last column
@@ -104,10 +83,8 @@ pub fn drops_in(text: &str, inode: u64) -> Option<u64> {
     })
 }
 
-fn socket_inode(fd: std::os::fd::RawFd) -> Option<u64> {
-    // SAFETY: fstat on a valid fd we own, into a zeroed stat we own.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    (unsafe { libc::fstat(fd, &mut st) } == 0).then_some(st.st_ino)
+fn socket_inode(socket: &std::net::UdpSocket) -> Option<u64> {
+    rustix::fs::fstat(socket).ok().map(|st| st.st_ino)
 }
 
 /// Receives datagrams until `stop`, on the calling thread.
@@ -137,7 +114,7 @@ pub fn run_udp(
         h.msg_hdr.msg_iovlen = 1;
     }
     let fd = socket.as_raw_fd();
-    let inode = socket_inode(fd);
+    let inode = socket_inode(&socket);
     let proc_net = std::path::Path::new("/proc/self/net");
     let mut drops_read = std::time::Instant::now();
     let mut out = Batch::default();
@@ -345,7 +322,7 @@ mod tests {
     fn a_bound_socket_is_found_in_proc_net_udp() {
         let (socket, granted) = bind_udp("127.0.0.1:0".parse().unwrap(), 1 << 20).unwrap();
         assert!(granted > 0);
-        let inode = socket_inode(socket.as_raw_fd()).unwrap();
+        let inode = socket_inode(&socket).unwrap();
         assert_eq!(
             kernel_drops(std::path::Path::new("/proc/self/net"), inode),
             Some(0)

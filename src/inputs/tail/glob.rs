@@ -266,8 +266,15 @@ mod tests {
         let d = dir.path();
         std::fs::create_dir(d.join("adir")).unwrap();
         std::fs::create_dir(d.join("x.log")).unwrap();
-        let fifo = std::ffi::CString::new(d.join("fifo").as_os_str().as_bytes()).unwrap();
-        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        use rustix::fs::{CWD, FileType, Mode, mknodat};
+        mknodat(
+            CWD,
+            d.join("fifo"),
+            FileType::Fifo,
+            Mode::RUSR | Mode::WUSR,
+            0,
+        )
+        .unwrap();
         std::os::unix::fs::symlink(d.join("loop"), d.join("loop")).unwrap();
         std::fs::write(d.join("a.log"), "x\n").unwrap();
         let mut out = Expansion::default();

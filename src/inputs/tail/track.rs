@@ -119,7 +119,8 @@ impl Tailer {
         self.add(f);
     }
 
-    /// Logs each path that cannot be tailed once (again only after it was fine or gone).
+    /// Logs each path that cannot be tailed once (again only after it was fine or gone), and
+    /// publishes the set for readiness.
     fn report_unusable(&mut self, found: &[(PathBuf, String)]) {
         let now: HashSet<&PathBuf> = found.iter().map(|(p, _)| p).collect();
         self.unusable.retain(|p| now.contains(p));
@@ -131,6 +132,17 @@ impl Tailer {
         self.stats
             .files_unusable
             .store(self.unusable.len() as u64, Relaxed);
+        let mut named: Vec<String> = found
+            .iter()
+            .map(|(p, why)| format!("{}: {why}", p.display()))
+            .collect();
+        named.sort();
+        named.dedup();
+        *self
+            .stats
+            .unusable_paths
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = named;
     }
 
     /// Stats every followed path, rescans the globs, updates the watches.
@@ -147,7 +159,6 @@ impl Tailer {
         }
         exp.files.sort();
         exp.files.dedup();
-        self.report_unusable(&exp.unusable);
         let found: HashSet<&PathBuf> = exp.files.iter().collect();
         self.skipped
             .retain(|p, s| found.contains(p) || s.checkpoint.is_some());
@@ -157,6 +168,13 @@ impl Tailer {
                 self.discover(path, initial, now);
             }
         }
+        let mut unusable = std::mem::take(&mut exp.unusable);
+        unusable.extend(
+            std::mem::take(&mut self.open_failed)
+                .into_iter()
+                .filter(|(p, _)| found.contains(p) && !self.live.contains_key(p)),
+        );
+        self.report_unusable(&unusable);
         self.missing
             .retain(|p, since| now.duration_since(*since) < FORGET_MISSING || found.contains(p));
         self.closed
@@ -255,10 +273,10 @@ impl Tailer {
         let file = match File::open(path) {
             Ok(f) => f,
             Err(error) => {
+                // Logged once, and named in readiness, by the next full pass.
                 self.stats.read_errors.fetch_add(1, Relaxed);
-                self.log.log(|suppressed| {
-                    tracing::warn!(%error, path = %path.display(), suppressed, "Cannot open a tailed file.");
-                });
+                self.open_failed
+                    .push((path.to_path_buf(), error.to_string()));
                 return;
             }
         };
