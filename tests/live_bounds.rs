@@ -120,7 +120,7 @@ fn a_client_that_stops_reading_is_dropped_and_costs_no_queue() {
             while !stop.load(Relaxed) {
                 i += 1;
                 let mut lines = format!("stall.s0000 {i} {}\n", unix_now());
-                if i % 10 == 0 {
+                if i.is_multiple_of(10) {
                     lines.push_str(&all(i));
                 }
                 if carbon.write_all(lines.as_bytes()).is_err() {
@@ -150,7 +150,7 @@ fn a_client_that_stops_reading_is_dropped_and_costs_no_queue() {
                     let vals = unpack(&m.data)
                         .into_iter()
                         .find(|(id, _)| Some(*id) == first);
-                    for (_, vals) in vals {
+                    if let Some((_, vals)) = vals {
                         seen.extend(vals.iter().filter_map(|v| v.as_f64()).map(|v| v as u64));
                     }
                 }

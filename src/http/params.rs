@@ -23,10 +23,10 @@ impl Params {
             return Params::parse(query, body);
         }
         let mut p = Params::parse(query, b"");
-        if ct.starts_with("multipart/form-data") {
-            if let Some(boundary) = boundary(ct) {
-                p.0.extend(multipart(body, &boundary));
-            }
+        if ct.starts_with("multipart/form-data")
+            && let Some(boundary) = boundary(ct)
+        {
+            p.0.extend(multipart(body, &boundary));
         }
         p
     }

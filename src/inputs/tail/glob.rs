@@ -269,7 +269,7 @@ mod tests {
         use rustix::fs::{CWD, FileType, Mode, mknodat};
         mknodat(
             CWD,
-            &d.join("fifo"),
+            d.join("fifo"),
             FileType::Fifo,
             Mode::RUSR | Mode::WUSR,
             0,
