@@ -1,5 +1,10 @@
 //! Time: the wall clock, read only at the edges (agent, inputs, http; the pure stages take
-//! `now`), and the proleptic Gregorian calendar maths every part shares.
+//! `now`), and day counts of the proleptic Gregorian calendar (through jiff, whose range is
+//! the years -9999 to 9999).
+
+use jiff::civil::Date;
+
+const EPOCH: Date = Date::constant(1970, 1, 1);
 
 /// Unix seconds now (0 if the clock is before 1970).
 pub fn unix_now() -> i64 {
@@ -9,28 +14,22 @@ pub fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
-/// Days since 1970-01-01 of a date (Howard Hinnant's algorithm); `m` in 1..=12, `d` in 1..=31.
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+/// Days since 1970-01-01 of a date; `None` for a day its month does not have or a year
+/// outside -9999..=9999.
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> Option<i64> {
+    let date = Date::new(y.try_into().ok()?, m.try_into().ok()?, d.try_into().ok()?).ok()?;
+    Some(EPOCH.duration_until(date).as_secs().div_euclid(86_400))
 }
 
-/// `(year, month, day)` of a day count since 1970-01-01.
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+/// `(year, month, day)` of a day count since 1970-01-01; `None` outside -9999..=9999.
+pub fn civil_from_days(z: i64) -> Option<(i64, u32, u32)> {
+    let secs = jiff::SignedDuration::from_secs(z.checked_mul(86_400)?);
+    let date = EPOCH.checked_add(secs).ok()?;
+    Some((
+        i64::from(date.year()),
+        date.month() as u32,
+        date.day() as u32,
+    ))
 }
 
 #[cfg(test)]
@@ -39,11 +38,20 @@ mod tests {
 
     #[test]
     fn calendar_round_trips() {
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        assert_eq!(days_from_civil(1970, 1, 1), Some(0));
+        assert_eq!(days_from_civil(2000, 3, 1), Some(11_017));
         for day in [-800_000, -1000, -1, 0, 59, 60, 19_797, 60_000, 2_000_000] {
-            let (y, m, d) = civil_from_days(day);
-            assert_eq!(days_from_civil(y, m, d), day);
+            let (y, m, d) = civil_from_days(day).unwrap();
+            assert_eq!(days_from_civil(y, m, d), Some(day));
         }
+    }
+
+    #[test]
+    fn outside_the_calendar_is_none() {
+        assert_eq!(days_from_civil(2023, 2, 29), None);
+        assert_eq!(days_from_civil(10_000, 1, 1), None);
+        assert_eq!(civil_from_days(i64::MAX), None);
+        assert_eq!(civil_from_days(3_000_000), None);
+        assert_eq!(civil_from_days(-1), Some((1969, 12, 31)));
     }
 }

@@ -117,10 +117,10 @@ fn found(v: &Value) -> BTreeSet<(String, bool)> {
         .collect()
 }
 
-/// One series as rendered: its target and `(value, ts)` points, nulls kept.
+/// A series' name and its points `(value, ts)`, nulls kept.
 type Rendered = (String, Vec<(Option<f64>, i64)>);
 
-/// Every series, sorted by target.
+/// Every series of a `/render` JSON answer, sorted by name.
 fn rendered(v: &Value) -> Vec<Rendered> {
     let mut out: Vec<_> = v
         .as_array()

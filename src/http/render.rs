@@ -311,8 +311,11 @@ pub fn format_in(ts: i64, tz: &TimeZone) -> String {
     }
 }
 
+/// `YYYY-mm-dd HH:MM:SS` in UTC; a time past the year 9999 as its unix seconds.
 pub fn format_utc(ts: i64) -> String {
-    let (y, m, d) = crate::clock::civil_from_days(ts.div_euclid(86_400));
+    let Some((y, m, d)) = crate::clock::civil_from_days(ts.div_euclid(86_400)) else {
+        return ts.to_string();
+    };
     let secs = ts.rem_euclid(86_400);
     format!(
         "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",

@@ -216,7 +216,7 @@ impl Parser {
     pub fn set_zone(&mut self, zone: Zone) {
         for r in Arc::make_mut(&mut self.rules) {
             if let Some(t) = &mut r.time {
-                t.zone = zone;
+                t.zone = zone.clone();
             }
         }
     }

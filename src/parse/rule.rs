@@ -206,7 +206,7 @@ impl Emit {
         } else {
             let t = spec
                 .format
-                .parse(text, spec.zone, read_time, &mut self.zones);
+                .parse(text, &spec.zone, read_time, &mut self.zones);
             let c = &mut self.last_time[rule];
             c.0.clear();
             c.0.extend_from_slice(text);

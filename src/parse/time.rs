@@ -1,6 +1,9 @@
 //! Timestamps from captured text, without a date library: a strftime-like subset, ISO 8601 /
-//! RFC 3339, epoch seconds, and syslog's year-less form. A zone is UTC, a fixed offset or the
-//! host's local zone (asked of libc, so it follows `TZ` and `/etc/localtime`).
+//! RFC 3339, epoch seconds, and syslog's year-less form. A zone is UTC, a fixed offset, an IANA
+//! zone (`Europe/Paris`) or the host's local zone (`TZ`, else `/etc/localtime`), the last two
+//! through `jiff::tz`. A wall-clock time that a DST change skips (a gap) or repeats (a fold)
+//! is read as jiff's `compatible` does: in a gap with the offset before it (02:30 on a
+//! spring-forward night is 03:30 summer time), in a fold the first of the two.
 //!
 //! Directives: `%Y` `%y` (69–99 → 19xx) `%m` `%d` `%e` (space-padded) `%b`/`%h`/`%B` (month
 //! name, English, any case) `%a`/`%A` (weekday, skipped) `%j` `%H` `%M` `%S` (a fraction
@@ -16,17 +19,20 @@
 //! zone applies (default: local). Fractions of a second are dropped (times are unix seconds).
 
 /// How to read a time that carries no offset of its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Zone {
-    /// The host's local zone (libc `localtime_r`).
+    /// The host's local zone (`jiff::tz::TimeZone::system`).
     Local,
     Utc,
     /// Seconds east of UTC.
     Fixed(i32),
+    /// A zone of the IANA database (the host's zoneinfo, else the copy built into tally).
+    Named(TimeZone),
 }
 
 impl Zone {
-    /// `local`, `utc` (or `UTC`, `Z`), or an offset `+hh:mm` / `-hhmm` / `+hh`.
+    /// `local`, `utc` (or `UTC`, `Z`), an offset `+hh:mm` / `-hhmm` / `+hh`, or an IANA
+    /// name `Area/Location` (abbreviations such as `CET` are ambiguous and refused).
     pub fn parse(s: &str) -> Result<Zone, String> {
         match s {
             "local" => Ok(Zone::Local),
@@ -38,8 +44,13 @@ impl Zone {
                 };
                 match c.offset() {
                     Some(off) if c.i == s.len() => Ok(Zone::Fixed(off)),
+                    _ if s.contains('/') && !s.starts_with('/') => match TimeZone::get(s) {
+                        Ok(tz) => Ok(Zone::Named(tz)),
+                        Err(_) => Err(format!("unknown timezone {s:?}: not in the IANA database")),
+                    },
                     _ => Err(format!(
-                        "bad timezone {s:?}: expected local, utc or an offset like +02:00"
+                        "bad timezone {s:?}: expected local, utc, an offset like +02:00 or an \
+                         IANA zone like Europe/Paris"
                     )),
                 }
             }
@@ -125,7 +136,7 @@ impl TimeFormat {
     pub fn parse(
         &self,
         text: &[u8],
-        zone: Zone,
+        zone: &Zone,
         read_time: i64,
         cache: &mut ZoneCache,
     ) -> Option<i64> {
@@ -461,10 +472,11 @@ fn days_in_month(y: i64, m: u32) -> u32 {
 }
 
 use crate::clock::days_from_civil;
+use jiff::tz::{Offset, TimeZone};
 
 /// The year of a day count since 1970-01-01.
-pub(crate) fn year_of_days(z: i64) -> i64 {
-    crate::clock::civil_from_days(z).0
+pub(crate) fn year_of_days(z: i64) -> Option<i64> {
+    crate::clock::civil_from_days(z).map(|(y, _, _)| y)
 }
 
 impl Fields {
@@ -478,7 +490,7 @@ impl Fields {
                 if yd == 0 || yd > 365 + u32::from(is_leap(year)) {
                     return None;
                 }
-                days_from_civil(year, 1, 1) + i64::from(yd) - 1
+                days_from_civil(year, 1, 1)? + i64::from(yd) - 1
             }
             None => {
                 if !(1..=12).contains(&self.month)
@@ -487,7 +499,7 @@ impl Fields {
                 {
                     return None;
                 }
-                days_from_civil(year, self.month, self.day)
+                days_from_civil(year, self.month, self.day)?
             }
         };
         Some(
@@ -498,15 +510,16 @@ impl Fields {
         )
     }
 
-    fn utc_of(&self, naive: i64, zone: Zone, cache: &mut ZoneCache) -> i64 {
+    fn utc_of(&self, naive: i64, zone: &Zone, cache: &mut ZoneCache) -> i64 {
         match (self.offset, zone) {
-            (Some(off), _) | (None, Zone::Fixed(off)) => naive - i64::from(off),
+            (Some(off), _) | (None, &Zone::Fixed(off)) => naive - i64::from(off),
             (None, Zone::Utc) => naive,
             (None, Zone::Local) => naive - i64::from(local_offset_of_naive(naive, cache)),
+            (None, Zone::Named(tz)) => naive - i64::from(offset_of_naive(tz, naive)),
         }
     }
 
-    fn resolve(&self, zone: Zone, read_time: i64, cache: &mut ZoneCache) -> Option<i64> {
+    fn resolve(&self, zone: &Zone, read_time: i64, cache: &mut ZoneCache) -> Option<i64> {
         if let Some(e) = self.epoch {
             return Some(e);
         }
@@ -516,11 +529,12 @@ impl Fields {
         }
         // No year: the one that puts the time nearest the read time.
         let here = match (self.offset, zone) {
-            (Some(off), _) | (None, Zone::Fixed(off)) => off,
+            (Some(off), _) | (None, &Zone::Fixed(off)) => off,
             (None, Zone::Utc) => 0,
             (None, Zone::Local) => local_offset_of_utc(read_time, cache),
+            (None, Zone::Named(tz)) => offset_at(tz, read_time),
         };
-        let ref_year = year_of_days((read_time + i64::from(here)).div_euclid(86_400));
+        let ref_year = year_of_days((read_time + i64::from(here)).div_euclid(86_400))?;
         (ref_year - 1..=ref_year + 1)
             .filter_map(|y| self.naive(y).map(|n| self.utc_of(n, zone, cache)))
             .min_by_key(|t| (t - read_time).abs())
@@ -531,34 +545,36 @@ impl Fields {
 fn local_offset_of_utc(utc: i64, cache: &mut ZoneCache) -> i32 {
     let key = utc.div_euclid(3600);
     if cache.utc.0 != key {
-        cache.utc = (key, libc_offset(utc));
+        cache.utc = (key, offset_at(&TimeZone::system(), utc));
     }
     cache.utc.1
 }
 
-/// The local zone's offset for a local wall-clock time (in a DST gap or overlap, one of the
-/// two candidates).
+/// The local zone's offset for a local wall-clock time.
 fn local_offset_of_naive(naive: i64, cache: &mut ZoneCache) -> i32 {
     let key = naive.div_euclid(3600);
     if cache.naive.0 != key {
-        let first = libc_offset(naive);
-        let second = libc_offset(naive - i64::from(first));
-        cache.naive = (key, second);
+        cache.naive = (key, offset_of_naive(&TimeZone::system(), naive));
     }
     cache.naive.1
 }
 
-// time_t is i64 on 64-bit targets, narrower on some 32-bit ones.
-#[allow(clippy::useless_conversion)]
-fn libc_offset(utc: i64) -> i32 {
-    let t: libc::time_t = match utc.try_into() {
-        Ok(t) => t,
-        Err(_) => return 0,
+/// `tz`'s offset (seconds east of UTC) at a UTC time (0 outside jiff's range).
+fn offset_at(tz: &TimeZone, utc: i64) -> i32 {
+    jiff::Timestamp::from_second(utc).map_or(0, |t| tz.to_offset(t).seconds())
+}
+
+/// `tz`'s offset for a wall-clock time given as seconds as if it were UTC: in a gap the
+/// offset before it, in a fold the first (jiff's `compatible`); 0 outside jiff's range.
+fn offset_of_naive(tz: &TimeZone, naive: i64) -> i32 {
+    let Ok(t) = jiff::Timestamp::from_second(naive) else {
+        return 0;
     };
-    // SAFETY: localtime_r only writes into the tm we own; a zeroed tm is a valid value.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::localtime_r(&t, &mut tm) };
-    if r.is_null() { 0 } else { tm.tm_gmtoff as i32 }
+    let wall = Offset::UTC.to_datetime(t);
+    match tz.to_ambiguous_timestamp(wall).compatible() {
+        Ok(utc) => (naive - utc.as_second()) as i32,
+        Err(_) => 0,
+    }
 }
 
 #[cfg(test)]

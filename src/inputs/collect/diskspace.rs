@@ -13,14 +13,21 @@
 //! Differences: octal escapes in `/proc/mounts` (`\040` for a space) are decoded, so such mount
 //! points are measured (Diamond fails to stat them); characters a series name cannot hold become
 //! `_`.
+//!
+//! Each mount point is measured on a thread of its own with a deadline (`probe.rs`): a hung
+//! network filesystem is left out and counted in `tally.collect.diskspace.timeouts`, and the
+//! other collectors go on.
 
-use super::{DiskSpaceOptions, Emitter, Error, Unit, labels, node, read_into, regex};
+mod probe;
+
+use super::{DiskSpaceOptions, Emitter, Error, Unit, labels, node, read_into, regex, series};
+use crate::metric::Series;
+use probe::{Answer, Measure, Prober};
 use regex::Regex;
 use std::collections::{HashMap, HashSet};
-use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Where a device's number is found when a mount's `st_dev` is anonymous (btrfs).
 const SYS_BLOCK: &str = "/sys/class/block";
@@ -33,6 +40,15 @@ pub(super) struct DiskSpace {
     labels_dir: Option<PathBuf>,
     mount_root: Option<PathBuf>,
     buf: String,
+    prober: Prober,
+    timeouts: Series,
+}
+
+/// A mount `/proc/mounts` lists that passes the filters.
+struct Mount {
+    device: String,
+    mount: String,
+    target: PathBuf,
 }
 
 /// What `statvfs(2)` says, in the widths Diamond's maths needs.
@@ -49,6 +65,16 @@ pub(super) struct Space {
 
 impl DiskSpace {
     pub(super) fn new(root: &Path, opts: &DiskSpaceOptions) -> Result<DiskSpace, Error> {
+        Self::with_measure(root, opts, Arc::new(probe::measure), probe::DEADLINE)
+    }
+
+    /// Measures mount points with `measure`, waiting `deadline` for a round's answers.
+    fn with_measure(
+        root: &Path,
+        opts: &DiskSpaceOptions,
+        measure: Measure,
+        deadline: Duration,
+    ) -> Result<DiskSpace, Error> {
         let exclude = if opts.exclude_filters.is_empty() {
             None
         } else {
@@ -69,6 +95,8 @@ impl DiskSpace {
             labels_dir: opts.labels_dir.clone(),
             mount_root: opts.mount_root.clone(),
             buf: String::new(),
+            prober: Prober::new(measure, deadline),
+            timeouts: series("tally.collect.diskspace.timeouts"),
         })
     }
 
@@ -82,7 +110,48 @@ impl DiskSpace {
             Some(dir) => labels::read(dir),
             None => HashMap::new(),
         };
-        let mut seen = HashSet::new();
+        let mounts = self.mounts();
+        let targets: Vec<PathBuf> = mounts.iter().map(|m| m.target.clone()).collect();
+        let answers = self.prober.round(&targets);
+        let (mut seen, mut timeouts, mut failed) = (HashSet::new(), 0, None);
+        for (m, answer) in mounts.into_iter().zip(answers) {
+            let measured = match answer {
+                Answer::Got(Ok(measured)) => measured,
+                Answer::Got(Err(_)) => continue,
+                Answer::TimedOut => {
+                    timeouts += 1;
+                    continue;
+                }
+                Answer::NoThread(source) => {
+                    failed = Some(Error::Read {
+                        path: m.target,
+                        source,
+                    });
+                    continue;
+                }
+            };
+            if !seen.insert(measured.dev) {
+                continue;
+            }
+            let Some(space) = measured.space else {
+                continue;
+            };
+            let dev = labels::device_number(&m.device, measured.dev, Path::new(SYS_BLOCK));
+            let name = match dev.and_then(|d| labels.get(&d)) {
+                Some(label) => label.clone(),
+                None => mount_name(&m.mount),
+            };
+            publish(em, &node(&name), &space, &self.units);
+        }
+        if timeouts > 0 {
+            em.own_counter(&self.timeouts, f64::from(timeouts));
+        }
+        failed.map_or(Ok(()), Err)
+    }
+
+    /// The mounts of `/proc/mounts` (read into `buf`) that pass the filters, in its order.
+    fn mounts(&self) -> Vec<Mount> {
+        let mut mounts = Vec::new();
         for line in self.buf.lines() {
             let mut fields = line.split_ascii_whitespace();
             let (Some(device), Some(mount), Some(fs_type)) =
@@ -107,23 +176,13 @@ impl DiskSpace {
                 Some(root) => root.join(mount.trim_start_matches('/')),
                 None => PathBuf::from(&mount),
             };
-            let Ok(meta) = std::fs::metadata(&target) else {
-                continue;
-            };
-            if !seen.insert(meta.dev()) {
-                continue;
-            }
-            let Ok(space) = statvfs(&target) else {
-                continue;
-            };
-            let dev = labels::device_number(&device, meta.dev(), Path::new(SYS_BLOCK));
-            let name = match dev.and_then(|d| labels.get(&d)) {
-                Some(label) => label.clone(),
-                None => mount_name(&mount),
-            };
-            publish(em, &node(&name), &space, &self.units);
+            mounts.push(Mount {
+                device,
+                mount,
+                target,
+            });
         }
-        Ok(())
+        mounts
     }
 }
 
@@ -202,36 +261,18 @@ fn unescape(field: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-pub(super) fn statvfs(path: &Path) -> std::io::Result<Space> {
-    let c = CString::new(path.as_os_str().as_bytes())
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    let mut s = std::mem::MaybeUninit::<libc::statvfs>::uninit();
-    // SAFETY: `c` is a NUL-terminated path and `s` is a valid place for the result.
-    let rc = unsafe { libc::statvfs(c.as_ptr(), s.as_mut_ptr()) };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: statvfs returned 0, so it filled `s`.
-    let s = unsafe { s.assume_init() };
-    // The field types are u64 on 64-bit Linux but narrower elsewhere.
-    #[allow(clippy::unnecessary_cast)]
-    Ok(Space {
-        frsize: s.f_frsize as u64,
-        blocks: s.f_blocks as u64,
-        bfree: s.f_bfree as u64,
-        bavail: s.f_bavail as u64,
-        files: s.f_files as u64,
-        ffree: s.f_ffree as u64,
-        favail: s.f_favail as u64,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::tests::{emit, errors, run_two, values};
     use super::super::{DiskSpaceOptions, Settings, Unit};
-    use super::{Space, mount_name, unescape};
+    use super::probe::{Measure, Measured};
+    use super::{DiskSpace, Space, mount_name, unescape};
+    use crate::metric::Kind;
+    use std::path::{Path, PathBuf};
     use std::process::Command;
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
 
     /// Diamond's own test: statvfs frsize 4096, blocks 360540255, bfree 285953527, bavail
     /// 267639130, files 91578368, ffree = favail 91229495, in gigabytes: used 284.525, free
@@ -385,6 +426,116 @@ mod tests {
             .unwrap();
         let g = |k: &str| v[&format!("servers.localhost.diskspace._srv_data.{k}")];
         assert_eq!(g("byte_used") + g("byte_free"), size);
+    }
+
+    /// One hung mount (its stat/statvfs blocks until the test lets it go) holds up neither the
+    /// round nor the other mounts: the round ends at the deadline with the others published and
+    /// the hung one counted in `tally.collect.diskspace.timeouts`; the next round does not ask it
+    /// again while its call is stuck (no second thread) and counts it again; once the call
+    /// returns, the mount is measured and published again.
+    #[test]
+    fn a_hung_mount_is_left_out_and_counted_without_holding_up_the_others() {
+        let proc_root = tempfile::tempdir().unwrap();
+        std::fs::write(
+            proc_root.path().join("mounts"),
+            "/dev/vda /a ext4 rw 0 0\n/dev/vdh /hung nfs4 rw 0 0\nsrv:/b /b nfs rw 0 0\n",
+        )
+        .unwrap();
+        let release = Arc::new(AtomicBool::new(false));
+        let calls = Arc::new(Mutex::new(Vec::<PathBuf>::new()));
+        let measure: Measure = {
+            let (release, calls) = (release.clone(), calls.clone());
+            Arc::new(move |path: &Path| {
+                calls.lock().unwrap().push(path.to_owned());
+                let started = Instant::now();
+                while path == Path::new("/hung")
+                    && !release.load(SeqCst)
+                    && started.elapsed() < Duration::from_secs(120)
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                let space = Space {
+                    frsize: 4096,
+                    blocks: 1000,
+                    bfree: 250,
+                    bavail: 200,
+                    files: 100,
+                    ffree: 40,
+                    favail: 40,
+                };
+                // A device per mount point: `/a`, `/b` and `/hung` are three filesystems.
+                let dev = u64::from(*path.as_os_str().as_encoded_bytes().last().unwrap());
+                Ok(Measured {
+                    dev,
+                    space: Some(space),
+                })
+            })
+        };
+        let opts = DiskSpaceOptions {
+            labels_dir: None,
+            ..DiskSpaceOptions::default()
+        };
+        // Long enough for a thread to start and answer on a loaded machine: only the hung
+        // mount ever waits it out.
+        let deadline = Duration::from_secs(2);
+        let mut d = DiskSpace::with_measure(proc_root.path(), &opts, measure, deadline).unwrap();
+        let hung_calls = || {
+            calls
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|p| *p == Path::new("/hung"))
+                .count()
+        };
+        let timeouts = |obs: &[crate::metric::Observation]| -> Vec<(Kind, f64)> {
+            obs.iter()
+                .filter(|o| o.series.as_str() == "tally.collect.diskspace.timeouts")
+                .map(|o| (o.kind, o.value))
+                .collect()
+        };
+        let nodes = |obs: &[crate::metric::Observation]| -> Vec<String> {
+            let mut n: Vec<String> = values(obs)
+                .keys()
+                .map(|k| k.split('.').nth(3).unwrap().to_string())
+                .collect();
+            n.dedup();
+            n
+        };
+
+        let first = emit("diskspace", |em| d.collect(em).unwrap());
+        assert!(
+            !release.load(SeqCst) && hung_calls() == 1,
+            "the round ended while /hung hung"
+        );
+        assert_eq!(nodes(&first), ["_a", "_b"]);
+        let v = values(&first);
+        assert_eq!(
+            v["servers.localhost.diskspace._b.byte_used"],
+            750.0 * 4096.0
+        );
+        assert_eq!(v["servers.localhost.diskspace._a.inodes_free"], 40.0);
+        assert_eq!(timeouts(&first), [(Kind::Counter, 1.0)]);
+
+        let second = emit("diskspace", |em| d.collect(em).unwrap());
+        assert_eq!(hung_calls(), 1, "a stuck mount is not asked again");
+        assert_eq!(nodes(&second), ["_a", "_b"]);
+        assert_eq!(timeouts(&second), [(Kind::Counter, 1.0)]);
+
+        release.store(true, SeqCst);
+        let started = Instant::now();
+        let back = loop {
+            let obs = emit("diskspace", |em| d.collect(em).unwrap());
+            if nodes(&obs) == ["_a", "_b", "_hung"] {
+                break obs;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "/hung never came back"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(timeouts(&back).is_empty());
+        assert!(hung_calls() >= 2);
     }
 }
 

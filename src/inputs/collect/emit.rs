@@ -182,6 +182,17 @@ impl<'a> Emitter<'a> {
         self.spread(parts, value, value / f64::from(self.stamp.weight.max(1)));
     }
 
+    /// Publishes one of the collector's own `tally.*` counters (an increment), as it is: no
+    /// prefix, no filter.
+    pub(crate) fn own_counter(&mut self, series: &Series, value: f64) {
+        self.out.push(Observation {
+            series: series.clone(),
+            kind: Kind::Counter,
+            value,
+            time: self.stamp.time(),
+        });
+    }
+
     fn spread(&mut self, parts: &[&str], value: f64, each: f64) {
         let Some(series) = self.series(parts, value) else {
             return;

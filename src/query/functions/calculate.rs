@@ -393,12 +393,16 @@ fn hitcount(a: &Args) -> Result<Vec<TimeSeries>, Error> {
 /// `from` moved back to the start of its unit (graphite's `smartSummarize` alignTo).
 fn align_start(t: i64, unit: &str) -> Option<i64> {
     let day = t.div_euclid(86_400);
-    let (y, m, d) = crate::clock::civil_from_days(day);
-    let start = |y: i64, m: u32, d: u32| crate::clock::days_from_civil(y, m, d) * 86_400;
+    // The start of the day of `t` with its year, month or day replaced by `pick`.
+    type Ymd = (i64, u32, u32);
+    let start = |pick: fn(Ymd) -> Ymd| {
+        let (y, m, d) = pick(crate::clock::civil_from_days(day)?);
+        crate::clock::days_from_civil(y, m, d).map(|d| d * 86_400)
+    };
     Some(if unit.starts_with('y') {
-        start(y, 1, 1)
+        start(|(y, _, _)| (y, 1, 1))?
     } else if unit.starts_with("mon") {
-        start(y, m, 1)
+        start(|(y, m, _)| (y, m, 1))?
     } else if unit.starts_with('w') {
         // ISO weekday: 1970-01-01 was a Thursday (4). A trailing digit picks the weekday.
         let want = unit
@@ -409,7 +413,7 @@ fn align_start(t: i64, unit: &str) -> Option<i64> {
         let weekday = (day + 3).rem_euclid(7) + 1;
         (day - (weekday - want).rem_euclid(7)) * 86_400
     } else if unit.starts_with('d') {
-        start(y, m, d)
+        start(|ymd| ymd)?
     } else if unit.starts_with('h') {
         t - t.rem_euclid(3600)
     } else if unit.starts_with("min") {
