@@ -98,8 +98,12 @@ port=$(netdata_conf same "[plugins]
     enabled = no")
 sport=$(netdata_conf stock "")
 
-"$TALLY" run -c "$work/tally1.yaml" 2> "$work/tally1.log" & t1pid=$!; pids+=("$t1pid")
-"$TALLY" run -c "$work/tally10.yaml" 2> "$work/tally10.log" & t10pid=$!; pids+=("$t10pid")
+# Each tally from its own copy of the binary: on a host one tally runs, and two processes
+# mapping one file share its pages, which MADV_PAGEOUT then leaves resident (agent/memory.rs).
+cp "$TALLY" "$work/tally-a"; cp "$TALLY" "$work/tally-b"
+sync "$work/tally-a" "$work/tally-b" # dirty page-cache pages cannot be paged out
+"$work/tally-a" run -c "$work/tally1.yaml" 2> "$work/tally1.log" & t1pid=$!; pids+=("$t1pid")
+"$work/tally-b" run -c "$work/tally10.yaml" 2> "$work/tally10.log" & t10pid=$!; pids+=("$t10pid")
 DO_NOT_TRACK=1 "$NETDATA" -D -c "$work/same/etc/netdata.conf" -P "$work/same/run/netdata.pid" \
   > "$work/same.log" 2>&1 & npid=$!; pids+=("$npid")
 DO_NOT_TRACK=1 "$NETDATA" -D -c "$work/stock/etc/netdata.conf" -P "$work/stock/run/netdata.pid" \

@@ -246,6 +246,11 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 if let Err(e) = &unbound {
                     eprintln!("{}: {e:#}", config.display());
                 }
+                // A warning, not an error: the running tally holds its own addresses, and a
+                // listener that cannot bind is retried while the rest runs.
+                for taken in tally::agent::listen_addresses_taken(&c) {
+                    eprintln!("warning: {}: {taken}", config.display());
+                }
                 let (dashboards, bad) = tally::dashboard::load(&c.dashboard_dirs, &c.hostname);
                 for e in &bad {
                     eprintln!("{e}");

@@ -117,8 +117,11 @@ fn found(v: &Value) -> BTreeSet<(String, bool)> {
         .collect()
 }
 
-/// `(target, [(value, ts)])` per series, sorted by target, nulls kept.
-fn rendered(v: &Value) -> Vec<(String, Vec<(Option<f64>, i64)>)> {
+/// A series' name and its points `(value, ts)`, nulls kept.
+type Rendered = (String, Vec<(Option<f64>, i64)>);
+
+/// Every series of a `/render` JSON answer, sorted by name.
+fn rendered(v: &Value) -> Vec<Rendered> {
     let mut out: Vec<_> = v
         .as_array()
         .expect("render list")

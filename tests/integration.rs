@@ -13,6 +13,7 @@ mod grafana;
 mod graph;
 mod graphite_cluster;
 mod health;
+mod listen_busy;
 mod live;
 mod live_bounds;
 mod render_formats;

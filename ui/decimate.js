@@ -23,18 +23,19 @@ export class Decimated {
  * Decimates the points of `ring` (a Ring from ring.js) that fall in [t0, t1], plus one on
  * each side so the line reaches the edges, onto `width` px columns. Only points before
  * `tEnd` are taken (to clip history where the live ring starts). Fills `out`; allocates
- * nothing, and does nothing when the same unchanged ring was decimated onto the same frame. Column by column: a point joins the open column while (t - t0) * scale < col + 1
+ * nothing, and does nothing when the same unchanged ring was decimated onto the same frame.
+ * Column by column: a point joins the open column while (t - t0) * scale < col + 1
  * (floor(x) === col for times in order), so the inner loop is compares and adds.
  */
 export function m4(ring, t0, t1, width, out, tEnd = Infinity) {
-  const k = out.key;
-  if (k.ring === ring && k.version === ring.version && k.t0 === t0 && k.t1 === t1 && k.width === width && k.tEnd === tEnd) return out;
-  k.ring = ring;
-  k.version = ring.version;
-  k.t0 = t0;
-  k.t1 = t1;
-  k.width = width;
-  k.tEnd = tEnd;
+  const key = out.key;
+  if (key.ring === ring && key.version === ring.version && key.t0 === t0 && key.t1 === t1 && key.width === width && key.tEnd === tEnd) return out;
+  key.ring = ring;
+  key.version = ring.version;
+  key.t0 = t0;
+  key.t1 = t1;
+  key.width = width;
+  key.tEnd = tEnd;
   out.reserve(width);
   out.n = out.nb = 0;
   const st = out.stats;

@@ -29,7 +29,7 @@ const browser = await launch();
 try {
   const url = `http://${http}/?bench=1#/explore?target=${name}&from=-1min&until=now&live=1`;
   const page = await browser.page(url);
-  await waitFor(page, 'window.__tally && tally.panels?.length && tally.panels.every((e) => e.panel.mode === "stream") && __tally.draws.length > 0', 30000);
+  await waitFor(page, 'window.__tally && tally.panels?.length && tally.panels.every((e) => e.panel.mode === "stream") && __tally.draws.length > 0', 60000);
   await sleep(2000);
   const sent = [0];
   for (let v = 1; v <= n; v++) {

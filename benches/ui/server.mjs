@@ -85,6 +85,8 @@ function stream(q, req, res) {
     return;
   }
   const targets = q.getAll('target');
+  // README's data message: every series (ids 0…) present, as one run; values flat
+  const slots = (names, t, n) => ({ t, n, s: [0, names.length], v: names.flatMap((name) => Array.from({ length: n }, (_, i) => value(name, t + i * STEP))) });
   const now = Date.now();
   let next = Math.floor(now / STEP) * STEP;
   const last = Number(q.get('last_event_id') ?? req.headers['last-event-id'] ?? NaN);
@@ -96,18 +98,12 @@ function stream(q, req, res) {
     series: targets.map((name, id) => ({ id, target: id, name, kind: 'gauge', view: 'avg', join, live: next, bridge: value(name, join) })),
   });
   if (last >= next - 60000 && last < next) {
-    const n = (next - last) / STEP;
-    const v = {};
-    targets.forEach((name, id) => (v[id] = Array.from({ length: n }, (_, i) => value(name, last + i * STEP))));
-    send('data', { t: last, n, v }, next);
+    send('data', slots(targets, last, (next - last) / STEP), next);
   }
   const timer = setInterval(() => {
     const end = Math.floor(Date.now() / STEP) * STEP;
     if (end <= next) return;
-    const n = (end - next) / STEP;
-    const v = {};
-    targets.forEach((name, id) => (v[id] = Array.from({ length: n }, (_, i) => value(name, next + i * STEP))));
-    send('data', { t: next, n, v }, end);
+    send('data', slots(targets, next, (end - next) / STEP), end);
     next = end;
   }, STEP);
   req.on('close', () => clearInterval(timer));

@@ -86,7 +86,10 @@ def odd_paths():
         time.sleep(4)
         warned = d.logged("Tail path cannot be read")
         per_path = {p: sum(p in l for l in warned) for p in odd}
-        gauge = d.total("tally.tail.files_unusable:last", frm="-1min")
+        # The gauge's latest value (a sum over 10 s slots would count it once per slot).
+        points = [v for s in d.render("tally.tail.files_unusable:last", frm="-1min")
+                  for v, _ in s["datapoints"] if v is not None]
+        gauge = points[-1] if points else 0
         hits = d.total("chaos.hits:sum", frm="-5min")
         status, _, body = d.get("/-/ready")
         named = [p for p in odd if os.path.join(t, p).encode() in body]

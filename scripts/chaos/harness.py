@@ -81,7 +81,11 @@ class Daemon:
                     ready.set()
 
         threading.Thread(target=reader, daemon=True).start()
-        if not ready.wait(30):
+        deadline = time.time() + 30
+        while not ready.wait(0.1) and time.time() < deadline and self.proc.poll() is None:
+            pass
+        if not ready.is_set():
+            time.sleep(0.2)  # the rest of the log of a daemon that refused to start
             self.proc.kill()
             raise RuntimeError("tally did not start:\n" + "\n".join(self.log[-20:]))
 
@@ -108,11 +112,18 @@ class Daemon:
         return 0.0
 
     def proc_counts(self):
-        """(open file descriptors, threads) of the daemon."""
-        fds = len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+        """(open file descriptors, of them segment files, threads) of the daemon."""
+        fd_dir = f"/proc/{self.proc.pid}/fd"
+        targets = []
+        for fd in os.listdir(fd_dir):
+            try:
+                targets.append(os.readlink(os.path.join(fd_dir, fd)))
+            except OSError:
+                pass
+        segments = sum(t.endswith(".seg") for t in targets)
         with open(f"/proc/{self.proc.pid}/status") as f:
             threads = next(int(l.split()[1]) for l in f if l.startswith("Threads:"))
-        return fds, threads
+        return len(targets), segments, threads
 
     def cpu_seconds(self):
         """User + system CPU seconds the daemon has used."""

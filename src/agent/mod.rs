@@ -24,6 +24,7 @@ pub enum Control {
 }
 
 mod admit;
+mod bind;
 mod collect;
 mod fds;
 mod heap;
@@ -37,6 +38,7 @@ mod stop;
 pub mod systemd;
 mod tail;
 
+pub use bind::taken as listen_addresses_taken;
 pub use collect::settings as collect_settings;
 pub use heap::limit_arenas;
 
@@ -79,6 +81,8 @@ struct Inputs {
     /// Turned true to stop the listeners' and the StatsD flush and carbon output tasks.
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// Every listener (the inputs' and HTTP's) and whether it is bound (`bind.rs`).
+    listeners: Arc<bind::Registry>,
 }
 
 /// Runs the daemon until a [`Control::Shutdown`] arrives (or the control channel closes). The
@@ -94,7 +98,7 @@ pub async fn run(config: Config, control: mpsc::Receiver<Control>) -> anyhow::Re
     let attach = live
         .take_attach_queue()
         .context("the live tier's watch queue")?;
-    let http = start::http(&config, &store, &live).await?;
+    let http = start::http(&config, &store, &live, &inputs.listeners).await?;
     let pipeline = start::pipeline(&config, &store, ship, &live);
     start::announce_running();
 

@@ -529,17 +529,18 @@ impl Pipeline {
         if let Some(ms) = self.last_commit_ms.take() {
             out.push(self_obs("tally.store.commit_ms", Kind::Timer, ms, now));
         }
+        out.extend(inputs.listeners.self_metrics(now));
         self.live.observe(&out);
         for obs in &out {
             self.aggregator.observe(obs, now);
         }
         http.health.record(&out);
-        http.health.set_not_ready(self.not_ready());
+        http.health.set_not_ready(self.not_ready(inputs));
     }
 
     /// Why tally is not doing its job, for `/-/ready`.
-    fn not_ready(&self) -> Vec<String> {
-        let mut reasons = Vec::new();
+    fn not_ready(&self, inputs: &Inputs) -> Vec<String> {
+        let mut reasons = inputs.listeners.reasons();
         if self.commit_failing {
             reasons.push(format!(
                 "commits to the store are failing ({} buckets waiting); see the log",

@@ -1,7 +1,7 @@
 //! The startup steps [`super::run`] calls, in its order. Each step fails the start with the
 //! reason a user needs (which directory, which listener); nothing here runs after startup.
 
-use super::{Inputs, collect, memory, pipeline::Pipeline, reload, statsd, systemd, tail};
+use super::{Inputs, bind, collect, memory, pipeline::Pipeline, reload, statsd, systemd, tail};
 use crate::aggregate::{self, Aggregator};
 use crate::config::{self, Config};
 use crate::http;
@@ -100,6 +100,7 @@ pub(super) async fn inputs(
         statsd: statsd::Running::default(),
         stop,
         tasks: Vec::new(),
+        listeners: Arc::default(),
     };
     let parsers = load_parsers(config);
     if !config.tail.is_empty() {
@@ -107,9 +108,17 @@ pub(super) async fn inputs(
         inputs.tail = tail::start(&config.tail, &parsers, &cursors, feeds, &inputs.tail_stop)?;
     }
     if let Some(c) = &config.carbon {
-        carbon_listeners(c, feeds, &inputs.carbon, &stop_rx, &mut inputs.tasks).await?;
+        let l = &inputs.listeners;
+        carbon_listeners(c, feeds, &inputs.carbon, &stop_rx, &mut inputs.tasks, l).await;
     }
-    inputs.statsd = statsd::start(config, feeds, &stop_rx, &mut inputs.tasks).await?;
+    inputs.statsd = statsd::start(
+        config,
+        feeds,
+        &stop_rx,
+        &mut inputs.tasks,
+        &inputs.listeners,
+    )
+    .await?;
     if let Some(system) = &config.system {
         inputs.system = Some(collect::start(system, feeds.clone(), live)?);
     }
@@ -130,45 +139,52 @@ fn load_parsers(config: &Config) -> Vec<crate::parse::Parser> {
     parsers
 }
 
-/// Binds carbon's TCP listener (and UDP socket when asked) and starts their tasks.
+/// Binds carbon's TCP listener (and UDP socket when asked) and starts their tasks; an address
+/// that cannot be bound is retried (`bind.rs`).
 async fn carbon_listeners(
     c: &config::Carbon,
     feeds: &mpsc::Sender<Feed>,
     stats: &Arc<carbon::Stats>,
     stop: &watch::Receiver<bool>,
     tasks: &mut Vec<JoinHandle<()>>,
-) -> anyhow::Result<()> {
+    listeners: &bind::Registry,
+) {
     let settings = carbon::Settings {
         kind: c.kind,
         max_line_length: c.max_line_length,
         max_connections: c.max_connections,
         idle_timeout: Duration::from_millis(c.idle_timeout_ms),
     };
-    let tcp = tokio::net::TcpListener::bind(c.listen)
-        .await
-        .with_context(|| format!("carbon: listen on tcp {}", c.listen))?;
-    tracing::info!(addr = %tcp.local_addr()?, "Carbon listening on tcp.");
-    tasks.push(tokio::spawn(carbon::serve_tcp(
-        tcp,
-        feeds.clone(),
-        settings.clone(),
-        stats.clone(),
-        stop.clone(),
-    )));
-    if c.udp {
-        let udp = tokio::net::UdpSocket::bind(c.listen)
-            .await
-            .with_context(|| format!("carbon: listen on udp {}", c.listen))?;
-        tracing::info!(addr = %udp.local_addr()?, "Carbon listening on udp.");
-        tasks.push(tokio::spawn(carbon::serve_udp(
-            udp,
-            feeds.clone(),
-            settings,
-            stats.clone(),
+    let (tx, st, serve_stop, set) = (feeds.clone(), stats.clone(), stop.clone(), settings.clone());
+    let tcp = listeners
+        .listen(
+            ("inputs.carbon.listen", "tcp", c.listen),
+            |addr| async move {
+                let tcp = tokio::net::TcpListener::bind(addr).await?;
+                tracing::info!(addr = %tcp.local_addr()?, "Carbon listening on tcp.");
+                Ok(tcp)
+            },
+            move |tcp| carbon::serve_tcp(tcp, tx, set, st, serve_stop),
             stop.clone(),
-        )));
+        )
+        .await;
+    tasks.push(tcp);
+    if c.udp {
+        let (tx, st, serve_stop) = (feeds.clone(), stats.clone(), stop.clone());
+        let udp = listeners
+            .listen(
+                ("inputs.carbon.listen", "udp", c.listen),
+                |addr| async move {
+                    let udp = tokio::net::UdpSocket::bind(addr).await?;
+                    tracing::info!(addr = %udp.local_addr()?, "Carbon listening on udp.");
+                    Ok(udp)
+                },
+                move |udp| carbon::serve_udp(udp, tx, settings, st, serve_stop),
+                stop.clone(),
+            )
+            .await;
+        tasks.push(udp);
     }
-    Ok(())
 }
 
 /// The HTTP API's state and, when `http:` is configured, its server task.
@@ -188,11 +204,13 @@ impl Http {
     }
 }
 
-/// Builds the HTTP state and, when `http:` is configured, binds and serves the API.
+/// Builds the HTTP state and, when `http:` is configured, binds and serves the API (an address
+/// that cannot be bound is retried, `bind.rs`).
 pub(super) async fn http(
     config: &Config,
     store: &Arc<Store>,
     live: &Arc<live::Tier>,
+    listeners: &bind::Registry,
 ) -> anyhow::Result<Http> {
     let state = Arc::new(http::State {
         live: live.clone(),
@@ -216,20 +234,23 @@ pub(super) async fn http(
     let task = match &config.http {
         None => None,
         Some(h) => {
-            let listener = tokio::net::TcpListener::bind(h.listen)
-                .await
-                .with_context(|| format!("http: listen on {}", h.listen))?;
-            tracing::info!(addr = %listener.local_addr()?, "HTTP listening.");
-            let state = state.clone();
-            let mut stop = stop_rx;
-            Some(tokio::spawn(async move {
+            let (state, serve_stop) = (state.clone(), stop_rx.clone());
+            let serve = move |listener| async move {
+                let mut stop = serve_stop;
                 let shutdown = async move {
                     let _ = stop.changed().await;
                 };
                 if let Err(error) = http::serve(listener, state, shutdown).await {
                     tracing::error!(%error, "HTTP server failed.");
                 }
-            }))
+            };
+            let bind = |addr| async move {
+                let listener = tokio::net::TcpListener::bind(addr).await?;
+                tracing::info!(addr = %listener.local_addr()?, "HTTP listening.");
+                Ok(listener)
+            };
+            let key = ("http.listen", "tcp", h.listen);
+            Some(listeners.listen(key, bind, serve, stop_rx).await)
         }
     };
     Ok(Http { state, stop, task })

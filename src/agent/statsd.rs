@@ -9,7 +9,6 @@ use crate::inputs::Feed;
 use crate::inputs::statsd::{self, Intake, SharedFlush, console, flush, listener};
 use crate::metric::{Kind, Observation, Series};
 use crate::ship::carbon;
-use anyhow::Context as _;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -32,6 +31,7 @@ pub(super) async fn start(
     pipeline: &mpsc::Sender<Feed>,
     stop: &watch::Receiver<bool>,
     tasks: &mut Vec<JoinHandle<()>>,
+    listeners: &super::bind::Registry,
 ) -> anyhow::Result<Running> {
     let mut running = Running::default();
     let mut flushes = Vec::new();
@@ -98,16 +98,25 @@ pub(super) async fn start(
             flushes.push(state.clone());
             tasks.push(tokio::spawn(discard_loop(state, stop.clone())));
         }
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("statsd: management console on tcp {addr}"))?;
-        tracing::info!(addr = %listener.local_addr()?, "StatsD management listening.");
-        let console = console::Console::new(flushes.clone(), stats.clone(), startup);
-        tasks.push(tokio::spawn(console::serve(
-            listener,
-            Arc::new(console),
-            stop.clone(),
-        )));
+        let console = Arc::new(console::Console::new(
+            flushes.clone(),
+            stats.clone(),
+            startup,
+        ));
+        let serve_stop = stop.clone();
+        let task = listeners
+            .listen(
+                ("inputs.statsd.management", "tcp", addr),
+                |addr| async move {
+                    let l = tokio::net::TcpListener::bind(addr).await?;
+                    tracing::info!(addr = %l.local_addr()?, "StatsD management listening.");
+                    Ok(l)
+                },
+                move |l| console::serve(l, console, serve_stop),
+                stop.clone(),
+            )
+            .await;
+        tasks.push(task);
     }
     let intake = Arc::new(Mutex::new(Intake::new(stats, s.max_keys, flushes)));
     // The input's own bounded queue, forwarded into the pipeline's.
@@ -121,49 +130,78 @@ pub(super) async fn start(
         }
     }));
     if s.udp {
-        let (socket, granted) = listener::bind_udp(s.listen, s.recv_buffer_bytes)
-            .with_context(|| format!("statsd: listen on udp {}", s.listen))?;
-        tracing::info!(addr = %socket.local_addr()?, recv_buffer_bytes = granted, "StatsD listening on udp.");
-        // The kernel doubles what it grants (bookkeeping); less than asked means rmem_max
-        // capped it and tally is not root.
-        if granted < s.recv_buffer_bytes {
-            tracing::warn!(
-                asked = s.recv_buffer_bytes,
-                granted,
-                "StatsD UDP receive buffer smaller than inputs.statsd.recv_buffer_bytes: raise net.core.rmem_max (the packages ship /usr/lib/sysctl.d/60-tally.conf), or bursts are dropped by the kernel (counted in tally.statsd.kernel_drops)."
-            );
-        }
-        let flag = Arc::new(AtomicBool::new(false));
-        let (intake, tx, max, thread_flag) =
-            (intake.clone(), tx.clone(), s.max_packet_size, flag.clone());
-        let thread = std::thread::Builder::new()
-            .name("statsd-udp".into())
-            .spawn(move || listener::run_udp(socket, intake, tx, max, thread_flag))?;
-        let mut stop = stop.clone();
-        tasks.push(tokio::spawn(async move {
-            let _ = stop.changed().await;
-            flag.store(true, Relaxed);
-            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-        }));
+        let (recv, max) = (s.recv_buffer_bytes, s.max_packet_size);
+        let (intake, tx, serve_stop) = (intake.clone(), tx.clone(), stop.clone());
+        let task = listeners
+            .listen(
+                ("inputs.statsd.listen", "udp", s.listen),
+                move |addr| async move { bind_udp(addr, recv) },
+                move |socket| run_udp(socket, intake, tx, max, serve_stop),
+                stop.clone(),
+            )
+            .await;
+        tasks.push(task);
     }
     if s.tcp {
-        let tcp = tokio::net::TcpListener::bind(s.listen)
-            .await
-            .with_context(|| format!("statsd: listen on tcp {}", s.listen))?;
-        tracing::info!(addr = %tcp.local_addr()?, "StatsD listening on tcp.");
         let settings = listener::Settings {
             max_packet_size: s.max_packet_size,
             max_connections: s.max_connections,
         };
-        tasks.push(tokio::spawn(listener::serve_tcp(
-            tcp,
-            intake,
-            tx,
-            settings,
-            stop.clone(),
-        )));
+        let serve_stop = stop.clone();
+        let task = listeners
+            .listen(
+                ("inputs.statsd.listen", "tcp", s.listen),
+                |addr| async move {
+                    let tcp = tokio::net::TcpListener::bind(addr).await?;
+                    tracing::info!(addr = %tcp.local_addr()?, "StatsD listening on tcp.");
+                    Ok(tcp)
+                },
+                move |tcp| listener::serve_tcp(tcp, intake, tx, settings, serve_stop),
+                stop.clone(),
+            )
+            .await;
+        tasks.push(task);
     }
     Ok(running)
+}
+
+/// Binds StatsD's UDP socket with the receive buffer asked, and says what the kernel granted.
+fn bind_udp(addr: std::net::SocketAddr, asked: usize) -> std::io::Result<std::net::UdpSocket> {
+    let (socket, granted) = listener::bind_udp(addr, asked)?;
+    tracing::info!(addr = %socket.local_addr()?, recv_buffer_bytes = granted, "StatsD listening on udp.");
+    // The kernel doubles what it grants (bookkeeping); less than asked means rmem_max
+    // capped it and tally is not root.
+    if granted < asked {
+        tracing::warn!(
+            asked,
+            granted,
+            "StatsD UDP receive buffer smaller than inputs.statsd.recv_buffer_bytes: raise net.core.rmem_max (the packages ship /usr/lib/sysctl.d/60-tally.conf), or bursts are dropped by the kernel (counted in tally.statsd.kernel_drops)."
+        );
+    }
+    Ok(socket)
+}
+
+/// The UDP reader thread until `stop` turns true.
+async fn run_udp(
+    socket: std::net::UdpSocket,
+    intake: listener::SharedIntake,
+    tx: mpsc::Sender<Feed>,
+    max_packet_size: usize,
+    mut stop: watch::Receiver<bool>,
+) {
+    let flag = Arc::new(AtomicBool::new(false));
+    let thread_flag = flag.clone();
+    let thread = std::thread::Builder::new()
+        .name("statsd-udp".into())
+        .spawn(move || listener::run_udp(socket, intake, tx, max_packet_size, thread_flag));
+    match thread {
+        Err(error) => tracing::error!(%error, "Cannot start the StatsD UDP thread."),
+        Ok(thread) => {
+            let _ = stop.changed().await;
+            flag.store(true, Relaxed);
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
 }
 
 fn now_ms() -> u64 {

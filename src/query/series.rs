@@ -74,11 +74,20 @@ impl TimeSeries {
     /// A copy with new values and name (also the path expression), keeping everything else
     /// (graphite's `series.copy(name=…)` or `series.name = …; series.pathExpression = …`).
     pub fn derive(&self, name: String, values: Vec<Value>) -> TimeSeries {
+        // Field by field: `..self.clone()` copied the old values only to drop them.
         TimeSeries {
             path_expression: name.clone(),
             name,
+            tags: self.tags.clone(),
+            start: self.start,
+            end: self.end,
+            step: self.step,
             values,
-            ..self.clone()
+            consolidation: self.consolidation,
+            x_files_factor: self.x_files_factor,
+            lineage: self.lineage.clone(),
+            style: self.style.clone(),
+            fitted: self.fitted,
         }
     }
 

@@ -23,7 +23,10 @@ use tokio::sync::{mpsc, watch};
 pub const BATCH: usize = 128;
 /// Buckets and observations gathered before they are handed to aggregation as one feed …
 const FEED_ENTRIES: usize = 8192;
-/// … or once the oldest of them is this old: few wake-ups when the traffic is light.
+/// … or once the oldest of them is this old: few wake-ups when the traffic is light. After a
+/// quiet spell (nothing handed over for this long) what arrives goes at once, so sparse
+/// traffic is not held back (observation → live stream latency) and busy traffic still goes
+/// in feeds of this age.
 const FEED_AGE: Duration = Duration::from_millis(20);
 /// How often the kernel's drop count for the socket is read.
 const DROPS_EVERY: Duration = Duration::from_secs(1);
@@ -116,8 +119,12 @@ pub fn run_udp(
     let mut drops_read = std::time::Instant::now();
     let mut out = Batch::default();
     let mut oldest: Option<std::time::Instant> = None;
-    let hand_over = |out: &mut Batch, oldest: &mut Option<std::time::Instant>| {
+    let mut last_hand: Option<std::time::Instant> = None;
+    let hand_over = |out: &mut Batch,
+                     oldest: &mut Option<std::time::Instant>,
+                     last_hand: &mut Option<std::time::Instant>| {
         *oldest = None;
+        *last_hand = Some(std::time::Instant::now());
         if out.is_empty() {
             return true;
         }
@@ -140,10 +147,12 @@ pub fn run_udp(
             }
         }
         if stop.load(Relaxed) {
-            hand_over(&mut out, &mut oldest);
+            hand_over(&mut out, &mut oldest, &mut last_hand);
             break;
         }
-        if oldest.is_some_and(|t| t.elapsed() >= FEED_AGE) && !hand_over(&mut out, &mut oldest) {
+        if oldest.is_some_and(|t| t.elapsed() >= FEED_AGE)
+            && !hand_over(&mut out, &mut oldest, &mut last_hand)
+        {
             break;
         }
         // SAFETY: every header points at its own iovec and buffer slot, all alive and not
@@ -186,7 +195,10 @@ pub fn run_udp(
         if !out.is_empty() && oldest.is_none() {
             oldest = Some(std::time::Instant::now());
         }
-        if out.len() >= FEED_ENTRIES && !hand_over(&mut out, &mut oldest) {
+        let quiet = last_hand.is_none_or(|t| t.elapsed() >= FEED_AGE);
+        if (out.len() >= FEED_ENTRIES || (quiet && !out.is_empty()))
+            && !hand_over(&mut out, &mut oldest, &mut last_hand)
+        {
             break;
         }
     }

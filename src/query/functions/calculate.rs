@@ -5,7 +5,7 @@ use super::Type::*;
 use super::{Args, Default, Func, f, fmt_g, p};
 use crate::query::Error;
 use crate::query::eval::Ctx;
-use crate::query::series::{Agg, TimeSeries, Value, xff};
+use crate::query::series::{Agg, TimeSeries, Value};
 use crate::query::target::Expr;
 
 const SL: super::Param = p("seriesList", SeriesList).req();
@@ -37,27 +37,34 @@ pub const FUNCTIONS: &[Func] = &[
 ];
 
 /// The window of a moving function: `(preview seconds, window text, Some(points) if a count)`.
-fn window(a: &Args, i: usize, steps: &[TimeSeries]) -> Result<(i64, String, Option<usize>), Error> {
-    match a.expr(i) {
-        Some(Expr::Int(n)) if *n > 0 => {
-            let step = steps.iter().map(|s| s.step).max().unwrap_or(0);
-            Ok((step * n, n.to_string(), Some(*n as usize)))
-        }
-        Some(Expr::Float(v)) if *v > 0.0 && v.fract() == 0.0 => {
-            let step = steps.iter().map(|s| s.step).max().unwrap_or(0);
-            Ok((step * *v as i64, (*v as i64).to_string(), Some(*v as usize)))
-        }
+/// Only a count needs the series (their step); an interval does not read them.
+fn window(
+    a: &Args,
+    i: usize,
+    steps: impl FnOnce() -> Result<i64, Error>,
+) -> Result<(i64, String, Option<usize>), Error> {
+    let count = match a.expr(i) {
+        Some(Expr::Int(n)) if *n > 0 => *n,
+        Some(Expr::Float(v)) if *v > 0.0 && v.fract() == 0.0 => *v as i64,
         Some(Expr::Str(s)) => {
             let secs = super::interval_seconds(s)
                 .map(i64::abs)
                 .filter(|&x| x > 0)
                 .ok_or_else(|| Error::BadArgument(format!("bad window {s:?}")))?;
-            Ok((secs, s.clone(), None))
+            return Ok((secs, s.clone(), None));
         }
-        _ => Err(Error::BadArgument(
-            "windowSize must be a positive count or an interval string".into(),
-        )),
-    }
+        _ => {
+            return Err(Error::BadArgument(
+                "windowSize must be a positive count or an interval string".into(),
+            ));
+        }
+    };
+    Ok((steps()? * count, count.to_string(), Some(count as usize)))
+}
+
+/// The largest step of the series of argument `i` (0 if there are none).
+fn max_step(a: &Args, i: usize) -> Result<i64, Error> {
+    Ok(a.series(i)?.iter().map(|s| s.step).max().unwrap_or(0))
 }
 
 fn capitalized(name: &str) -> String {
@@ -77,11 +84,7 @@ fn moving_with(
     func_name: &str,
     xff_at: usize,
 ) -> Result<Vec<TimeSeries>, Error> {
-    let first = a.series(0)?;
-    if first.is_empty() {
-        return Ok(Vec::new());
-    }
-    let (preview, text, points) = window(a, 1, &first)?;
+    let (preview, text, points) = window(a, 1, || max_step(a, 0))?;
     let factor = a.float_opt(xff_at)?;
     let ctx = Ctx {
         from: a.ctx.from - preview,
@@ -98,19 +101,7 @@ fn moving_with(
         };
         let w = points.unwrap_or((preview / s.step.max(1)) as usize).max(1);
         let effective = factor.or(s.x_files_factor).unwrap_or(a.xff());
-        // One buffer for every window (a vector per point was a third of the time).
-        let mut window: Vec<Value> = Vec::with_capacity(w);
-        let values: Vec<Value> = (w + 1..=s.values.len())
-            .map(|i| {
-                window.clear();
-                window.extend(s.values[i - w..i].iter().filter(|v| v.is_some()).copied());
-                if xff(window.len(), w, effective) {
-                    agg.apply(&window)
-                } else {
-                    None
-                }
-            })
-            .collect();
+        let values = super::moving::values(&s.values, w, agg, effective);
         let mut o = s.derive(name, values);
         o.start = s.start + preview;
         o.end = s.end;
@@ -120,6 +111,10 @@ fn moving_with(
     Ok(out)
 }
 
+/// `agg` of the `w` points before each point from the `w + 1`-th on, or null where fewer than
+/// `factor` of them are non-null. Each window is aggregated on its own, in order (as graphite
+/// does, so sums round alike); average and sum in one pass over the window, other functions
+/// that ignore nulls on the window itself, the rest on a copy of its non-null points.
 fn moving(a: &Args, agg: Agg, xff_at: usize) -> Result<Vec<TimeSeries>, Error> {
     moving_with(a, agg, agg.name(), xff_at)
 }
@@ -131,11 +126,7 @@ fn moving_window(a: &Args) -> Result<Vec<TimeSeries>, Error> {
 }
 
 fn exponential_moving_average(a: &Args) -> Result<Vec<TimeSeries>, Error> {
-    let first = a.series(0)?;
-    if first.is_empty() {
-        return Ok(Vec::new());
-    }
-    let (preview, text, points) = window(a, 1, &first)?;
+    let (preview, text, points) = window(a, 1, || max_step(a, 0))?;
     let constant = 2.0 / (points.map(|p| p as f64).unwrap_or(preview as f64) + 1.0);
     let ctx = Ctx {
         from: a.ctx.from - preview,

@@ -16,6 +16,7 @@ pub mod forecast;
 pub mod graph;
 pub mod lists;
 pub mod mapreduce;
+pub mod moving;
 pub mod resample;
 pub mod special;
 pub mod transform;
