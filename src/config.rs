@@ -7,64 +7,28 @@ mod env;
 mod include;
 pub mod live;
 pub mod outputs;
+mod problem;
+mod schemas;
 pub mod statsd;
+mod tail;
 
 pub use live::Live;
 pub use outputs::{Output, Spooled, Target};
+pub use problem::{Error, Problem};
+use problem::{Places, Problems};
+pub use schemas::SchemaFile;
 pub use statsd::Statsd;
+pub use tail::{StartAt, Tail, TailFile};
 
-use crate::schema::{self, Schema, Schemas};
+use crate::schema::{self, Schemas};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 mod system;
 pub use system::{System, SystemFile};
-
-/// One problem in a config file, with where it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub file: PathBuf,
-    pub line: u64,
-    pub column: u64,
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file.display(),
-            self.line,
-            self.column,
-            self.message
-        )
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{}", .0.iter().map(Problem::to_string).collect::<Vec<_>>().join("\n"))]
-    Invalid(Vec<Problem>),
-}
-
-impl Error {
-    pub fn problems(&self) -> &[Problem] {
-        match self {
-            Error::Invalid(p) => p,
-            Error::Read { .. } => &[],
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Phase 1: the file as written.
@@ -159,14 +123,6 @@ pub struct StorageFile {
     pub head_max_bytes: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SchemaFile {
-    pub name: Spanned<String>,
-    pub pattern: Spanned<String>,
-    pub retentions: Vec<Spanned<String>>,
-}
-
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct QueryFile {
@@ -204,21 +160,6 @@ pub struct InputsFile {
     pub tail: Option<Vec<TailFile>>,
     /// Diamond-style system collectors reading /proc.
     pub system: Option<SystemFile>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TailFile {
-    /// Files or globs, e.g. `/var/log/nginx/*.log`.
-    pub paths: Vec<Spanned<String>>,
-    /// Names of the parsers every line of these files goes through.
-    pub parsers: Vec<Spanned<String>>,
-    /// Prepended to every metric name the parsers make; `{host}` is the hostname.
-    pub prefix: Option<Spanned<String>>,
-    /// Where to start in a file seen for the first time: `end` (default) or `beginning`.
-    pub start_at: Option<Spanned<String>>,
-    /// Longer lines are cut to this many bytes and counted (default 65536).
-    pub max_line_length: Option<usize>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -262,23 +203,6 @@ pub struct Config {
     pub statsd: Option<Statsd>,
     pub outputs: Vec<Output>,
     pub live: Live,
-}
-
-/// Where a file seen for the first time is read from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StartAt {
-    End,
-    Beginning,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Tail {
-    pub paths: Vec<String>,
-    pub parsers: Vec<String>,
-    /// With `{host}` already replaced; empty for none.
-    pub prefix: String,
-    pub start_at: StartAt,
-    pub max_line_length: usize,
 }
 
 /// Parser directories when the config names none: the packaged ones, then the local ones.
@@ -425,73 +349,6 @@ pub fn defaults() -> Config {
         .expect("the built-in defaults are valid")
 }
 
-struct Problems<'a> {
-    file: Option<&'a Path>,
-    list: Vec<Problem>,
-}
-
-/// Where each element of a list came from: recorded origins, else the main file.
-type Places<'a> = (&'a [PathBuf], Option<&'a Path>);
-
-impl<'a> Problems<'a> {
-    /// `file:line:col` of a value in the file being validated, for a message about a second
-    /// place (a duplicate).
-    fn place<T>(&self, spanned: &Spanned<T>) -> String {
-        format!(
-            "{}:{}:{}",
-            self.file.unwrap_or(Path::new("")).display(),
-            spanned.referenced.line(),
-            spanned.referenced.column()
-        )
-    }
-
-    fn at<T>(&mut self, spanned: &Spanned<T>, message: impl fmt::Display) {
-        self.list.push(Problem {
-            file: self.file.map(Path::to_path_buf).unwrap_or_default(),
-            line: spanned.referenced.line(),
-            column: spanned.referenced.column(),
-            message: message.to_string(),
-        });
-    }
-
-    fn duration(&mut self, value: &Option<Spanned<String>>, default: u64) -> u64 {
-        match value {
-            None => default,
-            Some(s) => schema::parse_duration(&s.value).unwrap_or_else(|e| {
-                self.at(s, e);
-                default
-            }),
-        }
-    }
-
-    fn duration_ms(&mut self, value: &Option<Spanned<String>>, default: u64) -> u64 {
-        match value {
-            None => default,
-            Some(s) => schema::parse_duration_ms(&s.value).unwrap_or_else(|e| {
-                self.at(s, e);
-                default
-            }),
-        }
-    }
-
-    fn addr(&mut self, value: &Option<Spanned<String>>, default: &str) -> SocketAddr {
-        let fallback = default.parse().expect("default addresses parse");
-        match value {
-            None => fallback,
-            Some(s) => s.value.parse().unwrap_or_else(|_| {
-                self.at(
-                    s,
-                    format!(
-                        "bad listen address {:?}: expected host:port, e.g. 127.0.0.1:8080",
-                        s.value
-                    ),
-                );
-                fallback
-            }),
-        }
-    }
-}
-
 impl File {
     pub fn validate(mut self, path: Option<&Path>) -> Result<Config, Error> {
         let origins = std::mem::take(&mut self.origins);
@@ -518,7 +375,7 @@ impl File {
             None => Schemas::default_list(),
             Some(list) => {
                 let places = (&origins.schemas[..], path);
-                validate_schemas(list, places, self.default_schema_last, &mut p)
+                schemas::validate(list, places, self.default_schema_last, &mut p)
             }
         };
         let storage = Storage {
@@ -627,7 +484,7 @@ impl File {
             .enumerate()
             .map(|(i, t)| {
                 p.file = include::origin(&origins.tail, i, path);
-                validate_tail(t, &hostname, &mut p)
+                tail::validate(t, &hostname, &mut p)
             })
             .collect();
         p.file = path;
@@ -687,110 +544,6 @@ impl File {
             live,
         })
     }
-}
-
-fn validate_tail(t: TailFile, hostname: &str, p: &mut Problems<'_>) -> Tail {
-    for path in &t.paths {
-        if path.value.is_empty() || !Path::new(&path.value).is_absolute() {
-            p.at(path, format!("tail path {:?} must be absolute", path.value));
-        }
-    }
-    if t.parsers.is_empty() {
-        p.list.push(Problem {
-            file: p.file.map(Path::to_path_buf).unwrap_or_default(),
-            line: t.paths.first().map_or(0, |s| s.referenced.line()),
-            column: t.paths.first().map_or(0, |s| s.referenced.column()),
-            message: "a tail input needs at least one parser".into(),
-        });
-    }
-    let prefix = match &t.prefix {
-        None => String::new(),
-        Some(s) => {
-            let expanded = s.value.replace("{host}", hostname);
-            if !expanded.is_empty() && crate::metric::Series::parse(&expanded).is_err() {
-                p.at(
-                    s,
-                    format!("prefix {:?} is not a valid series name", s.value),
-                );
-            }
-            expanded
-        }
-    };
-    let start_at = match t.start_at.as_ref().map(|s| (s, s.value.as_str())) {
-        None | Some((_, "end")) => StartAt::End,
-        Some((_, "beginning")) => StartAt::Beginning,
-        Some((s, other)) => {
-            p.at(s, format!("start_at {other:?}: expected end or beginning"));
-            StartAt::End
-        }
-    };
-    Tail {
-        paths: t.paths.into_iter().map(|s| s.value).collect(),
-        parsers: t.parsers.into_iter().map(|s| s.value).collect(),
-        prefix,
-        start_at,
-        max_line_length: t.max_line_length.unwrap_or(65_536).max(64),
-    }
-}
-
-fn validate_schemas<'a>(
-    list: Vec<SchemaFile>,
-    places: Places<'a>,
-    default_last: bool,
-    p: &mut Problems<'a>,
-) -> Schemas {
-    let mut out = Vec::new();
-    let mut names: Vec<(String, String)> = Vec::new();
-    for (i, s) in list.into_iter().enumerate() {
-        p.file = include::origin(places.0, i, places.1);
-        let here = p.place(&s.name);
-        match names.iter().find(|(n, _)| *n == s.name.value) {
-            Some((_, first)) => {
-                let message = format!(
-                    "two schemas are named {:?} (also at {first}): give each a distinct name",
-                    s.name.value
-                );
-                p.at(&s.name, message);
-            }
-            None => names.push((s.name.value.clone(), here)),
-        }
-        let mut tiers = Vec::new();
-        for r in &s.retentions {
-            match schema::parse_retention(&r.value) {
-                Ok(t) => tiers.push(t),
-                Err(e) => p.at(r, e),
-            }
-        }
-        if tiers.len() != s.retentions.len() {
-            continue;
-        }
-        if let Err(e) = schema::check_tiers(&tiers) {
-            p.at(&s.name, format!("schema {:?}: {e}", s.name.value));
-            continue;
-        }
-        match regex::Regex::new(&s.pattern.value) {
-            Ok(pattern) => out.push(Schema {
-                name: s.name.value,
-                pattern,
-                tiers,
-                retentions: s
-                    .retentions
-                    .iter()
-                    .map(|r| r.value.as_str())
-                    .collect::<Vec<_>>()
-                    .join(","),
-            }),
-            Err(e) => p.at(&s.pattern, format!("bad pattern: {e}")),
-        }
-    }
-    p.file = places.1;
-    if out.is_empty() {
-        return Schemas::default_list();
-    }
-    if default_last {
-        out.extend(Schemas::default_list().list);
-    }
-    Schemas { list: out }
 }
 
 /// The host's name up to the first dot, as Diamond's `smart` method gives it.
