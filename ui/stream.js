@@ -23,7 +23,8 @@ export class Stream {
    * error(e) } get `target` as an index into `targets`. Returns unsubscribe.
    */
   subscribe(targets, handlers) {
-    const sub = { targets: [...targets], handlers };
+    // `infos`: this connection's series as this subscriber sees them (its target index), by id.
+    const sub = { targets: [...targets], handlers, infos: new Map() };
     this.subs.add(sub);
     queueMicrotask(() => handlers.mode?.(this.mode));
     this.schedule();
@@ -38,6 +39,7 @@ export class Stream {
       const union = [...new Set([...this.subs].flatMap((s) => s.targets))];
       if (`${union}` === `${this.targets}` && (this.es || this.mode === 'poll')) return;
       this.targets = union;
+      for (const sub of this.subs) sub.infos.clear();
       this.reopen();
     });
   }
@@ -71,6 +73,7 @@ export class Stream {
       hello = true;
       this.step = h.step;
       this.series.clear();
+      for (const sub of this.subs) sub.infos.clear();
       this.setMode('stream');
     });
     on('series', (m) => this.onSeries(m.series ?? []));
@@ -118,21 +121,40 @@ export class Stream {
     return this.local(sub, target) >= 0 ? make() : null;
   }
 
+  // Series `id` as `sub` sees it (`target` an index into its targets), or null when not its;
+  // made once per series and subscriber, not per message.
+  infoFor(sub, id) {
+    let info = sub.infos.get(id);
+    if (info === undefined) {
+      const s = this.series.get(id);
+      const target = s ? this.local(sub, s.target) : -1;
+      info = target >= 0 ? { ...s, target } : null;
+      sub.infos.set(id, info);
+    }
+    return info;
+  }
+
   onSeries(list) {
     for (const s of list) this.series.set(s.id, s);
+    for (const sub of this.subs) for (const s of list) sub.infos.delete(s.id);
     this.emit('series', (sub) => {
-      const mine = list.map((s) => ({ ...s, target: this.local(sub, s.target) })).filter((s) => s.target >= 0);
+      const mine = list.map((s) => this.infoFor(sub, s.id)).filter((s) => s);
       return mine.length ? mine : null;
     });
   }
 
   // data/reset → per subscriber { t, n, step, series: [[info, values]…] } of its series.
+  // The values are converted once (null → NaN) and shared: subscribers only read them.
   onData(kind, m) {
-    const entries = unpack(m).map(([id, values]) => [this.series.get(id), values]).filter(([i]) => i);
+    const entries = unpack(m)
+      .filter(([id]) => this.series.has(id))
+      .map(([id, values]) => [id, values.map((v) => v ?? NaN)]);
     this.emit(kind, (sub) => {
-      const series = entries
-        .map(([info, values]) => [{ ...info, target: this.local(sub, info.target) }, values.map((v) => v ?? NaN)])
-        .filter(([info]) => info.target >= 0);
+      const series = [];
+      for (const [id, values] of entries) {
+        const info = this.infoFor(sub, id);
+        if (info) series.push([info, values]);
+      }
       return series.length || kind === 'reset' ? { t: m.t, n: m.n, step: this.step, series } : null;
     });
   }
