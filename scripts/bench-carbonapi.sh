@@ -72,19 +72,7 @@ now=$(date +%s)
 start=$(( (now - 7 * 86400) / 60 * 60 ))
 points=$(( 7 * 1440 ))
 
-python3 - "$SERIES" "$points" "$start" "$FIND_NAMES" "$now" > "$work/lines.txt" <<'PY'
-import random, sys
-n, points, start, names, now = map(int, sys.argv[1:])
-random.seed(42)
-out = sys.stdout
-for s in range(n):
-    v = random.uniform(10, 90)
-    for i in range(points):
-        v = min(100.0, max(0.0, v + random.uniform(-1, 1)))
-        out.write(f"bench.h{s // 10:02d}.m{s % 10:02d} {v:.2f} {start + i * 60}\n")
-for i in range(names):
-    out.write(f"find.h{i // 1000:03d}.m{i % 1000:03d} 1 {now - 120}\n")
-PY
+python3 scripts/bench/walk-lines.py "$SERIES" "$points" "$start" "$FIND_NAMES" "$now" > "$work/lines.txt"
 
 echo "== writing Whisper files"
 mkdir -p "$work/whisper"
