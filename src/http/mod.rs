@@ -11,7 +11,7 @@ pub mod health;
 pub mod image;
 pub mod ingest;
 pub mod limits;
-mod params;
+pub mod params;
 pub mod render;
 mod request;
 mod stream;
