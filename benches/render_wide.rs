@@ -1,7 +1,8 @@
 //! The graphite-web side-by-side requests in process (`scripts/bench-graphite-web.sh` serves
 //! the same shape of data over HTTP): 100 random-walk gauges × 7 days at 60 s, flushed to
 //! segments, read through `/render`'s pipeline (params → evaluate → body) plain, through
-//! `sumSeries`, and as a PNG of 10 of them at 800×400. `cargo bench --bench render_wide`
+//! `sumSeries` and `movingAverage(…,'1h')`, and as a PNG of 10 of them at 800×400; and
+//! the moving-average windows of one series alone. `cargo bench --bench render_wide`
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -98,6 +99,11 @@ fn bench(c: &mut Criterion) {
             format!("target=sumSeries(bench.*.*)&{range}&maxDataPoints=1000&format=json"),
         ),
         (
+            // bench-carbonapi.sh's slowest request: 1 M points of moving averages as JSON.
+            "100x7d_movingAverage_1h_json",
+            format!("target=movingAverage(bench.*.*,'1h')&{range}&format=json"),
+        ),
+        (
             "10x7d_png_800x400",
             format!("target=bench.h00.*&{range}&format=png&width=800&height=400"),
         ),
@@ -128,6 +134,28 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
+    moving(c);
+}
+
+/// The windows alone: one series of 7 days and an hour at 60 s, 60-point windows summed to
+/// the bit as graphite-web sums them.
+fn moving(c: &mut Criterion) {
+    let mut x = 0x2545_f491_4f6c_dd1d_u64;
+    let values: Vec<Option<f64>> = (0..POINTS + 60)
+        .map(|i| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (i >= 60).then(|| (x >> 11) as f64 / (1u64 << 53) as f64 * 100.0)
+        })
+        .collect();
+    c.bench_function("moving_average_10140x60", |b| {
+        b.iter(|| {
+            let out =
+                query::functions::moving::values(black_box(&values), 60, query::Agg::Average, 0.0);
+            black_box(out.len())
+        })
+    });
 }
 
 criterion_group!(benches, bench);

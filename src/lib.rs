@@ -31,3 +31,22 @@ pub fn cores() -> usize {
     static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
+
+/// `f` of every item, in order; when `heavy` and there are two cores, the second half on
+/// another thread (for per-item work that dominates a request, such as a large render).
+pub fn split_map<T: Sync, U: Send>(items: &[T], heavy: bool, f: impl Fn(&T) -> U + Sync) -> Vec<U> {
+    if !heavy || items.len() < 2 || cores() < 2 {
+        return items.iter().map(f).collect();
+    }
+    let (a, b) = items.split_at(items.len() / 2);
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| b.iter().map(&f).collect::<Vec<U>>());
+        let mut out: Vec<U> = a.iter().map(&f).collect();
+        out.extend(
+            other
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e)),
+        );
+        out
+    })
+}

@@ -12,6 +12,9 @@ const SL: super::Param = p("seriesList", SeriesList).req();
 const WINDOW: super::Param = p("windowSize", IntOrInterval).req();
 const XFF: super::Param = p("xFilesFactor", Float);
 
+/// Moving windows over at least this many points in all are computed by two threads.
+const PARALLEL_MIN_POINTS: usize = 50_000;
+
 pub const FUNCTIONS: &[Func] = &[
     f("movingWindow", "Calculate", &[SL, WINDOW, p("func", AggFunc).def(Default::Str("average")).opts(&Agg::NAMES), XFF], moving_window,
         "Aggregates a sliding window of points (a count, or an interval such as '5min') with the given function."),
@@ -92,23 +95,24 @@ fn moving_with(
     };
     let tag = format!("moving{}", capitalized(func_name));
     let quoted = points.is_none();
-    let mut out = Vec::new();
-    for s in a.series_in(0, ctx)? {
+    let xff = a.xff();
+    let input = a.series_in(0, ctx)?;
+    let heavy = input.iter().map(|s| s.values.len()).sum::<usize>() >= PARALLEL_MIN_POINTS;
+    Ok(crate::split_map(&input, heavy, |s| {
         let name = if quoted {
             format!("{tag}({},\"{text}\")", s.name)
         } else {
             format!("{tag}({},{text})", s.name)
         };
         let w = points.unwrap_or((preview / s.step.max(1)) as usize).max(1);
-        let effective = factor.or(s.x_files_factor).unwrap_or(a.xff());
+        let effective = factor.or(s.x_files_factor).unwrap_or(xff);
         let values = super::moving::values(&s.values, w, agg, effective);
         let mut o = s.derive(name, values);
         o.start = s.start + preview;
         o.end = s.end;
         o.tags.insert(tag.clone(), text.clone());
-        out.push(o);
-    }
-    Ok(out)
+        o
+    }))
 }
 
 /// `agg` of the `w` points before each point from the `w + 1`-th on, or null where fewer than
