@@ -53,6 +53,10 @@ def kill9_flush(d):
         else:
             d.kill9()
         d.start()
+        # A crash's leftover stays; a flush the restarted daemon is writing now goes away.
+        deadline = time.time() + 5
+        while seg_tmps(d) and time.time() < deadline:
+            time.sleep(0.01)
         if seg_tmps(d):
             problems.append(f"restart {k}: .tmp left")
         time.sleep(1.5)  # the last round's commit (100 ms) is long done before each kill
