@@ -105,6 +105,7 @@ fn bench(c: &mut Criterion) {
             store: &store,
             schemas: &schemas,
             options: &options,
+            patterns: None,
         };
         let request = Request {
             from: NOW - 6 * 3600,

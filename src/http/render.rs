@@ -165,6 +165,7 @@ impl Job {
             store: &state.store,
             schemas: &self.settings.schemas,
             options: &options,
+            patterns: Some(&state.patterns),
         };
         let limits = Limits {
             max_series: options.max_series_per_request,

@@ -163,13 +163,27 @@ impl Output {
 
 /// The series a path names: a glob over untagged names, or one exact (tagged) name.
 pub fn resolve(store: &Store, path: &str, options: &Options) -> Result<Vec<SeriesInfo>, Error> {
+    resolve_with(store, path, options, None)
+}
+
+/// [`resolve`], globs parsed through `patterns` when given.
+pub fn resolve_with(
+    store: &Store,
+    path: &str,
+    options: &Options,
+    patterns: Option<&pattern::Cache>,
+) -> Result<Vec<SeriesInfo>, Error> {
     let found = if path.contains(';') || !glob::has_wildcard(path) {
         match Series::parse(path) {
             Ok(s) => store.lookup(s.as_str()).into_iter().collect(),
             Err(_) => Vec::new(),
         }
     } else {
-        store.series_matching(&Glob::parse(path)?)
+        let glob = match patterns {
+            Some(p) => p.glob(path)?,
+            None => Glob::parse(path)?,
+        };
+        store.series_matching(&glob)
     };
     if found.len() > options.max_series {
         return Err(Error::TooManySeries(path.to_string(), options.max_series));

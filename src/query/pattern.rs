@@ -1,8 +1,10 @@
 //! Regular expressions compiled once: a dashboard sends the same patterns on every refresh
 //! (Grafana wraps each query in `aliasSub(…, '(^.*$)', '\1 A')`), and compiling one (Unicode
-//! classes such as `\w` especially) costs more than the rest of a small request. The HTTP
+//! classes such as `\w` especially) costs more than the rest of a small request; so does a
+//! path glob with braces or classes, which is a regular expression per node. The HTTP
 //! state holds one [`Cache`] for the process; the evaluator reads through it.
 
+use crate::metric::glob::{self, Glob};
 use regex::Regex;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -12,29 +14,51 @@ const KEPT: usize = 256;
 /// The `regex` crate's limit on a compiled pattern (a pattern is user input).
 const SIZE_LIMIT: usize = 1 << 20;
 
-/// Compiled patterns by their text.
+/// Compiled regular expressions and path globs (`web{1,3}` is a regular expression too) by
+/// their text.
 #[derive(Debug, Default)]
 pub struct Cache {
-    kept: Mutex<HashMap<String, Regex>>,
+    regexes: Kept<Regex>,
+    globs: Kept<Glob>,
 }
 
 impl Cache {
     /// `pattern` compiled, from the cache when it was compiled before (errors are not kept).
     pub fn get(&self, pattern: &str) -> Result<Regex, regex::Error> {
-        if let Some(re) = self.lock().get(pattern) {
-            return Ok(re.clone());
+        self.regexes.get(pattern, compile)
+    }
+
+    /// A path glob parsed, from the cache when it was parsed before.
+    pub fn glob(&self, pattern: &str) -> Result<Glob, glob::Error> {
+        self.globs.get(pattern, Glob::parse)
+    }
+}
+
+#[derive(Debug)]
+struct Kept<T>(Mutex<HashMap<String, T>>);
+
+impl<T> Default for Kept<T> {
+    fn default() -> Self {
+        Kept(Mutex::default())
+    }
+}
+
+impl<T: Clone> Kept<T> {
+    fn get<E>(&self, text: &str, make: impl FnOnce(&str) -> Result<T, E>) -> Result<T, E> {
+        if let Some(v) = self.lock().get(text) {
+            return Ok(v.clone());
         }
-        let re = compile(pattern)?;
+        let v = make(text)?;
         let mut kept = self.lock();
         if kept.len() >= KEPT {
             kept.clear();
         }
-        kept.insert(pattern.to_string(), re.clone());
-        Ok(re)
+        kept.insert(text.to_string(), v.clone());
+        Ok(v)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Regex>> {
-        self.kept.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, T>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -59,7 +83,12 @@ mod tests {
         assert!(cache.get("(").is_err());
         assert!(cache.get("(").is_err());
         assert!(cache.get("a{1000}{1000}").is_err(), "size limit");
-        assert_eq!(cache.lock().len(), 1);
+        assert_eq!(cache.regexes.lock().len(), 1);
+        let g = cache.glob("tiers.web{1,3}.req").unwrap();
+        assert!(g.matches("tiers.web3.req") && !g.matches("tiers.web2.req"));
+        let g = cache.glob("tiers.web{1,3}.req").unwrap();
+        assert!(g.matches("tiers.web1.req"));
+        assert!(cache.glob("").is_err(), "errors are not kept");
     }
 
     #[test]
@@ -72,7 +101,7 @@ mod tests {
                     .unwrap()
                     .is_match(&format!("x{i}"))
             );
-            assert!(cache.lock().len() <= KEPT);
+            assert!(cache.regexes.lock().len() <= KEPT);
         }
     }
 }
