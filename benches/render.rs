@@ -1,6 +1,7 @@
 //! Render functions and `/render`: parsing + evaluating a typical dashboard's targets, and the
 //! `/render` pipeline (params → evaluate → JSON body) for one series over one year (target
-//! < 10 ms). `cargo bench --bench render`
+//! < 10 ms), and its fixed cost: small requests over 2 hours (evaluated on the calling thread,
+//! patterns compiled once). `cargo bench --bench render`
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -104,6 +105,7 @@ fn bench(c: &mut Criterion) {
             store: &store,
             schemas: &schemas,
             options: &options,
+            patterns: None,
         };
         let request = Request {
             from: NOW - 6 * 3600,
@@ -135,33 +137,49 @@ fn bench(c: &mut Criterion) {
         stats: http::Stats::default(),
         limits: http::Limits::default(),
         ingest: http::ingest::Ingest::default(),
+        patterns: Default::default(),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    for (label, query) in [
+    let year = NOW - 365 * 86_400;
+    let two_hours = NOW - 2 * 3600;
+    for (label, query, points) in [
         (
             "1y_one_series_json",
-            format!(
-                "target=year.gauge&from={}&until={NOW}&now={NOW}&format=json",
-                NOW - 365 * 86_400
-            ),
+            format!("target=year.gauge&from={year}&until={NOW}&now={NOW}&format=json"),
+            700,
         ),
         (
             "1y_one_series_json_mdp800",
             format!(
-                "target=year.gauge&from={}&until={NOW}&now={NOW}&format=json&maxDataPoints=800",
-                NOW - 365 * 86_400
+                "target=year.gauge&from={year}&until={NOW}&now={NOW}&format=json&maxDataPoints=800"
             ),
+            700,
         ),
         (
             "1y_one_series_movingAverage",
             format!(
-                "target=movingAverage(year.gauge,24)&from={}&until={NOW}&now={NOW}&format=json",
-                NOW - 365 * 86_400
+                "target=movingAverage(year.gauge,24)&from={year}&until={NOW}&now={NOW}&format=json"
             ),
+            700,
+        ),
+        (
+            "2h_one_series_json",
+            format!(
+                "target=servers.web1.latency&from={two_hours}&until={NOW}&now={NOW}&format=json"
+            ),
+            100,
+        ),
+        (
+            "2h_aliasSub_word_class_json",
+            format!(
+                "target=aliasSub(servers.web1*.latency,'^servers\\.(\\w+)\\.latency$','\\1 A')\
+                 &from={two_hours}&until={NOW}&now={NOW}&format=json"
+            ),
+            100,
         ),
     ] {
         let params = Params::parse(Some(&query), b"");
@@ -171,7 +189,7 @@ fn bench(c: &mut Criterion) {
                     let r = http::render::evaluate(&state, &params, false)
                         .await
                         .unwrap();
-                    assert!(r.series[0].values.len() >= 700);
+                    assert!(r.series[0].values.len() >= points, "{label}");
                     let resp = http::render::respond("json", r, &params).unwrap();
                     let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
                         .await

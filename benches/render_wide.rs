@@ -81,6 +81,7 @@ fn bench(c: &mut Criterion) {
         stats: http::Stats::default(),
         limits: http::Limits::default(),
         ingest: http::ingest::Ingest::default(),
+        patterns: Default::default(),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

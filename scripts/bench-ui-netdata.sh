@@ -3,7 +3,7 @@
 # (StatsD on; 64 gauges fed every 100 ms by this script; a dashboard file of 16 live panels × 4
 # of them) and Debian's netdata (update every 1 s, web server on a free loopback port, its web
 # files copied with one extra page of 16 charts drawn by the package's dashboard.js, the v1
-# dashboard). The same browser settings (benches/ui/cdp.mjs, window 1280×2000 so all 16 charts
+# dashboard). The same browser settings (benches/ui/cdp.mjs, window 1280×2600 so all 16 charts
 # are on screen), one browser after the other; benches/ui/vs-netdata.mjs prints each renderer's
 # CPU (% of a core) over SECONDS, updates per second and tally's share of Netdata's.
 # chromium (and tally, netdata) run under `nice -n -15` when run as root.

@@ -10,7 +10,10 @@
 #   TIMES=10 scripts/compare-graphite-web.sh     also times every identical answer 10 times on
 #                                               each side (after one warm-up) and prints the
 #                                               median ratio per function group; with TIMES
-#                                               tally is a release build
+#                                               tally is a release build. Each side is timed
+#                                               over one kept-alive connection (as Grafana's
+#                                               data source proxy does); CONNECT=new opens a
+#                                               new connection per request instead
 # A line of a targets file may add parameters after " &" (`sumSeries(a.*) &maxDataPoints=17`);
 # in the second set {T}, {T-6h} and {T+2h} are times relative to the data's anchor.
 # Prints one line per target (same / DIFFERENT / graphite error / tally error) and a summary;
@@ -152,7 +155,7 @@ for _ in $(seq 100); do curl -sf "127.0.0.1:$gw_port/version" >/dev/null && brea
 
 TIMES="$TIMES" "$V/bin/python" - "$http" "$gw_port" "$start" "$anchor" "$VERBOSE" \
   scripts/compare-graphite-web.targets scripts/compare-graphite-web-tiers.targets <<'PY'
-import json, math, os, re, statistics, sys, time, urllib.error, urllib.parse, urllib.request
+import http.client, json, math, os, re, statistics, sys, time, urllib.error, urllib.parse, urllib.request
 tally, gw, start, anchor, verbose = sys.argv[1:6]
 files = sys.argv[6:]
 start, anchor = int(start), int(anchor)
@@ -230,12 +233,32 @@ def group_of(target):
     m = re.match(r"\s*(\w+)\(", target)
     return groups.get(m.group(1), "?") if m else "Path"
 
+NEW_CONNECTIONS = os.environ.get("CONNECT", "keepalive") == "new"
+conns = {}
+
+def timed_get(port, q):
+    """One request; over the port's kept-alive connection unless CONNECT=new."""
+    if NEW_CONNECTIONS:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/render?{q}", timeout=120).read()
+        return
+    c = conns.get(port) or http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    c.request("GET", f"/render?{q}")
+    r = c.getresponse()
+    r.read()
+    if r.status != 200:
+        raise RuntimeError(f"{port}: {r.status} for {q}")
+    if r.will_close:
+        c.close()
+        conns.pop(port, None)
+    else:
+        conns[port] = c
+
 def median_ms(port, q):
-    urllib.request.urlopen(f"http://127.0.0.1:{port}/render?{q}", timeout=120).read()
+    timed_get(port, q)
     times = []
     for _ in range(TIMES):
         t = time.perf_counter()
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/render?{q}", timeout=120).read()
+        timed_get(port, q)
         times.append((time.perf_counter() - t) * 1000)
     return statistics.median(times)
 
@@ -263,19 +286,24 @@ for n, path in enumerate(files):
         counts[kind] += 1
         if TIMES and kind == "same":
             tm, gm = median_ms(tally, q), median_ms(gw, q)
-            timed.setdefault(group_of(target), []).append((gm / tm, tm, gm))
+            timed.setdefault(group_of(target), []).append((gm / tm, tm, gm, target))
         print(f"{kind:15} {target}" + (f"\n                {d}" if d else ""))
         if verbose and kind in ("DIFFERENT", "whisper avg"):
             print("   graphite:", json.dumps(g)[:2000])
             print("   tally:   ", json.dumps(t)[:2000])
 print("\n" + ", ".join(f"{v} {k}" for k, v in counts.items()))
 if TIMES:
-    print(f"\nspeed on identical answers, median of {TIMES} each, ms (graphite-web / tally):")
+    how = "a new connection per request" if NEW_CONNECTIONS else "one kept-alive connection per server"
+    print(f"\nspeed on identical answers, median of {TIMES} each, {how}, ms (graphite-web / tally):")
     allr = [r for rows in timed.values() for r in rows]
     for g, rows in sorted(timed.items()) + [("all", allr)]:
         ratios = sorted(r[0] for r in rows)
         print(f"  {g:16} {len(rows):4} requests  median ratio {statistics.median(ratios):6.1f}x"
               f"  (min {ratios[0]:.1f}x; tally median {statistics.median(r[1] for r in rows):.1f} ms,"
               f" graphite-web {statistics.median(r[2] for r in rows):.1f} ms)")
+if TIMES:
+    print("  the ten lowest ratios:")
+    for r, tm, gm, target in sorted(allr)[:10]:
+        print(f"    {r:6.1f}x  tally {tm:.2f} ms, graphite-web {gm:.2f} ms  {target}")
 sys.exit(1 if counts["DIFFERENT"] or counts["tally error"] else 0)
 PY

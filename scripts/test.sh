@@ -58,14 +58,16 @@ fi
 
 echo "== format"
 cargo fmt --check
-# Dependency policy (deny.toml): licenses, bans (duplicate versions), sources. The advisories
-# check needs the RustSec database from a git host this workplace cannot reach (deny.toml).
+# Dependency policy (deny.toml): licenses, bans (duplicate versions), sources, and advisories
+# when the RustSec database can be had: fetched from GitHub, or from a local clone or mirror
+# named by ADVISORY_DB (this workplace cannot reach GitHub; see deny.toml).
 if ! command -v cargo-deny >/dev/null; then
   echo "== installing cargo-deny (cargo install --locked cargo-deny@0.20.2, from crates.io)"
   cargo install --locked --quiet cargo-deny@0.20.2
 fi
 echo "== cargo deny (licenses, bans, sources)"
 cargo deny --locked check licenses bans sources
+scripts/deny-advisories.sh
 echo "== web UI unit tests (node --test: URL state, YAML, target tokenizer, views, times)"
 if command -v node >/dev/null; then
   node --test ui/test/

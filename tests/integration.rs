@@ -6,6 +6,7 @@ mod util;
 mod browser;
 mod cli;
 mod collect;
+mod commit_overlap;
 mod config_include;
 mod crash;
 mod daemon;

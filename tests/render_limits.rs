@@ -160,3 +160,41 @@ fn graphite_choice_never_reads_coarser_for_the_soft_cap() {
     assert_eq!(status, 413, "{body}");
     assert!(body.contains("max_points_hard"), "{body}");
 }
+
+/// A small request is evaluated on the thread that serves the connection; one past that
+/// budget (50,000 points, 200 series or 2 ms) is evaluated again on a blocking thread. Both
+/// give the same answer, and a request that stops being small midway (its first targets fit
+/// the budget, the later ones do not) is answered whole.
+#[test]
+fn requests_past_the_inline_budget_answer_the_same() {
+    let dir = TestDir::new();
+    let config = "storage:\n  schemas:\n    - name: fine\n      pattern: '^fine\\.'\n      retentions: [10s:1d]\n";
+    let t0 = (unix_now() - 2 * 3600) / 3600 * 3600;
+    let mut lines = String::new();
+    for i in 0..720i64 {
+        lines.push_str(&format!("fine.a {} {}\n", i % 7, t0 + i * 10));
+    }
+    let d = Daemon::start(&dir.config(config));
+    d.send_carbon(&lines);
+    // Over a day at 10 s, each target is 8,640 points: one is small, seven are not.
+    let range = format!(
+        "from={}&until={}&format=json",
+        t0 + 7200 - 86_400,
+        t0 + 7200
+    );
+    let one = format!("/render?target=aliasSub(fine.a,'(\\w+)$','\\1')&{range}");
+    let v = d.wait_render(&one, |v| {
+        v[0]["datapoints"]
+            .as_array()
+            .is_some_and(|p| p.iter().filter(|x| !x[0].is_null()).count() >= 719)
+    });
+    let seven: String = (0..7)
+        .map(|_| "target=aliasSub(fine.a,'(\\w+)$','\\1')&")
+        .collect();
+    let all = d.get_json(&format!("/render?{seven}{range}"));
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len(), 7);
+    for s in all {
+        assert_eq!(s, &v[0]);
+    }
+}

@@ -125,11 +125,11 @@ function legend() {
 // tooltip (values, and the text of events under the cursor).
 function drawCross() {
   const f = this.frame;
-  const c = this.octx;
   const sel = this.drag?.kind === 'zoom' ? [this.drag.x0, this.drag.x] : null;
   const used = this.cross != null || !!sel;
   if (!f || (!used && !this.overlayUsed)) return; // a clean overlay costs nothing to keep
   this.overlayUsed = used;
+  const c = (this.octx ??= this.overlay.getContext('2d'));
   c.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
   c.clearRect(0, 0, this.cssW, this.cssH);
   const x = this.cross;

@@ -72,8 +72,8 @@ export class Panel {
     ], { position: 'relative', height: `${this.opts.height}px` });
     this.legendEl = el('div', 'tp-legend');
     container.append((this.el = el('div', 'tally-panel', [head, this.plotEl, this.legendEl])));
-    this.ctx = this.canvas.getContext('2d');
-    this.octx = this.overlay.getContext('2d');
+    // opaque: no blending when composited; the overlay gets a context when first used
+    this.ctx = this.canvas.getContext('2d', { alpha: false });
     this.ro = new ResizeObserver(() => this.resize());
     this.ro.observe(this.plotEl);
     this.resize();

@@ -72,13 +72,14 @@ async function connect(url) {
   return {
     ws,
     send,
-    /** Opens `url` in a new page; returns { send, eval } bound to its session. */
-    async page(url) {
+    /** Opens `url` in a new page (`init`: a script run before the page's own); returns { send, eval } bound to its session. */
+    async page(url, init) {
       const { targetId } = await send('Target.createTarget', { url: 'about:blank' });
       const { sessionId } = await send('Target.attachToTarget', { targetId, flatten: true });
       const s = (method, params) => send(method, params, sessionId);
       await s('Page.enable');
       await s('Runtime.enable');
+      if (init) await s('Page.addScriptToEvaluateOnNewDocument', { source: init });
       await s('Page.navigate', { url });
       const evaluate = async (expression) => {
         const r = await s('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true });

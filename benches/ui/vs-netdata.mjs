@@ -16,7 +16,9 @@ const opt = (name, d) => {
 };
 const seconds = Number(opt('seconds', 60));
 const HZ = Number(opt('hz', 100)); // getconf CLK_TCK
-const WINDOW = ['--window-size=1280,2000'];
+// Tall enough for all 16 of tally's panels (with their legends, 8 rows of ~290 px); at 2000
+// px only 12 were on screen, and tally draws only panels on screen (panelsOnScreen).
+const WINDOW = ['--window-size=1280,2600'];
 
 // Every process of this browser (its user-data-dir is on each command line): pid → type.
 function processes(dir) {
@@ -48,25 +50,37 @@ function sample(dir) {
 // Netdata's access log: its chart data requests (/api/v1/data) so far.
 const dataRequests = () => readFileSync(opt('netdata-log'), 'utf8').split('\n').filter((l) => l.includes('/api/v1/data')).length;
 
-async function measure(url, ready, counter) {
+// tally's page: the stream's `data` messages it got (how often new data came to draw).
+const COUNT_MESSAGES = `window.__msgs = 0;
+  const add = EventSource.prototype.addEventListener;
+  EventSource.prototype.addEventListener = function (type, fn, o) {
+    return add.call(this, type, type === 'data' ? (e) => (window.__msgs++, fn(e)) : fn, o);
+  };`;
+
+async function measure(url, ready, counter, init) {
   const browser = await launch(undefined, WINDOW);
   try {
-    const page = await browser.page(url);
+    const page = await browser.page(url, init);
     await waitFor(page, ready, 60000);
     await sleep(10000); // loaded, first draws done
     const c0 = typeof counter === 'string' ? await page.eval(counter) : counter();
+    const m0 = init ? await page.eval('__msgs') : 0;
     const a = sample(browser.dir);
     const w0 = Date.now();
     await sleep(seconds * 1000);
     const b = sample(browser.dir);
     const wall = (Date.now() - w0) / 1000;
     const c1 = typeof counter === 'string' ? await page.eval(counter) : counter();
+    const messages = init ? ((await page.eval('__msgs')) - m0) / wall : undefined;
+    // tally's panels wholly in the window (only panels on screen are drawn)
+    const onScreen = init ? await page.eval(`tally.panels.filter((e) => {
+      const r = e.panel.el.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; }).length`) : undefined;
     const cpu = {}; // % of one core, by process type
     for (const [k, v] of Object.entries(b)) {
       const type = k.split(':')[0];
       cpu[type] = (cpu[type] ?? 0) + ((v - (a[k] ?? 0)) / HZ / wall) * 100;
     }
-    return { url, wall, cpu, updatesPerSecond: (c1 - c0) / wall };
+    return { url, wall, cpu, updatesPerSecond: (c1 - c0) / wall, streamMessagesPerSecond: messages, panelsOnScreen: onScreen };
   } finally {
     browser.close();
   }
@@ -76,7 +90,7 @@ async function measure(url, ready, counter) {
 const netdata = await measure(opt('netdata'), 'document.querySelectorAll("[data-netdata] canvas").length >= 16', dataRequests);
 const tally = await measure(opt('tally'),
   'window.__tally && tally.panels?.length >= 16 && tally.panels.every((e) => e.panel.mode === "stream") && __tally.draws.length > 0',
-  '__tally.draws.length');
+  '__tally.draws.length', COUNT_MESSAGES);
 console.log(JSON.stringify({
   date: new Date().toISOString(), seconds, tally, netdata,
   rendererRatio: tally.cpu.renderer / netdata.cpu.renderer,

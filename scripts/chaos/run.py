@@ -12,6 +12,7 @@ import cases_http  # noqa: E402,F401
 import cases_store  # noqa: E402,F401
 import cases_flood  # noqa: E402,F401
 import cases_disk  # noqa: E402,F401
+import cases_crash  # noqa: E402,F401
 import cases_ops  # noqa: E402,F401
 import cases_soak  # noqa: E402,F401
 

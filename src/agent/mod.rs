@@ -1,8 +1,9 @@
 //! The agent: the only module that knows every stage. It opens the store, starts the outputs
 //! and the inputs, serves HTTP, runs the aggregation loop (observe → drain → commit every
-//! `commit_interval`), turns component counters into `tally.*` series, and owns reload and
-//! shutdown order: live streams end → inputs stop → queued observations folded → final
-//! commit → head flush → output senders stop → HTTP stops. [`run`] reads as that list.
+//! `commit_interval`, observing on while the commit is written), turns component counters
+//! into `tally.*` series, and owns reload and shutdown order: live streams end → the commit in
+//! flight lands → inputs stop → queued observations folded → final commit → head flush →
+//! output senders stop → HTTP stops. [`run`] reads as that list.
 
 use crate::config::Config;
 use crate::inputs::Feed;
@@ -127,6 +128,7 @@ pub async fn run(config: Config, control: mpsc::Receiver<Control>) -> anyhow::Re
     tracing::info!("Shutting down: stopping inputs.");
     systemd::stopping();
     live.shutdown(); // open streams end: an open SSE body would hold up HTTP's graceful stop
+    let fatal = stop::settle(fatal, &mut pipeline).await; // the commit in flight lands
     inputs.stop().await;
     stop::fold_queued(feed_tx, &mut feeds, &mut inputs, &mut pipeline).await;
     let status = stop::final_commit(fatal, &mut pipeline, &inputs, &http.state.stats).await;
@@ -152,8 +154,8 @@ struct Agent {
 }
 
 impl Agent {
-    /// The aggregation loop: returns on a shutdown (`None`) or with the commit error that made
-    /// going on impossible.
+    /// The aggregation loop: returns on a shutdown (`None`, perhaps with a commit in flight) or
+    /// with the commit error that made going on impossible.
     async fn run_loop(&mut self, mut control: mpsc::Receiver<Control>) -> Option<store::Error> {
         let mut tick = tokio::time::interval(Duration::from_millis(
             self.config.storage.commit_interval_ms.max(50),
@@ -163,22 +165,35 @@ impl Agent {
         let self_metrics_every = Duration::from_secs(self.config.self_metrics_interval.max(1));
         let mut last_self_metrics: Option<Instant> = None;
         loop {
+            // A commit runs on a blocking thread while feeds go on being folded (the live tier
+            // sees them at once); what needs a settled view waits for it: a watch (its attach
+            // branch is off meanwhile), a tick (off too: it fires when the commit ends, the
+            // interval's `Delay`), a reload and the stop (`settle`).
+            let committing = self.pipeline.committing();
             tokio::select! {
                 Some(feed) = self.feeds.recv() => self.pipeline.fold(feed).await,
-                Some(watch) = self.attach.recv() => self.pipeline.attach(watch),
-                _ = tick.tick() => {
+                Some(watch) = self.attach.recv(), if !committing => self.pipeline.attach(watch),
+                outcome = self.pipeline.commit_ended(), if committing => {
+                    if let Err(error) = self.pipeline.finish_commit(outcome).await {
+                        return Some(error);
+                    }
+                }
+                _ = tick.tick(), if !committing => {
                     watchdog.tick();
                     self.pipeline.live.sweep(live::now_ms());
                     if last_self_metrics.is_none_or(|t| t.elapsed() >= self_metrics_every) {
                         last_self_metrics = Some(Instant::now());
                         self.pipeline.self_metrics(&self.inputs, &self.http.state.stats);
                     }
-                    if let Err(error) = self.pipeline.commit().await {
-                        return Some(error);
-                    }
+                    self.pipeline.begin_commit().await;
                 }
                 c = control.recv() => match c {
-                    Some(Control::Reload) => self.reload().await,
+                    Some(Control::Reload) => {
+                        if let Err(error) = self.pipeline.settle().await {
+                            return Some(error);
+                        }
+                        self.reload().await;
+                    }
                     Some(Control::Shutdown) | None => return None,
                 },
             }

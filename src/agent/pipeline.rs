@@ -1,6 +1,7 @@
-//! The aggregation loop's state: folds observations, commits deltas (retrying what the store
-//! could not take, within a bound), runs maintenance off the commit path, and turns component
-//! counters into `tally.*` observations.
+//! The aggregation loop's state: folds observations, commits deltas while it goes on folding
+//! (`commit.rs`: one commit in flight, retrying what the store could not take, within a bound),
+//! runs maintenance off the commit path, and turns component counters into `tally.*`
+//! observations.
 
 use super::{Inputs, heap};
 use crate::aggregate::{self, Aggregator};
@@ -10,12 +11,14 @@ use crate::inputs::Feed;
 use crate::live;
 use crate::metric::{Kind, Observation, Series};
 use crate::ship::Ship;
-use crate::store::{self, Batch, Store};
+use crate::store::Store;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::time::Instant;
+
+mod commit;
 
 pub(super) struct Pipeline {
     pub(super) aggregator: Aggregator,
@@ -24,6 +27,8 @@ pub(super) struct Pipeline {
     pending: Vec<aggregate::Delta>,
     /// The latest cursor of each input position, committed with the next batch.
     cursors: HashMap<String, Vec<u8>>,
+    /// The commit on its way to the store, if any (`commit.rs`).
+    in_flight: Option<commit::InFlight>,
     /// Last value seen of each cumulative counter, to emit increments.
     counters: HashMap<&'static str, u64>,
     ship_counters: HashMap<String, u64>,
@@ -59,10 +64,6 @@ pub(super) struct Pipeline {
     tail_unusable: Vec<String>,
 }
 
-/// How often freed heap memory is given back to the kernel: about every head flush and
-/// compaction, which free the most.
-const TRIM_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
-
 impl Pipeline {
     pub(super) fn new(
         aggregator: Aggregator,
@@ -77,6 +78,7 @@ impl Pipeline {
             store,
             pending: Vec::new(),
             cursors: HashMap::new(),
+            in_flight: None,
             counters: HashMap::new(),
             ship_counters: HashMap::new(),
             commit_errors: 0,
@@ -131,10 +133,12 @@ impl Pipeline {
         }
     }
 
-    /// Watches series live: rings made now, between folds, so each ring's bridge (what the
-    /// store and the aggregator hold of the open stored slot) and its slots never share an
-    /// observation and miss none.
+    /// Watches series live: rings made now, between folds and with no commit in flight (the
+    /// loop defers a watch until the commit lands), so each ring's bridge (what the store and
+    /// the aggregator hold of the open stored slot) and its slots never share an observation
+    /// and miss none.
     pub(super) fn attach(&mut self, request: live::Attach) {
+        debug_assert!(!self.committing(), "a watch is served on a settled view");
         let (store, aggregator, pending) = (&self.store, &self.aggregator, &self.pending);
         let mut bridge = |series: &Series, live_ms: i64| {
             let schemas = aggregator.schemas();
@@ -163,155 +167,26 @@ impl Pipeline {
     }
 
     /// Where every input position is: the store's committed cursors overlaid with the newer
-    /// ones waiting for the next commit. A restarted input resumes exactly here.
+    /// ones waiting for the next commit. A restarted input resumes exactly here. Only with no
+    /// commit in flight (its cursors are in neither): [`Self::settle`] first.
     pub(super) fn latest_cursors(&self) -> HashMap<String, Vec<u8>> {
+        debug_assert!(!self.committing(), "cursors read on a settled view");
         let mut all = self.store.cursors();
         all.extend(self.cursors.iter().map(|(k, v)| (k.clone(), v.clone())));
         all
     }
 
-    /// Buckets not durable yet: kept for a retry, or of new series waiting.
+    /// Buckets not durable yet: in the commit in flight, kept for a retry, or of new series
+    /// waiting.
     pub(super) fn unsaved(&self) -> usize {
-        self.pending.len() + self.admit.waiting()
+        let in_flight = self.in_flight.as_ref().map_or(0, |f| f.deltas);
+        in_flight + self.pending.len() + self.admit.waiting()
     }
 
     /// For a stop: every waiting new series goes into the next commit.
     pub(super) fn release_waiting(&mut self) {
         let waiting = self.admit.take_all();
         self.pending.extend(waiting);
-    }
-
-    pub(super) async fn commit(&mut self) -> Result<(), store::Error> {
-        // One interval's drain is committed whole however large; new series may have to wait
-        // (admit.rs). Only buckets kept for a retry are bounded here.
-        let store = self.store.clone();
-        let fresh = self.aggregator.drain();
-        let fresh = self.admit.admit(&store, fresh, Instant::now());
-        self.pending.extend(fresh);
-        let now = unix_now();
-        if self.pending.is_empty() && self.cursors.is_empty() {
-            // Nothing to make durable: an idle daemon does no I/O here (slots still close).
-            self.spool(now).await;
-            self.maintain(now);
-            return Ok(());
-        }
-        let deltas = std::mem::take(&mut self.pending);
-        let mut cursors: Vec<(String, Vec<u8>)> = self.cursors.drain().collect();
-        let store = self.store.clone();
-        let started = Instant::now();
-        // What the outputs take of this commit; theirs once the commit is durable. Late data
-        // also goes into the outputs' cursors, so a crash before the spool append loses none.
-        let mut staged = self.ship.stage(&deltas);
-        let input_cursors = cursors.len();
-        cursors.extend(staged.take_cursors());
-        let batch = Batch { deltas, cursors };
-        let result = tokio::task::spawn_blocking(move || store.try_commit(batch)).await;
-        match result {
-            Ok(Ok(())) => {
-                self.commit_failing = false;
-                self.last_commit_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
-                self.ship.apply(staged);
-            }
-            Ok(Err((store::Error::Invalid(reason), batch))) => {
-                // Retrying cannot help: drop and count.
-                let dropped = batch.map_or(0, |b| b.deltas.len());
-                self.commit_errors += 1;
-                self.dropped_deltas += dropped as u64;
-                tracing::error!(%reason, dropped, "The store rejected a batch; its buckets are dropped.");
-            }
-            Ok(Err((error @ store::Error::Poisoned(_), _))) => {
-                // An fsync failed: what the kernel holds is unknown. Stop and let recovery
-                // (WAL replay on the next start) decide, as databases do.
-                return Err(error);
-            }
-            Ok(Err((error, batch))) => {
-                self.commit_errors += 1;
-                self.commit_failing = true;
-                let Some(batch) = batch else {
-                    tracing::error!(%error, "Commit failed after its WAL write.");
-                    return Err(error);
-                };
-                tracing::error!(%error, deltas = batch.deltas.len(), "Commit failed; will retry.");
-                self.pending = batch.deltas;
-                if self.pending.len() > self.max_pending {
-                    let excess = self.pending.len() - self.max_pending;
-                    self.pending.drain(..excess);
-                    self.dropped_deltas += excess as u64;
-                    tracing::error!(dropped = excess, %error,
-                        "The store refuses commits; past storage.max_pending_buckets kept for retry, the oldest are dropped.");
-                }
-                // Newer cursors that arrived meanwhile win over the ones being retried. The
-                // outputs' cursors (after the inputs') are made again from the retried deltas.
-                let mut cursors = batch.cursors;
-                cursors.truncate(input_cursors);
-                for (k, v) in cursors {
-                    self.cursors.entry(k).or_insert(v);
-                }
-            }
-            Err(error) => {
-                self.commit_errors += 1;
-                tracing::error!(%error, "Commit task failed.");
-            }
-        }
-        self.spool(now).await;
-        self.maintain(now);
-        Ok(())
-    }
-
-    /// Appends the slots that closed to the outputs' spools (one fsync per output with
-    /// something to append).
-    async fn spool(&mut self, now: i64) {
-        let closing = self.ship.close(now, self.store.last_event_id());
-        if closing.is_empty() {
-            return;
-        }
-        let store = self.store.clone();
-        match tokio::task::spawn_blocking(move || closing.write(&store)).await {
-            Ok(failed) => self.ship.written(failed),
-            Err(error) => tracing::error!(%error, "Spool task failed."),
-        }
-    }
-
-    /// Retention, head flush and compaction, off the commit path: a compaction can take a
-    /// second, and commits go on meanwhile. At most one runs at a time.
-    fn maintain(&mut self, now: i64) {
-        if self
-            .last_maintain
-            .is_some_and(|t| t.elapsed() < self.maintain_every)
-            || self.maintaining.swap(true, Relaxed)
-        {
-            return;
-        }
-        self.last_maintain = Some(Instant::now());
-        let trim = self.last_trim.is_none_or(|t| t.elapsed() >= TRIM_EVERY);
-        if trim {
-            self.last_trim = Some(Instant::now());
-        }
-        let (store, busy, errors, heap_bytes) = (
-            self.store.clone(),
-            self.maintaining.clone(),
-            self.maintain_errors.clone(),
-            self.heap_bytes.clone(),
-        );
-        tokio::task::spawn_blocking(move || {
-            if let Err(error) = store.maintain(now) {
-                errors.fetch_add(1, Relaxed);
-                tracing::error!(%error, "Store maintenance failed; will retry.");
-            }
-            if trim {
-                let started = Instant::now();
-                heap::trim();
-                let usage = heap::usage();
-                heap_bytes.store(usage.heap, Relaxed);
-                tracing::debug!(
-                    ms = started.elapsed().as_millis() as u64,
-                    rss = usage.rss,
-                    heap = usage.heap,
-                    "Heap trimmed."
-                );
-            }
-            busy.store(false, Relaxed);
-        });
     }
 
     fn counter(&mut self, out: &mut Vec<Observation>, name: &'static str, total: u64, now: i64) {
@@ -571,3 +446,6 @@ fn self_obs(name: &str, kind: Kind, value: f64, time: i64) -> Observation {
         time,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -227,6 +227,7 @@ pub(super) async fn http(
                 idle_timeout: Duration::from_millis(h.idle_timeout_ms),
             }),
         ingest: http::ingest::Ingest::default(),
+        patterns: Default::default(),
     });
     let problems = state.settings().site.problems;
     state.stats.dashboard_errors.fetch_add(problems, Relaxed);

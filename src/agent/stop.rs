@@ -27,6 +27,18 @@ impl Inputs {
     }
 }
 
+/// Waits for the commit the loop left in flight (a shutdown does not wait for it), so the
+/// stop works on a settled view; a commit that fails for good becomes the stop's `fatal`.
+pub(super) async fn settle(
+    fatal: Option<store::Error>,
+    pipeline: &mut Pipeline,
+) -> Option<store::Error> {
+    match fatal {
+        Some(error) => Some(error),
+        None => pipeline.settle().await.err(),
+    }
+}
+
 /// Folds whatever the inputs accepted before they stopped: closes the feed channel, waits for
 /// the tail threads (folding while they may be waiting to send), then folds what is queued.
 pub(super) async fn fold_queued(

@@ -101,6 +101,8 @@ pub struct State {
     pub stats: Stats,
     pub limits: Limits,
     pub ingest: ingest::Ingest,
+    /// Regular expressions of render targets, compiled once (`query::pattern`).
+    pub patterns: query::pattern::Cache,
 }
 
 impl State {
@@ -168,7 +170,9 @@ impl From<query::Error> for ApiError {
     // Limits are 413 with the reason; anything else the client sent is a 400.
     fn from(e: query::Error) -> Self {
         match e {
-            query::Error::Store(e) => ApiError::Internal(e.to_string()),
+            e @ (query::Error::Store(_) | query::Error::NotInline) => {
+                ApiError::Internal(e.to_string())
+            }
             e @ (query::Error::TooManyPoints(..) | query::Error::TooManySeries(..)) => {
                 ApiError::TooLarge(e.to_string())
             }

@@ -9,7 +9,7 @@ use super::request::{
     blocking, json_or_jsonp, now_param, read, text, time_param, tz_param, with_slashes,
 };
 use super::{ApiError, Params, State, image};
-use crate::query::{self, Evaluator, Limits, Request, StoreSource, TimeSeries};
+use crate::query::{self, Evaluator, Inline, Limits, Request, StoreSource, TimeSeries};
 use axum::Router;
 use axum::extract::Request as HttpRequest;
 use axum::http::header;
@@ -58,7 +58,17 @@ pub async fn render(state: S, req: HttpRequest) -> Result<Response, ApiError> {
     if let (Some(image), Some(graph)) = (image, graph) {
         return image::respond(rendered.series, graph, image).await;
     }
-    // A body of a million points takes a while to write: not on the runtime's threads.
+    // A large body takes a while to write: not on the runtime's threads (for a small one the
+    // hop to a blocking thread and back costs more than the writing).
+    if rendered
+        .series
+        .iter()
+        .map(|s| s.values.len())
+        .sum::<usize>()
+        < BLOCKING_MIN_POINTS
+    {
+        return respond(&format, rendered, &p);
+    }
     blocking(move || respond(&format, rendered, &p)).await
 }
 
@@ -115,35 +125,78 @@ pub async fn evaluate(state: &Arc<State>, p: &Params, image: bool) -> Result<Ren
         }
     }
     let timeout = Duration::from_millis(settings.query.timeout_ms);
-    let store = state.store.clone();
-    let task = blocking(move || {
-        let options = settings.query;
+    let deadline = Instant::now() + timeout;
+    let job = Job {
+        settings,
+        request,
+        template,
+        tz,
+        targets,
+        deadline,
+    };
+    // A small request is answered on this thread: the hop to a blocking thread and back costs
+    // more than evaluating it. One that passes the budget is run again on a blocking thread.
+    let inline = Inline {
+        points: INLINE_POINTS,
+        series: INLINE_SERIES,
+        until: Instant::now() + INLINE_TIME,
+    };
+    match job.run(state, Some(inline)) {
+        Err(query::Error::NotInline) => {}
+        other => return other.map_err(ApiError::from),
+    }
+    let state = state.clone();
+    let task = blocking(move || job.run(&state, None).map_err(ApiError::from));
+    match tokio::time::timeout(timeout + Duration::from_millis(100), task).await {
+        Ok(r) => r,
+        Err(_) => Err(ApiError::from(query::Error::Timeout)),
+    }
+}
+
+/// Most points and series, and longest time, a request is evaluated for on an async worker
+/// before it moves to a blocking thread (a few hundred microseconds of work at most).
+const INLINE_POINTS: u64 = 50_000;
+const INLINE_SERIES: usize = 200;
+const INLINE_TIME: Duration = Duration::from_millis(2);
+
+/// Everything the evaluation of one request needs, so it can run on either thread.
+struct Job {
+    settings: super::Settings,
+    request: Request,
+    template: Vec<(String, String)>,
+    tz: TimeZone,
+    targets: Vec<String>,
+    deadline: Instant,
+}
+
+impl Job {
+    fn run(&self, state: &State, inline: Option<Inline>) -> Result<Rendered, query::Error> {
+        let options = self.settings.query;
         let source = StoreSource {
-            store: &store,
-            schemas: &settings.schemas,
+            store: &state.store,
+            schemas: &self.settings.schemas,
             options: &options,
+            patterns: Some(&state.patterns),
         };
         let limits = Limits {
             max_series: options.max_series_per_request,
             max_points_soft: options.max_points_soft,
             tier_choice: options.tier_choice,
             max_points_hard: options.max_points_hard,
-            deadline: Some(Instant::now() + timeout),
+            deadline: Some(self.deadline),
+            inline,
         };
-        let ev = Evaluator::new(&source, request, limits)
-            .with_template(template)
-            .with_tz(tz.clone());
-        let series = ev.targets(&targets).map_err(ApiError::from)?;
+        let ev = Evaluator::new(&source, self.request, limits)
+            .with_template(self.template.clone())
+            .with_tz(self.tz.clone())
+            .with_patterns(&state.patterns);
+        let series = ev.targets(&self.targets)?;
         Ok(Rendered {
             series,
-            request,
+            request: self.request,
             fetched: ev.fetched(),
-            tz,
+            tz: self.tz.clone(),
         })
-    });
-    match tokio::time::timeout(timeout + Duration::from_millis(100), task).await {
-        Ok(r) => r,
-        Err(_) => Err(ApiError::from(query::Error::Timeout)),
     }
 }
 
@@ -239,6 +292,9 @@ fn lineage_json(s: &TimeSeries) -> Value {
             .collect(),
     )
 }
+
+/// A body of at least this many points is written on a blocking thread.
+const BLOCKING_MIN_POINTS: usize = 50_000;
 
 /// A body of at least this many points is written by two threads (each half of the series).
 const PARALLEL_MIN_POINTS: usize = 200_000;

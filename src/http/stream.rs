@@ -368,7 +368,8 @@ impl Streaming {
             max_data_points: None,
             x_files_factor: 0.0,
         };
-        let ev = Evaluator::new(&source, request, Limits::default());
+        let ev =
+            Evaluator::new(&source, request, Limits::default()).with_patterns(&self.state.patterns);
         let mut announced = Vec::new();
         for (ti, t) in self.targets.iter_mut().enumerate() {
             if !matches!(t.target, Target::Function(_)) {

@@ -61,6 +61,20 @@ pub struct Limits {
     pub max_points_hard: u64,
     /// The request is abandoned after this instant.
     pub deadline: Option<Instant>,
+    /// Set when the evaluation runs on the thread that serves connections: it gives up with
+    /// [`Error::NotInline`] past this budget, to be run again on a blocking thread.
+    pub inline: Option<Inline>,
+}
+
+/// How much an evaluation may do on an async worker thread before it gives up.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Inline {
+    /// Points fetched in all.
+    pub points: u64,
+    /// Series fetched in all.
+    pub series: usize,
+    /// Checked before each expression is evaluated.
+    pub until: Instant,
 }
 
 impl Default for Limits {
@@ -71,6 +85,7 @@ impl Default for Limits {
             max_points_hard: 20_000_000,
             tier_choice: super::TierChoice::Graphite,
             deadline: None,
+            inline: None,
         }
     }
 }
@@ -110,6 +125,8 @@ pub struct Evaluator<'a> {
     /// The request's `tz`: calendar alignment (`smartSummarize`, `hitcount`) and times given
     /// to functions (`verticalLine`) are in it.
     pub tz: jiff::tz::TimeZone,
+    /// Compiled regular expressions kept between requests (none: compiled each time).
+    patterns: Option<&'a super::pattern::Cache>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -123,7 +140,23 @@ impl<'a> Evaluator<'a> {
             template: Vec::new(),
             bound: RefCell::new(Vec::new()),
             tz: jiff::tz::TimeZone::UTC,
+            patterns: None,
         }
+    }
+
+    /// Reads compiled regular expressions through `cache`.
+    pub fn with_patterns(mut self, cache: &'a super::pattern::Cache) -> Evaluator<'a> {
+        self.patterns = Some(cache);
+        self
+    }
+
+    /// A Python regular expression as the `regex` crate reads it (from the cache if any).
+    pub fn regex(&self, pattern: &str) -> Result<regex::Regex, Error> {
+        match self.patterns {
+            Some(cache) => cache.get(pattern),
+            None => super::pattern::compile(pattern),
+        }
+        .map_err(|e| Error::BadArgument(format!("bad regular expression {pattern:?}: {e}")))
     }
 
     /// Sets the request's time zone.
@@ -195,8 +228,13 @@ impl<'a> Evaluator<'a> {
     }
 
     pub fn check_deadline(&self) -> Result<(), Error> {
-        match self.limits.deadline {
-            Some(d) if Instant::now() > d => Err(Error::Timeout),
+        if self.limits.deadline.is_none() && self.limits.inline.is_none() {
+            return Ok(());
+        }
+        let now = Instant::now();
+        match (self.limits.deadline, self.limits.inline) {
+            (Some(d), _) if now > d => Err(Error::Timeout),
+            (_, Some(i)) if now > i.until => Err(Error::NotInline),
             _ => Ok(()),
         }
     }
@@ -290,6 +328,11 @@ impl<'a> Evaluator<'a> {
         let points = self.points_fetched.get() + estimate.1;
         if points > self.limits.max_points_hard {
             return Err(Error::TooManyPoints(points, self.limits.max_points_hard));
+        }
+        if let Some(i) = self.limits.inline
+            && (points > i.points || series > i.series)
+        {
+            return Err(Error::NotInline);
         }
         self.series_fetched.set(series);
         self.points_fetched.set(points);
@@ -448,5 +491,40 @@ mod tests {
             .targets(&["a"])
             .unwrap_err();
         assert!(matches!(err, Error::Timeout));
+    }
+    /// An evaluation on an async worker gives up past its budget (points, series or time), to
+    /// be run again on a blocking thread; within it, it answers as any other.
+    #[test]
+    fn inline_budget() {
+        let src = Tiers(RefCell::new(Vec::new()));
+        let inline = |points, series, ms: i64| Limits {
+            inline: Some(Inline {
+                points,
+                series,
+                until: if ms >= 0 {
+                    Instant::now() + std::time::Duration::from_millis(ms as u64)
+                } else {
+                    Instant::now() - std::time::Duration::from_millis(1)
+                },
+            }),
+            ..Limits::default()
+        };
+        let within = Evaluator::new(&src, request(), inline(3000, 3, 60_000))
+            .targets(&["sumSeries(a, b, c)"])
+            .unwrap();
+        let blocking = Evaluator::new(&src, request(), Limits::default())
+            .targets(&["sumSeries(a, b, c)"])
+            .unwrap();
+        assert_eq!(within[0].values, blocking[0].values);
+        for (limits, what) in [
+            (inline(2999, 3, 60_000), "points"),
+            (inline(3000, 2, 60_000), "series"),
+            (inline(3000, 3, -1), "time"),
+        ] {
+            let err = Evaluator::new(&src, request(), limits)
+                .targets(&["sumSeries(a, b, c)"])
+                .unwrap_err();
+            assert!(matches!(err, Error::NotInline), "{what}: {err}");
+        }
     }
 }

@@ -9,6 +9,7 @@
 pub mod attime;
 pub mod eval;
 pub mod functions;
+pub mod pattern;
 pub mod series;
 mod source;
 pub mod tags;
@@ -21,7 +22,7 @@ use crate::metric::{Kind, Series};
 pub use crate::schema::TierChoice;
 use crate::schema::{Schema, Schemas};
 use crate::store::{self, SeriesInfo, Store};
-pub use eval::{Evaluator, Fetch, Limits, Request, Source};
+pub use eval::{Evaluator, Fetch, Inline, Limits, Request, Source};
 pub use series::{Agg, Style, TimeSeries};
 pub use source::{StoreSource, natural_agg, view_for};
 pub use view::View;
@@ -46,6 +47,10 @@ pub enum Error {
     TooManyPoints(u64, u64),
     #[error("the query took longer than query.timeout; narrow the time range or the targets")]
     Timeout,
+    /// Over the budget of an evaluation on an async worker ([`eval::Inline`]): run it again on
+    /// a blocking thread (never an answer).
+    #[error("the query is too large to run inline")]
+    NotInline,
     #[error(transparent)]
     Store(#[from] store::Error),
 }
@@ -158,13 +163,27 @@ impl Output {
 
 /// The series a path names: a glob over untagged names, or one exact (tagged) name.
 pub fn resolve(store: &Store, path: &str, options: &Options) -> Result<Vec<SeriesInfo>, Error> {
+    resolve_with(store, path, options, None)
+}
+
+/// [`resolve`], globs parsed through `patterns` when given.
+pub fn resolve_with(
+    store: &Store,
+    path: &str,
+    options: &Options,
+    patterns: Option<&pattern::Cache>,
+) -> Result<Vec<SeriesInfo>, Error> {
     let found = if path.contains(';') || !glob::has_wildcard(path) {
         match Series::parse(path) {
             Ok(s) => store.lookup(s.as_str()).into_iter().collect(),
             Err(_) => Vec::new(),
         }
     } else {
-        store.series_matching(&Glob::parse(path)?)
+        let glob = match patterns {
+            Some(p) => p.glob(path)?,
+            None => Glob::parse(path)?,
+        };
+        store.series_matching(&glob)
     };
     if found.len() > options.max_series {
         return Err(Error::TooManySeries(path.to_string(), options.max_series));

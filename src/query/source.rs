@@ -7,7 +7,8 @@
 use super::eval::{Fetch, Source};
 use super::series::{Agg, TimeSeries};
 use super::{
-    Coarser, Error, Lineage, Options, Output, Plan, Range, TierChoice, View, resolve, view_suffix,
+    Coarser, Error, Lineage, Options, Output, Plan, Range, TierChoice, View, pattern, resolve_with,
+    view_suffix,
 };
 use crate::aggregate::Bucket;
 use crate::metric::Kind;
@@ -21,6 +22,8 @@ pub struct StoreSource<'a> {
     pub store: &'a Store,
     pub schemas: &'a Schemas,
     pub options: &'a Options,
+    /// Globs parsed once across requests (none: parsed each time).
+    pub patterns: Option<&'a pattern::Cache>,
 }
 
 /// How one series is read beyond the plain range.
@@ -129,7 +132,7 @@ impl Source for StoreSource<'_> {
             coarser: fetch.coarser,
             by_value: fetch.by_value,
         };
-        let found = resolve(self.store, glob, self.options)?;
+        let found = resolve_with(self.store, glob, self.options, self.patterns)?;
         let one = |info: &SeriesInfo, scratch: &mut Vec<(i64, Bucket)>| {
             let schema = self.schemas.for_name(info.series.as_str());
             let view = view_for(explicit, info.kind, fetch.consolidate);
@@ -197,7 +200,7 @@ impl Source for StoreSource<'_> {
             coarser: fetch.coarser,
             by_value: fetch.by_value,
         };
-        let found = resolve(self.store, glob, self.options)?;
+        let found = resolve_with(self.store, glob, self.options, self.patterns)?;
         let mut points = 0u64;
         for info in &found {
             let schema = self.schemas.for_name(info.series.as_str());

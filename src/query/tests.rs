@@ -298,6 +298,7 @@ fn a_large_fetch_on_two_threads_reads_what_one_thread_reads() {
         store: &store,
         schemas: &schemas,
         options: &options,
+        patterns: None,
     };
     for (from, mdp) in [(NOW - 2 * 86_400, None), (NOW - 2 * 86_400, Some(500))] {
         let fetch = Fetch {
@@ -367,6 +368,7 @@ fn until_in_the_future_is_clamped_to_now() {
         store: &store,
         schemas: &schemas,
         options: &options,
+        patterns: None,
     };
     let fetch = |from: i64, until: i64| Fetch {
         from,

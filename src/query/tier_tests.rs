@@ -72,6 +72,7 @@ fn render(
         store,
         schemas,
         options: &options,
+        patterns: None,
     };
     let request = Request {
         from: NOW - age,

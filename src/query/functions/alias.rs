@@ -143,7 +143,7 @@ pub fn python_replacement(replace: &str) -> String {
 }
 
 fn alias_sub(a: &Args) -> Result<Vec<TimeSeries>, Error> {
-    let re = super::filter::regex(&a.string(1)?)?;
+    let re = a.ev.regex(&a.string(1)?)?;
     let replacement = python_replacement(&a.string(2)?);
     let mut list = a.series(0)?;
     for s in &mut list {

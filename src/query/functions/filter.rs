@@ -392,16 +392,8 @@ fn filter_series(a: &Args) -> Result<Vec<TimeSeries>, Error> {
         .collect())
 }
 
-/// A Python regular expression as the `regex` crate reads it.
-pub fn regex(pattern: &str) -> Result<regex::Regex, Error> {
-    regex::RegexBuilder::new(pattern)
-        .size_limit(1 << 20)
-        .build()
-        .map_err(|e| Error::BadArgument(format!("bad regular expression {pattern:?}: {e}")))
-}
-
 fn by_regex(a: &Args, keep: bool) -> Result<Vec<TimeSeries>, Error> {
-    let re = regex(&a.string(1)?)?;
+    let re = a.ev.regex(&a.string(1)?)?;
     Ok(a.series(0)?
         .into_iter()
         .filter(|s| re.is_match(&s.name) == keep)

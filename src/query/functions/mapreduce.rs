@@ -9,7 +9,6 @@
 
 use super::Type::*;
 use super::alias::python_replacement;
-use super::filter::regex;
 use super::{Args, Func, agg_key, f, p};
 use crate::query::Error;
 use crate::query::eval::Ctx;
@@ -159,7 +158,7 @@ fn apply_by_node(a: &Args) -> Result<Vec<TimeSeries>, Error> {
 }
 
 fn alias_query(a: &Args) -> Result<Vec<TimeSeries>, Error> {
-    let re = regex(&a.string(1)?)?;
+    let re = a.ev.regex(&a.string(1)?)?;
     let replacement = python_replacement(&a.string(2)?);
     let new_name = a.string(3)?;
     let mut list = a.series(0)?;
@@ -187,7 +186,7 @@ fn alias_query(a: &Args) -> Result<Vec<TimeSeries>, Error> {
 
 fn use_series_above(a: &Args) -> Result<Vec<TimeSeries>, Error> {
     let value = a.float(1)?;
-    let re = regex(&a.string(2)?)?;
+    let re = a.ev.regex(&a.string(2)?)?;
     let replacement = python_replacement(&a.string(3)?);
     let mut names = Vec::new();
     for s in a.series(0)? {
