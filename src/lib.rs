@@ -32,6 +32,18 @@ pub fn cores() -> usize {
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
+/// `a()` on this thread and `b()` on another, both results (a panic in `b` goes on here).
+pub fn join<A, B: Send>(a: impl FnOnce() -> A, b: impl FnOnce() -> B + Send) -> (A, B) {
+    std::thread::scope(|scope| {
+        let other = scope.spawn(b);
+        let a = a();
+        let b = other
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (a, b)
+    })
+}
+
 /// `f` of every item, in order; when `heavy` and there are two cores, the second half on
 /// another thread (for per-item work that dominates a request, such as a large render).
 pub fn split_map<T: Sync, U: Send>(items: &[T], heavy: bool, f: impl Fn(&T) -> U + Sync) -> Vec<U> {
@@ -39,14 +51,10 @@ pub fn split_map<T: Sync, U: Send>(items: &[T], heavy: bool, f: impl Fn(&T) -> U
         return items.iter().map(f).collect();
     }
     let (a, b) = items.split_at(items.len() / 2);
-    std::thread::scope(|scope| {
-        let other = scope.spawn(|| b.iter().map(&f).collect::<Vec<U>>());
-        let mut out: Vec<U> = a.iter().map(&f).collect();
-        out.extend(
-            other
-                .join()
-                .unwrap_or_else(|e| std::panic::resume_unwind(e)),
-        );
-        out
-    })
+    let (mut out, rest) = join(
+        || a.iter().map(&f).collect::<Vec<U>>(),
+        || b.iter().map(&f).collect::<Vec<U>>(),
+    );
+    out.extend(rest);
+    out
 }

@@ -196,15 +196,7 @@ impl Running<'_> {
     /// Re-reads the parsers, checks the new tail inputs against them, then replaces the running
     /// tail threads: stop, fold what they read, start again from where they ended.
     async fn restart_tail(&mut self, new: &Config) -> anyhow::Result<()> {
-        let (parsers, errors) = crate::parse::load(&new.parser_dirs);
-        for error in &errors {
-            tracing::error!("Parser not loaded:\n{error}");
-        }
-        for p in &parsers {
-            for warning in p.warnings() {
-                tracing::warn!("{warning}");
-            }
-        }
+        let parsers = super::start::load_parsers(new);
         // Fails before anything stops when an input names a parser that did not load.
         tail::bind(&new.tail, &parsers)?;
 

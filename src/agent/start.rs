@@ -126,7 +126,7 @@ pub(super) async fn inputs(
 }
 
 /// Loads the parser files; a bad file is logged and left out (`tally check` fails on it).
-fn load_parsers(config: &Config) -> Vec<crate::parse::Parser> {
+pub(super) fn load_parsers(config: &Config) -> Vec<crate::parse::Parser> {
     let (parsers, parser_errors) = crate::parse::load(&config.parser_dirs);
     for error in &parser_errors {
         tracing::error!("Parser not loaded:\n{error}");

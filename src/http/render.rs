@@ -327,18 +327,14 @@ fn json_body_on(r: &Rendered, no_nulls: bool, meta: bool, two: bool) -> String {
             })
             .map_or(r.series.len(), |i| i + 1);
         let (head, tail) = r.series.split_at(mid);
-        let (n, (rest, m)) = std::thread::scope(|scope| {
-            let other = scope.spawn(|| {
+        let (n, (rest, m)) = crate::join(
+            || json_series_list(&mut out, head, no_nulls, meta),
+            || {
                 let mut rest = String::with_capacity((points - seen) * POINT_BYTES);
                 let m = json_series_list(&mut rest, tail, no_nulls, meta);
                 (rest, m)
-            });
-            let n = json_series_list(&mut out, head, no_nulls, meta);
-            let rest = other
-                .join()
-                .unwrap_or_else(|e| std::panic::resume_unwind(e));
-            (n, rest)
-        });
+            },
+        );
         if out.len() > 1 && !rest.is_empty() {
             out.push(',');
         }
