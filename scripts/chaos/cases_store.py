@@ -206,6 +206,33 @@ def corrupt_manifest():
                lost="none (refused)", clear=clear, alive=True)
 
 
+@case("crash.catalog", "a corrupt series catalog: clear refusal to start, nothing deleted (held)",
+      quick=True, own_daemon=True, timeout=60)
+def corrupt_catalog():
+    d = Daemon()
+    d.send_carbon([f"abuse.c{i} 1 {int(time.time())}\n" for i in range(50)])
+    time.sleep(1.5)
+    d.stop()  # the head flush writes the catalog
+    path = os.path.join(d.data, "series")
+    b = bytearray(open(path, "rb").read())
+    b[len(b) // 2] ^= 0xFF
+    open(path, "wb").write(bytes(b))
+    files = sorted(os.listdir(d.data)), sorted(os.listdir(os.path.join(d.data, "seg")))
+    try:
+        d.start()
+        started = True
+    except RuntimeError:
+        started = False
+    code = d.proc.wait(10) if not started else None
+    clear = any("corrupt" in l.lower() for l in d.log)
+    kept = (sorted(os.listdir(d.data)), sorted(os.listdir(os.path.join(d.data, "seg")))) == files
+    kept = kept and open(path, "rb").read() == bytes(b)
+    d.tmp.cleanup()
+    return Row(not started and code != 0 and clear and kept,
+               f"started {started}, exit {code}, says corrupt {clear}, files kept {kept}",
+               lost="none (refused)", clear=clear, alive=True)
+
+
 @case("values.extreme", "NaN, inf, 1e308 and timestamps far off: counted, daemon fine (held)",
       quick=True)
 def extreme(d):
