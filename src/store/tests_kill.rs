@@ -61,7 +61,9 @@ fn kill9_child_process() {
                 cursors,
             })
             .unwrap();
-        writeln!(acks, "{k}").unwrap();
+        // One write per line: `writeln!` writes the number and the newline separately, and a kill
+        // between the two glued this ack to the next run's first ("850" + "851\n").
+        acks.write_all(format!("{k}\n").as_bytes()).unwrap();
         // Every maintain flushes; partitions turn cold (and get merged whole) as time goes on.
         store.maintain(k as i64 * 120).unwrap();
         k += 1;
