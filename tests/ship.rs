@@ -178,6 +178,42 @@ fn batch(seqs: std::ops::RangeInclusive<u64>, start: i64) -> Vec<u8> {
     tally::ship::tally::encode(0xfeed, &records)
 }
 
+/// A body with one timer bucket whose extra carries `tag` (3 is the ±0.5 % sketch a tally since
+/// issue 18 writes; a tag this build does not know stands for what an older central sees).
+fn timer_body_with_tag(start: i64, tag: u8) -> Vec<u8> {
+    use tally::aggregate::Bucket;
+    use tally::metric::{Kind, Series};
+    use tally::ship::record::{Entry, Record};
+    let bucket = Bucket::new(Kind::Timer, 5.0, start);
+    let rec = Record {
+        seq: 1,
+        horizon: start + 1,
+        entries: vec![Entry {
+            series: Series::parse("ingest.t").unwrap(),
+            kind: Kind::Timer,
+            resolution: 1,
+            buckets: vec![(start, bucket.clone())],
+        }],
+        events: None,
+    };
+    let mut body = Vec::new();
+    rec.encode(&mut body);
+    let mut extra = Vec::new();
+    bucket.encode_extra(&mut extra);
+    let at = body
+        .windows(extra.len())
+        .rposition(|w| w == extra)
+        .expect("the record holds the extra");
+    assert_eq!(body[at], 3, "a new timer bucket is a fine sketch");
+    body[at] = tag;
+    let mut raw = tally::ship::tally::MAGIC.to_vec();
+    raw.extend_from_slice(&0xbeef_u64.to_le_bytes());
+    let frame = tally::frame::begin(&mut raw);
+    raw.extend_from_slice(&body);
+    tally::frame::end(&mut raw, frame);
+    snap::raw::Encoder::new().compress_vec(&raw).unwrap()
+}
+
 #[test]
 fn ingest_is_idempotent_across_resends_and_restarts() {
     let dir = TestDir::new();
@@ -192,6 +228,16 @@ fn ingest_is_idempotent_across_resends_and_restarts() {
     let (status, body) = post(b"garbage");
     assert_eq!(status, 400, "{body}");
     let start = crate::util::unix_now() - 60;
+    // An extra tag it does not know (an older central sent a newer host's sketch): 400 with
+    // the reason, nothing merged; the fine sketch itself is taken.
+    let (status, body) = post(&timer_body_with_tag(start, 0x7f));
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("record 0: invalid data: bucket extra tag"),
+        "{body}"
+    );
+    let (status, body) = post(&timer_body_with_tag(start, 3));
+    assert_eq!(status, 200, "{body}");
     let (status, body) = post(&batch(1..=2, start));
     assert_eq!(
         (status, body.as_str()),

@@ -386,6 +386,46 @@ mod tests {
         );
     }
 
+    /// The memory of a watched timer: its slots plus a minute of one-second sketches, filled at
+    /// 10, 100 and 1,000 lognormal values a second (median 40, σ 0.8), with the sketches of
+    /// before issue 18 (coarse) and now (fine). Printed for BENCHMARKS.md (`-- --nocapture`).
+    #[test]
+    fn a_watched_timer_holds_a_minute_of_sketches() {
+        use crate::aggregate::sketch::Accuracy;
+        let mut state = 13u64;
+        let mut uniform = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        };
+        let mut lognormal = || {
+            let z = (-2.0 * uniform().ln()).sqrt() * (2.0 * std::f64::consts::PI * uniform()).cos();
+            40.0 * (0.8 * z).exp()
+        };
+        for per_sec in [10, 100, 1000] {
+            let mut bytes = Vec::new();
+            for a in [Accuracy::Coarse, Accuracy::Fine] {
+                let r = ring(Kind::Timer);
+                let mut s = r.lock();
+                for i in 0..62 * per_sec {
+                    let at = 12_000 + i * 1000 / per_sec;
+                    let v = lognormal();
+                    let mut k = Sketch::with_accuracy(a);
+                    k.add(v);
+                    assert!(s.add(at, at, &one(v), Some(&k)));
+                }
+                drop(s);
+                bytes.push(r.bytes());
+            }
+            eprintln!(
+                "timer ring, {per_sec} values/s: coarse {} B, fine {} B",
+                bytes[0], bytes[1]
+            );
+            assert!(bytes[1] <= 2 * bytes[0], "{bytes:?}");
+        }
+    }
+
     #[test]
     fn late_writes_are_logged() {
         let r = ring(Kind::Counter);
