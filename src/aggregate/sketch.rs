@@ -295,6 +295,28 @@ impl Sketch {
         None
     }
 
+    /// The sketch in as few bytes as it encodes to (its accuracy, then the body): a few bytes a
+    /// nonzero bin, where the bins in memory take 8 bytes a key of their range. The live tier
+    /// keeps its closed seconds so.
+    pub fn pack(&self) -> Box<[u8]> {
+        let mut out = vec![match self.accuracy {
+            Accuracy::Coarse => 1,
+            Accuracy::Fine => 3,
+        }];
+        self.encode(&mut out);
+        out.into_boxed_slice()
+    }
+
+    pub fn unpack(bytes: &[u8]) -> Result<Sketch, encoding::Error> {
+        let mut r = Reader::new(bytes);
+        let accuracy = match r.u8()? {
+            1 => Accuracy::Coarse,
+            3 => Accuracy::Fine,
+            _ => return Err(encoding::Error::Invalid("sketch accuracy")),
+        };
+        Sketch::decode(&mut r, accuracy)
+    }
+
     /// The body (its accuracy is the caller's tag): zeros, positive bins, negative bins.
     pub fn encode(&self, out: &mut Vec<u8>) {
         encoding::put_uvarint(out, self.zeros);
