@@ -476,7 +476,8 @@ mod tests {
         for v in 51..=80 {
             put(&mut s, 13_000 + v * 10, 13_900, v as f64);
         }
-        assert!(s.seconds[12 % 62].is_some() && s.open.is_some());
+        // Second 12 is packed (its slot: 12 of 62), second 13 open.
+        assert!(s.seconds[12].is_some() && s.open.is_some());
         for v in 81..=100 {
             put(&mut s, 12_100 + v, 13_950, v as f64);
         }
