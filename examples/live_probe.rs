@@ -3,7 +3,7 @@
 //! series per second, memory per watched series (and per watched timer) and CPU of 4
 //! connections × 64 series.
 //!
-//! `live_probe HTTP CARBON STATSD_UDP PID`
+//! `live_probe HTTP CARBON STATSD_UDP PID` (`LIVE_PROBE_ONLY=timers`: only the watched timers)
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -132,6 +132,10 @@ fn main() {
     let carbon: SocketAddr = a[2].parse().unwrap();
     let statsd: SocketAddr = a[3].parse().unwrap();
     let pid: u32 = a[4].parse().unwrap();
+    if std::env::var("LIVE_PROBE_ONLY").is_ok_and(|v| v == "timers") {
+        timer_memory(http, statsd, pid);
+        return;
+    }
     let secs = |s: f64| {
         (SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -287,7 +291,8 @@ fn timer_memory(http: SocketAddr, statsd: SocketAddr, pid: u32) {
             }
         })
     };
-    std::thread::sleep(Duration::from_secs(15));
+    // Past the linger of rings watched before (10 s) and a heap trim (every 30 s).
+    std::thread::sleep(Duration::from_secs(50));
     let r0 = rss_kb(pid);
     std::thread::sleep(Duration::from_secs(65));
     let r1 = rss_kb(pid);

@@ -204,5 +204,10 @@ proptest! {
             let mut other = build(Accuracy::Fine, &[1.0, -3.0]);
             other.merge(&s);
         }
+        if let Ok(s) = Sketch::unpack(&bytes) {
+            let again = Sketch::unpack(&s.pack()).unwrap();
+            prop_assert_eq!(again.count(), s.count());
+            prop_assert_eq!(again.quantile(0.5), s.quantile(0.5));
+        }
     }
 }
