@@ -411,7 +411,7 @@ mod tests {
         let r = ring(Kind::Counter);
         assert!(r.bytes() <= 24_000, "{}", r.bytes());
         assert!(
-            ring(Kind::Timer).bytes() <= 24_000 + 62 * 8 + 8,
+            ring(Kind::Timer).bytes() <= 24_000 + 62 * 16 + 8,
             "sketches only while data"
         );
     }
