@@ -98,6 +98,14 @@ impl Bucket {
 
     /// Merges `newer` in; on a tie in `last_time`, `newer`'s last wins.
     #[inline]
+    /// Turns a fine (±0.5 %) sketch into the coarse (±1 %) one of the same values, for a
+    /// receiver that reads only the format before issue 18; other extras are unchanged.
+    pub fn coarsen(&mut self) {
+        if let Extra::Sketch(s) = &mut self.extra {
+            s.coarsen();
+        }
+    }
+
     pub fn merge(&mut self, newer: &Bucket) {
         self.count += newer.count;
         self.sum += newer.sum;

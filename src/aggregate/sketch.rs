@@ -226,8 +226,9 @@ impl Sketch {
         }
     }
 
-    /// Re-keys a fine sketch into coarse bins (a no-op for a coarse one).
-    fn coarsen(&mut self) {
+    /// Re-keys a fine sketch into coarse bins (a no-op for a coarse one): exactly the coarse
+    /// sketch of the same values.
+    pub fn coarsen(&mut self) {
         if self.accuracy == Accuracy::Coarse {
             return;
         }
