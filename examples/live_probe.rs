@@ -1,8 +1,9 @@
 //! Measures a running tally's live stream from outside (scripts/bench-live.sh runs it against
 //! a release daemon): observation → SSE message latency for carbon and StatsD, bytes per live
-//! series per second, memory per watched series and CPU of 4 connections × 64 series.
+//! series per second, memory per watched series (and per watched timer) and CPU of 4
+//! connections × 64 series.
 //!
-//! `live_probe HTTP CARBON STATSD_UDP PID`
+//! `live_probe HTTP CARBON STATSD_UDP PID` (`LIVE_PROBE_ONLY=timers`: only the watched timers)
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -131,6 +132,10 @@ fn main() {
     let carbon: SocketAddr = a[2].parse().unwrap();
     let statsd: SocketAddr = a[3].parse().unwrap();
     let pid: u32 = a[4].parse().unwrap();
+    if std::env::var("LIVE_PROBE_ONLY").is_ok_and(|v| v == "timers") {
+        timer_memory(http, statsd, pid);
+        return;
+    }
     let secs = |s: f64| {
         (SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -240,4 +245,72 @@ fn main() {
     );
     stop.store(true, Relaxed);
     drop(r);
+    timer_memory(http, statsd, pid);
+}
+
+/// Memory per watched timer (issue 18: its ring keeps a sketch per second): 500 StatsD timers
+/// at 100 lognormal values a second each (median 40, σ 0.8). The stored side grows with the
+/// traffic too (the head), so RSS grows over 65 s with nothing watched, then over 65 s with one
+/// connection watching them all (a whole window of sketches): the difference is the rings'.
+fn timer_memory(http: SocketAddr, statsd: SocketAddr, pid: u32) {
+    const SERIES: usize = 500;
+    let stop = Arc::new(AtomicBool::new(false));
+    let sender = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let u = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let mut state = 0x2545_f491_4f6c_dd1d_u64;
+            let mut uniform = || {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+            };
+            let t0 = Instant::now();
+            let mut tick = 0u32;
+            while !stop.load(Relaxed) {
+                let mut datagram = String::new();
+                for i in 0..SERIES {
+                    let z = (-2.0 * uniform().ln()).sqrt()
+                        * (2.0 * std::f64::consts::PI * uniform()).cos();
+                    datagram.push_str(&format!(
+                        "probe.t.s{i:03}:{:.3}|ms\n",
+                        40.0 * (0.8 * z).exp()
+                    ));
+                    if datagram.len() > 1300 {
+                        u.send_to(datagram.trim_end().as_bytes(), statsd).unwrap();
+                        datagram.clear();
+                    }
+                }
+                if !datagram.is_empty() {
+                    u.send_to(datagram.trim_end().as_bytes(), statsd).unwrap();
+                }
+                tick += 1;
+                let next = t0 + Duration::from_millis(10) * tick;
+                std::thread::sleep(next.saturating_duration_since(Instant::now()));
+            }
+        })
+    };
+    // Past the linger of rings watched before (10 s) and a heap trim (every 30 s).
+    std::thread::sleep(Duration::from_secs(50));
+    let r0 = rss_kb(pid);
+    std::thread::sleep(Duration::from_secs(65));
+    let r1 = rss_kb(pid);
+    let done = Arc::new(AtomicBool::new(false));
+    let r = open(http, "target=probe.t.*");
+    let reader = {
+        let done = done.clone();
+        std::thread::spawn(move || read(r, &done, |_, _, _| {}))
+    };
+    std::thread::sleep(Duration::from_secs(65));
+    let r2 = rss_kb(pid);
+    let grew = |a: u64, b: u64| b as f64 - a as f64;
+    println!(
+        "memory: RSS {r0} → {r1} KiB in 65 s of {SERIES} StatsD timers at 100 values/s each, → {r2} KiB in 65 s more watching them: {:.1} KB per watched timer",
+        (grew(r1, r2) - grew(r0, r1)) * 1024.0 / SERIES as f64 / 1000.0
+    );
+    done.store(true, Relaxed);
+    stop.store(true, Relaxed);
+    reader.join().unwrap();
+    sender.join().unwrap();
 }

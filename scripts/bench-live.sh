@@ -2,7 +2,9 @@
 # The live stream measured from outside (issue 13's numbers): a release tally on ephemeral
 # loopback ports and examples/live_probe.rs printing observation → SSE latency p50/p99 for
 # carbon and StatsD at a 100 ms step, bytes per live series per second on the wire, tally's CPU
-# with 4 connections × 64 series (and without them), and memory per watched series.
+# with 4 connections × 64 series (and without them), memory per watched series, and memory per
+# watched StatsD timer (500 timers at 100 values/s; 3 minutes more; LIVE_PROBE_ONLY=timers for
+# that alone).
 #   scripts/bench-live.sh
 #   nice -n -15 scripts/bench-live.sh    # on a shared machine (root): tally and the probe niced
 #   TALLY=path/to/tally scripts/bench-live.sh    # measure another build of tally

@@ -5,6 +5,10 @@
 #   tally 1 s  — the default config's system input (collectors sample every second, folded into
 #                the 10 s buckets), its store, HTTP and carbon on loopback.
 #   tally 10 s — the same with `inputs.system.interval: 10s` (what tally sampled before).
+#   tally 1 s, commit 10 s — 1 s samples with `storage.commit_interval: 10s`: what the durable
+#                commit every second (WAL write + fdatasync) costs. Not a recommended setting.
+#   floor — the kernel's cost of only reading the /proc files tally 1 s holds open, once
+#                (examples/proc_floor.rs): no agent that reads them can cost less.
 #   netdata, same kinds — Debian's netdata, update every 1 s, its dbengine store, web server on
 #                a free loopback port, collecting the same kinds of metrics as tally: proc.plugin
 #                (cpu, memory, load, vmstat, disks, network, sockets, tcp, uptime, pressure …) and
@@ -26,6 +30,8 @@ if [ -z "${TALLY:-}" ]; then
   cargo build --release -q --bin tally
   TALLY=./target/release/tally
 fi
+cargo build --release -q --example proc_floor
+FLOOR=./target/release/examples/proc_floor
 work=$(mktemp -d)
 chmod 755 "$work"
 pids=()
@@ -37,14 +43,16 @@ cleanup() {
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-for v in 1 10; do
+for v in 1 10 c; do
+  interval=$v; [ "$v" = c ] && interval=1
   cat > "$work/tally$v.yaml" <<YAML
 data_dir: $work/tally$v
 http: { listen: 127.0.0.1:0 }
 inputs:
   carbon: { listen: 127.0.0.1:0 }
-  system: { interval: ${v}s }
+  system: { interval: ${interval}s }
 YAML
+  [ "$v" = c ] && echo "storage: { commit_interval: 10s }" >> "$work/tallyc.yaml"
 done
 
 user=$(id -un)
@@ -100,10 +108,11 @@ sport=$(netdata_conf stock "")
 
 # Each tally from its own copy of the binary: on a host one tally runs, and two processes
 # mapping one file share its pages, which MADV_PAGEOUT then leaves resident (agent/memory.rs).
-cp "$TALLY" "$work/tally-a"; cp "$TALLY" "$work/tally-b"
-sync "$work/tally-a" "$work/tally-b" # dirty page-cache pages cannot be paged out
+cp "$TALLY" "$work/tally-a"; cp "$TALLY" "$work/tally-b"; cp "$TALLY" "$work/tally-c"
+sync "$work/tally-a" "$work/tally-b" "$work/tally-c" # dirty page-cache pages cannot be paged out
 "$work/tally-a" run -c "$work/tally1.yaml" 2> "$work/tally1.log" & t1pid=$!; pids+=("$t1pid")
 "$work/tally-b" run -c "$work/tally10.yaml" 2> "$work/tally10.log" & t10pid=$!; pids+=("$t10pid")
+"$work/tally-c" run -c "$work/tallyc.yaml" 2> "$work/tallyc.log" & tcpid=$!; pids+=("$tcpid")
 DO_NOT_TRACK=1 "$NETDATA" -D -c "$work/same/etc/netdata.conf" -P "$work/same/run/netdata.pid" \
   > "$work/same.log" 2>&1 & npid=$!; pids+=("$npid")
 DO_NOT_TRACK=1 "$NETDATA" -D -c "$work/stock/etc/netdata.conf" -P "$work/stock/run/netdata.pid" \
@@ -139,20 +148,21 @@ mem() { # RSS, PSS and anonymous memory (kB) summed over a process tree
   echo "$rss $pss $anon"
 }
 
-a1=$(ticks $t1pid); a10=$(ticks $t10pid); an=$(ticks $npid); as=$(ticks $spid)
+a1=$(ticks $t1pid); a10=$(ticks $t10pid); ac=$(ticks $tcpid); an=$(ticks $npid); as=$(ticks $spid)
 start=$(date -u +%H:%M:%S)
 # Memory: the mean of a sample every 10 s over the run (RSS moves with the head and the caches).
-samples=0; r1=0; p1=0; r10=0; p10=0; rn=0; pn=0; rs=0; ps=0; x1=0; x10=0; xn=0; xs=0
+samples=0; rc=0; pc=0; xc=0; r1=0; p1=0; r10=0; p10=0; rn=0; pn=0; rs=0; ps=0; x1=0; x10=0; xn=0; xs=0
 for ((i = 0; i < DURATION / 10; i++)); do
   sleep 10
   read -r r p x < <(mem $t1pid); r1=$((r1 + r)); p1=$((p1 + p)); x1=$((x1 + x))
   read -r r p x < <(mem $t10pid); r10=$((r10 + r)); p10=$((p10 + p)); x10=$((x10 + x))
+  read -r r p x < <(mem $tcpid); rc=$((rc + r)); pc=$((pc + p)); xc=$((xc + x))
   read -r r p x < <(mem $npid); rn=$((rn + r)); pn=$((pn + p)); xn=$((xn + x))
   read -r r p x < <(mem $spid); rs=$((rs + r)); ps=$((ps + p)); xs=$((xs + x))
   samples=$((samples + 1))
 done
 sleep $((DURATION % 10))
-b1=$(ticks $t1pid); b10=$(ticks $t10pid); bn=$(ticks $npid); bs=$(ticks $spid)
+b1=$(ticks $t1pid); b10=$(ticks $t10pid); bc=$(ticks $tcpid); bn=$(ticks $npid); bs=$(ticks $spid)
 hz=$(getconf CLK_TCK)
 nprocs=$(tree $npid | wc -l); sprocs=$(tree $spid | wc -l)
 
@@ -166,6 +176,7 @@ line() { # name ticks rss_sum pss_sum anon_sum
 }
 line "tally, 1 s samples" $((b1 - a1)) $r1 $p1 $x1
 line "tally, 10 s samples" $((b10 - a10)) $r10 $p10 $x10
+line "tally, 1 s samples, commit 10 s" $((bc - ac)) $rc $pc $xc
 line "netdata same kinds ($nprocs processes)" $((bn - an)) $rn $pn $xn
 line "netdata stock ($sprocs processes)" $((bs - as)) $rs $ps $xs
 ratio() { # name tally_ticks netdata_ticks tally_rss netdata_rss tally_pss netdata_pss tally_anon netdata_anon
@@ -177,6 +188,13 @@ ratio "netdata same kinds" $((b1 - a1)) $((bn - an)) "$r1" "$rn" "$p1" "$pn" "$x
 ratio "netdata stock" $((b1 - a1)) $((bs - as)) "$r1" "$rs" "$p1" "$ps" "$x1" "$xs"
 awk -v t=$((b1 - a1)) -v t10=$((b10 - a10)) -v r="$r1" -v r10="$r10" 'BEGIN {
   printf "tally 1 s / tally 10 s: CPU %.2f, RSS %.3f\n", (t10 ? t / t10 : 0), r / r10 }'
+# The floor: CPU per second of only reading the /proc files tally 1 s reads (warm caches, so a
+# lower bound), against netdata same kinds.
+floor_us=$("$FLOOR" "$t1pid" 3000 | awk '{print $(NF-3)}')
+awk -v f="$floor_us" -v n=$((bn - an)) -v hz="$hz" -v d="$DURATION" 'BEGIN {
+  nd = 100 * n / hz / d
+  printf "floor (reading the same /proc files once a second): %.4f%% of one core = %.3f of netdata same kinds\n",
+         f / 1e4, (nd ? f / 1e4 / nd : 0) }'
 series() {
   local http; http=$(sed -n 's/.*HTTP listening\. addr=\([0-9.:]*\).*/\1/p' "$1" | head -1)
   curl -s "http://$http/metrics/index.json" | tr ',' '\n' | grep -c servers || true

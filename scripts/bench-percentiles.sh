@@ -94,5 +94,6 @@ worst = max(every, key=lambda r: abs(r[3]))
 print(f"p1…p99, p99.5, p99.9, p99.99 ({len(every)} quantiles): largest |error| "
       f"{abs(worst[3]):.3f} % (p{worst[0]}), mean |error| "
       f"{sum(abs(r[3]) for r in every) / len(every):.3f} %, "
-      f"{sum(1 for r in every if abs(r[3]) > 1)} past 1 %")
+      f"{sum(1 for r in every if abs(r[3]) > 1)} past 1 %, "
+      f"{sum(1 for r in every if abs(r[3]) > 0.5)} past 0.5 %")
 PY

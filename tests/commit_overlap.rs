@@ -52,12 +52,12 @@ fn lines_read_during_a_held_commit_stream_live_and_are_stored_once() {
     let config = config(&dir, &log);
     let env = [("TALLY_TEST_HOLD_COMMIT", hold.to_str().unwrap())];
     let d = Daemon::start_env(&config, &env);
-    wait_until("hit 1 stored", Duration::from_secs(10), || {
+    wait_until("hit 1 stored", Duration::from_secs(30), || {
         stored(&d) == (1.0, 1.0)
     });
     let mut s = open(&d, "target=app.hits:sum", None).unwrap();
     let mut model = Model::default();
-    s.until(Duration::from_secs(10), |m| {
+    s.until(Duration::from_secs(30), |m| {
         model.apply(m);
         m.name == "series"
     });
@@ -66,10 +66,10 @@ fn lines_read_during_a_held_commit_stream_live_and_are_stored_once() {
     // Hold the next commit (hit 2 makes one at once, self-metrics one each second).
     std::fs::write(&hold, "").unwrap();
     append(&log, 2, 2);
-    wait_until("a commit held", Duration::from_secs(10), || held.exists());
+    wait_until("a commit held", Duration::from_secs(30), || held.exists());
     // Lines read while it is held are folded and streamed; none of them is stored yet.
     append(&log, 3, 10);
-    s.until(Duration::from_secs(10), |m| {
+    s.until(Duration::from_secs(30), |m| {
         model.apply(m);
         model.total(hits) == 54.0 // 2 + … + 10
     });
@@ -81,7 +81,7 @@ fn lines_read_during_a_held_commit_stream_live_and_are_stored_once() {
 
     // Released: that commit lands, the next one carries hit 3–10 with their cursor.
     std::fs::remove_file(&hold).unwrap();
-    wait_until("hit 1–10 stored", Duration::from_secs(10), || {
+    wait_until("hit 1–10 stored", Duration::from_secs(30), || {
         stored(&d) == (10.0, 55.0)
     });
     // A crash right after: the cursor went with the buckets, so the restart reads on from
@@ -89,12 +89,12 @@ fn lines_read_during_a_held_commit_stream_live_and_are_stored_once() {
     d.kill9();
     let d = Daemon::start(&config);
     append(&log, 11, 11);
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     while stored(&d) != (11.0, 66.0) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
     // Past the deadline, and a moment later, the same: nothing read twice.
     std::thread::sleep(Duration::from_millis(600));
     assert_eq!(stored(&d), (11.0, 66.0), "hit 1–11, each once");
-    d.stop(Duration::from_secs(10));
+    d.stop(Duration::from_secs(30));
 }

@@ -87,7 +87,7 @@ fn conf_d_inputs_join_and_reload_rereads_them() {
     append(&other, 3);
     d.signal("HUP");
     assert!(
-        d.wait_log("Config reloaded", Duration::from_secs(10))
+        d.wait_log("Config reloaded", Duration::from_secs(30))
             .is_some()
     );
     wait_hits(&d, "other", 3.0);
@@ -108,7 +108,7 @@ fn conf_d_inputs_join_and_reload_rereads_them() {
     );
     d.signal("HUP");
     assert!(
-        d.wait_log("Reload rejected", Duration::from_secs(10))
+        d.wait_log("Reload rejected", Duration::from_secs(30))
             .is_some()
     );
     append(&other, 1);

@@ -48,17 +48,15 @@ fn healthy_ready_and_own_metrics_for_prometheus() {
             "{line}"
         );
     }
-    d.stop(Duration::from_secs(10));
+    d.stop(Duration::from_secs(30));
 }
 
 #[test]
 fn not_ready_while_an_output_cannot_deliver() {
     let dir = TestDir::new();
-    // Nothing listens on the port a closed listener had.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    // Nothing listens on a free port outside the ephemeral range (a port a closed `bind(0)`
+    // listener had could be given to another test's daemon meanwhile, and delivery succeed).
+    let port = crate::util::peers::free_port();
     let cfg = dir.config(&format!(
         "outputs:\n  - {{ type: remote_write, name: prom, url: 'http://127.0.0.1:{port}/api/v1/write', grace: 1s }}\n"
     ));
@@ -82,5 +80,5 @@ fn not_ready_while_an_output_cannot_deliver() {
         body.starts_with("not ready:\n") && body.contains("output prom:"),
         "{body}"
     );
-    d.stop(Duration::from_secs(10));
+    d.stop(Duration::from_secs(30));
 }

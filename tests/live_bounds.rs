@@ -301,7 +301,7 @@ fn ingested_buckets_after_their_slot_are_counted_late() {
         obvs(central.http) == 1.0
     });
     let mut s = open(&central, "target=ing.a", None).unwrap();
-    let series = s.until(Duration::from_secs(10), |m| m.name == "series");
+    let series = s.until(Duration::from_secs(30), |m| m.name == "series");
     let id = series.last().unwrap().data["series"][0]["id"]
         .as_u64()
         .unwrap();
@@ -315,7 +315,7 @@ fn ingested_buckets_after_their_slot_are_counted_late() {
     });
     wait_until(
         "20 observations counted late",
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         || metric(central.http, "tally_live_late_total") - late0 == 20.0,
     );
     let now = crate::util::unix_now() * 1000;

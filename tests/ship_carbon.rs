@@ -11,7 +11,7 @@
 //! in 5 of 5 tries), which no sender can see. A frozen cache is the harder case for tally
 //! anyway: connections are accepted and written to, and only the timeout tells.
 
-use crate::ship::{feeder, host_config, render};
+use crate::ship::{feeder, host_config, render, totals, wait_fed_stored};
 use crate::util::peers::{Peer, free_port, require, wait_until};
 use crate::util::{Daemon, TestDir};
 use std::collections::BTreeMap;
@@ -216,13 +216,14 @@ fn replicated_carbon_outage_and_kill9_lose_nothing() {
     std::thread::sleep(Duration::from_secs(1));
     host.kill9();
     host = Daemon::start(&cfg);
+    let before = totals(host.http, "ship.k").0;
     *to.lock().unwrap() = host.carbon;
     std::thread::sleep(Duration::from_secs(2));
     b.peer.thaw();
     std::thread::sleep(Duration::from_secs(1));
     stop.store(true, Ordering::Relaxed);
-    feed.join().unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    let fed = feed.join().unwrap();
+    wait_fed_stored(&host, "ship.k", before, &fed);
     let want = tally_view(&host, "ship.k:obvs");
     assert!(want.len() >= 5, "{want:?}");
     // The sender's retry backoff doubles up to 30 s while b hangs: wait past the longest step.
@@ -257,6 +258,20 @@ fn failover_to_the_secondary_while_the_primary_hangs_loses_nothing() {
         Duration::from_millis(40),
     );
     std::thread::sleep(Duration::from_secs(3));
+    // The primary has its start before it hangs: a point older than the freeze by 2 s or more
+    // (a fixed 3 s was too short when the first delivery was late on a loaded machine).
+    wait_until(
+        "the primary has a first point",
+        Duration::from_secs(30),
+        || !whisper_fetch(&wsp(&a, "ship.f.count")).is_empty(),
+    );
+    let first = *whisper_fetch(&wsp(&a, "ship.f.count"))
+        .keys()
+        .next()
+        .unwrap();
+    while crate::util::unix_now() < first + 3 {
+        std::thread::sleep(Duration::from_millis(100));
+    }
     a.peer.freeze();
     let stopped = crate::util::unix_now();
     // Each batch now waits for the timeout (2 s) on the primary before the secondary gets it.
@@ -265,14 +280,15 @@ fn failover_to_the_secondary_while_the_primary_hangs_loses_nothing() {
     // restart.
     host.kill9();
     host = Daemon::start(&cfg);
+    let before = totals(host.http, "ship.f").0;
     *to.lock().unwrap() = host.carbon;
     std::thread::sleep(Duration::from_secs(4));
     a.peer.thaw();
     let back = crate::util::unix_now();
     std::thread::sleep(Duration::from_secs(3));
     stop.store(true, Ordering::Relaxed);
-    feed.join().unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    let fed = feed.join().unwrap();
+    wait_fed_stored(&host, "ship.f", before, &fed);
     let want = tally_view(&host, "ship.f:obvs");
     assert!(want.len() >= 8, "{want:?}");
     let deadline = std::time::Instant::now() + Duration::from_secs(90);

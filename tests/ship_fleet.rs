@@ -63,8 +63,14 @@ fn two_hosts_into_one_prometheus_sum_by_host() {
         }
         std::thread::sleep(Duration::from_millis(250));
     }
-    // Each host's slots, as its /render says, and their running sums.
+    // Each host's slots, as its /render says, and their running sums, once all 24 lines are
+    // stored (a fixed wait could read them before a commit that was late on a loaded machine).
     std::thread::sleep(Duration::from_secs(2));
+    for (h, name) in hosts.iter().zip(["web1", "web2"]) {
+        wait_until("the host stored all 24", Duration::from_secs(30), || {
+            sum_of(h.http, &format!("servers.{name}.app.hits:obvs"), "-10min") == 24.0
+        });
+    }
     let mut want: Vec<BTreeMap<i64, f64>> = Vec::new();
     for (h, name) in hosts.iter().zip(["web1", "web2"]) {
         let mut total = 0.0;
@@ -359,6 +365,10 @@ fn tls_with_a_ca_file_a_client_certificate_and_a_server_name() {
     wait_until("delivered over TLS", Duration::from_secs(30), || {
         sum_of(host.http, "tally.ship.good.sent:sum", "-10min") > 0.0
     });
+    // All eight stored (a commit can come late on a loaded machine; then more is delivered).
+    wait_until("the host stored the lines", Duration::from_secs(30), || {
+        sum_of(host.http, "ship.tls:sum", "-10min") == 16.0
+    });
     // Read back over TLS with the same certificates.
     let want = sum_of(host.http, "ship.tls:sum", "-10min");
     assert_eq!(want, 16.0);
@@ -425,7 +435,17 @@ fn a_tally_output_spreads_series_over_two_centrals() {
         host.send_carbon(&lines);
         std::thread::sleep(Duration::from_millis(250));
     }
-    std::thread::sleep(Duration::from_secs(1));
+    // Every line stored before the host's totals are read (a fixed second could come before
+    // a commit that was late on a loaded machine).
+    wait_until(
+        "the host stored every line",
+        Duration::from_secs(30),
+        || {
+            names
+                .iter()
+                .all(|n| sum_of(host.http, &format!("{n}:sum"), "-10min") == 36.0)
+        },
+    );
     let ring = tally::ship::ring::Ring::new(
         ports
             .iter()
@@ -492,11 +512,18 @@ fn a_restart_is_a_counter_reset_that_increase_reads_right() {
         prom.addr.port()
     );
     let cfg = fleet_config(&dir, "web1", &output);
+    // Sends twelve lines, then waits until the host stored them (its totals are read next; a
+    // commit late on a loaded machine made them one line short, and the peer then had more).
     let feed = |h: &Daemon, v: u32| {
+        let start = sum_of(h.http, "app.hits:sum", "-10min");
         for _ in 0..12 {
             h.send_carbon(&format!("app.hits {v} -1\n"));
             std::thread::sleep(Duration::from_millis(250));
         }
+        let want = start + 12.0 * f64::from(v);
+        wait_until("the host stored the lines", Duration::from_secs(30), || {
+            sum_of(h.http, "app.hits:sum", "-10min") == want
+        });
     };
     let host = Daemon::start(&cfg);
     feed(&host, 50);
@@ -540,11 +567,18 @@ fn a_resend_after_a_lost_ack_counts_nothing_twice() {
         prom.addr.port()
     );
     let cfg = fleet_config(&dir, "web1", &output);
+    // Sends twelve lines, then waits until the host stored them (its totals are read next; a
+    // commit late on a loaded machine made them one line short, and the peer then had more).
     let feed = |h: &Daemon, v: u32| {
+        let start = sum_of(h.http, "app.hits:sum", "-10min");
         for _ in 0..12 {
             h.send_carbon(&format!("app.hits {v} -1\n"));
             std::thread::sleep(Duration::from_millis(250));
         }
+        let want = start + 12.0 * f64::from(v);
+        wait_until("the host stored the lines", Duration::from_secs(30), || {
+            sum_of(h.http, "app.hits:sum", "-10min") == want
+        });
     };
     let host = Daemon::start(&cfg);
     feed(&host, 50);

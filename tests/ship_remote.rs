@@ -2,7 +2,7 @@
 //! the series read back through their HTTP APIs equal tally's views, an outage of the peer
 //! plus a `kill -9` of tally lose nothing, and neither does a batch resent after a lost ack.
 
-use crate::ship::{feeder, host_config, render};
+use crate::ship::{feeder, host_config, render, totals, wait_fed_stored};
 use crate::util::peers::{Peer, free_port, get_json, require, urlencode, wait_until};
 use crate::util::{Daemon, TestDir};
 use std::collections::BTreeMap;
@@ -101,7 +101,12 @@ fn tally_view(host: &Daemon, target: &str) -> BTreeMap<i64, f64> {
         .collect()
 }
 
+/// Sends `n` timer lines over `n / 8 × 250 ms`, then waits until the host has stored them all (a
+/// view read right after the last send could miss a commit that was late on a loaded machine,
+/// and the peers, which got it, then never equal that view).
 fn send_timers(host: &Daemon, path: &str, n: usize) {
+    let stored = || -> f64 { tally_view(host, &format!("{path}:obvs")).values().sum() };
+    let before = stored();
     for chunk in 0..n / 8 {
         let mut lines = String::new();
         for i in 0..8 {
@@ -110,6 +115,12 @@ fn send_timers(host: &Daemon, path: &str, n: usize) {
         host.send_carbon(&lines);
         std::thread::sleep(Duration::from_millis(250));
     }
+    let want = before + (n / 8 * 8) as f64;
+    wait_until(
+        &format!("the host stored {want} observations of {path}"),
+        Duration::from_secs(30),
+        || stored() == want,
+    );
 }
 
 fn rw_output(port: u16, path: &str) -> String {
@@ -139,7 +150,7 @@ fn prometheus_and_victoria_metrics_get_the_same_numbers() {
     let outputs = prom_and_vm_outputs(prom.addr.port(), vm.addr.port());
     let host = Daemon::start(&host_config(&dir, &outputs));
     send_timers(&host, "ship.r", 48);
-    wait_until("host has 48 observations", Duration::from_secs(10), || {
+    wait_until("host has 48 observations", Duration::from_secs(30), || {
         tally_view(&host, "ship.r:obvs").values().sum::<f64>() == 48.0
     });
     let pairs = [
@@ -153,12 +164,12 @@ fn prometheus_and_victoria_metrics_get_the_same_numbers() {
         let want = tally_view(&host, view);
         wait_until(
             &format!("prometheus has {metric}"),
-            Duration::from_secs(15),
+            Duration::from_secs(30),
             || prom_samples(prom.addr, metric) == want,
         );
         wait_until(
             &format!("victoria-metrics has {metric}"),
-            Duration::from_secs(15),
+            Duration::from_secs(30),
             || {
                 // VictoriaMetrics keeps values as decimals of limited precision: 1e-9 relative.
                 let got = vm_samples(vm.addr, metric);
@@ -196,19 +207,20 @@ fn prometheus_outage_and_kill9_lose_nothing() {
     std::thread::sleep(Duration::from_secs(2));
     prom.stop();
     assert!(
-        host.wait_log("Delivery failed; will retry.", Duration::from_secs(5))
+        host.wait_log("Delivery failed; will retry.", Duration::from_secs(30))
             .is_some()
     );
     std::thread::sleep(Duration::from_secs(1));
     host.kill9();
     host = Daemon::start(&cfg);
+    let before = totals(host.http, "ship.p").0;
     *to.lock().unwrap() = host.carbon;
     std::thread::sleep(Duration::from_secs(2));
     prom.restart();
     std::thread::sleep(Duration::from_secs(1));
     stop.store(true, Ordering::Relaxed);
-    feed.join().unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    let fed = feed.join().unwrap();
+    wait_fed_stored(&host, "ship.p", before, &fed);
     let want = tally_view(&host, "ship.p:obvs");
     assert!(want.len() >= 5, "{want:?}");
     wait_until(

@@ -34,24 +34,6 @@ fn etsy_stats_js() -> Option<PathBuf> {
     (node && path.is_file()).then_some(path)
 }
 
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A free TCP port, for etsy's management console: a port free for UDP may be taken for TCP
-/// (etsy then dies after "server is up", and no flush ever comes).
-fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 struct Etsy(Child);
 
 impl Drop for Etsy {
@@ -229,11 +211,13 @@ fn side_by_side(seed: u64, etsy_config: &str, tally_flush: &str) {
     let dir = TestDir::new();
     let etsy_graphite = TcpListener::bind("127.0.0.1:0").unwrap();
     let tally_graphite = TcpListener::bind("127.0.0.1:0").unwrap();
-    let etsy_port = free_port();
+    // Ports below the ephemeral range, free for TCP and UDP both (a `bind(0)` port freed and
+    // handed to etsy could be given to another test's socket before etsy binds it).
+    let etsy_port = crate::util::peers::free_port();
     let config = format!(
         "{{ port: {etsy_port}, address: \"127.0.0.1\", mgmt_address: \"127.0.0.1\", mgmt_port: {},
            graphiteHost: \"127.0.0.1\", graphitePort: {}, flushInterval: {}, {etsy_config} }}",
-        free_tcp_port(),
+        crate::util::peers::free_port(),
         etsy_graphite.local_addr().unwrap().port(),
         INTERVAL.as_millis()
     );

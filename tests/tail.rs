@@ -161,32 +161,47 @@ fn sighup_reloads_parsers_without_losing_or_repeating_a_line() {
     std::fs::write(&log, "").unwrap();
     let config = config(&dir, &log, "storage:\n  commit_interval: 100ms\n");
     let d = Daemon::start(&config);
-    let n = 20_000;
+    // The writer appends on until the reload has happened and a few batches more, so lines are
+    // read both before and after the switch however slow the reload is (a fixed count of lines
+    // could all be read before, or after, a reload that was late or early on a loaded machine).
+    let reloaded = Arc::new(AtomicBool::new(false));
     let writer = {
-        let log = log.clone();
+        let (log, reloaded) = (log.clone(), reloaded.clone());
         std::thread::spawn(move || {
             let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
-            for i in 0..n {
-                writeln!(f, "hit {i}").unwrap();
-                if i % 500 == 0 {
-                    std::thread::sleep(Duration::from_millis(40));
+            let (mut i, mut after) = (0, 0);
+            while i < 20_000 || after < 3 {
+                for _ in 0..500 {
+                    writeln!(f, "hit {i}").unwrap();
+                    i += 1;
+                }
+                std::thread::sleep(Duration::from_millis(40));
+                if reloaded.load(Ordering::SeqCst) {
+                    after += 1;
                 }
             }
+            i
         })
     };
-    std::thread::sleep(Duration::from_millis(600));
+    // Some lines read by the old parser first.
+    let read_before = wait_total(&d, 1.0, Duration::from_secs(30));
+    if read_before < 1.0 {
+        reloaded.store(true, Ordering::SeqCst); // the writer stops
+        panic!("nothing read within 30 s");
+    }
     dir.write(
         "parsers/hits.yaml",
         &format!("{PARSER}      - {{ name: hits_after_reload, type: counter }}\n"),
     );
     d.signal("HUP");
-    let line = d.wait_log("Config reloaded", Duration::from_secs(20));
+    let line = d.wait_log("Config reloaded", Duration::from_secs(30));
+    reloaded.store(true, Ordering::SeqCst);
     assert!(
         line.as_deref()
             .is_some_and(|l| l.contains("inputs.tail and parsers")),
         "{line:?}"
     );
-    writer.join().unwrap();
+    let n = writer.join().unwrap();
     let got = wait_total(&d, n as f64, Duration::from_secs(30));
     std::thread::sleep(Duration::from_millis(500)); // anything counted twice would show now
     assert_eq!(total_hits(&d), n as f64, "got {got}");
@@ -201,7 +216,7 @@ fn sighup_reloads_parsers_without_losing_or_repeating_a_line() {
     );
     d.signal("HUP");
     assert!(
-        d.wait_log("not reloaded", Duration::from_secs(20))
+        d.wait_log("not reloaded", Duration::from_secs(30))
             .is_some(),
         "a broken parser is rejected"
     );
@@ -209,6 +224,6 @@ fn sighup_reloads_parsers_without_losing_or_repeating_a_line() {
     for i in 0..10 {
         writeln!(f, "hit {i}").unwrap();
     }
-    let got = wait_total(&d, n as f64 + 10.0, Duration::from_secs(10));
+    let got = wait_total(&d, n as f64 + 10.0, Duration::from_secs(30));
     assert_eq!(got, n as f64 + 10.0);
 }

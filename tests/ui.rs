@@ -108,7 +108,7 @@ fn dashboards_are_checked_served_and_reloaded_on_sighup() {
     );
     d.signal("HUP");
     assert!(
-        d.wait_log("Config reloaded", Duration::from_secs(10))
+        d.wait_log("Config reloaded", Duration::from_secs(30))
             .is_some()
     );
     let names: Vec<String> = d.get_json("/api/dashboards")["dashboards"]

@@ -6,13 +6,13 @@ import os
 import signal
 import time
 
-from harness import Daemon
+from harness import Daemon, settle
 from matrix import case, Row
 
 TOKEN = "  token: s3cret\n  require_token_on_loopback: true\n"
 
 
-def wait_counter(d, name, want, timeout=10):
+def wait_counter(d, name, want, timeout=30):
     """A `tally.*` counter's total once it reaches `want` (or what it is after `timeout`)."""
     deadline = time.time() + timeout
     while True:
@@ -30,7 +30,7 @@ def reload_case(name, text, expected):
         with open(d.config, "w") as f:
             f.write(text)
         d.signal(signal.SIGHUP)
-        refused = d.wait_log("Reload rejected", timeout=10, since=since)
+        refused = d.wait_log("Reload rejected", timeout=30, since=since)
         with open(d.config, "w") as f:
             f.write(good)
         ev = json.dumps({"what": "x"}).encode()
@@ -84,13 +84,16 @@ def odd_paths():
         with open(real, "a") as f:
             f.write("hit\nhit\n")
         time.sleep(4)
+        # The gauge's latest value (a sum over 10 s slots would count it once per slot); it and
+        # the hits polled, as a commit can come late on a loaded machine.
+        def gauge_now():
+            points = [v for s in d.render("tally.tail.files_unusable:last", frm="-1min")
+                      for v, _ in s["datapoints"] if v is not None]
+            return points[-1] if points else 0
+        gauge = settle(gauge_now, lambda g: g == 4)
+        hits = settle(lambda: d.total("chaos.hits:sum", frm="-5min"), lambda h: h == 2)
         warned = d.logged("Tail path cannot be read")
         per_path = {p: sum(p in l for l in warned) for p in odd}
-        # The gauge's latest value (a sum over 10 s slots would count it once per slot).
-        points = [v for s in d.render("tally.tail.files_unusable:last", frm="-1min")
-                  for v, _ in s["datapoints"] if v is not None]
-        gauge = points[-1] if points else 0
-        hits = d.total("chaos.hits:sum", frm="-5min")
         status, _, body = d.get("/-/ready")
         named = [p for p in odd if os.path.join(t, p).encode() in body]
         ok = (all(n == 1 for n in per_path.values()) and gauge == 4 and hits == 2

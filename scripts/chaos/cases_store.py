@@ -8,7 +8,7 @@ import signal
 import time
 import urllib.parse
 
-from harness import Daemon
+from harness import Daemon, settle
 from matrix import case, Row
 
 FAST = "storage:\n  commit_interval: 100ms\n"
@@ -77,7 +77,8 @@ def wal_case(where):
     def run(d):
         send_points(d, "abuse.wal", 2000, 20)
         time.sleep(1)
-        before = count_points(d, "abuse.wal")
+        # All committed before the kill, so `before` is what the store holds.
+        before = settle(lambda: count_points(d, "abuse.wal"), lambda n: n == 2000)
         d.kill9()
         path = flip_wal(d, where)
         d.start()
@@ -85,7 +86,8 @@ def wal_case(where):
         aside = os.path.exists(path + ".corrupt")
         loud = bool(d.logged("CORRUPT"))
         time.sleep(2.5)
-        counted = d.total("tally.store.corrupt_wal_files:max", frm="-5min") > 0
+        counted = settle(lambda: d.total("tally.store.corrupt_wal_files:max", frm="-5min") > 0,
+                         bool)
         lost = before - after
         # One commit is 100 points here; a flip loses at most the record it hit.
         ok = lost <= 100 and aside and loud and counted
@@ -104,7 +106,9 @@ wal_case("magic")
 def torn_tail(d):
     send_points(d, "abuse.torn", 500, 5)
     time.sleep(1)
-    before = count_points(d, "abuse.torn")
+    # All committed before the kill: a commit landing between this read and the kill made
+    # `after` exceed a `before` read too early.
+    before = settle(lambda: count_points(d, "abuse.torn"), lambda n: n == 500)
     d.kill9()
     path = sorted(glob.glob(os.path.join(d.data, "wal", "*.wal")), key=os.path.getsize)[-1]
     with open(path, "ab") as f:
@@ -139,8 +143,9 @@ def segment_crc(d):
     q2 = urllib.parse.urlencode({"target": "abuse.seg.*", "format": "json", "from": "-1h"})
     s2, _, b2 = d.get(f"/render?{q2}")
     time.sleep(2.5)
-    counted = d.total("tally.store.corrupt_blocks:max", frm="-5min") > 0
-    rest = d.total("sumSeries(abuse.seg.*)", frm="-1h") if status == 200 else None
+    counted = settle(lambda: d.total("tally.store.corrupt_blocks:max", frm="-5min") > 0, bool)
+    rest = (settle(lambda: d.total("sumSeries(abuse.seg.*)", frm="-1h"), lambda r: r == 5)
+            if status == 200 else None)
     ok = status == 200 and s2 == 200 and bool(lost) and counted and rest == 5
     return Row(ok, f"sumSeries {status} with the head's rest {rest}, lost {json.dumps(lost)[:90]},"
                f" plain {s2}, counted {counted}",
@@ -241,6 +246,6 @@ def extreme(d):
                    f"abuse.x 1 99999999999\n", f"abuse.x 1 -5\n", f"abuse.x 1 {now + 10**9}\n",
                    f"abuse.x 2 {now}\n"])
     time.sleep(2.5)
-    bad = d.counter("tally.carbon.bad_lines")
-    dropped = d.counter("tally.aggregate.dropped.too_new")
+    bad = settle(lambda: d.counter("tally.carbon.bad_lines"), lambda n: n >= 3)
+    dropped = settle(lambda: d.counter("tally.aggregate.dropped.too_new"), lambda n: n >= 2)
     return Row(bad >= 3 and dropped >= 2 and d.alive(), f"bad lines {bad:.0f}, too new {dropped:.0f}")

@@ -218,6 +218,18 @@ class Daemon:
             s.recv(1)
 
 
+def settle(read, ok, timeout=30, step=0.25):
+    """Calls `read()` until `ok(value)` or `timeout` seconds passed; returns the last value. For
+    what a commit or a self-metrics round makes visible: a fixed sleep before one look failed by
+    chance when the machine was loaded and the commit came late."""
+    deadline = time.time() + timeout
+    while True:
+        v = read()
+        if ok(v) or time.time() > deadline:
+            return v
+        time.sleep(step)
+
+
 def parse_addr(a):
     host, port = a.rsplit(":", 1)
     return (host.strip("[]"), int(port))

@@ -3,9 +3,16 @@
 //! observations, and late data merged into a stored bucket gives the same result as on-time data.
 
 use super::distinct::Distinct;
-use super::sketch::Sketch;
+use super::sketch::{Accuracy, Sketch};
 use crate::encoding::{self, Reader};
 use crate::metric::Kind;
+
+/// Extra tags (FORMAT.md): none, a coarse (±1 %) sketch as written before issue 18, a distinct
+/// set, a fine (±0.5 %) sketch as written since.
+const TAG_NONE: u8 = 0;
+const TAG_SKETCH_COARSE: u8 = 1;
+const TAG_DISTINCT: u8 = 2;
+const TAG_SKETCH_FINE: u8 = 3;
 
 /// What a bucket keeps beyond the five numbers, decided by the series kind.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -91,6 +98,14 @@ impl Bucket {
 
     /// Merges `newer` in; on a tie in `last_time`, `newer`'s last wins.
     #[inline]
+    /// Turns a fine (±0.5 %) sketch into the coarse (±1 %) one of the same values, for a
+    /// receiver that reads only the format before issue 18; other extras are unchanged.
+    pub fn coarsen(&mut self) {
+        if let Extra::Sketch(s) = &mut self.extra {
+            s.coarsen();
+        }
+    }
+
     pub fn merge(&mut self, newer: &Bucket) {
         self.count += newer.count;
         self.sum += newer.sum;
@@ -119,7 +134,8 @@ impl Bucket {
         }
     }
 
-    /// The value at quantile `q` (within 1%; exact at 0 and 1, which are `min` and `max`).
+    /// The value at quantile `q` (within the sketch's accuracy: 0.5 %, 1 % for data written
+    /// before issue 18; exact at 0 and 1, which are `min` and `max`).
     pub fn quantile(&self, q: f64) -> Option<f64> {
         match &self.extra {
             Extra::Sketch(_) if q >= 1.0 => Some(self.max),
@@ -139,13 +155,16 @@ impl Bucket {
     /// The extra part alone, for formats that store the five numbers in columns.
     pub fn encode_extra(&self, out: &mut Vec<u8>) {
         match &self.extra {
-            Extra::None => out.push(0),
+            Extra::None => out.push(TAG_NONE),
             Extra::Sketch(s) => {
-                out.push(1);
+                out.push(match s.accuracy() {
+                    Accuracy::Coarse => TAG_SKETCH_COARSE,
+                    Accuracy::Fine => TAG_SKETCH_FINE,
+                });
                 s.encode(out);
             }
             Extra::Distinct(d) => {
-                out.push(2);
+                out.push(TAG_DISTINCT);
                 d.encode(out);
             }
         }
@@ -153,9 +172,10 @@ impl Bucket {
 
     pub fn decode_extra(r: &mut Reader<'_>) -> Result<Extra, encoding::Error> {
         Ok(match r.u8()? {
-            0 => Extra::None,
-            1 => Extra::Sketch(Box::new(Sketch::decode(r)?)),
-            2 => Extra::Distinct(Box::new(Distinct::decode(r)?)),
+            TAG_NONE => Extra::None,
+            TAG_SKETCH_COARSE => Extra::Sketch(Box::new(Sketch::decode(r, Accuracy::Coarse)?)),
+            TAG_SKETCH_FINE => Extra::Sketch(Box::new(Sketch::decode(r, Accuracy::Fine)?)),
+            TAG_DISTINCT => Extra::Distinct(Box::new(Distinct::decode(r)?)),
             _ => return Err(encoding::Error::Invalid("bucket extra tag")),
         })
     }
@@ -230,6 +250,64 @@ mod tests {
             enc.clear();
             b.encode(&mut enc);
             assert_eq!(Bucket::decode(&mut Reader::new(&enc)).unwrap(), b);
+        }
+    }
+
+    /// A timer bucket as the encoder before issue 18 wrote it (tag 1, a ±1 % sketch), byte
+    /// for byte: WAL, segments, spools and ingest bodies of the previous version still read,
+    /// as coarse sketches, and merge with new fine ones into coarse ones.
+    #[test]
+    fn old_coarse_sketches_still_decode() {
+        let golden = "08000000000071904000000000000004c00000000000408f400000000000c0474082b9aab1\
+                      0d0101058901018a01016e02960201b00201015c01";
+        let bytes: Vec<u8> = (0..golden.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&golden[i..i + 2], 16).unwrap())
+            .collect();
+        let values = [3.0, -2.5, 0.0, 1.0, 3.0, 0.25, 1000.0, 47.5];
+        let old = Bucket::decode(&mut Reader::new(&bytes)).unwrap();
+        assert_eq!(
+            (old.count, old.sum, old.min, old.max),
+            (8, 1052.25, -2.5, 1000.0)
+        );
+        assert_eq!((old.last, old.last_time), (47.5, 1_796_558_401));
+        let Extra::Sketch(s) = &old.extra else {
+            panic!("{:?}", old.extra)
+        };
+        assert_eq!(s.accuracy(), Accuracy::Coarse);
+        let mut coarse = Sketch::with_accuracy(Accuracy::Coarse);
+        values.iter().for_each(|&v| coarse.add(v));
+        assert_eq!(**s, coarse);
+        // What the previous version answered, to the bit.
+        assert_eq!(old.quantile(0.1), Some(-2.484273673832684));
+        assert_eq!(old.quantile(0.5), Some(0.9900000000000001));
+        assert_eq!(old.quantile(0.9), Some(47.9461739301829));
+        // Re-encoded as it came: still tag 1, the same bytes.
+        let mut again = Vec::new();
+        old.encode(&mut again);
+        assert_eq!(again, bytes);
+        // New data merged into it: coarse, as if all had been observed into a coarse bucket.
+        let mut new = Bucket::new(Kind::Timer, 12.0, 1_796_558_402);
+        new.add(-0.5, 1_796_558_402);
+        let mut merged = old.clone();
+        merged.merge(&new);
+        [12.0, -0.5].iter().for_each(|&v| coarse.add(v));
+        assert_eq!(merged.extra, Extra::Sketch(Box::new(coarse)));
+        let mut enc = Vec::new();
+        merged.encode_extra(&mut enc);
+        assert_eq!(enc[0], TAG_SKETCH_COARSE);
+    }
+
+    #[test]
+    fn new_timer_buckets_are_fine_and_unknown_tags_are_errors() {
+        let b = Bucket::new(Kind::Timer, 3.0, 10);
+        let mut enc = Vec::new();
+        b.encode_extra(&mut enc);
+        assert_eq!(enc[0], TAG_SKETCH_FINE);
+        for tag in [4u8, 9, 255] {
+            enc[0] = tag;
+            let err = Bucket::decode_extra(&mut Reader::new(&enc)).unwrap_err();
+            assert_eq!(err.to_string(), "invalid data: bucket extra tag");
         }
     }
 }

@@ -8,6 +8,8 @@
 pub mod bucket;
 pub mod distinct;
 pub mod sketch;
+#[cfg(test)]
+mod sketch_tests;
 
 pub use bucket::{Bucket, Extra};
 

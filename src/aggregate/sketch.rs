@@ -1,24 +1,82 @@
-//! A DDSketch (Masson et al., VLDB 2019) with 1% relative accuracy: values go into logarithmic
-//! bins, so merging two sketches is adding their bins — exact, associative and commutative. A
-//! sketch of an hour merged from sixty one-minute sketches is identical to one built from the raw
-//! values. The bins live in a dense `Vec` per sign with an offset; at most [`MAX_BINS`] per sign
+//! A DDSketch (Masson et al., VLDB 2019): values go into logarithmic bins, so merging two
+//! sketches is adding their bins — exact, associative and commutative. A sketch of an hour
+//! merged from sixty one-minute sketches is identical to one built from the raw values. The
+//! bins live in a dense `Vec` per sign with an offset; at most [`Accuracy::max_bins`] per sign
 //! (the lowest are collapsed, as the reference implementation does).
+//!
+//! A sketch knows its [`Accuracy`]. New sketches are [`Accuracy::Fine`] (±0.5 %); sketches
+//! written before issue 18 decode as [`Accuracy::Coarse`] (±1 %). A fine bin is exactly one
+//! half of a coarse bin (γ_fine = √γ_coarse), so merging a coarse sketch with a fine one
+//! re-keys the fine bins into the coarse bins that contain them: the result is coarse and
+//! identical to the coarse sketch built from all the raw values — still exact, associative and
+//! commutative, within 1 %.
 
 use crate::encoding::{self, Reader};
 
-/// Relative accuracy of every quantile.
-pub const RELATIVE_ACCURACY: f64 = 0.01;
-/// Bins kept per sign before the lowest are collapsed into one.
-pub const MAX_BINS: usize = 2048;
 /// Magnitudes below this count as zero.
 const MIN_INDEXABLE: f64 = 1e-9;
 
-fn gamma() -> f64 {
-    (1.0 + RELATIVE_ACCURACY) / (1.0 - RELATIVE_ACCURACY)
+/// The bin width of a sketch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Accuracy {
+    /// ±1 %: γ = 1.01 / 0.99. Every sketch written before issue 18 (extra tag 1).
+    Coarse,
+    /// ±0.50001 %: γ = √(1.01 / 0.99), α = 1 / (100 + √9999). Every new sketch (extra tag 3).
+    #[default]
+    Fine,
 }
 
-fn ln_gamma() -> f64 {
-    gamma().ln()
+impl Accuracy {
+    /// The largest relative error of a quantile: `(γ − 1) / (γ + 1)`.
+    pub fn relative(self) -> f64 {
+        match self {
+            Accuracy::Coarse => 0.01,
+            Accuracy::Fine => 1.0 / (100.0 + 9999f64.sqrt()),
+        }
+    }
+
+    /// Bins kept per sign before the lowest are collapsed into one: the same range of values
+    /// (γ_coarse^2048 ≈ 6·10^17, e.g. 1 ns to 19 years) at both accuracies.
+    pub fn max_bins(self) -> usize {
+        match self {
+            Accuracy::Coarse => 2048,
+            Accuracy::Fine => 4096,
+        }
+    }
+
+    pub(super) fn gamma(self) -> f64 {
+        let coarse = (1.0 + 0.01) / (1.0 - 0.01);
+        match self {
+            Accuracy::Coarse => coarse,
+            Accuracy::Fine => f64::sqrt(coarse),
+        }
+    }
+
+    /// Halved exactly (a power of two), so a fine key is `⌈2x⌉` where the coarse one is
+    /// `⌈x⌉` for the same floating-point `x`, and `⌈⌈2x⌉ / 2⌉ = ⌈x⌉`: re-keying is exact.
+    fn ln_gamma(self) -> f64 {
+        let coarse = Accuracy::Coarse.gamma().ln();
+        match self {
+            Accuracy::Coarse => coarse,
+            Accuracy::Fine => coarse / 2.0,
+        }
+    }
+
+    fn key(self, magnitude: f64) -> i32 {
+        (magnitude.ln() / self.ln_gamma()).ceil() as i32
+    }
+
+    /// The value bin `key` stands for: the harmonic mean of its bounds `γᵏ⁻¹` and `γᵏ`,
+    /// `2γᵏ/(γ+1)`, exactly `relative()` from both edges.
+    pub(super) fn value(self, key: i32) -> f64 {
+        let g = self.gamma();
+        2.0 * g.powi(key) / (g + 1.0)
+    }
+}
+
+/// The coarse bin holding fine bin `key`: `⌈key / 2⌉`.
+fn coarse_key(key: i32) -> i32 {
+    key.div_euclid(2) + key.rem_euclid(2)
 }
 
 /// The 0-based rank of quantile `q` among `n` values: etsy's `Math.round(q × n) − 1`, at
@@ -33,7 +91,7 @@ fn saturating_sum(it: impl Iterator<Item = u64>) -> u64 {
     it.fold(0, u64::saturating_add)
 }
 
-/// Dense bins `counts[i]` for key `offset + i`.
+/// Dense bins `counts[i]` for key `offset + i`, at most `max` of them.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Bins {
     offset: i32,
@@ -41,7 +99,7 @@ struct Bins {
 }
 
 impl Bins {
-    fn add(&mut self, key: i32, n: u64) {
+    fn add(&mut self, key: i32, n: u64, max: usize) {
         if self.counts.is_empty() {
             self.offset = key;
             self.counts.push(n);
@@ -50,16 +108,16 @@ impl Bins {
         let (key64, offset64) = (i64::from(key), i64::from(self.offset));
         if key64 < offset64 {
             let grow = (offset64 - key64) as usize;
-            if self.counts.len() + grow > MAX_BINS {
+            if self.counts.len() + grow > max {
                 // Collapse: values below the lowest kept bin are counted in it.
                 self.counts[0] = self.counts[0].saturating_add(n);
                 return;
             }
             self.counts.splice(0..0, std::iter::repeat_n(0, grow));
             self.offset = key;
-        } else if key64 - offset64 >= MAX_BINS as i64 {
-            // Keep the highest MAX_BINS keys; everything lower collapses into the lowest kept.
-            let new_offset = key64 - (MAX_BINS as i64 - 1);
+        } else if key64 - offset64 >= max as i64 {
+            // Keep the highest `max` keys; everything lower collapses into the lowest kept.
+            let new_offset = key64 - (max as i64 - 1);
             let drop = (new_offset - offset64) as usize;
             let collapsed = saturating_sum(self.counts.drain(0..drop.min(self.counts.len())));
             if self.counts.is_empty() {
@@ -75,11 +133,10 @@ impl Bins {
         self.counts[idx] = self.counts[idx].saturating_add(n);
     }
 
-    fn merge(&mut self, other: &Bins) {
-        for (i, &c) in other.counts.iter().enumerate() {
-            if c > 0 {
-                self.add(other.offset + i as i32, c);
-            }
+    /// Adds `other`'s bins, each under key `rekey(k)`.
+    fn merge(&mut self, other: &Bins, rekey: impl Fn(i32) -> i32, max: usize) {
+        for (k, c) in other.iter() {
+            self.add(rekey(k), c, max);
         }
     }
 
@@ -106,14 +163,14 @@ impl Bins {
         }
     }
 
-    fn decode(r: &mut Reader<'_>) -> Result<Bins, encoding::Error> {
+    fn decode(r: &mut Reader<'_>, max: usize) -> Result<Bins, encoding::Error> {
         let n = r.uvarint()?;
         let mut bins = Bins::default();
         let mut key = 0i64;
         for _ in 0..n {
             key = key.wrapping_add(r.ivarint()?);
             let k = i32::try_from(key).map_err(|_| encoding::Error::Invalid("sketch key"))?;
-            bins.add(k, r.uvarint()?);
+            bins.add(k, r.uvarint()?, max);
         }
         Ok(bins)
     }
@@ -121,29 +178,34 @@ impl Bins {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Sketch {
+    accuracy: Accuracy,
     positive: Bins,
     negative: Bins,
     zeros: u64,
 }
 
 impl Sketch {
+    /// An empty sketch at the accuracy of new data ([`Accuracy::Fine`]).
     pub fn new() -> Sketch {
         Sketch::default()
+    }
+
+    /// An empty sketch of the given accuracy (old data is coarse).
+    pub fn with_accuracy(accuracy: Accuracy) -> Sketch {
+        Sketch {
+            accuracy,
+            ..Sketch::default()
+        }
+    }
+
+    pub fn accuracy(&self) -> Accuracy {
+        self.accuracy
     }
 
     /// Bytes this sketch holds on the heap, itself included (for memory bounds).
     pub fn heap_bytes(&self) -> usize {
         std::mem::size_of::<Sketch>()
             + (self.positive.counts.capacity() + self.negative.counts.capacity()) * 8
-    }
-
-    fn key(magnitude: f64) -> i32 {
-        (magnitude.ln() / ln_gamma()).ceil() as i32
-    }
-
-    fn value(key: i32) -> f64 {
-        let g = gamma();
-        2.0 * g.powi(key) / (g + 1.0)
     }
 
     pub fn add(&mut self, v: f64) {
@@ -154,18 +216,45 @@ impl Sketch {
         if !v.is_finite() {
             return;
         }
+        let (a, max) = (self.accuracy, self.accuracy.max_bins());
         if v > MIN_INDEXABLE {
-            self.positive.add(Self::key(v), n);
+            self.positive.add(a.key(v), n, max);
         } else if v < -MIN_INDEXABLE {
-            self.negative.add(Self::key(-v), n);
+            self.negative.add(a.key(-v), n, max);
         } else {
             self.zeros = self.zeros.saturating_add(n);
         }
     }
 
+    /// Re-keys a fine sketch into coarse bins (a no-op for a coarse one): exactly the coarse
+    /// sketch of the same values.
+    pub fn coarsen(&mut self) {
+        if self.accuracy == Accuracy::Coarse {
+            return;
+        }
+        let max = Accuracy::Coarse.max_bins();
+        for bins in [&mut self.positive, &mut self.negative] {
+            let mut coarse = Bins::default();
+            coarse.merge(bins, coarse_key, max);
+            *bins = coarse;
+        }
+        self.accuracy = Accuracy::Coarse;
+    }
+
+    /// Adds `other`'s values. Of equal accuracy: bins add. A coarse and a fine sketch: the
+    /// result is coarse, the fine bins counted in the coarse bins that contain them.
     pub fn merge(&mut self, other: &Sketch) {
-        self.positive.merge(&other.positive);
-        self.negative.merge(&other.negative);
+        if other.accuracy == Accuracy::Coarse {
+            self.coarsen();
+        }
+        let max = self.accuracy.max_bins();
+        let rekey: fn(i32) -> i32 = if self.accuracy == other.accuracy {
+            |k| k
+        } else {
+            coarse_key
+        };
+        self.positive.merge(&other.positive, rekey, max);
+        self.negative.merge(&other.negative, rekey, max);
         self.zeros = self.zeros.saturating_add(other.zeros);
     }
 
@@ -176,20 +265,22 @@ impl Sketch {
             .saturating_add(self.zeros)
     }
 
-    /// The value at quantile `q` (0..=1), within 1% of the true one; `None` when empty.
-    /// The rank is etsy statsd's (`upper_90`): the `round(q × n)`-th smallest value (at least
-    /// the first), which is graphite's `nPercentile` rank, `ceil(q × (n + 1))`, to within one.
+    /// The value at quantile `q` (0..=1), within `accuracy().relative()` of the true one;
+    /// `None` when empty. The rank is etsy statsd's (`upper_90`): the `round(q × n)`-th
+    /// smallest value (at least the first), which is graphite's `nPercentile` rank,
+    /// `ceil(q × (n + 1))`, to within one.
     pub fn quantile(&self, q: f64) -> Option<f64> {
         let n = self.count();
         if n == 0 || !(0.0..=1.0).contains(&q) {
             return None;
         }
         let rank = rank(q, n);
+        let a = self.accuracy;
         let mut seen = 0u64;
         for (k, c) in self.negative.iter().rev() {
             seen = seen.saturating_add(c);
             if seen > rank {
-                return Some(-Self::value(k));
+                return Some(-a.value(k));
             }
         }
         seen = seen.saturating_add(self.zeros);
@@ -199,149 +290,51 @@ impl Sketch {
         for (k, c) in self.positive.iter() {
             seen = seen.saturating_add(c);
             if seen > rank {
-                return Some(Self::value(k));
+                return Some(a.value(k));
             }
         }
         None
     }
 
+    /// The sketch in as few bytes as it encodes to (its accuracy, then the body): a few bytes a
+    /// nonzero bin, where the bins in memory take 8 bytes a key of their range. The live tier
+    /// keeps its closed seconds so.
+    pub fn pack(&self) -> Box<[u8]> {
+        let mut out = vec![match self.accuracy {
+            Accuracy::Coarse => 1,
+            Accuracy::Fine => 3,
+        }];
+        self.encode(&mut out);
+        out.into_boxed_slice()
+    }
+
+    pub fn unpack(bytes: &[u8]) -> Result<Sketch, encoding::Error> {
+        let mut r = Reader::new(bytes);
+        let accuracy = match r.u8()? {
+            1 => Accuracy::Coarse,
+            3 => Accuracy::Fine,
+            _ => return Err(encoding::Error::Invalid("sketch accuracy")),
+        };
+        Sketch::decode(&mut r, accuracy)
+    }
+
+    /// The body (its accuracy is the caller's tag): zeros, positive bins, negative bins.
     pub fn encode(&self, out: &mut Vec<u8>) {
         encoding::put_uvarint(out, self.zeros);
         self.positive.encode(out);
         self.negative.encode(out);
     }
 
-    pub fn decode(r: &mut Reader<'_>) -> Result<Sketch, encoding::Error> {
+    pub fn decode(r: &mut Reader<'_>, accuracy: Accuracy) -> Result<Sketch, encoding::Error> {
+        let max = accuracy.max_bins();
         let zeros = r.uvarint()?;
-        let positive = Bins::decode(r)?;
-        let negative = Bins::decode(r)?;
+        let positive = Bins::decode(r, max)?;
+        let negative = Bins::decode(r, max)?;
         Ok(Sketch {
+            accuracy,
             positive,
             negative,
             zeros,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn exact(values: &mut [f64], q: f64) -> f64 {
-        values.sort_by(f64::total_cmp);
-        values[rank(q, values.len() as u64) as usize]
-    }
-
-    #[test]
-    fn quantiles_are_within_one_percent() {
-        let mut values: Vec<f64> = (1..=10_000).map(|i| (i as f64) * 0.37).collect();
-        let mut s = Sketch::new();
-        values.iter().for_each(|&v| s.add(v));
-        for q in [0.0, 0.5, 0.9, 0.99, 0.999, 1.0] {
-            let want = exact(&mut values, q);
-            let got = s.quantile(q).unwrap();
-            assert!(
-                (got - want).abs() <= want * RELATIVE_ACCURACY,
-                "q={q} {got} vs {want}"
-            );
-        }
-    }
-
-    /// etsy's rank (`upper_N` is `values[round(N/100 × n) − 1]`): p99.9 of three values is
-    /// the largest (graphite's `nPercentile` agrees), not the middle one.
-    #[test]
-    fn the_rank_is_etsys() {
-        assert_eq!(rank(0.999, 3), 2);
-        assert_eq!(rank(0.5, 3), 1);
-        assert_eq!(rank(0.9, 10), 8);
-        assert_eq!(rank(0.99, 20_000), 19_799);
-        assert_eq!((rank(0.0, 5), rank(1.0, 5), rank(0.01, 5)), (0, 4, 0));
-        let mut s = Sketch::new();
-        [10.0, 20.0, 30.0].iter().for_each(|&v| s.add(v));
-        assert!((s.quantile(0.999).unwrap() - 30.0).abs() <= 0.3);
-    }
-
-    /// Issue 18, item 4: each bin stands for the harmonic mean of its bounds, `2γᵏ/(γ+1)`, the
-    /// value with the least relative error both at worst (exactly ±1 % at the bin's edges)
-    /// and on average over the bin (for values spread evenly in log scale): so over many
-    /// quantiles the typical error is about half the bound, and none is past it.
-    #[test]
-    fn the_typical_error_is_half_the_bound() {
-        // 20,000 lognormal timings (Box-Muller over a fixed LCG), as the issue's StatsD run.
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut uniform = || {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1);
-            ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-        };
-        let mut values: Vec<f64> = (0..20_000)
-            .map(|_| {
-                let z =
-                    (-2.0 * uniform().ln()).sqrt() * (2.0 * std::f64::consts::PI * uniform()).cos();
-                (4.0 + 0.8 * z).exp()
-            })
-            .collect();
-        let mut s = Sketch::new();
-        values.iter().for_each(|&v| s.add(v));
-        let mut errors = Vec::new();
-        for p in (1..100).map(f64::from).chain([99.5, 99.9]) {
-            let q = p / 100.0;
-            let want = exact(&mut values, q);
-            let got = s.quantile(q).unwrap();
-            errors.push(((got - want) / want).abs());
-        }
-        let max = errors.iter().copied().fold(0.0, f64::max);
-        let mean = errors.iter().sum::<f64>() / errors.len() as f64;
-        eprintln!("relative error over 101 quantiles: max {max:.5}, mean {mean:.5}");
-        assert!(max <= RELATIVE_ACCURACY, "max {max}");
-        assert!(
-            (0.3 * RELATIVE_ACCURACY..=0.6 * RELATIVE_ACCURACY).contains(&mean),
-            "mean {mean}"
-        );
-        // The representative of a bin: the same error, of opposite sign, at both edges.
-        let g = gamma();
-        for k in [-300, -7, 0, 1, 40, 900] {
-            let (lo, hi) = (g.powi(k - 1), g.powi(k));
-            let v = Sketch::value(k);
-            assert!(((v - lo) / lo - RELATIVE_ACCURACY).abs() < 1e-12, "k={k}");
-            assert!(((hi - v) / hi - RELATIVE_ACCURACY).abs() < 1e-12, "k={k}");
-        }
-    }
-
-    proptest! {
-        #[test]
-        fn merge_equals_building_from_raw(
-            a in proptest::collection::vec(-1e6f64..1e6, 0..200),
-            b in proptest::collection::vec(-1e6f64..1e6, 0..200),
-        ) {
-            let (mut sa, mut sb, mut all) = (Sketch::new(), Sketch::new(), Sketch::new());
-            a.iter().for_each(|&v| { sa.add(v); all.add(v); });
-            b.iter().for_each(|&v| { sb.add(v); all.add(v); });
-            let mut ab = sa.clone();
-            ab.merge(&sb);
-            let mut ba = sb.clone();
-            ba.merge(&sa);
-            prop_assert_eq!(&ab, &all);
-            prop_assert_eq!(&ba, &all);
-            let mut enc = Vec::new();
-            all.encode(&mut enc);
-            prop_assert_eq!(Sketch::decode(&mut Reader::new(&enc)).unwrap(), all);
-        }
-
-        #[test]
-        fn quantile_error_is_bounded(mut v in proptest::collection::vec(-1e6f64..1e6, 1..500), q in 0.0f64..=1.0) {
-            let mut s = Sketch::new();
-            v.iter().for_each(|&x| s.add(x));
-            let want = exact(&mut v, q);
-            let got = s.quantile(q).unwrap();
-            prop_assert!((got - want).abs() <= want.abs() * RELATIVE_ACCURACY + 2e-9, "{} vs {}", got, want);
-        }
-
-        #[test]
-        fn decoding_garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
-            let _ = Sketch::decode(&mut Reader::new(&bytes));
-        }
     }
 }

@@ -97,8 +97,11 @@ pub struct Slots {
     /// The slots as columns (36 bytes a slot): counts, and sum, min, max, last.
     counts: Box<[u32]>,
     values: Box<[[f64; 4]]>,
-    /// Timers: one sketch per second, `(newest_sec - len, newest_sec]`.
-    seconds: Box<[Option<Box<Sketch>>]>,
+    /// Timers: one sketch per second, `(newest_sec - len, newest_sec]`: the newest in `open`
+    /// (its bins, written at every observation), the others packed (`Sketch::pack`: a few
+    /// bytes a nonzero bin instead of 8 bytes a key of the bins' range).
+    seconds: Box<[Option<Box<[u8]>>]>,
+    open: Option<Box<Sketch>>,
     newest_sec: i64,
     /// Sequence number of the last late write, and the last `AMENDS` of them.
     amend_seq: u64,
@@ -134,6 +137,7 @@ impl Ring {
                 counts: vec![0; len].into_boxed_slice(),
                 values: vec![[0.0; 4]; len].into_boxed_slice(),
                 seconds: (0..secs).map(|_| None).collect(),
+                open: None,
                 newest_sec: first * step / 1000 - 1,
                 amend_seq: 0,
                 amends: [(0, 0); AMENDS],
@@ -166,12 +170,9 @@ impl Ring {
         let s = self.lock();
         std::mem::size_of::<Ring>()
             + s.counts.len() * (4 + 32)
-            + s.seconds.len() * std::mem::size_of::<Option<Box<Sketch>>>()
-            + s.seconds
-                .iter()
-                .flatten()
-                .map(|k| std::mem::size_of::<Sketch>() + k.heap_bytes())
-                .sum::<usize>()
+            + s.seconds.len() * std::mem::size_of::<Option<Box<[u8]>>>()
+            + s.seconds.iter().flatten().map(|k| k.len()).sum::<usize>()
+            + s.open.as_ref().map_or(0, |k| k.heap_bytes())
     }
 }
 
@@ -206,6 +207,9 @@ impl Slots {
         let len = self.seconds.len() as i64;
         if len == 0 || sec <= self.newest_sec {
             return;
+        }
+        if let Some(k) = self.open.take() {
+            self.seconds[self.newest_sec.rem_euclid(len) as usize] = Some(k.pack());
         }
         for s in (self.newest_sec + 1).max(sec - len + 1)..=sec {
             self.seconds[s.rem_euclid(len) as usize] = None;
@@ -247,10 +251,31 @@ impl Slots {
         if sec <= self.newest_sec - len {
             return;
         }
-        match &mut self.seconds[sec.rem_euclid(len) as usize] {
-            Some(s) => s.merge(k),
-            empty => *empty = Some(Box::new(k.clone())),
+        if sec == self.newest_sec {
+            match &mut self.open {
+                Some(s) => s.merge(k),
+                empty => *empty = Some(Box::new(k.clone())),
+            }
+            return;
         }
+        // A late write into a closed second (rare): unpacked, merged, packed again.
+        let packed = &mut self.seconds[sec.rem_euclid(len) as usize];
+        let mut s = match packed {
+            Some(p) => unpack(p),
+            None => Sketch::with_accuracy(k.accuracy()),
+        };
+        s.merge(k);
+        *packed = Some(s.pack());
+    }
+
+    /// The sketch of second `sec` (kept: within the window), if it has one.
+    fn second(&self, sec: i64) -> Option<std::borrow::Cow<'_, Sketch>> {
+        if sec == self.newest_sec {
+            return self.open.as_deref().map(std::borrow::Cow::Borrowed);
+        }
+        let len = self.seconds.len() as i64;
+        let packed = self.seconds[sec.rem_euclid(len) as usize].as_ref()?;
+        Some(std::borrow::Cow::Owned(unpack(packed)))
     }
 
     fn slot_at(&self, at: usize) -> Slot {
@@ -297,10 +322,10 @@ impl Slots {
                 if sec > self.newest_sec || sec <= self.newest_sec - len {
                     continue;
                 }
-                if let Some(k) = &self.seconds[sec.rem_euclid(len) as usize] {
+                if let Some(k) = self.second(sec) {
                     match &mut merged {
-                        Some(m) => m.merge(k),
-                        None => merged = Some((**k).clone()),
+                        Some(m) => m.merge(&k),
+                        None => merged = Some(k.into_owned()),
                     }
                 }
             }
@@ -333,6 +358,11 @@ impl Slots {
             .min();
         Ok((earliest, self.amend_seq))
     }
+}
+
+/// A second's sketch as [`Slots`] packed it (so it unpacks).
+fn unpack(packed: &[u8]) -> Sketch {
+    Sketch::unpack(packed).expect("packed by Sketch::pack")
 }
 
 #[cfg(test)]
@@ -381,9 +411,85 @@ mod tests {
         let r = ring(Kind::Counter);
         assert!(r.bytes() <= 24_000, "{}", r.bytes());
         assert!(
-            ring(Kind::Timer).bytes() <= 24_000 + 62 * 8 + 8,
+            ring(Kind::Timer).bytes() <= 24_000 + 62 * 16 + 8,
             "sketches only while data"
         );
+    }
+
+    /// The memory of a watched timer: its slots plus a minute of one-second sketches, filled at
+    /// 10, 100 and 1,000 lognormal values a second (median 40, σ 0.8), with the sketches of
+    /// before issue 18 (coarse) and now (fine). Printed for BENCHMARKS.md (`-- --nocapture`).
+    #[test]
+    fn a_watched_timer_holds_a_minute_of_sketches() {
+        use crate::aggregate::sketch::Accuracy;
+        let mut state = 13u64;
+        let mut uniform = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        };
+        let mut lognormal = || {
+            let z = (-2.0 * uniform().ln()).sqrt() * (2.0 * std::f64::consts::PI * uniform()).cos();
+            40.0 * (0.8 * z).exp()
+        };
+        for per_sec in [10, 100, 1000] {
+            let mut bytes = Vec::new();
+            for a in [Accuracy::Coarse, Accuracy::Fine] {
+                let r = ring(Kind::Timer);
+                let mut s = r.lock();
+                for i in 0..62 * per_sec {
+                    let at = 12_000 + i * 1000 / per_sec;
+                    let v = lognormal();
+                    let mut k = Sketch::with_accuracy(a);
+                    k.add(v);
+                    assert!(s.add(at, at, &one(v), Some(&k)));
+                }
+                drop(s);
+                bytes.push(r.bytes());
+            }
+            eprintln!(
+                "timer ring, {per_sec} values/s: coarse {} B, fine {} B",
+                bytes[0], bytes[1]
+            );
+            // Closed seconds packed (a few bytes a nonzero bin): under 80 KB at every rate,
+            // where their bins took 124–224 KB a ring (coarse) before.
+            assert!(bytes[1] <= 2 * bytes[0] && bytes[1] <= 80_000, "{bytes:?}");
+        }
+    }
+
+    /// Closed seconds are packed; a late write into one, and reading it, see every value.
+    #[test]
+    fn packed_seconds_take_late_writes() {
+        let r = ring(Kind::Timer);
+        let mut s = r.lock();
+        let mut want = [Sketch::new(), Sketch::new()];
+        let mut put = |s: &mut Slots, at: i64, now: i64, v: f64| {
+            let mut k = Sketch::new();
+            k.add(v);
+            want[(at / 1000 - 12) as usize].add(v);
+            assert!(s.add(at, now, &one(v), Some(&k)));
+        };
+        for v in 1..=50 {
+            put(&mut s, 12_000 + v * 10, 12_900, v as f64);
+        }
+        for v in 51..=80 {
+            put(&mut s, 13_000 + v * 10, 13_900, v as f64);
+        }
+        // Second 12 is packed (its slot: 12 of 62), second 13 open.
+        assert!(s.seconds[12].is_some() && s.open.is_some());
+        for v in 81..=100 {
+            put(&mut s, 12_100 + v, 13_950, v as f64);
+        }
+        let mut both = want[0].clone();
+        both.merge(&want[1]);
+        let sketch = |b: Bucket| match b.extra {
+            Extra::Sketch(k) => *k,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(sketch(s.bucket(12_000, 13_000, true).unwrap()), want[0]);
+        assert_eq!(sketch(s.bucket(13_000, 14_000, true).unwrap()), want[1]);
+        assert_eq!(sketch(s.bucket(12_000, 14_000, true).unwrap()), both);
     }
 
     #[test]

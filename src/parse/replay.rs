@@ -9,7 +9,7 @@
 //! - gauge: `path` = the last value (by time), `path:avg` = the mean;
 //! - timer (in ms when the rule gave a unit): `path:obvs`, `path:sum`, `path:min`, `path:avg`,
 //!   `path:p50`, `path:p90`, `path:p99` (or the percentiles asked for: `path:p99.9`),
-//!   `path:max` (percentiles within 1%, as in the store);
+//!   `path:max` (percentiles within 0.5 %, as in the store);
 //! - set: `path` = the distinct count (exact to 256, then HyperLogLog, as in the store).
 //!
 //! For a tagged series the view goes after the tags: `req;status=2xx:avg`. Lines are sorted by

@@ -132,7 +132,7 @@ fn a_range_past_the_longest_retention_is_clamped_as_whisper_does() {
 mod against_raw {
     //! Every view at every tier, read through the store and consolidated to random
     //! maxDataPoints, equals what the raw observations give: exact for count, min, max and
-    //! last, within float rounding for sums, within 1% for percentiles.
+    //! last, within float rounding for sums, within 0.5 % for percentiles (new data's sketches).
 
     use super::*;
     use crate::aggregate::{Aggregator, Options as AggOptions};
@@ -234,7 +234,7 @@ mod against_raw {
                         (None, None) => {}
                         (Some(g), Some(w)) => {
                             let tol = match view {
-                                View::Percentile(_) => w.abs() * 0.01 + 1e-9,
+                                View::Percentile(_) => w.abs() * crate::aggregate::sketch::Accuracy::Fine.relative() + 1e-9,
                                 View::Avg | View::Sum | View::SumRate => 1e-9 * w.abs().max(1.0),
                                 _ => 0.0,
                             };

@@ -42,6 +42,18 @@ pub struct Events {
 }
 
 impl Record {
+    /// The record with every sketch coarse (`Bucket::coarsen`): what a central tally older than
+    /// the ±0.5 % sketches can read.
+    pub fn coarsened(&self) -> Record {
+        let mut r = self.clone();
+        for e in &mut r.entries {
+            for (_, b) in &mut e.buckets {
+                b.coarsen();
+            }
+        }
+        r
+    }
+
     /// Buckets and events in the record (what the `sent` and `dropped` counters count).
     pub fn points(&self) -> u64 {
         let events = self.events.as_ref().map_or(0, |e| e.list.len() as u64);

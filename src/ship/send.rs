@@ -33,6 +33,9 @@ pub enum Client {
         options: Http,
         /// Put before tally's own `tally.*` series.
         self_prefix: Option<String>,
+        /// Send sketches as ±1 % ones: a central refused the ±0.5 % tag (it is older); until
+        /// this tally restarts.
+        coarse: bool,
     },
     RemoteWrite {
         http: reqwest::Client,
@@ -74,6 +77,7 @@ impl Client {
                     token: token.clone(),
                     options: http.clone(),
                     self_prefix: c.self_prefix.clone(),
+                    coarse: false,
                 }
             }
             Target::RemoteWrite {
@@ -158,10 +162,18 @@ async fn deliver(client: &mut Client, epoch: u64, batch: &mut Pending) -> Result
             token,
             options,
             self_prefix,
+            coarse,
         } => {
             let (bodies, done) = batch.parts.get_or_insert_with(|| {
+                let coarsened: Vec<Record>;
+                let records = if *coarse {
+                    coarsened = batch.records.iter().map(Record::coarsened).collect();
+                    &coarsened
+                } else {
+                    &batch.records
+                };
                 let split = super::tally::split(
-                    &batch.records,
+                    records,
                     self_prefix.as_deref(),
                     |s| ring.node(s).unwrap_or(0),
                     urls.len(),
@@ -256,6 +268,18 @@ impl Backoff {
     }
 }
 
+/// Whether a refusal is a central tally older than the ±0.5 % sketches (its decoder's "bucket
+/// extra tag") while this client still sends them; if so the client sends coarse ones from now.
+fn older_central(client: &mut Client, reason: &str) -> bool {
+    match client {
+        Client::Tally { coarse, .. } if !*coarse && reason.contains("bucket extra tag") => {
+            *coarse = true;
+            true
+        }
+        _ => false,
+    }
+}
+
 /// Runs until `stop` turns true. Whatever is not acknowledged stays in the spool.
 pub async fn run_sender(output: Arc<Output>, mut client: Client, mut stop: watch::Receiver<bool>) {
     let name = output.config.name.clone();
@@ -319,6 +343,12 @@ pub async fn run_sender(output: Arc<Output>, mut client: Client, mut stop: watch
                 output.stats.sent.fetch_add(points, Relaxed);
                 backoff.reset();
             }
+            Err(Failure::Reject(reason)) if older_central(&mut client, &reason) => {
+                tracing::warn!(output = %name, %reason,
+                    "A central tally is older and reads only ±1 % sketches; sending it coarse sketches until this tally restarts. Upgrade the centrals before the hosts.");
+                batch.parts = None;
+                continue;
+            }
             Err(Failure::Reject(reason)) if batch.records.len() > 1 => {
                 tracing::warn!(output = %name, %reason, records = batch.records.len(),
                     "The remote refused a batch; sending its records one at a time.");
@@ -356,5 +386,139 @@ pub async fn run_sender(output: Arc<Output>, mut client: Client, mut stop: watch
             output.error();
             tracing::error!(output = %name, %error, "Could not record a delivery; it may be sent again.");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::sketch::{Accuracy, Sketch};
+    use crate::aggregate::{Bucket, Extra};
+    use crate::metric::{Kind, Series};
+    use crate::ship::record::Entry;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A central tally from before the ±0.5 % sketches, as far as the wire shows: a body with
+    /// a fine sketch is a 400 with its decoder's reason; any other body is taken (and kept).
+    async fn older_central(
+        listener: tokio::net::TcpListener,
+        got: Arc<std::sync::Mutex<Vec<Record>>>,
+    ) {
+        loop {
+            let Ok((mut conn, _)) = listener.accept().await else {
+                return;
+            };
+            let mut req = Vec::new();
+            let mut buf = [0u8; 65536];
+            let body = loop {
+                let n = conn.read(&mut buf).await.unwrap();
+                assert!(n > 0, "the client closed mid-request");
+                req.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&req);
+                let Some(end) = text.find("\r\n\r\n") else {
+                    continue;
+                };
+                let len: usize = text[..end]
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap();
+                if req.len() >= end + 4 + len {
+                    break req[end + 4..end + 4 + len].to_vec();
+                }
+            };
+            let (_, records) = crate::ship::tally::decode(&body).unwrap();
+            let fine = records
+                .iter()
+                .flat_map(|r| &r.entries)
+                .flat_map(|e| &e.buckets)
+                .any(
+                    |(_, b)| matches!(&b.extra, Extra::Sketch(s) if s.accuracy() == Accuracy::Fine),
+                );
+            let answer = if fine {
+                let why = "ingest: record 0: invalid data: bucket extra tag";
+                format!(
+                    "HTTP/1.1 400 Bad Request\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{why}",
+                    why.len()
+                )
+            } else {
+                got.lock().unwrap().extend(records);
+                "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
+            };
+            conn.write_all(answer.as_bytes()).await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn an_older_central_gets_coarse_sketches_and_loses_nothing() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let got = Arc::new(std::sync::Mutex::new(Vec::new()));
+        tokio::spawn(older_central(listener, got.clone()));
+        let (http, _) = client::build(
+            &Http::default(),
+            Duration::from_secs(10),
+            std::slice::from_ref(&url),
+        )
+        .unwrap();
+        let mut client = Client::Tally {
+            http,
+            urls: vec![format!("{url}/api/ingest")],
+            ring: Ring::new([(url.as_str(), None)]),
+            token: None,
+            options: Http::default(),
+            self_prefix: None,
+            coarse: false,
+        };
+        let values: Vec<f64> = (1..500).map(|i| f64::from(i) * 1.37).collect();
+        let mut bucket = Bucket::new(Kind::Timer, values[0], 100);
+        for v in &values[1..] {
+            bucket.add(*v, 100);
+        }
+        let record = Record {
+            seq: 1,
+            horizon: 110,
+            entries: vec![Entry {
+                series: Series::parse("web.req").unwrap(),
+                kind: Kind::Timer,
+                resolution: 10,
+                buckets: vec![(100, bucket.clone())],
+            }],
+            events: None,
+        };
+        let mut batch = Pending {
+            records: vec![record],
+            parts: None,
+        };
+        // What run_sender does with the answers: the refusal switches the client, the batch is
+        // encoded again and delivered.
+        let Err(Failure::Reject(reason)) = deliver(&mut client, 7, &mut batch).await else {
+            panic!("the older central took a fine sketch");
+        };
+        assert!(super::older_central(&mut client, &reason), "{reason}");
+        batch.parts = None;
+        assert!(deliver(&mut client, 7, &mut batch).await.is_ok());
+        assert!(!super::older_central(&mut client, &reason), "switches once");
+
+        let got = got.lock().unwrap();
+        let [rec] = &got[..] else {
+            panic!("{} records", got.len())
+        };
+        let (_, b) = &rec.entries[0].buckets[0];
+        assert_eq!(
+            (b.count, b.sum, b.min, b.max),
+            (bucket.count, bucket.sum, bucket.min, bucket.max)
+        );
+        let mut coarse = Sketch::with_accuracy(Accuracy::Coarse);
+        for v in &values {
+            coarse.add(*v);
+        }
+        let Extra::Sketch(s) = &b.extra else {
+            panic!("no sketch")
+        };
+        assert_eq!(**s, coarse, "the coarse sketch of the same values");
     }
 }

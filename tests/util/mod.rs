@@ -226,13 +226,14 @@ impl Daemon {
         s.write_all(lines.as_bytes()).expect("send");
     }
 
-    /// Polls `check` on /render JSON until it returns true (10 s at most).
+    /// Polls `check` on /render JSON until it returns true (30 s at most: a commit, or a
+    /// daemon just started, can take seconds on a loaded machine).
     pub fn wait_render(
         &self,
         path: &str,
         check: impl Fn(&serde_json::Value) -> bool,
     ) -> serde_json::Value {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let v = self.get_json(path);
             if check(&v) {

@@ -24,12 +24,48 @@ pub fn require(bin: &str) -> Option<PathBuf> {
     None
 }
 
-/// A loopback port free at the time of the call.
+/// A loopback port free at the time of the call, for a peer that binds it later (or a tally
+/// restarted on the same address). It is taken below the kernel's ephemeral range: a port from
+/// `bind(…:0)` is freed here and handed over, and in the gap any `connect` or `bind(0)` on the
+/// machine (the many daemons and clients of the parallel tests) could be given it; no one is
+/// given a port outside that range unless they ask for it by number. Never the same port twice
+/// in one test process.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind a free port")
-        .port()
+    use std::sync::Mutex;
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (start, span) = (
+        low.saturating_sub(12_000).max(1024),
+        11_000u32.min(u32::from(low)),
+    );
+    let mut given = GIVEN.lock().unwrap();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let mut x = (nanos ^ std::process::id().rotate_left(16)) | 1;
+    for _ in 0..1000 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        let port = start + (x % span) as u16;
+        if given.contains(&port) {
+            continue;
+        }
+        if TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok()
+        {
+            given.push(port);
+            return port;
+        }
+    }
+    panic!(
+        "no free loopback port in {start}..{}",
+        u32::from(start) + span
+    )
 }
 
 pub fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {

@@ -4,7 +4,8 @@
 //! Both feed one [`Intake`]; a full queue drops UDP batches (counted) and makes TCP wait. UDP
 //! batches (values folded per key) go out once they hold 8192 buckets and observations, or
 //! after 20 ms, so light traffic costs few wake-ups (and a live stream at 100 ms shows a
-//! value within about one slot).
+//! value within about one slot). At a stop the UDP thread still takes what is already in its
+//! socket buffer (without waiting), so a datagram sent just before the stop is counted.
 
 use super::{Batch, Intake, Stats};
 use crate::clock::unix_now;
@@ -30,6 +31,9 @@ const FEED_ENTRIES: usize = 8192;
 const FEED_AGE: Duration = Duration::from_millis(20);
 /// How often the kernel's drop count for the socket is read.
 const DROPS_EVERY: Duration = Duration::from_secs(1);
+/// At a stop, the datagrams already in the socket buffer are still taken, without waiting, in
+/// this many `recvmmsg` calls at most (so a flood cannot hold the stop up).
+const DRAIN_BATCHES: usize = 64;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -139,6 +143,8 @@ pub fn run_udp(
             Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
     };
+    // Calls made since the stop was seen: a datagram sent just before it is not lost.
+    let mut draining: Option<usize> = None;
     loop {
         if let Some(inode) = inode.filter(|_| drops_read.elapsed() >= DROPS_EVERY) {
             drops_read = std::time::Instant::now();
@@ -146,9 +152,15 @@ pub fn run_udp(
                 stats.kernel_drops.store(d, Relaxed);
             }
         }
-        if stop.load(Relaxed) {
-            hand_over(&mut out, &mut oldest, &mut last_hand);
-            break;
+        if draining.is_none() && stop.load(Relaxed) {
+            draining = Some(0);
+        }
+        if let Some(calls) = draining {
+            if calls >= DRAIN_BATCHES {
+                hand_over(&mut out, &mut oldest, &mut last_hand);
+                break;
+            }
+            draining = Some(calls + 1);
         }
         if oldest.is_some_and(|t| t.elapsed() >= FEED_AGE)
             && !hand_over(&mut out, &mut oldest, &mut last_hand)
@@ -162,10 +174,19 @@ pub fn run_udp(
                 fd,
                 headers.as_mut_ptr(),
                 BATCH as libc::c_uint,
-                libc::MSG_WAITFORONE,
+                if draining.is_some() {
+                    libc::MSG_DONTWAIT
+                } else {
+                    libc::MSG_WAITFORONE
+                },
                 std::ptr::null_mut(),
             )
         };
+        if n < 0 && draining.is_some() {
+            // The buffer is empty (or failing): hand over what was taken, and stop.
+            hand_over(&mut out, &mut oldest, &mut last_hand);
+            break;
+        }
         if n < 0 {
             let error = io::Error::last_os_error();
             match error.kind() {
