@@ -21,7 +21,9 @@ export async function showList(main) {
 export async function show(main, nav) {
   const d = await api.dashboard(nav.state.name);
   const range = nav.range({ from: d.from, until: d.until, live: d.live });
-  clear(main).append(h('h1', {}, d.title), d.description ? h('p.note', {}, d.description) : null);
+  // h() leaves out a null child; append() would show it as the text "null".
+  clear(main).append(h('h1', {}, d.title));
+  if (d.description) main.append(h('p.note', {}, d.description));
   nav.rangeBar(main, range);
   const grid = panelGrid(main, d.panels, range, (r) => nav.go(r, { replace: true, quiet: true }));
   return {
