@@ -185,18 +185,14 @@ def kill9_ingest(d):
                lost=f"{sent[0] - got:.0f} (under 1.5 s of sending)")
 
 
-@case("crash.manifest", "a corrupt MANIFEST: clear refusal to start, nothing deleted (held)",
-      quick=True, own_daemon=True, timeout=60)
-def corrupt_manifest():
-    d = Daemon()
-    d.send_carbon([f"abuse.m 1 {int(time.time())}\n"])
-    time.sleep(1.5)
-    d.stop()
-    path = os.path.join(d.data, "MANIFEST")
+def _flip_and_start(d, name, listing):
+    """Flips a byte in the middle of `name` under the stopped daemon's data_dir and starts it:
+    (started, exit code, the log says corrupt, `listing()` unchanged, the flipped bytes)."""
+    path = os.path.join(d.data, name)
     b = bytearray(open(path, "rb").read())
     b[len(b) // 2] ^= 0xFF
     open(path, "wb").write(bytes(b))
-    files = sorted(os.listdir(os.path.join(d.data, "seg")))
+    files = listing()
     try:
         d.start()
         started = True
@@ -204,7 +200,18 @@ def corrupt_manifest():
         started = False
     code = d.proc.wait(10) if not started else None
     clear = any("corrupt" in l.lower() for l in d.log)
-    kept = sorted(os.listdir(os.path.join(d.data, "seg"))) == files
+    return started, code, clear, listing() == files, bytes(b)
+
+
+@case("crash.manifest", "a corrupt MANIFEST: clear refusal to start, nothing deleted (held)",
+      quick=True, own_daemon=True, timeout=60)
+def corrupt_manifest():
+    d = Daemon()
+    d.send_carbon([f"abuse.m 1 {int(time.time())}\n"])
+    time.sleep(1.5)
+    d.stop()
+    listing = lambda: sorted(os.listdir(os.path.join(d.data, "seg")))
+    started, code, clear, kept, _ = _flip_and_start(d, "MANIFEST", listing)
     d.tmp.cleanup()
     return Row(not started and code != 0 and clear and kept,
                f"started {started}, exit {code}, says corrupt {clear}, files kept {kept}",
@@ -218,20 +225,9 @@ def corrupt_catalog():
     d.send_carbon([f"abuse.c{i} 1 {int(time.time())}\n" for i in range(50)])
     time.sleep(1.5)
     d.stop()  # the head flush writes the catalog
-    path = os.path.join(d.data, "series")
-    b = bytearray(open(path, "rb").read())
-    b[len(b) // 2] ^= 0xFF
-    open(path, "wb").write(bytes(b))
-    files = sorted(os.listdir(d.data)), sorted(os.listdir(os.path.join(d.data, "seg")))
-    try:
-        d.start()
-        started = True
-    except RuntimeError:
-        started = False
-    code = d.proc.wait(10) if not started else None
-    clear = any("corrupt" in l.lower() for l in d.log)
-    kept = (sorted(os.listdir(d.data)), sorted(os.listdir(os.path.join(d.data, "seg")))) == files
-    kept = kept and open(path, "rb").read() == bytes(b)
+    listing = lambda: (sorted(os.listdir(d.data)), sorted(os.listdir(os.path.join(d.data, "seg"))))
+    started, code, clear, kept, flipped = _flip_and_start(d, "series", listing)
+    kept = kept and open(os.path.join(d.data, "series"), "rb").read() == flipped
     d.tmp.cleanup()
     return Row(not started and code != 0 and clear and kept,
                f"started {started}, exit {code}, says corrupt {clear}, files kept {kept}",

@@ -400,7 +400,7 @@ mod tests {
 
     /// A central tally from before the ±0.5 % sketches, as far as the wire shows: a body with
     /// a fine sketch is a 400 with its decoder's reason; any other body is taken (and kept).
-    async fn older_central(
+    async fn old_central_server(
         listener: tokio::net::TcpListener,
         got: Arc<std::sync::Mutex<Vec<Record>>>,
     ) {
@@ -457,7 +457,7 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let got = Arc::new(std::sync::Mutex::new(Vec::new()));
-        tokio::spawn(older_central(listener, got.clone()));
+        tokio::spawn(old_central_server(listener, got.clone()));
         let (http, _) = client::build(
             &Http::default(),
             Duration::from_secs(10),
@@ -498,10 +498,10 @@ mod tests {
         let Err(Failure::Reject(reason)) = deliver(&mut client, 7, &mut batch).await else {
             panic!("the older central took a fine sketch");
         };
-        assert!(super::older_central(&mut client, &reason), "{reason}");
+        assert!(older_central(&mut client, &reason), "{reason}");
         batch.parts = None;
         assert!(deliver(&mut client, 7, &mut batch).await.is_ok());
-        assert!(!super::older_central(&mut client, &reason), "switches once");
+        assert!(!older_central(&mut client, &reason), "switches once");
 
         let got = got.lock().unwrap();
         let [rec] = &got[..] else {
