@@ -1,0 +1,146 @@
+// Variants of the UI's files side by side on the real page (scripts/bench-ui-variants.sh):
+// for each directory given, a small proxy serves /ui/* from it and everything else (the page,
+// /render, /stream) from a running tally fed like bench-ui-netdata.sh; a fresh headless
+// Chromium (the same flags and 1280×2600 window) opens the bench dashboard; after SETTLE s the
+// renderer's and gpu process's CPU (% of a core, /proc) over SECONDS. Rounds alternate the dirs.
+// Usage: node benches/ui/variants.mjs --tally http://127.0.0.1:PORT [--seconds 20]
+//        [--rounds 3] [--settle 8] DIR...   (so a variant needs no release rebuild)
+import { createServer, request } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { launch, sleep, waitFor } from './cdp.mjs';
+
+const args = process.argv.slice(2);
+const opt = (name, d) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args.splice(i, 2)[1] : d;
+};
+const tally = new URL(opt('tally'));
+const seconds = Number(opt('seconds', 20));
+const rounds = Number(opt('rounds', 3));
+const settle = Number(opt('settle', 8));
+const tracing = args.includes('--trace') && args.splice(args.indexOf('--trace'), 1);
+const dirs = args;
+const TYPES = { js: 'text/javascript', css: 'text/css', html: 'text/html' };
+
+function proxy(dir) {
+  const server = createServer(async (req, res) => {
+    if (req.url.startsWith('/ui/')) {
+      const name = req.url.slice(4).split('?')[0];
+      try {
+        const body = await readFile(join(dir, name));
+        res.writeHead(200, { 'content-type': TYPES[name.split('.').pop()] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+        return res.end(body);
+      } catch {
+        res.writeHead(404);
+        return res.end();
+      }
+    }
+    const up = request({ host: tally.hostname, port: tally.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
+}
+
+const ticks = async (dir) => {
+  const { readdirSync, readFileSync } = await import('node:fs');
+  const by = {};
+  for (const p of readdirSync('/proc')) {
+    try {
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      if (!/^\d+$/.test(p) || !cmd.includes(dir)) continue;
+      const type = /--type=([a-z-]+)/.exec(cmd)?.[1] ?? 'browser';
+      const f = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
+      by[`${type}:${p}`] = Number(f[11]) + Number(f[12]);
+    } catch {}
+  }
+  return by;
+};
+
+async function run(dir) {
+  const server = await proxy(dir);
+  const browser = await launch(undefined, ['--window-size=1280,2600']);
+  try {
+    const page = await browser.page(`http://127.0.0.1:${server.address().port}/?bench=1#/dashboard/bench`);
+    await waitFor(page, 'window.__tally && tally.panels?.length >= 16 && tally.panels.every((e) => e.panel.mode === "stream") && __tally.draws.length > 0', 60000);
+    await sleep(settle * 1000);
+    if (tracing) return await trace(browser, page);
+    const d0 = await page.eval('__tally.draws.length');
+    const a = await ticks(browser.dir);
+    const w0 = Date.now();
+    await sleep(seconds * 1000);
+    const b = await ticks(browser.dir);
+    const wall = (Date.now() - w0) / 1000;
+    const d1 = await page.eval('__tally.draws.length');
+    const cpu = {};
+    for (const [k, v] of Object.entries(b)) {
+      const type = k.split(':')[0];
+      cpu[type] = (cpu[type] ?? 0) + ((v - (a[k] ?? 0)) / 100 / wall) * 100;
+    }
+    return { renderer: cpu.renderer, gpu: cpu['gpu-process'], draws: (d1 - d0) / wall };
+  } finally {
+    browser.close();
+    server.close();
+  }
+}
+
+// --trace: a Chrome trace of SECONDS instead; the renderer's threads' time by event, self time
+// (an event's duration less its children's), so where a frame's cost goes adds up.
+async function trace(browser, page) {
+  const events = [];
+  const done = new Promise((ok) => {
+    browser.ws.on('message', (raw) => {
+      const m = JSON.parse(raw);
+      if (m.method === 'Tracing.dataCollected') events.push(...m.params.value);
+      if (m.method === 'Tracing.tracingComplete') ok();
+    });
+  });
+  await page.send('Tracing.start', { categories: 'devtools.timeline,disabled-by-default-devtools.timeline,v8,blink,cc,gpu,viz,skia,toplevel,benchmark', transferMode: 'ReportEvents' });
+  await sleep(seconds * 1000);
+  await page.send('Tracing.end');
+  await done;
+  const pid = events.find((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain')?.pid;
+  const names = new Map(events.filter((e) => e.name === 'thread_name').map((e) => [e.tid, e.args.name.replace(/\d+$/, '')]));
+  const byTid = new Map();
+  for (const e of events) if (e.pid === pid && e.ph === 'X' && e.dur) (byTid.get(e.tid) ?? byTid.set(e.tid, []).get(e.tid)).push(e);
+  const self = {};
+  const total = {};
+  for (const [tid, list] of byTid) {
+    list.sort((a, b) => a.ts - b.ts || b.dur - a.dur);
+    const stack = [];
+    const th = names.get(tid) ?? tid;
+    for (const e of list) {
+      while (stack.length && stack.at(-1).ts + stack.at(-1).dur <= e.ts) stack.pop();
+      const up = stack.at(-1);
+      if (up) up.kids = (up.kids ?? 0) + e.dur;
+      else total[th] = (total[th] ?? 0) + e.dur / 1000;
+      stack.push(e);
+    }
+    for (const e of list) {
+      const k = `${th} ${e.name}`;
+      self[k] = (self[k] ?? 0) + (e.dur - (e.kids ?? 0)) / 1000;
+    }
+  }
+  const pct = (ms) => `${((ms / 1000 / seconds) * 100).toFixed(2)} %`;
+  return {
+    threads: Object.fromEntries(Object.entries(total).map(([k, v]) => [k, pct(v)])),
+    self: Object.entries(self).sort((a, b) => b[1] - a[1]).slice(0, 45).map(([k, v]) => `${pct(v)} ${k}`),
+  };
+}
+
+const load = async () => (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
+for (let r = 0; r < rounds; r++) {
+  for (const dir of dirs) {
+    const l0 = await load();
+    const m = await run(dir);
+    if (tracing) {
+      console.log(dir, JSON.stringify(m, null, 1));
+      continue;
+    }
+    console.log(`${new Date().toISOString().slice(11, 19)} ${dir.padEnd(24)} renderer ${m.renderer.toFixed(1)} % gpu ${m.gpu?.toFixed(1)} % draws/s ${m.draws.toFixed(1)} load ${l0} → ${await load()}`);
+  }
+}
