@@ -83,7 +83,9 @@ function drawPlot(ts) {
   ctx.restore();
   plot.drawEvents(ctx, f, this.events);
   if (this.error || empty) plot.drawMessage(ctx, f, this.error || (this.fetchedWidth ? 'No data' : 'Loading…'));
-  if (!this.live || ts - this.legendAt >= LEGEND_MS) {
+  // Every live panel's legend in the same frame, once a second (the frames carry every dirty
+  // panel): one style/layout/paint of legend text a second, not one in most frames.
+  if (!this.live || Math.floor(ts / LEGEND_MS) !== Math.floor(this.legendAt / LEGEND_MS)) {
     this.legendAt = ts;
     legend.call(this);
   }

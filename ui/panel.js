@@ -41,7 +41,7 @@ export class Panel {
       view: null, // { t0, t1 } ms once zoomed or panned
       series: [], events: [], lineage: [], onchange: null, error: '', cross: null, drag: null,
       edge: 0, // the end of the newest live slot
-      legendAt: 0,
+      legendAt: -Infinity,
       offset: o.utc ? utcOffset : localOffset,
     });
     this.live = !!o.live && isNow(this.until);

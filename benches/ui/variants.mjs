@@ -19,6 +19,7 @@ const tally = new URL(opt('tally'));
 const seconds = Number(opt('seconds', 20));
 const rounds = Number(opt('rounds', 3));
 const settle = Number(opt('settle', 8));
+const paired = args.includes('--paired') && args.splice(args.indexOf('--paired'), 1);
 const tracing = args.includes('--trace') && args.splice(args.indexOf('--trace'), 1);
 const dirs = args;
 const TYPES = { js: 'text/javascript', css: 'text/css', html: 'text/html' };
@@ -61,30 +62,47 @@ const ticks = async (dir) => {
   return by;
 };
 
-async function run(dir) {
+// Opens DIR's page in its own browser; { browser, page, server } once it draws live.
+async function open1(dir) {
   const server = await proxy(dir);
   const browser = await launch(undefined, ['--window-size=1280,2600']);
-  try {
-    const page = await browser.page(`http://127.0.0.1:${server.address().port}/?bench=1#/dashboard/bench`);
-    await waitFor(page, 'window.__tally && tally.panels?.length >= 16 && tally.panels.every((e) => e.panel.mode === "stream") && __tally.draws.length > 0', 60000);
-    await sleep(settle * 1000);
-    if (tracing) return await trace(browser, page);
-    const d0 = await page.eval('__tally.draws.length');
-    const a = await ticks(browser.dir);
-    const w0 = Date.now();
-    await sleep(seconds * 1000);
-    const b = await ticks(browser.dir);
-    const wall = (Date.now() - w0) / 1000;
-    const d1 = await page.eval('__tally.draws.length');
+  const page = await browser.page(`http://127.0.0.1:${server.address().port}/?bench=1#/dashboard/bench`);
+  await waitFor(page, 'window.__tally && tally.panels?.length >= 16 && tally.panels.every((e) => e.panel.mode === "stream") && __tally.draws.length > 0', 60000);
+  return { browser, page, server };
+}
+
+const close = (o) => {
+  o.browser.close();
+  o.server.close();
+};
+
+// Measures the open pages over the same SECONDS (so they share the machine's state).
+async function measure(open) {
+  const d0 = await Promise.all(open.map((o) => o.page.eval('__tally.draws.length')));
+  const a = await Promise.all(open.map((o) => ticks(o.browser.dir)));
+  const w0 = Date.now();
+  await sleep(seconds * 1000);
+  const b = await Promise.all(open.map((o) => ticks(o.browser.dir)));
+  const wall = (Date.now() - w0) / 1000;
+  const d1 = await Promise.all(open.map((o) => o.page.eval('__tally.draws.length')));
+  return open.map((o, i) => {
     const cpu = {};
-    for (const [k, v] of Object.entries(b)) {
+    for (const [k, v] of Object.entries(b[i])) {
       const type = k.split(':')[0];
-      cpu[type] = (cpu[type] ?? 0) + ((v - (a[k] ?? 0)) / 100 / wall) * 100;
+      cpu[type] = (cpu[type] ?? 0) + ((v - (a[i][k] ?? 0)) / 100 / wall) * 100;
     }
-    return { renderer: cpu.renderer, gpu: cpu['gpu-process'], draws: (d1 - d0) / wall };
+    return { renderer: cpu.renderer, gpu: cpu['gpu-process'], draws: (d1[i] - d0[i]) / wall };
+  });
+}
+
+async function run(dir) {
+  const o = await open1(dir);
+  try {
+    await sleep(settle * 1000);
+    if (tracing) return await trace(o.browser, o.page);
+    return (await measure([o]))[0];
   } finally {
-    browser.close();
-    server.close();
+    close(o);
   }
 }
 
@@ -133,7 +151,25 @@ async function trace(browser, page) {
 }
 
 const load = async () => (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
+const line = (dir, m, l0, l1) => console.log(`${new Date().toISOString().slice(11, 19)} ${dir.padEnd(24)} renderer ${m.renderer.toFixed(1)} % gpu ${m.gpu?.toFixed(1)} % draws/s ${m.draws.toFixed(1)} load ${l0} → ${l1}`);
 for (let r = 0; r < rounds; r++) {
+  if (paired) {
+    // --paired: every dir's page open at once, measured over the same seconds; the order of
+    // opening turns each round
+    const order = dirs.map((_, i) => dirs[(i + r) % dirs.length]);
+    const open = [];
+    try {
+      for (const dir of order) open.push(await open1(dir));
+      await sleep(settle * 1000);
+      const l0 = await load();
+      const ms = await measure(open);
+      const l1 = await load();
+      order.forEach((dir, i) => line(dir, ms[i], l0, l1));
+    } finally {
+      open.forEach(close);
+    }
+    continue;
+  }
   for (const dir of dirs) {
     const l0 = await load();
     const m = await run(dir);
@@ -141,6 +177,6 @@ for (let r = 0; r < rounds; r++) {
       console.log(dir, JSON.stringify(m, null, 1));
       continue;
     }
-    console.log(`${new Date().toISOString().slice(11, 19)} ${dir.padEnd(24)} renderer ${m.renderer.toFixed(1)} % gpu ${m.gpu?.toFixed(1)} % draws/s ${m.draws.toFixed(1)} load ${l0} → ${await load()}`);
+    line(dir, m, l0, await load());
   }
 }
