@@ -3,7 +3,10 @@
 # like bench-ui-netdata.sh (StatsD, 64 gauges every 100 ms, a dashboard of 16 live panels × 4),
 # then benches/ui/variants.mjs: each DIR's files served as /ui/* in turn, renderer and gpu
 # process CPU over SECONDS each, ROUNDS rounds alternated. Copy ui/ to a scratch dir, change it,
-# and compare:  scripts/bench-ui-variants.sh [-s SECONDS] [-r ROUNDS] ui /tmp/variant ...
+# and compare:  scripts/bench-ui-variants.sh [-s SECONDS] [-r ROUNDS] ui /tmp/variant ... [--paired]
+# --paired (after the dirs) opens every dir's page at once and measures them over the same
+# seconds: on this shared machine two copies of the same page then agree within ~0.6 point,
+# where runs one after the other differ by up to 5. --trace: where the renderer's time goes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=20 ROUNDS=3
