@@ -555,3 +555,67 @@ fn a_function_streamed_at_1s_equals_render() {
     }
     d.stop(Duration::from_secs(30));
 }
+
+/// A StatsD timer's percentile view streamed at a 1 s step: each second's value is the one
+/// `/render` gives for it from the 1 s tier (the same sketch, worked out when it sealed).
+#[test]
+fn a_timer_percentile_streamed_at_1s_equals_render() {
+    let dir = TestDir::new();
+    let d = Daemon::start(&config(
+        &dir,
+        "  schemas:\n    - { name: all, pattern: '.*', retentions: ['1s:1h', '10s:1d'] }\n",
+    ));
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let statsd = d.statsd_udp.expect("statsd udp");
+    udp.send_to(b"pt.lat:5|ms", statsd).unwrap();
+    d.wait_render("/render?target=pt.lat:obvs&from=-1min", |v| {
+        !points(v, 0).is_empty()
+    });
+    let target = "pt.lat:p90";
+    let mut s = open(&d, &format!("target={target}&step=1s"), None).unwrap();
+    let mut model = Model::default();
+    s.until(Duration::from_secs(30), |m| {
+        model.apply(m);
+        model.ids.contains_key("pt.lat#0")
+    });
+    for i in 0..16u32 {
+        let burst: Vec<String> = (1..=7)
+            .map(|k| format!("pt.lat:{}|ms", k * k * (i + 1)))
+            .collect();
+        udp.send_to(burst.join("\n").as_bytes(), statsd).unwrap();
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let done = Instant::now() + Duration::from_millis(4500);
+    s.until(Duration::from_secs(30), |m| {
+        model.apply(m);
+        Instant::now() > done
+    });
+    let id = model.ids["pt.lat#0"];
+    let live: Vec<(i64, f64)> = model
+        .slots
+        .iter()
+        .filter(|((i, _), _)| *i == id)
+        .map(|((_, t), v)| (t / 1000, *v))
+        .collect();
+    assert!(live.len() >= 3, "{live:?}");
+    let (from, until) = (live[0].0 - 1, live.last().unwrap().0);
+    let stored = || {
+        let v = d.get_json(&format!(
+            "/render?target={target}&from={from}&until={until}&format=json"
+        ));
+        points(&v, 0)
+            .into_iter()
+            .map(|(v, t)| (t, v))
+            .collect::<BTreeMap<i64, f64>>()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut got = stored();
+    while live.iter().any(|(t, v)| got.get(t) != Some(v)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        got = stored();
+    }
+    for (t, v) in &live {
+        assert_eq!(got.get(t), Some(v), "at {t}: live {live:?} stored {got:?}");
+    }
+    d.stop(Duration::from_secs(30));
+}
