@@ -50,7 +50,9 @@ cgroups=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   sleep 1
-  for g in "${cgroups[@]}"; do rmdir "$g" 2>/dev/null || true; done
+  for g in "${cgroups[@]}"; do # empty once every process in it exited (netdata takes seconds)
+    for _ in $(seq 30); do rmdir "$g" 2>/dev/null && break; sleep 1; done
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
