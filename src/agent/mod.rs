@@ -186,7 +186,7 @@ impl Agent {
                     if let Err(error) = self.pipeline.finish_commit(outcome).await {
                         return Some(error);
                     }
-                    self.hurry(next.as_mut(), commit); // a refused batch is retried as soon
+                    self.hurry(next.as_mut(), commit); // a refused batch: retried within one interval
                 }
                 _ = &mut next, if !committing => {
                     watchdog.tick();
