@@ -1,6 +1,7 @@
 //! The agent: the only module that knows every stage. It opens the store, starts the outputs
-//! and the inputs, serves HTTP, runs the aggregation loop (observe → drain → commit every
-//! `commit_interval`, observing on while the commit is written), turns component counters
+//! and the inputs, serves HTTP, runs the aggregation loop (observe → drain → commit within
+//! `commit_interval` of input from outside, at the slot's end for the host's own samples,
+//! observing on while the commit is written; `pace.rs` says when it wakes), turns component counters
 //! into `tally.*` series, and owns reload and shutdown order: live streams end → the commit in
 //! flight lands → inputs stop → queued observations folded → final commit → head flush →
 //! output senders stop → HTTP stops. [`run`] reads as that list.
