@@ -298,16 +298,18 @@ fn timer_memory(http: SocketAddr, statsd: SocketAddr, pid: u32) {
     };
     // Past the linger of rings watched before (10 s) and a heap trim (every 30 s).
     std::thread::sleep(Duration::from_secs(50));
-    let (r0, a0) = (rss_kb(pid), status_kb(pid, "RssAnon:"));
+    let (mut r0, mut a0) = (rss_kb(pid), status_kb(pid, "RssAnon:"));
     std::thread::sleep(Duration::from_secs(65));
-    let (r1, a1) = (rss_kb(pid), status_kb(pid, "RssAnon:"));
+    let (mut r1, mut a1) = (rss_kb(pid), status_kb(pid, "RssAnon:"));
     if std::env::var("LIVE_PROBE_CONTROL").is_ok() {
-        // The method's control: a second spell with nothing watched grows like the first.
+        // The method's control: a second spell with nothing watched grows like the first
+        // (then the watched spell is compared with this one).
         std::thread::sleep(Duration::from_secs(65));
         let (rc, ac) = (rss_kb(pid), status_kb(pid, "RssAnon:"));
         println!(
             "memory control, nothing watched: RSS {r1} → {rc} KiB, anonymous {a1} → {ac} KiB in 65 s"
         );
+        (r0, a0, r1, a1) = (r1, a1, rc, ac);
     }
     let done = Arc::new(AtomicBool::new(false));
     let r = open(http, "target=probe.t.*");
