@@ -21,13 +21,7 @@ fn one_second_samples_fill_ten_second_buckets() {
     let deadline = Instant::now() + Duration::from_secs(60);
     // Buckets that are complete: after the first (partial) one, before the open one.
     let complete = loop {
-        let counts: Vec<(f64, i64)> = points(&d.get_json(&url("count")), 0);
-        let now = crate::util::unix_now();
-        let first = counts.first().map_or(i64::MAX, |p| p.1);
-        let done: Vec<(f64, i64)> = counts
-            .into_iter()
-            .filter(|p| p.1 > first && p.1 + 10 < now)
-            .collect();
+        let done = complete_buckets(points(&d.get_json(&url("count")), 0));
         if done.len() >= 2 {
             break done;
         }
@@ -84,13 +78,7 @@ fn local_samples_commit_per_bucket_and_closed_buckets_survive_kill_9() {
         if now_wal != wal {
             (wal, writes) = (now_wal, writes + 1);
         }
-        let counts: Vec<(f64, i64)> = points(&d.get_json(&url), 0);
-        let now = crate::util::unix_now();
-        let first = counts.first().map_or(i64::MAX, |p| p.1);
-        let done: Vec<(f64, i64)> = counts
-            .into_iter()
-            .filter(|p| p.1 > first && p.1 + 10 < now)
-            .collect();
+        let done = complete_buckets(points(&d.get_json(&url), 0));
         if done.len() >= 2 {
             break done;
         }
@@ -115,4 +103,15 @@ fn local_samples_commit_per_bucket_and_closed_buckets_survive_kill_9() {
             "bucket {t}: {count} samples before the kill, {kept} after"
         );
     }
+}
+
+/// The 10 s buckets of `counts` (value, time) that are complete: after the first (partial)
+/// one, before the open one.
+fn complete_buckets(counts: Vec<(f64, i64)>) -> Vec<(f64, i64)> {
+    let now = crate::util::unix_now();
+    let first = counts.first().map_or(i64::MAX, |p| p.1);
+    counts
+        .into_iter()
+        .filter(|p| p.1 > first && p.1 + 10 < now)
+        .collect()
 }

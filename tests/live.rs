@@ -524,7 +524,12 @@ fn a_function_streamed_at_1s_equals_render() {
         model.apply(m);
         Instant::now() > done
     });
-    let id = model.id(target, 0);
+    live_equals_render(&d, &model, model.id(target, 0), target);
+    d.stop(Duration::from_secs(30));
+}
+
+/// The 1 s points streamed for `id` equal `/render`'s for `target` over the same seconds.
+fn live_equals_render(d: &Daemon, model: &Model, id: u64, target: &str) {
     let live: Vec<(i64, f64)> = model
         .slots
         .iter()
@@ -553,7 +558,6 @@ fn a_function_streamed_at_1s_equals_render() {
     for (t, v) in &live {
         assert_eq!(got.get(t), Some(v), "at {t}: live {live:?} stored {got:?}");
     }
-    d.stop(Duration::from_secs(30));
 }
 
 /// A StatsD timer's percentile view streamed at a 1 s step: each second's value is the one
@@ -590,32 +594,6 @@ fn a_timer_percentile_streamed_at_1s_equals_render() {
         model.apply(m);
         Instant::now() > done
     });
-    let id = model.ids["pt.lat#0"];
-    let live: Vec<(i64, f64)> = model
-        .slots
-        .iter()
-        .filter(|((i, _), _)| *i == id)
-        .map(|((_, t), v)| (t / 1000, *v))
-        .collect();
-    assert!(live.len() >= 3, "{live:?}");
-    let (from, until) = (live[0].0 - 1, live.last().unwrap().0);
-    let stored = || {
-        let v = d.get_json(&format!(
-            "/render?target={target}&from={from}&until={until}&format=json"
-        ));
-        points(&v, 0)
-            .into_iter()
-            .map(|(v, t)| (t, v))
-            .collect::<BTreeMap<i64, f64>>()
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut got = stored();
-    while live.iter().any(|(t, v)| got.get(t) != Some(v)) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(200));
-        got = stored();
-    }
-    for (t, v) in &live {
-        assert_eq!(got.get(t), Some(v), "at {t}: live {live:?} stored {got:?}");
-    }
+    live_equals_render(&d, &model, model.id("pt.lat", 0), target);
     d.stop(Duration::from_secs(30));
 }

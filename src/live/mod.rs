@@ -211,16 +211,8 @@ impl Tier {
                 continue;
             }
             if let Some(ring) = rings.get(&o.series) {
-                let v = o.value;
-                let slot = Slot {
-                    count: 1,
-                    sum: v,
-                    min: v,
-                    max: v,
-                    last: v,
-                };
-                let value = (ring.kind == Kind::Timer).then_some(Input::Value(v));
-                self.place(ring, o.time, &slot, value);
+                let value = (ring.kind == Kind::Timer).then_some(Input::Value(o.value));
+                self.place(ring, o.time, &Slot::of_value(o.value), value);
             }
         }
     }

@@ -42,23 +42,13 @@ fn values(seed: u64) -> impl FnMut() -> f64 {
     }
 }
 
-fn one(v: f64) -> Slot {
-    Slot {
-        count: 1,
-        sum: v,
-        min: v,
-        max: v,
-        last: v,
-    }
-}
-
 /// What was written, by second, to check against.
 #[derive(Default)]
 struct Truth(BTreeMap<i64, Vec<f64>>);
 
 impl Truth {
     fn put(&mut self, s: &mut Slots, at: i64, now: i64, v: f64) {
-        assert!(s.add(at, now, &one(v), Some(Input::Value(v))));
+        assert!(s.add(at, now, &Slot::of_value(v), Some(Input::Value(v))));
         self.0.entry(at.div_euclid(1000)).or_default().push(v);
     }
 

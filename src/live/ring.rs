@@ -28,6 +28,17 @@ impl Slot {
         last: 0.0,
     };
 
+    /// The slot of one value.
+    pub fn of_value(v: f64) -> Slot {
+        Slot {
+            count: 1,
+            sum: v,
+            min: v,
+            max: v,
+            last: v,
+        }
+    }
+
     /// Merges `newer` in (its `last` wins).
     #[inline]
     pub fn merge(&mut self, newer: &Slot) {
@@ -322,13 +333,7 @@ mod tests {
     }
 
     fn one(v: f64) -> Slot {
-        Slot {
-            count: 1,
-            sum: v,
-            min: v,
-            max: v,
-            last: v,
-        }
+        Slot::of_value(v)
     }
 
     #[test]

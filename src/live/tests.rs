@@ -134,13 +134,7 @@ fn test_ring(live_ms: i64, kind: Kind) -> Arc<Ring> {
 }
 
 fn one(v: f64) -> Slot {
-    Slot {
-        count: 1,
-        sum: v,
-        min: v,
-        max: v,
-        last: v,
-    }
+    Slot::of_value(v)
 }
 
 #[test]
