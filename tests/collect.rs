@@ -9,13 +9,8 @@ use std::time::{Duration, Instant};
 #[test]
 fn one_second_samples_fill_ten_second_buckets() {
     let dir = TestDir::new();
-    let config = dir.config("").to_string_lossy().into_owned();
-    let text = std::fs::read_to_string(&config).unwrap().replace(
-        "  system:\n    enabled: false\n",
-        "  system:\n    collectors: [cpu]\n",
-    );
-    std::fs::write(&config, text).unwrap();
-    let d = Daemon::start(std::path::Path::new(&config));
+    let config = cpu_config(&dir);
+    let d = Daemon::start(&config);
     let series = "servers.testhost.cpu.total.user";
     let url = |view: &str| format!("/render?target={series}:{view}&from=-2min&format=json");
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -58,14 +53,9 @@ fn wal_bytes(data_dir: &std::path::Path) -> u64 {
 #[test]
 fn local_samples_commit_per_bucket_and_closed_buckets_survive_kill_9() {
     let dir = TestDir::new();
-    let config = dir.config("").to_string_lossy().into_owned();
-    let text = std::fs::read_to_string(&config).unwrap().replace(
-        "  system:\n    enabled: false\n",
-        "  system:\n    collectors: [cpu]\n",
-    );
-    std::fs::write(&config, text).unwrap();
+    let config = cpu_config(&dir);
     let data_dir = dir.path().join("data"); // TestDir::config's
-    let config = std::path::Path::new(&config);
+    let config = config.as_path();
     let d = Daemon::start(config);
     let series = "servers.testhost.cpu.total.user";
     let url = format!("/render?target={series}:count&from=-2min&format=json");
@@ -114,4 +104,15 @@ fn complete_buckets(counts: Vec<(f64, i64)>) -> Vec<(f64, i64)> {
         .into_iter()
         .filter(|p| p.1 > first && p.1 + 10 < now)
         .collect()
+}
+
+/// The test config with the system input on, sampling only `cpu`.
+fn cpu_config(dir: &TestDir) -> std::path::PathBuf {
+    let config = dir.config("");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "  system:\n    enabled: false\n",
+        "  system:\n    collectors: [cpu]\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    config
 }
