@@ -67,9 +67,14 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
 }
 
 fn rss_kb(pid: u32) -> u64 {
+    status_kb(pid, "VmRSS:")
+}
+
+/// A `/proc/PID/status` figure in KiB (`VmRSS:`, `RssAnon:` …).
+fn status_kb(pid: u32, field: &str) -> u64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     s.lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap()
 }
@@ -293,9 +298,19 @@ fn timer_memory(http: SocketAddr, statsd: SocketAddr, pid: u32) {
     };
     // Past the linger of rings watched before (10 s) and a heap trim (every 30 s).
     std::thread::sleep(Duration::from_secs(50));
-    let r0 = rss_kb(pid);
+    let (mut r0, mut a0) = (rss_kb(pid), status_kb(pid, "RssAnon:"));
     std::thread::sleep(Duration::from_secs(65));
-    let r1 = rss_kb(pid);
+    let (mut r1, mut a1) = (rss_kb(pid), status_kb(pid, "RssAnon:"));
+    if std::env::var("LIVE_PROBE_CONTROL").is_ok() {
+        // The method's control: a second spell with nothing watched grows like the first
+        // (then the watched spell is compared with this one).
+        std::thread::sleep(Duration::from_secs(65));
+        let (rc, ac) = (rss_kb(pid), status_kb(pid, "RssAnon:"));
+        println!(
+            "memory control, nothing watched: RSS {r1} → {rc} KiB, anonymous {a1} → {ac} KiB in 65 s"
+        );
+        (r0, a0, r1, a1) = (r1, a1, rc, ac);
+    }
     let done = Arc::new(AtomicBool::new(false));
     let r = open(http, "target=probe.t.*");
     let reader = {
@@ -303,8 +318,12 @@ fn timer_memory(http: SocketAddr, statsd: SocketAddr, pid: u32) {
         std::thread::spawn(move || read(r, &done, |_, _, _| {}))
     };
     std::thread::sleep(Duration::from_secs(65));
-    let r2 = rss_kb(pid);
+    let (r2, a2) = (rss_kb(pid), status_kb(pid, "RssAnon:"));
     let grew = |a: u64, b: u64| b as f64 - a as f64;
+    println!(
+        "memory: anonymous {a0} → {a1} → {a2} KiB: {:.1} KB per watched timer",
+        (grew(a1, a2) - grew(a0, a1)) * 1024.0 / SERIES as f64 / 1000.0
+    );
     println!(
         "memory: RSS {r0} → {r1} KiB in 65 s of {SERIES} StatsD timers at 100 values/s each, → {r2} KiB in 65 s more watching them: {:.1} KB per watched timer",
         (grew(r1, r2) - grew(r0, r1)) * 1024.0 / SERIES as f64 / 1000.0

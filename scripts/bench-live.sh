@@ -4,7 +4,7 @@
 # carbon and StatsD at a 100 ms step, bytes per live series per second on the wire, tally's CPU
 # with 4 connections × 64 series (and without them), memory per watched series, and memory per
 # watched StatsD timer (500 timers at 100 values/s; 3 minutes more; LIVE_PROBE_ONLY=timers for
-# that alone).
+# that alone; LIVE_PROBE_CONTROL=1 adds a second unwatched spell as the method's control).
 #   scripts/bench-live.sh
 #   nice -n -15 scripts/bench-live.sh    # on a shared machine (root): tally and the probe niced
 #   TALLY=path/to/tally scripts/bench-live.sh    # measure another build of tally

@@ -18,6 +18,16 @@
 #                user set): what an operator who installs the package runs.
 #   Each netdata's CPU and memory are the sum over its process tree (plugins included).
 #
+#   CPU is given twice: in clock ticks (utime+stime, 1/100 s: coarse over a few minutes) and in
+#   nanoseconds of run time from /proc/PID/task/*/schedstat (summed over the threads of the tree).
+#   Caveat of the second: a task that exits during the run takes its run time with it (netdata's
+#   short-lived helpers, tally's blocking-pool threads that retire after 10 s idle); the tick
+#   figure keeps it (cutime/cstime). As root, each measured process tree is also moved into a
+#   cgroup v1 cpuacct group of its own (/sys/fs/cgroup/cpuacct/tally-bench.*, removed at the
+#   end), whose cpuacct.usage counts every task's run time in ns, exited ones included: the
+#   precise figure. Then, per thread name (comm), the run time and the context switches a second
+#   (voluntary + involuntary, from /proc/PID/task/*/status): every wake-up has an owner.
+#
 #   scripts/bench-netdata.sh [DURATION]
 #   nice -n -15 scripts/bench-netdata.sh    # on a shared machine (root): every process measured niced
 #   TALLY=path/to/tally scripts/bench-netdata.sh    # measure another build of tally
@@ -35,9 +45,14 @@ FLOOR=./target/release/examples/proc_floor
 work=$(mktemp -d)
 chmod 755 "$work"
 pids=()
+CG=/sys/fs/cgroup/cpuacct
+cgroups=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   sleep 1
+  for g in "${cgroups[@]}"; do # empty once every process in it exited (netdata takes seconds)
+    for _ in $(seq 30); do rmdir "$g" 2>/dev/null && break; sleep 1; done
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -148,6 +163,30 @@ mem() { # RSS, PSS and anonymous memory (kB) summed over a process tree
   echo "$rss $pss $anon"
 }
 
+threads() { # one line per task of a process tree: tid comm run_ns voluntary involuntary
+  local p t
+  for p in $(tree "$1"); do
+    for t in /proc/"$p"/task/*; do
+      [ -r "$t/schedstat" ] || continue
+      awk -v tid="${t##*/}" -v comm="$(tr ' ' '_' < "$t/comm" 2>/dev/null)" -v run="$(cut -d' ' -f1 "$t/schedstat")" \
+        '/^voluntary_ctxt_switches/ {v=$2} /^nonvoluntary_ctxt_switches/ {n=$2}
+         END {print tid, comm, run, v, n}' "$t/status" 2>/dev/null || true
+    done
+  done
+}
+snap() { for n in 1:$t1pid 10:$t10pid c:$tcpid same:$npid stock:$spid; do threads "${n#*:}" > "$work/$1.${n%%:*}"; done; }
+cgroup_of() { echo "$CG/tally-bench.$$.$1"; }
+acct() { # moves a process tree into a cpuacct group of its own (root, cgroup v1 only)
+  local g; g=$(cgroup_of "$1")
+  [ -w "$CG" ] && mkdir -p "$g" 2>/dev/null || return 0
+  cgroups+=("$g")
+  for p in $(tree "$2"); do echo "$p" > "$g/cgroup.procs" 2>/dev/null || true; done
+}
+usage() { cat "$(cgroup_of "$1")/cpuacct.usage" 2>/dev/null || echo 0; }
+for n in 1:$t1pid 10:$t10pid c:$tcpid same:$npid stock:$spid; do acct "${n%%:*}" "${n#*:}"; done
+declare -A u0
+for n in 1 10 c same stock; do u0[$n]=$(usage $n); done
+snap before
 a1=$(ticks $t1pid); a10=$(ticks $t10pid); ac=$(ticks $tcpid); an=$(ticks $npid); as=$(ticks $spid)
 start=$(date -u +%H:%M:%S)
 # Memory: the mean of a sample every 10 s over the run (RSS moves with the head and the caches).
@@ -163,6 +202,9 @@ for ((i = 0; i < DURATION / 10; i++)); do
 done
 sleep $((DURATION % 10))
 b1=$(ticks $t1pid); b10=$(ticks $t10pid); bc=$(ticks $tcpid); bn=$(ticks $npid); bs=$(ticks $spid)
+snap after
+declare -A u1
+for n in 1 10 c same stock; do u1[$n]=$(usage $n); done
 hz=$(getconf CLK_TCK)
 nprocs=$(tree $npid | wc -l); sprocs=$(tree $spid | wc -l)
 
@@ -195,6 +237,33 @@ awk -v f="$floor_us" -v n=$((bn - an)) -v hz="$hz" -v d="$DURATION" 'BEGIN {
   nd = 100 * n / hz / d
   printf "floor (reading the same /proc files once a second): %.4f%% of one core = %.3f of netdata same kinds\n",
          f / 1e4, (nd ? f / 1e4 / nd : 0) }'
+# Run time (schedstat) of each process tree over the run, and per thread name the run time and
+# context switches a second. A task absent from the first snapshot counts from zero.
+schedline() { # name file-suffix
+  awk -v n="$1" -v d="$DURATION" 'FNR == NR {r[$1] = $3; v[$1] = $4 + $5; next}
+    {cr = $3 - r[$1]; cv = $4 + $5 - v[$1]; run += cr; cs += cv; tr[$2] += cr; tc[$2] += cv; k[$2]++}
+    END {printf "%-34s CPU %.4f%% of one core (schedstat: %.0f us/s), %.2f context switches/s\n", n, run / d / 1e7, run / d / 1e3, cs / d
+         for (c in tr) printf "    %-20s x%-2d %8.1f us/s  %6.2f switches/s\n", c, k[c], tr[c] / d / 1e3, tc[c] / d}' \
+    "$work/before.$2" "$work/after.$2"
+}
+if [ "${#cgroups[@]}" -gt 0 ]; then
+  echo "CPU from cgroup cpuacct.usage (every task, exited ones included):"
+  for n in "1:tally, 1 s samples" "10:tally, 10 s samples" "c:tally, 1 s samples, commit 10 s" \
+    "same:netdata same kinds" "stock:netdata stock"; do
+    k=${n%%:*}
+    awk -v n="${n#*:}" -v u=$((${u1[$k]} - ${u0[$k]})) -v d="$DURATION" \
+      'BEGIN {printf "  %-34s CPU %.4f%% of one core (%.0f us/s)\n", n, u / d / 1e7, u / d / 1e3}'
+  done
+  awk -v t=$((${u1[1]} - ${u0[1]})) -v n=$((${u1[same]} - ${u0[same]})) -v s=$((${u1[stock]} - ${u0[stock]})) \
+    'BEGIN {printf "  tally 1 s / netdata same kinds: CPU %.3f; / netdata stock: CPU %.3f (target: at most 0.1)\n",
+            (n ? t / n : 0), (s ? t / s : 0)}'
+fi
+echo "CPU from /proc/PID/task/*/schedstat (live tasks only), per thread name:"
+schedline "tally, 1 s samples" 1
+schedline "tally, 10 s samples" 10
+schedline "tally, 1 s samples, commit 10 s" c
+schedline "netdata same kinds" same
+schedline "netdata stock" stock
 series() {
   local http; http=$(sed -n 's/.*HTTP listening\. addr=\([0-9.:]*\).*/\1/p' "$1" | head -1)
   curl -s "http://$http/metrics/index.json" | tr ',' '\n' | grep -c servers || true

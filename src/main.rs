@@ -227,8 +227,12 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             // Before any thread starts (see agent/heap.rs).
             let arenas = tally::agent::limit_arenas();
             tracing::debug!(?arenas, "malloc arenas limited");
+            // Blocking-pool threads idle for a minute before they exit: the idle daemon's commit
+            // and maintenance come every 10 s, and tokio's default 10 s keep-alive made a new
+            // thread for nearly every one (BENCHMARKS.md, "Issue 13, fifth round").
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
+                .thread_keep_alive(std::time::Duration::from_secs(60))
                 .build()?;
             runtime.block_on(tally::agent::run_until_signalled(config))?;
             Ok(ExitCode::SUCCESS)

@@ -524,7 +524,12 @@ fn a_function_streamed_at_1s_equals_render() {
         model.apply(m);
         Instant::now() > done
     });
-    let id = model.id(target, 0);
+    live_equals_render(&d, &model, model.id(target, 0), target);
+    d.stop(Duration::from_secs(30));
+}
+
+/// The 1 s points streamed for `id` equal `/render`'s for `target` over the same seconds.
+fn live_equals_render(d: &Daemon, model: &Model, id: u64, target: &str) {
     let live: Vec<(i64, f64)> = model
         .slots
         .iter()
@@ -553,5 +558,42 @@ fn a_function_streamed_at_1s_equals_render() {
     for (t, v) in &live {
         assert_eq!(got.get(t), Some(v), "at {t}: live {live:?} stored {got:?}");
     }
+}
+
+/// A StatsD timer's percentile view streamed at a 1 s step: each second's value is the one
+/// `/render` gives for it from the 1 s tier (the same sketch, worked out when it sealed).
+#[test]
+fn a_timer_percentile_streamed_at_1s_equals_render() {
+    let dir = TestDir::new();
+    let d = Daemon::start(&config(
+        &dir,
+        "  schemas:\n    - { name: all, pattern: '.*', retentions: ['1s:1h', '10s:1d'] }\n",
+    ));
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let statsd = d.statsd_udp.expect("statsd udp");
+    udp.send_to(b"pt.lat:5|ms", statsd).unwrap();
+    d.wait_render("/render?target=pt.lat:obvs&from=-1min", |v| {
+        !points(v, 0).is_empty()
+    });
+    let target = "pt.lat:p90";
+    let mut s = open(&d, &format!("target={target}&step=1s"), None).unwrap();
+    let mut model = Model::default();
+    s.until(Duration::from_secs(30), |m| {
+        model.apply(m);
+        model.ids.contains_key("pt.lat#0")
+    });
+    for i in 0..16u32 {
+        let burst: Vec<String> = (1..=7)
+            .map(|k| format!("pt.lat:{}|ms", k * k * (i + 1)))
+            .collect();
+        udp.send_to(burst.join("\n").as_bytes(), statsd).unwrap();
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let done = Instant::now() + Duration::from_millis(4500);
+    s.until(Duration::from_secs(30), |m| {
+        model.apply(m);
+        Instant::now() > done
+    });
+    live_equals_render(&d, &model, model.id("pt.lat", 0), target);
     d.stop(Duration::from_secs(30));
 }

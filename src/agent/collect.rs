@@ -101,7 +101,7 @@ fn run(
         let elapsed = last.map_or(0.0, |l| l.elapsed().as_secs_f64());
         last = Some(Instant::now());
         let observations = c.collect_due(now_ms, elapsed, watching);
-        if !observations.is_empty() && tx.blocking_send(Feed::observations(observations)).is_err() {
+        if !observations.is_empty() && tx.blocking_send(Feed::local(observations)).is_err() {
             return;
         }
         if matches!(

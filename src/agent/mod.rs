@@ -1,6 +1,7 @@
 //! The agent: the only module that knows every stage. It opens the store, starts the outputs
-//! and the inputs, serves HTTP, runs the aggregation loop (observe → drain → commit every
-//! `commit_interval`, observing on while the commit is written), turns component counters
+//! and the inputs, serves HTTP, runs the aggregation loop (observe → drain → commit within
+//! `commit_interval` of input from outside, at the slot's end for the host's own samples,
+//! observing on while the commit is written; `pace.rs` says when it wakes), turns component counters
 //! into `tally.*` series, and owns reload and shutdown order: live streams end → the commit in
 //! flight lands → inputs stop → queued observations folded → final commit → head flush →
 //! output senders stop → HTTP stops. [`run`] reads as that list.
@@ -13,7 +14,7 @@ use crate::store;
 use anyhow::Context as _;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -30,6 +31,7 @@ mod collect;
 mod fds;
 mod heap;
 mod memory;
+mod pace;
 mod pipeline;
 mod reload;
 mod site;
@@ -157,35 +159,48 @@ impl Agent {
     /// The aggregation loop: returns on a shutdown (`None`, perhaps with a commit in flight) or
     /// with the commit error that made going on impossible.
     async fn run_loop(&mut self, mut control: mpsc::Receiver<Control>) -> Option<store::Error> {
-        let mut tick = tokio::time::interval(Duration::from_millis(
-            self.config.storage.commit_interval_ms.max(50),
-        ));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let commit = Duration::from_millis(self.config.storage.commit_interval_ms.max(50));
         let mut watchdog = systemd::Watchdog::from_env();
-        let self_metrics_every = Duration::from_secs(self.config.self_metrics_interval.max(1));
-        let mut last_self_metrics: Option<Instant> = None;
+        let mut pace = pace::Pace {
+            commit,
+            slot_secs: self.pipeline.slot_secs(),
+            self_metrics_secs: self.config.self_metrics_interval.max(1) as i64,
+            watchdog: watchdog.period(),
+        };
+        let mut self_metrics_round: Option<i64> = None;
+        let next = tokio::time::sleep(Duration::ZERO); // at once: /-/ready waits for the first self-metrics
+        tokio::pin!(next);
         loop {
             // A commit runs on a blocking thread while feeds go on being folded (the live tier
             // sees them at once); what needs a settled view waits for it: a watch (its attach
-            // branch is off meanwhile), a tick (off too: it fires when the commit ends, the
-            // interval's `Delay`), a reload and the stop (`settle`).
+            // branch is off meanwhile), a tick (off too: it fires when the commit ends), a
+            // reload and the stop (`settle`).
             let committing = self.pipeline.committing();
             tokio::select! {
-                Some(feed) = self.feeds.recv() => self.pipeline.fold(feed).await,
+                Some(feed) = self.feeds.recv() => {
+                    self.pipeline.fold(feed).await;
+                    // Input from outside is durable within one commit interval (pace.rs).
+                    self.hurry(next.as_mut(), commit);
+                }
                 Some(watch) = self.attach.recv(), if !committing => self.pipeline.attach(watch),
                 outcome = self.pipeline.commit_ended(), if committing => {
                     if let Err(error) = self.pipeline.finish_commit(outcome).await {
                         return Some(error);
                     }
+                    self.hurry(next.as_mut(), commit); // a refused batch: retried within one interval
                 }
-                _ = tick.tick(), if !committing => {
+                _ = &mut next, if !committing => {
                     watchdog.tick();
-                    self.pipeline.live.sweep(live::now_ms());
-                    if last_self_metrics.is_none_or(|t| t.elapsed() >= self_metrics_every) {
-                        last_self_metrics = Some(Instant::now());
+                    let now_ms = live::now_ms();
+                    self.pipeline.live.sweep(now_ms);
+                    let round = pace.round(now_ms);
+                    if self_metrics_round != Some(round) {
+                        self_metrics_round = Some(round);
                         self.pipeline.self_metrics(&self.inputs, &self.http.state.stats);
                     }
-                    self.pipeline.begin_commit().await;
+                    self.pipeline.tick().await;
+                    let wait = pace.next(live::now_ms(), self.pipeline.busy());
+                    next.as_mut().reset(tokio::time::Instant::now() + wait);
                 }
                 c = control.recv() => match c {
                     Some(Control::Reload) => {
@@ -193,10 +208,21 @@ impl Agent {
                             return Some(error);
                         }
                         self.reload().await;
+                        pace.slot_secs = self.pipeline.slot_secs();
+                        pace.self_metrics_secs = self.config.self_metrics_interval.max(1) as i64;
+                        next.as_mut().reset(tokio::time::Instant::now() + commit);
                     }
                     Some(Control::Shutdown) | None => return None,
                 },
             }
+        }
+    }
+
+    /// Brings the next tick within `commit` when something waits to be durable.
+    fn hurry(&self, next: std::pin::Pin<&mut tokio::time::Sleep>, commit: Duration) {
+        let by = tokio::time::Instant::now() + commit;
+        if self.pipeline.waits_to_be_durable() && next.deadline() > by {
+            next.reset(by);
         }
     }
 

@@ -27,6 +27,11 @@ pub(super) struct Pipeline {
     pending: Vec<aggregate::Delta>,
     /// The latest cursor of each input position, committed with the next batch.
     cursors: HashMap<String, Vec<u8>>,
+    /// Something from outside (not [`Feed::local`]) was folded since the last drain.
+    outside: bool,
+    /// The finest slot (`Unix time / slot length`) of the last drain: local samples wait in
+    /// the aggregator until it ends (`commit.rs`, `tick`).
+    drained_slot: Option<i64>,
     /// The commit on its way to the store, if any (`commit.rs`).
     in_flight: Option<commit::InFlight>,
     /// Last value seen of each cumulative counter, to emit increments.
@@ -78,6 +83,8 @@ impl Pipeline {
             store,
             pending: Vec::new(),
             cursors: HashMap::new(),
+            outside: false,
+            drained_slot: None,
             in_flight: None,
             counters: HashMap::new(),
             ship_counters: HashMap::new(),
@@ -108,6 +115,7 @@ impl Pipeline {
     pub(super) async fn fold(&mut self, feed: Feed) {
         let now = unix_now();
         self.live.feed(&feed);
+        self.outside |= !feed.local;
         for folded in &feed.folded {
             self.aggregator.merge(folded, now);
         }

@@ -191,14 +191,19 @@ async fn run_udp(
 ) {
     let flag = Arc::new(AtomicBool::new(false));
     let thread_flag = flag.clone();
-    let thread = std::thread::Builder::new()
-        .name("statsd-udp".into())
-        .spawn(move || listener::run_udp(socket, intake, tx, max_packet_size, thread_flag));
+    // A second handle, to wake the thread at the stop (it sleeps without a timeout).
+    let thread = socket.try_clone().and_then(|waker| {
+        std::thread::Builder::new()
+            .name("statsd-udp".into())
+            .spawn(move || listener::run_udp(socket, intake, tx, max_packet_size, thread_flag))
+            .map(|thread| (thread, waker))
+    });
     match thread {
         Err(error) => tracing::error!(%error, "Cannot start the StatsD UDP thread."),
-        Ok(thread) => {
+        Ok((thread, waker)) => {
             let _ = stop.changed().await;
             flag.store(true, Relaxed);
+            listener::wake(&waker);
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
     }

@@ -79,6 +79,11 @@ impl Watchdog {
         }
     }
 
+    /// How often it wants a ping, if systemd watches.
+    pub fn period(&self) -> Option<Duration> {
+        self.every
+    }
+
     pub fn tick(&mut self) {
         let Some(every) = self.every else {
             return;

@@ -136,6 +136,7 @@ fn follow(
                     data: e.data,
                 })
                 .collect(),
+            local: false,
         };
         // Waiting here is the backpressure: the file waits on disk, nothing is dropped.
         if tx.blocking_send(feed).is_err() {

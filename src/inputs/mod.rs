@@ -25,12 +25,26 @@ pub struct Feed {
     pub cursors: Vec<(String, Vec<u8>)>,
     /// Events made from the same input (stored when the feed is folded).
     pub events: Vec<Event>,
+    /// The host's own samples (the system collectors): nothing outside waits for them to be
+    /// durable and a restart samples the host again, so the agent commits them when their
+    /// bucket closes (or with the next commit something else needs), not every
+    /// `commit_interval` (README, "storage").
+    pub local: bool,
 }
 
 impl Feed {
     pub fn observations(observations: Vec<Observation>) -> Feed {
         Feed {
             observations,
+            ..Feed::default()
+        }
+    }
+
+    /// The host's own samples (see [`Feed::local`]).
+    pub fn local(observations: Vec<Observation>) -> Feed {
+        Feed {
+            observations,
+            local: true,
             ..Feed::default()
         }
     }

@@ -13,6 +13,7 @@
 //! Above: `agent` (feeds, attaches, sweeps) and `http::stream` (reads). Below: `metric`,
 //! `aggregate`, `query::View`.
 
+pub mod percentiles;
 pub mod read;
 pub mod request;
 pub mod ring;
@@ -22,10 +23,10 @@ pub use read::{Frame, Reader, Watched};
 pub use ring::{Join, Ring, Slot};
 
 use crate::aggregate::Bucket;
-use crate::aggregate::sketch::Sketch;
 use crate::config;
 use crate::inputs::Feed;
 use crate::metric::{Kind, Observation, Series};
+use percentiles::Input;
 use rustc_hash::FxHashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
@@ -180,7 +181,7 @@ impl Tier {
                     continue;
                 }
                 let sketch = match &d.bucket.extra {
-                    crate::aggregate::Extra::Sketch(s) => Some(&**s),
+                    crate::aggregate::Extra::Sketch(s) => Some(Input::Sketch(s)),
                     _ => None,
                 };
                 self.place(ring, d.start, &Slot::of_bucket(&d.bucket), sketch);
@@ -194,7 +195,7 @@ impl Tier {
         for f in folded {
             if let Some(ring) = rings.get(&f.series) {
                 let sketch = match &f.bucket.extra {
-                    crate::aggregate::Extra::Sketch(s) => Some(&**s),
+                    crate::aggregate::Extra::Sketch(s) => Some(Input::Sketch(s)),
                     _ => None,
                 };
                 self.place(
@@ -210,27 +211,15 @@ impl Tier {
                 continue;
             }
             if let Some(ring) = rings.get(&o.series) {
-                let v = o.value;
-                let slot = Slot {
-                    count: 1,
-                    sum: v,
-                    min: v,
-                    max: v,
-                    last: v,
-                };
-                let sketch = (ring.kind == Kind::Timer).then(|| {
-                    let mut k = Sketch::new();
-                    k.add(v);
-                    k
-                });
-                self.place(ring, o.time, &slot, sketch.as_ref());
+                let value = (ring.kind == Kind::Timer).then_some(Input::Value(o.value));
+                self.place(ring, o.time, &Slot::of_value(o.value), value);
             }
         }
     }
 
     /// Places values observed at `time` (Unix seconds) into `ring`, at their arrival clamped
     /// into that second.
-    fn place(&self, ring: &Ring, time: i64, slot: &Slot, sketch: Option<&Sketch>) {
+    fn place(&self, ring: &Ring, time: i64, slot: &Slot, sketch: Option<Input<'_>>) {
         let mut slots = ring.lock();
         let now = now_ms();
         let placed = placement(time, now, self.settings.max_lag_ms as i64)
@@ -296,6 +285,7 @@ impl Tier {
                     join,
                     self.settings.step_ms,
                     self.settings.window_ms,
+                    self.settings.max_lag_ms,
                 ))
             });
             ring.watchers.fetch_add(1, Relaxed);

@@ -146,12 +146,12 @@ impl Reader {
         let n = ((end - from) / self.step) as usize;
         let mut values = Vec::new();
         for w in &self.watched {
-            let slots = w.ring.lock();
+            let mut slots = w.ring.lock();
             let mut any = false;
             let vals: Vec<Option<f64>> = (0..n as i64)
                 .map(|k| {
                     let a = from + k * self.step;
-                    let v = value(&slots, w.view, a, a + self.step);
+                    let v = value(&mut slots, w.view, a, a + self.step);
                     any |= v.is_some();
                     v
                 })
@@ -178,7 +178,7 @@ impl Reader {
 
 /// The value of `[a, b)` under `view`: percentiles only on the slot that ends a second (of
 /// that whole second, or of the whole seconds of a longer slot).
-pub fn value(slots: &super::ring::Slots, view: View, a: i64, b: i64) -> Option<f64> {
+pub fn value(slots: &mut super::ring::Slots, view: View, a: i64, b: i64) -> Option<f64> {
     let secs = (b - a) as f64 / 1000.0;
     match view {
         View::Percentile(_) => {
@@ -186,9 +186,8 @@ pub fn value(slots: &super::ring::Slots, view: View, a: i64, b: i64) -> Option<f
                 return None;
             }
             let from = if b - a < 1000 { b - 1000 } else { a };
-            let bucket = slots.bucket(from, b, true)?;
-            view.value_secs(&bucket, (b - from) as f64 / 1000.0)
+            slots.percentile(view, from, b)
         }
-        _ => view.value_secs(&slots.bucket(a, b, false)?, secs),
+        _ => view.value_secs(&slots.bucket(a, b)?, secs),
     }
 }

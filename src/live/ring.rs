@@ -1,10 +1,11 @@
 //! One watched series: a ring of live slots (count, sum, min, max, last) at the tier's step,
-//! for timers also a ring of one-second sketches (the percentile views), and the log of late
-//! writes into slots that may already have been sent (so readers send those slots again).
+//! for timers also their percentile views ([`Percentiles`]), and the log of late writes into
+//! slots that may already have been sent (so readers send those slots again).
 
-use crate::aggregate::sketch::Sketch;
+use super::percentiles::{Input, Percentiles};
 use crate::aggregate::{Bucket, Extra};
 use crate::metric::{Kind, Series};
+use crate::query::View;
 use std::sync::atomic::{AtomicI64, AtomicUsize};
 use std::sync::{Mutex, MutexGuard};
 
@@ -26,6 +27,17 @@ impl Slot {
         max: f64::NEG_INFINITY,
         last: 0.0,
     };
+
+    /// The slot of one value.
+    pub fn of_value(v: f64) -> Slot {
+        Slot {
+            count: 1,
+            sum: v,
+            min: v,
+            max: v,
+            last: v,
+        }
+    }
 
     /// Merges `newer` in (its `last` wins).
     #[inline]
@@ -97,12 +109,8 @@ pub struct Slots {
     /// The slots as columns (36 bytes a slot): counts, and sum, min, max, last.
     counts: Box<[u32]>,
     values: Box<[[f64; 4]]>,
-    /// Timers: one sketch per second, `(newest_sec - len, newest_sec]`: the newest in `open`
-    /// (its bins, written at every observation), the others packed (`Sketch::pack`: a few
-    /// bytes a nonzero bin instead of 8 bytes a key of the bins' range).
-    seconds: Box<[Option<Box<[u8]>>]>,
-    open: Option<Box<Sketch>>,
-    newest_sec: i64,
+    /// Timers: their percentile views.
+    percentiles: Option<Box<Percentiles>>,
     /// Sequence number of the last late write, and the last `AMENDS` of them.
     amend_seq: u64,
     amends: [(u64, i64); AMENDS],
@@ -115,15 +123,15 @@ impl Ring {
         join: Join,
         step_ms: u64,
         window_ms: u64,
+        max_lag_ms: u64,
     ) -> Ring {
         let step = step_ms as i64;
         let len = (window_ms / step_ms) as usize;
         let first = join.live_ms.div_euclid(step);
-        let secs = if kind == Kind::Timer {
-            (window_ms / 1000) as usize + 2
-        } else {
-            0
-        };
+        let percentiles = (kind == Kind::Timer).then(|| {
+            let first_sec = (first * step).div_euclid(1000);
+            Box::new(Percentiles::new(window_ms, max_lag_ms, first_sec))
+        });
         Ring {
             series,
             kind,
@@ -136,9 +144,7 @@ impl Ring {
                 newest: first - 1,
                 counts: vec![0; len].into_boxed_slice(),
                 values: vec![[0.0; 4]; len].into_boxed_slice(),
-                seconds: (0..secs).map(|_| None).collect(),
-                open: None,
-                newest_sec: first * step / 1000 - 1,
+                percentiles,
                 amend_seq: 0,
                 amends: [(0, 0); AMENDS],
             }),
@@ -170,9 +176,7 @@ impl Ring {
         let s = self.lock();
         std::mem::size_of::<Ring>()
             + s.counts.len() * (4 + 32)
-            + s.seconds.len() * std::mem::size_of::<Option<Box<[u8]>>>()
-            + s.seconds.iter().flatten().map(|k| k.len()).sum::<usize>()
-            + s.open.as_ref().map_or(0, |k| k.heap_bytes())
+            + s.percentiles.as_ref().map_or(0, |p| p.bytes())
     }
 }
 
@@ -203,24 +207,10 @@ impl Slots {
         self.newest = index;
     }
 
-    fn advance_sec(&mut self, sec: i64) {
-        let len = self.seconds.len() as i64;
-        if len == 0 || sec <= self.newest_sec {
-            return;
-        }
-        if let Some(k) = self.open.take() {
-            self.seconds[self.newest_sec.rem_euclid(len) as usize] = Some(k.pack());
-        }
-        for s in (self.newest_sec + 1).max(sec - len + 1)..=sec {
-            self.seconds[s.rem_euclid(len) as usize] = None;
-        }
-        self.newest_sec = sec;
-    }
-
     /// Folds `slot` (and for timers the values' sketch) into the slot at `at_ms`; `now_ms` is
     /// the clock, read under this lock, so a write into a slot that already ended is always
     /// seen by readers as a late write. False when the slot is not in the ring.
-    pub fn add(&mut self, at_ms: i64, now_ms: i64, slot: &Slot, sketch: Option<&Sketch>) -> bool {
+    pub fn add(&mut self, at_ms: i64, now_ms: i64, slot: &Slot, input: Option<Input<'_>>) -> bool {
         let index = at_ms.div_euclid(self.step);
         self.advance(now_ms.div_euclid(self.step).max(index));
         if index < self.oldest() {
@@ -236,46 +226,26 @@ impl Slots {
             self.amend_seq += 1;
             self.amends[(self.amend_seq % AMENDS as u64) as usize] = (self.amend_seq, index);
         }
-        if let Some(k) = sketch {
-            self.add_sketch(at_ms.div_euclid(1000), k);
+        if let (Some(input), Some(mut p)) = (input, self.percentiles.take()) {
+            p.add(at_ms.div_euclid(1000), input, &|a, b| self.bucket(a, b));
+            self.percentiles = Some(p);
         }
         true
     }
 
-    fn add_sketch(&mut self, sec: i64, k: &Sketch) {
-        let len = self.seconds.len() as i64;
-        if len == 0 {
-            return;
-        }
-        self.advance_sec(sec);
-        if sec <= self.newest_sec - len {
-            return;
-        }
-        if sec == self.newest_sec {
-            match &mut self.open {
-                Some(s) => s.merge(k),
-                empty => *empty = Some(Box::new(k.clone())),
-            }
-            return;
-        }
-        // A late write into a closed second (rare): unpacked, merged, packed again.
-        let packed = &mut self.seconds[sec.rem_euclid(len) as usize];
-        let mut s = match packed {
-            Some(p) => unpack(p),
-            None => Sketch::with_accuracy(k.accuracy()),
-        };
-        s.merge(k);
-        *packed = Some(s.pack());
+    /// The value of `[from, until)` (ms) under a percentile `view` (timers; `None` for
+    /// others): the slot is a whole second, or whole seconds, ending at `until`.
+    pub fn percentile(&mut self, view: View, from_ms: i64, until_ms: i64) -> Option<f64> {
+        let mut p = self.percentiles.take()?;
+        let v = p.value(view, from_ms, until_ms, &|a, b| self.bucket(a, b));
+        self.percentiles = Some(p);
+        v
     }
 
-    /// The sketch of second `sec` (kept: within the window), if it has one.
-    fn second(&self, sec: i64) -> Option<std::borrow::Cow<'_, Sketch>> {
-        if sec == self.newest_sec {
-            return self.open.as_deref().map(std::borrow::Cow::Borrowed);
-        }
-        let len = self.seconds.len() as i64;
-        let packed = self.seconds[sec.rem_euclid(len) as usize].as_ref()?;
-        Some(std::borrow::Cow::Owned(unpack(packed)))
+    /// Keeps the values of a percentile `view` for readers at `step_ms` from now on; the
+    /// start (ms) of the first slot that has one (`None` when the series is not a timer).
+    pub fn watch_percentile(&mut self, view: View, step_ms: i64) -> Option<i64> {
+        Some(self.percentiles.as_mut()?.watch(view, step_ms))
     }
 
     fn slot_at(&self, at: usize) -> Slot {
@@ -302,9 +272,8 @@ impl Slots {
         Some(self.slot_at(index.rem_euclid(self.len()) as usize)).filter(|s| s.count > 0)
     }
 
-    /// Slots `[from, until)` (ms, multiples of the step) merged into one bucket; for timers
-    /// with the merged sketches of the whole seconds in that range when `sketch`.
-    pub fn bucket(&self, from_ms: i64, until_ms: i64, sketch: bool) -> Option<Bucket> {
+    /// Slots `[from, until)` (ms, multiples of the step) merged into one bucket (no sketch).
+    pub fn bucket(&self, from_ms: i64, until_ms: i64) -> Option<Bucket> {
         let mut slot = Slot::EMPTY;
         for i in from_ms.div_euclid(self.step)..until_ms.div_euclid(self.step) {
             if let Some(s) = self.get(i) {
@@ -314,24 +283,7 @@ impl Slots {
         if slot.count == 0 {
             return None;
         }
-        let mut b = slot.bucket();
-        if sketch && !self.seconds.is_empty() {
-            let len = self.seconds.len() as i64;
-            let mut merged: Option<Sketch> = None;
-            for sec in from_ms.div_euclid(1000)..until_ms.div_euclid(1000) {
-                if sec > self.newest_sec || sec <= self.newest_sec - len {
-                    continue;
-                }
-                if let Some(k) = self.second(sec) {
-                    match &mut merged {
-                        Some(m) => m.merge(&k),
-                        None => merged = Some(k.into_owned()),
-                    }
-                }
-            }
-            b.extra = merged.map_or(Extra::None, |m| Extra::Sketch(Box::new(m)));
-        }
-        Some(b)
+        Some(slot.bucket())
     }
 
     /// Where a new reader starts in the late-write log: at its end, or for a client that
@@ -360,11 +312,6 @@ impl Slots {
     }
 }
 
-/// A second's sketch as [`Slots`] packed it (so it unpacks).
-fn unpack(packed: &[u8]) -> Sketch {
-    Sketch::unpack(packed).expect("packed by Sketch::pack")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,17 +322,18 @@ mod tests {
             live_ms: 12_000,
             bridge: None,
         };
-        Ring::new(Series::parse("a.b").unwrap(), kind, join, 100, 60_000)
+        Ring::new(
+            Series::parse("a.b").unwrap(),
+            kind,
+            join,
+            100,
+            60_000,
+            2_000,
+        )
     }
 
     fn one(v: f64) -> Slot {
-        Slot {
-            count: 1,
-            sum: v,
-            min: v,
-            max: v,
-            last: v,
-        }
+        Slot::of_value(v)
     }
 
     #[test]
@@ -395,14 +343,14 @@ mod tests {
         assert!(!s.add(11_900, 12_050, &one(1.0), None), "before the ring");
         assert!(s.add(12_050, 12_050, &one(2.0), None));
         assert!(s.add(12_070, 12_070, &one(4.0), None));
-        let b = s.bucket(12_000, 12_100, false).unwrap();
+        let b = s.bucket(12_000, 12_100).unwrap();
         assert_eq!(
             (b.count, b.sum, b.min, b.max, b.last),
             (2, 6.0, 2.0, 4.0, 4.0)
         );
         // A minute later the first slots are gone.
         s.advance(12_000 / 100 + 700);
-        assert!(s.bucket(12_000, 12_100, false).is_none());
+        assert!(s.bucket(12_000, 12_100).is_none());
         assert!(s.oldest() > 120);
     }
 
@@ -411,85 +359,10 @@ mod tests {
         let r = ring(Kind::Counter);
         assert!(r.bytes() <= 24_000, "{}", r.bytes());
         assert!(
-            ring(Kind::Timer).bytes() <= 24_000 + 62 * 16 + 8,
-            "sketches only while data"
+            ring(Kind::Timer).bytes() <= 24_000,
+            "{}",
+            ring(Kind::Timer).bytes()
         );
-    }
-
-    /// The memory of a watched timer: its slots plus a minute of one-second sketches, filled at
-    /// 10, 100 and 1,000 lognormal values a second (median 40, σ 0.8), with the sketches of
-    /// before issue 18 (coarse) and now (fine). Printed for BENCHMARKS.md (`-- --nocapture`).
-    #[test]
-    fn a_watched_timer_holds_a_minute_of_sketches() {
-        use crate::aggregate::sketch::Accuracy;
-        let mut state = 13u64;
-        let mut uniform = || {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-        };
-        let mut lognormal = || {
-            let z = (-2.0 * uniform().ln()).sqrt() * (2.0 * std::f64::consts::PI * uniform()).cos();
-            40.0 * (0.8 * z).exp()
-        };
-        for per_sec in [10, 100, 1000] {
-            let mut bytes = Vec::new();
-            for a in [Accuracy::Coarse, Accuracy::Fine] {
-                let r = ring(Kind::Timer);
-                let mut s = r.lock();
-                for i in 0..62 * per_sec {
-                    let at = 12_000 + i * 1000 / per_sec;
-                    let v = lognormal();
-                    let mut k = Sketch::with_accuracy(a);
-                    k.add(v);
-                    assert!(s.add(at, at, &one(v), Some(&k)));
-                }
-                drop(s);
-                bytes.push(r.bytes());
-            }
-            eprintln!(
-                "timer ring, {per_sec} values/s: coarse {} B, fine {} B",
-                bytes[0], bytes[1]
-            );
-            // Closed seconds packed (a few bytes a nonzero bin): under 80 KB at every rate,
-            // where their bins took 124–224 KB a ring (coarse) before.
-            assert!(bytes[1] <= 2 * bytes[0] && bytes[1] <= 80_000, "{bytes:?}");
-        }
-    }
-
-    /// Closed seconds are packed; a late write into one, and reading it, see every value.
-    #[test]
-    fn packed_seconds_take_late_writes() {
-        let r = ring(Kind::Timer);
-        let mut s = r.lock();
-        let mut want = [Sketch::new(), Sketch::new()];
-        let mut put = |s: &mut Slots, at: i64, now: i64, v: f64| {
-            let mut k = Sketch::new();
-            k.add(v);
-            want[(at / 1000 - 12) as usize].add(v);
-            assert!(s.add(at, now, &one(v), Some(&k)));
-        };
-        for v in 1..=50 {
-            put(&mut s, 12_000 + v * 10, 12_900, v as f64);
-        }
-        for v in 51..=80 {
-            put(&mut s, 13_000 + v * 10, 13_900, v as f64);
-        }
-        // Second 12 is packed (its slot: 12 of 62), second 13 open.
-        assert!(s.seconds[12].is_some() && s.open.is_some());
-        for v in 81..=100 {
-            put(&mut s, 12_100 + v, 13_950, v as f64);
-        }
-        let mut both = want[0].clone();
-        both.merge(&want[1]);
-        let sketch = |b: Bucket| match b.extra {
-            Extra::Sketch(k) => *k,
-            other => panic!("{other:?}"),
-        };
-        assert_eq!(sketch(s.bucket(12_000, 13_000, true).unwrap()), want[0]);
-        assert_eq!(sketch(s.bucket(13_000, 14_000, true).unwrap()), want[1]);
-        assert_eq!(sketch(s.bucket(12_000, 14_000, true).unwrap()), both);
     }
 
     #[test]
@@ -503,30 +376,5 @@ mod tests {
             s.add(12_950, 13_020, &one(1.0), None);
         }
         assert!(s.late_since(1).is_err());
-    }
-
-    #[test]
-    fn timers_keep_second_sketches() {
-        let r = ring(Kind::Timer);
-        let mut s = r.lock();
-        for v in 1..=100 {
-            let mut k = Sketch::new();
-            k.add(f64::from(v));
-            s.add(
-                12_000 + i64::from(v) * 9,
-                13_000,
-                &one(f64::from(v)),
-                Some(&k),
-            );
-        }
-        let b = s.bucket(12_000, 13_000, true).unwrap();
-        let p99 = b.quantile(0.99).unwrap();
-        assert!((p99 - 99.0).abs() <= 1.0, "{p99}");
-        assert!(
-            s.bucket(12_000, 12_100, false)
-                .unwrap()
-                .quantile(0.5)
-                .is_none()
-        );
     }
 }

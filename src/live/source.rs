@@ -65,11 +65,11 @@ impl query::Source for Source<'_> {
                 v => v,
             };
             let values: Vec<Option<f64>> = {
-                let slots = ring.lock();
+                let mut slots = ring.lock();
                 (0..=((last - first) / step).max(-1))
                     .map(|k| {
                         let a = (first + k * step) * 1000;
-                        super::read::value(&slots, view, a, a + self.step_ms)
+                        super::read::value(&mut slots, view, a, a + self.step_ms)
                     })
                     .collect()
             };

@@ -68,7 +68,7 @@ async fn attach_feed_detach_sweep() {
     assert_eq!(tier.stats.late.load(Relaxed), 1);
     let b = rings[0]
         .lock()
-        .bucket(now * 1000 - 1000, now * 1000 + 2000, false)
+        .bucket(now * 1000 - 1000, now * 1000 + 2000)
         .unwrap();
     assert_eq!((b.count, b.sum), (1, 4.0));
     drop(conn);
@@ -130,17 +130,11 @@ fn test_ring(live_ms: i64, kind: Kind) -> Arc<Ring> {
         live_ms,
         bridge: None,
     };
-    Arc::new(Ring::new(series("a.b"), kind, join, 100, 60_000))
+    Arc::new(Ring::new(series("a.b"), kind, join, 100, 60_000, 2_000))
 }
 
 fn one(v: f64) -> Slot {
-    Slot {
-        count: 1,
-        sum: v,
-        min: v,
-        max: v,
-        last: v,
-    }
+    Slot::of_value(v)
 }
 
 #[test]
@@ -252,7 +246,7 @@ fn percentiles_at_the_end_of_each_second() {
             t + i64::from(v) * 9,
             t + i64::from(v) * 9,
             &one(f64::from(v)),
-            Some(&k),
+            Some(super::percentiles::Input::Sketch(&k)),
         );
     }
     let mut r = reader(ring, View::Percentile(50.0));
@@ -290,7 +284,7 @@ proptest! {
             })
             .collect();
         arrivals.sort_by_key(|a| a.1);
-        let ring = Ring::new(series("a.b"), Kind::Gauge, Join { join_ms: start, live_ms: start, bridge: None }, step, 60_000);
+        let ring = Ring::new(series("a.b"), Kind::Gauge, Join { join_ms: start, live_ms: start, bridge: None }, step, 60_000, 2_000);
         let mut agg = Aggregator::new(one_second_schemas(), Options::default());
         let mut kept = 0;
         for &(time, arrival, v) in &arrivals {
@@ -305,7 +299,7 @@ proptest! {
         for d in agg.drain() {
             let res = i64::from(d.resolution) * 1000;
             let from = d.start * 1000;
-            let live = ring.lock().bucket(from, from + res, false).expect("live slots for a stored one");
+            let live = ring.lock().bucket(from, from + res).expect("live slots for a stored one");
             prop_assert_eq!(live.count, d.bucket.count);
             prop_assert_eq!(live.sum, d.bucket.sum);
             prop_assert_eq!(live.min, d.bucket.min);
@@ -356,10 +350,10 @@ async fn ingested_one_second_buckets_are_placed_within_the_lag() {
     ]);
     let b = rings[0]
         .lock()
-        .bucket(now * 1000 - 1000, now * 1000 + 2000, false)
+        .bucket(now * 1000 - 1000, now * 1000 + 2000)
         .unwrap();
     assert_eq!((b.count, b.sum), (2, 6.0));
-    let last_slot = rings[0].lock().bucket(now * 1000 - 100, now * 1000, false);
+    let last_slot = rings[0].lock().bucket(now * 1000 - 100, now * 1000);
     assert_eq!(last_slot.map(|b| b.count), Some(1));
     let (earliest, _) = rings[0].lock().late_since(before).unwrap();
     assert_eq!(earliest, Some((now * 1000 - 100) / 100));

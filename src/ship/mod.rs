@@ -250,6 +250,11 @@ impl Ship {
         })
     }
 
+    /// Any output configured (their slots close on the loop's ticks).
+    pub fn has_outputs(&self) -> bool {
+        !self.stages.is_empty()
+    }
+
     pub fn outputs(&self) -> Vec<Arc<Output>> {
         self.stages.iter().map(|s| s.output.clone()).collect()
     }

@@ -41,6 +41,59 @@ impl Pipeline {
         self.in_flight.is_some()
     }
 
+    /// The commit of a tick: everything folded is committed when something from outside waits
+    /// to be durable (observations or cursors of an input, a batch to retry, new series
+    /// waiting) or a slot of the finest tier closed since the last drain. Otherwise only the
+    /// host's own samples (system collectors, `tally.*`) are folded, and they stay in the
+    /// aggregator until their slot closes: a `kill -9` loses at most those of the open slot,
+    /// not a WAL write and `fdatasync` every second (README, `commit_interval`).
+    pub(in crate::agent) async fn tick(&mut self) {
+        let now = unix_now();
+        if self.only_local_since_drain(now) {
+            self.spool(now).await;
+            self.maintain(now);
+            return;
+        }
+        self.begin_commit().await;
+    }
+
+    /// Nothing but local samples folded since the last drain, within the same finest slot.
+    fn only_local_since_drain(&self, now: i64) -> bool {
+        !self.waits_to_be_durable() && self.drained_slot == Some(now.div_euclid(self.slot_secs()))
+    }
+
+    /// Something from outside waits for a commit: observations or cursors of an input, a
+    /// batch to retry, new series waiting for admission.
+    pub(in crate::agent) fn waits_to_be_durable(&self) -> bool {
+        self.outside
+            || !self.pending.is_empty()
+            || !self.cursors.is_empty()
+            || self.admit.waiting() > 0
+    }
+
+    /// The loop ticks every `commit_interval` (`pace.rs`): something waits to be durable, live
+    /// rings are to be swept, or outputs close slots.
+    pub(in crate::agent) fn busy(&self) -> bool {
+        self.waits_to_be_durable()
+            || self.live.watched() > 0
+            || self.live.connections() > 0
+            || self.ship.has_outputs()
+    }
+
+    /// The finest slot any schema closes: a commit at each of its ends makes every closed
+    /// bucket of local samples durable.
+    pub(in crate::agent) fn slot_secs(&self) -> i64 {
+        let gcd = |a: u32, b: u32| {
+            let (mut a, mut b) = (a, b);
+            while b != 0 {
+                (a, b) = (b, a % b);
+            }
+            a
+        };
+        let tiers = self.aggregator.schemas().resolutions();
+        i64::from(tiers.iter().map(|t| t.resolution).fold(0, gcd).max(1))
+    }
+
     /// Drains what was folded since the last commit and starts committing it (with the cursors
     /// of the feeds it came from) on a blocking thread; returns without waiting for it. An
     /// idle daemon does no I/O here. Call only with no commit in flight ([`Self::settle`]).
@@ -49,6 +102,8 @@ impl Pipeline {
         // One interval's drain is committed whole however large; new series may have to wait
         // (admit.rs). Only buckets kept for a retry are bounded here.
         let store = self.store.clone();
+        self.outside = false;
+        self.drained_slot = Some(unix_now().div_euclid(self.slot_secs()));
         let fresh = self.aggregator.drain();
         let fresh = self.admit.admit(&store, fresh, Instant::now());
         self.pending.extend(fresh);

@@ -51,6 +51,7 @@ fn feed(series: &str, value: f64, time: i64, offset: &str) -> Feed {
         folded: Vec::new(),
         cursors: vec![("log".into(), offset.as_bytes().to_vec())],
         events: Vec::new(),
+        local: false,
     }
 }
 

@@ -4,8 +4,10 @@
 //! Both feed one [`Intake`]; a full queue drops UDP batches (counted) and makes TCP wait. UDP
 //! batches (values folded per key) go out once they hold 8192 buckets and observations, or
 //! after 20 ms, so light traffic costs few wake-ups (and a live stream at 100 ms shows a
-//! value within about one slot). At a stop the UDP thread still takes what is already in its
-//! socket buffer (without waiting), so a datagram sent just before the stop is counted.
+//! value within about one slot). With nothing held the thread blocks in `recvmmsg` without a
+//! timeout (no wake-up while no datagram comes); the stop wakes it with `shutdown(SHUT_RD)`
+//! ([`wake`]). At a stop the UDP thread still takes what is already in its socket buffer
+//! (without waiting), so a datagram sent just before the stop is counted.
 
 use super::{Batch, Intake, Stats};
 use crate::clock::unix_now;
@@ -62,9 +64,16 @@ pub fn bind_udp(addr: SocketAddr, recv_buffer: usize) -> io::Result<(std::net::U
         }
     }
     let granted = rustix::net::sockopt::socket_recv_buffer_size(&socket).unwrap_or(0);
-    // Wakes up to look at the stop flag and to hand over what waits.
+    // Wakes up to hand over what waits (none while nothing does: `run_udp`).
     socket.set_read_timeout(Some(FEED_AGE))?;
     Ok((socket, granted))
+}
+
+/// Wakes a `run_udp` blocked on `socket` (another handle of it) after its stop flag was set:
+/// `shutdown(SHUT_RD)` ends a blocked receive at once (datagrams already queued are still
+/// read). An unconnected UDP socket answers `ENOTCONN` but is shut down all the same.
+pub fn wake(socket: &std::net::UdpSocket) {
+    let _ = rustix::net::shutdown(socket, rustix::net::Shutdown::Read);
 }
 
 /// The kernel's count of datagrams dropped for the socket with this inode (the last column
@@ -145,6 +154,8 @@ pub fn run_udp(
     };
     // Calls made since the stop was seen: a datagram sent just before it is not lost.
     let mut draining: Option<usize> = None;
+    // The socket's receive has no timeout (nothing held: sleep until a datagram or the stop).
+    let mut blocking = false;
     loop {
         if let Some(inode) = inode.filter(|_| drops_read.elapsed() >= DROPS_EVERY) {
             drops_read = std::time::Instant::now();
@@ -166,6 +177,10 @@ pub fn run_udp(
             && !hand_over(&mut out, &mut oldest, &mut last_hand)
         {
             break;
+        }
+        if draining.is_none() && out.is_empty() != blocking {
+            blocking = out.is_empty();
+            let _ = socket.set_read_timeout((!blocking).then_some(FEED_AGE));
         }
         // SAFETY: every header points at its own iovec and buffer slot, all alive and not
         // otherwise borrowed for the duration of the call.
