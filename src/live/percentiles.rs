@@ -119,8 +119,8 @@ impl Percentiles {
         }
     }
 
-    /// The value of `[a, b)` (ms) under the percentile `view`; the slot is a whole second
-    /// (or `secs` of them) ending at `b`.
+    /// The value of `[from_ms, until_ms)` under the percentile `view`: a slot of one or more
+    /// whole seconds.
     pub fn value(
         &mut self,
         view: View,
