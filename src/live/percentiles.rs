@@ -119,8 +119,7 @@ impl Percentiles {
         }
     }
 
-    /// The value of `[from_ms, until_ms)` under the percentile `view`: a slot of one or more
-    /// whole seconds.
+    /// The value of the whole seconds in `[from_ms, until_ms)` under the percentile `view`.
     pub fn value(
         &mut self,
         view: View,
@@ -128,8 +127,22 @@ impl Percentiles {
         until_ms: i64,
         bucket: &dyn Fn(i64, i64) -> Option<Bucket>,
     ) -> Option<f64> {
-        let secs = ((until_ms - from_ms) / 1000).max(1);
-        let (first, last) = (from_ms.div_euclid(1000), until_ms.div_euclid(1000) - 1);
+        let (first, last) = (
+            (from_ms + 999).div_euclid(1000),
+            until_ms.div_euclid(1000) - 1,
+        );
+        if last < first {
+            return None;
+        }
+        let secs = last - first + 1;
+        let whole = |k: Sketch| {
+            with_sketch(bucket(first * 1000, (last + 1) * 1000), k)
+                .and_then(|b| view.value_secs(&b, secs as f64))
+        };
+        if first.rem_euclid(secs) != 0 {
+            // Off this width's grid (a step of odd seconds): only while its seconds are kept.
+            return (first > self.sealed).then(|| whole(self.kept(first, last, Sketch::new())))?;
+        }
         let m = self.memo(view, secs);
         self.memos[m].used = self.newest;
         let slot = first.div_euclid(secs);
@@ -145,10 +158,15 @@ impl Percentiles {
         if first <= self.sealed && g.from_sec > first {
             return None; // its first seconds sealed before anyone read this slot width
         }
-        let mut k = match &g.acc {
+        let acc = match &g.acc {
             Some((s, packed)) if *s == slot => unpack(packed),
             _ => Sketch::new(),
         };
+        whole(self.kept(first, last, acc))
+    }
+
+    /// `k` with the kept sketches of seconds `first..=last` merged in.
+    fn kept(&self, first: i64, last: i64, mut k: Sketch) -> Sketch {
         for s in (self.sealed + 1).max(first)..=last.min(self.newest) {
             if let Some(p) = &self.seconds[s.rem_euclid(self.keep) as usize] {
                 k.merge(&unpack(p));
@@ -157,7 +175,7 @@ impl Percentiles {
                 self.buffer.iter().for_each(|v| k.add(*v));
             }
         }
-        with_sketch(bucket(from_ms, until_ms), k).and_then(|b| view.value_secs(&b, secs as f64))
+        k
     }
 
     /// Starts keeping the values of `view` at `step_ms` slots (a reader's); returns the start

@@ -232,3 +232,32 @@ fn a_watched_timer_fits_24_kb() {
         }
     }
 }
+
+/// A step of odd seconds (1.5 s, 2.5 s): a slot's value is that of its whole seconds, and off
+/// a width's grid it is known only while those seconds are kept.
+#[test]
+fn slots_off_the_grid_read_their_whole_seconds() {
+    let r = timer();
+    let mut s = r.lock();
+    let p50 = View::Percentile(50.0);
+    let mut truth = Truth::default();
+    let mut next = values(6);
+    for i in 0..40 {
+        let at = START + i * 100;
+        truth.put(&mut s, at, at, next());
+    }
+    // Seconds 12 to 15 written; 15 is the newest, 12 sealed (3 kept).
+    assert_eq!(s.percentile(p50, 14_500, 16_000), truth.value(p50, 15, 1));
+    assert_eq!(
+        s.percentile(p50, 12_500, 15_000),
+        truth.value(p50, 13, 2),
+        "off the 2 s grid, kept"
+    );
+    assert_eq!(
+        s.percentile(p50, 10_500, 13_000),
+        None,
+        "off the grid, 12 sealed"
+    );
+    assert_eq!(s.percentile(p50, 13_500, 16_000), truth.value(p50, 14, 2));
+    assert_eq!(s.percentile(p50, 15_500, 16_000), None, "no whole second");
+}
