@@ -39,36 +39,8 @@ a=[socket.socket(), socket.socket(socket.AF_INET, socket.SOCK_DGRAM), socket.soc
 [s.bind(("127.0.0.1",0)) for s in a]
 print(*[s.getsockname()[1] for s in a])')
 
-# tally: 16 panels × 4 gauges, live, 40 s in view (a pixel of a ~500 px plot is under 100 ms,
-# so every 100 ms slot is drawn)
-mkdir -p "$work/dash"
-{
-  echo "title: Bench"
-  echo "from: -40s"
-  echo "until: now"
-  echo "live: true"
-  echo "panels:"
-  for p in $(seq 0 15); do echo "  - { title: panel $p, height: 150, targets: ['bench.p$p.s{0,1,2,3}'] }"; done
-} > "$work/dash/bench.yaml"
-cat > "$work/tally.yaml" <<YAML
-data_dir: $work/data
-http: { listen: 127.0.0.1:$http }
-dashboard_dirs: [$work/dash]
-inputs:
-  statsd: { listen: 127.0.0.1:$statsd }
-  system: { enabled: false }
-YAML
-"${NICE[@]}" "$TALLY" run -c "$work/tally.yaml" > "$work/tally.log" 2>&1 & pids+=($!)
-python3 - "$statsd" > /dev/null 2>&1 <<'PY' & pids+=($!)
-import math, socket, sys, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-port, k = int(sys.argv[1]), 0
-while True:
-    k += 1
-    lines = [f"bench.p{p}.s{i}:{50 + 40 * math.sin(k / 20 + p + i):.3f}|g" for p in range(16) for i in range(4)]
-    s.sendto("\n".join(lines).encode(), ("127.0.0.1", port))
-    time.sleep(0.1 - time.time() % 0.1)
-PY
+. scripts/bench/ui-tally.sh
+start_ui_bench_tally
 
 # netdata: its web files with one more page, 16 charts of the ones it collects
 user=$(id -un)

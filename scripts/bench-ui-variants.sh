@@ -23,30 +23,8 @@ read -r http statsd < <(python3 -c 'import socket
 a=[socket.socket(), socket.socket(socket.AF_INET, socket.SOCK_DGRAM)]
 [s.bind(("127.0.0.1",0)) for s in a]
 print(*[s.getsockname()[1] for s in a])')
-mkdir -p "$work/dash"
-{
-  printf 'title: Bench\nfrom: -40s\nuntil: now\nlive: true\npanels:\n'
-  for p in $(seq 0 15); do echo "  - { title: panel $p, height: 150, targets: ['bench.p$p.s{0,1,2,3}'] }"; done
-} > "$work/dash/bench.yaml"
-cat > "$work/tally.yaml" <<YAML
-data_dir: $work/data
-http: { listen: 127.0.0.1:$http }
-dashboard_dirs: [$work/dash]
-inputs:
-  statsd: { listen: 127.0.0.1:$statsd }
-  system: { enabled: false }
-YAML
-"${NICE[@]}" "$TALLY" run -c "$work/tally.yaml" > "$work/tally.log" 2>&1 & pids+=($!)
-python3 - "$statsd" > /dev/null 2>&1 <<'PY' & pids+=($!)
-import math, socket, sys, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-port, k = int(sys.argv[1]), 0
-while True:
-    k += 1
-    lines = [f"bench.p{p}.s{i}:{50 + 40 * math.sin(k / 20 + p + i):.3f}|g" for p in range(16) for i in range(4)]
-    s.sendto("\n".join(lines).encode(), ("127.0.0.1", port))
-    time.sleep(0.1 - time.time() % 0.1)
-PY
+. scripts/bench/ui-tally.sh
+start_ui_bench_tally
 for _ in $(seq 100); do curl -sf "127.0.0.1:$http/version" > /dev/null && break; sleep 0.2; done
 sleep 5 # the series exist
 echo "machine: $(nproc) cpus, $(uname -sr), $("$TALLY" --version)"

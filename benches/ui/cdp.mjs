@@ -107,3 +107,20 @@ export async function waitFor(page, expr, ms = 20000) {
   }
   throw new Error(`timed out waiting for ${expr}`);
 }
+
+/** The trace events of `ms` milliseconds of `page` (Chrome's `Tracing` domain) in `categories`. */
+export async function traceEvents(browser, page, ms, categories) {
+  const events = [];
+  const done = new Promise((ok) => {
+    browser.ws.on('message', (raw) => {
+      const m = JSON.parse(raw);
+      if (m.method === 'Tracing.dataCollected') events.push(...m.params.value);
+      if (m.method === 'Tracing.tracingComplete') ok();
+    });
+  });
+  await page.send('Tracing.start', { categories, transferMode: 'ReportEvents' });
+  await sleep(ms);
+  await page.send('Tracing.end');
+  await done;
+  return events;
+}

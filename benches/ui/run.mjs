@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { launch, metrics, sleep, waitFor } from './cdp.mjs';
+import { launch, metrics, sleep, traceEvents, waitFor } from './cdp.mjs';
 
 const args = process.argv.slice(2);
 const which = args[0] && !args[0].startsWith('--') ? args[0] : 'all';
@@ -121,18 +121,8 @@ async function trace(browser, port) {
   const page = await browser.page(`http://127.0.0.1:${port}/bench/live.html?${query({ panels: 16, series: 4 })}`);
   await waitFor(page, 'window.__draws && __draws.n > 0 && __panels.every((p) => p.mode === "stream")');
   await sleep(3000);
-  const events = [];
-  const done = new Promise((ok) => {
-    browser.ws.on('message', (raw) => {
-      const m = JSON.parse(raw);
-      if (m.method === 'Tracing.dataCollected') events.push(...m.params.value);
-      if (m.method === 'Tracing.tracingComplete') ok();
-    });
-  });
-  await page.send('Tracing.start', { categories: 'devtools.timeline,disabled-by-default-devtools.timeline,v8,blink,cc,gpu,viz,toplevel', transferMode: 'ReportEvents' });
-  await sleep(opt('seconds', 10) * 1000);
-  await page.send('Tracing.end');
-  await done;
+  const events = await traceEvents(browser, page, opt('seconds', 10) * 1000,
+    'devtools.timeline,disabled-by-default-devtools.timeline,v8,blink,cc,gpu,viz,toplevel');
   const main = events.find((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain');
   const tids = new Map(events.filter((e) => e.name === 'thread_name').map((e) => [`${e.pid}:${e.tid}`, e.args.name]));
   const byThread = {};

@@ -8,7 +8,7 @@
 import { createServer, request } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { launch, sleep, waitFor } from './cdp.mjs';
+import { launch, sleep, traceEvents, waitFor } from './cdp.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, d) => {
@@ -109,18 +109,8 @@ async function run(dir) {
 // --trace: a Chrome trace of SECONDS instead; the renderer's threads' time by event, self time
 // (an event's duration less its children's), so where a frame's cost goes adds up.
 async function trace(browser, page) {
-  const events = [];
-  const done = new Promise((ok) => {
-    browser.ws.on('message', (raw) => {
-      const m = JSON.parse(raw);
-      if (m.method === 'Tracing.dataCollected') events.push(...m.params.value);
-      if (m.method === 'Tracing.tracingComplete') ok();
-    });
-  });
-  await page.send('Tracing.start', { categories: 'devtools.timeline,disabled-by-default-devtools.timeline,v8,blink,cc,gpu,viz,skia,toplevel,benchmark', transferMode: 'ReportEvents' });
-  await sleep(seconds * 1000);
-  await page.send('Tracing.end');
-  await done;
+  const events = await traceEvents(browser, page, seconds * 1000,
+    'devtools.timeline,disabled-by-default-devtools.timeline,v8,blink,cc,gpu,viz,skia,toplevel,benchmark');
   const pid = events.find((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain')?.pid;
   const names = new Map(events.filter((e) => e.name === 'thread_name').map((e) => [e.tid, e.args.name.replace(/\d+$/, '')]));
   const byTid = new Map();
