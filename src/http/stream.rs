@@ -322,8 +322,7 @@ impl Streaming {
                     .resolution;
                 let now = live::now_ms();
                 let oldest = now - self.reader.window + self.reader.step;
-                let join = ring.join_for(oldest, i64::from(res) * 1000);
-                let join = percentile_join(&ring, join, view, self.reader.step, res);
+                let join = ring.join_for(oldest, i64::from(res) * 1000, view, self.reader.step);
                 if first && self.reader.cursor.is_none_or(|c| c > join.live_ms) && !self.resumed {
                     // A new stream starts where the earliest series went live.
                     self.reader.cursor =
@@ -434,33 +433,6 @@ fn live_view(explicit: Option<View>, kind: Kind) -> View {
     match explicit.unwrap_or_else(|| View::default_for(kind)) {
         View::Distinct => View::Obvs,
         v => v,
-    }
-}
-
-/// A timer's percentile view keeps its values from when it was first read (README, "Joining
-/// history and live"): a view first read after the ring was made joins history at the stored
-/// slot boundary before its first value, with nothing drawn between (no bridge).
-fn percentile_join(
-    ring: &live::Ring,
-    join: live::Join,
-    view: View,
-    step: i64,
-    res: u32,
-) -> live::Join {
-    if !matches!(view, View::Percentile(_)) {
-        return join;
-    }
-    let Some(from) = ring.lock().watch_percentile(view, step) else {
-        return join;
-    };
-    if from <= join.live_ms.div_euclid(step) * step + step {
-        return join;
-    }
-    let res = i64::from(res) * 1000;
-    live::Join {
-        join_ms: from.div_euclid(res) * res,
-        live_ms: from,
-        bridge: None,
     }
 }
 

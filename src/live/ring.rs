@@ -151,19 +151,35 @@ impl Ring {
         }
     }
 
-    /// Where a watcher that starts now joins history: the ring's own join while its first
-    /// slot is still kept (after `oldest_ms`), else the first stored slot boundary (`res_ms`)
-    /// inside the ring, with no bridge: everything stored from there on came after the ring
-    /// was made, so the ring holds all of it.
-    pub fn join_for(&self, oldest_ms: i64, res_ms: i64) -> Join {
-        if self.join.live_ms >= oldest_ms {
-            return self.join.clone();
-        }
-        let at = (oldest_ms + res_ms - 1).div_euclid(res_ms) * res_ms;
-        Join {
-            join_ms: at,
-            live_ms: at,
-            bridge: None,
+    /// Where a watcher of `view` at `step_ms` slots that starts now joins history: the ring's
+    /// own join while its first slot is still kept (after `oldest_ms`), else the first stored
+    /// slot boundary (`res_ms`) inside the ring, with no bridge: everything stored from there on
+    /// came after the ring was made, so the ring holds all of it. A timer's percentile view
+    /// keeps its values from when it was first read: one first read after the ring was made
+    /// joins at the stored slot boundary before its first value, with nothing between (README,
+    /// "Bounds").
+    pub fn join_for(&self, oldest_ms: i64, res_ms: i64, view: View, step_ms: i64) -> Join {
+        let join = if self.join.live_ms >= oldest_ms {
+            self.join.clone()
+        } else {
+            let at = (oldest_ms + res_ms - 1).div_euclid(res_ms) * res_ms;
+            Join {
+                join_ms: at,
+                live_ms: at,
+                bridge: None,
+            }
+        };
+        let from = match view {
+            View::Percentile(_) => self.lock().watch_percentile(view, step_ms),
+            _ => None,
+        };
+        match from {
+            Some(from) if from > join.live_ms.div_euclid(step_ms) * step_ms + step_ms => Join {
+                join_ms: from.div_euclid(res_ms) * res_ms,
+                live_ms: from,
+                bridge: None,
+            },
+            _ => join,
         }
     }
 
