@@ -97,12 +97,16 @@ pub async fn run(config: Config, control: mpsc::Receiver<Control>) -> anyhow::Re
     let (ship, senders) = start::outputs(&config, &store).await?;
     let live = Arc::new(live::Tier::new(config.live.clone()));
     let (feed_tx, feeds) = mpsc::channel::<Feed>(config.queue_batches);
-    let inputs = start::inputs(&config, &store, &live, &feed_tx).await?;
+    let held = {
+        let live = live.clone();
+        Arc::new(collect::Held::new(move || live.watched() > 0))
+    };
+    let inputs = start::inputs(&config, &store, &live, &feed_tx, &held).await?;
     let attach = live
         .take_attach_queue()
         .context("the live tier's watch queue")?;
     let http = start::http(&config, &store, &live, &inputs.listeners).await?;
-    let pipeline = start::pipeline(&config, &store, ship, &live);
+    let pipeline = start::pipeline(&config, &store, ship, &live, &held);
     start::announce_running();
 
     // Running: fold feeds, answer live watches, commit every tick, reload on SIGHUP; until a

@@ -67,6 +67,10 @@ pub(super) struct Pipeline {
     pub(super) rejected_reloads: u64,
     /// Tailed paths that cannot be read, `path: reason` (readiness).
     tail_unusable: Vec<String>,
+    /// The host's samples the collectors' thread keeps for the loop (`collect::Held`), and the
+    /// vector they are taken into.
+    pub(super) held: Arc<super::collect::Held>,
+    held_buf: Vec<Observation>,
 }
 
 impl Pipeline {
@@ -77,6 +81,7 @@ impl Pipeline {
         maintain_every: std::time::Duration,
         ship: Ship,
         live: Arc<live::Tier>,
+        held: Arc<super::collect::Held>,
     ) -> Pipeline {
         Pipeline {
             aggregator,
@@ -106,7 +111,24 @@ impl Pipeline {
             reloads: 0,
             rejected_reloads: 0,
             tail_unusable: Vec::new(),
+            held,
+            held_buf: Vec::new(),
         }
+    }
+
+    /// Folds the host's samples the collectors' thread kept (`collect::Held`): at each tick,
+    /// before a commit and around a live watch.
+    pub(super) fn take_held(&mut self) {
+        self.held.take(&mut self.held_buf);
+        if self.held_buf.is_empty() {
+            return;
+        }
+        let now = unix_now();
+        self.live.observe(&self.held_buf);
+        for obs in &self.held_buf {
+            self.aggregator.observe(obs, now);
+        }
+        self.held_buf.clear();
     }
 
     /// Folds a feed in. Its events are stored now (durably, before the commit that carries
@@ -147,6 +169,9 @@ impl Pipeline {
     /// and miss none.
     pub(super) fn attach(&mut self, request: live::Attach) {
         debug_assert!(!self.committing(), "a watch is served on a settled view");
+        // Kept samples go in first (the bridge holds them); those kept while the rings were
+        // being made go in after (fresh, so the rings take them too): see `collect::Held`.
+        self.take_held();
         let (store, aggregator, pending) = (&self.store, &self.aggregator, &self.pending);
         let mut bridge = |series: &Series, live_ms: i64| {
             let schemas = aggregator.schemas();
@@ -172,6 +197,7 @@ impl Pipeline {
             (join * 1000, bucket)
         };
         self.live.serve_attach(request, &mut bridge);
+        self.take_held();
     }
 
     /// Where every input position is: the store's committed cursors overlaid with the newer

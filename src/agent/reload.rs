@@ -173,7 +173,8 @@ impl Running<'_> {
                 running.stop().await;
             }
             if let Some(system) = &new.system {
-                match collect::start(system, self.feed_tx.clone(), &self.http.live) {
+                let held = self.pipeline.held.clone();
+                match collect::start(system, self.feed_tx.clone(), &self.http.live, held) {
                     Ok(task) => self.inputs.system = Some(task),
                     Err(error) => {
                         tracing::error!(%error, "System collectors not restarted.")

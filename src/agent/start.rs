@@ -89,6 +89,7 @@ pub(super) async fn inputs(
     store: &Store,
     live: &Arc<live::Tier>,
     feeds: &mpsc::Sender<Feed>,
+    held: &Arc<collect::Held>,
 ) -> anyhow::Result<Inputs> {
     let (stop, stop_rx) = watch::channel(false);
     let mut inputs = Inputs {
@@ -120,7 +121,7 @@ pub(super) async fn inputs(
     )
     .await?;
     if let Some(system) = &config.system {
-        inputs.system = Some(collect::start(system, feeds.clone(), live)?);
+        inputs.system = Some(collect::start(system, feeds.clone(), live, held.clone())?);
     }
     Ok(inputs)
 }
@@ -263,6 +264,7 @@ pub(super) fn pipeline(
     store: &Arc<Store>,
     ship: Ship,
     live: &Arc<live::Tier>,
+    held: &Arc<collect::Held>,
 ) -> Pipeline {
     let mut pipeline = Pipeline::new(
         Aggregator::new(
@@ -277,6 +279,7 @@ pub(super) fn pipeline(
         Duration::from_secs(config.storage.head_flush_interval.clamp(1, 5) as u64),
         ship,
         live.clone(),
+        held.clone(),
     );
     if let Some(h) = &config.http {
         pipeline.ready_max_spool_lag = h.ready_max_spool_lag;

@@ -48,6 +48,7 @@ impl Pipeline {
     /// aggregator until their slot closes: a `kill -9` loses at most those of the open slot,
     /// not a WAL write and `fdatasync` every second (README, `commit_interval`).
     pub(in crate::agent) async fn tick(&mut self) {
+        self.take_held();
         let now = unix_now();
         if self.only_local_since_drain(now) {
             self.spool(now).await;
@@ -99,6 +100,7 @@ impl Pipeline {
     /// idle daemon does no I/O here. Call only with no commit in flight ([`Self::settle`]).
     pub(in crate::agent) async fn begin_commit(&mut self) {
         debug_assert!(self.in_flight.is_none(), "one commit in flight at most");
+        self.take_held();
         // One interval's drain is committed whole however large; new series may have to wait
         // (admit.rs). Only buckets kept for a retry are bounded here.
         let store = self.store.clone();

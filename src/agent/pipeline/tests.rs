@@ -36,6 +36,7 @@ fn pipeline(dir: &Path, read_only: bool) -> Pipeline {
         std::time::Duration::from_secs(5),
         ship,
         Arc::new(live::Tier::new(Default::default())),
+        Arc::new(crate::agent::collect::Held::new(|| false)),
     )
 }
 

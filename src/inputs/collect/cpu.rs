@@ -46,7 +46,7 @@ pub(super) struct Cpu {
 impl Cpu {
     pub(super) fn new(root: &Path, opts: &CpuOptions) -> Cpu {
         Cpu {
-            file: ProcFile::new(root.join("stat")),
+            file: ProcFile::whole(root.join("stat")),
             xen_dir: root.join("xen"),
             opts: opts.clone(),
             xen_check: opts.xenfix != Some(false),

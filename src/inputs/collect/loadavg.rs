@@ -25,8 +25,8 @@ const RECOUNT: u32 = 60;
 impl Loadavg {
     pub(super) fn new(root: &Path, opts: &LoadavgOptions) -> Loadavg {
         Loadavg {
-            file: ProcFile::new(root.join("loadavg")),
-            stat: ProcFile::new(root.join("stat")),
+            file: ProcFile::whole(root.join("loadavg")),
+            stat: ProcFile::whole(root.join("stat")),
             simple: opts.simple,
             buf: String::new(),
             cpus: 0,

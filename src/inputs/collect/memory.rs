@@ -35,7 +35,7 @@ pub(super) struct Memory {
 impl Memory {
     pub(super) fn new(root: &Path, opts: &MemoryOptions) -> Result<Memory, Error> {
         Ok(Memory {
-            file: ProcFile::new(root.join("meminfo")),
+            file: ProcFile::whole(root.join("meminfo")),
             unit: Unit::parse(&opts.unit, "memory.unit")?,
             detailed: opts.detailed,
             buf: String::new(),

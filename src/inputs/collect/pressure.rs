@@ -26,7 +26,7 @@ impl Pressure {
         Pressure {
             files: RESOURCES
                 .iter()
-                .map(|r| ProcFile::new(root.join("pressure").join(r)))
+                .map(|r| ProcFile::whole(root.join("pressure").join(r)))
                 .collect(),
             buf: String::new(),
             prev: HashMap::new(),

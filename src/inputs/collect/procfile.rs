@@ -1,23 +1,46 @@
 //! A /proc file kept open between rounds and read again from offset 0 with `pread` into the
-//! caller's kept buffer: no open/statx/lseek/close per round, and no allocation once the buffer
-//! has grown to the file's size. Reads go on until one returns nothing, because a `seq_file`
-//! that iterates records (`net/dev`, `diskstats`, `vmstat`) hands out at most a page per call.
+//! caller's kept buffer: no open/statx/lseek/close per round, no allocation once the buffer
+//! has grown to the file's size, and the buffer's spare room is read into as it is (not zeroed
+//! first). A `seq_file` that iterates records (`net/dev`, `diskstats`, `vmstat`) hands out at most
+//! a page per call, and stops early only when the next record would not fit in it: so a read
+//! that returns less than asked and less than [`SHORT`] bytes ends the file (no record is that
+//! long), as does any short read of a file the kernel makes in one go ([`ProcFile::whole`]:
+//! `stat`, `meminfo`, `net/netstat` …) or of a regular file. One `pread` a round for most files.
 //! A failed read drops the descriptor, so a file that comes back (or a new proc root) is opened
 //! afresh on the next round.
 
 use super::Error;
+use rustix::buffer::spare_capacity;
 use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+
+/// A short read of fewer bytes than this ends any file (see the module's comment).
+const SHORT: usize = 2048;
 
 pub(crate) struct ProcFile {
     path: PathBuf,
     file: Option<File>,
+    /// The kernel makes the whole text at once (`single_open`): any short read ends it.
+    whole: bool,
 }
 
 impl ProcFile {
     pub(crate) fn new(path: PathBuf) -> ProcFile {
-        ProcFile { path, file: None }
+        ProcFile {
+            path,
+            file: None,
+            whole: false,
+        }
+    }
+
+    /// A file whose text the kernel makes in one go (`single_open`: `stat`, `meminfo`,
+    /// `loadavg`, `net/netstat`, `net/snmp`, `net/sockstat` …): read in one `pread` when the
+    /// buffer is larger than the text.
+    pub(crate) fn whole(path: PathBuf) -> ProcFile {
+        ProcFile {
+            whole: true,
+            ..ProcFile::new(path)
+        }
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -67,17 +90,13 @@ impl ProcFile {
             if bytes.capacity() - len < 1024 {
                 bytes.reserve(bytes.capacity().max(4096));
             }
-            bytes.resize(bytes.capacity(), 0);
-            let n = match file.read_at(&mut bytes[len..], len as u64) {
+            let asked = bytes.capacity() - len;
+            let n = match rustix::io::pread(&*file, spare_capacity(bytes), len as u64) {
                 Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => 0,
-                Err(e) => {
-                    bytes.truncate(len);
-                    return Err(e);
-                }
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
             };
-            bytes.truncate(len + n);
-            if n == 0 {
+            if n == 0 || (n < asked && (self.whole || n < SHORT)) {
                 return Ok(());
             }
         }
@@ -123,5 +142,33 @@ mod tests {
         assert_eq!(buf.lines().count(), direct.lines().count());
         f.read(&mut buf).unwrap();
         assert_eq!(buf.lines().count(), direct.lines().count());
+    }
+
+    /// The real /proc, each file as the collectors open it: the same lines as a plain read to
+    /// the end, in one `pread` where the text is made at once, again on the kept descriptor.
+    #[test]
+    fn reads_real_proc_files_whole_with_short_reads_ending_them() {
+        let files = [
+            ("/proc/stat", true),
+            ("/proc/meminfo", true),
+            ("/proc/net/netstat", true),
+            ("/proc/net/snmp", true),
+            ("/proc/diskstats", false),
+            ("/proc/net/dev", false),
+            ("/proc/vmstat", false),
+        ];
+        for (path, whole) in files {
+            let mut f = match whole {
+                true => ProcFile::whole(path.into()),
+                false => ProcFile::new(path.into()),
+            };
+            let mut buf = String::new();
+            for _ in 0..2 {
+                f.read(&mut buf).unwrap();
+                let direct = std::fs::read_to_string(path).unwrap();
+                assert_eq!(buf.lines().count(), direct.lines().count(), "{path}");
+                assert!(buf.ends_with('\n'), "{path}");
+            }
+        }
     }
 }

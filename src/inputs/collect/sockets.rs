@@ -25,8 +25,8 @@ pub(super) struct Sockets {
 impl Sockets {
     pub(super) fn new(root: &Path) -> Sockets {
         Sockets {
-            v4: ProcFile::new(root.join("net/sockstat")),
-            v6: ProcFile::new(root.join("net/sockstat6")),
+            v4: ProcFile::whole(root.join("net/sockstat")),
+            v6: ProcFile::whole(root.join("net/sockstat6")),
             buf: String::new(),
         }
     }

@@ -31,8 +31,8 @@ impl Tcp {
     pub(super) fn new(root: &Path, opts: &TcpOptions) -> Tcp {
         Tcp {
             files: [
-                ProcFile::new(root.join("net/netstat")),
-                ProcFile::new(root.join("net/snmp")),
+                ProcFile::whole(root.join("net/netstat")),
+                ProcFile::whole(root.join("net/snmp")),
             ],
             allowed: opts.allowed_names.clone(),
             gauges: opts.gauges.clone(),

@@ -12,7 +12,7 @@ pub(super) struct Uptime {
 impl Uptime {
     pub(super) fn new(root: &Path) -> Uptime {
         Uptime {
-            file: ProcFile::new(root.join("uptime")),
+            file: ProcFile::whole(root.join("uptime")),
             buf: String::new(),
         }
     }
