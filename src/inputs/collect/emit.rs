@@ -41,62 +41,76 @@ impl Filter {
     }
 }
 
-/// One published name of the previous round: its series, or the name the filter (or
-/// [`Series`]) refused.
+/// What one published name of the previous round became: its series, or refused (by the
+/// filter or [`Series`]).
 #[derive(Default)]
 enum Cached {
     #[default]
     Taken,
     Kept(Series),
-    Dropped(Box<str>),
+    Dropped,
 }
 
-impl Cached {
-    fn is(&self, name: &str) -> bool {
-        match self {
-            Cached::Taken => false,
-            Cached::Kept(s) => s.as_str() == name,
-            Cached::Dropped(n) => &**n == name,
-        }
-    }
+/// One published name: its text after `<prefix>.<collector>.` (at `at..at + len` of its
+/// round's text) and what it became.
+struct Entry {
+    at: u32,
+    len: u32,
+    what: Cached,
 }
 
 /// The names a collector published in its previous round, in order, and those of this round so
-/// far. Holds exactly one round's names, so it is bounded by what the collector publishes.
+/// far. Holds exactly one round's names, so it is bounded by what the collector publishes. A
+/// name is compared by its short text, kept end to end in one string per round (a steady
+/// round reads it front to back instead of each series' own allocation).
 #[derive(Default)]
 pub(crate) struct Names {
-    prev: Vec<Cached>,
-    next: Vec<Cached>,
+    prev: Vec<Entry>,
+    prev_text: String,
+    next: Vec<Entry>,
+    next_text: String,
     /// Entries of `prev` before this are taken or skipped.
     pos: usize,
 }
 
 impl Names {
-    /// The series for `name` (None: refused), from the previous round when it had it.
-    fn lookup(&mut self, name: &str, make: impl FnOnce() -> Option<Series>) -> Option<Series> {
-        let found = self.prev[self.pos..].iter().position(|c| c.is(name));
-        let entry = match found {
+    /// The series for `short` (None: refused), from the previous round when it had it.
+    fn lookup(&mut self, short: &str, make: impl FnOnce() -> Option<Series>) -> Option<Series> {
+        let text = &self.prev_text;
+        let found = self.prev[self.pos..].iter().position(|e| {
+            !matches!(e.what, Cached::Taken)
+                && text.get(e.at as usize..(e.at + e.len) as usize) == Some(short)
+        });
+        let what = match found {
             Some(i) => {
                 self.pos += i + 1;
-                std::mem::take(&mut self.prev[self.pos - 1])
+                std::mem::take(&mut self.prev[self.pos - 1].what)
             }
             None => match make() {
                 Some(s) => Cached::Kept(s),
-                None => Cached::Dropped(name.into()),
+                None => Cached::Dropped,
             },
         };
-        let series = match &entry {
+        let series = match &what {
             Cached::Kept(s) => Some(s.clone()),
             _ => None,
         };
-        self.next.push(entry);
+        let at = self.next_text.len() as u32;
+        self.next_text.push_str(short);
+        self.next.push(Entry {
+            at,
+            len: short.len() as u32,
+            what,
+        });
         series
     }
 
     /// Ends a round: what it published is what the next one looks up.
     pub(crate) fn finish(&mut self) {
         std::mem::swap(&mut self.prev, &mut self.next);
+        std::mem::swap(&mut self.prev_text, &mut self.next_text);
         self.next.clear();
+        self.next_text.clear();
         self.pos = 0;
     }
 }
@@ -226,7 +240,7 @@ impl<'a> Emitter<'a> {
             self.name.push_str(p);
         }
         let (name, base, filter) = (self.name.as_str(), self.base, self.filter);
-        self.names.lookup(name, || {
+        self.names.lookup(&name[base..], || {
             if filter.allows(&name[base..]) {
                 Series::parse(name).ok()
             } else {

@@ -4,7 +4,6 @@
 //! per-second rates. A counter that goes backwards gives 0 (Diamond passes no wrap point here).
 
 use super::{Emitter, Error, ProcFile, TcpOptions, parse_error};
-use std::collections::BTreeMap;
 use std::path::Path;
 
 pub(super) struct Tcp {
@@ -12,9 +11,12 @@ pub(super) struct Tcp {
     allowed: Vec<String>,
     gauges: Vec<String>,
     buf: String,
-    /// Every field read, by name (sorted: the publishing order); entries are reused from round
+    /// Every field read, sorted by name (the publishing order); entries are reused from round
     /// to round, so a steady round allocates nothing.
-    fields: BTreeMap<String, Field>,
+    fields: Vec<(String, Field)>,
+    /// Per file, its `Tcp…` header line as last read and where each column goes: a round
+    /// whose header is the same line parses only the values of the fields it publishes.
+    maps: [Columns; 2],
     round: u64,
     prev_at: f64,
 }
@@ -25,6 +27,15 @@ struct Field {
     prev: Option<i128>,
     /// The round it was last read in.
     seen: u64,
+    /// Published as it is (`gauges`), not as a rate.
+    gauge: bool,
+}
+
+/// A header line and, per column after its first, the index in `fields` (None: not published).
+#[derive(Default)]
+struct Columns {
+    header: String,
+    to: Vec<Option<usize>>,
 }
 
 impl Tcp {
@@ -37,7 +48,8 @@ impl Tcp {
             allowed: opts.allowed_names.clone(),
             gauges: opts.gauges.clone(),
             buf: String::new(),
-            fields: BTreeMap::new(),
+            fields: Vec::new(),
+            maps: Default::default(),
             round: 0,
             prev_at: 0.0,
         }
@@ -51,40 +63,26 @@ impl Tcp {
     /// Reads both files; what one of them gives is still published when the other fails.
     pub(super) fn collect(&mut self, clock: f64, em: &mut Emitter<'_>) -> Result<(), Error> {
         self.round += 1;
-        let round = self.round;
         let mut error = None;
-        for file in &mut self.files {
-            let (allowed, fields) = (&self.allowed, &mut self.fields);
-            if let Err(e) = file.read(&mut self.buf).and_then(|()| {
-                tcp_lines(&self.buf, |name, value| {
-                    if !allowed.is_empty() && !allowed.iter().any(|a| a == name) {
-                        return;
-                    }
-                    match fields.get_mut(name) {
-                        Some(f) => {
-                            f.prev = (f.seen + 1 == round).then_some(f.value);
-                            f.value = value;
-                            f.seen = round;
-                        }
-                        None => {
-                            let f = Field {
-                                value,
-                                prev: None,
-                                seen: round,
-                            };
-                            fields.insert(name.to_string(), f);
-                        }
-                    }
+        for i in 0..self.files.len() {
+            let read = self.files[i].read(&mut self.buf).and_then(|()| {
+                self.read_fields(i).ok_or_else(|| {
+                    parse_error(self.files[i].path(), "no `Tcp` header and value lines")
                 })
-                .ok_or_else(|| parse_error(file.path(), "no `Tcp` header and value lines"))
-            }) {
+            });
+            if let Err(e) = read {
                 error.get_or_insert(e);
             }
         }
-        self.fields.retain(|_, f| f.seen == round);
+        let round = self.round;
+        let before = self.fields.len();
+        self.fields.retain(|(_, f)| f.seen == round);
+        if self.fields.len() != before {
+            self.maps.iter_mut().for_each(|m| m.header.clear());
+        }
         let dt = clock - self.prev_at;
         for (name, f) in &self.fields {
-            if self.gauges.iter().any(|g| g == name) {
+            if f.gauge {
                 em.gauge(&[name], f.value as f64);
             } else if let Some(old) = f.prev
                 && dt > 0.0
@@ -95,24 +93,79 @@ impl Tcp {
         self.prev_at = clock;
         error.map_or(Ok(()), Err)
     }
+
+    /// Takes the fields of file `i` from `buf`: by its column map when the header is the one it
+    /// was made for, else field by field (and the map made again).
+    fn read_fields(&mut self, i: usize) -> Option<()> {
+        let (header, values) = tcp_lines(&self.buf)?;
+        let round = self.round;
+        let map = &self.maps[i];
+        if !map.header.is_empty() && map.header == header {
+            let columns = values.split_ascii_whitespace().skip(1).zip(&map.to);
+            for (value, to) in columns {
+                if let (Some(to), Ok(value)) = (to, value.parse()) {
+                    set(&mut self.fields[*to].1, value, round);
+                }
+            }
+            return Some(());
+        }
+        let mut to = Vec::new();
+        for (name, value) in header
+            .split_ascii_whitespace()
+            .zip(values.split_ascii_whitespace())
+            .skip(1)
+        {
+            let allowed = self.allowed.is_empty() || self.allowed.iter().any(|a| a == name);
+            let (Ok(value), true) = (value.parse(), allowed) else {
+                to.push(None);
+                continue;
+            };
+            match self.fields.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
+                Ok(at) => set(&mut self.fields[at].1, value, round),
+                Err(at) => {
+                    let gauge = self.gauges.iter().any(|g| g == name);
+                    let field = Field {
+                        value,
+                        prev: None,
+                        seen: round,
+                        gauge,
+                    };
+                    self.fields.insert(at, (name.to_string(), field));
+                    // Indices moved: every map is made again.
+                    self.maps.iter_mut().for_each(|m| m.header.clear());
+                }
+            }
+            to.push(Some(name));
+        }
+        // Indices after every insertion of this file.
+        let to = to
+            .into_iter()
+            .map(|name| {
+                let name = name?;
+                self.fields
+                    .binary_search_by(|(n, _)| n.as_str().cmp(name))
+                    .ok()
+            })
+            .collect();
+        self.maps[i] = Columns {
+            header: header.to_string(),
+            to,
+        };
+        Some(())
+    }
 }
 
-/// Calls `f(name, value)` for each field of the first `Tcp…:` header line and the line after it;
-/// `None` when there is no such pair.
-fn tcp_lines(text: &str, mut f: impl FnMut(&str, i128)) -> Option<()> {
+fn set(f: &mut Field, value: i128, round: u64) {
+    f.prev = (f.seen + 1 == round).then_some(f.value);
+    f.value = value;
+    f.seen = round;
+}
+
+/// The first `Tcp…:` header line and the line after it; `None` when there is no such pair.
+fn tcp_lines(text: &str) -> Option<(&str, &str)> {
     let mut lines = text.lines();
     let header = lines.find(|l| l.starts_with("Tcp"))?;
-    let values = lines.next()?;
-    for (name, value) in header
-        .split_ascii_whitespace()
-        .zip(values.split_ascii_whitespace())
-        .skip(1)
-    {
-        if let Ok(value) = value.parse() {
-            f(name, value);
-        }
-    }
-    Some(())
+    Some((header, lines.next()?))
 }
 
 #[cfg(test)]
@@ -193,5 +246,62 @@ mod tests {
         assert_eq!(v["servers.localhost.tcp.ActiveOpens"], 0.0);
         assert_eq!(v["servers.localhost.tcp.InSegs"], 2.0);
         assert_eq!(errors(&obs), ["tally.collect.tcp.errors"]);
+    }
+
+    /// The column map is made again when a header changes (a field added, columns moved) or
+    /// a file disappears: each field keeps its own previous value, whatever its column.
+    #[test]
+    fn a_changed_header_moves_no_value_to_another_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |round: &str, netstat: Option<&str>| {
+            let net = dir.path().join(round).join("net");
+            std::fs::create_dir_all(&net).unwrap();
+            let snmp = "Tcp: ActiveOpens CurrEstab\nTcp: 10 1\n";
+            std::fs::write(net.join("snmp"), snmp).unwrap();
+            if let Some(text) = netstat {
+                std::fs::write(net.join("netstat"), text).unwrap();
+            }
+        };
+        write("r0", Some("TcpExt: A B\nTcpExt: 100 200\n"));
+        write("r1", Some("TcpExt: A B\nTcpExt: 110 220\n"));
+        write("r2", Some("TcpExt: C B A\nTcpExt: 5 240 130\n"));
+        write("r3", None);
+        write("r4", Some("TcpExt: C B A\nTcpExt: 6 260 150\n"));
+        write("r5", Some("TcpExt: C B A\nTcpExt: 7 280 170\n"));
+        let opts = TcpOptions {
+            allowed_names: vec![],
+            ..TcpOptions::default()
+        };
+        let mut settings = settings(opts);
+        settings.proc_root = dir.path().join("r0");
+        let mut c = super::super::Collectors::new(settings).unwrap();
+        let mut round = |i: i64| {
+            c.set_proc_root(&dir.path().join(format!("r{i}")));
+            values(&c.collect(super::super::tests::NOW + 10 * i, 10.0))
+        };
+        round(0);
+        let v = round(1);
+        assert_eq!(v["servers.localhost.tcp.A"], 1.0);
+        assert_eq!(v["servers.localhost.tcp.B"], 2.0);
+        let v = round(2);
+        assert_eq!(v["servers.localhost.tcp.A"], 2.0);
+        assert_eq!(v["servers.localhost.tcp.B"], 2.0);
+        assert!(
+            !v.contains_key("servers.localhost.tcp.C"),
+            "new: no rate yet"
+        );
+        let v = round(3);
+        assert!(!v.contains_key("servers.localhost.tcp.A"), "{v:?}");
+        assert_eq!(v["servers.localhost.tcp.CurrEstab"], 1.0);
+        let v = round(4);
+        assert!(
+            !v.contains_key("servers.localhost.tcp.A"),
+            "back: no rate yet"
+        );
+        let v = round(5);
+        assert_eq!(v["servers.localhost.tcp.A"], 2.0);
+        assert_eq!(v["servers.localhost.tcp.B"], 2.0);
+        assert_eq!(v["servers.localhost.tcp.C"], 0.1);
+        assert_eq!(v["servers.localhost.tcp.ActiveOpens"], 0.0);
     }
 }

@@ -37,12 +37,21 @@ impl Vmstat {
     pub(super) fn collect(&mut self, clock: f64, em: &mut Emitter<'_>) -> Result<(), Error> {
         self.file.read(&mut self.buf)?;
         let mut cur = [None; 6];
-        for line in self.buf.lines() {
+        let mut left = KEYS.len();
+        // Every key starts with `p`: other lines are skipped on their first byte, and the scan
+        // ends once the six were found (`pgmajfault` is a third of the way down).
+        for line in self.buf.lines().filter(|l| l.starts_with('p')) {
             let Some((name, value)) = line.split_once(' ') else {
                 continue;
             };
             if let Some(i) = KEYS.iter().position(|&k| k == name) {
+                if cur[i].is_none() {
+                    left -= 1;
+                }
                 cur[i] = value.trim().parse::<u64>().ok();
+                if left == 0 {
+                    break;
+                }
             }
         }
         let dt = clock - self.prev_at;
