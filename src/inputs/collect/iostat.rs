@@ -15,9 +15,9 @@
 //! divides 1024 by it with integer division, so 4096 breaks it), and with several units each one
 //! is converted from the same bytes (Diamond halves the value again for every extra unit).
 
+use super::rows::Rows;
 use super::{Emitter, Error, IostatOptions, ProcFile, Unit, anchored, delta};
 use regex::Regex;
-use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 /// Columns 4..14 of a diskstats line.
@@ -40,25 +40,35 @@ const MAX_COUNT: u64 = 4_294_967_295;
 
 pub(super) struct Iostat {
     file: ProcFile,
-    devices: Regex,
+    devices_re: Regex,
     exclude: Option<Regex>,
     sector_size: u64,
     send_zero: bool,
     units: Vec<Unit>,
+    /// Per unit: `reads_<unit>`, `writes_<unit>`, `read_<unit>_per_second`,
+    /// `write_<unit>_per_second`, `average_request_size_<unit>`.
+    unit_names: Vec<[String; 5]>,
     buf: String,
-    prev: HashMap<String, Counters>,
+    /// Per `diskstats` line, by device name.
+    devices: Rows<Device>,
     prev_at: f64,
-    cur: HashMap<String, Counters>,
-    names: Vec<String>,
-    /// Devices that have done I/O since they were first seen.
-    used: HashSet<String>,
+}
+
+struct Device {
+    /// Whether the `devices` and `exclude_devices` regexes take it (asked once).
+    taken: bool,
+    /// The name in metric paths (`/` made `_`).
+    name: String,
+    prev: Option<Counters>,
+    /// It has done I/O since it was first seen.
+    used: bool,
 }
 
 impl Iostat {
     pub(super) fn new(root: &Path, opts: &IostatOptions) -> Result<Iostat, Error> {
         Ok(Iostat {
             file: ProcFile::new(root.join("diskstats")),
-            devices: anchored(&opts.devices, "iostat.devices")?,
+            devices_re: anchored(&opts.devices, "iostat.devices")?,
             exclude: match &opts.exclude_devices {
                 Some(re) => Some(anchored(re, "iostat.exclude_devices")?),
                 None => None,
@@ -66,13 +76,28 @@ impl Iostat {
             sector_size: opts.sector_size,
             send_zero: opts.send_zero,
             units: Unit::parse_all(&opts.byte_units, "iostat.byte_units")?,
+            unit_names: Vec::new(),
             buf: String::new(),
-            prev: HashMap::new(),
+            devices: Rows::default(),
             prev_at: 0.0,
-            cur: HashMap::new(),
-            names: Vec::new(),
-            used: HashSet::new(),
-        })
+        }
+        .with_unit_names())
+    }
+
+    fn with_unit_names(mut self) -> Iostat {
+        self.unit_names = (self.units.iter())
+            .map(|u| {
+                let u = &u.name;
+                [
+                    format!("reads_{u}"),
+                    format!("writes_{u}"),
+                    format!("read_{u}_per_second"),
+                    format!("write_{u}_per_second"),
+                    format!("average_request_size_{u}"),
+                ]
+            })
+            .collect();
+        self
     }
 
     pub(super) fn set_root(&mut self, root: &Path) {
@@ -81,9 +106,10 @@ impl Iostat {
 
     pub(super) fn collect(&mut self, clock: f64, em: &mut Emitter<'_>) -> Result<(), Error> {
         self.file.read(&mut self.buf)?;
-        self.cur.clear();
-        self.names.clear();
-        'lines: for line in self.buf.lines() {
+        let dt = clock - self.prev_at;
+        let buf = std::mem::take(&mut self.buf);
+        let mut rows = std::mem::take(&mut self.devices);
+        'lines: for line in buf.lines() {
             let mut cols = line.split_ascii_whitespace();
             let (Some(_major), Some(_minor), Some(device)) =
                 (cols.next(), cols.next(), cols.next())
@@ -93,44 +119,42 @@ impl Iostat {
             if device.starts_with("ram") || device.starts_with("loop") {
                 continue;
             }
-            if !self.devices.is_match(device)
-                || self.exclude.as_ref().is_some_and(|re| re.is_match(device))
-            {
+            let (devices, exclude) = (&self.devices_re, &self.exclude);
+            let d = rows.row(device, || Device {
+                taken: devices.is_match(device)
+                    && !exclude.as_ref().is_some_and(|re| re.is_match(device)),
+                name: device.replace('/', "_"),
+                prev: None,
+                used: false,
+            });
+            if !d.taken {
                 continue;
             }
             let mut counters = Counters::default();
             for slot in &mut counters {
                 match cols.next().map(str::parse) {
                     Some(Ok(v)) => *slot = v,
-                    _ => continue 'lines,
+                    _ => {
+                        d.prev = None;
+                        continue 'lines;
+                    }
                 }
             }
-            let name = device.replace('/', "_");
-            self.names.push(name.clone());
-            self.cur.insert(name, counters);
-        }
-        let dt = clock - self.prev_at;
-        if dt > 0.0 {
-            for name in &self.names {
-                let (Some(old), Some(new)) = (self.prev.get(name), self.cur.get(name)) else {
-                    continue;
-                };
-                let used = self.used.contains(name);
-                if self.device(em, name, (old, new), dt, used) && !used {
-                    self.used.insert(name.clone());
-                }
+            if let Some(old) = d.prev.filter(|_| dt > 0.0)
+                && self.device_rates(em, &d.name, (&old, &counters), dt, d.used)
+            {
+                d.used = true;
             }
-            if self.used.len() > self.cur.len() {
-                self.used.retain(|k| self.cur.contains_key(k));
-            }
+            d.prev = Some(counters);
         }
-        std::mem::swap(&mut self.prev, &mut self.cur);
+        rows.finish();
+        (self.buf, self.devices) = (buf, rows);
         self.prev_at = clock;
         Ok(())
     }
 
     /// Publishes one device (when it did I/O, `send_zero` or `used` before); true when it did I/O.
-    fn device(
+    fn device_rates(
         &self,
         em: &mut Emitter<'_>,
         name: &str,
@@ -202,7 +226,7 @@ impl Iostat {
             &[name, "concurrent_io"],
             (reads / dt + writes / dt) * (service_time / 1000.0),
         );
-        for unit in &self.units {
+        for (unit, names) in self.units.iter().zip(&self.unit_names) {
             // Diamond converts each sample to the unit, then wraps at 2^64 − 1 bytes in that unit.
             let bytes =
                 |c: &Counters, i: usize| unit.convert_bytes(c[i] as f64 * self.sector_size as f64);
@@ -213,23 +237,13 @@ impl Iostat {
                 d.max(0.0)
             };
             let (read, written) = (diff(READS_SECTORS), diff(WRITES_SECTORS));
-            let u = &unit.name;
-            for (m, value) in [
-                (format!("reads_{u}"), read),
-                (format!("writes_{u}"), written),
-                (format!("read_{u}_per_second"), read / dt),
-                (format!("write_{u}_per_second"), written / dt),
-                (
-                    format!("average_request_size_{u}"),
-                    if io > 0.0 { (read + written) / io } else { 0.0 },
-                ),
-            ] {
-                if m.starts_with("reads_") || m.starts_with("writes_") {
-                    em.count(&[name, &m], value);
-                } else {
-                    em.rate(&[name, &m], value);
-                }
-            }
+            let [reads, writes, read_rate, write_rate, size] = names;
+            let size_value = if io > 0.0 { (read + written) / io } else { 0.0 };
+            em.count(&[name, reads], read);
+            em.count(&[name, writes], written);
+            em.rate(&[name, read_rate], read / dt);
+            em.rate(&[name, write_rate], written / dt);
+            em.rate(&[name, size], size_value);
         }
         io > 0.0
     }

@@ -31,6 +31,7 @@ mod network;
 mod pressure;
 mod processes;
 mod procfile;
+mod rows;
 mod settings;
 mod sockets;
 mod tcp;

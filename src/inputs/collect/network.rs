@@ -5,9 +5,9 @@
 //! by default). Diamond sends these values rounded to integers (a quirk of its `publish` call);
 //! here they keep their decimals.
 
+use super::rows::Rows;
 use super::{Emitter, Error, NetworkOptions, ProcFile, Unit, delta, regex};
 use regex::Regex;
-use std::collections::HashMap;
 use std::path::Path;
 
 const FIELDS: [&str; 16] = [
@@ -38,10 +38,9 @@ pub(super) struct Network {
     /// `rx_<unit>` and `tx_<unit>` per unit.
     unit_names: Vec<(String, String)>,
     buf: String,
-    prev: HashMap<String, [u64; 16]>,
+    /// Per interface line: whether `interfaces` takes it (asked once) and its last values.
+    rows: Rows<(bool, Option<[u64; 16]>)>,
     prev_at: f64,
-    cur: HashMap<String, [u64; 16]>,
-    order: Vec<String>,
 }
 
 impl Network {
@@ -58,10 +57,8 @@ impl Network {
                 .collect(),
             units,
             buf: String::new(),
-            prev: HashMap::new(),
+            rows: Rows::default(),
             prev_at: 0.0,
-            cur: HashMap::new(),
-            order: Vec::new(),
         })
     }
 
@@ -71,14 +68,16 @@ impl Network {
 
     pub(super) fn collect(&mut self, clock: f64, em: &mut Emitter<'_>) -> Result<(), Error> {
         self.file.read(&mut self.buf)?;
-        self.cur.clear();
-        self.order.clear();
+        let dt = clock - self.prev_at;
+        let mut rows = std::mem::take(&mut self.rows);
         'lines: for line in self.buf.lines() {
             let Some((name, rest)) = line.split_once(':') else {
                 continue;
             };
             let name = name.trim();
-            if !self.interfaces.is_match(name) {
+            let interfaces = &self.interfaces;
+            let (taken, prev) = rows.row(name, || (interfaces.is_match(name), None));
+            if !*taken {
                 continue;
             }
             let mut values = [0u64; 16];
@@ -86,35 +85,42 @@ impl Network {
             for slot in &mut values {
                 match tokens.next().map(str::parse) {
                     Some(Ok(v)) => *slot = v,
-                    _ => continue 'lines,
-                }
-            }
-            self.order.push(name.to_string());
-            self.cur.insert(name.to_string(), values);
-        }
-        let dt = clock - self.prev_at;
-        if dt > 0.0 {
-            for name in &self.order {
-                let (Some(old), Some(new)) = (self.prev.get(name), self.cur.get(name)) else {
-                    continue;
-                };
-                for (i, field) in FIELDS.iter().enumerate() {
-                    let rate = delta(old[i], new[i], u64::MAX) / dt;
-                    match i {
-                        RX_BYTES | TX_BYTES => {
-                            for (unit, (rx, tx)) in self.units.iter().zip(&self.unit_names) {
-                                let metric = if i == RX_BYTES { rx } else { tx };
-                                em.rate(&[name, metric], unit.convert_bytes(rate));
-                            }
-                        }
-                        _ => em.rate(&[name, field], rate),
+                    _ => {
+                        *prev = None;
+                        continue 'lines;
                     }
                 }
             }
+            if let Some(old) = prev.filter(|_| dt > 0.0) {
+                self.publish(em, name, (&old, &values), dt);
+            }
+            *prev = Some(values);
         }
-        std::mem::swap(&mut self.prev, &mut self.cur);
+        rows.finish();
+        self.rows = rows;
         self.prev_at = clock;
         Ok(())
+    }
+
+    fn publish(
+        &self,
+        em: &mut Emitter<'_>,
+        name: &str,
+        (old, new): (&[u64; 16], &[u64; 16]),
+        dt: f64,
+    ) {
+        for (i, field) in FIELDS.iter().enumerate() {
+            let rate = delta(old[i], new[i], u64::MAX) / dt;
+            match i {
+                RX_BYTES | TX_BYTES => {
+                    for (unit, (rx, tx)) in self.units.iter().zip(&self.unit_names) {
+                        let metric = if i == RX_BYTES { rx } else { tx };
+                        em.rate(&[name, metric], unit.convert_bytes(rate));
+                    }
+                }
+                _ => em.rate(&[name, field], rate),
+            }
+        }
     }
 }
 
