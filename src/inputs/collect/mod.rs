@@ -370,6 +370,7 @@ fn run(
     out: &mut Vec<Observation>,
 ) {
     let start = Instant::now();
+    r.names.warm();
     let mut em = Emitter::new(out, name, (prefix, r.name), stamp, &r.filter, &mut r.names);
     let result = r.collector.collect(clock, &mut em);
     r.names.finish();
