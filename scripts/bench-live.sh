@@ -4,7 +4,9 @@
 # carbon and StatsD at a 100 ms step, bytes per live series per second on the wire, tally's CPU
 # with 4 connections × 64 series (and without them), memory per watched series, and memory per
 # watched StatsD timer (500 timers at 100 values/s; 3 minutes more; LIVE_PROBE_ONLY=timers for
-# that alone; LIVE_PROBE_CONTROL=1 adds a second unwatched spell as the method's control).
+# that alone; LIVE_PROBE_CONTROL=1 adds a second unwatched spell as the method's control;
+# LIVE_PROBE_TIMERS / LIVE_PROBE_RATE change the 500 timers / 100 values a second; each memory
+# reading waits for the daemon's next heap trim, logged with malloc's bytes in use).
 #   scripts/bench-live.sh
 #   nice -n -15 scripts/bench-live.sh    # on a shared machine (root): tally and the probe niced
 #   TALLY=path/to/tally scripts/bench-live.sh    # measure another build of tally
@@ -28,10 +30,11 @@ inputs:
   system: { enabled: false }
 live: { max_series_per_connection: 10000 }
 YAML
-"$TALLY" --log-format json run -c "$work/tally.yaml" 2>"$work/log" &
+TALLY_LOG=info,tally::agent::pipeline::commit=debug \
+  "$TALLY" --log-format json run -c "$work/tally.yaml" 2>"$work/log" &
 pid=$!
 for _ in $(seq 100); do grep -q 'tally is running' "$work/log" && break; sleep 0.1; done
 addr() { jq -r "select(.fields.message == \"$1\") | .fields.addr" "$work/log" | head -1; }
 echo "$(date -u +%F) $(nproc) cores, $(uname -r), $($TALLY --version)"
-./target/release/examples/live_probe "$(addr 'HTTP listening.')" "$(addr 'Carbon listening on tcp.')" \
+LIVE_PROBE_LOG="$work/log" ./target/release/examples/live_probe "$(addr 'HTTP listening.')" "$(addr 'Carbon listening on tcp.')" \
   "$(addr 'StatsD listening on udp.')" "$pid"
