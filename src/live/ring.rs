@@ -406,6 +406,29 @@ mod tests {
         );
     }
 
+    /// Counts past a byte, then past 2 bytes, in one slot (ingested buckets, bursts) stay
+    /// exact; the column narrows again once the window has passed them.
+    #[test]
+    fn wide_counts_stay_exact_and_narrow_after_a_window() {
+        let r = ring(Kind::Gauge);
+        let narrow = r.bytes();
+        let mut s = r.lock();
+        let mut b = one(2.0);
+        b.count = 300;
+        assert!(s.add(12_050, 12_050, &b, None));
+        b.count = 70_000;
+        assert!(s.add(12_150, 12_150, &b, None));
+        assert!(s.add(12_160, 12_160, &one(1.0), None));
+        let got = s.bucket(12_000, 12_200).unwrap();
+        assert_eq!((got.count, got.min, got.last), (70_301, 1.0, 1.0));
+        drop(s);
+        assert_eq!(r.bytes(), narrow + 600 * 3);
+        let mut s = r.lock();
+        s.add(12_000 + 61_000, 12_000 + 61_000, &one(1.0), None);
+        drop(s);
+        assert_eq!(r.bytes(), narrow);
+    }
+
     #[test]
     fn late_writes_are_logged() {
         let r = ring(Kind::Counter);
