@@ -4,6 +4,13 @@
 //! here at compile time so the daemon computes nothing while nobody opens the UI. Pure Rust: no
 //! node, no bundler. JavaScript is served without its whole-line `//` comments (the modules hold
 //! no multi-line strings, so such a line is always a comment); nothing else is changed.
+//!
+//! Also hands the linker `link/hot-code.ld`, the functions an idle daemon runs (written by
+//! `scripts/hot-code.sh`): lld places them first in `.text`, so the code a running tally keeps
+//! mapped is a few contiguous pages instead of 64 KiB windows scattered over 12 MiB. Only where
+//! rustc links with lld by default (x86_64 Linux, Rust ≥ 1.90); `TALLY_HOT_CODE=0` turns it off
+//! for another linker. A name the binary no longer has is skipped, so a stale list costs memory,
+//! never a build.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -13,6 +20,7 @@ fn main() {
     // A directory here makes cargo rerun this script when anything below it changes.
     println!("cargo:rerun-if-changed={}", dir.display());
     println!("cargo:rerun-if-changed=build.rs");
+    order_hot_code();
     let mut files: Vec<(String, std::path::PathBuf)> = std::fs::read_dir(&dir)
         .map(|entries| {
             entries
@@ -45,6 +53,18 @@ fn main() {
     out.push(']');
     let target = out_dir.join("ui_files.rs");
     std::fs::write(target, out).expect("write ui_files.rs");
+}
+
+/// Link argument for the tally binary: the hot functions first (see the top of this file).
+fn order_hot_code() {
+    println!("cargo:rerun-if-env-changed=TALLY_HOT_CODE");
+    let list = Path::new(env!("CARGO_MANIFEST_DIR")).join("link/hot-code.ld");
+    println!("cargo:rerun-if-changed={}", list.display());
+    let lld_by_default = std::env::var("TARGET").as_deref() == Ok("x86_64-unknown-linux-gnu");
+    if !lld_by_default || std::env::var("TALLY_HOT_CODE").as_deref() == Ok("0") || !list.is_file() {
+        return;
+    }
+    println!("cargo:rustc-link-arg-bin=tally=-Wl,-T,{}", list.display());
 }
 
 /// The text without the lines that hold only a `//` comment.

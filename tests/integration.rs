@@ -14,6 +14,7 @@ mod grafana;
 mod graph;
 mod graphite_cluster;
 mod health;
+mod hot_code;
 mod listen_busy;
 mod live;
 mod live_bounds;

@@ -4,7 +4,8 @@
 // Chromium (the same flags and 1280×2600 window) opens the bench dashboard; after SETTLE s the
 // renderer's and gpu process's CPU (% of a core, /proc) over SECONDS. Rounds alternate the dirs.
 // Usage: node benches/ui/variants.mjs --tally http://127.0.0.1:PORT [--seconds 20]
-//        [--rounds 3] [--settle 8] DIR...   (so a variant needs no release rebuild)
+//        [--rounds 3] [--settle 8] DIR...   (so a variant needs no release rebuild; the pages of
+//        benches/ui/floor/*/ are the floor: 16 canvases drawn in the simplest way, no tally UI)
 import { createServer, request } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -29,7 +30,8 @@ function proxy(dir) {
     if (req.url.startsWith('/ui/')) {
       const name = req.url.slice(4).split('?')[0];
       try {
-        const body = await readFile(join(dir, name));
+        // a file the dir lacks comes from its parent (benches/ui/floor/*/ share ../draw.js)
+        const body = await readFile(join(dir, name)).catch(() => readFile(join(dir, '..', name)));
         res.writeHead(200, { 'content-type': TYPES[name.split('.').pop()] ?? 'application/octet-stream', 'cache-control': 'no-store' });
         return res.end(body);
       } catch {
