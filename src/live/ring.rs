@@ -170,7 +170,9 @@ impl Ring {
     /// "Bounds").
     pub fn join_for(&self, oldest_ms: i64, res_ms: i64, view: View, step_ms: i64) -> Join {
         let mut slots = self.lock();
-        let join = if self.live_ms >= oldest_ms {
+        // Its first slot still kept by the clock and by the ring (which a write stamped ahead
+        // of the clock, within `max_lag`, may have moved on): the bridge is kept just as long.
+        let join = if self.live_ms >= oldest_ms && slots.oldest() == slots.first {
             Join {
                 join_ms: self.join_ms,
                 live_ms: self.live_ms,
