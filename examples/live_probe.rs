@@ -253,12 +253,74 @@ fn main() {
     timer_memory(http, statsd, pid);
 }
 
-/// Memory per watched timer (issue 18: its ring keeps a sketch per second): 500 StatsD timers
-/// at 100 lognormal values a second each (median 40, σ 0.8). The stored side grows with the
-/// traffic too (the head), so RSS grows over 65 s with nothing watched, then over 65 s with one
-/// connection watching them all (a whole window of sketches): the difference is the rings'.
+/// One reading of the daemon's memory, taken just after one of its heap trims (every 30 s;
+/// `LIVE_PROBE_LOG` names its JSON log, with `Heap trimmed.` logged at debug): RSS and
+/// anonymous memory from `/proc` (KiB) with nothing freed-but-kept left to give back, and
+/// malloc's bytes in use at the trim (KiB). Without the log, at once and with no heap figure.
+struct Reading {
+    at: Instant,
+    rss: u64,
+    anon: u64,
+    heap: Option<u64>,
+}
+
+fn reading(pid: u32) -> Reading {
+    let log = std::env::var("LIVE_PROBE_LOG").ok();
+    let trims = |log: &str| -> Vec<u64> {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        text.lines()
+            .filter(|l| l.contains("\"Heap trimmed.\""))
+            .filter_map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).ok()?["fields"]["heap"].as_u64()
+            })
+            .collect()
+    };
+    let mut heap = None;
+    if let Some(log) = &log {
+        let seen = trims(log).len();
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(45) {
+            std::thread::sleep(Duration::from_millis(200));
+            if let Some(h) = trims(log).get(seen) {
+                heap = Some(h / 1024);
+                break;
+            }
+        }
+    }
+    Reading {
+        at: Instant::now(),
+        rss: rss_kb(pid),
+        anon: status_kb(pid, "RssAnon:"),
+        heap,
+    }
+}
+
+/// Growth per watched timer (KB) of one figure: the watched spell's growth less the unwatched
+/// spell's growth rate over the watched spell's length (the store head grows all along).
+fn per_timer(f: impl Fn(&Reading) -> u64, r: [&Reading; 3], timers: usize) -> f64 {
+    let secs = |a: &Reading, b: &Reading| (b.at - a.at).as_secs_f64();
+    let grew = |a: &Reading, b: &Reading| f(b) as f64 - f(a) as f64;
+    let rate = grew(r[0], r[1]) / secs(r[0], r[1]);
+    (grew(r[1], r[2]) - rate * secs(r[1], r[2])) * 1024.0 / timers as f64 / 1000.0
+}
+
+/// Memory per watched timer: `LIVE_PROBE_TIMERS` StatsD timers (500) at `LIVE_PROBE_RATE`
+/// lognormal values a second each (100; median 40, σ 0.8). The stored side grows with the
+/// traffic too (the head), so memory grows over 65 s with nothing watched, then over 65 s with
+/// one connection watching them all at their default view (`avg`): the difference from the
+/// unwatched growth rate is the rings' and the stream's. `LIVE_PROBE_CONTROL=1`: a second
+/// unwatched spell first, the one compared with (the method's control).
 fn timer_memory(http: SocketAddr, statsd: SocketAddr, pid: u32) {
-    const SERIES: usize = 500;
+    let env = |k: &str, d: usize| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let (timers, rate) = (
+        env("LIVE_PROBE_TIMERS", 500),
+        env("LIVE_PROBE_RATE", 100).max(1),
+    );
     let stop = Arc::new(AtomicBool::new(false));
     let sender = {
         let stop = stop.clone();
@@ -275,7 +337,7 @@ fn timer_memory(http: SocketAddr, statsd: SocketAddr, pid: u32) {
             let mut tick = 0u32;
             while !stop.load(Relaxed) {
                 let mut datagram = String::new();
-                for i in 0..SERIES {
+                for i in 0..timers {
                     let z = (-2.0 * uniform().ln()).sqrt()
                         * (2.0 * std::f64::consts::PI * uniform()).cos();
                     datagram.push_str(&format!(
@@ -291,25 +353,34 @@ fn timer_memory(http: SocketAddr, statsd: SocketAddr, pid: u32) {
                     u.send_to(datagram.trim_end().as_bytes(), statsd).unwrap();
                 }
                 tick += 1;
-                let next = t0 + Duration::from_millis(10) * tick;
+                let next = t0 + Duration::from_secs(1) * tick / rate as u32;
                 std::thread::sleep(next.saturating_duration_since(Instant::now()));
             }
         })
     };
     // Past the linger of rings watched before (10 s) and a heap trim (every 30 s).
     std::thread::sleep(Duration::from_secs(50));
-    let (mut r0, mut a0) = (rss_kb(pid), status_kb(pid, "RssAnon:"));
+    let mut r0 = reading(pid);
     std::thread::sleep(Duration::from_secs(65));
-    let (mut r1, mut a1) = (rss_kb(pid), status_kb(pid, "RssAnon:"));
+    let mut r1 = reading(pid);
+    let show = |r: &Reading| {
+        format!(
+            "RSS {} KiB, anonymous {} KiB, heap {:?} KiB",
+            r.rss, r.anon, r.heap
+        )
+    };
     if std::env::var("LIVE_PROBE_CONTROL").is_ok() {
         // The method's control: a second spell with nothing watched grows like the first
         // (then the watched spell is compared with this one).
         std::thread::sleep(Duration::from_secs(65));
-        let (rc, ac) = (rss_kb(pid), status_kb(pid, "RssAnon:"));
+        let rc = reading(pid);
         println!(
-            "memory control, nothing watched: RSS {r1} → {rc} KiB, anonymous {a1} → {ac} KiB in 65 s"
+            "memory control, nothing watched: {} → {} in {:.0} s",
+            show(&r1),
+            show(&rc),
+            (rc.at - r1.at).as_secs_f64()
         );
-        (r0, a0, r1, a1) = (r1, a1, rc, ac);
+        (r0, r1) = (r1, rc);
     }
     let done = Arc::new(AtomicBool::new(false));
     let r = open(http, "target=probe.t.*");
@@ -318,15 +389,25 @@ fn timer_memory(http: SocketAddr, statsd: SocketAddr, pid: u32) {
         std::thread::spawn(move || read(r, &done, |_, _, _| {}))
     };
     std::thread::sleep(Duration::from_secs(65));
-    let (r2, a2) = (rss_kb(pid), status_kb(pid, "RssAnon:"));
-    let grew = |a: u64, b: u64| b as f64 - a as f64;
+    let r2 = reading(pid);
     println!(
-        "memory: anonymous {a0} → {a1} → {a2} KiB: {:.1} KB per watched timer",
-        (grew(a1, a2) - grew(a0, a1)) * 1024.0 / SERIES as f64 / 1000.0
+        "memory: {timers} StatsD timers at {rate} values/s each: nothing watched {} → {} in {:.0} s, watched → {} in {:.0} s",
+        show(&r0),
+        show(&r1),
+        (r1.at - r0.at).as_secs_f64(),
+        show(&r2),
+        (r2.at - r1.at).as_secs_f64()
     );
+    let heap = r2
+        .heap
+        .map(|_| per_timer(|r| r.heap.unwrap_or(0), [&r0, &r1, &r2], timers));
     println!(
-        "memory: RSS {r0} → {r1} KiB in 65 s of {SERIES} StatsD timers at 100 values/s each, → {r2} KiB in 65 s more watching them: {:.1} KB per watched timer",
-        (grew(r1, r2) - grew(r0, r1)) * 1024.0 / SERIES as f64 / 1000.0
+        "memory per watched timer: RSS {:.1} KB, anonymous {:.1} KB, heap in use {}",
+        per_timer(|r| r.rss, [&r0, &r1, &r2], timers),
+        per_timer(|r| r.anon, [&r0, &r1, &r2], timers),
+        heap.map_or("unknown (no LIVE_PROBE_LOG)".into(), |h| format!(
+            "{h:.1} KB"
+        ))
     );
     done.store(true, Relaxed);
     stop.store(true, Relaxed);

@@ -6,16 +6,17 @@
 # over 12 MiB of text kept ~4.5 MiB resident; packed together they take a few hundred KiB
 # (BENCHMARKS.md, "Issue 13: resident code").
 #
-# How: a release tally with the default system input runs under valgrind's callgrind; after it
-# has settled (startup code paged out, see agent/memory.rs) the counters are zeroed, and every
-# function of the tally binary that runs in the next SECONDS is listed (mangled, sorted). Re-run
+# How: a release tally with the default system input runs under valgrind's callgrind; 20 s after
+# it is up (just before agent/memory.rs pages out the startup code at 30 s, so what runs after
+# that page-out counts) the counters are zeroed, and every function of the tally binary that runs
+# in the next SECONDS is listed (mangled). Re-run
 # after changes to the code an idle daemon runs; a stale list only costs memory (a name the new
 # binary lacks is skipped), never a build.
 #
-#   scripts/hot-code.sh [SECONDS]     # default 150; needs valgrind (apt-get install valgrind)
+#   scripts/hot-code.sh [SECONDS]     # default 240; needs valgrind (apt-get install valgrind)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=${1:-150}
+seconds=${1:-240}
 command -v valgrind >/dev/null || { echo "hot-code.sh: needs valgrind (apt-get install valgrind)" >&2; exit 1; }
 # The list must come from a binary linked without it, or the names would come out the same anyway;
 # the order does not change the names, so any release build will do.
@@ -37,7 +38,7 @@ valgrind --tool=callgrind --demangle=no --callgrind-out-file="$work/callgrind.%p
 pid=$!
 for _ in $(seq 600); do grep -q "tally is running" "$work/log" && break; sleep 0.2; done
 grep -q "tally is running" "$work/log" || { cat "$work/log" >&2; exit 1; }
-sleep 40
+sleep 20
 callgrind_control -z "$pid" >/dev/null 2>&1
 sleep "$seconds"
 callgrind_control -d "$pid" >/dev/null 2>&1
@@ -59,24 +60,28 @@ for line in open(dump, errors="replace"):
         current = objects[ident]
     elif key == "fn" and current in (binary, "???"):  # ??? = code outside the sections valgrind knows
         hot.add(names[ident])
-# A pattern per function without what a rebuild changes: the legacy hash (17h…E) and the v0 crate
-# disambiguators (Cs…_), and ThinLTO's .llvm.N suffix; cold functions (#[cold]: growing a Vec,
-# a contended lock) sit in .text.unlikely.*.
-patterns = set()
+# Two patterns per function. First the exact name (less ThinLTO's .llvm.N suffix), so what runs
+# is packed densely; it goes stale when a dependency or the compiler changes (legacy symbol
+# hashes, 17h…E, and v0 crate disambiguators, Cs…_, follow the crates' metadata). Then the name
+# without those, which still matches after such a change but also takes in every instance of a
+# generic function (legacy names do not spell the type arguments). Cold functions (#[cold]:
+# growing a Vec, a contended lock) sit in .text.unlikely.*.
+exact, loose = set(), set()
 for name in hot:
     if not (name.startswith("_ZN") or name.startswith("_R")):
         continue
     name = re.sub(r"\.llvm\.\d+$", "", name)
+    exact.add(name + "*")
     name = re.sub(r"17h[0-9a-f]{16}E$", "17h", name)
-    name = re.sub(r"Cs[0-9A-Za-z]+_", "Cs*_", name)
-    patterns.add(name + "*")
+    loose.add(re.sub(r"Cs[0-9A-Za-z]+_", "Cs*_", name) + "*")
+patterns = sorted(exact) + sorted(loose - exact)
 print("/* The functions an idle tally runs, placed first by lld (see build.rs).")
-print(f"   Written by scripts/hot-code.sh ({len(patterns)} functions); do not edit by hand. */")
+print(f"   Written by scripts/hot-code.sh ({len(exact)} functions); do not edit by hand. */")
 print("SECTIONS {")
 print("  .text.hot : {")
-for p in sorted(patterns):
+for p in patterns:
     print(f"    *(.text.{p} .text.unlikely.{p})")
 print("  }")
 print("} INSERT BEFORE .text;")
 PY
-echo "link/hot-code.ld: $(grep -c '^    \*(' link/hot-code.ld) functions"
+sed -n 2p link/hot-code.ld

@@ -163,6 +163,53 @@ impl Bins {
         }
     }
 
+    /// The nonzero bins for memory: their number, the first key, then a varint a bin holding
+    /// its count and the gap from the bin before (0, 1 or 2 empty keys, or 3 and the gap
+    /// after): one byte a bin of a count under 32 where bins are close, as at a timer's
+    /// centre, against two for `encode`'s key delta and count, and never more than that below
+    /// a count of 32. A count of 2^62 or more is written as 0, then the count.
+    fn pack(&self, out: &mut Vec<u8>) {
+        encoding::put_uvarint(out, self.iter().count() as u64);
+        let mut prev = None;
+        for (k, c) in self.iter() {
+            let k = i64::from(k);
+            let prev = prev.replace(k).unwrap_or_else(|| {
+                encoding::put_ivarint(out, k);
+                k - 1
+            });
+            let gap = (k - prev - 1) as u64;
+            let count = if c >> 62 == 0 { c } else { 0 };
+            encoding::put_uvarint(out, count << 2 | gap.min(3));
+            if count == 0 {
+                encoding::put_uvarint(out, c);
+            }
+            if gap >= 3 {
+                encoding::put_uvarint(out, gap - 3);
+            }
+        }
+    }
+
+    fn unpack(r: &mut Reader<'_>, max: usize) -> Result<Bins, encoding::Error> {
+        let n = r.uvarint()?;
+        let mut bins = Bins::default();
+        let mut key = if n > 0 { r.ivarint()? - 1 } else { 0 };
+        for _ in 0..n {
+            let v = r.uvarint()?;
+            let count = match v >> 2 {
+                0 => r.uvarint()?,
+                c => c,
+            };
+            let gap = match v & 3 {
+                3 => r.uvarint()?.saturating_add(3),
+                g => g,
+            };
+            key = key.saturating_add(1).saturating_add_unsigned(gap);
+            let k = i32::try_from(key).map_err(|_| encoding::Error::Invalid("sketch key"))?;
+            bins.add(k, count, max);
+        }
+        Ok(bins)
+    }
+
     fn decode(r: &mut Reader<'_>, max: usize) -> Result<Bins, encoding::Error> {
         let n = r.uvarint()?;
         let mut bins = Bins::default();
@@ -296,15 +343,17 @@ impl Sketch {
         None
     }
 
-    /// The sketch in as few bytes as it encodes to (its accuracy, then the body): a few bytes a
-    /// nonzero bin, where the bins in memory take 8 bytes a key of their range. The live tier
-    /// keeps its closed seconds so.
+    /// The sketch in few bytes, for memory (not the stored encoding): its accuracy, zeros, then
+    /// each sign's bins (`Bins::pack`, about a byte a bin where bins are dense), where the
+    /// bins in memory take 8 bytes a key of their range. The live tier keeps its seconds so.
     pub fn pack(&self) -> Box<[u8]> {
         let mut out = vec![match self.accuracy {
             Accuracy::Coarse => 1,
             Accuracy::Fine => 3,
         }];
-        self.encode(&mut out);
+        encoding::put_uvarint(&mut out, self.zeros);
+        self.positive.pack(&mut out);
+        self.negative.pack(&mut out);
         out.into_boxed_slice()
     }
 
@@ -315,7 +364,16 @@ impl Sketch {
             3 => Accuracy::Fine,
             _ => return Err(encoding::Error::Invalid("sketch accuracy")),
         };
-        Sketch::decode(&mut r, accuracy)
+        let max = accuracy.max_bins();
+        let zeros = r.uvarint()?;
+        let positive = Bins::unpack(&mut r, max)?;
+        let negative = Bins::unpack(&mut r, max)?;
+        Ok(Sketch {
+            accuracy,
+            positive,
+            negative,
+            zeros,
+        })
     }
 
     /// The body (its accuracy is the caller's tag): zeros, positive bins, negative bins.

@@ -154,7 +154,10 @@ proptest! {
         prop_assert_eq!(&ba, &all);
         let mut enc = Vec::new();
         all.encode(&mut enc);
-        prop_assert_eq!(Sketch::decode(&mut Reader::new(&enc), acc).unwrap(), all);
+        prop_assert_eq!(&Sketch::decode(&mut Reader::new(&enc), acc).unwrap(), &all);
+        let packed = all.pack();
+        prop_assert!(packed.len() <= enc.len() + 1, "{} > {} + 1", packed.len(), enc.len());
+        prop_assert_eq!(Sketch::unpack(&packed).unwrap(), all);
     }
 
     /// Old (coarse) data merged with new (fine) data, in any order and grouping: the coarse

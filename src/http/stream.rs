@@ -390,7 +390,7 @@ impl Streaming {
                 .names
                 .iter()
                 .filter_map(|n| self.rings.get(n))
-                .map(|r| r.join.live_ms.div_euclid(step) * step + step)
+                .map(|r| r.live_ms.div_euclid(step) * step + step)
                 .max()
                 .unwrap_or(i64::MAX);
             for series in result {

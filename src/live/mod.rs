@@ -13,6 +13,7 @@
 //! Above: `agent` (feeds, attaches, sweeps) and `http::stream` (reads). Below: `metric`,
 //! `aggregate`, `query::View`.
 
+mod compact;
 pub mod percentiles;
 pub mod read;
 pub mod request;

@@ -208,6 +208,7 @@ impl Percentiles {
         let from_sec = match self.groups.iter().find(|g| g.secs == secs) {
             Some(g) => g.from_sec,
             None => {
+                self.groups.reserve_exact(1);
                 self.groups.push(Group {
                     secs,
                     from_sec: next,
@@ -224,6 +225,7 @@ impl Percentiles {
             slot + 1
         };
         let len = self.window_secs / secs + 2;
+        self.memos.reserve_exact(1);
         self.memos.push(Memo {
             view,
             secs,

@@ -2,6 +2,7 @@
 //! for timers also their percentile views ([`Percentiles`]), and the log of late writes into
 //! slots that may already have been sent (so readers send those slots again).
 
+use super::compact::{Bridge, Counts};
 use super::percentiles::{Input, Percentiles};
 use crate::aggregate::{Bucket, Extra};
 use crate::metric::{Kind, Series};
@@ -93,7 +94,9 @@ const AMENDS: usize = 16;
 pub struct Ring {
     pub series: Series,
     pub kind: Kind,
-    pub join: Join,
+    /// The ring's own join (README, "Joining history and live"); its bridge is in [`Slots`].
+    pub join_ms: i64,
+    pub live_ms: i64,
     pub(super) watchers: AtomicUsize,
     /// When the last watcher left (ms), for the linger.
     pub(super) left_ms: AtomicI64,
@@ -106,9 +109,13 @@ pub struct Slots {
     first: i64,
     /// Absolute index of the newest slot; `(newest - len, newest]` are kept.
     newest: i64,
-    /// The slots as columns (36 bytes a slot): counts, and sum, min, max, last.
-    counts: Box<[u32]>,
+    /// The slots as columns: counts (1 to 4 bytes a slot, [`Counts`]), and sum, min, max,
+    /// last (32 bytes).
+    counts: Counts,
     values: Box<[[f64; 4]]>,
+    /// What the store held of the stored slot the ring's `live_ms` falls in, for watchers
+    /// that join while the ring's first slot is kept; dropped once it is not.
+    bridge: Option<Bridge>,
     /// Timers: their percentile views.
     percentiles: Option<Box<Percentiles>>,
     /// Sequence number of the last late write, and the last `AMENDS` of them.
@@ -128,6 +135,7 @@ impl Ring {
         let step = step_ms as i64;
         let len = (window_ms / step_ms) as usize;
         let first = join.live_ms.div_euclid(step);
+        let bridge = join.bridge.as_ref().map(Bridge::of_bucket);
         let percentiles = (kind == Kind::Timer).then(|| {
             let first_sec = (first * step).div_euclid(1000);
             Box::new(Percentiles::new(window_ms, max_lag_ms, first_sec))
@@ -135,15 +143,17 @@ impl Ring {
         Ring {
             series,
             kind,
-            join,
+            join_ms: join.join_ms,
+            live_ms: join.live_ms,
             watchers: AtomicUsize::new(0),
             left_ms: AtomicI64::new(0),
             slots: Mutex::new(Slots {
                 step,
                 first,
                 newest: first - 1,
-                counts: vec![0; len].into_boxed_slice(),
+                counts: Counts::new(len),
                 values: vec![[0.0; 4]; len].into_boxed_slice(),
+                bridge,
                 percentiles,
                 amend_seq: 0,
                 amends: [(0, 0); AMENDS],
@@ -159,8 +169,15 @@ impl Ring {
     /// joins at the stored slot boundary before its first value, with nothing between (README,
     /// "Bounds").
     pub fn join_for(&self, oldest_ms: i64, res_ms: i64, view: View, step_ms: i64) -> Join {
-        let join = if self.join.live_ms >= oldest_ms {
-            self.join.clone()
+        let mut slots = self.lock();
+        // Its first slot still kept by the clock and by the ring (which a write stamped ahead
+        // of the clock, within `max_lag`, may have moved on): the bridge is kept just as long.
+        let join = if self.live_ms >= oldest_ms && slots.oldest() == slots.first {
+            Join {
+                join_ms: self.join_ms,
+                live_ms: self.live_ms,
+                bridge: slots.bridge.as_ref().map(Bridge::bucket),
+            }
         } else {
             let at = (oldest_ms + res_ms - 1).div_euclid(res_ms) * res_ms;
             Join {
@@ -170,7 +187,7 @@ impl Ring {
             }
         };
         let from = match view {
-            View::Percentile(_) => self.lock().watch_percentile(view, step_ms),
+            View::Percentile(_) => slots.watch_percentile(view, step_ms),
             _ => None,
         };
         match from {
@@ -187,11 +204,16 @@ impl Ring {
         self.slots.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Bytes this ring holds (slots and sketches), for the memory figures.
+    /// Bytes this ring owns, by the capacity of each allocation: itself in its `Arc`, the
+    /// slots, the bridge and a timer's percentiles (not the series name, an `Arc` shared
+    /// with the tier's map and the store's catalog; not the allocator's own overhead).
     pub fn bytes(&self) -> usize {
         let s = self.lock();
         std::mem::size_of::<Ring>()
-            + s.counts.len() * (4 + 32)
+            + 2 * std::mem::size_of::<usize>()
+            + s.counts.bytes()
+            + s.values.len() * 32
+            + s.bridge.as_ref().map_or(0, Bridge::bytes)
             + s.percentiles.as_ref().map_or(0, |p| p.bytes())
     }
 }
@@ -202,7 +224,7 @@ impl Slots {
     }
 
     fn len(&self) -> i64 {
-        self.counts.len() as i64
+        self.values.len() as i64
     }
 
     /// Oldest absolute slot index still kept.
@@ -218,9 +240,15 @@ impl Slots {
         let from = (self.newest + 1).max(index - self.len() + 1);
         for s in from..=index {
             let at = s.rem_euclid(self.len()) as usize;
-            self.counts[at] = 0;
+            self.counts.set(at, 0);
+        }
+        if index.div_euclid(self.len()) != self.newest.div_euclid(self.len()) {
+            self.counts.narrow(); // once a window: a burst's wide counts do not stay
         }
         self.newest = index;
+        if self.bridge.is_some() && self.oldest() > self.first {
+            self.bridge = None; // `join_for` no longer gives it (`live_ms` is not kept)
+        }
     }
 
     /// Folds `slot` (and for timers the values' sketch) into the slot at `at_ms`; `now_ms` is
@@ -235,8 +263,7 @@ impl Slots {
         let at = index.rem_euclid(self.len()) as usize;
         let mut merged = self.slot_at(at);
         merged.merge(slot);
-        // Counts past u32 in one slot (4 billion values in 100 ms) saturate.
-        self.counts[at] = u32::try_from(merged.count).unwrap_or(u32::MAX);
+        self.counts.set(at, merged.count);
         self.values[at] = [merged.sum, merged.min, merged.max, merged.last];
         if index < now_ms.div_euclid(self.step) {
             self.amend_seq += 1;
@@ -265,7 +292,7 @@ impl Slots {
     }
 
     fn slot_at(&self, at: usize) -> Slot {
-        match self.counts[at] {
+        match self.counts.get(at) {
             0 => Slot::EMPTY,
             count => {
                 let [sum, min, max, last] = self.values[at];
@@ -379,6 +406,29 @@ mod tests {
             "{}",
             ring(Kind::Timer).bytes()
         );
+    }
+
+    /// Counts past a byte, then past 2 bytes, in one slot (ingested buckets, bursts) stay
+    /// exact; the column narrows again once the window has passed them.
+    #[test]
+    fn wide_counts_stay_exact_and_narrow_after_a_window() {
+        let r = ring(Kind::Gauge);
+        let narrow = r.bytes();
+        let mut s = r.lock();
+        let mut b = one(2.0);
+        b.count = 300;
+        assert!(s.add(12_050, 12_050, &b, None));
+        b.count = 70_000;
+        assert!(s.add(12_150, 12_150, &b, None));
+        assert!(s.add(12_160, 12_160, &one(1.0), None));
+        let got = s.bucket(12_000, 12_200).unwrap();
+        assert_eq!((got.count, got.min, got.last), (70_301, 1.0, 1.0));
+        drop(s);
+        assert_eq!(r.bytes(), narrow + 600 * 3);
+        let mut s = r.lock();
+        s.add(12_000 + 61_000, 12_000 + 61_000, &one(1.0), None);
+        drop(s);
+        assert_eq!(r.bytes(), narrow);
     }
 
     #[test]
