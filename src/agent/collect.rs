@@ -159,9 +159,8 @@ fn run(
         let elapsed = last.map_or(0.0, |l| l.elapsed().as_secs_f64());
         last = Some(Instant::now());
         let observations = c.collect_due(now_ms, elapsed, watching);
-        if let Some(round) = Some(observations)
-            .filter(|o| !o.is_empty())
-            .and_then(|o| held.hold(o))
+        if !observations.is_empty()
+            && let Some(round) = held.hold(observations)
             && tx.blocking_send(Feed::local(round)).is_err()
         {
             return;

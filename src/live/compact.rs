@@ -52,7 +52,7 @@ impl Counts {
 
     /// The narrowest column that holds every count now.
     pub fn narrow(&mut self) {
-        let len = self.bytes() / self.width();
+        let len = self.len();
         let max = (0..len).map(|i| self.get(i)).max().unwrap_or(0);
         let width = match max {
             0..=0xff => 1,
@@ -66,6 +66,14 @@ impl Counts {
         }
     }
 
+    fn len(&self) -> usize {
+        match self {
+            Counts::U8(c) => c.len(),
+            Counts::U16(c) => c.len(),
+            Counts::U32(c) => c.len(),
+        }
+    }
+
     fn width(&self) -> usize {
         match self {
             Counts::U8(_) => 1,
@@ -76,11 +84,7 @@ impl Counts {
 
     /// Heap bytes held.
     pub fn bytes(&self) -> usize {
-        match self {
-            Counts::U8(c) => c.len(),
-            Counts::U16(c) => c.len() * 2,
-            Counts::U32(c) => c.len() * 4,
-        }
+        self.len() * self.width()
     }
 }
 
