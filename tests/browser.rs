@@ -9,10 +9,10 @@ use crate::util::*;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-const WAIT: Duration = Duration::from_secs(30);
+pub(crate) const WAIT: Duration = Duration::from_secs(30);
 
 /// System collectors every second into 1 s buckets, StatsD and carbon on free ports.
-fn daemon(dir: &TestDir) -> Daemon {
+pub(crate) fn daemon(dir: &TestDir) -> Daemon {
     let text = format!(
         "data_dir: {}\nhostname: testhost\nself_metrics:\n  interval: 1s\nhttp:\n  listen: 127.0.0.1:0\n\
          storage:\n  schemas:\n    - {{name: all, pattern: '.*', retentions: ['1s:1h']}}\n\
@@ -26,7 +26,7 @@ fn daemon(dir: &TestDir) -> Daemon {
 
 /// The browser, once the pages can run: they import ui-core's `ui/panel.js`, which this branch
 /// does not have until the merge (then the tests skip with a message).
-fn browser() -> Option<Browser> {
+pub(crate) fn browser() -> Option<Browser> {
     let ui = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
     let missing: Vec<&str> = ["panel.js", "stream.js", "scheduler.js"]
         .into_iter()
@@ -42,19 +42,19 @@ fn browser() -> Option<Browser> {
     Browser::start()
 }
 
-fn url(d: &Daemon, hash: &str) -> String {
+pub(crate) fn url(d: &Daemon, hash: &str) -> String {
     format!("http://{}/{hash}", d.http)
 }
 
 /// What every panel on the page holds: `[{targets, data}]` once all have data.
-const PANELS: &str = "const ps = (window.tally || {}).panels || [];
+pub(crate) const PANELS: &str = "const ps = (window.tally || {}).panels || [];
     if (!window.tally || !window.tally.ready || !ps.length) return null;
     if (ps.some(p => !Array.isArray(p.panel.data))) return null;
     return ps.map(p => ({targets: p.opts.targets, data: p.panel.data}));";
 
 /// The first panel has drawn data: its data arrives before the scheduler's next frame draws it
 /// (`panel.newest`, the newest data time drawn), and it takes no drag before a first frame.
-const DRAWN: &str =
+pub(crate) const DRAWN: &str =
     "const p = ((window.tally || {}).panels || [])[0]; return !!p && p.panel.newest > 0;";
 
 fn render_json(d: &Daemon, targets: &[Value], from: i64, until: i64) -> Value {

@@ -4,6 +4,7 @@
 mod util;
 
 mod browser;
+mod browser_append;
 mod cli;
 mod collect;
 mod commit_overlap;

@@ -6,7 +6,8 @@ export class ApiError extends Error {
   constructor(status, message, position) {
     super(message.trim());
     this.status = status;
-    this.position = position; // 0-based character in the target, or null
+    // 0-based character in the target, or null
+    this.position = position;
   }
 }
 

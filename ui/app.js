@@ -85,7 +85,8 @@ function theme() {
     const next = dark ? 'light' : 'dark';
     document.documentElement.dataset.theme = next;
     localStorage.setItem('tally-theme', next);
-    route(); // panels read their colours when made
+    // panels read their colours when made
+    route();
   };
 }
 

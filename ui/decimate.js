@@ -6,16 +6,20 @@
 export class Decimated {
   constructor() {
     this.reserve(0);
-    this.n = this.nb = 0; // vertices (xs: px from the left, NaN a gap; ys: values); band columns
-    this.stats = {}; // min, max, sum, count, last, lastTime of the points in view
-    this.key = { ring: null, version: 0, t0: 0, t1: 0, width: 0, tEnd: 0 }; // what was decimated
+    // vertices (xs: px from the left, NaN a gap; ys: values); band columns
+    this.n = this.nb = 0;
+    // min, max, sum, count, last, lastTime of the points in view
+    this.stats = {};
+    // what was decimated
+    this.key = { ring: null, version: 0, t0: 0, t1: 0, width: 0, tEnd: 0 };
   }
 
   reserve(width) {
     const need = 4 * (width + 3) + 8;
     if (this.xs?.length >= need) return;
     [this.xs, this.ys] = [new Float64Array(need), new Float64Array(need)];
-    [this.bx, this.blo, this.bhi] = [0, 0, 0].map(() => new Float64Array(need >> 1)); // band x, min, max
+    // band x, min, max
+    [this.bx, this.blo, this.bhi] = [0, 0, 0].map(() => new Float64Array(need >> 1));
   }
 }
 
@@ -43,7 +47,8 @@ export function m4(ring, t0, t1, width, out, tEnd = Infinity) {
   st.sum = st.count = 0;
   if (!ring.length || !(t1 > t0)) return out;
   const from = Math.max(0, ring.lowerBound(t0) - 1);
-  let last = ring.lowerBound(t1); // the first point after the view is kept too
+  // the first point after the view is kept too
+  let last = ring.lowerBound(t1);
   if (last < ring.length && ring.time(last) === t1) last++;
   const to = Math.min(last + 1, ring.lowerBound(tEnd));
   if (to <= from) return out;
@@ -57,7 +62,8 @@ export function m4(ring, t0, t1, width, out, tEnd = Infinity) {
   let j = ring.index(from);
   while (i < to) {
     const v = values[j];
-    if (v !== v) { // a gap: breaks the line once
+    // a gap: breaks the line once
+    if (v !== v) {
       if (n && xs[n - 1] === xs[n - 1]) {
         xs[n] = ys[n] = NaN;
         n++;
@@ -70,7 +76,8 @@ export function m4(ring, t0, t1, width, out, tEnd = Infinity) {
     const first = i;
     const ft = times[j];
     const fx = (ft - t0) * scale;
-    const end = Math.floor(fx) + 1; // x of the next column
+    // x of the next column
+    const end = Math.floor(fx) + 1;
     let lv = v, lo = v, hi = v, loi = i, hii = i, sum = v, lt = ft;
     let blo = mins ? mins[j] : 0;
     let bhi = mins ? maxs[j] : 0;
@@ -96,14 +103,16 @@ export function m4(ring, t0, t1, width, out, tEnd = Infinity) {
     const k = i - first;
     n = flush(xs, ys, n, k, end - 0.5, fx, v, lo, loi, hi, hii, lv);
     if (mins) nb = band(out, nb, fx, blo, bhi);
-    if (ft >= t0 && lt <= t1) { // the column is inside the view: its totals are the stats'
+    // the column is inside the view: its totals are the stats'
+    if (ft >= t0 && lt <= t1) {
       if (lo < smin) smin = lo;
       if (hi > smax) smax = hi;
       ssum += sum;
       scount += k;
       slast = lv;
       slastT = lt;
-    } else { // an edge column: only its points in view count
+    // an edge column: only its points in view count
+    } else {
       for (let a = first; a < i; a++) {
         const t = ring.time(a);
         const w = ring.value(a);

@@ -5,22 +5,30 @@ import { m4 } from './decimate.js';
 import { formatValue, timeStamp, timeTicks, valueTicks } from './ticks.js';
 import * as plot from './plot.js';
 
-const LEGEND_MS = 1000; // legend text at most once a second while live (text shaping, layout)
+// legend text at most once a second while live (text shaping, layout)
+const LEGEND_MS = 1000;
 const colorOf = (p, i) => p.theme.colors[i % p.theme.colors.length];
 
 /** Draws the panel at scheduler frame `ts` and reports to the page's draw hook. */
 export function drawPanel(ts) {
   if (!this.cssW || !this.cssH) return;
+  let plotted = null;
   if (this.needPlot) {
     this.needPlot = false;
-    drawPlot.call(this, ts);
+    plotted = 'append';
+    if (this.needFull || !appendLive.call(this)) {
+      this.needFull = false;
+      plotted = 'full';
+      drawPlot.call(this, ts);
+    }
   }
   drawCross.call(this);
   // window.__tally = { draws: [] } (or { onDraw(rec) }) records every draw: the panel, the
-  // newest data time drawn, its value and performance.now(), for latency and frame benches.
+  // newest data time drawn, its value, performance.now() and how the plot was drawn ('full',
+  // 'append' or null: the overlay only), for latency and frame benches and the browser tests.
   const hook = globalThis.__tally;
   if (hook) {
-    const rec = { panel: this.id, newest: this.newest, value: this.newestValue, t: performance.now() };
+    const rec = { panel: this.id, newest: this.newest, value: this.newestValue, t: performance.now(), plot: plotted };
     hook.onDraw?.(rec);
     if (hook.draws?.length < 100000) hook.draws.push(rec);
   }
@@ -82,6 +90,7 @@ function drawPlot(ts) {
   });
   ctx.restore();
   plot.drawEvents(ctx, f, this.events);
+  for (const s of this.series) drawn(s);
   if (this.error || empty) plot.drawMessage(ctx, f, this.error || (this.fetchedWidth ? 'No data' : 'Loading…'));
   // Every live panel's legend in the same frame, once a second (the frames carry every dirty
   // panel): one style/layout/paint of legend text a second, not one in most frames.
@@ -89,6 +98,55 @@ function drawPlot(ts) {
     this.legendAt = ts;
     legend.call(this);
   }
+}
+
+// What the picture holds of a series' live ring: the time and value of its last point.
+function drawn(s) {
+  const r = s.live;
+  s.drawnT = r?.length ? r.lastTime : NaN;
+  s.drawnV = r?.length ? r.value(r.length - 1) : NaN;
+  if (r) r.rewritten = Infinity;
+}
+
+// A live panel between two whole seconds (its x range stays, range() in panel.js): strokes
+// only the slots that came since the last draw, from the last point drawn, as drawPlot would
+// add them; the whole plot once a second. Returns false (draw it all) when the range moved, a
+// drawn slot changed, a value leaves the y scale, or slots share pixel columns (bands).
+function appendLive() {
+  const f = this.frame;
+  if (!f || !this.live || this.view || this.mode !== 'stream' || this.error) return false;
+  const { t0, t1 } = this.range();
+  if (t0 !== f.t0 || t1 !== f.t1 || ((this.stream.step || 100) * this.cssW) / (t1 - t0) < 1) return false;
+  const from = [];
+  for (const s of this.series) {
+    const r = s.live;
+    if (!r?.length) continue;
+    const i = r.lowerBound(s.drawnT);
+    if (i === r.length || r.time(i) !== s.drawnT || r.rewritten <= s.drawnT) return false;
+    for (let k = i + 1; k < r.length; k++) {
+      const v = r.value(k);
+      if (v < f.ymin || v > f.ymax) return false;
+    }
+    from.push([s, i]);
+  }
+  const ctx = this.ctx;
+  const k = f.area.w / (t1 - t0);
+  ctx.lineWidth = 1;
+  ctx.lineJoin = 'round';
+  for (const [s, i] of from) {
+    const r = s.live;
+    ctx.strokeStyle = colorOf(this, this.series.indexOf(s));
+    ctx.beginPath();
+    for (let j = i, pen = false; j < r.length; j++) {
+      const v = r.value(j);
+      if (v === v) ctx[pen ? 'lineTo' : 'moveTo'](f.area.x + (r.time(j) - t0) * k, plot.yOf(f, v));
+      pen = v === v;
+    }
+    ctx.stroke();
+    drawn(s);
+    if (!(s.drawnT <= this.newest)) [this.newest, this.newestValue] = [s.drawnT, s.drawnV];
+  }
+  return true;
 }
 
 // Continues the history line to the first live point (they are separate paths).
@@ -129,7 +187,8 @@ function drawCross() {
   const f = this.frame;
   const sel = this.drag?.kind === 'zoom' ? [this.drag.x0, this.drag.x] : null;
   const used = this.cross != null || !!sel;
-  if (!f || (!used && !this.overlayUsed)) return; // a clean overlay costs nothing to keep
+  // a clean overlay costs nothing to keep
+  if (!f || (!used && !this.overlayUsed)) return;
   this.overlayUsed = used;
   const c = (this.octx ??= this.overlay.getContext('2d'));
   c.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
@@ -216,7 +275,8 @@ export function listen() {
   on('dblclick', () => this.goLive(true, true));
   on('wheel', (e) => {
     const sideways = Math.abs(e.deltaX) > Math.abs(e.deltaY);
-    if (!this.frame || !(e.shiftKey || sideways)) return; // a plain wheel scrolls the page
+    // a plain wheel scrolls the page
+    if (!this.frame || !(e.shiftKey || sideways)) return;
     e.preventDefault();
     pan.call(this, sideways ? e.deltaX : e.deltaY);
     clearTimeout(this.wheelEnd);

@@ -35,17 +35,21 @@ export class Panel {
     const o = (this.opts = { title: '', targets: [], from: '-1h', until: 'now', live: false, height: 220, utc: false, events: true, base: '', ...opts });
     Object.assign(this, {
       id: o.id ?? `panel${++ids}`,
-      stream: stream === undefined ? defaults().stream : stream, // null: poll /render
+      // null: poll /render
+      stream: stream === undefined ? defaults().stream : stream,
       scheduler: scheduler ?? defaults().scheduler,
       targets: [...o.targets], from: String(o.from), until: String(o.until),
-      view: null, // { t0, t1 } ms once zoomed or panned
+      // { t0, t1 } ms once zoomed or panned
+      view: null,
       series: [], events: [], lineage: [], onchange: null, error: '', cross: null, drag: null,
-      edge: 0, // the end of the newest live slot
+      // the end of the newest live slot
+      edge: 0,
       legendAt: -Infinity,
       offset: o.utc ? utcOffset : localOffset,
     });
     this.live = !!o.live && isNow(this.until);
-    this.home = isNow(this.until) ? this.from : null; // the live range to return to
+    // the live range to return to
+    this.home = isNow(this.until) ? this.from : null;
     this.mode = this.stream ? 'connecting' : 'poll';
     this.build(container);
     this.theme = readTheme(this.el);
@@ -98,8 +102,10 @@ export class Panel {
     return Math.max(50, Math.round((this.cssW || 800) - 50));
   }
 
-  dirty(urgent = false) {
+  /** `data`: only new live slots, which the next draw may append (panel-view.js). */
+  dirty(urgent = false, data = false) {
     this.needPlot = true;
+    this.needFull ||= !data;
     this.scheduler.dirty(this, urgent);
   }
 
@@ -114,12 +120,15 @@ export class Panel {
     return d > 0 ? d : 3600e3;
   }
 
-  /** The x range drawn, ms: live, it ends at the newest slot (now while polling). */
+  /**
+   * The x range drawn, ms: live, it ends at the whole second after the newest slot (now while
+   * polling), so within a second new slots are appended to the picture and it moves once.
+   */
   range() {
     if (this.view) return this.view;
     const now = Date.now();
     if (this.live) {
-      const t1 = this.mode === 'stream' && this.edge ? this.edge : now;
+      const t1 = this.mode === 'stream' && this.edge ? Math.ceil(this.edge / 1000) * 1000 : now;
       return { t0: t1 - this.span(), t1 };
     }
     const t0 = parseTime(this.from, now);
@@ -157,7 +166,8 @@ export class Panel {
       this.error = '';
     } catch (e) {
       if (e.name === 'AbortError') return;
-      this.error = e.message; // the server's reason (a bad target says where)
+      // the server's reason (a bad target says where)
+      this.error = e.message;
     }
     this.header();
     this.dirty(true);
@@ -270,7 +280,7 @@ export class Panel {
     }
     if (end > this.edge) this.edge = end;
     if (reset || (full && Date.now() - (this.gapAt ?? 0) > 10000)) this.checkGap();
-    if (this.live || (this.view && m.t < this.view.t1 && end > this.view.t0)) this.dirty();
+    if (this.live || (this.view && m.t < this.view.t1 && end > this.view.t0)) this.dirty(false, !reset);
   }
 
   // After a reset (a tab hidden past the ring), or once a full ring moved on past the

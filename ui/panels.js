@@ -19,7 +19,8 @@ export function rangeValue(v) {
 export function makePanel(parent, opts, onchange) {
   const box = parent.appendChild(h('section.panel-box'));
   const host = box.appendChild(h('div.panel-host'));
-  const panel = new Panel(host, opts); // the tab's one stream and scheduler (panel.js defaults())
+  // the tab's one stream and scheduler (panel.js defaults())
+  const panel = new Panel(host, opts);
   const link = (kind) => h('a', { href: '#', target: '_blank', rel: 'noopener',
     onclick(e) { const l = panel.links(); if (l && l[kind]) this.href = l[kind]; else e.preventDefault(); } }, kind.toUpperCase());
   box.append(h('div.panel-tools', {},

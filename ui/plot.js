@@ -9,7 +9,8 @@ const FONT = '11px system-ui, sans-serif';
 const LIGHT = ['#fff', '#1f2328', '#eceef1', '#1a7f37', 'rgba(26,127,55,.07)', '#9a6700', 'rgba(60,100,220,.15)'];
 const DARK = ['#16181d', '#c8ccd4', '#2a2e36', '#3fb950', 'rgba(63,185,80,.09)', '#d29922', 'rgba(120,160,255,.2)'];
 const KEYS = ['bg', 'fg', 'grid', 'live', 'live-bg', 'event', 'select'];
-const widths = new Map(); // label → px in FONT: labels repeat from draw to draw, measuring shapes text
+// label → px in FONT: labels repeat from draw to draw, measuring shapes text
+const widths = new Map();
 
 function textWidth(ctx, s) {
   let w = widths.get(s);
@@ -125,7 +126,8 @@ export function drawLine(ctx, f, d, color) {
   ctx.lineWidth = 1;
   ctx.lineJoin = 'round';
   ctx.beginPath();
-  let pen = 0; // vertices since a gap (a lone one draws nothing: a 3 px dash)
+  // vertices since a gap (a lone one draws nothing: a 3 px dash)
+  let pen = 0;
   let lx = 0;
   let ly = 0;
   const dash = () => pen === 1 && (ctx.moveTo(lx - 1.5, ly), ctx.lineTo(lx + 1.5, ly));

@@ -11,15 +11,20 @@ export class Ring {
     this.values = new Float64Array(this.capacity);
     this.mins = bands ? new Float64Array(this.capacity) : null;
     this.maxs = bands ? new Float64Array(this.capacity) : null;
-    this.start = 0; // physical index of the oldest point
+    // physical index of the oldest point
+    this.start = 0;
     this.length = 0;
-    this.version = 0; // changes with every write (decimate.js caches on it)
+    // changes with every write (decimate.js caches on it)
+    this.version = 0;
+    // earliest time whose value a write changed (reset by readers)
+    this.rewritten = Infinity;
   }
 
   clear() {
     this.start = 0;
     this.length = 0;
     this.version++;
+    this.rewritten = Infinity;
   }
 
   /** Physical index of logical index i (0 = oldest). */
@@ -54,6 +59,7 @@ export class Ring {
     if (this.length && t <= this.lastTime) {
       if (t < this.lastTime) return false;
       j = this.index(this.length - 1);
+      if (this.values[j] !== v) this.rewritten = Math.min(this.rewritten, t);
     } else if (this.length < this.capacity) {
       j = this.index(this.length++);
     } else {
@@ -77,6 +83,7 @@ export class Ring {
     if (!this.length || t >= this.lastTime) return this.push(t, v);
     const i = this.lowerBound(t);
     if (i === this.length || this.time(i) !== t) return false;
+    if (this.values[this.index(i)] !== v) this.rewritten = Math.min(this.rewritten, t);
     this.values[this.index(i)] = v;
     this.version++;
     return true;

@@ -5,17 +5,22 @@
 // 4th, 8th frame (data merges in the rings meanwhile) and steps back after a run of frames
 // on time. Nothing runs while nothing is dirty.
 
-const LEVELS = 3; // at most every 8th frame
-const RECOVER = 30; // frames on time before stepping back a level
+// at most every 8th frame
+const LEVELS = 3;
+// frames on time before stepping back a level
+const RECOVER = 30;
 
 export class Scheduler {
   constructor({ win = globalThis, budgetMs = 8 } = {}) {
     this.win = win;
     this.budgetMs = budgetMs;
-    this.list = []; // { panel, visible, dirty, urgent, last }, round robin from `next`
+    // { panel, visible, dirty, urgent, last }, round robin from `next`
+    this.list = [];
     this.next = this.raf = this.timer = 0;
-    this.prev = 0; // the previous frame's time while the loop runs on
-    this.asked = 0; // when the pending frame was asked for
+    // the previous frame's time while the loop runs on
+    this.prev = 0;
+    // when the pending frame was asked for
+    this.asked = 0;
     this.frameMs = 1000 / 60;
     this.level = this.onTime = this.frame = 0;
     this.stats = { frames: 0, draws: 0, skipped: 0, late: 0 };

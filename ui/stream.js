@@ -8,11 +8,13 @@ export class Stream {
   constructor({ base = '', EventSource = globalThis.EventSource, doc = globalThis.document, retryMs = 60000 } = {}) {
     Object.assign(this, { base, ES: EventSource, doc, retryMs });
     this.subs = new Set();
-    this.targets = []; // the union, in first-subscribed order
+    // the union, in first-subscribed order
+    this.targets = [];
     this.es = null;
     this.lastId = '';
     this.step = 0;
-    this.series = new Map(); // this connection's series id → info
+    // this connection's series id → info
+    this.series = new Map();
     this.mode = EventSource ? 'connecting' : 'poll';
     this.onvis = () => (doc.hidden ? this.close() : this.reopen());
     doc?.addEventListener('visibilitychange', this.onvis);
@@ -67,7 +69,8 @@ export class Stream {
         if (e.lastEventId) this.lastId = e.lastEventId;
         try {
           fn(JSON.parse(e.data));
-        } catch {} // a message that is not JSON is skipped
+        // a message that is not JSON is skipped
+        } catch {}
       });
     on('hello', (h) => {
       hello = true;
@@ -83,7 +86,8 @@ export class Stream {
     // `error` is both the server's message (with data) and the connection's (without)
     on('error', (m) => this.emit('error', (sub) => this.mine(sub, m.target, () => ({ target: this.local(sub, m.target), message: m.message }))));
     es.addEventListener('error', (e) => {
-      if (this.es !== es || e.data !== undefined || es.readyState !== 2) return; // 0: the browser retries
+      // 0: the browser retries
+      if (this.es !== es || e.data !== undefined || es.readyState !== 2) return;
       this.close();
       if (!hello) return this.fallback();
       this.retry = setTimeout(() => this.reopen(), 2000);

@@ -9,7 +9,8 @@ export function niceStep(min, max, count) {
   const e = Math.floor(Math.log10(raw));
   const f = e >= 0 ? raw / 10 ** e : raw * 10 ** -e;
   const nice = f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10;
-  return e >= 0 ? nice * 10 ** e : nice / 10 ** -e; // dividing keeps 0.1, 0.2… exact
+  // dividing keeps 0.1, 0.2… exact
+  return e >= 0 ? nice * 10 ** e : nice / 10 ** -e;
 }
 
 /** Ticks over [min, max] widened to whole steps; a flat or empty range gets one around it. */

@@ -20,7 +20,8 @@ export function children(paths, prefix) {
     if (dot < 0) n.leaf = true; else n.expandable = true;
     nodes.set(text, n);
   }
-  for (const n of nodes.values()) n.leaf = n.leaf && !n.expandable; // as /metrics/find's treejson
+  // as /metrics/find's treejson
+  for (const n of nodes.values()) n.leaf = n.leaf && !n.expandable;
   return [...nodes.values()].sort((a, b) => (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
 }
 

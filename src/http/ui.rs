@@ -112,7 +112,7 @@ mod tests {
     use super::*;
     use std::path::Path;
 
-    const UI_BUDGET: usize = 100 * 1024;
+    const UI_BUDGET: usize = 100_000;
 
     fn on_disk() -> Vec<(String, usize)> {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");

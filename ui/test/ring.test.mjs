@@ -60,3 +60,24 @@ test('set appends newer points and replaces a slot already held', () => {
   assert.equal(r.set(200, 21), true);
   assert.deepEqual([0, 1, 2, 3].map((i) => r.value(i)), [21, 30, 4, 5]);
 });
+
+test('rewritten is the earliest time a write changed, until a reader resets it', () => {
+  const r = new Ring(4);
+  for (const [t, v] of [[100, 1], [200, 2], [300, 3]]) r.set(t, v);
+  assert.equal(r.rewritten, Infinity, 'appending changes nothing already held');
+  r.set(200, 2);
+  r.push(300, 3);
+  assert.equal(r.rewritten, Infinity, 'the same value written again');
+  r.set(300, 30);
+  assert.equal(r.rewritten, 300, 'the newest slot replaced');
+  r.set(200, 20);
+  r.set(300, 31);
+  assert.equal(r.rewritten, 200, 'the earliest of the changes');
+  r.rewritten = Infinity;
+  r.set(400, 4);
+  assert.equal(r.rewritten, Infinity);
+  r.set(100, 10);
+  assert.equal(r.rewritten, 100);
+  r.clear();
+  assert.equal(r.rewritten, Infinity);
+});
