@@ -176,8 +176,10 @@ function legend() {
     const sum = (k) => all.reduce((a, x) => a + x[k], 0);
     const v = (k, f) => formatValue(f(...all.map((x) => x[k])));
     const text = all.length ? `last ${v('last', (...l) => l.at(-1))}  min ${v('min', Math.min)}  max ${v('max', Math.max)}  avg ${formatValue(sum('sum') / sum('count'))}` : 'no data';
+    // the text node's data, not the element's textContent: no node replaced, less to lay out
     const el = this.legendRows[i].lastChild;
-    if (el.textContent !== text) el.textContent = text;
+    const node = el.firstChild ?? el.appendChild(document.createTextNode(''));
+    if (node.data !== text) node.data = text;
   });
 }
 
