@@ -117,25 +117,26 @@ function appendLive() {
   if (!f || !this.live || this.view || this.mode !== 'stream' || this.error) return false;
   const { t0, t1 } = this.range();
   if (t0 !== f.t0 || t1 !== f.t1 || ((this.stream.step || 100) * this.cssW) / (t1 - t0) < 1) return false;
+  // [series, its colour's index, the logical index of its last point drawn]
   const from = [];
-  for (const s of this.series) {
-    const r = s.live;
+  for (let n = 0; n < this.series.length; n++) {
+    const r = this.series[n].live;
     if (!r?.length) continue;
-    const i = r.lowerBound(s.drawnT);
-    if (i === r.length || r.time(i) !== s.drawnT || r.rewritten <= s.drawnT) return false;
+    const i = r.lowerBound(this.series[n].drawnT);
+    if (i === r.length || r.time(i) !== this.series[n].drawnT || r.rewritten <= r.time(i)) return false;
     for (let k = i + 1; k < r.length; k++) {
       const v = r.value(k);
       if (v < f.ymin || v > f.ymax) return false;
     }
-    from.push([s, i]);
+    if (i < r.length - 1) from.push([this.series[n], n, i]);
   }
   const ctx = this.ctx;
   const k = f.area.w / (t1 - t0);
   ctx.lineWidth = 1;
   ctx.lineJoin = 'round';
-  for (const [s, i] of from) {
+  for (const [s, n, i] of from) {
     const r = s.live;
-    ctx.strokeStyle = colorOf(this, this.series.indexOf(s));
+    ctx.strokeStyle = colorOf(this, n);
     ctx.beginPath();
     for (let j = i, pen = false; j < r.length; j++) {
       const v = r.value(j);
