@@ -119,16 +119,16 @@ function appendLive() {
   if (t0 !== f.t0 || t1 !== f.t1 || ((this.stream.step || 100) * this.cssW) / (t1 - t0) < 1) return false;
   // [series, its colour's index, the logical index of its last point drawn]
   const from = [];
-  for (let n = 0; n < this.series.length; n++) {
-    const r = this.series[n].live;
+  for (const [n, s] of this.series.entries()) {
+    const r = s.live;
     if (!r?.length) continue;
-    const i = r.lowerBound(this.series[n].drawnT);
-    if (i === r.length || r.time(i) !== this.series[n].drawnT || r.rewritten <= r.time(i)) return false;
+    const i = r.lowerBound(s.drawnT);
+    if (i === r.length || r.time(i) !== s.drawnT || r.rewritten <= s.drawnT) return false;
     for (let k = i + 1; k < r.length; k++) {
       const v = r.value(k);
       if (v < f.ymin || v > f.ymax) return false;
     }
-    if (i < r.length - 1) from.push([this.series[n], n, i]);
+    if (i < r.length - 1) from.push([s, n, i]);
   }
   const ctx = this.ctx;
   const k = f.area.w / (t1 - t0);

@@ -12,6 +12,8 @@ import { readTheme } from './plot.js';
 import { drawPanel, goLive, listen } from './panel-view.js';
 
 const MAX_EVENTS = 1000;
+// A live range ends on a multiple of this: the picture moves on this often (appended between).
+const LIVE_MOVE_MS = 1000;
 let ids = 0;
 let shared = null;
 
@@ -128,7 +130,7 @@ export class Panel {
     if (this.view) return this.view;
     const now = Date.now();
     if (this.live) {
-      const t1 = this.mode === 'stream' && this.edge ? Math.ceil(this.edge / 1000) * 1000 : now;
+      const t1 = this.mode === 'stream' && this.edge ? Math.ceil(this.edge / LIVE_MOVE_MS) * LIVE_MOVE_MS : now;
       return { t0: t1 - this.span(), t1 };
     }
     const t0 = parseTime(this.from, now);
