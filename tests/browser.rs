@@ -569,3 +569,58 @@ fn the_lineage_inspector_shows_the_whole_envelope() {
         assert!(envelope.contains(key), "{key} in {envelope}");
     }
 }
+
+#[test]
+fn embed_gives_the_panel_as_png_and_svg_links_that_render() {
+    let dir = TestDir::new();
+    let d = daemon(&dir);
+    let Some(b) = browser() else { return };
+    d.wait_render(
+        "/render?target=servers.testhost.loadavg.01&from=-60s",
+        |v| !points(v, 0).is_empty(),
+    );
+    b.goto(&url(
+        &d,
+        "#/explore?target=servers.testhost.loadavg.01&from=-5min&live=0",
+    ));
+    b.wait_for("the panel", PANELS, WAIT);
+    let links = b.eval(
+        "return document.querySelectorAll('.panel-tools a, .panel-box a').length;",
+        json!([]),
+    );
+    assert_eq!(links, json!(0), "no links on the panels themselves");
+    b.eval(
+        "[...document.querySelectorAll('.panel-tools button')].find(e => e.textContent === 'embed').click();",
+        json!([]),
+    );
+    let shown = b.wait_for(
+        "the embed dialog",
+        "const d = document.querySelector('dialog.inspector[open]');
+         return d && [...d.querySelectorAll('p.embed')].map(p => [p.querySelector('a').href, p.querySelector('pre').textContent]);",
+        WAIT,
+    );
+    let shown = shown.as_array().unwrap();
+    assert_eq!(shown.len(), 2, "{shown:?}");
+    for (entry, (format, magic)) in shown
+        .iter()
+        .zip([("png", &b"\x89PNG"[..]), ("svg", b"<svg")])
+    {
+        let href = entry[0].as_str().unwrap();
+        let img = entry[1].as_str().unwrap();
+        assert!(href.contains(&format!("format={format}")), "{href}");
+        assert!(
+            href.contains("target=servers.testhost.loadavg.01"),
+            "{href}"
+        );
+        assert_eq!(img, format!("<img src=\"{}\">", href.replace('&', "&amp;")));
+        let path = &href[href.find("/render").unwrap()..];
+        let (status, _, body) = d.get_raw(path);
+        assert_eq!(status, 200, "{path}");
+        let start = body.windows(magic.len()).position(|w| w == magic);
+        assert!(
+            start.is_some_and(|i| i < 512),
+            "{format}: {:?}",
+            &body[..body.len().min(64)]
+        );
+    }
+}

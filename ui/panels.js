@@ -3,7 +3,7 @@
 
 import { Panel } from './panel.js';
 import { h } from './dom.js';
-import { showLineage } from './inspector.js';
+import { showEmbed, showLineage } from './inspector.js';
 
 /** Every panel on the page: {panel, opts, box}. */
 export const registry = [];
@@ -21,11 +21,9 @@ export function makePanel(parent, opts, onchange) {
   const host = box.appendChild(h('div.panel-host'));
   // the tab's one stream and scheduler (panel.js defaults())
   const panel = new Panel(host, opts);
-  const link = (kind) => h('a', { href: '#', target: '_blank', rel: 'noopener',
-    onclick(e) { const l = panel.links(); if (l && l[kind]) this.href = l[kind]; else e.preventDefault(); } }, kind.toUpperCase());
   box.append(h('div.panel-tools', {},
     h('button', { type: 'button', onclick: () => showLineage(opts.title, panel.lineage) }, 'lineage'),
-    link('png'), link('svg')));
+    h('button', { type: 'button', onclick: () => showEmbed(opts.title, panel.links()) }, 'embed')));
   const entry = { panel, opts, box };
   panel.onchange = (state) => onchange && onchange(state, entry);
   registry.push(entry);

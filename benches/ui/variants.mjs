@@ -109,7 +109,9 @@ async function run(dir) {
 }
 
 // --trace: a Chrome trace of SECONDS instead; the renderer's threads' time by event, self time
-// (an event's duration less its children's), so where a frame's cost goes adds up.
+// (an event's duration less its children's), so where a frame's cost goes adds up, and how
+// often each ran (/s). TOP=n: the n costliest events (45). DUMP=name: a few events of that
+// name with the events they ran (and their source location: what scheduled a frame).
 async function trace(browser, page) {
   const events = await traceEvents(browser, page, seconds * 1000,
     'devtools.timeline,disabled-by-default-devtools.timeline,v8,blink,cc,gpu,viz,skia,toplevel,benchmark');
@@ -118,6 +120,7 @@ async function trace(browser, page) {
   const byTid = new Map();
   for (const e of events) if (e.pid === pid && e.ph === 'X' && e.dur) (byTid.get(e.tid) ?? byTid.set(e.tid, []).get(e.tid)).push(e);
   const self = {};
+  const count = {};
   const total = {};
   for (const [tid, list] of byTid) {
     list.sort((a, b) => a.ts - b.ts || b.dur - a.dur);
@@ -133,13 +136,24 @@ async function trace(browser, page) {
     for (const e of list) {
       const k = `${th} ${e.name}`;
       self[k] = (self[k] ?? 0) + (e.dur - (e.kids ?? 0)) / 1000;
+      count[k] = (count[k] ?? 0) + 1;
     }
   }
+  if (process.env.DUMP) dump(events.filter((x) => x.pid === pid && x.name === process.env.DUMP).slice(0, 4), events);
   const pct = (ms) => `${((ms / 1000 / seconds) * 100).toFixed(2)} %`;
   return {
     threads: Object.fromEntries(Object.entries(total).map(([k, v]) => [k, pct(v)])),
-    self: Object.entries(self).sort((a, b) => b[1] - a[1]).slice(0, 45).map(([k, v]) => `${pct(v)} ${k}`),
+    self: Object.entries(self).sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.TOP ?? 45)).map(([k, v]) => `${pct(v)} ${k} (${(count[k] / seconds).toFixed(1)}/s)`),
   };
+}
+
+function dump(found, events) {
+  for (const e of found) {
+    console.log(JSON.stringify(e));
+    for (const k of events) {
+      if (k.tid === e.tid && k.ts >= e.ts && k.ts < e.ts + e.dur && k !== e) console.log('   ', k.name, k.dur, JSON.stringify(k.args.location ?? k.args).slice(0, 600));
+    }
+  }
 }
 
 const load = async () => (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
