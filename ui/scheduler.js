@@ -9,6 +9,8 @@
 const LEVELS = 3;
 // frames on time before stepping back a level
 const RECOVER = 30;
+// the loop's frame intervals the frame time is the median of
+const SAMPLES = 9;
 
 export class Scheduler {
   constructor({ win = globalThis, budgetMs = 8 } = {}) {
@@ -22,6 +24,8 @@ export class Scheduler {
     // when the pending frame was asked for
     this.asked = 0;
     this.frameMs = 1000 / 60;
+    // the loop's latest frame intervals (ms)
+    this.dts = [];
     this.level = this.onTime = this.frame = 0;
     this.stats = { frames: 0, draws: 0, skipped: 0, late: 0 };
     this.tick = (ts) => this.onFrame(ts);
@@ -111,9 +115,15 @@ export class Scheduler {
 
   // A frame over 1.5 frames after the previous one (while the loop runs on), or over 2
   // after it was asked for, is late: late frames raise the level, frames on time lower it.
+  // The frame time is the median of the loop's latest intervals, so a frame that comes at
+  // once after a long one (the browser catching up) does not make every later frame late.
   pace(ts) {
     const dt = ts - (this.prev || this.asked);
-    if (this.prev && dt < this.frameMs) this.frameMs = Math.max(4, dt);
+    if (this.prev) {
+      this.dts.push(dt);
+      if (this.dts.length > SAMPLES) this.dts.shift();
+      if (this.dts.length >= 3) this.frameMs = Math.max(4, [...this.dts].sort((a, b) => a - b)[this.dts.length >> 1]);
+    }
     if (dt > (this.prev ? 1.5 : 2) * this.frameMs + 2) {
       this.stats.late++;
       this.onTime = 0;

@@ -22,6 +22,8 @@ const rounds = Number(opt('rounds', 3));
 const settle = Number(opt('settle', 8));
 const paired = args.includes('--paired') && args.splice(args.indexOf('--paired'), 1);
 const tracing = args.includes('--trace') && args.splice(args.indexOf('--trace'), 1);
+// --eval EXPR: after each measurement, EXPR's value in each page (e.g. the scheduler's stats)
+const probe = opt('eval');
 const dirs = args;
 const TYPES = { js: 'text/javascript', css: 'text/css', html: 'text/html' };
 
@@ -80,6 +82,10 @@ const close = (o) => {
 
 // Measures the open pages over the same SECONDS (so they share the machine's state).
 async function measure(open) {
+  return probed(open, await measure1(open));
+}
+
+async function measure1(open) {
   const d0 = await Promise.all(open.map((o) => o.page.eval('__tally.draws.length')));
   const a = await Promise.all(open.map((o) => ticks(o.browser.dir)));
   const w0 = Date.now();
@@ -95,6 +101,11 @@ async function measure(open) {
     }
     return { renderer: cpu.renderer, gpu: cpu['gpu-process'], draws: (d1[i] - d0[i]) / wall };
   });
+}
+
+async function probed(open, ms) {
+  if (probe) for (const [i, o] of open.entries()) ms[i].probe = await o.page.eval(probe).catch((e) => String(e));
+  return ms;
 }
 
 async function run(dir) {
@@ -157,7 +168,7 @@ function dump(found, events) {
 }
 
 const load = async () => (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
-const line = (dir, m, l0, l1) => console.log(`${new Date().toISOString().slice(11, 19)} ${dir.padEnd(24)} renderer ${m.renderer.toFixed(1)} % gpu ${m.gpu?.toFixed(1)} % draws/s ${m.draws.toFixed(1)} load ${l0} → ${l1}`);
+const line = (dir, m, l0, l1) => console.log(`${new Date().toISOString().slice(11, 19)} ${dir.padEnd(24)} renderer ${m.renderer.toFixed(1)} % gpu ${m.gpu?.toFixed(1)} % draws/s ${m.draws.toFixed(1)} load ${l0} → ${l1}${m.probe === undefined ? '' : ` ${JSON.stringify(m.probe)}`}`);
 for (let r = 0; r < rounds; r++) {
   if (paired) {
     // --paired: every dir's page open at once, measured over the same seconds; the order of

@@ -105,3 +105,31 @@ test('late frames back off to every 2nd/4th frame, and on-time frames recover', 
   assert.equal(s.level, 0);
   assert.ok(s.stats.late >= 3);
 });
+
+test('a frame that comes at once after a long one does not make every later frame late', () => {
+  const w = fakeWin();
+  const s = new Scheduler({ win: w, budgetMs: 1000 });
+  const a = panel(w, 'a');
+  s.add(a);
+  // the loop runs on at 60 Hz (a frame skipped while at level 1), with one catch-up frame
+  // 4 ms after a 30 ms one among them
+  let t = 0;
+  s.level = 1;
+  for (let i = 0; i < 20; i++) {
+    s.dirty(a);
+    t += i === 10 ? 30 : i === 11 ? 4 : 16.7;
+    w.frame(t);
+  }
+  assert.ok(Math.abs(s.frameMs - 16.7) < 0.01, `frame time ${s.frameMs}`);
+  // then data every 100 ms (6 frames of 16.7 ms), frames when asked for: on time, and back
+  // to drawing on every frame
+  const late = s.stats.late;
+  for (let i = 0; i < 600; i++) {
+    t += 100 / 6;
+    w.now = t - 100 / 6;
+    if (i % 6 === 0) s.dirty(a);
+    w.frame(t);
+  }
+  assert.equal(s.stats.late, late);
+  assert.equal(s.level, 0);
+});
