@@ -534,24 +534,29 @@ fn the_target_editor_completes_functions_and_hints_the_argument() {
     assert!(hint.as_str().unwrap().starts_with("windowSize"), "{hint}");
 }
 
-#[test]
-fn the_lineage_inspector_shows_the_whole_envelope() {
-    let dir = TestDir::new();
-    let d = daemon(&dir);
-    let Some(b) = browser() else { return };
+/// Explore on a stored series (not live), its panel drawn, then the panel's `tool` clicked.
+fn click_panel_tool(d: &Daemon, b: &Browser, tool: &str) {
     d.wait_render(
         "/render?target=servers.testhost.loadavg.01&from=-60s",
         |v| !points(v, 0).is_empty(),
     );
     b.goto(&url(
-        &d,
+        d,
         "#/explore?target=servers.testhost.loadavg.01&from=-5min&live=0",
     ));
     b.wait_for("the panel", PANELS, WAIT);
     b.eval(
-        "[...document.querySelectorAll('.panel-tools button')].find(e => e.textContent === 'lineage').click();",
+        &format!("[...document.querySelectorAll('.panel-tools button')].find(e => e.textContent === '{tool}').click();"),
         json!([]),
     );
+}
+
+#[test]
+fn the_lineage_inspector_shows_the_whole_envelope() {
+    let dir = TestDir::new();
+    let d = daemon(&dir);
+    let Some(b) = browser() else { return };
+    click_panel_tool(&d, &b, "lineage");
     let shown = b.wait_for(
         "the inspector",
         "const d = document.querySelector('dialog.inspector[open]');
@@ -575,24 +580,12 @@ fn embed_gives_the_panel_as_png_and_svg_links_that_render() {
     let dir = TestDir::new();
     let d = daemon(&dir);
     let Some(b) = browser() else { return };
-    d.wait_render(
-        "/render?target=servers.testhost.loadavg.01&from=-60s",
-        |v| !points(v, 0).is_empty(),
-    );
-    b.goto(&url(
-        &d,
-        "#/explore?target=servers.testhost.loadavg.01&from=-5min&live=0",
-    ));
-    b.wait_for("the panel", PANELS, WAIT);
+    click_panel_tool(&d, &b, "embed");
     let links = b.eval(
-        "return document.querySelectorAll('.panel-tools a, .panel-box a').length;",
+        "return document.querySelectorAll('.panel-box a').length;",
         json!([]),
     );
     assert_eq!(links, json!(0), "no links on the panels themselves");
-    b.eval(
-        "[...document.querySelectorAll('.panel-tools button')].find(e => e.textContent === 'embed').click();",
-        json!([]),
-    );
     let shown = b.wait_for(
         "the embed dialog",
         "const d = document.querySelector('dialog.inspector[open]');
