@@ -111,8 +111,8 @@ export function m4(ring, t0, t1, width, out, tEnd = Infinity) {
       scount += k;
       slast = lv;
       slastT = lt;
-    // an edge column: only its points in view count
     } else {
+      // an edge column: only its points in view count
       for (let a = first; a < i; a++) {
         const t = ring.time(a);
         const w = ring.value(a);

@@ -131,7 +131,6 @@ function appendLive() {
     if (i < r.length - 1) from.push([s, n, i]);
   }
   const ctx = this.ctx;
-  const k = f.area.w / (t1 - t0);
   ctx.lineWidth = 1;
   ctx.lineJoin = 'round';
   for (const [s, n, i] of from) {
@@ -140,7 +139,7 @@ function appendLive() {
     ctx.beginPath();
     for (let j = i, pen = false; j < r.length; j++) {
       const v = r.value(j);
-      if (v === v) ctx[pen ? 'lineTo' : 'moveTo'](f.area.x + (r.time(j) - t0) * k, plot.yOf(f, v));
+      if (v === v) ctx[pen ? 'lineTo' : 'moveTo'](plot.xOf(f, r.time(j)), plot.yOf(f, v));
       pen = v === v;
     }
     ctx.stroke();

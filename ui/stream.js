@@ -69,8 +69,9 @@ export class Stream {
         if (e.lastEventId) this.lastId = e.lastEventId;
         try {
           fn(JSON.parse(e.data));
-        // a message that is not JSON is skipped
-        } catch {}
+        } catch {
+          // a message that is not JSON is skipped
+        }
       });
     on('hello', (h) => {
       hello = true;
