@@ -65,6 +65,14 @@ for i in range(120):
     out.write(f"cmp.wave {round(100 * math.sin(i / 9.0), 3)} {t}\n")
     out.write(f"cmp.freq.{1 + i % 2} {2412 + 25 * (i % 2)} {t}\n")
     out.write(f"cmp.power.{1 + i % 2} {i} {t}\n")
+    # Tagged series (tags in carbon's order, not always sorted); tag.io has nulls and zeros.
+    for name, k in (("tag.cpu;dc=eu;host=web1", 1), ("tag.cpu;host=web2;dc=eu", 2),
+                    ("tag.cpu;dc=us;host=web3", 3), ("tag.mem;dc=eu;host=web1;unit=bytes", 40),
+                    ("tag.mem;unit=bytes;dc=us;host=web3", 70), ("tag.io;dc=us;host=web3;dev=sda", 0)):
+        if name.startswith("tag.io") and i % 4 == 2:
+            continue
+        v = (i % 7) * (i % 3) if k == 0 else k * 10 + (i % 9) * 0.25 - (i % 4) * k
+        out.write(f"{name} {v} {t}\n")
 PY
 # The second set: three tiers, written as carbon would have kept them (every 10 s over the last
 # day, every minute up to 7 days back, every hour before), so whisper's archives hold what
@@ -113,8 +121,16 @@ with open(lines) as f:
     for line in f:
         name, v, ts = line.split()
         series[name].append((int(ts), float(v)))
+from graphite.tags.utils import TaggedSeries
+tagged = []
 for name, pts in series.items():
-    path = os.path.join(root, *name.split(".")) + ".wsp"
+    if ";" in name:
+        # As carbon stores a tagged series: _tagged/<sha256[0:3]>/<sha256[3:6]>/<name, . as _DOT_>
+        name = TaggedSeries.parse(name).path
+        tagged.append(name)
+        path = os.path.join(root, TaggedSeries.encode(name, os.sep)) + ".wsp"
+    else:
+        path = os.path.join(root, *name.split(".")) + ".wsp"
     os.makedirs(os.path.dirname(path), exist_ok=True)
     archives = [(10, 8640), (60, 7 * 1440), (3600, 30 * 24)] if name.startswith("tiers.") else [(60, 2 * 1440)]
     whisper.create(path, archives, xFilesFactor=0.0, aggregationMethod="average")
@@ -122,6 +138,7 @@ for name, pts in series.items():
     pts.sort()
     for i in range(0, len(pts), 500):
         whisper.update_many(path, pts[i:i + 500])
+open(os.path.join(root, "..", "tagged.txt"), "w").write("\n".join(tagged))
 PY
 PYTHONPATH="$V/lib/python3.11/site-packages" "$V/bin/django-admin" migrate -v0 --run-syncdb \
   --settings=graphite.settings >/dev/null 2>&1 || true
@@ -152,10 +169,28 @@ s.sendall(open(sys.argv[2], "rb").read())
 s.close()
 PY
 for _ in $(seq 100); do curl -sf "127.0.0.1:$gw_port/version" >/dev/null && break; sleep 0.2; done
+# graphite-web's local tagdb learns the tagged series as carbon tells it (tagMultiSeries); both
+# sides get the same events.
+python3 - "$gw_port" "$http" "$GRAPHITE_STORAGE_DIR/tagged.txt" "$start" <<'PY'
+import json, sys, urllib.parse, urllib.request
+gw, tally, tagged, start = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+paths = open(tagged).read().split()
+body = urllib.parse.urlencode([("path", p) for p in paths]).encode()
+urllib.request.urlopen(f"http://127.0.0.1:{gw}/tags/tagMultiSeries", body, timeout=60).read()
+events = [{"what": "deploy web1", "tags": ["deploy", "web1"], "when": start + 600, "data": "v1"},
+          {"what": "deploy web2", "tags": ["deploy", "web2"], "when": start + 1800, "data": "v2"},
+          {"what": "reboot", "tags": ["ops"], "when": start + 3000, "data": ""}]
+for port in (gw, tally):
+    for e in events:
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/events/", json.dumps(e).encode(),
+                                     {"Content-Type": "application/json"})
+        urllib.request.urlopen(req, timeout=60).read()
+PY
 
-TIMES="$TIMES" "$V/bin/python" - "$http" "$gw_port" "$start" "$anchor" "$VERBOSE" \
-  scripts/compare-graphite-web.targets scripts/compare-graphite-web-tiers.targets <<'PY'
-import http.client, json, math, os, re, statistics, sys, time, urllib.error, urllib.parse, urllib.request
+TIMES="$TIMES" ONLY="${ONLY:-}" "$V/bin/python" - "$http" "$gw_port" "$start" "$anchor" "$VERBOSE" \
+  scripts/compare-graphite-web.targets scripts/compare-graphite-web-tiers.targets \
+  scripts/compare-graphite-web-endpoints.targets <<'PY'
+import datetime, http.client, json, math, os, re, statistics, sys, time, urllib.error, urllib.parse, urllib.request
 tally, gw, start, anchor, verbose = sys.argv[1:6]
 files = sys.argv[6:]
 start, anchor = int(start), int(anchor)
@@ -166,7 +201,21 @@ def times(text):
     def one(m):
         sign, n, unit = m.group(2), m.group(3), m.group(4)
         return str(anchor + (1 if sign == "+" else -1) * int(n) * UNITS[unit])
-    return re.sub(r"\{T(([-+])(\d+)(s|min|h|d))?\}", lambda m: one(m) if m.group(1) else str(anchor), text)
+    text = re.sub(r"\{T(([-+])(\d+)(s|min|h|d))?\}", lambda m: one(m) if m.group(1) else str(anchor), text)
+    # {S} and {S+30min}: the first set's times, relative to its first point; {S+1h:%Y%m%d}
+    # writes one with a strftime format (UTC).
+    def first(m):
+        t = start + ((1 if m.group(2) == "+" else -1) * int(m.group(3)) * UNITS[m.group(4)] if m.group(1) else 0)
+        if not m.group(5):
+            return str(t)
+        return urllib.parse.quote(datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime(m.group(5)))
+    return re.sub(r"\{S(([-+])(\d+)(s|min|h|d))?(?::([^}]+))?\}", first, text)
+
+def request(line, first_set):
+    # A line starting with "/" is a whole request to another endpoint (/metrics/find?…).
+    if line.startswith("/"):
+        return times(line)
+    return "/render?" + params(line, first_set)
 
 def params(line, first_set):
     # A line is a target, optionally followed by " &param=value…" (e.g. maxDataPoints).
@@ -182,10 +231,15 @@ def params(line, first_set):
     return "target=" + urllib.parse.quote(target) + "&" + urllib.parse.urlencode(q)
 
 def get(port, query):
-    url = f"http://127.0.0.1:{port}/render?{query}"
+    if not query.startswith("/"):
+        query = "/render?" + query
+    url = f"http://127.0.0.1:{port}{query}"
     try:
         with urllib.request.urlopen(url, timeout=120) as r:
-            return True, json.loads(r.read().decode().replace("1e9999", "Infinity"))
+            body = r.read().decode()
+            if "json" not in r.headers.get("Content-Type", ""):
+                return True, body  # csv, raw, completer text…: compared token by token
+            return True, json.loads(body.replace("1e9999", "Infinity"))
     except urllib.error.HTTPError as e:
         return False, f"{e.code} {e.read().decode(errors='replace')[-300:].strip()}"
     except Exception as e:  # noqa: BLE001 (connection errors, bad json)
@@ -205,7 +259,47 @@ def same_value(a, b):
         return a == b
     return abs(a - b) <= 1e-9 * max(abs(a), abs(b), 1.0)
 
+def number(x):
+    try:
+        return float(x)
+    except ValueError:
+        return None
+
+def diff_text(g, t):
+    # csv / raw: the same lines and fields; numbers within 1e-9 (Python's repr vs Rust's).
+    gl, tl = g.strip().split("\n"), t.strip().split("\n")
+    if len(gl) != len(tl):
+        return f"{len(gl)} lines vs {len(tl)}"
+    for a, b in zip(gl, tl):
+        fa, fb = re.split(r"[,|]", a), re.split(r"[,|]", b)
+        if len(fa) != len(fb) or any(
+                x != y and not (number(x) is not None and number(y) is not None and same_value(number(x), number(y)))
+                for x, y in zip(fa, fb)):
+            return f"line {a[:200]!r} vs {b[:200]!r}"
+    return None
+
+def diff_json(g, t, where="$"):
+    # Any other endpoint's json: the same structure, numbers within 1e-9.
+    if isinstance(g, dict) and isinstance(t, dict):
+        if sorted(g) != sorted(t):
+            return f"{where}: keys {sorted(g)} vs {sorted(t)}"
+        return next(filter(None, (diff_json(g[k], t[k], f"{where}.{k}") for k in g)), None)
+    if isinstance(g, list) and isinstance(t, list):
+        if len(g) != len(t):
+            return f"{where}: {len(g)} items vs {len(t)}: {json.dumps(g)[:300]} vs {json.dumps(t)[:300]}"
+        return next(filter(None, (diff_json(a, b, f"{where}[{i}]") for i, (a, b) in enumerate(zip(g, t)))), None)
+    if isinstance(g, (int, float)) and isinstance(t, (int, float)) and not isinstance(g, bool) and not isinstance(t, bool):
+        return None if same_value(g, t) else f"{where}: {g} vs {t}"
+    return None if g == t and type(g) is type(t) else f"{where}: {g!r} vs {t!r}"
+
+def is_render(x):
+    return isinstance(x, list) and all(isinstance(s, dict) and "datapoints" in s for s in x)
+
 def diff(g, t):
+    if isinstance(g, str) or isinstance(t, str):
+        return diff_text(g, t) if isinstance(g, str) and isinstance(t, str) else f"text vs json: {str(g)[:200]!r} vs {str(t)[:200]!r}"
+    if not (is_render(g) and is_render(t)):
+        return diff_json(g, t)
     if len(g) != len(t):
         return f"{len(g)} series vs {len(t)}: {[s['target'] for s in g]} vs {[s['target'] for s in t]}"
     for gs, ts in zip(g, t):
@@ -222,6 +316,7 @@ def diff(g, t):
     return None
 
 TIMES = int(os.environ.get("TIMES", "0"))
+ONLY = os.environ.get("ONLY", "")
 groups = {}
 if TIMES:
     # The groups from tally's /functions (graphite-web 1.1.10's answers 500 on Python 3.11).
@@ -239,10 +334,10 @@ conns = {}
 def timed_get(port, q):
     """One request; over the port's kept-alive connection unless CONNECT=new."""
     if NEW_CONNECTIONS:
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/render?{q}", timeout=120).read()
+        urllib.request.urlopen(f"http://127.0.0.1:{port}{q}", timeout=120).read()
         return
     c = conns.get(port) or http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    c.request("GET", f"/render?{q}")
+    c.request("GET", q)
     r = c.getresponse()
     r.read()
     if r.status != 200:
@@ -266,12 +361,12 @@ counts = {"same": 0, "DIFFERENT": 0, "whisper avg": 0, "graphite error": 0, "tal
 for n, path in enumerate(files):
     for line in open(path):
         target = line.strip()
-        if not target or target.startswith("#"):
+        if not target or target.startswith("#") or not re.search(ONLY, target):
             continue
         # "~ " marks a documented Whisper-averaging case (README): a difference is expected.
         averaging = target.startswith("~ ")
         target = target.removeprefix("~ ")
-        q = params(target, n == 0)
+        q = request(target, n != 1)
         gok, g = get(gw, q)
         tok, t = get(tally, q)
         if gok and tok:
