@@ -208,7 +208,7 @@ def times(text):
         t = start + ((1 if m.group(2) == "+" else -1) * int(m.group(3)) * UNITS[m.group(4)] if m.group(1) else 0)
         if not m.group(5):
             return str(t)
-        return urllib.parse.quote(datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime(m.group(5)))
+        return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime(m.group(5))
     return re.sub(r"\{S(([-+])(\d+)(s|min|h|d))?(?::([^}]+))?\}", first, text)
 
 def request(line, first_set):
@@ -383,7 +383,7 @@ for n, path in enumerate(files):
             tm, gm = median_ms(tally, q), median_ms(gw, q)
             timed.setdefault(group_of(target), []).append((gm / tm, tm, gm, target))
         print(f"{kind:15} {target}" + (f"\n                {d}" if d else ""))
-        if verbose and kind in ("DIFFERENT", "whisper avg"):
+        if verbose and kind != "same":
             print("   graphite:", json.dumps(g)[:2000])
             print("   tally:   ", json.dumps(t)[:2000])
 print("\n" + ", ".join(f"{v} {k}" for k, v in counts.items()))

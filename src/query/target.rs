@@ -271,13 +271,19 @@ impl Parser {
         Some((expr, i))
     }
 
-    /// A quoted string, its content taken raw (backslashes kept, the escaped quote included).
+    /// A quoted string, its content taken raw (backslashes kept, the escaped quote included;
+    /// a doubled quote, `'it''s'`, is kept doubled, as graphite's pyparsing grammar keeps it).
     fn string(&mut self, quote: char) -> Result<String, Error> {
         let start = self.pos;
         self.pos += 1;
         let mut out = String::new();
         while let Some(c) = self.peek() {
             self.pos += 1;
+            if c == quote && self.peek() == Some(quote) {
+                out.extend([quote, quote]);
+                self.pos += 1;
+                continue;
+            }
             if c == quote {
                 return Ok(out);
             }

@@ -90,6 +90,18 @@ fn strings_keep_backslashes_like_graphite() {
             vec![Expr::Str(r"it\'s".into()), Expr::Str(r#"a\"b"#.into())]
         ))
     );
+    // pyparsing's quotedString takes a doubled quote inside and graphite keeps it doubled.
+    assert_eq!(
+        parse(r#"alias(a.b,'it''s', "x""y")"#),
+        Ok(call(
+            "alias",
+            vec![
+                path("a.b"),
+                Expr::Str("it''s".into()),
+                Expr::Str(r#"x""y"#.into())
+            ]
+        ))
+    );
 }
 
 #[test]

@@ -259,6 +259,10 @@ fn aggregate_fn(a: &Args) -> Result<Vec<TimeSeries>, Error> {
 
 fn count_series(a: &Args) -> Result<Vec<TimeSeries>, Error> {
     let list = a.series_lists(0)?;
+    if list.is_empty() && a.given(0) {
+        // graphite's normalize() of an empty list: no series (a glob that matches nothing).
+        return Ok(Vec::new());
+    }
     if list.is_empty() {
         let mut s = super::special::constant_line(a, 0.0, "0".into());
         s.path_expression = "countSeries()".into();

@@ -441,6 +441,8 @@ impl Lit<'_> {
             Lit::Expr(Expr::Int(n)) => Some(*n as f64),
             Lit::Expr(Expr::Float(v)) => Some(*v),
             Lit::Expr(Expr::Bool(b)) => Some(f64::from(u8::from(*b))),
+            // graphite's float parameters go through Python's `float()`: `scale(x, '2')`.
+            Lit::Expr(Expr::Str(s)) => s.trim().parse().ok(),
             Lit::Default(Default::Int(n)) => Some(*n as f64),
             Lit::Default(Default::Float(v)) => Some(*v),
             Lit::Default(Default::Inf) => Some(f64::INFINITY),

@@ -18,7 +18,7 @@ pub const FUNCTIONS: &[Func] = &[
         "A horizontal line at value: three points at the start, middle and end of the range."),
     f("seriesByTag", "Special", &[p("tagExpressions", Text).req().multi()], series_by_tag,
         "Tagged series matching every expression (tag=v, tag!=v, tag=~regex, tag!=~regex)."),
-    f("events", "Special", &[p("tags", Text).req().multi()], events,
+    f("events", "Special", &[p("tags", Text).multi()], events,
         "The number of events (with all the given tags; '*' for any) at each second; usually with drawAsInfinite."),
     f("consolidateBy", "Special", &[SL, p("consolidationFunc", Text).req().opts(CONSOLIDATORS)], consolidate_by,
         "How points are merged for maxDataPoints (and which bucket field tally reads): sum, average, min, max, first, last.").transparent(),
@@ -72,7 +72,8 @@ fn events(a: &Args) -> Result<Vec<TimeSeries>, Error> {
     let points = (end - start).max(0) as usize;
     let mut values = vec![None; points];
     for e in a.ev.source.events(start, end) {
-        if !any && !tags.iter().all(|t| e.tags.contains(t)) {
+        // No tag at all matches nothing (graphite's tagged.with_all(())); '*' matches all.
+        if !any && (tags.is_empty() || !tags.iter().all(|t| e.tags.contains(t))) {
             continue;
         }
         if let Some(slot) = usize::try_from(e.when - start)
