@@ -353,6 +353,12 @@ fn tag_index_and_format_endpoints() {
         d.get_json("/tags/dc"),
         serde_json::json!({"tag": "dc", "values": [{"count": 2, "value": "eu"}, {"count": 1, "value": "us"}]})
     );
+    // A tag no series has: graphite-web's local tagdb answers null; one filtered to nothing, [].
+    assert_eq!(d.get_json("/tags/nothing"), serde_json::Value::Null);
+    assert_eq!(
+        d.get_json("/tags/dc?filter=xx"),
+        serde_json::json!({"tag": "dc", "values": []})
+    );
     assert_eq!(
         d.get_json(&format!(
             "/tags/findSeries?expr={}&expr={}",

@@ -1,4 +1,4 @@
-//! graphite-web's endpoints: `/metrics/find` (treejson, completer), `/metrics/expand`,
+//! graphite-web's endpoints: `/metrics/find` (its bodies in `find.rs`), `/metrics/expand`,
 //! `/metrics/index.json`, `/version`, `/events/` and `/events/get_data`. `/render` is in
 //! `render.rs`, `/functions` in `functions.rs`, `/tags/…` in `tags.rs`; the helpers they share
 //! in `request.rs`.
@@ -41,6 +41,7 @@ async fn find(state: S, req: Request) -> Result<Response, ApiError> {
         .to_string();
     let format = p.get("format").unwrap_or("treejson").to_string();
     let wildcards = p.flag("wildcards");
+    let original = query.clone();
     let query = if format == "completer" {
         let q = query.replace("..", "*.");
         if q.ends_with('*') { q } else { format!("{q}*") }
@@ -50,65 +51,41 @@ async fn find(state: S, req: Request) -> Result<Response, ApiError> {
     let glob = Glob::parse(&query).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let store = state.store.clone();
     let nodes = blocking(move || Ok(store.find(&glob))).await?;
-    let base = match query.rfind('.') {
-        Some(i) => query[..=i].to_string(),
+    let mut nodes = found_nodes(&state, &nodes);
+    super::find::sort_by_name(&mut nodes);
+    // graphite-web's base path is the query's, before the completer's `*` is added.
+    let base = match original.rfind('.') {
+        Some(i) => original[..=i].to_string(),
         None => String::new(),
     };
-    let leaf_name = |path: &str| path.rsplit('.').next().unwrap_or(path).to_string();
     let body = match format.as_str() {
-        "treejson" => {
-            let mut list: Vec<Value> = Vec::new();
-            if wildcards && nodes.len() > 1 {
-                let any_branch = nodes.iter().any(|n| n.branch);
-                list.push(json!({"text": "*", "id": format!("{base}*"), "allowChildren": u8::from(any_branch),
-                    "expandable": u8::from(any_branch), "leaf": u8::from(!any_branch)}));
-            }
-            let (branches, leaves): (Vec<_>, Vec<_>) = nodes.iter().partition(|n| n.branch);
-            // One entry per name, as graphite-web's tree_json: `a.*.cpu` under many parents is
-            // one `cpu` node of the tree the browser shows.
-            let mut seen = std::collections::HashSet::new();
-            for n in branches.into_iter().chain(leaves) {
-                let text = leaf_name(&n.path);
-                if !seen.insert(text.clone()) {
-                    continue;
-                }
-                list.push(json!({"text": text, "id": format!("{base}{text}"),
-                    "allowChildren": u8::from(n.branch), "expandable": u8::from(n.branch), "leaf": u8::from(n.leaf && !n.branch)}));
-            }
-            Value::Array(list)
-        }
-        "completer" => {
-            let metrics: Vec<Value> = nodes
-                .iter()
-                .map(|n| {
-                    let dot = if n.branch { "." } else { "" };
-                    json!({"path": format!("{}{dot}", n.path), "name": leaf_name(&n.path),
-                        "is_leaf": if n.branch { "0" } else { "1" }})
-                })
-                .collect();
-            json!({ "metrics": metrics })
+        "treejson" => super::find::tree_json(&nodes, &base, wildcards),
+        "completer" => super::find::completer(&nodes, wildcards),
+        "json" => super::find::json_nodes(&nodes),
+        "nodelist" => {
+            let position = match p.get("position").filter(|s| !s.is_empty()) {
+                None => -1,
+                Some(s) => s.parse().map_err(|_| {
+                    ApiError::BadRequest(format!("Invalid int value {s:?} for param position"))
+                })?,
+            };
+            super::find::nodelist(&nodes, position).map_err(ApiError::BadRequest)?
         }
         "pickle" | "msgpack" => {
-            let info = super::binary::nodes_info(&found_nodes(&state, &nodes));
+            let info = super::binary::nodes_info(&nodes);
             return Ok(if format == "pickle" {
                 binary("application/pickle", super::binary::pickle(&info))
             } else {
                 binary("application/x-msgpack", super::binary::msgpack(&info))
             });
         }
-        "json" => Value::Array(
-            nodes
-                .iter()
-                .map(|n| json!({"path": n.path, "is_leaf": n.leaf && !n.branch}))
-                .collect(),
-        ),
         other => {
             return Err(ApiError::BadRequest(format!(
-                "format {other:?} is not supported (treejson, completer, json, pickle, msgpack)"
+                "format {other:?} is not supported (treejson, completer, json, nodelist, pickle, msgpack)"
             )));
         }
     };
-    Ok(text("application/json", body.to_string()))
+    json_or_jsonp(&p, body.to_string())
 }
 
 /// graphite-web's nodes for a find: a name that is both a series and a branch (`a.b` and

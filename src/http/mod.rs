@@ -5,6 +5,7 @@
 mod api;
 mod binary;
 pub mod conn;
+mod find;
 mod functions;
 mod graphite;
 pub mod health;

@@ -45,6 +45,12 @@ pub fn format_of(p: &Params) -> String {
     }
 }
 
+/// Whether `maxDataPoints` applies: graphite-web consolidates only its json answer (and a
+/// graph to its width); csv, raw, pickle and msgpack keep every point.
+fn consolidates(format: &str, image: bool) -> bool {
+    image || format == "json"
+}
+
 pub(super) fn routes() -> Router<Arc<State>> {
     with_slashes(vec![("/render", any(render))])
 }
@@ -105,10 +111,13 @@ pub async fn evaluate(state: &Arc<State>, p: &Params, image: bool) -> Result<Ren
         from,
         until,
         now,
-        max_data_points: p
-            .number("maxDataPoints")?
-            .or(image.then(|| image::default_points(p)))
-            .or(settings.default_max_data_points),
+        max_data_points: match consolidates(&format_of(p), image) {
+            true => p
+                .number("maxDataPoints")?
+                .or(image.then(|| image::default_points(p)))
+                .or(settings.default_max_data_points),
+            false => None,
+        },
         x_files_factor,
     };
     // graphite's `template[name]=value` parameters (the last value of a name wins).
@@ -481,6 +490,15 @@ mod unit {
         assert_eq!(format_utc(1_304_222_400), "2011-05-01 04:00:00");
         assert_eq!(py_float(1.0), "1.0");
         assert_eq!(py_float(0.25), "0.25");
+    }
+
+    #[test]
+    fn only_json_and_graphs_are_consolidated_to_max_data_points() {
+        assert!(consolidates("json", false));
+        assert!(consolidates("png", true));
+        for f in ["csv", "raw", "pickle", "msgpack"] {
+            assert!(!consolidates(f, false), "{f}");
+        }
     }
 
     #[test]

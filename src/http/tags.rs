@@ -100,12 +100,17 @@ async fn values(state: S, Path(tag): Path<String>, req: Request) -> Result<Respo
     let p = read(&state, req).await?.params;
     let (re, limit) = (filter(&p)?, limit(&p, None)?);
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    let mut known = false;
     for t in matching(&state, Vec::new()).await? {
-        if let Some(v) = t.get(&tag)
-            && re.as_ref().is_none_or(|r| r.is_match(v))
-        {
+        let Some(v) = t.get(&tag) else { continue };
+        known = true;
+        if re.as_ref().is_none_or(|r| r.is_match(v)) {
             *counts.entry(v.clone()).or_default() += 1;
         }
+    }
+    if !known {
+        // graphite-web's tagdb has no such tag: `null`.
+        return answer(Value::Null, &p);
     }
     let values: Vec<Value> = counts
         .into_iter()
