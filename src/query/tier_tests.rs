@@ -162,6 +162,28 @@ fn max_data_points_reads_the_finest_tier_and_merges_as_graphite_renders() {
 }
 
 #[test]
+fn avg_zero_is_never_merged_at_read_time() {
+    // graphite's avg_zero counts a group's empty slots as zeros, which no bucket field holds:
+    // the points are read as stored and the renderer consolidates them.
+    let (_dir, store, schemas) = store();
+    let read = |agg: &str| {
+        let target = format!("consolidateBy(bench.host2.cpu.user,'{agg}')");
+        let out = render(
+            &store,
+            &schemas,
+            TierChoice::Graphite,
+            &target,
+            86_400,
+            Some(960),
+        );
+        let s = &out.unwrap()[0];
+        (s.fitted, s.step, s.values.len())
+    };
+    assert_eq!(read("max"), (true, 90, 960));
+    assert_eq!(read("avg_zero"), (false, 10, 8640));
+}
+
+#[test]
 fn summarize_over_a_week_sums_the_finest_covering_tier() {
     let (_dir, store, schemas) = store();
     // 7 days: the 1m tier covers it (10,080 points). Every hour of host1 is 50 a minute

@@ -395,7 +395,8 @@ fn apply_callback(
     let short = callback.strip_suffix("Series").unwrap_or(callback);
     let (agg, func) = match callback {
         "sumSeries" => (Agg::Sum, "sum"),
-        "averageSeries" => (Agg::Average, "average"),
+        // `avg` is graphite's alias function of averageSeries, which groupBy* call by name.
+        "averageSeries" | "avg" => (Agg::Average, "average"),
         "rangeOfSeries" => (Agg::Range, "rangeOf"),
         _ => (
             Agg::parse(short).ok_or_else(|| {

@@ -329,7 +329,7 @@ impl<'e, 'a> Args<'e, 'a> {
 
     pub fn float_opt(&self, i: usize) -> Result<Option<f64>, Error> {
         match self.literal(i) {
-            None => Ok(None),
+            None | Some(Lit::Expr(Expr::None)) => Ok(None),
             Some(l) => l
                 .float()
                 .map(Some)

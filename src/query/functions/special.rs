@@ -96,6 +96,9 @@ fn consolidate_by(a: &Args) -> Result<Vec<TimeSeries>, Error> {
         .ok_or_else(|| Error::BadArgument(format!("Invalid consolidation function: '{name}'")))?;
     let ctx = Ctx {
         consolidate: Some(agg),
+        // avg_zero counts the empty slots of a group as zeros: no bucket field holds that, so
+        // the points are read as they are and the renderer consolidates them as graphite does.
+        merge: a.ctx.merge && agg != Agg::AvgZero,
         ..a.ctx
     };
     let mut list = a.series_in(0, ctx)?;
