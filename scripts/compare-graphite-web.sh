@@ -14,8 +14,10 @@
 #                                               over one kept-alive connection (as Grafana's
 #                                               data source proxy does); CONNECT=new opens a
 #                                               new connection per request instead
-# A line of a targets file may add parameters after " &" (`sumSeries(a.*) &maxDataPoints=17`);
-# in the second set {T}, {T-6h} and {T+2h} are times relative to the data's anchor.
+# A line of a targets file may add parameters after " &" (`sumSeries(a.*) &maxDataPoints=17`,
+# more targets with `&target=…`); in the second set {T}, {T-6h} and {T+2h} are times relative
+# to the data's anchor, in the first {S}, {S+30min} and {S+30min:%H:%M_%Y%m%d} to its first
+# point (in the target too). pickle answers are unpickled and compared as structures.
 # Prints one line per target (same / DIFFERENT / graphite error / tally error) and a summary;
 # exits non-zero if any answer differs, except the Whisper-averaging cases the README lists
 # (marked "whisper avg", not counted as differences) and the graphite-web bugs it lists
@@ -194,7 +196,7 @@ PY
 TIMES="$TIMES" ONLY="${ONLY:-}" "$V/bin/python" - "$http" "$gw_port" "$start" "$anchor" "$VERBOSE" \
   scripts/compare-graphite-web.targets scripts/compare-graphite-web-tiers.targets \
   scripts/compare-graphite-web-endpoints.targets <<'PY'
-import datetime, http.client, json, math, os, re, statistics, sys, time, urllib.error, urllib.parse, urllib.request
+import datetime, http.client, json, pickle, math, os, re, statistics, sys, time, urllib.error, urllib.parse, urllib.request
 tally, gw, start, anchor, verbose = sys.argv[1:6]
 files = sys.argv[6:]
 start, anchor = int(start), int(anchor)
@@ -229,10 +231,14 @@ def params(line, first_set):
     else:
         q = {"from": str(anchor - 6 * 3600), "until": str(anchor)}
     q.update({"tz": "UTC", "format": "json"})
+    more = []  # further targets: " &target=…"
     for kv in filter(None, times(extra).split("&")):
         k, _, v = kv.partition("=")
-        q[k] = v
-    return "target=" + urllib.parse.quote(target) + "&" + urllib.parse.urlencode(q)
+        if k == "target":
+            more.append(("target", v))
+        else:
+            q[k] = v
+    return "target=" + urllib.parse.quote(times(target)) + "&" + urllib.parse.urlencode(more + list(q.items()))
 
 def get(port, query):
     if not query.startswith("/"):
@@ -240,7 +246,11 @@ def get(port, query):
     url = f"http://127.0.0.1:{port}{query}"
     try:
         with urllib.request.urlopen(url, timeout=120) as r:
-            body = r.read().decode()
+            raw = r.read()
+            if r.headers.get("Content-Type", "").startswith("application/pickle"):
+                # graphite-web's cluster format (both servers are local, started here).
+                return True, {"pickle": pickle.loads(raw)}
+            body = raw.decode()
             jsonp = re.fullmatch(r"([\w.]+)\((.*)\)", body, re.S)
             if "javascript" in r.headers.get("Content-Type", "") and jsonp:
                 return True, {"jsonp": jsonp.group(1), "body": json.loads(jsonp.group(2))}
@@ -327,6 +337,12 @@ def normalize(target, side, answer):
         for node in answer:
             for i in node.get("intervals", []):
                 i.pop("end", None)
+    # In a pickled find graphite-web writes its IntervalSet objects, tally [start, end] pairs
+    # (graphite-web's cluster reads both): their starts are compared, as above.
+    if "format=pickle" in target and isinstance(answer, dict):
+        for node in answer["pickle"]:
+            if "intervals" in node:
+                node["intervals"] = [getattr(i, "start", None) if hasattr(i, "start") else i[0] for i in node["intervals"]]
     if side == "graphite" and "format=completer" in target and isinstance(answer, dict):
         m = answer["metrics"]
         answer["metrics"] = sorted((x for x in m if "path" in x), key=lambda x: (x["name"], x["path"])) + [x for x in m if "path" not in x]
@@ -437,8 +453,8 @@ for n, path in enumerate(files):
             timed.setdefault(group_of(target), []).append((gm / tm, tm, gm, target))
         print(f"{kind:15} {target}" + (f"\n                {d}" if d else ""))
         if verbose and kind != "same":
-            print("   graphite:", json.dumps(g)[:2000])
-            print("   tally:   ", json.dumps(t)[:2000])
+            print("   graphite:", json.dumps(g, default=str)[:2000])
+            print("   tally:   ", json.dumps(t, default=str)[:2000])
 print("\n" + ", ".join(f"{v} {k}" for k, v in counts.items()))
 if TIMES:
     how = "a new connection per request" if NEW_CONNECTIONS else "one kept-alive connection per server"

@@ -145,6 +145,16 @@ fn metrics_find_in_graphite_formats() {
         expand["results"],
         serde_json::json!(["servers.web1.cpu.system", "servers.web1.cpu.user"])
     );
+    let (status, body) = d.get("/metrics/expand?query=servers.web1.cpu.*&jsonp=cb");
+    assert_eq!(
+        (status, body.as_str()),
+        (
+            200,
+            r#"cb({"results":["servers.web1.cpu.system","servers.web1.cpu.user"]})"#
+        )
+    );
+    let nodes = d.get_json("/metrics/find?query=servers.*.cpu.*&format=nodelist&position=1");
+    assert_eq!(nodes, serde_json::json!({"nodes": ["web1"]}));
     let (status, body) = d.get("/metrics/find");
     assert_eq!(
         (status, body.trim()),

@@ -355,6 +355,11 @@ fn tag_index_and_format_endpoints() {
     );
     // A tag no series has: graphite-web's local tagdb answers null; one filtered to nothing, [].
     assert_eq!(d.get_json("/tags/nothing"), serde_json::Value::Null);
+    // graphite-web's tag views answer JSON whatever jsonp says.
+    assert_eq!(
+        d.get_json("/tags?filter=^r&jsonp=cb"),
+        serde_json::json!([{"tag": "rack"}])
+    );
     assert_eq!(
         d.get_json("/tags/dc?filter=xx"),
         serde_json::json!({"tag": "dc", "values": []})

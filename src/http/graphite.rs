@@ -167,7 +167,7 @@ async fn expand(state: S, req: Request) -> Result<Response, ApiError> {
         all.dedup();
         json!({ "results": all })
     };
-    Ok(text("application/json", body.to_string()))
+    json_or_jsonp(&p, body.to_string())
 }
 
 async fn index_json(state: S, req: Request) -> Result<Response, ApiError> {

@@ -45,6 +45,14 @@ pub fn format_of(p: &Params) -> String {
     }
 }
 
+/// graphite-web's json renderer writes nothing unless some series has a point (its `if
+/// any(data)`): a list of series without points is `[]`.
+fn drop_if_all_empty(series: &mut Vec<TimeSeries>) {
+    if series.iter().all(|s| s.values.is_empty()) {
+        series.clear();
+    }
+}
+
 /// Whether `maxDataPoints` applies: graphite-web consolidates only its json answer (and a
 /// graph to its width); csv, raw, pickle and msgpack keep every point.
 fn consolidates(format: &str, image: bool) -> bool {
@@ -226,6 +234,7 @@ pub fn respond(format: &str, mut r: Rendered, p: &Params) -> Result<Response, Ap
                     }
                 }
             }
+            drop_if_all_empty(&mut r.series);
             let body = json_body(&r, no_nulls, p.flag("meta"));
             json_or_jsonp(p, body)
         }
@@ -499,6 +508,18 @@ mod unit {
         for f in ["csv", "raw", "pickle", "msgpack"] {
             assert!(!consolidates(f, false), "{f}");
         }
+    }
+
+    #[test]
+    fn series_without_points_are_dropped_only_when_all_are_empty() {
+        let empty = TimeSeries::new("e", 0, 60, Vec::new());
+        let one = TimeSeries::new("o", 0, 60, vec![None]);
+        let mut list = vec![empty.clone(), empty.clone()];
+        drop_if_all_empty(&mut list);
+        assert!(list.is_empty());
+        let mut list = vec![empty, one];
+        drop_if_all_empty(&mut list);
+        assert_eq!(list.len(), 2);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! and `/tags/tagSeries` / `/tags/tagMultiSeries`, which answer the canonical name (a series
 //! exists in tally once data arrives for it, so there is nothing to register).
 
-use super::request::{blocking, json_or_jsonp, json_text, read, with_slashes};
+use super::request::{blocking, json_text, read, text, with_slashes};
 use super::{ApiError, Params, State};
 use crate::metric::Series;
 use crate::query::tags::{self, Expr};
@@ -29,8 +29,9 @@ pub fn routes() -> Router<Arc<State>> {
     ])
 }
 
+/// JSON always: graphite-web's tag views (its `jsonResponse`) take no `jsonp`.
 fn answer(v: Value, p: &Params) -> Result<Response, ApiError> {
-    json_or_jsonp(p, json_text(&v, p))
+    Ok(text("application/json", json_text(&v, p)))
 }
 
 fn limit(p: &Params, default: Option<usize>) -> Result<Option<usize>, ApiError> {

@@ -423,6 +423,46 @@ fn pow_series(a: &Args) -> Result<Vec<TimeSeries>, Error> {
     Ok(vec![s])
 }
 
+/// graphite's pairing for weightedAverage: series keyed by their nodes, in the order the keys
+/// first appear (avg and weight lists interleaved); under one key the last average and the
+/// last weight count (graphite's dict keeps the last), so without nodes only the last of each.
+fn weighted_pairs<'s>(
+    avgs: &'s [TimeSeries],
+    weights: &'s [TimeSeries],
+    nodes: &[NodeOrTag],
+) -> Vec<(&'s TimeSeries, &'s TimeSeries)> {
+    type Pair<'s> = (Option<&'s TimeSeries>, Option<&'s TimeSeries>);
+    let mut keyed: Vec<(String, Pair<'s>)> = Vec::new();
+    let mut slot = |key: String| match keyed.iter().position(|(k, _)| *k == key) {
+        Some(i) => i,
+        None => {
+            keyed.push((key, (None, None)));
+            keyed.len() - 1
+        }
+    };
+    let mut at = Vec::new();
+    for i in 0..avgs.len().max(weights.len()) {
+        if let Some(s) = avgs.get(i) {
+            at.push((slot(agg_key(s, nodes)), true, s));
+        }
+        if let Some(s) = weights.get(i) {
+            at.push((slot(agg_key(s, nodes)), false, s));
+        }
+    }
+    for (i, is_avg, s) in at {
+        let pair = &mut keyed[i].1;
+        if is_avg {
+            pair.0 = Some(s)
+        } else {
+            pair.1 = Some(s)
+        }
+    }
+    keyed
+        .into_iter()
+        .filter_map(|(_, (a, w))| Some((a?, w?)))
+        .collect()
+}
+
 fn weighted_average(a: &Args) -> Result<Vec<TimeSeries>, Error> {
     let avgs = a.series(0)?;
     let weights = a.series(1)?;
@@ -435,11 +475,7 @@ fn weighted_average(a: &Args) -> Result<Vec<TimeSeries>, Error> {
         )));
     }
     let mut products = Vec::new();
-    for avg in &avgs {
-        let key = agg_key(avg, &nodes);
-        let Some(weight) = weights.iter().find(|w| agg_key(w, &nodes) == key) else {
-            continue;
-        };
+    for (avg, weight) in weighted_pairs(&avgs, &weights, &nodes) {
         let values = avg
             .values
             .iter()

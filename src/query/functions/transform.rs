@@ -461,7 +461,12 @@ fn offset_to_zero(a: &Args) -> Result<Vec<TimeSeries>, Error> {
         let min = s.non_null().reduce(f64::min);
         let values = map_values(s, |v| min.map(|m| v - m));
         let mut out = s.derive(format!("offsetToZero({})", s.name), values);
-        tagged(&mut out, "offsetToZero", min.map(fmt_g).unwrap_or_default());
+        // graphite's str(None) when the series has no value.
+        tagged(
+            &mut out,
+            "offsetToZero",
+            min.map_or_else(|| "None".into(), fmt_g),
+        );
         out
     })
 }
