@@ -201,23 +201,22 @@ impl Agg {
             "range" | "rangeOf" => Agg::Range,
             "multiply" => Agg::Multiply,
             "last" | "current" => Agg::Last,
-            "first" => Agg::First,
             _ => return None,
         })
     }
 
     /// The names `aggregate` accepts, for `/functions` options.
-    pub const NAMES: [&'static str; 17] = [
+    pub const NAMES: [&'static str; 16] = [
         "average", "avg", "avg_zero", "count", "current", "diff", "last", "max", "median", "min",
-        "multiply", "range", "rangeOf", "stddev", "sum", "total", "first",
+        "multiply", "range", "rangeOf", "stddev", "sum", "total",
     ];
 
     /// The consolidation functions `consolidateBy` accepts.
     pub fn parse_consolidation(name: &str) -> Option<Agg> {
         match name {
-            "sum" | "average" | "avg" | "avg_zero" | "min" | "max" | "first" | "last" => {
-                Agg::parse(name)
-            }
+            // `first` is a consolidation function only (graphite's aggFuncs have no `first`).
+            "first" => Some(Agg::First),
+            "sum" | "average" | "avg" | "avg_zero" | "min" | "max" | "last" => Agg::parse(name),
             _ => None,
         }
     }

@@ -392,6 +392,22 @@ fn apply_callback(
     callback: &str,
     members: &[TimeSeries],
 ) -> Result<Option<TimeSeries>, Error> {
+    if callback == "countSeries" {
+        // graphite calls its countSeries: the number of series at every point, no aggregatedBy.
+        let Some((columns, start, end, step)) = normalize(members, a.xff()) else {
+            return Ok(None);
+        };
+        let name = format!("countSeries({})", path_expressions(members));
+        let mut s = TimeSeries::new(
+            &name,
+            start,
+            step,
+            vec![Some(members.len() as f64); rows(&columns).len()],
+        );
+        s.end = end;
+        s.x_files_factor = Some(a.xff());
+        return Ok(Some(s));
+    }
     let short = callback.strip_suffix("Series").unwrap_or(callback);
     let (agg, func) = match callback {
         "sumSeries" => (Agg::Sum, "sum"),

@@ -3,7 +3,7 @@
 //! `setXFilesFactor`, `cumulative`).
 
 use super::Type::*;
-use super::{Args, Default, Func, f, fmt_g, p, py_str};
+use super::{Args, Default, Func, f, p, py_str};
 use crate::query::Error;
 use crate::query::eval::Ctx;
 use crate::query::series::{Agg, TimeSeries};
@@ -138,7 +138,8 @@ fn set_xff(a: &Args) -> Result<Vec<TimeSeries>, Error> {
     let mut list = a.series(0)?;
     for s in &mut list {
         s.x_files_factor = Some(x);
-        s.tags.insert("xFilesFactor".into(), fmt_g(x));
+        // graphite's float(xFilesFactor): `1.0`, `0.5`.
+        s.tags.insert("xFilesFactor".into(), py_str(x, false));
     }
     Ok(list)
 }

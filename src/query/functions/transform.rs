@@ -134,8 +134,13 @@ fn log(a: &Args) -> Result<Vec<TimeSeries>, Error> {
     let base = a.float(1)?;
     each(a, |s| {
         let values = map_values(s, |v| (v > 0.0).then(|| v.ln() / base.ln()));
-        let mut out = s.derive(format!("log({}, {})", s.name, base as i64), values);
-        tagged(&mut out, "log", base as i64);
+        // Python's str() of the base as given: `2`, `0.5`, the default `10`.
+        let text = match a.expr(1) {
+            Some(e) => super::literal_text(Some(e)),
+            None => "10".into(),
+        };
+        let mut out = s.derive(format!("log({}, {text})", s.name), values);
+        tagged(&mut out, "log", text);
         out
     })
 }
