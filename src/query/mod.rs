@@ -268,6 +268,13 @@ pub struct Plan {
 
 /// The slots `(from, until]` covers at `res` as whisper reads them: `[first, end)`, after
 /// whisper's clamp of `from` to the longest retention. A range inside one slot reads that slot.
+/// As whisper's fetch: a range that ends before the longest retention has no data at all
+/// (graphite-web leaves the series out).
+pub fn beyond_retention(schema: &Schema, range: &Range) -> bool {
+    let longest = schema.tiers.iter().map(|t| t.retention).max().unwrap_or(0);
+    range.until < range.now.saturating_sub(longest as i64)
+}
+
 pub fn window(schema: &Schema, range: &Range, res: i64) -> (i64, i64) {
     let longest = schema.tiers.iter().map(|t| t.retention).max().unwrap_or(0);
     let from = range.from.max(range.now.saturating_sub(longest as i64));

@@ -7,8 +7,8 @@
 use super::eval::{Fetch, Source};
 use super::series::{Agg, TimeSeries};
 use super::{
-    Coarser, Error, Lineage, Options, Output, Plan, Range, TierChoice, View, pattern, resolve_with,
-    view_suffix,
+    Coarser, Error, Lineage, Options, Output, Plan, Range, TierChoice, View, beyond_retention,
+    pattern, resolve_with, view_suffix,
 };
 use crate::aggregate::Bucket;
 use crate::metric::Kind;
@@ -132,7 +132,8 @@ impl Source for StoreSource<'_> {
             coarser: fetch.coarser,
             by_value: fetch.by_value,
         };
-        let found = resolve_with(self.store, glob, self.options, self.patterns)?;
+        let mut found = resolve_with(self.store, glob, self.options, self.patterns)?;
+        found.retain(|info| !beyond_retention(self.schemas.for_name(info.series.as_str()), &range));
         let one = |info: &SeriesInfo, scratch: &mut Vec<(i64, Bucket)>| {
             let schema = self.schemas.for_name(info.series.as_str());
             let view = view_for(explicit, info.kind, fetch.consolidate);

@@ -129,6 +129,20 @@ fn a_range_past_the_longest_retention_is_clamped_as_whisper_does() {
     assert_eq!(first, ((NOW - 86_400).div_euclid(60) + 1) * 60);
 }
 
+#[test]
+fn a_range_that_ends_before_the_longest_retention_has_no_series() {
+    let s = Schema::new("t", ".*", &["1m:1d", "1h:7d"]).unwrap();
+    let at = |from: i64, until: i64| Range {
+        from: NOW - from,
+        until: NOW - until,
+        now: NOW,
+        max_data_points: None,
+    };
+    assert!(beyond_retention(&s, &at(9 * 86_400, 8 * 86_400)));
+    assert!(!beyond_retention(&s, &at(9 * 86_400, 7 * 86_400)));
+    assert!(!beyond_retention(&s, &at(3600, 0)));
+}
+
 mod against_raw {
     //! Every view at every tier, read through the store and consolidated to random
     //! maxDataPoints, equals what the raw observations give: exact for count, min, max and
