@@ -71,6 +71,8 @@ for i in range(120):
     out.write(f"cmp.wave {round(100 * math.sin(i / 9.0), 3)} {t}\n")
     out.write(f"cmp.freq.{1 + i % 2} {2412 + 25 * (i % 2)} {t}\n")
     out.write(f"cmp.power.{1 + i % 2} {i} {t}\n")
+    # A name that is both a series and a branch (a whisper file and a directory).
+    out.write(f"cmp.node {i % 6} {t}\ncmp.node.leaf {i % 4} {t}\n")
     # Tagged series (tags in carbon's order, not always sorted); tag.io has nulls and zeros.
     for name, k in (("tag.cpu;dc=eu;host=web1", 1), ("tag.cpu;host=web2;dc=eu", 2),
                     ("tag.cpu;dc=us;host=web3", 3), ("tag.mem;dc=eu;host=web1;unit=bytes", 40),
@@ -345,7 +347,7 @@ def normalize(target, side, answer):
                 node["intervals"] = [getattr(i, "start", None) if hasattr(i, "start") else i[0] for i in node["intervals"]]
     if side == "graphite" and "format=completer" in target and isinstance(answer, dict):
         m = answer["metrics"]
-        answer["metrics"] = sorted((x for x in m if "path" in x), key=lambda x: (x["name"], x["path"])) + [x for x in m if "path" not in x]
+        answer["metrics"] = sorted((x for x in m if "path" in x), key=lambda x: (x["name"], x["path"].rstrip("."))) + [x for x in m if "path" not in x]
     return answer
 
 def without_tags(answer):
