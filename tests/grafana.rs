@@ -372,7 +372,14 @@ fn tag_index_and_format_endpoints() {
         )),
         serde_json::json!(["disk.used;dc=eu;rack=a1"])
     );
-    assert_eq!(d.get("/tags/findSeries").0, 400);
+    // Errors of the tag views are graphite-web's {"error": "…"}.
+    let (status, body) = d.get("/tags/findSeries");
+    assert_eq!(status, 400);
+    let error: Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        error["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{body}"
+    );
     let (s, body) = d.post(
         "/tags/tagSeries",
         "application/x-www-form-urlencoded",

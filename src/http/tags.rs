@@ -27,6 +27,27 @@ pub fn routes() -> Router<Arc<State>> {
         ("/tags/tagMultiSeries", any(tag_multi_series)),
         ("/tags/{tag}", any(values)),
     ])
+    .layer(axum::middleware::map_response(json_errors))
+}
+
+/// graphite-web's tag views answer an error as `{"error": "…"}` (its `jsonResponse`), with
+/// the status kept.
+async fn json_errors(r: Response) -> Response {
+    if r.status().is_success() {
+        return r;
+    }
+    let (mut parts, body) = r.into_parts();
+    let bytes = axum::body::to_bytes(body, 1 << 16)
+        .await
+        .unwrap_or_default();
+    let message = String::from_utf8_lossy(&bytes).trim_end().to_string();
+    parts.headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    let body = json!({ "error": message }).to_string();
+    Response::from_parts(parts, axum::body::Body::from(body))
 }
 
 /// JSON always: graphite-web's tag views (its `jsonResponse`) take no `jsonp`.
