@@ -354,7 +354,9 @@ def without_tags(answer):
     return [{k: v for k, v in s.items() if k != "tags"} for s in answer] if is_render(answer) else answer
 
 def is_render(x):
-    return isinstance(x, list) and all(isinstance(s, dict) and "datapoints" in s for s in x)
+    # /render's json ([[value, time], …]); rickshaw's points are objects, compared as json.
+    return isinstance(x, list) and all(isinstance(s, dict) and "datapoints" in s
+                                       and all(isinstance(p, list) for p in s["datapoints"][:1]) for s in x)
 
 def diff(g, t):
     if isinstance(g, str) or isinstance(t, str):

@@ -4,6 +4,7 @@
 
 mod api;
 mod binary;
+mod chart_formats;
 pub mod conn;
 mod find;
 mod functions;

@@ -238,6 +238,8 @@ pub fn respond(format: &str, mut r: Rendered, p: &Params) -> Result<Response, Ap
             let body = json_body(&r, no_nulls, p.flag("meta"));
             json_or_jsonp(p, body)
         }
+        "dygraph" => json_or_jsonp(p, super::chart_formats::dygraph(&r.series)),
+        "rickshaw" => json_or_jsonp(p, super::chart_formats::rickshaw(&r.series)),
         "csv" => Ok(text("text/csv", csv(&r.series, &r.tz))),
         "raw" => Ok(text("text/plain", raw(&r.series))),
         "pickle" | "msgpack" => {
@@ -257,7 +259,7 @@ pub fn respond(format: &str, mut r: Rendered, p: &Params) -> Result<Response, Ap
                 .into_response())
         }
         other => Err(ApiError::BadRequest(format!(
-            "format {other:?} is not supported (json, csv, raw, pickle, msgpack, png, svg)"
+            "format {other:?} is not supported (json, csv, raw, dygraph, rickshaw, pickle, msgpack, png, svg)"
         ))),
     }
 }
