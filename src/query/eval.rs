@@ -127,6 +127,9 @@ pub struct Evaluator<'a> {
     pub tz: jiff::tz::TimeZone,
     /// Compiled regular expressions kept between requests (none: compiled each time).
     patterns: Option<&'a super::pattern::Cache>,
+    /// Buckets are never merged at read time (set when a merged answer would not be
+    /// graphite's: see [`super::series::fitted_elsewhere`]).
+    unmerged: Cell<bool>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -141,6 +144,7 @@ impl<'a> Evaluator<'a> {
             bound: RefCell::new(Vec::new()),
             tz: jiff::tz::TimeZone::UTC,
             patterns: None,
+            unmerged: Cell::new(false),
         }
     }
 
@@ -212,6 +216,12 @@ impl<'a> Evaluator<'a> {
         for expr in &parsed {
             out.extend(self.eval(expr, &self.root_ctx())?);
         }
+        if super::series::fitted_elsewhere(&out) && !self.unmerged.get() {
+            // graphite's renderer sizes every series' groups by the whole answer's span: read
+            // again as it is stored and let the renderer consolidate.
+            self.unmerged.set(true);
+            return self.targets(targets);
+        }
         Ok(out)
     }
 
@@ -222,7 +232,7 @@ impl<'a> Evaluator<'a> {
             consolidate: None,
             // Buckets merged at read time count every non-empty one: exact only while any
             // non-null value is enough (graphite's default xFilesFactor of 0).
-            merge: self.request.x_files_factor == 0.0,
+            merge: self.request.x_files_factor == 0.0 && !self.unmerged.get(),
             by_value: false,
         }
     }

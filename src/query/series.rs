@@ -30,8 +30,9 @@ pub struct TimeSeries {
     /// Drawing hints set by graph functions (color, lineWidth, …); no effect on data.
     pub style: Style,
     /// Read with maxDataPoints already applied (buckets merged exactly at read time), so the
-    /// renderer's maxDataPoints consolidation leaves it alone.
-    pub fitted: bool,
+    /// renderer's maxDataPoints consolidation leaves it alone: the `(start, end)` of the points
+    /// it was merged from (what graphite's renderer measures the answer's span with).
+    pub fitted: Option<(i64, i64)>,
 }
 
 /// Drawing hints for the graph renderer, set by the Graph-group functions.
@@ -67,7 +68,7 @@ impl TimeSeries {
             x_files_factor: None,
             lineage: Vec::new(),
             style: Style::default(),
-            fitted: false,
+            fitted: None,
         }
     }
 
@@ -416,11 +417,10 @@ pub fn max_data_points(list: &mut [TimeSeries], mdp: u64, default_xff: f64) -> V
     if list.is_empty() || mdp == 0 {
         return per_point;
     }
-    let start = list.iter().map(|s| s.start).min().unwrap_or(0);
-    let end = list.iter().map(|s| s.end).max().unwrap_or(0);
+    let (start, end) = span(list);
     let range = (end - start) as f64;
     for (s, vpp_out) in list.iter_mut().zip(per_point.iter_mut()) {
-        if s.fitted {
+        if s.fitted.is_some() {
             continue;
         }
         let xff = s.x_files_factor.unwrap_or(default_xff);
@@ -447,6 +447,23 @@ pub fn max_data_points(list: &mut [TimeSeries], mdp: u64, default_xff: f64) -> V
         }
     }
     per_point
+}
+
+/// The answer's span as graphite's json renderer measures it: the earliest start and latest
+/// end of its series (a fitted series by the points it was merged from).
+pub fn span(list: &[TimeSeries]) -> (i64, i64) {
+    let spans = list.iter().map(|s| s.fitted.unwrap_or((s.start, s.end)));
+    let start = spans.clone().map(|s| s.0).min().unwrap_or(0);
+    let end = spans.map(|s| s.1).max().unwrap_or(0);
+    (start, end)
+}
+
+/// Whether a fitted series was merged over another span than the answer's (a function's
+/// output that reaches further, a series of another schema): its points per bucket are not
+/// graphite's then, and the answer must be read unmerged.
+pub fn fitted_elsewhere(list: &[TimeSeries]) -> bool {
+    let whole = span(list);
+    list.iter().any(|s| s.fitted.is_some_and(|f| f != whole))
 }
 
 #[cfg(test)]

@@ -93,6 +93,19 @@ fn safe_helpers_follow_graphite() {
 }
 
 #[test]
+fn a_fitted_series_counts_by_the_span_it_was_merged_from() {
+    let mut merged = TimeSeries::new("a", 540, 540, vec![Some(1.0); 13]);
+    merged.fitted = Some((60, 7260));
+    let plain = TimeSeries::new("b", 60, 60, vec![Some(1.0); 120]);
+    assert_eq!(span(&[merged.clone(), plain.clone()]), (60, 7260));
+    assert!(!fitted_elsewhere(&[merged.clone(), plain]));
+    // A summarize that reaches past the read range widens graphite's span.
+    let wider = TimeSeries::new("s", 0, 600, vec![Some(1.0); 13]);
+    assert_eq!(span(&[merged.clone(), wider.clone()]), (0, 7800));
+    assert!(fitted_elsewhere(&[merged, wider]));
+}
+
+#[test]
 fn normalize_goes_to_the_lcm_step() {
     let a = TimeSeries::new("a", 0, 10, (0..12).map(|i| Some(i as f64)).collect());
     let b = TimeSeries::new("b", 0, 60, vec![Some(1.0), Some(2.0)]);

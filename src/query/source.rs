@@ -156,7 +156,10 @@ impl Source for StoreSource<'_> {
             s.path_expression = path.to_string();
             s.tags = super::series::tags_of_name(o.series.as_str());
             s.consolidation = fetch.consolidate.unwrap_or(natural_agg(view));
-            s.fitted = read.merge && range.max_data_points.is_some_and(|m| m > 0);
+            if read.merge && range.max_data_points.is_some_and(|m| m > 0) {
+                let res = i64::from(schema.tiers[o.lineage.archive_read].resolution);
+                s.fitted = Some(super::window(schema, &range, res));
+            }
             s.lineage = vec![o.lineage];
             Ok(s)
         };

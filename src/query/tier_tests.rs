@@ -177,10 +177,41 @@ fn avg_zero_is_never_merged_at_read_time() {
             Some(960),
         );
         let s = &out.unwrap()[0];
-        (s.fitted, s.step, s.values.len())
+        (s.fitted.is_some(), s.step, s.values.len())
     };
     assert_eq!(read("max"), (true, 90, 960));
     assert_eq!(read("avg_zero"), (false, 10, 8640));
+}
+
+#[test]
+fn a_path_beside_a_wider_series_is_read_unmerged() {
+    // graphite's renderer groups each series' points by the whole answer's span: a summarize
+    // that ends past `until` makes the plain path's groups other than a merge over its own
+    // range would, so the answer is read again unmerged.
+    let (_dir, store, schemas) = store();
+    let out = render(
+        &store,
+        &schemas,
+        TierChoice::Graphite,
+        "group(bench.host2.cpu.user,summarize(bench.host1.cpu.user,'7h'))",
+        86_400,
+        Some(960),
+    )
+    .unwrap();
+    assert_eq!(
+        (out[0].fitted, out[0].step, out[0].values.len()),
+        (None, 10, 8640)
+    );
+    let alone = render(
+        &store,
+        &schemas,
+        TierChoice::Graphite,
+        "bench.host2.cpu.user",
+        86_400,
+        Some(960),
+    )
+    .unwrap();
+    assert_eq!((alone[0].fitted.is_some(), alone[0].step), (true, 90));
 }
 
 #[test]
