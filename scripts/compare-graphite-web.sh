@@ -167,7 +167,7 @@ storage:
 YAML
 "./target/$PROFILE/tally" --log-format json run -c "$work/tally.yaml" 2> "$work/tally.log" &
 tally_pid=$!
-for _ in $(seq 100); do grep -q "tally is running" "$work/tally.log" && break; sleep 0.1; done
+for _ in $(seq 100); do grep -qs "tally is running" "$work/tally.log" && break; sleep 0.1; done
 carbon=$(grep 'Carbon listening on tcp' "$work/tally.log" | sed 's/.*"addr":"127.0.0.1:\([0-9]*\)".*/\1/')
 http=$(grep 'HTTP listening' "$work/tally.log" | sed 's/.*"addr":"127.0.0.1:\([0-9]*\)".*/\1/')
 python3 - "$carbon" "$work/lines.txt" <<'PY'
