@@ -4,7 +4,6 @@
 
 mod api;
 mod binary;
-mod chart_formats;
 pub mod conn;
 mod find;
 mod functions;
@@ -18,6 +17,7 @@ pub mod render;
 mod request;
 mod stream;
 mod tags;
+mod text_formats;
 pub mod ui;
 
 pub use api::Site;

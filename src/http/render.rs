@@ -238,9 +238,9 @@ pub fn respond(format: &str, mut r: Rendered, p: &Params) -> Result<Response, Ap
             let body = json_body(&r, no_nulls, p.flag("meta"));
             json_or_jsonp(p, body)
         }
-        "dygraph" => json_or_jsonp(p, super::chart_formats::dygraph(&r.series)),
-        "rickshaw" => json_or_jsonp(p, super::chart_formats::rickshaw(&r.series)),
-        "csv" => Ok(text("text/csv", csv(&r.series, &r.tz))),
+        "dygraph" => json_or_jsonp(p, super::text_formats::dygraph(&r.series)),
+        "rickshaw" => json_or_jsonp(p, super::text_formats::rickshaw(&r.series)),
+        "csv" => Ok(text("text/csv", super::text_formats::csv(&r.series, &r.tz))),
         "raw" => Ok(text("text/plain", raw(&r.series))),
         "pickle" | "msgpack" => {
             let info = super::binary::series_info(&r.series, r.request.x_files_factor);
@@ -457,18 +457,6 @@ pub fn py_float(v: f64) -> String {
     } else {
         format!("{v}")
     }
-}
-
-fn csv(series: &[TimeSeries], tz: &TimeZone) -> String {
-    let mut out = String::new();
-    for s in series {
-        for (i, v) in s.values.iter().enumerate() {
-            let value = v.map(py_float).unwrap_or_default();
-            let at = format_in(s.timestamp(i), tz);
-            let _ = write!(out, "{},{at},{value}\r\n", s.name);
-        }
-    }
-    out
 }
 
 fn raw(series: &[TimeSeries]) -> String {

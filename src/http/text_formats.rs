@@ -1,10 +1,36 @@
-//! graphite-web's two charting-library formats of `/render` (its `renderViewDygraph` and
-//! `renderViewRickshaw`), written as it writes them.
+//! graphite-web's csv and charting-library formats of `/render` (its `renderViewCsv`,
+//! `renderViewDygraph` and `renderViewRickshaw`), written as it writes them.
 
-use super::render::py_float;
+use super::render::{format_in, py_float};
 use crate::query::TimeSeries;
+use jiff::tz::TimeZone;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::fmt::Write;
+
+/// `format=csv`: `name,YYYY-mm-dd HH:MM:SS,value` per point, in `tz`, by Python's csv writer
+/// (excel dialect: `\r\n`, a name holding `,`, `"` or a line break quoted, `"` doubled).
+pub fn csv(series: &[TimeSeries], tz: &TimeZone) -> String {
+    let mut out = String::new();
+    for s in series {
+        let name = csv_field(&s.name);
+        for (i, v) in s.values.iter().enumerate() {
+            let value = v.map(py_float).unwrap_or_default();
+            let at = format_in(s.timestamp(i), tz);
+            let _ = write!(out, "{name},{at},{value}\r\n");
+        }
+    }
+    out
+}
+
+/// Python's csv `QUOTE_MINIMAL` for one field.
+fn csv_field(s: &str) -> Cow<'_, str> {
+    if s.contains([',', '"', '\r', '\n']) {
+        Cow::Owned(format!("\"{}\"", s.replace('"', "\"\"")))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
 
 /// `format=dygraph`: `{"labels" : ["Time", names…], "data" : [[ms, v…], …]}` over the first
 /// series' timestamps; `{}` without series. Values are Python's `str()`, null for None and
@@ -96,6 +122,19 @@ mod tests {
 
     fn series(name: &str, values: Vec<Option<f64>>) -> TimeSeries {
         TimeSeries::new(name, 60, 60, values)
+    }
+
+    #[test]
+    fn csv_quotes_as_pythons_csv_writer() {
+        let a = series("sumSeries(a,b)", vec![Some(1.0), None]);
+        let b = series("say \"hi\"", vec![Some(0.5)]);
+        assert_eq!(
+            csv(&[a, b], &TimeZone::UTC),
+            "\"sumSeries(a,b)\",1970-01-01 00:01:00,1.0\r\n\
+             \"sumSeries(a,b)\",1970-01-01 00:02:00,\r\n\
+             \"say \"\"hi\"\"\",1970-01-01 00:01:00,0.5\r\n"
+        );
+        assert_eq!(csv_field("a.b;c=d"), "a.b;c=d");
     }
 
     #[test]
