@@ -1,0 +1,582 @@
+#!/usr/bin/env python3
+"""Side by side: the real Diamond collectors and `tally collect --root` over generated /proc
+snapshot pairs. Run through scripts/compare-diamond.sh (it installs Diamond and builds tally).
+
+usage: compare-diamond.py TALLY PYTHON2 DIAMOND_DIR... [--keep DIR] [--case SUBSTR] [-v]
+  DIAMOND_DIR: `pypi=<dir with diamond/ and share/diamond/collectors>` or
+               `git=<dir with src/diamond and src/collectors>`
+
+Each case is two snapshots of /proc written here (deterministic, seeded), one or more runs
+(collector + Diamond options + the same options in tally's YAML). Diamond's values of the
+second round are compared with tally's by name (below `servers.h.`): a value is the same when
+it is equal to 1e-9 relative or when both print alike at Diamond's precision (the Graphite
+line's decimals). Known differences (KNOWN below, each with its reason) are printed, not
+counted. Exit status 1 on any other difference.
+"""
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+# ---------------------------------------------------------------------------------------------
+# Generated /proc files
+
+CPU_FIELDS = 10
+
+
+def proc_stat(cpus, ncols, seed, advance=None, names=None):
+    """A /proc/stat with `cpus` per-CPU lines of `ncols` columns each."""
+    rnd = random.Random(seed)
+    rows = []
+    for i in range(cpus):
+        row = [rnd.randrange(10**4, 10**8) for _ in range(ncols)]
+        if advance is not None:
+            row = [v + d for v, d in zip(row, advance(i, rnd, ncols))]
+        rows.append(row)
+    total = [sum(r[c] for r in rows) for c in range(ncols)]
+    out = ['cpu  ' + ' '.join(map(str, total))]
+    for i, row in enumerate(rows):
+        out.append('%s %s' % ((names[i] if names else 'cpu%d' % i), ' '.join(map(str, row))))
+    out += ['intr 123456 1 2 3', 'ctxt 987654', 'btime 1700000000', 'processes 4242',
+            'procs_running 3', 'procs_blocked 0', 'softirq 1 2 3 4 5 6 7 8 9 10 11']
+    return '\n'.join(out) + '\n'
+
+
+def busy(i, rnd, ncols):
+    # one second ×interval of jiffies per CPU, spread over the columns
+    return [rnd.randrange(0, 300) for _ in range(ncols)]
+
+
+MEMINFO = [
+    ('MemTotal', 16303976), ('MemFree', 1234560), ('MemAvailable', 9876540),
+    ('Buffers', 345678), ('Cached', 7654321), ('SwapCached', 1024), ('Active', 6543210),
+    ('Inactive', 4321098), ('Active(anon)', 3210987), ('Inactive(anon)', 123456),
+    ('Active(file)', 3332223), ('Inactive(file)', 4197642), ('Unevictable', 0),
+    ('Mlocked', 0), ('SwapTotal', 2097148), ('SwapFree', 2000000), ('Zswap', 0),
+    ('Dirty', 1234), ('Writeback', 0), ('AnonPages', 3333333), ('Mapped', 444444),
+    ('Shmem', 55555), ('KReclaimable', 666666), ('Slab', 777777), ('SReclaimable', 666666),
+    ('SUnreclaim', 111111), ('KernelStack', 12345), ('PageTables', 23456),
+    ('CommitLimit', 10249136), ('Committed_AS', 8765432), ('VmallocTotal', 34359738367),
+    ('VmallocUsed', 45678), ('VmallocChunk', 0), ('Percpu', 5678),
+    ('HardwareCorrupted', 0), ('AnonHugePages', 0), ('CmaTotal', 0),
+]
+
+
+def meminfo(drop=(), extra=(), hugepages=True):
+    out = ['%-16s%8d kB' % (k + ':', v) for k, v in MEMINFO if k not in drop]
+    out += ['%-16s%8d kB' % (k + ':', v) for k, v in extra]
+    if hugepages:
+        out += ['HugePages_Total:       0', 'HugePages_Free:        0', 'Hugepagesize:       2048 kB']
+    return '\n'.join(out) + '\n'
+
+
+VMSTAT = ['nr_free_pages 308640', 'nr_zone_inactive_anon 30864', 'pgpgin %d', 'pgpgout %d',
+          'pswpin %d', 'pswpout %d', 'pgalloc_normal 123', 'pgfault %d', 'pgmajfault %d',
+          'pgfault_extra 5', 'thp_fault_alloc 0']
+
+
+def vmstat(values, drop=()):
+    keys = ['pgpgin', 'pgpgout', 'pswpin', 'pswpout', 'pgfault', 'pgmajfault']
+    it = iter(values)
+    out = []
+    for line in VMSTAT:
+        key = line.split()[0]
+        if key in drop:
+            continue
+        out.append(line % next(it) if key in keys else line)
+    return '\n'.join(out) + '\n'
+
+
+NETDEV_HEAD = ('Inter-|   Receive                                                |  Transmit\n'
+               ' face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets'
+               ' errs drop fifo colls carrier compressed\n')
+
+
+def net_dev(ifaces, old_style=False):
+    """ifaces: [(name, [16 counters])]; old_style: `eth0:123` with no space (2.6 kernels)."""
+    out = NETDEV_HEAD
+    for name, vals in ifaces:
+        sep = ':' if old_style else ': '
+        out += '%6s%s%s\n' % (name, sep, ' '.join('%7d' % v for v in vals))
+    return out
+
+
+def diskstats(rows, fields):
+    """rows: [(major, minor, name, [counters])]; `fields` columns in all (14, 18 or 20)."""
+    out = ''
+    for major, minor, name, vals in rows:
+        vals = list(vals) + [0] * (fields - 3 - len(vals))
+        out += '%4d %7d %s %s\n' % (major, minor, name, ' '.join(str(v) for v in vals[:fields - 3]))
+    return out
+
+
+SOCKSTAT = ('sockets: used %d\nTCP: inuse %d orphan %d tw %d alloc %d mem %d\nUDP: inuse %d mem %d\n'
+            'UDPLITE: inuse 0\nRAW: inuse 1\nFRAG: inuse 0 memory 0\n')
+SOCKSTAT6 = 'TCP6: inuse %d\nUDP6: inuse %d\nUDPLITE6: inuse 0\nRAW6: inuse 1\nFRAG6: inuse 0 memory 0\n'
+
+TCPEXT = ['SyncookiesSent', 'SyncookiesRecv', 'EmbryonicRsts', 'PruneCalled', 'TW',
+          'DelayedACKs', 'ListenOverflows', 'ListenDrops', 'TCPLostRetransmit', 'TCPLoss',
+          'TCPLossUndo', 'TCPLossProbes', 'TCPTimeouts', 'TCPFastRetrans', 'TCPForwardRetrans',
+          'TCPSlowStartRetrans', 'TCPAbortOnMemory', 'TCPBacklogDrop', 'TCPRcvCoalesce',
+          'TCPOrigDataSent', 'TCPBacklogCoalesce']
+IPEXT = ['InNoRoutes', 'InTruncatedPkts', 'InMcastPkts', 'OutMcastPkts', 'InOctets', 'OutOctets']
+SNMP_TCP = ['RtoAlgorithm', 'RtoMin', 'RtoMax', 'MaxConn', 'ActiveOpens', 'PassiveOpens',
+            'AttemptFails', 'EstabResets', 'CurrEstab', 'InSegs', 'OutSegs', 'RetransSegs',
+            'InErrs', 'OutRsts', 'InCsumErrors']
+
+
+def table(prefix, names, values):
+    return '%s: %s\n%s: %s\n' % (prefix, ' '.join(names), prefix, ' '.join(str(v) for v in values))
+
+
+def netstat(values, names=TCPEXT, mptcp=False):
+    out = table('TcpExt', names, values)
+    out += table('IpExt', IPEXT, range(len(IPEXT)))
+    if mptcp:
+        out += table('MPTcpExt', ['MPCapableSYNRX', 'MPCapableSYNTX'], [3, 4])
+    return out
+
+
+def snmp(tcp_values, names=SNMP_TCP):
+    out = table('Ip', ['Forwarding', 'DefaultTTL', 'InReceives'], [1, 64, 12345])
+    out += table('Icmp', ['InMsgs', 'InErrors'], [5, 0])
+    out += table('Tcp', names, tcp_values)
+    out += table('Udp', ['InDatagrams', 'NoPorts', 'InErrors', 'OutDatagrams'], [10, 2, 0, 11])
+    return out
+
+# ---------------------------------------------------------------------------------------------
+# Cases: name -> (t0 files, t1 files, interval, [runs]); a run is (tally collector, Diamond
+# options, tally options).
+
+
+def cpu_cases():
+    cases = {}
+    for ncpu, ncols, seed in [(64, 10, 1), (1, 10, 2), (4, 7, 3), (4, 8, 4), (4, 4, 5), (8, 9, 6)]:
+        t0 = proc_stat(ncpu, ncols, seed)
+        t1 = proc_stat(ncpu, ncols, seed, busy)
+        runs = [('cpu', {}, {}), ('cpu', {'percore': 'False'}, {'percore': False}),
+                ('cpu', {'normalize': 'True'}, {'normalize': True}),
+                ('loadavg', {}, {})]
+        cases['cpu_%dcpus_%dcols' % (ncpu, ncols)] = (
+            {'stat': t0, 'loadavg': '0.52 1.30 2.75 3/812 4242\n'},
+            {'stat': t1, 'loadavg': '13.07 9.99 0.00 17/1812 4343\n'}, 10, runs)
+    # a CPU going offline between the snapshots, and one that comes back with other numbers
+    names = ['cpu0', 'cpu1', 'cpu2', 'cpu3']
+    t0 = proc_stat(4, 10, 7, names=names)
+    t1 = proc_stat(3, 10, 7, busy, names=['cpu0', 'cpu1', 'cpu3'])
+    cases['cpu_hotplug'] = ({'stat': t0}, {'stat': t1}, 10, [('cpu', {}, {})])
+    # counters that go back (a reset): Diamond wraps at 2^64
+    t0 = proc_stat(2, 10, 8, busy)
+    t1 = proc_stat(2, 10, 8)
+    cases['cpu_backwards'] = ({'stat': t0}, {'stat': t1}, 10, [('cpu', {}, {})])
+    # Xen's doubled idle: /proc/xen exists, cpu0 adds up to more than 110 per second
+    t0 = proc_stat(2, 8, 9)
+    t1 = proc_stat(2, 8, 9, lambda i, r, n: [20, 0, 10, 1800, 0, 0, 0, 0])
+    cases['cpu_xen'] = ({'stat': t0, 'xen/': ''}, {'stat': t1, 'xen/': ''}, 10, [('cpu', {}, {})])
+    # interval 1 and 60
+    for iv in (1, 60):
+        t0 = proc_stat(3, 10, 10 + iv)
+        t1 = proc_stat(3, 10, 10 + iv, busy)
+        cases['cpu_interval%d' % iv] = ({'stat': t0}, {'stat': t1}, iv, [('cpu', {}, {})])
+    return cases
+
+
+def memory_cases():
+    cases = {}
+    variants = {
+        'full': meminfo(),
+        'old_kernel': meminfo(drop=('MemAvailable', 'Shmem', 'KReclaimable', 'Committed_AS',
+                                    'VmallocChunk', 'Zswap')),
+        'no_swap': meminfo(drop=('SwapTotal', 'SwapFree', 'SwapCached')),
+        'no_hugepages_big': meminfo(hugepages=False, extra=[('DirectMap1G', 17825792)]),
+        'zero_total': meminfo(drop=('MemTotal',)) + 'MemTotal:       0 kB\n',
+    }
+    for name, text in variants.items():
+        runs = [('memory', {'byte_unit': ['kB']}, {'byte_unit': 'kB'}),
+                ('memory', {'byte_unit': ['bit']}, {'byte_unit': 'bit'}),
+                ('memory', {'byte_unit': ['Mbyte']}, {'byte_unit': 'Mbyte'}),
+                ('memory', {'byte_unit': ['TiB']}, {'byte_unit': 'TiB'}),
+                ('memory', {}, {}),
+                ('memory', {'byte_unit': ['kilobyte']}, {'byte_unit': 'kilobyte'}),
+                ('memory', {'byte_unit': ['megabyte']}, {'byte_unit': 'megabyte'}),
+                ('memory', {'byte_unit': ['gigabyte']}, {'byte_unit': 'gigabyte'}),
+                ('memory', {'detailed': 'True'}, {'detailed': True})]
+        cases['memory_' + name] = ({'meminfo': text}, {'meminfo': text}, 10, runs)
+    return cases
+
+
+def vmstat_cases():
+    cases = {}
+    a = [1000, 2000, 0, 0, 500000, 300]
+    b = [1500, 2900, 10, 20, 512345, 333]
+    cases['vmstat_full'] = ({'vmstat': vmstat(a)}, {'vmstat': vmstat(b)}, 10, [('vmstat', {}, {})])
+    cases['vmstat_noswap_keys'] = ({'vmstat': vmstat(a[:2] + a[4:], ('pswpin', 'pswpout'))},
+                                   {'vmstat': vmstat(b[:2] + b[4:], ('pswpin', 'pswpout'))}, 10,
+                                   [('vmstat', {}, {})])
+    w = [2**64 - 6, 2**32 - 2, 0, 0, 2**63, 7]
+    x = [4, 5, 0, 0, 2**63 + 1000, 3]
+    cases['vmstat_wrap_reset'] = ({'vmstat': vmstat(w)}, {'vmstat': vmstat(x)}, 10,
+                                  [('vmstat', {}, {})])
+    return cases
+
+
+def network_cases():
+    cases = {}
+    names = ['lo', 'eth0', 'eth1', 'eth1.100', 'bond0', 'em1', 'p1p1', 'eno1', 'enp0s31f6',
+             'ens5', 'enx00e04c680001', 'wlan0', 'docker0', 'veth1a2b3c', 'br-0123abcd',
+             'tun0', 'wg0', 'ib0', 'enp1s0f0np0']
+    rnd = random.Random(42)
+    t0 = [(n, [rnd.randrange(0, 10**12) for _ in range(16)]) for n in names]
+    t1 = [(n, [v + rnd.randrange(0, 10**7) for v in vals]) for n, vals in t0]
+    runs = [('network', {}, {}),
+            ('network', {'byte_unit': ['megabit', 'kilobyte', 'gigabyte']},
+             {'byte_unit': ['megabit', 'kilobyte', 'gigabyte']}),
+            ('network', {'interfaces': ['eth', 'wlan', 'docker', 'veth', 'lo'], 'greedy': 'false'},
+             {'interfaces': ['eth', 'wlan', 'docker', 'veth', 'lo'], 'greedy': False}),
+            ('network', {'interfaces': ['eth', 'wlan', 'docker', 'veth', 'lo']},
+             {'interfaces': ['eth', 'wlan', 'docker', 'veth', 'lo']}),
+            ('network', {'interfaces': ['eth[0-9]', 'br-', 'en(p|s)'], 'byte_unit': ['b', 'Kibit', 'MiB', 'GB']},
+             {'interfaces': ['eth[0-9]', 'br-', 'en(p|s)'], 'byte_unit': ['b', 'Kibit', 'MiB', 'GB']})]
+    cases['network_many'] = ({'net/dev': net_dev(t0)}, {'net/dev': net_dev(t1)}, 10, runs)
+    # 32-bit counters wrapping (old kernels, 32-bit hosts), a reset (interface re-created), and
+    # an interface that appears and one that goes away between the snapshots
+    w0 = [('eth0', [2**32 - 1000] * 16), ('eth1', [5 * 10**9] * 16), ('eth2', [10] * 16)]
+    w1 = [('eth0', [3000] * 16), ('eth1', [1234] * 16), ('eth3', [99] * 16)]
+    cases['network_wrap_reset'] = ({'net/dev': net_dev(w0)}, {'net/dev': net_dev(w1)}, 10,
+                                   [('network', {}, {})])
+    # 2.6 kernels: `eth0:1234` with no space once the counter is wide
+    o0 = [('eth0', [4294967295] + [7] * 15), ('eth1', [12] * 16)]
+    o1 = [('eth0', [4294999999] + [9] * 15), ('eth1', [20] * 16)]
+    cases['network_old_style'] = ({'net/dev': net_dev(o0, True)}, {'net/dev': net_dev(o1, True)},
+                                  10, [('network', {}, {})])
+    cases['network_interval1'] = ({'net/dev': net_dev(t0)}, {'net/dev': net_dev(t1)}, 1,
+                                  [('network', {}, {})])
+    return cases
+
+
+DISKS = [(8, 0, 'sda'), (8, 1, 'sda1'), (8, 2, 'sda2'), (8, 16, 'sdb'), (8, 32, 'sdaa'),
+         (259, 0, 'nvme0n1'), (259, 1, 'nvme0n1p1'), (259, 2, 'nvme0n1p2'), (253, 0, 'dm-0'),
+         (253, 1, 'dm-1'), (9, 0, 'md0'), (9, 127, 'md127'), (7, 0, 'loop0'), (1, 0, 'ram0'),
+         (202, 0, 'xvda'), (202, 1, 'xvda1'), (252, 0, 'vda'), (252, 16, 'vdb1'),
+         (179, 0, 'mmcblk0'), (179, 1, 'mmcblk0p1'), (11, 0, 'sr0'), (8, 48, 'sdd'),
+         (230, 0, 'zd0'), (43, 0, 'nbd0'), (254, 0, 'rbd0'), (104, 0, 'cciss/c0d0'),
+         (104, 1, 'cciss/c0d0p1')]
+
+
+def disk_counters(rnd, busy_dev):
+    vals = [rnd.randrange(0, 10**6) for _ in range(11)]
+    vals[8] = rnd.randrange(0, 5)  # io_in_progress
+    return vals
+
+
+def disk_cases():
+    cases = {}
+    for fields in (14, 18, 20):
+        rnd = random.Random(fields)
+        t0, t1 = [], []
+        for i, (ma, mi, name) in enumerate(DISKS):
+            vals = disk_counters(rnd, True)
+            idle = name in ('sdd', 'md127', 'dm-1')
+            inc = [0 if idle else rnd.randrange(0, 5000) for _ in range(11)]
+            inc[8] = rnd.randrange(0, 4) - vals[8]
+            extra0 = [rnd.randrange(0, 1000) for _ in range(fields - 14)]
+            t0.append((ma, mi, name, vals + extra0))
+            t1.append((ma, mi, name, [v + d for v, d in zip(vals, inc)] + [e + 5 for e in extra0]))
+        runs = [('iostat', {}, {}),
+                ('iostat', {'devices': '.*', 'send_zero': True}, {'devices': '.*', 'send_zero': True}),
+                ('iostat', {'byte_unit': ['kilobyte']}, {'byte_unit': ['kilobyte']}),
+                ('iostat', {'devices': 'sd[a-z]+$|nvme[0-9]+n[0-9]+$', 'exclude_devices': 'sdb'},
+                 {'devices': 'sd[a-z]+$|nvme[0-9]+n[0-9]+$', 'exclude_devices': 'sdb'}),
+                ('iostat', {'byte_unit': ['MiB'], 'devices': 'cciss|mmcblk'},
+                 {'byte_unit': ['MiB'], 'devices': 'cciss|mmcblk'}),
+                ('iostat', {'sector_size': 4096, 'devices': 'sda$'}, {'sector_size': 4096, 'devices': 'sda$'}),
+                ('iostat', {'byte_unit': ['kilobyte', 'byte'], 'devices': 'sda$'},
+                 {'byte_unit': ['kilobyte', 'byte'], 'devices': 'sda$'})]
+        cases['diskstats_%dfields' % fields] = (
+            {'diskstats': diskstats(t0, fields)}, {'diskstats': diskstats(t1, fields)}, 10, runs)
+    # 32-bit counters wrapping, a reset (a device re-attached), old partition lines of 7 columns
+    w0 = [(8, 0, 'sda', [4294967290, 5, 100, 7, 4294967000, 3, 200, 9, 1, 500, 600]),
+          (8, 16, 'sdb', [10**10, 5, 10**10, 7, 10**10, 3, 10**10, 9, 0, 10**10, 10**10]),
+          (8, 32, 'sdc', [500, 5, 1000, 70, 600, 3, 2000, 90, 0, 800, 900])]
+    w1 = [(8, 0, 'sda', [10, 6, 140, 8, 300, 4, 260, 11, 0, 520, 650]),
+          (8, 16, 'sdb', [10**10 + 7, 5, 10**10 + 56, 7, 10**10, 3, 10**10, 9, 0, 10**10 + 5, 10**10 + 9]),
+          (8, 32, 'sdc', [20, 1, 40, 3, 10, 0, 80, 2, 0, 30, 40])]
+    part = '   8       1 sda1 1234 5678 910 1112\n'
+    cases['diskstats_wrap_reset'] = ({'diskstats': diskstats(w0, 14) + part},
+                                     {'diskstats': diskstats(w1, 14) + part}, 10,
+                                     [('iostat', {}, {})])
+    return cases
+
+
+def socket_tcp_cases():
+    cases = {}
+    s0 = {'net/sockstat': SOCKSTAT % (118, 10, 0, 1, 13, 1, 0, 0),
+          'net/sockstat6': SOCKSTAT6 % (51, 6)}
+    cases['sockstat_v4v6'] = (s0, s0, 10, [('sockets', {}, {})])
+    s1 = {'net/sockstat': SOCKSTAT % (5, 1, 2, 3, 4, 5, 6, 7)}
+    cases['sockstat_no_v6'] = (s1, s1, 10, [('sockets', {}, {})])
+    # an old kernel's short lines: TCP without orphan/tw/alloc/mem, UDP without mem
+    s2 = {'net/sockstat': 'sockets: used 40\nTCP: inuse 7\nUDP: inuse 3\nRAW: inuse 0\n',
+          'net/sockstat6': SOCKSTAT6 % (2, 1)}
+    cases['sockstat_short'] = (s2, s2, 10, [('sockets', {}, {})])
+    rnd = random.Random(7)
+    n0 = [rnd.randrange(0, 10**6) for _ in TCPEXT]
+    n1 = [v + rnd.randrange(0, 1000) for v in n0]
+    p0 = [1, 200, 120000, -1, 5000, 6000, 70, 80, 9, 10**7, 10**7, 300, 4, 500, 0]
+    p1 = [1, 200, 120000, -1, 5100, 6050, 75, 80, 12, 10**7 + 9, 10**7 + 8, 301, 5, 510, 0]
+    runs = [('tcp', {}, {}),
+            ('tcp', {'allowed_names': []}, {'allowed_names': []}),
+            ('tcp', {'allowed_names': ['TCPLoss', 'MaxConn', 'RetransSegs'], 'gauges': ['RetransSegs']},
+             {'allowed_names': ['TCPLoss', 'MaxConn', 'RetransSegs'], 'gauges': ['RetransSegs']})]
+    cases['tcp_full'] = ({'net/netstat': netstat(n0, mptcp=True), 'net/snmp': snmp(p0)},
+                         {'net/netstat': netstat(n1, mptcp=True), 'net/snmp': snmp(p1)}, 10, runs)
+    # an old kernel: fewer TcpExt columns, snmp without InCsumErrors
+    cases['tcp_old'] = ({'net/netstat': netstat(n0[:8], TCPEXT[:8]), 'net/snmp': snmp(p0[:-1], SNMP_TCP[:-1])},
+                        {'net/netstat': netstat(n1[:8], TCPEXT[:8]), 'net/snmp': snmp(p1[:-1], SNMP_TCP[:-1])},
+                        10, [('tcp', {}, {}), ('tcp', {'allowed_names': []}, {'allowed_names': []})])
+    cases['tcp_no_netstat'] = ({'net/snmp': snmp(p0)}, {'net/snmp': snmp(p1)}, 10, [('tcp', {}, {})])
+    return cases
+
+
+MOUNTS = '''/dev/vda / ext4 rw,relatime 0 0
+proc /proc proc rw 0 0
+tmpfs /dev/shm tmpfs rw,relatime 0 0
+tmpfs /sys/fs/cgroup tmpfs rw,relatime,mode=755 0 0
+/dev/vda /tmp ext4 rw,relatime 0 0
+server:/export /mnt/gone-nfs nfs4 rw 0 0
+/dev/sdz1 /export/home ext4 rw 0 0
+none /run tmpfs rw 0 0
+overlay /var/lib/docker/overlay2/x/merged overlay rw 0 0
+/dev/mapper/vg-root /srv/never-mounted xfs rw 0 0
+'''
+
+
+def other_cases():
+    cases = {}
+    # diskspace reads the mount table from the snapshot and statvfs from this machine's mounts
+    # (both tools live); free space moves while it runs, so its values get a looser tolerance
+    runs = [('diskspace', {}, {'labels_dir': ''}),
+            ('diskspace', {'filesystems': 'ext4, tmpfs', 'byte_unit': ['byte', 'gigabyte']},
+             {'filesystems': ['ext4', 'tmpfs'], 'byte_unit': ['byte', 'gigabyte'], 'labels_dir': ''}),
+            ('diskspace', {'filesystems': 'ext4,tmpfs', 'exclude_filters': ['^/sys', 'shm$']},
+             {'filesystems': ['ext4', 'tmpfs'], 'exclude_filters': ['^/sys', 'shm$'], 'labels_dir': ''})]
+    cases['diskspace_mounts'] = ({'mounts': MOUNTS}, {'mounts': MOUNTS}, 10, runs)
+    for name, text in (('idle', '350735.47 234388.90\n'), ('short', '59.99 1.00\n'),
+                       ('years', '98765432.10 1.0\n')):
+        cases['uptime_' + name] = ({'uptime': text}, {'uptime': text}, 10, [
+            ('uptime', {}, {}),
+            ('uptime', {'metric_name': 'seconds'}, {'metric_name': 'seconds'}),
+            ('uptime', {'metric_name': 'hours'}, {'metric_name': 'hours'}),
+            ('uptime', {'metric_name': 'days'}, {'metric_name': 'days'})])
+    # whitelist and blacklist (regexes matched at the start of the name below the collector)
+    t0 = proc_stat(4, 10, 77)
+    t1 = proc_stat(4, 10, 77, busy)
+    cases['filters_cpu'] = ({'stat': t0}, {'stat': t1}, 10, [
+        ('cpu', {'metrics_whitelist': 'total\\.'}, {'metrics_whitelist': ['total\\.']}),
+        ('cpu', {'metrics_blacklist': 'cpu[0-9]+\\.(user|idle)'},
+         {'metrics_blacklist': ['cpu[0-9]+\\.(user|idle)']}),
+        ('cpu', {'metrics_whitelist': 'idle'}, {'metrics_whitelist': ['idle']})])
+    return cases
+
+
+def all_cases():
+    cases = {}
+    for gen in (cpu_cases, memory_cases, vmstat_cases, network_cases, disk_cases, socket_tcp_cases,
+                other_cases):
+        cases.update(gen())
+    return cases
+
+# ---------------------------------------------------------------------------------------------
+# Known differences: (oracle, case regex, run collector, metric regex, reason). `oracle` is
+# `pypi`, `git` or `*`. A difference matched here is printed with its reason and not counted.
+
+KNOWN = [
+    ('*', r'^diskstats_.*#5$', 'iostat', r'.',
+     "sector_size 4096: Diamond divides 1024 by it with integer division and raises "
+     "ZeroDivisionError; tally converts sectors × sector_size bytes"),
+    ('*', r'^diskstats_.*#6$', 'iostat', r'.',
+     "several byte_units: Diamond takes every counter's derivative once per unit, so from the "
+     "second unit on each delta is 0 and no device is ever published; tally converts each unit "
+     "from the same bytes"),
+    ('pypi', r'^diskspace', 'diskspace', r'^diskspace\._(dev|sys)_',
+     "Diamond 4.0.515 skips mount points under /dev, /proc and /sys (Diamond's master does not: "
+     "/dev/shm is a tmpfs worth watching); tally follows master"),
+    ('pypi', r'#3$', 'iostat', r'^iostat\.sdb\.',
+     "Diamond 4.0.515 has no `exclude_devices` (added in Diamond's master); tally follows master"),
+    ('*', r'.', 'memory', r'\(|_(anon|file)$',
+     "meminfo names such as `Active(anon)` (with `detailed`): graphite's targets read `(` as a "
+     "function call, so tally's names cannot hold it and it sends `Active_anon`"),
+    ('*', r'^memory_zero_total', 'memory', r'^Diamond raised ZeroDivisionError',
+     "MemTotal 0: Diamond's MemUsedPercentage divides by it and the round fails (after the other "
+     "values went out); tally leaves MemUsedPercentage out"),
+    ('pypi', r'.', 'iostat', r'^iostat\.nvme',
+     "Diamond 4.0.515's default `devices` lacks nvme (added in Diamond's master); tally follows "
+     "master"),
+    ('pypi', r'.', 'memory', r'^memory\.MemUsedPercentage$',
+     "Diamond 4.0.515 has no MemUsedPercentage (added in Diamond's master); tally follows master"),
+    ('*', r'^network_wrap_reset', 'network', r'^network\.eth3\.',
+     "an interface's first sample: Diamond publishes a made-up 0 for every rate, tally publishes "
+     "from the second sample on (README, System metrics)"),
+]
+
+# Diamond's class and module per tally collector.
+DIAMOND = {'cpu': ('cpu', 'CPUCollector'), 'memory': ('memory', 'MemoryCollector'),
+           'loadavg': ('loadavg', 'LoadAverageCollector'), 'vmstat': ('vmstat', 'VMStatCollector'),
+           'network': ('network', 'NetworkCollector'), 'iostat': ('diskusage', 'DiskUsageCollector'),
+           'sockets': ('sockstat', 'SockstatCollector'), 'tcp': ('tcp', 'TCPCollector'),
+           'uptime': ('uptime', 'UptimeCollector'),
+           'diskspace': ('diskspace', 'DiskSpaceCollector')}
+
+
+def write_case(base, name, t0, t1):
+    roots = []
+    for label, files in (('t0', t0), ('t1', t1)):
+        root = os.path.join(base, name, label)
+        for path, text in files.items():
+            full = os.path.join(root, path)
+            if path.endswith('/'):
+                os.makedirs(full, exist_ok=True)
+                continue
+            os.makedirs(os.path.dirname(full), exist_ok=True)
+            with open(full, 'w') as f:
+                f.write(text)
+        os.makedirs(root, exist_ok=True)
+        roots.append(root)
+    return roots
+
+
+def run_tally(tally, base, key, roots, interval, collector, opts):
+    conf = os.path.join(base, key + '.yaml')
+    with open(conf, 'w') as f:
+        json.dump({'hostname': 'h', 'inputs': {'system': {collector: opts}}}, f)
+    cmd = [tally, 'collect', '-c', conf, '--interval', str(interval), '--collectors', collector]
+    for r in roots:
+        cmd += ['--root', r]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    out = {}
+    for line in p.stdout.splitlines():
+        name, value, _ = line.split(' ')
+        if name.startswith('servers.h.'):
+            out[name[len('servers.h.'):]] = float(value)
+    err = [l for l in p.stderr.splitlines() if l.strip()]
+    return out, (err if p.returncode or err else [])
+
+
+def run_diamond(python2, label, path, jobs):
+    if label == 'git':
+        collectors, pkg = os.path.join(path, 'src', 'collectors'), os.path.join(path, 'src')
+    else:
+        collectors, pkg = os.path.join(path, 'share', 'diamond', 'collectors'), path
+    deps = os.environ.get('DIAMOND_DEPS', path)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([pkg, deps]), PYTHONDONTWRITEBYTECODE='1')
+    driver = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'compare-diamond-driver.py')
+    p = subprocess.run([python2, driver, collectors], input=''.join(json.dumps(j) + '\n' for j in jobs),
+                       capture_output=True, text=True, env=env)
+    if p.returncode:
+        sys.exit('Diamond (%s) failed:\n%s' % (label, p.stderr))
+    results = {}
+    for line in p.stdout.splitlines():
+        rec = json.loads(line)
+        results.setdefault(rec['case'], []).append(rec)
+    return results
+
+
+def same(t, d, precision, rel=1e-9):
+    if abs(t - d) <= rel * max(1.0, abs(d)):
+        return True
+    return '%.*f' % (precision, t) == '%.*f' % (precision, d)
+
+
+def known(oracle, key, collector, name):
+    for o, case_re, coll, name_re, reason in KNOWN:
+        if o in ('*', oracle) and coll == collector and re.search(case_re, key) and re.search(name_re, name):
+            return reason
+    return None
+
+
+def compare(oracle, key, collector, drecs, tvals, terr, verbose):
+    diffs, knowns = [], {}
+    dvals = {}
+    for rec in drecs:
+        if 'error' in rec:
+            msg = 'Diamond raised %s' % rec['error']
+            reason = known(oracle, key, collector, msg)
+            if reason:
+                knowns.setdefault(reason, []).append(msg)
+            else:
+                diffs.append(msg)
+            continue
+        dvals[rec['name']] = rec
+    for name in sorted(set(dvals) | set(tvals)):
+        d, t = dvals.get(name), tvals.get(name)
+        rel = 1e-3 if collector == 'diskspace' else 1e-9
+        if d is not None and t is not None and same(t, d['value'], d['precision'], rel):
+            continue
+        if d is None:
+            msg = '%s: only tally (%r)' % (name, t)
+        elif t is None:
+            msg = '%s: only Diamond (%s)' % (name, d['line'])
+        else:
+            msg = '%s: tally %r, Diamond %r (sent as %s)' % (name, t, d['value'], d['line'])
+        reason = known(oracle, key, collector, name)
+        if reason:
+            knowns.setdefault(reason, []).append(msg)
+        else:
+            diffs.append(msg)
+    return diffs, knowns, len(dvals)
+
+
+def main():
+    args = sys.argv[1:]
+    verbose = '-v' in args
+    args = [a for a in args if a != '-v']
+    keep, only = None, None
+    if '--keep' in args:
+        i = args.index('--keep'); keep = args[i + 1]; del args[i:i + 2]
+    if '--case' in args:
+        i = args.index('--case'); only = args[i + 1]; del args[i:i + 2]
+    tally, python2, oracles = args[0], args[1], [a.split('=', 1) for a in args[2:]]
+    base = keep or tempfile.mkdtemp(prefix='compare-diamond.')
+    jobs, runs = [], []
+    for name, (t0, t1, interval, case_runs) in sorted(all_cases().items()):
+        if only and only not in name:
+            continue
+        roots = write_case(base, name, t0, t1)
+        for i, (collector, dconf, tconf) in enumerate(case_runs):
+            key = '%s#%d' % (name, i)
+            module, klass = DIAMOND[collector]
+            jobs.append({'case': key, 'module': module, 'collector': klass, 'roots': roots,
+                         'interval': interval, 'config': dconf})
+            runs.append((key, collector, roots, interval, tconf, dconf))
+    unexplained = 0
+    for oracle, path in oracles:
+        results = run_diamond(python2, oracle, path, jobs)
+        print('== Diamond %s (%s): %d runs' % (oracle, path, len(runs)))
+        for key, collector, roots, interval, tconf, dconf in runs:
+            tvals, terr = run_tally(tally, base, key.replace('#', '_'), roots, interval, collector, tconf)
+            diffs, knowns, n = compare(oracle, key, collector, results.get(key, []), tvals, terr, verbose)
+            status = 'DIFF' if diffs else 'same'
+            print('%-4s %-28s %-8s %3d metrics  %s' % (status, key, collector, n, json.dumps(dconf)))
+            for line in terr:  # tally's log (Diamond logs too): shown, not a difference
+                print('       tally logged: ' + line[:300])
+            for d in diffs[:None if verbose else 6]:
+                print('       ' + d)
+            if len(diffs) > 6 and not verbose:
+                print('       … %d more (-v shows all)' % (len(diffs) - 6))
+            for reason, msgs in knowns.items():
+                print('       known (%d): %s' % (len(msgs), reason))
+                for m in msgs[:None if verbose else 2]:
+                    print('         ' + m)
+            unexplained += len(diffs)
+    print('%d unexplained difference(s)%s' % (unexplained, '; inputs in ' + base if keep else ''))
+    if not keep:
+        shutil.rmtree(base)
+    sys.exit(1 if unexplained else 0)
+
+
+if __name__ == '__main__':
+    main()
