@@ -13,6 +13,7 @@ it is equal to 1e-9 relative or when both print alike at Diamond's precision (th
 line's decimals). Known differences (KNOWN below, each with its reason) are printed, not
 counted. Exit status 1 on any other difference.
 """
+import argparse
 import json
 import os
 import random
@@ -155,7 +156,7 @@ def snmp(tcp_values, names=SNMP_TCP):
 
 def cpu_cases():
     cases = {}
-    for ncpu, ncols, seed in [(64, 10, 1), (1, 10, 2), (4, 7, 3), (4, 8, 4), (4, 4, 5), (8, 9, 6)]:
+    for ncpu, ncols, seed in [(2, 11, 11), (64, 10, 1), (1, 10, 2), (4, 7, 3), (4, 8, 4), (4, 4, 5), (8, 9, 6)]:
         t0 = proc_stat(ncpu, ncols, seed)
         t1 = proc_stat(ncpu, ncols, seed, busy)
         runs = [('cpu', {}, {}), ('cpu', {'percore': 'False'}, {'percore': False}),
@@ -253,6 +254,10 @@ def network_cases():
     o1 = [('eth0', [4294999999] + [9] * 15), ('eth1', [20] * 16)]
     cases['network_old_style'] = ({'net/dev': net_dev(o0, True)}, {'net/dev': net_dev(o1, True)},
                                   10, [('network', {}, {})])
+    # a driver that prints fewer columns, and a line cut short
+    short0 = NETDEV_HEAD + '  eth0: 100 2 0 0 0 0 0 0\n  eth1: 5 5 5 5 5 5 5 5 5 5 5 5 5 5 5 5\n  eth2: 1 2 3\n'
+    short1 = NETDEV_HEAD + '  eth0: 200 4 0 0 0 0 0 0\n  eth1: 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9\n  eth2: 4 5 6\n'
+    cases['network_short_lines'] = ({'net/dev': short0}, {'net/dev': short1}, 10, [('network', {}, {})])
     cases['network_interval1'] = ({'net/dev': net_dev(t0)}, {'net/dev': net_dev(t1)}, 1,
                                   [('network', {}, {})])
     return cases
@@ -531,15 +536,16 @@ def compare(oracle, key, collector, drecs, tvals, terr, verbose):
 
 
 def main():
-    args = sys.argv[1:]
-    verbose = '-v' in args
-    args = [a for a in args if a != '-v']
-    keep, only = None, None
-    if '--keep' in args:
-        i = args.index('--keep'); keep = args[i + 1]; del args[i:i + 2]
-    if '--case' in args:
-        i = args.index('--case'); only = args[i + 1]; del args[i:i + 2]
-    tally, python2, oracles = args[0], args[1], [a.split('=', 1) for a in args[2:]]
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('tally')
+    ap.add_argument('python2')
+    ap.add_argument('oracles', nargs='+', help='pypi=DIR or git=DIR')
+    ap.add_argument('--keep', help='write the cases here and keep them')
+    ap.add_argument('--case', help='only cases whose name holds this')
+    ap.add_argument('-v', action='store_true', dest='verbose', help='print every difference')
+    a = ap.parse_args()
+    tally, python2, verbose, keep, only = a.tally, a.python2, a.verbose, a.keep, a.case
+    oracles = [o.split('=', 1) for o in a.oracles]
     base = keep or tempfile.mkdtemp(prefix='compare-diamond.')
     jobs, runs = [], []
     for name, (t0, t1, interval, case_runs) in sorted(all_cases().items()):
