@@ -2,8 +2,9 @@
 //! `ui/` directory (except `ui/test/`, the `node --test` unit tests) as
 //! `(name, include_bytes!(…), etag)`, sorted by name. The ETag is a hash of the bytes, computed
 //! here at compile time so the daemon computes nothing while nobody opens the UI. Pure Rust: no
-//! node, no bundler. JavaScript is served without its whole-line `//` comments (the modules hold
-//! no multi-line strings, so such a line is always a comment); nothing else is changed.
+//! node, no bundler. JavaScript is served without its whole-line comments (`// …`, and `/* … */`
+//! on one line; the modules hold no multi-line strings, so such a line is always a comment);
+//! nothing else is changed.
 //!
 //! Also hands the linker `link/hot-code.ld`, the functions an idle daemon runs (written by
 //! `scripts/hot-code.sh`): lld places them first in `.text`, so the code a running tally keeps
@@ -67,14 +68,22 @@ fn order_hot_code() {
     println!("cargo:rustc-link-arg-bin=tally=-Wl,-T,{}", list.display());
 }
 
-/// The text without the lines that hold only a `//` comment.
+/// The text without the lines that hold only a comment: `// …`, or `/* … */` on one line.
 fn without_comment_lines(bytes: &[u8]) -> Vec<u8> {
     bytes
         .split_inclusive(|&b| b == b'\n')
-        .filter(|line| !line.trim_ascii_start().starts_with(b"//"))
+        .filter(|line| !is_comment_line(line.trim_ascii()))
         .flatten()
         .copied()
         .collect()
+}
+
+fn is_comment_line(line: &[u8]) -> bool {
+    line.starts_with(b"//")
+        || (line.len() >= 4
+            && line.starts_with(b"/*")
+            && line.ends_with(b"*/")
+            && !line[2..line.len() - 2].windows(2).any(|w| w == b"*/"))
 }
 
 /// FNV-1a, 64 bits: enough to tell two versions of a file apart for caching.

@@ -2,7 +2,7 @@
 // (crosshair, drag-zoom, shift-drag or wheel pan, double-click back to live).
 
 import { m4 } from './decimate.js';
-import { formatValue, timeStamp, timeTicks, valueTicks } from './ticks.js';
+import { formatValue, shortNames, timeStamp, timeTicks, valueTicks } from './ticks.js';
 import * as plot from './plot.js';
 
 // legend text at most once a second while live (text shaping, layout)
@@ -161,12 +161,14 @@ function joinLive(d, live, t0, scale, step) {
 // Legend rows: colour, name, last/min/max/avg of the points in view (history and live).
 function legend() {
   if (!this.legendRows) {
+    this.names = shortNames(this.series.map((s) => s.name));
     this.legendRows = this.series.map((s, i) => {
       const row = document.createElement('div');
       row.className = 'tp-legend-row';
       row.innerHTML = '<span class="tp-swatch"></span><span class="tp-name"></span> <span class="tp-values"></span>';
       Object.assign(row.firstChild.style, { display: 'inline-block', width: '10px', height: '3px', margin: '0 6px 2px 0', background: colorOf(this, i) });
-      row.children[1].textContent = s.name;
+      row.children[1].textContent = this.names[i];
+      row.title = s.name;
       return row;
     });
     this.legendEl.replaceChildren(...this.legendRows);
@@ -208,7 +210,7 @@ function drawCross() {
     if (k < 0) return;
     const v = ring.value(k);
     if (v === v) dots.push([plot.xOf(f, ring.time(k)), v, colorOf(this, i)]);
-    lines.push(`${s.name}: ${formatValue(v)}`);
+    lines.push(`${this.names?.[i] ?? s.name}: ${formatValue(v)}`);
   });
   const near = (4 * (f.t1 - f.t0)) / f.area.w;
   for (const e of this.events) {

@@ -30,7 +30,7 @@ export function readTheme(el) {
   const v = (k, d) => css.getPropertyValue(`--tally-${k}`).trim() || d;
   const defaults = v('theme', '') === 'dark' ? DARK : LIGHT;
   const t = Object.fromEntries(KEYS.map((k, i) => [k.replace('-bg', 'Bg'), v(k, defaults[i])]));
-  t.colors = v('colors', '#1f77b4,#ff7f0e,#2ca02c,#d62728,#9467bd,#8c564b,#e377c2,#17becf').split(',').map((c) => c.trim());
+  t.colors = v('colors', '#1f77b4,#ff7f0e,#2ca02c,#d62728,#9467bd,#8c564b,#e377c2,#17becf,#bcbd22,#7f7f7f').split(',').map((c) => c.trim());
   return t;
 }
 

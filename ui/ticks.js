@@ -49,6 +49,16 @@ export function formatValue(v) {
   return trim((v / 1000 ** e).toPrecision(4)) + SI[e + 4];
 }
 
+// Legend names: of two or more, the start they all share up to a dot is left out.
+export function shortNames(names) {
+  if (names.length < 2) return names;
+  const first = names[0];
+  let k = first.length;
+  for (const s of names) while (k && !s.startsWith(first.slice(0, k))) k--;
+  k = k && first.lastIndexOf('.', k - 1) + 1;
+  return names.map((s) => s.slice(k) || s);
+}
+
 const S = 1000;
 const M = 60 * S;
 const H = 60 * M;

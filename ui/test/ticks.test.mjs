@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatSI, formatValue, niceStep, timeLabel, timeStamp, timeTicks, valueTicks } from '../ticks.js';
+import { formatSI, formatValue, niceStep, timeLabel, timeStamp, timeTicks, valueTicks, shortNames } from '../ticks.js';
 
 test('1-2-5 steps', () => {
   assert.equal(niceStep(0, 100, 5), 20);
@@ -64,4 +64,14 @@ test('labels follow the step; midnight shows the day', () => {
   assert.equal(timeLabel(t, 30 * 86400e3), 'Dec 2026');
   assert.equal(timeStamp(t), '2026-12-06 15:30:15');
   assert.equal(timeStamp(t, () => 3600e3, true), '2026-12-06 16:30:15.250');
+});
+
+test('legend names leave out the start they share up to a dot', () => {
+  assert.deepEqual(shortNames(['servers.vm.cpu.total.idle', 'servers.vm.cpu.total.iowait']), ['idle', 'iowait']);
+  assert.deepEqual(shortNames(['a.b', 'a.b.c']), ['b', 'b.c']);
+  assert.deepEqual(shortNames(['web.req:p50', 'web.req:p99']), ['req:p50', 'req:p99']);
+  assert.deepEqual(shortNames(['sumSeries(a.*)', 'a.b']), ['sumSeries(a.*)', 'a.b']);
+  assert.deepEqual(shortNames(['x.y', 'x.y']), ['y', 'y']);
+  assert.deepEqual(shortNames(['only.one']), ['only.one']);
+  assert.deepEqual(shortNames([]), []);
 });
