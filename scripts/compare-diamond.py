@@ -600,22 +600,33 @@ def main():
     for oracle, path in oracles:
         results = run_diamond(python2, oracle, path, jobs)
         print('== Diamond %s (%s): %d runs' % (oracle, path, len(runs)))
+        summary = {}
         for key, collector, roots, interval, tconf, dconf in runs:
             tvals, terr = run_tally(tally, base, key.replace('#', '_'), roots, interval, collector, tconf)
             diffs, knowns, n = compare(oracle, key, collector, results.get(key, []), tvals, terr, verbose)
             status = 'DIFF' if diffs else 'same'
-            print('%-4s %-28s %-8s %3d metrics  %s' % (status, key, collector, n, json.dumps(dconf)))
-            for line in terr:  # tally's log (Diamond logs too): shown, not a difference
-                print('       tally logged: ' + line[:300])
+            nknown = sum(len(m) for m in knowns.values())
+            print('%-4s %-28s %-9s %3d metrics%s  %s' % (status, key, collector, n,
+                  ' (%d known)' % nknown if nknown else '', json.dumps(dconf)))
+            if verbose:
+                for line in terr:  # tally's log (Diamond logs too): shown, not a difference
+                    print('       tally logged: ' + line[:300])
             for d in diffs[:None if verbose else 6]:
                 print('       ' + d)
             if len(diffs) > 6 and not verbose:
                 print('       … %d more (-v shows all)' % (len(diffs) - 6))
             for reason, msgs in knowns.items():
-                print('       known (%d): %s' % (len(msgs), reason))
-                for m in msgs[:None if verbose else 2]:
-                    print('         ' + m)
+                summary.setdefault(reason, []).append((key, msgs))
+                if verbose:
+                    print('       known: ' + reason)
+                    for m in msgs:
+                        print('         ' + m)
             unexplained += len(diffs)
+        print('-- known differences with Diamond %s (-v lists every metric):' % oracle)
+        for reason, hits in summary.items():
+            print('   %s\n     %d metric(s) in %s; e.g. %s' % (
+                reason, sum(len(m) for _, m in hits), ', '.join(k for k, _ in hits[:4])
+                + (', …' if len(hits) > 4 else ''), hits[0][1][0]))
     print('%d unexplained difference(s)%s' % (unexplained, '; inputs in ' + base if keep else ''))
     if not keep:
         shutil.rmtree(base)
