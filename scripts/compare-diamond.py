@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 # ---------------------------------------------------------------------------------------------
 # Generated /proc files
@@ -405,8 +406,49 @@ def other_cases():
     return cases
 
 
+LIVE_FILES = ['stat', 'meminfo', 'loadavg', 'vmstat', 'diskstats', 'uptime', 'net/dev',
+              'net/sockstat', 'net/sockstat6', 'net/netstat', 'net/snmp']
+
+
+def live_cases():
+    """This machine's own /proc, twice, a second apart: whatever kernel runs the script."""
+    snaps = []
+    for i in range(2):
+        if i:
+            time.sleep(1)
+        snap = {}
+        for f in LIVE_FILES:
+            try:
+                with open('/proc/' + f) as src:
+                    snap[f] = src.read()
+            except OSError:
+                pass
+        snaps.append(snap)
+    runs = [(c, {}, {}) for c in ['cpu', 'memory', 'loadavg', 'vmstat', 'network', 'iostat',
+                                  'sockets', 'tcp', 'uptime']]
+    runs += [('network', {'interfaces': ['[a-z]'], 'byte_unit': ['byte']},
+              {'interfaces': ['[a-z]'], 'byte_unit': ['byte']}),
+             ('iostat', {'devices': '.', 'send_zero': True}, {'devices': '.', 'send_zero': True}),
+             ('memory', {'detailed': 'True'}, {'detailed': True}),
+             ('tcp', {'allowed_names': []}, {'allowed_names': []})]
+    return {'live_proc': (snaps[0], snaps[1], 1, runs)}
+
+
+def capture_cases():
+    """The project's own captures (tests/data/proc: a 2-CPU Linux 6.x VM, and hand-made wraps)."""
+    d = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tests', 'data', 'proc')
+    runs = [(c, {}, {}) for c in ['cpu', 'memory', 'loadavg', 'vmstat', 'network', 'iostat',
+                                  'sockets', 'tcp', 'uptime']]
+    runs.append(('iostat', {'devices': '.', 'send_zero': True}, {'devices': '.', 'send_zero': True}))
+    return {'capture_t0_t1': (os.path.join(d, 't0'), os.path.join(d, 't1'), 10, runs),
+            'capture_wrap': (os.path.join(d, 'wrap0'), os.path.join(d, 'wrap1'), 10,
+                             [r for r in runs if r[0] in ('cpu', 'vmstat', 'network', 'iostat', 'tcp')]),
+            'capture_seq': (os.path.join(d, 'seq', 's05'), os.path.join(d, 'seq', 's06'), 1, runs)}
+
+
 def all_cases():
-    cases = {}
+    cases = live_cases()
+    cases.update(capture_cases())
     for gen in (cpu_cases, memory_cases, vmstat_cases, network_cases, disk_cases, socket_tcp_cases,
                 other_cases):
         cases.update(gen())
@@ -464,6 +506,8 @@ DIAMOND = {'cpu': ('cpu', 'CPUCollector'), 'memory': ('memory', 'MemoryCollector
 
 
 def write_case(base, name, t0, t1):
+    if isinstance(t0, str):  # captures already on disk
+        return [t0, t1]
     roots = []
     for label, files in (('t0', t0), ('t1', t1)):
         root = os.path.join(base, name, label)
