@@ -7,7 +7,7 @@
 # sector sizes and units; sockstat, tcp netstat/snmp of several column sets; uptime units;
 # diskspace over this machine's mounts; whitelists and blacklists). Names and values are
 # compared (equal to 1e-9, or alike at Diamond's precision); known differences are printed with
-# their reason (KNOWN in compare-diamond.py); any other difference exits 1.
+# their reason (KNOWN in compare-diamond/main.py); any other difference exits 1.
 #
 #   scripts/compare-diamond.sh [-v] [--case SUBSTR] [--keep DIR]
 #
@@ -35,5 +35,5 @@ if [ -d target/peers/diamond-git/src/collectors ]; then
 else
   echo "(no target/peers/diamond-git: comparing with Diamond 4.0.515 only)"
 fi
-DIAMOND_DEPS="$PWD/$peer" exec python3 scripts/compare-diamond.py target/debug/tally "$py2" \
+DIAMOND_DEPS="$PWD/$peer" exec python3 scripts/compare-diamond/main.py target/debug/tally "$py2" \
   "${oracles[@]}" "$@"

@@ -1,5 +1,5 @@
-# Runs the real Diamond 4.0.515 collectors (Python 2.7) over copied /proc snapshots and prints
-# what they publish, for scripts/compare-diamond.sh (read that first). Not a test of its own.
+# Runs the real Diamond collectors (4.0.515 or master; Python 2.7) over copied /proc snapshots
+# and prints what they publish, for scripts/compare-diamond.sh (read that first).
 #
 # stdin: one JSON job per line: {"case", "collector" (Diamond's class name), "module",
 # "roots": [t0, t1], "interval", "config": {...}}. Every path under /proc/ that the collector
