@@ -431,9 +431,32 @@ def capture_cases():
             'capture_seq': (os.path.join(d, 'seq', 's05'), os.path.join(d, 'seq', 's06'), 1, runs)}
 
 
+def huge_cases():
+    """Big machines: files far over one read buffer."""
+    rnd = random.Random(99)
+    cases = {}
+    t0 = proc_stat(512, 10, 5)
+    t1 = proc_stat(512, 10, 5, busy)
+    cases['huge_512cpus'] = ({'stat': t0}, {'stat': t1}, 10, [('cpu', {}, {}), ('loadavg', {}, {})])
+    cases['huge_512cpus'][0]['loadavg'] = cases['huge_512cpus'][1]['loadavg'] = '100.5 90.2 80.1 300/90000 123456\n'
+    names = ['veth%07x' % rnd.randrange(16**7) for _ in range(1500)] + ['eth%d' % i for i in range(64)]
+    n0 = [(n, [rnd.randrange(0, 2**63) for _ in range(16)]) for n in names]
+    n1 = [(n, [v + rnd.randrange(0, 10**9) for v in vals]) for n, vals in n0]
+    cases['huge_2000ifaces'] = ({'net/dev': net_dev(n0)}, {'net/dev': net_dev(n1)}, 10, [
+        ('network', {}, {}), ('network', {'interfaces': ['veth', 'eth']}, {'interfaces': ['veth', 'eth']})])
+    disks = [(8, i, 'sd' + chr(97 + i // 26) + chr(97 + i % 26)) for i in range(600)]
+    disks += [(253, i, 'dm-%d' % i) for i in range(1000)] + [(7, i, 'loop%d' % i) for i in range(500)]
+    d0 = [(ma, mi, n, [rnd.randrange(0, 10**9) for _ in range(11)]) for ma, mi, n in disks]
+    d1 = [(ma, mi, n, [v + rnd.randrange(0, 10**4) for v in vals]) for ma, mi, n, vals in d0]
+    cases['huge_2100disks'] = ({'diskstats': diskstats(d0, 20)}, {'diskstats': diskstats(d1, 20)}, 10,
+                               [('iostat', {}, {})])
+    return cases
+
+
 def all_cases():
     cases = live_cases()
     cases.update(capture_cases())
+    cases.update(huge_cases())
     for gen in (cpu_cases, memory_cases, vmstat_cases, network_cases, disk_cases, socket_tcp_cases,
                 other_cases):
         cases.update(gen())
