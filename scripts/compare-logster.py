@@ -199,8 +199,11 @@ LOGS = {
     'access_bytes': [b'10.0.0.1 - - ' + T.encode() + b' "GET /caf\xe9 HTTP/1.1" 200 3 "-" "-"',
                      b'10.0.0.1 - - ' + T.encode() + b' "GET / HTTP/1.1" 404 3 "-" "\xff\xfe"'],
     'nginx': [l.encode() for l in nginx_lines()],
+    'access_crlf': [l.encode() + b'\r' for l in access_lines()[:6]],
+    'empty': [],
     'postfix': [l.encode() for l in postfix_lines()],
     'log4j': [l.encode() for l in log4j_lines()],
+    'postfix_crlf': [l.encode() + b'\r' for l in postfix_lines()],
     'error': [l.encode() for l in error_lines()],
     'squid': [l.encode() for l in squid_lines()],
     'json': [l.encode() for l in json_lines(False)],
@@ -282,6 +285,9 @@ PAIRS = [
     ('access', 'SampleLogster', '', 'apache_access', classes('http_'), tally_status),
     ('access_bytes', 'SampleLogster', '', 'apache_access', classes('http_'), tally_status),
     ('nginx', 'SampleLogster', '', 'nginx_access', classes('http_'), tally_status),
+    ('access_crlf', 'SampleLogster', '', 'apache_access', classes('http_'), tally_status),
+    ('empty', 'PostfixLogster', '', 'postfix', postfix_logster, postfix_tally),
+    ('postfix_crlf', 'PostfixLogster', '', 'postfix', postfix_logster, postfix_tally),
     ('squid', 'SquidLogster', '', 'squid', squid_logster, squid_tally),
     ('log4j', 'Log4jLogster', '--log-levels=' + ','.join(LOG4J_LEVELS), 'log4j', log4j_logster, log4j_tally),
     ('error', 'ErrorLogLogster', '', 'apache_error', error_logster, error_tally),
@@ -445,7 +451,8 @@ def main():
             reason = next((reason for r, reason in rules if r.search(text)), None)
             groups.setdefault(reason, []).append(line)
         rest = groups.pop(None, [])
-        diffs, nkeys = compare_once(a, work, '%s_%d' % (log, i), log, rest, pair) if rest else ([], 0)
+        diffs, nkeys = compare_once(a, work, '%s_%d' % (log, i), log, rest, pair) \
+            if rest or not groups else ([], 0)
         key_known = {}
         for l, key, reason in KNOWN_KEYS:
             for d in [d for d in diffs if l == log and d.startswith(key + ':')]:
