@@ -359,6 +359,9 @@ def other_cases():
             ('diskspace', {'filesystems': 'ext4,tmpfs', 'exclude_filters': ['^/sys', 'shm$']},
              {'filesystems': ['ext4', 'tmpfs'], 'exclude_filters': ['^/sys', 'shm$'], 'labels_dir': ''})]
     cases['diskspace_mounts'] = ({'mounts': MOUNTS}, {'mounts': MOUNTS}, 10, runs)
+    # a mount point with a space, as /proc/mounts escapes it (`\\040`); {case} is the case's dir
+    spaced = {'with space/': '', 'mounts': '/dev/vda {case}/t0/with\\040space ext4 rw 0 0\n/dev/vda / ext4 rw 0 0\n'}
+    cases['diskspace_space'] = (spaced, spaced, 10, [runs[0]])
     for name, text in (('idle', '350735.47 234388.90\n'), ('short', '59.99 1.00\n'),
                        ('years', '98765432.10 1.0\n')):
         cases['uptime_' + name] = ({'uptime': text}, {'uptime': text}, 10, [

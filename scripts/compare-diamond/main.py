@@ -62,6 +62,10 @@ KNOWN = [
     ('*', r'^cpu_online', 'cpu', r'^cpu\.cpu2\.',
      "a CPU's first sample (it came online): Diamond publishes a made-up 0 for every field, "
      "tally publishes from the second sample on (README, System metrics)"),
+    ('*', r'^diskspace_space', 'diskspace', r'^diskspace\.(root|_.*_with_space)\.',
+     "a mount point with a space (`\\040` in /proc/mounts: /media/user/My Disk): Diamond stats "
+     "the escaped path, fails and skips the filesystem; tally decodes it (here it is on the same "
+     "filesystem as /, which it then stands for)"),
     ('*', r'^network_wrap_reset', 'network', r'^network\.eth3\.',
      "an interface's first sample: Diamond publishes a made-up 0 for every rate, tally publishes "
      "from the second sample on (README, System metrics)"),
@@ -89,7 +93,7 @@ def write_case(base, name, t0, t1):
                 continue
             os.makedirs(os.path.dirname(full), exist_ok=True)
             with open(full, 'w') as f:
-                f.write(text)
+                f.write(text.replace('{case}', os.path.join(base, name)))
         os.makedirs(root, exist_ok=True)
         roots.append(root)
     return roots
