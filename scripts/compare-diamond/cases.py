@@ -349,6 +349,20 @@ overlay /var/lib/docker/overlay2/x/merged overlay rw 0 0
 '''
 
 
+def root_block_device():
+    """The block device /proc/mounts names for /, if it is one here and / is on it."""
+    try:
+        with open('/proc/mounts') as f:
+            dev = next(l.split()[0] for l in f if l.split()[1:2] == ['/'])
+        st = os.stat(dev)
+    except (OSError, StopIteration):
+        return None
+    import stat as stat_mod
+    if stat_mod.S_ISBLK(st.st_mode) and st.st_rdev == os.stat('/').st_dev:
+        return dev
+    return None
+
+
 def other_cases():
     cases = {}
     # diskspace reads the mount table from the snapshot and statvfs from this machine's mounts
@@ -362,6 +376,15 @@ def other_cases():
     # a mount point with a space, as /proc/mounts escapes it (`\\040`); {case} is the case's dir
     spaced = {'with space/': '', 'mounts': '/dev/vda {case}/t0/with\\040space ext4 rw 0 0\n/dev/vda / ext4 rw 0 0\n'}
     cases['diskspace_space'] = (spaced, spaced, 10, [runs[0]])
+    # labels: a by-label directory whose links point at the device this machine's / is on
+    # (when /proc/mounts names it and it is a block device here)
+    root_dev = root_block_device()
+    if root_dev:
+        labelled = {'mounts': '%s / ext4 rw 0 0\n' % root_dev}
+        for label in ('rootfs', 'data\\x2fpart', 'my\\x20label'):
+            cases['diskspace_label_' + label.split('\\')[0]] = (
+                dict(labelled, **{'by-label/' + label: '->' + root_dev}), labelled, 10,
+                [('diskspace', {}, {'labels_dir': '{case}/t0/by-label'})])
     for name, text in (('idle', '350735.47 234388.90\n'), ('short', '59.99 1.00\n'),
                        ('years', '98765432.10 1.0\n')):
         cases['uptime_' + name] = ({'uptime': text}, {'uptime': text}, 10, [

@@ -5,7 +5,8 @@
 # "roots": [t0, t1], "interval", "config": {...}}. Every path under /proc/ that the collector
 # opens, checks or lists is redirected into the snapshot; os.getloadavg() and
 # multiprocessing.cpu_count() read the snapshot's loadavg and stat; time.time() moves by exactly
-# `interval` between the two rounds (DiskUsage measures time). Only the second round is printed
+# `interval` between the two rounds (DiskUsage measures time); `labels_dir`, when the job has one,
+# stands for /dev/disk/by-label. Only the second round is printed
 # (Diamond publishes a fake 0 for rates on the first one; tally does not publish them).
 # stdout: one JSON object per metric: {"case", "name" (below servers.h.), "value",
 # "precision", "line" (the Graphite line's value, as Diamond formats it)}.
@@ -24,11 +25,17 @@ real_access = os.access
 real_exists = os.path.exists
 real_isdir = os.path.isdir
 real_listdir = os.listdir
+real_realpath = os.path.realpath
+
+
+LABELS = [None]  # a directory standing for /dev/disk/by-label (diskspace)
 
 
 def mapped(path):
     if isinstance(path, basestring) and ROOT[0] and (path == '/proc' or path.startswith('/proc/')):
         return ROOT[0] + path[len('/proc'):]
+    if isinstance(path, basestring) and LABELS[0] and path.startswith('/dev/disk/by-label'):
+        return LABELS[0] + path[len('/dev/disk/by-label'):]
     return path
 
 
@@ -37,6 +44,7 @@ os.access = lambda path, mode: real_access(mapped(path), mode)
 os.path.exists = lambda path: real_exists(mapped(path))
 os.path.isdir = lambda path: real_isdir(mapped(path))
 os.listdir = lambda path: real_listdir(mapped(path))
+os.path.realpath = lambda path: real_realpath(mapped(path))
 time.time = lambda: CLOCK[0]
 
 
@@ -77,6 +85,7 @@ def run(job):
     job = native(job)
     module = __import__(job['module'])
     klass = getattr(module, job['collector'])
+    LABELS[0] = job.get('labels_dir')
     config = {'hostname': 'h', 'interval': job['interval']}
     config.update(job.get('config', {}))
     recorder = Recorder()

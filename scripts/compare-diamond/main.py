@@ -66,6 +66,10 @@ KNOWN = [
      "a mount point with a space (`\\040` in /proc/mounts: /media/user/My Disk): Diamond stats "
      "the escaped path, fails and skips the filesystem; tally decodes it (here it is on the same "
      "filesystem as /, which it then stands for)"),
+    ('*', r'^diskspace_label_data', 'diskspace', r'^diskspace\.(root|data_part)\.',
+     "a label with a `/` (udev's `\\x2f`): Diamond decodes it before resolving the link, finds "
+     "no such path and names the filesystem by its mount point; tally names it by its label "
+     "with `_` for `/` (a `/` in a Graphite name is a directory to carbon)"),
     ('*', r'^network_wrap_reset', 'network', r'^network\.eth3\.',
      "an interface's first sample: Diamond publishes a made-up 0 for every rate, tally publishes "
      "from the second sample on (README, System metrics)"),
@@ -90,6 +94,10 @@ def write_case(base, name, t0, t1):
             full = os.path.join(root, path)
             if path.endswith('/'):
                 os.makedirs(full, exist_ok=True)
+                continue
+            if text.startswith('->'):  # a symbolic link
+                os.makedirs(os.path.dirname(full), exist_ok=True)
+                os.symlink(text[2:], full)
                 continue
             os.makedirs(os.path.dirname(full), exist_ok=True)
             with open(full, 'w') as f:
@@ -212,8 +220,12 @@ def main():
         for i, (collector, dconf, tconf) in enumerate(case_runs):
             key = '%s#%d' % (name, i)
             module, klass = DIAMOND[collector]
-            jobs.append({'case': key, 'module': module, 'collector': klass, 'roots': roots,
-                         'interval': interval, 'config': dconf})
+            job = {'case': key, 'module': module, 'collector': klass, 'roots': roots,
+                   'interval': interval, 'config': dconf}
+            if tconf.get('labels_dir'):  # the same by-label directory for Diamond
+                tconf = dict(tconf, labels_dir=tconf['labels_dir'].replace('{case}', os.path.join(base, name)))
+                job['labels_dir'] = tconf['labels_dir']
+            jobs.append(job)
             runs.append((key, collector, roots, interval, tconf, dconf))
     unexplained = 0
     for oracle, path in oracles:
