@@ -143,14 +143,18 @@ def run_diamond(python2, label, path, jobs):
     return results
 
 
-def live_slack(name, value):
+def live_slack(name, dvals):
     """diskspace reads this machine's filesystems, live: what other processes write between
     Diamond's statvfs and tally's moves the numbers (builds on a shared machine: hundreds of
-    MB). Allowed: 1 % of the value (reserved blocks, f_bavail for f_bfree, a wrong unit are 5 %
-    and more), 0.5 points of a percentage."""
+    MB a second). Allowed: 1 % of the filesystem's size in that unit (used + free: reserved
+    blocks, f_bavail for f_bfree or a wrong unit are 5 % and more), 0.5 points of a percentage."""
     if name.endswith('percentfree'):
         return 0.5
-    return 0.01 * abs(value) + 1
+    base, _, field = name.rpartition('.')
+    unit = field.rsplit('_', 1)[0]
+    size = sum(abs(dvals.get('%s.%s_%s' % (base, unit, part), {}).get('value', 0))
+               for part in ('used', 'free'))
+    return 0.01 * size + 1
 
 
 def same(t, d, precision, rel=1e-9):
@@ -184,7 +188,7 @@ def compare(oracle, key, collector, drecs, tvals, terr, verbose):
         d, t = dvals.get(name), tvals.get(name)
         if d is not None and t is not None and (
                 same(t, d['value'], d['precision'])
-                or (collector == 'diskspace' and abs(t - d['value']) <= live_slack(name, d['value']))):
+                or (collector == 'diskspace' and abs(t - d['value']) <= live_slack(name, dvals))):
             continue
         if d is None:
             msg = '%s: only tally (%r)' % (name, t)
