@@ -160,6 +160,7 @@ def error_lines():
         '[Wed Oct 11 14:32:52.123456 2023] [proxy_fcgi:error] [pid 3:tid 4] (70007)The timeout specified has expired: [client 1.2.3.4:5] AH01075: Error dispatching request',
         '[Wed Oct 11 14:32:52.123456 2023] [rewrite:trace3] [pid 3:tid 4] mod_rewrite.c(470): trace',
         '[Wed Oct 11 14:32:52 2023] [authz_core:crit] [pid 3] crit',
+        '[Wed Oct 11 14:32:52.654321 2023] [:error] [pid 4243] [client 203.0.113.5:51234] PHP Warning:  x',
         '[2023-10-11 14:32:52.123456] [core:error] [pid 3] AH00037: compact time (%{cu}t)',
         '[Wed Oct 11 14:32:52 2000] [error]',
         '[Wed Oct 11 14:32:52 2000] [Error] capitalised',
