@@ -334,7 +334,7 @@ KNOWN = [
      "tally as level.warning"),
     ('log4j', r' ERRORS ',
      "`ERRORS`: Logster counts it as ERROR (no word boundary); tally wants the whole word"),
-    ('error', r'^\[[^]]+\] \[[a-z_]+:',
+    ('error', r'^\[[^]]+\] \[[a-z_]*:',
      "Apache 2.4's `[module:level]`: Logster's regex knows only 2.2's `[level]` and skips the "
      "line; tally counts it"),
     ('error', r'\[error\]$',
