@@ -16,8 +16,9 @@
 # master (python-diamond/Diamond e1e4b5a5, 2023: nvme devices, MemUsedPercentage,
 # exclude_devices, which tally follows) unpacked in target/peers/diamond-git (its `src/`; get it
 # with `git clone https://github.com/python-diamond/Diamond target/peers/diamond-git`).
-# Needs python3 and cargo. Takes about 20 s after the build. Not in scripts/test.sh: pyenv's
-# Python 2 is not something the test script can install.
+# Needs python3 and cargo. Takes about 20 s after the build. scripts/test.sh runs it when
+# Python 2.7 is there (pyenv's, as on the CI machine; it cannot be installed from a registry),
+# and fails under CI=true when it is not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py2=${PYTHON2:-$HOME/.pyenv/versions/2.7.18/bin/python}
