@@ -81,6 +81,15 @@ cargo clippy --all-targets --locked -- -D warnings
 # so they are known to work without a second, optimized build here.
 echo "== tests (unit, property, integration with the real binary, benches in test mode)"
 cargo test --all-targets --locked
+# Diamond 4.0.515 (PyPI, Python 2 only) side by side with `tally collect` over generated /proc
+# snapshots (~10 s); scripts/compare-diamond.sh installs it into target/peers/diamond.
+echo "== side by side with Diamond's collectors (scripts/compare-diamond.sh)"
+if [ -x "${PYTHON2:-$HOME/.pyenv/versions/2.7.18/bin/python}" ]; then
+  scripts/compare-diamond.sh
+else
+  echo "Python 2.7 is missing (pyenv install 2.7.18, or set PYTHON2): Diamond cannot run" >&2
+  [ "$CI" = true ] && exit 1
+fi
 echo "== chaos matrix, quick cases (real daemons; the disk cases mount a small tmpfs)"
 if [ "$(id -u)" = 0 ]; then
   scripts/chaos.sh --quick

@@ -48,7 +48,7 @@ pub struct SystemFile {
     #[serde(default)]
     pub tcp: TcpFile,
     #[serde(default)]
-    pub uptime: CommonFile,
+    pub uptime: UptimeFile,
     #[serde(default)]
     pub pressure: CommonFile,
     #[serde(default)]
@@ -147,6 +147,12 @@ collector_file!(TcpFile {
     allowed_names: Option<Vec<String>>,
     /// Fields published as levels; the others are per-second rates (default CurrEstab, MaxConn).
     gauges: Option<Vec<String>>,
+});
+
+collector_file!(UptimeFile {
+    /// Unit of the uptime and the metric's name, as Diamond's `metric_name` (default `minutes`;
+    /// `seconds`, `hours`, `days`, `years`, `ms`, `s`, `h`, `d`, …).
+    metric_name: Option<Spanned<String>>,
 });
 
 collector_file!(ProcessesFile {
@@ -341,6 +347,24 @@ pub(super) fn validate(s: SystemFile, hostname: &str, p: &mut Problems<'_>) -> O
         settings.tcp.gauges = g;
     }
     settings.processes.top = s.processes.top.unwrap_or(0);
+    if let Some(name) = &s.uptime.metric_name {
+        if collect::uptime_seconds_per(&name.value).is_none() {
+            p.at(
+                name,
+                format!(
+                    "uptime.metric_name {:?} is not a time unit (seconds, minutes, hours, days, \
+                     years, ms, us, ns, s, m, h, d, y)",
+                    name.value
+                ),
+            );
+        } else if crate::metric::Series::parse(&name.value).is_err() {
+            p.at(
+                name,
+                format!("uptime.metric_name {:?} is not a valid name", name.value),
+            );
+        }
+        settings.uptime.metric_name = name.value.clone();
+    }
 
     settings.intervals_ms = intervals;
     settings.watch_ms = watch;

@@ -160,7 +160,7 @@ inputs:
     network: { interfaces: [wl], greedy: false, byte_unit: [Mbit], watch_interval: 'off' }
     tcp: { allowed_names: [CurrEstab], gauges: [CurrEstab] }
     pressure: { enabled: true, interval: 30s }
-    uptime: { enabled: false }
+    uptime: { enabled: false, metric_name: hours }
     processes: { enabled: true, top: 5 }
 ";
     let s = check(yaml).unwrap().system.unwrap();
@@ -197,6 +197,7 @@ inputs:
     assert_eq!(st.network.byte_units, ["Mbit"]);
     assert_eq!(st.tcp.allowed_names, ["CurrEstab"]);
     assert_eq!(st.processes.top, 5);
+    assert_eq!(st.uptime.metric_name, "hours");
     // The settings are accepted by the collectors themselves.
     crate::inputs::collect::Collectors::new(st.clone()).unwrap();
 }
@@ -210,8 +211,13 @@ inputs:
     memory: { byte_unit: parsec }
     cpu: { interval: 0s, metrics_whitelist: ['[x'] }
     network: { watch_interval: 50ms }
+    uptime: { metric_name: fortnights }
 ";
     let err = check(yaml).unwrap_err().to_string();
+    assert!(
+        err.contains("t.yaml:7:28: uptime.metric_name \"fortnights\" is not a time unit"),
+        "{err}"
+    );
     assert!(err.contains("t.yaml:3:24: bad regex \"sd(\""), "{err}");
     assert!(
         err.contains("t.yaml:4:26: byte_unit: unknown unit \"parsec\""),

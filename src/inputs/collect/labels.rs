@@ -18,7 +18,10 @@ use std::path::Path;
 /// A device number as (major, minor).
 pub(super) type Dev = (u32, u32);
 
-/// Label of each device with one, from a udev database or a by-label directory `dir`.
+/// Label of each device with one, from a udev database or a by-label directory `dir`, as the
+/// node `diskspace` publishes it: a `/` in a label is `_` (a `/` in a Graphite name is a
+/// directory to carbon; Diamond, looking up the decoded name as a path, never finds such a
+/// label and falls back to the mount point).
 pub(super) fn read(dir: &Path) -> HashMap<Dev, String> {
     let mut labels = HashMap::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -31,12 +34,12 @@ pub(super) fn read(dir: &Path) -> HashMap<Dev, String> {
                 .ok()
                 .and_then(|r| udev_label(&r))
             {
-                labels.insert(dev, label);
+                labels.insert(dev, label.replace('/', "_"));
             }
         } else if let Ok(meta) = std::fs::metadata(entry.path()) {
             // A by-label link: the device it points at.
             if meta.rdev() != 0 {
-                labels.insert(split(meta.rdev()), decode(&name));
+                labels.insert(split(meta.rdev()), decode(&name).replace('/', "_"));
             }
         }
     }
@@ -126,9 +129,17 @@ mod tests {
         std::fs::write(dir.path().join("b254:1"), rec).unwrap();
         std::fs::write(dir.path().join("b8:0"), "E:ID_PART_TABLE_TYPE=gpt\n").unwrap();
         std::fs::write(dir.path().join("n3"), rec).unwrap();
+        let slash = "E:ID_FS_USAGE=filesystem\nE:ID_FS_LABEL_ENC=data\\x2fpart\n";
+        std::fs::write(dir.path().join("b254:2"), slash).unwrap();
         let labels = read(dir.path());
-        assert_eq!(labels.len(), 1, "{labels:?}");
+        assert_eq!(labels.len(), 2, "{labels:?}");
         assert_eq!(labels[&(254, 1)], "rootfs");
+        // `data/part` is published as one node.
+        assert_eq!(labels[&(254, 2)], "data_part");
+        // A by-label directory: links named as udev names them (here to /dev/null, (1, 3)).
+        let links = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/dev/null", links.path().join("a\\x2fb")).unwrap();
+        assert_eq!(read(links.path())[&(1, 3)], "a_b");
         assert!(read(&dir.path().join("missing")).is_empty());
     }
 

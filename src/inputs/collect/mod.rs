@@ -44,8 +44,9 @@ use emit::{Emitter, Filter, Names, Stamp};
 pub(crate) use procfile::ProcFile;
 pub use settings::{
     CpuOptions, DiskSpaceOptions, IostatOptions, LoadavgOptions, MemoryOptions, MetricFilter,
-    NetworkOptions, ProcessesOptions, Settings, TcpOptions, WATCHED,
+    NetworkOptions, ProcessesOptions, Settings, TcpOptions, UptimeOptions, WATCHED,
 };
+pub(crate) use uptime::seconds_per as uptime_seconds_per;
 
 use super::RateLimitedLog;
 use crate::metric::{Kind, Observation, Series};
@@ -166,7 +167,7 @@ impl Collector {
             "network" => Collector::Network(network::Network::new(root, &s.network)?),
             "sockets" => Collector::Sockets(sockets::Sockets::new(root)),
             "tcp" => Collector::Tcp(tcp::Tcp::new(root, &s.tcp)),
-            "uptime" => Collector::Uptime(uptime::Uptime::new(root)),
+            "uptime" => Collector::Uptime(uptime::Uptime::new(root, &s.uptime.metric_name)?),
             "pressure" => Collector::Pressure(pressure::Pressure::new(root)),
             "processes" => Collector::Processes(processes::Processes::new(root, s.processes.top)),
             other => return Err(Error::UnknownCollector(other.to_string())),

@@ -23,6 +23,7 @@ pub struct Settings {
     pub network: NetworkOptions,
     pub tcp: TcpOptions,
     pub processes: ProcessesOptions,
+    pub uptime: UptimeOptions,
     /// Milliseconds between samples (default 1 s; the buckets' resolution is the schemas').
     pub interval_ms: u64,
     /// A collector's own sampling interval in milliseconds; without one, the collectors in
@@ -51,6 +52,7 @@ impl Default for Settings {
             network: NetworkOptions::default(),
             tcp: TcpOptions::default(),
             processes: ProcessesOptions::default(),
+            uptime: UptimeOptions::default(),
             interval_ms: 1000,
             intervals_ms: BTreeMap::new(),
             watch_ms: WATCHED.iter().map(|&c| (c.to_string(), 250)).collect(),
@@ -96,6 +98,20 @@ impl Default for CpuOptions {
             normalize: false,
             xenfix: None,
             simple: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UptimeOptions {
+    /// Diamond's `metric_name`: the unit of `uptime.<metric_name>` and its name (`minutes`).
+    pub metric_name: String,
+}
+
+impl Default for UptimeOptions {
+    fn default() -> UptimeOptions {
+        UptimeOptions {
+            metric_name: "minutes".to_string(),
         }
     }
 }
