@@ -56,6 +56,16 @@ fn store() -> (tempfile::TempDir, Store, Arc<Schemas>) {
     (dir, store, schemas)
 }
 
+/// The last day of `target` in at most 960 points, as a Grafana panel asks for it.
+fn a_day_in_960(
+    store: &Store,
+    schemas: &Schemas,
+    choice: TierChoice,
+    target: &str,
+) -> Result<Vec<TimeSeries>, Error> {
+    render(store, schemas, choice, target, 86_400, Some(960))
+}
+
 fn render(
     store: &Store,
     schemas: &Schemas,
@@ -112,19 +122,17 @@ fn filters_and_sorts_decide_on_the_values_graphite_reads() {
                 vec!["bench.host1.cpu.user"],
             ),
         ] {
-            let out = render(&store, &schemas, choice, target, 86_400, Some(960)).unwrap();
+            let out = a_day_in_960(&store, &schemas, choice, target).unwrap();
             let names: Vec<&str> = out.iter().map(|s| s.name.as_str()).collect();
             assert_eq!(names, want, "{target} ({choice:?})");
             // Read from the 10 s tier, not merged at read time: the renderer consolidates.
             assert_eq!(out[0].step, 10, "{target} ({choice:?})");
         }
-        let out = render(
+        let out = a_day_in_960(
             &store,
             &schemas,
             choice,
             "legendValue(bench.host1.cpu.user, 'max')",
-            86_400,
-            Some(960),
         )
         .unwrap();
         assert_eq!(out[0].name, "bench.host1.cpu.user (max: 56.468)");
@@ -134,25 +142,21 @@ fn filters_and_sorts_decide_on_the_values_graphite_reads() {
 #[test]
 fn max_data_points_reads_the_finest_tier_and_merges_as_graphite_renders() {
     let (_dir, store, schemas) = store();
-    let out = render(
+    let out = a_day_in_960(
         &store,
         &schemas,
         TierChoice::Graphite,
         "bench.host2.cpu.user",
-        86_400,
-        Some(960),
     )
     .unwrap();
     assert_eq!((out[0].step, out[0].values.len()), (90, 960));
     let l = &out[0].lineage[0];
     assert_eq!((l.archive_read, l.archive_finest, l.coarser), (0, 0, None));
-    let out = render(
+    let out = a_day_in_960(
         &store,
         &schemas,
         TierChoice::Metrictank,
         "bench.host2.cpu.user",
-        86_400,
-        Some(960),
     )
     .unwrap();
     assert_eq!((out[0].step, out[0].values.len()), (120, 720));
@@ -168,14 +172,7 @@ fn avg_zero_is_never_merged_at_read_time() {
     let (_dir, store, schemas) = store();
     let read = |agg: &str| {
         let target = format!("consolidateBy(bench.host2.cpu.user,'{agg}')");
-        let out = render(
-            &store,
-            &schemas,
-            TierChoice::Graphite,
-            &target,
-            86_400,
-            Some(960),
-        );
+        let out = a_day_in_960(&store, &schemas, TierChoice::Graphite, &target);
         let s = &out.unwrap()[0];
         (s.fitted.is_some(), s.step, s.values.len())
     };
@@ -189,26 +186,22 @@ fn a_path_beside_a_wider_series_is_read_unmerged() {
     // that ends past `until` makes the plain path's groups other than a merge over its own
     // range would, so the answer is read again unmerged.
     let (_dir, store, schemas) = store();
-    let out = render(
+    let out = a_day_in_960(
         &store,
         &schemas,
         TierChoice::Graphite,
         "group(bench.host2.cpu.user,summarize(bench.host1.cpu.user,'7h'))",
-        86_400,
-        Some(960),
     )
     .unwrap();
     assert_eq!(
         (out[0].fitted, out[0].step, out[0].values.len()),
         (None, 10, 8640)
     );
-    let alone = render(
+    let alone = a_day_in_960(
         &store,
         &schemas,
         TierChoice::Graphite,
         "bench.host2.cpu.user",
-        86_400,
-        Some(960),
     )
     .unwrap();
     assert_eq!((alone[0].fitted.is_some(), alone[0].step), (true, 90));
