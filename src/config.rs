@@ -170,6 +170,8 @@ pub struct CarbonFile {
     pub listen: Option<Spanned<String>>,
     /// Also listen on UDP at the same address (default true).
     pub udp: Option<bool>,
+    /// Carbon's pickle protocol on this TCP address (carbon's port is 2004; default: off).
+    pub pickle_listen: Option<Spanned<String>>,
     /// Lines longer than this are dropped and counted (default 4096).
     pub max_line_length: Option<usize>,
     /// Kind given to carbon series (default `gauge`).
@@ -250,6 +252,8 @@ pub struct Query {
 pub struct Carbon {
     pub listen: SocketAddr,
     pub udp: bool,
+    /// Where the pickle receiver listens (`None`: off).
+    pub pickle_listen: Option<SocketAddr>,
     pub max_line_length: usize,
     pub kind: crate::metric::Kind,
     pub max_connections: usize,
@@ -440,6 +444,8 @@ impl File {
         let carbon = (carbon_file.enabled != Some(false)).then(|| Carbon {
             listen: p.addr(&carbon_file.listen, "127.0.0.1:2003"),
             udp: carbon_file.udp.unwrap_or(true),
+            pickle_listen: (carbon_file.pickle_listen.is_some())
+                .then(|| p.addr(&carbon_file.pickle_listen, "127.0.0.1:2004")),
             max_line_length: carbon_file.max_line_length.unwrap_or(4096).max(64),
             kind: match &carbon_file.kind {
                 None => crate::metric::Kind::Gauge,
@@ -451,16 +457,26 @@ impl File {
             max_connections: carbon_file.max_connections.unwrap_or(1024).max(1),
             idle_timeout_ms: p.duration_ms(&carbon_file.idle_timeout, 120_000).max(100),
         });
-        if let (Some(h), Some(c)) = (&http, &carbon)
-            && h.listen == c.listen
-            && h.listen.port() != 0
-        {
-            p.list.push(Problem {
-                file: path.map(Path::to_path_buf).unwrap_or_default(),
-                line: 0,
-                column: 0,
-                message: format!("http and carbon both listen on {}", h.listen),
-            });
+        let pickle = carbon.as_ref().and_then(|c| c.pickle_listen);
+        let tcp = [
+            ("http", http.as_ref().map(|h| h.listen)),
+            ("carbon", carbon.as_ref().map(|c| c.listen)),
+            ("carbon's pickle_listen", pickle),
+        ];
+        for (i, (a, x)) in tcp.iter().enumerate() {
+            for (b, y) in &tcp[i + 1..] {
+                if let (Some(x), Some(y)) = (x, y)
+                    && x == y
+                    && x.port() != 0
+                {
+                    p.list.push(Problem {
+                        file: path.map(Path::to_path_buf).unwrap_or_default(),
+                        line: 0,
+                        column: 0,
+                        message: format!("{a} and {b} both listen on {x}"),
+                    });
+                }
+            }
         }
         let tail_files = self.inputs.tail.unwrap_or_default();
         let mut seen: std::collections::HashMap<&str, String> = std::collections::HashMap::new();

@@ -5,6 +5,7 @@ mod util;
 
 mod browser;
 mod browser_append;
+mod carbon_pickle;
 mod cli;
 mod collect;
 mod commit_overlap;

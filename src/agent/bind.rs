@@ -154,6 +154,9 @@ pub fn addresses(config: &Config) -> Vec<(&'static str, &'static str, SocketAddr
         if c.udp {
             out.push(("inputs.carbon.listen", "udp", c.listen));
         }
+        if let Some(addr) = c.pickle_listen {
+            out.push(("inputs.carbon.pickle_listen", "tcp", addr));
+        }
     }
     if let Some(s) = &config.statsd {
         if s.tcp {

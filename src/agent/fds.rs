@@ -29,7 +29,10 @@ fn raise_limit() -> Option<u64> {
 /// What the config lets clients and tailing hold at once.
 pub fn client_bound(config: &Config) -> u64 {
     let http = config.http.as_ref().map_or(0, |h| h.max_connections);
-    let carbon = config.carbon.as_ref().map_or(0, |c| c.max_connections);
+    // The pickle listener has its own bound of the same size.
+    let carbon = config.carbon.as_ref().map_or(0, |c| {
+        c.max_connections * if c.pickle_listen.is_some() { 2 } else { 1 }
+    });
     let statsd = config
         .statsd
         .as_ref()

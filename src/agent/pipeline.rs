@@ -260,6 +260,8 @@ impl Pipeline {
                 c.refused_connections.load(Relaxed),
             ),
             ("tally.carbon.idle_timeouts", c.idle_timeouts.load(Relaxed)),
+            ("tally.carbon.pickles", c.pickles.load(Relaxed)),
+            ("tally.carbon.bad_pickles", c.bad_pickles.load(Relaxed)),
             ("tally.http.requests", http.requests.load(Relaxed)),
             ("tally.http.client_errors", http.client_errors.load(Relaxed)),
             ("tally.http.server_errors", http.server_errors.load(Relaxed)),

@@ -33,7 +33,7 @@ fn inputs(config: &Config) -> Value {
         "system": system,
         "tail": tail,
         "statsd": config.statsd.as_ref().map(|s| json!({"listen": s.listen.to_string()})),
-        "carbon": config.carbon.as_ref().map(|c| json!({"listen": c.listen.to_string(), "kind": c.kind.as_str()})),
+        "carbon": config.carbon.as_ref().map(|c| json!({"listen": c.listen.to_string(), "pickle_listen": c.pickle_listen.map(|a| a.to_string()), "kind": c.kind.as_str()})),
         "self": {"prefix": "tally"},
     })
 }

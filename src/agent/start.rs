@@ -140,7 +140,7 @@ pub(super) fn load_parsers(config: &Config) -> Vec<crate::parse::Parser> {
     parsers
 }
 
-/// Binds carbon's TCP listener (and UDP socket when asked) and starts their tasks; an address
+/// Binds carbon's TCP listener (and its UDP socket and pickle listener when asked) and starts their tasks; an address
 /// that cannot be bound is retried (`bind.rs`).
 async fn carbon_listeners(
     c: &config::Carbon,
@@ -165,11 +165,30 @@ async fn carbon_listeners(
                 tracing::info!(addr = %tcp.local_addr()?, "Carbon listening on tcp.");
                 Ok(tcp)
             },
-            move |tcp| carbon::serve_tcp(tcp, tx, set, st, serve_stop),
+            move |tcp| carbon::serve_tcp(tcp, carbon::Protocol::Plaintext, tx, set, st, serve_stop),
             stop.clone(),
         )
         .await;
     tasks.push(tcp);
+    if let Some(addr) = c.pickle_listen {
+        let (tx, st, serve_stop, set) =
+            (feeds.clone(), stats.clone(), stop.clone(), settings.clone());
+        let pickle = listeners
+            .listen(
+                ("inputs.carbon.pickle_listen", "tcp", addr),
+                |addr| async move {
+                    let tcp = tokio::net::TcpListener::bind(addr).await?;
+                    tracing::info!(addr = %tcp.local_addr()?, "Carbon pickle listening on tcp.");
+                    Ok(tcp)
+                },
+                move |tcp| {
+                    carbon::serve_tcp(tcp, carbon::Protocol::Pickle, tx, set, st, serve_stop)
+                },
+                stop.clone(),
+            )
+            .await;
+        tasks.push(pickle);
+    }
     if c.udp {
         let (tx, st, serve_stop) = (feeds.clone(), stats.clone(), stop.clone());
         let udp = listeners

@@ -1,6 +1,10 @@
-//! The carbon (Graphite plaintext) listener, TCP and UDP: `path value timestamp\n`, `-1` as the
-//! timestamp meaning now, tagged paths (`disk.used;dc=eu`) put into canonical order. A bad line
-//! is counted and logged at a limited rate; the connection stays up and the rest is read.
+//! The carbon listeners: Graphite plaintext over TCP and UDP (`path value timestamp\n`, `-1` as
+//! the timestamp meaning now, tagged paths (`disk.used;dc=eu`) put into canonical order), and
+//! carbon's pickle protocol over TCP when `pickle_listen` is set (frames of a 4-byte big-endian
+//! length and a pickled list of `(path, (timestamp, value))`, read by [`pickle`] without running
+//! it). A bad line or datapoint is counted and logged at a limited rate; the connection stays up
+//! and the rest is read. A pickle frame that cannot be read is counted and skipped; one longer
+//! than [`MAX_PICKLE_LENGTH`] closes its connection, as carbon does.
 
 use super::{Feed, RateLimitedLog, tcp};
 use crate::clock::unix_now;
@@ -12,6 +16,11 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, watch};
+
+pub mod pickle;
+
+/// The longest pickle frame read (carbon's `PICKLE_RECEIVER_MAX_LENGTH`, 1 MiB).
+pub const MAX_PICKLE_LENGTH: usize = 1 << 20;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Error {
@@ -25,6 +34,8 @@ pub enum Error {
     Value(String),
     #[error("bad timestamp {0:?}")]
     Timestamp(String),
+    #[error("pickled item: {0}")]
+    Item(&'static str),
 }
 
 /// Counters the agent turns into `tally.carbon.*` series.
@@ -39,6 +50,11 @@ pub struct Stats {
     pub refused_connections: AtomicU64,
     /// TCP connections closed after `idle_timeout` without a byte.
     pub idle_timeouts: AtomicU64,
+    /// Pickle frames read (their datapoints count in `lines` and `bad_lines`).
+    pub pickles: AtomicU64,
+    /// Pickle frames that were not a list of datapoints, or too long (then the connection is
+    /// closed).
+    pub bad_pickles: AtomicU64,
 }
 
 #[derive(Debug, Clone)]
@@ -60,26 +76,49 @@ pub fn parse_line(line: &[u8], now: i64, kind: Kind) -> Result<Observation, Erro
     else {
         return Err(Error::Fields(line.split_ascii_whitespace().count()));
     };
-    let series = Series::parse(path)?;
     let value: f64 = value
         .parse()
         .ok()
         .filter(|v: &f64| v.is_finite())
         .ok_or_else(|| Error::Value(value.to_string()))?;
     let ts_f: f64 = ts.parse().map_err(|_| Error::Timestamp(ts.to_string()))?;
-    let time = if ts_f == -1.0 {
-        now
-    } else if ts_f.is_finite() && (0.0..1e11).contains(&ts_f) {
-        ts_f as i64
-    } else {
-        return Err(Error::Timestamp(ts.to_string()));
-    };
+    datapoint(path, ts_f, value, now, kind).map_err(|e| match e {
+        Error::Timestamp(_) => Error::Timestamp(ts.to_string()),
+        e => e,
+    })
+}
+
+/// One datapoint of either protocol: the path, a finite value, a timestamp carbon reads.
+pub fn datapoint(
+    path: &str,
+    ts: f64,
+    value: f64,
+    now: i64,
+    kind: Kind,
+) -> Result<Observation, Error> {
+    let series = Series::parse(path)?;
+    if !value.is_finite() {
+        return Err(Error::Value(value.to_string()));
+    }
+    let time = time_of(ts, now).ok_or_else(|| Error::Timestamp(ts.to_string()))?;
     Ok(Observation {
         series,
         kind,
         value,
         time,
     })
+}
+
+/// A timestamp's second: `now` for -1 (carbon reads `int(ts) == -1` as now, so -1.5 too),
+/// else whole seconds since the epoch, before the year 5138.
+fn time_of(ts: f64, now: i64) -> Option<i64> {
+    if ts.trunc() == -1.0 {
+        Some(now)
+    } else if ts.is_finite() && (0.0..1e11).contains(&ts) {
+        Some(ts as i64)
+    } else {
+        None
+    }
 }
 
 /// Splits `buf` into lines, parses each, and pushes good ones into `out`.
@@ -109,6 +148,39 @@ impl Context {
                     let shown = String::from_utf8_lossy(&line[..line.len().min(200)]);
                     tracing::warn!(%peer, %error, line = %shown, suppressed, "Bad carbon line.");
                 });
+            }
+        }
+    }
+}
+
+impl Context {
+    /// The datapoints of one pickle frame; a frame that cannot be read is counted and logged.
+    fn pickle(&self, payload: &[u8], now: i64, out: &mut Vec<Observation>, peer: &SocketAddr) {
+        self.stats.pickles.fetch_add(1, Relaxed);
+        let items = match pickle::decode(payload) {
+            Ok(items) => items,
+            Err(error) => {
+                self.stats.bad_pickles.fetch_add(1, Relaxed);
+                self.log.log(|suppressed| {
+                    tracing::warn!(%peer, %error, bytes = payload.len(), suppressed, "Bad carbon pickle frame; skipped.");
+                });
+                return;
+            }
+        };
+        out.reserve(items.len());
+        for item in items {
+            self.stats.lines.fetch_add(1, Relaxed);
+            let parsed = item
+                .map_err(Error::Item)
+                .and_then(|(path, ts, value)| datapoint(&path, ts, value, now, self.settings.kind));
+            match parsed {
+                Ok(obs) => out.push(obs),
+                Err(error) => {
+                    self.stats.bad_lines.fetch_add(1, Relaxed);
+                    self.log.log(|suppressed| {
+                        tracing::warn!(%peer, %error, suppressed, "Bad carbon pickle datapoint.");
+                    });
+                }
             }
         }
     }
@@ -164,9 +236,19 @@ impl LineSplitter {
     }
 }
 
+/// What a carbon TCP listener reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// `path value timestamp` lines.
+    Plaintext,
+    /// Length-prefixed pickles of `[(path, (timestamp, value)), …]`.
+    Pickle,
+}
+
 /// Accepts TCP connections until `shutdown` turns true.
 pub async fn serve_tcp(
     listener: TcpListener,
+    protocol: Protocol,
     tx: mpsc::Sender<Feed>,
     settings: Settings,
     stats: Arc<Stats>,
@@ -190,7 +272,12 @@ pub async fn serve_tcp(
         shutdown,
         |stream, peer, shutdown| {
             let (cx, tx) = (cx.clone(), tx.clone());
-            async move { connection(stream, peer, &cx, &tx, shutdown).await }
+            async move {
+                match protocol {
+                    Protocol::Plaintext => connection(stream, peer, &cx, &tx, shutdown).await,
+                    Protocol::Pickle => pickle_connection(stream, peer, &cx, &tx, shutdown).await,
+                }
+            }
         },
     )
     .await;
@@ -235,6 +322,65 @@ async fn connection(
     splitter.feed(b"\n", cx, &mut batch, &peer);
     if !batch.is_empty() {
         let _ = tx.send(Feed::observations(batch)).await;
+    }
+}
+
+/// Reads pickle frames until the peer closes, stays silent past `idle_timeout`, sends a frame
+/// longer than [`MAX_PICKLE_LENGTH`] (closed, as carbon does) or shutdown.
+async fn pickle_connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    cx: &Context,
+    tx: &mpsc::Sender<Feed>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut len = [0u8; 4];
+    while read_frame_part(&mut stream, &mut len, cx, &mut shutdown, &peer).await {
+        let n = u32::from_be_bytes(len) as usize;
+        if n > MAX_PICKLE_LENGTH {
+            cx.stats.bad_pickles.fetch_add(1, Relaxed);
+            tracing::warn!(%peer, bytes = n, max = MAX_PICKLE_LENGTH, "Carbon pickle frame too long; connection closed.");
+            return;
+        }
+        let mut payload = vec![0u8; n];
+        if !read_frame_part(&mut stream, &mut payload, cx, &mut shutdown, &peer).await {
+            return;
+        }
+        let mut batch = Vec::new();
+        cx.pickle(&payload, unix_now(), &mut batch, &peer);
+        // Waiting here is the backpressure, as for plaintext.
+        if !batch.is_empty() && tx.send(Feed::observations(batch)).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Fills `buf` from the stream within `idle_timeout`; false when the connection ends (closed,
+/// idle, an error) or shutdown begins.
+async fn read_frame_part(
+    stream: &mut TcpStream,
+    buf: &mut [u8],
+    cx: &Context,
+    shutdown: &mut watch::Receiver<bool>,
+    peer: &SocketAddr,
+) -> bool {
+    let read = tokio::time::timeout(cx.settings.idle_timeout, stream.read_exact(buf));
+    tokio::select! {
+        _ = shutdown.changed() => false,
+        r = read => match r {
+            Ok(Ok(_)) => true,
+            Err(_) => {
+                cx.stats.idle_timeouts.fetch_add(1, Relaxed);
+                tracing::debug!(%peer, "Carbon pickle connection idle past idle_timeout; closed.");
+                false
+            }
+            Ok(Err(error)) => {
+                if error.kind() != std::io::ErrorKind::UnexpectedEof {
+                    tracing::debug!(%peer, %error, "Carbon pickle connection error.");
+                }
+                false
+            }
+        },
     }
 }
 

@@ -55,6 +55,7 @@ pub struct Daemon {
     pub http: SocketAddr,
     pub carbon: SocketAddr,
     pub carbon_udp: Option<SocketAddr>,
+    pub carbon_pickle: Option<SocketAddr>,
     pub statsd: Option<SocketAddr>,
     pub statsd_udp: Option<SocketAddr>,
     pub statsd_management: Option<SocketAddr>,
@@ -86,7 +87,7 @@ impl Daemon {
                 }
             }
         });
-        let (mut http, mut carbon, mut carbon_udp) = (None, None, None);
+        let (mut http, mut carbon, mut carbon_udp, mut carbon_pickle) = (None, None, None, None);
         let (mut statsd, mut statsd_udp, mut statsd_management) = (None, None, None);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -100,6 +101,7 @@ impl Daemon {
                 "HTTP listening." => http = addr,
                 "Carbon listening on tcp." => carbon = addr,
                 "Carbon listening on udp." => carbon_udp = addr,
+                "Carbon pickle listening on tcp." => carbon_pickle = addr,
                 "StatsD listening on tcp." => statsd = addr,
                 "StatsD listening on udp." => statsd_udp = addr,
                 "StatsD management listening." => statsd_management = addr,
@@ -112,6 +114,7 @@ impl Daemon {
             http: http.expect("http address logged"),
             carbon: carbon.unwrap_or_else(|| "0.0.0.0:0".parse().unwrap()),
             carbon_udp,
+            carbon_pickle,
             statsd,
             statsd_udp,
             statsd_management,
