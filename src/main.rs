@@ -20,7 +20,7 @@ const SYSTEM_CONFIG: &str = "/etc/tally/tally.yaml";
 buckets, a Graphite-compatible store and API, shipping out",
     long_about = "tally turns what a host does into numbers and graphs. It collects system metrics \
 with Diamond's names, tails logs through YAML regex parsers, and listens for StatsD and carbon \
-(Graphite plaintext). Every observation is folded into resolution buckets (count, sum, min, max, \
+(Graphite plaintext, and pickle from carbon-relay). Every observation is folded into resolution buckets (count, sum, min, max, \
 last, and a percentile sketch for timers), kept in an embedded store that survives kill -9, and \
 served through graphite-web's HTTP API, so Grafana's Graphite data source works against it \
 unchanged. Outputs ship the buckets to a central tally, carbon or Prometheus remote_write \
