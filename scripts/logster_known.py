@@ -43,7 +43,7 @@ KNOWN = [
     ('squid', r'TAG_NONE',
      "Squid's TAG_NONE code (an invalid request): Logster's regex knows TCP_, UDP_ and NONE_ "
      "codes only and skips the line; tally counts it (http_4xx, squid_OTHER)"),
-    ('log4j', r'^(\d\d:\d\d:\d\d,|\d{4}-\d\d-\d\d[T ]\d\d|\S+ \[[^]]*\] +[A-Z])', LOG4J_TIME),
+    ('log4j', r'^(\d\d:\d\d:\d\d,|\d{4}-\d\d-\d\d[T ]\d\d|\S+ +\[[^]]*\] +[A-Z])', LOG4J_TIME),
     ('log4j', r'^[\d_:.-]+( {2,}|\t) *(TRACE|DEBUG|INFO|WARN|ERROR|FATAL)\b',
      "a level padded on the left (`%5p`: ` INFO`, ` WARN`) or after a tab: Logster's regex wants "
      "one space before the level; tally reads any run of spaces"),
@@ -66,7 +66,7 @@ KNOWN = [
     ('error', r'^\[[^]]+\] \[[^]]*[A-Z]',
      "`[Error]`, `[WARN]` are no Apache levels (they are lower case): Logster counts them as "
      "other, tally skips them"),
-    ('error', r'^\[(?![A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(\.\d+)? \d{4}\]|\d{4}-)',
+    ('error', r'^\[(?![A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(\.\d+)? \d{4}\]|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?\])',
      "a first bracket that is no Apache time (`%t`, `%{u}t`, `%{cu}t`): Logster takes any text "
      "there; tally reads the time and skips the line"),
     ('squid', r'/\d{3} \d+\s*$',
