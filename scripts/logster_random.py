@@ -2,8 +2,9 @@
 of every log kind the comparison knows, with a mix that exercises the parsers' regex edge cases.
 
 Deterministic: the lines depend only on (kind, N, seed), through Python's `random.Random`
-(whose sequence for a given seed is stable across Python 3 versions for `random()`,
-`randrange()` and `choice()`). `logs(n, seed)` gives {kind: [bytes line, ...]}.
+seeded with the text `seed/kind` (the same lines on every run; `random()`, `randrange()`,
+`choice()` and `sample()` have kept their sequences across Python 3 releases, so far).
+`logs(n, seed)` gives {kind: [bytes line, ...]}; `logster_random.py KIND N SEED` prints them.
 """
 import json
 import random
