@@ -15,12 +15,10 @@ LOG4J_TIME = ("Logster's regex wants the time as one run of digits and `-_:.` ri
               "a [thread] and Spring Boot's padding; tally reads them")
 NO_HTTP1_RE = r'^(?!.*HTTP/1.\d" \d{3} ).*" \d{3} '
 ODD_STATUS_RE = r'" (0\d\d|[6-9]\d\d) '
-USER_SPACE_RE = (r'^\S[^[]*  [^[]*\[\d\d/'
-                 r'|^[^\s:]+:\d+ [^\s,]+(, [^\s,]+)* \S+ [^\s\[]\S*( [^\s\[]\S*)+ \[')
+USER_SPACE_RE = r'^\S[^[]*  [^[]*\[\d\d/'
 USER_SPACE = ("two spaces between the fields before the time (no Apache or nginx format writes "
-              "them: a damaged line), or a user name with a space in a vhost_combined line: tally "
-              "reads single-space-separated fields before the time; Logster looks only at the "
-              "protocol and status")
+              "them: a damaged line): tally reads single-space-separated fields before the time; "
+              "Logster looks only at the protocol and status")
 CUT_AFTER_STATUS_RE = r'HTTP/1.\d" \d{3} \s*$'
 CUT_AFTER_STATUS = ("a line cut right after the status and its space: Logster counts the status; "
                     "tally wants the size after it")
