@@ -48,6 +48,9 @@ KNOWN = [
     ('log4j', r'^[-_:.]+ (TRACE|DEBUG|INFO|WARN|ERROR|FATAL)',
      "no time but a `-` (or `:`, `.`, `_`) before the level: Logster's class of time "
      "characters takes it for a time; tally wants a digit"),
+    ('log4j', r'^[\d_:.,T+Z-]+ +(\[[^]]*\] +)?(trace|debug|info|warn|error|fatal)\b',
+     "a lower-case level (log4j2's `%level{lowerCase=true}`): Logster's regex wants capitals; "
+     "tally reads both"),
     ('log4j', r' SEVERE\b',
      "java.util.logging's SEVERE: tally counts level.severe; Logster is given log4j's six levels"),
     ('log4j', r' WARNING ',
