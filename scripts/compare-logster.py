@@ -3,17 +3,22 @@
 same generated logs. Run through scripts/compare-logster.sh (it sets up Logster and builds tally).
 
 usage: compare-logster.py TALLY LOGSTER_DIR PYTHON [--case SUBSTR] [--keep DIR] [-v]
+                          [--random N [--seed S]] [--file LOG=PATH ...]
 
 Logster runs as cron would run it: `bin/logster --dry-run --output=stdout --tailer=pygtail`
 once on the empty log (its first run only records the offset), then the lines are appended,
 the state file is dated 60 s back and Logster runs again. Its per-second (ErrorLog: per 10 s)
 rates times the duration are counts; `tally parse` prints sums. Both are mapped to the same
-keys (PAIRS below) and compared; a key missing on one side is 0. Known differences (KNOWN,
-each with its reason) are printed, not counted. Exit status 1 on any other difference.
+keys (PAIRS below) and compared; a key missing on one side is 0. Known differences (KNOWN in
+logster_known.py, each with its reason) are printed, not counted. Exit status 1 on any other
+difference. --random N: N lines of each kind from logster_random.py (seeded by --seed); a
+difference is narrowed down to its lines by halving, and JSON lines are compared one by one.
+--file LOG=PATH: a real log, compared as LOG.
 """
 import argparse
 import glob
 import json
+import math
 import os
 import re
 import shutil
@@ -300,66 +305,7 @@ PAIRS = [
     ('json_odd_keys', 'JsonLogster', '', 'json_lines', json_logster, None),
 ]
 
-# Known differences, by line: (log, regex searched in the line, reason). The lines of a log that
-# match are replayed apart; the rest must give the same answer in both. A known set that no
-# longer differs is reported as such.
-NO_HTTP1 = ("a request without `HTTP/1.x` (HTTP/2, a timeout's `-`, TLS bytes sent to a plain "
-            "port, no protocol): Logster's sample regex needs `HTTP/1.\\d\"`; tally counts every "
-            "request")
-ODD_STATUS = ("a status outside 100-599: Logster files 000 under 1xx and 999 under 5xx; tally "
-              "names the class by the first digit (0xx, 9xx)")
-LOG4J_TIME = ("Logster's regex wants the time as one run of digits and `-_:.` right before the "
-              "level: it misses ISO 8601 with a space or `T`, a comma before the millis, a zone, "
-              "a [thread] and Spring Boot's padding; tally reads them")
-KNOWN = [
-    ('access_bytes', r'.',
-     "a line that is not UTF-8: Logster (Python 3, pygtail) dies with UnicodeDecodeError and "
-     "reports nothing for the whole run; tally matches bytes"),
-    ('json_strings', r'.',
-     "a string or boolean leaf: Logster's JsonLogster calls `long` (Python 2 only) and dies "
-     "under Python 3; tally makes gauges of the numeric leaves"),
-    ('access', r'HTTP/2|"-" 408|x16|/noproto"', NO_HTTP1),
-    ('access', r'" (000|999) ', ODD_STATUS),
-    ('access', r'- user name \[',
-     "a user name with a space (Apache writes %u as it is): tally reads space-separated fields "
-     "before the time; Logster looks only at the protocol and status"),
-    ('nginx', r'HTTP/2|x16|"" 400', NO_HTTP1),
-    ('squid', r'/000 ', ODD_STATUS),
-    ('squid', r'TAG_NONE',
-     "Squid's TAG_NONE code (an invalid request): Logster's regex knows TCP_, UDP_ and NONE_ "
-     "codes only and skips the line; tally counts it (http_4xx, squid_OTHER)"),
-    ('log4j', r'^(\d\d:\d\d:\d\d,|\d{4}-\d\d-\d\d[T ]\d\d|\S+ \[main\])', LOG4J_TIME),
-    ('log4j', r' WARNING ',
-     "java.util.logging's WARNING: Logster counts it as WARN (its regex has no word boundary); "
-     "tally as level.warning"),
-    ('log4j', r' ERRORS ',
-     "`ERRORS`: Logster counts it as ERROR (no word boundary); tally wants the whole word"),
-    ('error', r'^\[[^]]+\] \[[a-z_]*:',
-     "Apache 2.4's `[module:level]`: Logster's regex knows only 2.2's `[level]` and skips the "
-     "line; tally counts it"),
-    ('error', r'\[error\]$',
-     "a level with no message after it: Logster's regex wants a space after `]`"),
-    ('error', r'\[Error\]',
-     "`[Error]` is no Apache level (they are lower case): Logster counts it as other, tally "
-     "skips it"),
-]
-
-# Known differences by key, in what is compared after the lines above are set apart.
-KNOWN_KEYS = [
-    ('json_odd_keys', 'my key',
-     "a JSON key with a space: Logster sends `my key` (a space splits a Graphite line: carbon "
-     "reads a wrong name and value); tally names it `my_key`"),
-    ('json_odd_keys', 'x/y',
-     "a JSON key with a slash: Logster sends `x/y` (a directory in carbon's Whisper tree); "
-     "tally names it `x-y`, as it makes every captured node"),
-    ('json_odd_keys', 'a.b',
-     "a JSON key with a dot: Logster sends `a.b`, two Graphite nodes that read as {a: {b: …}}; "
-     "tally keeps the key one node and drops the dot (`ab`)"),
-    ('json_odd_keys', 'c.d.e', "the same for a nested key with a dot: tally sends `c.de`"),
-    ('squid', 'size',
-     "size: Logster's regex reads the second field, which in Squid's native format is the "
-     "elapsed time (ms); tally sums the reply size (and times `elapsed` as a timer)"),
-]
+from logster_known import KNOWN, KNOWN_FAILURES, KNOWN_KEYS  # noqa: E402
 
 
 def run_logster(logster, python, work, name, parser, options, lines):
@@ -425,9 +371,99 @@ def compare_once(a, work, name, log, lines, pair):
     diffs = []
     for key in sorted(set(lkeys) | set(tkeys)):
         lv, tv = lkeys.get(key, 0.0), tkeys.get(key, 0.0)
-        if abs(lv - tv) > 1e-6 * max(1.0, abs(lv)):
+        if not math.isclose(lv, tv, rel_tol=1e-6, abs_tol=1e-6):
             diffs.append('%s: tally %r, Logster %r' % (key, tv, lv))
     return diffs, len(lkeys)
+
+
+def split_known(log, lines):
+    """{reason or None: lines}: each line under the first KNOWN rule of its log (or of `*`)."""
+    rules = [(re.compile(r), reason) for l, r, reason in KNOWN if l in (log, '*')]
+    groups = {}
+    for line in lines:
+        text = line.decode('utf-8', 'replace')
+        reason = next((reason for r, reason in rules if r.search(text)), None)
+        groups.setdefault(reason, []).append(line)
+    return groups
+
+
+def drop_known_keys(log, diffs):
+    """The diffs not explained by KNOWN_KEYS, and {reason: diffs} of those that are."""
+    known = {}
+    for l, key, reason in KNOWN_KEYS:
+        if l != log:
+            continue
+        for d in [d for d in diffs if re.fullmatch(key, d.split(': tally ')[0])]:
+            diffs.remove(d)
+            known.setdefault(reason, []).append(d)
+    return diffs, known
+
+
+def culprits(check, lines, limit=8):
+    """The smallest runs of lines that differ on their own, by halving (`check(lines)` is true
+    when they differ); at most `limit` of them. Counts add up, so a difference is in one half
+    or the other; one that needs both halves (an average) is returned whole."""
+    if len(lines) == 1 or limit <= 0:
+        return [lines]
+    half = len(lines) // 2
+    found = []
+    for part in (lines[:half], lines[half:]):
+        if len(found) < limit and check(part):
+            found += culprits(check, part, limit - len(found))
+    return found or [lines]
+
+
+def compare_log(a, work, i, log, pair, lines, per_line):
+    """Compares one log's lines; returns the number of unexplained differences."""
+    groups = split_known(log, lines)
+    rest = groups.pop(None, [])
+    runs = [0]
+
+    def once(part):
+        runs[0] += 1
+        diffs, nkeys = compare_once(a, work, '%s_%d_%d' % (log, i, runs[0]), log, part, pair)
+        failed = [d for d in diffs if d.startswith('Logster failed: ')]
+        for l, r, reason in KNOWN_FAILURES:
+            if failed and l == log and re.search(r, failed[0]):
+                return [], {reason: failed}, nkeys
+        return drop_known_keys(log, diffs) + (nkeys,)
+
+    if per_line:  # JsonLogster reports the last line only: compare line by line
+        results = [(line,) + once([line]) for line in rest]
+        bad = [r for r in results if r[1]]
+        diffs = ['%s\n         | %s' % ('; '.join(r[1]), r[0].decode('utf-8', 'replace')[:200])
+                 for r in bad]
+        key_known = {}
+        for r in results:
+            for reason, ds in r[2].items():
+                key_known.setdefault(reason, []).extend(ds)
+        nkeys = sum(r[3] for r in results)
+    else:
+        diffs, key_known, nkeys = once(rest) if rest or not groups else ([], {}, 0)
+        if diffs and (a.random or a.file):
+            found = culprits(lambda part: bool(once(part)[0]), rest)
+            diffs = diffs + ['culprit: %s\n         | %s' % (
+                '; '.join(once(c)[0]),
+                '\n         | '.join(l.decode('utf-8', 'replace')[:200] for l in c[:4]))
+                for c in found]
+    print('%-4s %-14s %-15s %-13s %d lines, %d keys' % ('DIFF' if diffs else 'same', log, pair[0],
+                                                       pair[2], len(rest), nkeys))
+    for d in diffs:
+        print('       ' + d)
+    for reason, ds in key_known.items():
+        print('       known: ' + reason)
+        for d in ds[:6 if a.random else None]:
+            print('         ' + d)
+    for j, (reason, part) in enumerate(groups.items()):
+        kdiffs, _ = compare_once(a, work, '%s_%d_known%d' % (log, i, j), log, part, pair)
+        print('       known (%d lines): %s' % (len(part), reason))
+        for d in kdiffs or ['(these lines do not differ here)' if a.random or a.file else
+                            '(these lines no longer differ: drop them from KNOWN)']:
+            print('         ' + d)
+        if a.verbose:
+            for line in part:
+                print('         | ' + line.decode('utf-8', 'replace')[:160])
+    return len([d for d in diffs if not d.startswith('culprit: ')])
 
 
 def main():
@@ -438,46 +474,34 @@ def main():
     ap.add_argument('--parsers', default='parsers')
     ap.add_argument('--keep', help='write the logs here and keep them')
     ap.add_argument('--case', help='only logs whose name holds this')
+    ap.add_argument('--random', type=int, metavar='N',
+                    help='instead of the fixed logs, N random lines of each kind (logster_random.py)')
+    ap.add_argument('--seed', default='1', help='seed of --random (any text; default 1)')
+    ap.add_argument('--file', action='append', default=[], metavar='LOG=PATH',
+                    help='instead of the fixed logs, compare this file as LOG (access, nginx, '
+                         'postfix, log4j, squid, error or json); repeatable')
     ap.add_argument('-v', action='store_true', dest='verbose')
     a = ap.parse_args()
     work = a.keep or tempfile.mkdtemp(prefix='compare-logster.')
     os.makedirs(work, exist_ok=True)
+    logs = LOGS
+    if a.random is not None:
+        import logster_random
+        logs = logster_random.logs(a.random, a.seed)
+        print('random: %d lines of each kind, seed %r' % (a.random, a.seed))
+    if a.file:
+        logs = {}
+        for spec in a.file:
+            log, path = spec.split('=', 1)
+            with open(path, 'rb') as f:
+                logs.setdefault(log, []).extend(f.read().rstrip(b'\n').split(b'\n'))
     unexplained = 0
     for i, (log, lparser, opts, tparser, lmap, tmap) in enumerate(PAIRS):
-        if a.case and a.case not in log:
+        if log not in logs or (a.case and a.case not in log):
             continue
         pair = (lparser, opts, tparser, lmap, tmap)
-        rules = [(re.compile(r), reason) for l, r, reason in KNOWN if l == log]
-        groups = {}
-        for line in LOGS[log]:
-            text = line.decode('utf-8', 'replace')
-            reason = next((reason for r, reason in rules if r.search(text)), None)
-            groups.setdefault(reason, []).append(line)
-        rest = groups.pop(None, [])
-        diffs, nkeys = compare_once(a, work, '%s_%d' % (log, i), log, rest, pair) \
-            if rest or not groups else ([], 0)
-        key_known = {}
-        for l, key, reason in KNOWN_KEYS:
-            for d in [d for d in diffs if l == log and d.startswith(key + ':')]:
-                diffs.remove(d)
-                key_known.setdefault(reason, []).append(d)
-        print('%-4s %-14s %-15s %-13s %d lines, %d keys' % ('DIFF' if diffs else 'same', log, lparser,
-                                                           tparser, len(rest), nkeys))
-        for d in diffs:
-            print('       ' + d)
-        unexplained += len(diffs)
-        for reason, ds in key_known.items():
-            print('       known: ' + reason)
-            for d in ds:
-                print('         ' + d)
-        for j, (reason, lines) in enumerate(groups.items()):
-            kdiffs, _ = compare_once(a, work, '%s_%d_known%d' % (log, i, j), log, lines, pair)
-            print('       known (%d lines): %s' % (len(lines), reason))
-            for d in kdiffs if kdiffs else ['(these lines no longer differ: drop them from KNOWN)']:
-                print('         ' + d)
-            if a.verbose:
-                for line in lines:
-                    print('         | ' + line.decode('utf-8', 'replace')[:160])
+        unexplained += compare_log(a, work, i, log, pair, logs[log],
+                                   (a.random is not None or a.file) and lparser == 'JsonLogster')
     print('%d unexplained difference(s)%s' % (unexplained, '; logs in ' + work if a.keep else ''))
     if not a.keep:
         shutil.rmtree(work)
