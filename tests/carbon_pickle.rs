@@ -98,7 +98,8 @@ fn carbon_relay_forwards_plaintext_as_pickles_that_tally_stores() {
 }
 
 /// Frames written by Python's pickle module in each of its protocols, then a frame that would
-/// call `os.system`, then a length over carbon's 1 MiB limit, which closes the connection.
+/// call `os.system`, one of 12,000 datapoints, then a length over carbon's 1 MiB limit, which
+/// closes the connection.
 const SENDER: &str = r#"
 import pickle, socket, struct, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
@@ -109,6 +110,9 @@ for proto in range(pickle.HIGHEST_PROTOCOL + 1):
     send(pickle.dumps([("py.p%d" % proto, (ts, proto + 0.5)), ("py.all", (ts, 1)), ("py.bad", (None, 1))], protocol=proto))
 send(b"cos\nsystem\n(S'touch /tmp/tally-pickle-ran'\ntR.")
 send(pickle.dumps([("py.all", (ts, 100))], protocol=2))
+many = pickle.dumps([("py.many", (ts, 1))] * 9000 + [("py.many.%d" % i, (ts, i)) for i in range(3000)], protocol=2)
+assert 64 * 1024 < len(many) < 1 << 20
+send(many)
 s.sendall(struct.pack("!L", (1 << 20) + 1))
 s.settimeout(20)
 sys.stdout.write("closed" if s.recv(1) == b"" else "open")
@@ -143,6 +147,13 @@ fn python_pickles_of_every_protocol_are_read_and_code_is_never_run() {
         );
     }
     assert_eq!(sum(&d, "py.all:sum"), f64::from(protocols) + 100.0);
+    // A frame over 64 KiB (read in parts) of 12,000 datapoints (sent on in two batches).
+    d.wait_render("/render?target=py.many:obvs&from=-10min&format=json", |v| {
+        points(v, 0).iter().map(|p| p.0).sum::<f64>() == 9000.0
+    });
+    d.wait_render("/render?target=sumSeries(py.many.*)&from=-10min&format=json", |v| {
+        points(v, 0).iter().map(|p| p.0).sum::<f64>() == f64::from(2999 * 3000 / 2)
+    });
     assert!(!std::path::Path::new("/tmp/tally-pickle-ran").exists());
     // Two bad frames (the global, the long one); six bad datapoints (`None` timestamps).
     d.wait_render(

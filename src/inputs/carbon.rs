@@ -334,54 +334,79 @@ async fn pickle_connection(
     tx: &mpsc::Sender<Feed>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut len = [0u8; 4];
-    while read_frame_part(&mut stream, &mut len, cx, &mut shutdown, &peer).await {
-        let n = u32::from_be_bytes(len) as usize;
+    let mut frame = Vec::new();
+    while read_frame_part(&mut stream, &mut frame, 4, cx, &mut shutdown, &peer).await {
+        let n = u32::from_be_bytes(frame[..4].try_into().expect("4 bytes")) as usize;
         if n > MAX_PICKLE_LENGTH {
             cx.stats.bad_pickles.fetch_add(1, Relaxed);
             tracing::warn!(%peer, bytes = n, max = MAX_PICKLE_LENGTH, "Carbon pickle frame too long; connection closed.");
             return;
         }
-        let mut payload = vec![0u8; n];
-        if !read_frame_part(&mut stream, &mut payload, cx, &mut shutdown, &peer).await {
+        if !read_frame_part(&mut stream, &mut frame, n, cx, &mut shutdown, &peer).await {
             return;
         }
         let mut batch = Vec::new();
-        cx.pickle(&payload, unix_now(), &mut batch, &peer);
-        // Waiting here is the backpressure, as for plaintext.
-        if !batch.is_empty() && tx.send(Feed::observations(batch)).await.is_err() {
-            return;
+        cx.pickle(&frame, unix_now(), &mut batch, &peer);
+        if frame.capacity() > CHUNK {
+            frame = Vec::new(); // an idle connection keeps no large frame's buffer
+        }
+        // Batches of a plaintext read's size; waiting here is the backpressure, as there.
+        let mut batch = batch.into_iter().peekable();
+        while batch.peek().is_some() {
+            let part: Vec<Observation> = batch.by_ref().take(PICKLE_BATCH).collect();
+            if tx.send(Feed::observations(part)).await.is_err() {
+                return;
+            }
         }
     }
 }
 
-/// Fills `buf` from the stream within `idle_timeout`; false when the connection ends (closed,
-/// idle, an error) or shutdown begins.
+/// A pickle frame is read this much at a time.
+const CHUNK: usize = 64 * 1024;
+/// Most datapoints of a pickle frame sent to aggregation in one batch.
+const PICKLE_BATCH: usize = 8192;
+
+/// Reads `n` bytes into `buf` (cleared first) [`CHUNK`] at a time, so memory follows what the
+/// peer has sent rather than what its length prefix announced, each read within
+/// `idle_timeout`; false when the connection ends (closed, idle, an error) or shutdown begins.
 async fn read_frame_part(
     stream: &mut TcpStream,
-    buf: &mut [u8],
+    buf: &mut Vec<u8>,
+    n: usize,
     cx: &Context,
     shutdown: &mut watch::Receiver<bool>,
     peer: &SocketAddr,
 ) -> bool {
-    let read = tokio::time::timeout(cx.settings.idle_timeout, stream.read_exact(buf));
-    tokio::select! {
-        _ = shutdown.changed() => false,
-        r = read => match r {
-            Ok(Ok(_)) => true,
-            Err(_) => {
-                cx.stats.idle_timeouts.fetch_add(1, Relaxed);
-                tracing::debug!(%peer, "Carbon pickle connection idle past idle_timeout; closed.");
-                false
-            }
-            Ok(Err(error)) => {
-                if error.kind() != std::io::ErrorKind::UnexpectedEof {
-                    tracing::debug!(%peer, %error, "Carbon pickle connection error.");
+    buf.clear();
+    while buf.len() < n {
+        let start = buf.len();
+        buf.resize(start + (n - start).min(CHUNK), 0);
+        let read = tokio::time::timeout(
+            cx.settings.idle_timeout,
+            stream.read_exact(&mut buf[start..]),
+        );
+        let ok = tokio::select! {
+            _ = shutdown.changed() => false,
+            r = read => match r {
+                Ok(Ok(_)) => true,
+                Err(_) => {
+                    cx.stats.idle_timeouts.fetch_add(1, Relaxed);
+                    tracing::debug!(%peer, "Carbon pickle connection idle past idle_timeout; closed.");
+                    false
                 }
-                false
-            }
-        },
+                Ok(Err(error)) => {
+                    if error.kind() != std::io::ErrorKind::UnexpectedEof {
+                        tracing::debug!(%peer, %error, "Carbon pickle connection error.");
+                    }
+                    false
+                }
+            },
+        };
+        if !ok {
+            return false;
+        }
     }
+    true
 }
 
 /// Reads UDP datagrams (each holding one or more lines) until `shutdown` turns true.
