@@ -151,9 +151,10 @@ fn python_pickles_of_every_protocol_are_read_and_code_is_never_run() {
     d.wait_render("/render?target=py.many:obvs&from=-10min&format=json", |v| {
         points(v, 0).iter().map(|p| p.0).sum::<f64>() == 9000.0
     });
-    d.wait_render("/render?target=sumSeries(py.many.*)&from=-10min&format=json", |v| {
-        points(v, 0).iter().map(|p| p.0).sum::<f64>() == f64::from(2999 * 3000 / 2)
-    });
+    d.wait_render(
+        "/render?target=sumSeries(py.many.*)&from=-10min&format=json",
+        |v| points(v, 0).iter().map(|p| p.0).sum::<f64>() == f64::from(2999 * 3000 / 2),
+    );
     assert!(!std::path::Path::new("/tmp/tally-pickle-ran").exists());
     // Two bad frames (the global, the long one); six bad datapoints (`None` timestamps).
     d.wait_render(
