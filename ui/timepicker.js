@@ -2,6 +2,8 @@
 // `YYYYMMDD`) in graphite's formats, read by the server in UTC. The server is the judge of a
 // time (a 400 says why); `isTime` only catches typos early.
 
+import { localOffset, timeStamp } from './ticks.js';
+
 const UNIT = '(s|secs?|seconds?|min|mins|minutes?|h|hours?|d|days?|w|weeks?|mon|months?|y|years?)';
 const FORMS = [
   new RegExp(`^-\\d+${UNIT}$`),
@@ -21,10 +23,16 @@ export function absolute(date) {
   return `${p(date.getUTCHours())}:${p(date.getUTCMinutes())}_${date.getUTCFullYear()}${p(date.getUTCMonth() + 1)}${p(date.getUTCDate())}`;
 }
 
-/** A short label: `last 1h` for `-1h … now`, else `from → until`. */
-export function describeRange(from, until) {
+/**
+ * A short label: `last 1h` for `-1h … now`, else `from → until`, epoch seconds (what a
+ * drag-zoom writes) as wall-clock times in the zone `offset` gives, the date once if shared.
+ */
+export function describeRange(from, until, offset = localOffset) {
   if (until === 'now' && /^-/.test(from)) return `last ${from.slice(1)}`;
-  return `${from} → ${until}`;
+  const wall = (t) => (/^\d{9,11}$/.test(t) ? timeStamp(Number(t) * 1000, offset) : t);
+  const [f, u] = [wall(from), wall(until)];
+  const sameDay = f !== from && u !== until && f.slice(0, 11) === u.slice(0, 11);
+  return `${f} → ${sameDay ? u.slice(11) : u}`;
 }
 
 const QUICK = ['-5min', '-1h', '-6h', '-24h', '-7d', '-30d'];

@@ -92,6 +92,11 @@ test('time formats: absolute from a date, descriptions, validity', () => {
   assert.equal(absolute(new Date(Date.UTC(2026, 0, 2, 3, 4))), '03:04_20260102');
   assert.equal(describeRange('-1h', 'now'), 'last 1h');
   assert.equal(describeRange('03:04_20260102', '05:00_20260102'), '03:04_20260102 → 05:00_20260102');
+  // Epoch seconds (a drag-zoom's range) read as times; the date once when both share it.
+  const utc = () => 0;
+  assert.equal(describeRange('1796664114', '1796664134', utc), '2026-12-07 17:21:54 → 17:22:14');
+  assert.equal(describeRange('1796664114', '1796750514', utc), '2026-12-07 17:21:54 → 2026-12-08 17:21:54');
+  assert.equal(describeRange('1796664114', 'now', utc), '2026-12-07 17:21:54 → now');
   for (const s of ['now', '-1h', '-7d', '1700000000', '03:04_20260102', '20260102', 'now-5min', 'midnight']) {
     assert.ok(isTime(s), s);
   }
