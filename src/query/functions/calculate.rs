@@ -47,8 +47,9 @@ fn window(
     steps: impl FnOnce() -> Result<i64, Error>,
 ) -> Result<(i64, String, Option<usize>), Error> {
     let count = match a.expr(i) {
-        Some(Expr::Int(n)) if *n > 0 => *n,
-        Some(Expr::Float(v)) if *v > 0.0 && v.fract() == 0.0 => *v as i64,
+        // 0 is graphite's empty window: every point null.
+        Some(Expr::Int(n)) if *n >= 0 => *n,
+        Some(Expr::Float(v)) if *v >= 0.0 && v.fract() == 0.0 => *v as i64,
         Some(Expr::Str(s)) => {
             let secs = super::interval_seconds(s)
                 .map(i64::abs)
@@ -104,9 +105,13 @@ fn moving_with(
         } else {
             format!("{tag}({},{text})", s.name)
         };
-        let w = points.unwrap_or((preview / s.step.max(1)) as usize).max(1);
+        // A window shorter than the step holds no point (graphite's `windowPoints` 0).
+        let w = points.unwrap_or((preview / s.step.max(1)) as usize);
         let effective = factor.or(s.x_files_factor).unwrap_or(xff);
-        let values = super::moving::values(&s.values, w, agg, effective);
+        let values = match w {
+            0 => vec![None; s.values.len()],
+            w => super::moving::values(&s.values, w, agg, effective),
+        };
         let mut o = s.derive(name, values);
         o.start = s.start + preview;
         o.end = s.end;
@@ -131,6 +136,11 @@ fn moving_window(a: &Args) -> Result<Vec<TimeSeries>, Error> {
 
 fn exponential_moving_average(a: &Args) -> Result<Vec<TimeSeries>, Error> {
     let (preview, text, points) = window(a, 1, || max_step(a, 0))?;
+    if points == Some(0) {
+        return Err(Error::BadArgument(
+            "windowSize must be a positive count".into(),
+        ));
+    }
     let constant = 2.0 / (points.map(|p| p as f64).unwrap_or(preview as f64) + 1.0);
     let ctx = Ctx {
         from: a.ctx.from - preview,

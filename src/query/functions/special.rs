@@ -60,7 +60,7 @@ fn constant_line_fn(a: &Args) -> Result<Vec<TimeSeries>, Error> {
 
 fn series_by_tag(a: &Args) -> Result<Vec<TimeSeries>, Error> {
     let exprs = a.strings(0)?;
-    a.ev.series_by_tag(&exprs, &a.ctx)
+    a.ev.series_by_tag(&exprs, a.call.raw.as_deref(), &a.ctx)
 }
 
 fn events(a: &Args) -> Result<Vec<TimeSeries>, Error> {
