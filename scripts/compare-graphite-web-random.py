@@ -183,7 +183,8 @@ class Gen:
         t = self.call(self.rnd.randint(0, 2))
         if self.rnd.random() < 0.08:
             t += f" &maxDataPoints={self.pick(['7', '50', '119'])}"
-        return t
+        # graphite-web's Holt-Winters bands share one tags dict (README): tags not compared.
+        return "! " + t if "holtWintersConfidence" in t else t
 
 
 def main():

@@ -166,6 +166,10 @@ fn legend_value(a: &Args) -> Result<Vec<TimeSeries>, Error> {
             let value = agg.map(|g| g.apply(&s.values));
             let name = match (&system, value) {
                 (None, None) => format!("{} ({t}: (?))", s.name),
+                // graphite's count is safeLen: an int, 0 when every value is null.
+                (None, Some(v)) if agg == Some(Agg::Count) => {
+                    format!("{} ({t}: {})", s.name, v.unwrap_or(0.0) as i64)
+                }
                 (None, Some(v)) => format!(
                     "{} ({t}: {})",
                     s.name,

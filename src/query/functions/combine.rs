@@ -5,6 +5,7 @@
 use super::Type::*;
 use super::{Args, Func, NodeOrTag, agg_key, f, p, path_expressions};
 use crate::query::Error;
+use crate::query::target::{Call, Expr};
 use crate::query::series::{Agg, TimeSeries, aggregate_rows, normalize, rows, xff};
 use std::collections::{BTreeMap, HashMap};
 
@@ -75,7 +76,7 @@ pub const FUNCTIONS: &[Func] = &[
         "multiplySeries",
         "Combine",
         SERIES_LISTS,
-        |a| by(a, Agg::Multiply, "multiply"),
+        multiply_series,
         "Pointwise product (null if any is null).",
     ),
     f(
@@ -246,6 +247,17 @@ fn by(a: &Args, agg: Agg, func: &str) -> Result<Vec<TimeSeries>, Error> {
         .collect())
 }
 
+/// graphite's "legacy" multiplySeries: one list of one series is returned as it is.
+fn multiply_series(a: &Args) -> Result<Vec<TimeSeries>, Error> {
+    if a.rest(0).len() == 1 {
+        let list = a.series(0)?;
+        if list.len() == 1 {
+            return Ok(list);
+        }
+    }
+    by(a, Agg::Multiply, "multiply")
+}
+
 fn aggregate_fn(a: &Args) -> Result<Vec<TimeSeries>, Error> {
     let list = a.series(0)?;
     let agg = a.agg(1)?;
@@ -285,21 +297,23 @@ pub fn percentile(values: &[f64], n: f64, interpolate: bool) -> Option<f64> {
     }
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
-    let fractional = n / 100.0 * (v.len() as f64 + 1.0);
-    let mut rank = fractional.trunc() as usize;
+    let len = v.len() as i64;
+    // Python's list index: a negative one counts from the end; out of range is None (graphite's
+    // IndexError, which nPercentile's callers catch or fail on).
+    let at = |i: i64| v.get(usize::try_from(if i < 0 { i + len } else { i }).ok()?).copied();
+    let fractional = n / 100.0 * (len as f64 + 1.0);
+    let mut rank = fractional.trunc() as i64;
     let frac = fractional - fractional.trunc();
     if !interpolate {
-        rank += frac.ceil() as usize;
+        rank += frac.ceil() as i64;
     }
-    let mut result = if rank == 0 {
-        v[0]
-    } else if rank > v.len() {
-        v[v.len() - 1]
-    } else {
-        v[rank - 1]
+    let mut result = match rank {
+        0 => v[0],
+        r if r - 1 == len => v[v.len() - 1],
+        r => at(r - 1)?,
     };
-    if interpolate && rank < v.len() {
-        result += frac * (v[rank] - result);
+    if interpolate && rank != len {
+        result += frac * (at(rank)? - result);
     }
     Some(result)
 }
@@ -414,14 +428,33 @@ fn apply_callback(
         // `avg` is graphite's alias function of averageSeries, which groupBy* call by name.
         "averageSeries" | "avg" => (Agg::Average, "average"),
         "rangeOfSeries" => (Agg::Range, "rangeOf"),
-        _ => (
-            Agg::parse(short).ok_or_else(|| {
-                Error::BadArgument(format!("Unsupported aggregation function: {callback}"))
-            })?,
-            short,
-        ),
+        _ => match Agg::parse(short) {
+            Some(agg) => (agg, short),
+            None => return series_callback(a, callback, members),
+        },
     };
     Ok(aggregate(members, agg, func, None, a.xff()))
+}
+
+/// Any other series function named as a callback (`asPercent`, `sumSeriesWithWildcards`…):
+/// graphite calls it with the group as its one series list and keeps its first series.
+fn series_callback(
+    a: &Args,
+    callback: &str,
+    members: &[TimeSeries],
+) -> Result<Option<TimeSeries>, Error> {
+    if super::lookup(callback).is_none() {
+        return Err(Error::BadArgument(format!(
+            "Unsupported aggregation function: {callback}"
+        )));
+    }
+    let call = Expr::Call(Call {
+        name: callback.to_string(),
+        args: vec![a.ev.bind_series(members.to_vec())],
+        kwargs: Vec::new(),
+        raw: None,
+    });
+    Ok(a.ev.eval(&call, &a.ctx)?.into_iter().next())
 }
 
 fn group_by(a: &Args, callback: &str, nodes: &[NodeOrTag]) -> Result<Vec<TimeSeries>, Error> {
