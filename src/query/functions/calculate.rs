@@ -136,11 +136,6 @@ fn moving_window(a: &Args) -> Result<Vec<TimeSeries>, Error> {
 
 fn exponential_moving_average(a: &Args) -> Result<Vec<TimeSeries>, Error> {
     let (preview, text, points) = window(a, 1, || max_step(a, 0))?;
-    if points == Some(0) {
-        return Err(Error::BadArgument(
-            "windowSize must be a positive count".into(),
-        ));
-    }
     let constant = 2.0 / (points.map(|p| p as f64).unwrap_or(preview as f64) + 1.0);
     let ctx = Ctx {
         from: a.ctx.from - preview,

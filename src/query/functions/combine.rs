@@ -5,8 +5,8 @@
 use super::Type::*;
 use super::{Args, Func, NodeOrTag, agg_key, f, p, path_expressions};
 use crate::query::Error;
-use crate::query::target::{Call, Expr};
 use crate::query::series::{Agg, TimeSeries, aggregate_rows, normalize, rows, xff};
+use crate::query::target::{Call, Expr};
 use std::collections::{BTreeMap, HashMap};
 
 const SERIES_LISTS: &[super::Param] = &[p("seriesLists", SeriesList).req().multi()];
@@ -300,7 +300,10 @@ pub fn percentile(values: &[f64], n: f64, interpolate: bool) -> Option<f64> {
     let len = v.len() as i64;
     // Python's list index: a negative one counts from the end; out of range is None (graphite's
     // IndexError, which nPercentile's callers catch or fail on).
-    let at = |i: i64| v.get(usize::try_from(if i < 0 { i + len } else { i }).ok()?).copied();
+    let at = |i: i64| {
+        v.get(usize::try_from(if i < 0 { i + len } else { i }).ok()?)
+            .copied()
+    };
     let fractional = n / 100.0 * (len as f64 + 1.0);
     let mut rank = fractional.trunc() as i64;
     let frac = fractional - fractional.trunc();

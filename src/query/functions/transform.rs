@@ -560,6 +560,8 @@ fn time_slice(a: &Args) -> Result<Vec<TimeSeries>, Error> {
             })
             .collect();
         let mut out = s.derive(format!("timeSlice({}, {from}, {until})", s.name), values);
+        // graphite renames the series but keeps its path expression (what sumSeries… name).
+        out.path_expression.clone_from(&s.path_expression);
         tagged(&mut out, "timeSliceStart", from);
         tagged(&mut out, "timeSliceEnd", until);
         out
