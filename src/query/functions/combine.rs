@@ -425,6 +425,10 @@ fn apply_callback(
         s.x_files_factor = Some(a.xff());
         return Ok(Some(s));
     }
+    if callback == "multiplySeries" && members.len() == 1 {
+        // graphite calls its multiplySeries, which returns one series as it is.
+        return Ok(Some(members[0].clone()));
+    }
     let short = callback.strip_suffix("Series").unwrap_or(callback);
     let (agg, func) = match callback {
         "sumSeries" => (Agg::Sum, "sum"),
