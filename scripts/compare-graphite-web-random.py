@@ -28,7 +28,11 @@ TAGGED = ["seriesByTag('name=tag.cpu')", "seriesByTag('dc=eu')", "seriesByTag('n
           "seriesByTag('name=tag.mem','dc=us')", "tag.cpu;dc=eu;host=web1", "seriesByTag('name=tag.io')"]
 # Optional arguments always given: verticalLine's series without a label is named Python's
 # None in graphite-web (a documented difference).
-ALWAYS = {"verticalLine.label"}
+ALWAYS = {"verticalLine.label", "timeSlice.endSliceAt"}  # ("now": graphite's wall clock)
+# Functions whose values are Python ints in graphite-web: a tag made of a value (offsetToZero's
+# minimum) reads `1` there, `1.0` in tally, which keeps no int/float distinction (README).
+INT_VALUES = ("isNonNull(", "countSeries(", "identity(", "time(", "timeFunction(", "constantLine(",
+              "threshold(", "changed(", "transformNull(")
 INTERVALS = ["1min", "5min", "10min", "30min", "1h", "-1h", "-10min", "2min", "3min", "90s"]
 TAGS = ["dc", "host", "name", "unit", "dev"]
 
@@ -195,7 +199,8 @@ class Gen:
         # difference expected).
         if "compressPeriodicGaps" in t:
             return "!! " + t
-        return "! " + t if "holtWintersConfidence" in t else t
+        ints = "offsetToZero(" in t and any(f in t for f in INT_VALUES)
+        return "! " + t if "holtWintersConfidence" in t or ints else t
 
 
 def main():
