@@ -139,7 +139,7 @@ class Gen:
             return self.pick([repr(self.pick(INTERVALS).lstrip("-")), self.pick(["1", "3", "5", "10", "0"])])
         if ty == "intOrInf":
             return self.pick(["0", "1", "2", "5"])
-        if fname == "applyByNode":
+        if fname == "applyByNode" and pname == "nodeNum":
             # Past the name's nodes graphite-web 1.1.10 takes the whole name (its master branch
             # refuses, as tally does); -1 makes a broken template (`sumSeries(.x)`).
             return self.pick(["0", "1"])
