@@ -120,6 +120,10 @@ class Gen:
         """One argument for parameter p of function fname (as target text)."""
         ty, pname = p.get("type"), p.get("name", "")
         opts = [o for o in p.get("options") or [] if isinstance(o, str)]
+        if ty in ("seriesList", "seriesLists") and fname == "applyByNode":
+            # Its template is filled with name prefixes: a function's name makes a broken
+            # target, which graphite-web reads a prefix of by accident (README).
+            return self.pick(PATHS[:3] + GLOBS[:5])
         if ty in ("seriesList", "seriesLists"):
             return self.series(depth)
         if ty in ("aggFunc", "aggOrSeriesFunc") or (opts and ty == "string"):
