@@ -221,7 +221,7 @@ pub fn aggregate(
     tags.entry("name".into()).or_insert_with(|| name.clone());
     tags.insert("aggregatedBy".into(), func.into());
     let mut out = TimeSeries::new(&name, start, step, values);
-    out.end = end.max(start + out.values.len() as i64 * step);
+    out.end = end;
     out.tags = tags;
     out.x_files_factor = Some(factor);
     out.lineage = merged_lineage(list);
