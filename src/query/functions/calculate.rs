@@ -209,8 +209,10 @@ fn aggregate_line(a: &Args) -> Result<Vec<TimeSeries>, Error> {
         if keep_step {
             out.push(s.derive(name, vec![value; s.values.len()]));
         } else {
-            // graphite draws it with constantLine(value), whose name tag stays str(value).
-            let tag = value.map_or_else(|| "None".to_string(), |v| super::py_str(v, false));
+            // graphite draws it with constantLine(value), whose name tag stays str(value): an
+            // int for count (safeLen), a float otherwise.
+            let int = agg == Agg::Count;
+            let tag = value.map_or_else(|| "None".to_string(), |v| super::py_str(v, int));
             let mut line = super::special::constant_line(a, value.unwrap_or(f64::NAN), tag);
             if value.is_none() {
                 line.values = vec![None; line.values.len()];
