@@ -217,6 +217,8 @@ fn aggregate_line(a: &Args) -> Result<Vec<TimeSeries>, Error> {
             if value.is_none() {
                 line.values = vec![None; line.values.len()];
             }
+            // graphite sets the path expression too: an aggregate of it names the function.
+            line.path_expression.clone_from(&name);
             line.rename(name);
             out.push(line);
         }
