@@ -130,6 +130,9 @@ pub struct Evaluator<'a> {
     /// Buckets are never merged at read time (set when a merged answer would not be
     /// graphite's: see [`super::series::fitted_elsewhere`]).
     unmerged: Cell<bool>,
+    /// What `setXFilesFactor` last set: graphite's writes it into the request context, so
+    /// functions evaluated after it (the enclosing ones) aggregate with it.
+    xff_set: Cell<Option<f64>>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -145,6 +148,7 @@ impl<'a> Evaluator<'a> {
             tz: jiff::tz::TimeZone::UTC,
             patterns: None,
             unmerged: Cell::new(false),
+            xff_set: Cell::new(None),
         }
     }
 
@@ -261,9 +265,15 @@ impl<'a> Evaluator<'a> {
         Ok(())
     }
 
-    /// The request's xFilesFactor (functions prefer their argument, then the series').
+    /// The request's xFilesFactor, or what `setXFilesFactor` set since (functions prefer
+    /// their argument).
     pub fn xff(&self, _ctx: &Ctx) -> f64 {
-        self.request.x_files_factor
+        self.xff_set.get().unwrap_or(self.request.x_files_factor)
+    }
+
+    /// `setXFilesFactor`'s write into the request context.
+    pub fn set_xff(&self, x: f64) {
+        self.xff_set.set(Some(x));
     }
 
     /// Evaluates an expression that must give series.
