@@ -130,9 +130,6 @@ pub struct Evaluator<'a> {
     /// Buckets are never merged at read time (set when a merged answer would not be
     /// graphite's: see [`super::series::fitted_elsewhere`]).
     unmerged: Cell<bool>,
-    /// What `setXFilesFactor` last set: graphite's writes it into the request context, so
-    /// functions evaluated after it (the enclosing ones) aggregate with it.
-    xff_set: Cell<Option<f64>>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -148,7 +145,6 @@ impl<'a> Evaluator<'a> {
             tz: jiff::tz::TimeZone::UTC,
             patterns: None,
             unmerged: Cell::new(false),
-            xff_set: Cell::new(None),
         }
     }
 
@@ -265,15 +261,9 @@ impl<'a> Evaluator<'a> {
         Ok(())
     }
 
-    /// The request's xFilesFactor, or what `setXFilesFactor` set since (functions prefer
-    /// their argument).
+    /// The request's xFilesFactor (functions prefer their argument, then the series').
     pub fn xff(&self, _ctx: &Ctx) -> f64 {
-        self.xff_set.get().unwrap_or(self.request.x_files_factor)
-    }
-
-    /// `setXFilesFactor`'s write into the request context.
-    pub fn set_xff(&self, x: f64) {
-        self.xff_set.set(Some(x));
+        self.request.x_files_factor
     }
 
     /// Evaluates an expression that must give series.

@@ -206,8 +206,10 @@ pub fn aggregate(
     factor: Option<f64>,
     default_xff: f64,
 ) -> Option<TimeSeries> {
-    // The argument, else the request's (which setXFilesFactor evaluated before sets).
-    let factor = factor.unwrap_or(default_xff);
+    // The argument, else what setXFilesFactor set on the inputs, else the request's.
+    let factor = factor
+        .or_else(|| list.iter().find_map(|s| s.x_files_factor))
+        .unwrap_or(default_xff);
     let (columns, start, end, step) = normalize(list, default_xff)?;
     let name = format!("{func}Series({})", path_expressions(list));
     let values = aggregate_rows(&columns, agg, |nn, len| xff(nn, len, factor));

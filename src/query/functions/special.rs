@@ -145,7 +145,6 @@ fn set_xff(a: &Args) -> Result<Vec<TimeSeries>, Error> {
         ));
     }
     let mut list = a.series(0)?;
-    a.ev.set_xff(x);
     for s in &mut list {
         s.x_files_factor = Some(x);
         // graphite's float(xFilesFactor): `1.0`, `0.5`.
