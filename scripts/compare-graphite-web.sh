@@ -24,8 +24,16 @@
 # (marked "graphite bug"). scripts/compare-graphite-web-endpoints.targets is a third set:
 # whole requests to /metrics/find, /metrics/expand, /metrics/index.json, /tags… and
 # /events/get_data, compared as json structures or text fields. ONLY=REGEX runs only the
-# lines it matches. Python packages are installed here into
-# target/peers/graphite-web (not committed); tally is a debug build.
+# lines it matches (or that contain it as written: `ONLY='sumSeries(cmp.*.x)'`). Python
+# packages are installed here into target/peers/graphite-web (not committed); tally is a debug
+# build.
+# A fourth set is random: scripts/compare-graphite-web-random.py builds RANDOM_TARGETS (default
+# 150) nested targets over the first set's data from graphite-web's own function list and
+# parameter types, repeatable by SEED (default 1); only its non-identical answers are printed,
+# with the seed. `RANDOM_TARGETS=2000 SEED=7 scripts/compare-graphite-web.sh` runs more;
+# `RANDOM_TARGETS=0` none; replay one with ONLY='<target as printed>' and the same seed and
+# count; ONLY_RANDOM=1 skips the three fixed sets. A random target graphite-web answers and tally refuses fails the run, like a difference;
+# "graphite error" lines (tally answers what graphite-web cannot) are listed to look at.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VERBOSE="${1:-}"
@@ -148,6 +156,23 @@ for name, pts in series.items():
         whisper.update_many(path, pts[i:i + 500])
 open(os.path.join(root, "..", "tagged.txt"), "w").write("\n".join(tagged))
 PY
+# The random set, from graphite-web's function registry (its /functions answers 500 on 3.11).
+RANDOM_TARGETS="${RANDOM_TARGETS:-150}" SEED="${SEED:-1}"
+: > "$work/random.targets"
+if [ "$RANDOM_TARGETS" -gt 0 ]; then
+  "$V/bin/python" - "$work/functions.json" 2>/dev/null <<'PY'
+import json, os, sys
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "graphite.settings")
+import django
+django.setup()
+from graphite.functions import SeriesFunctions
+json.dump({n: [p.toJSON() for p in getattr(f, "params", None) or []] for n, f in SeriesFunctions().items()},
+          open(sys.argv[1], "w"), default=str)
+PY
+  echo "random targets: RANDOM_TARGETS=$RANDOM_TARGETS SEED=$SEED"
+  python3 scripts/compare-graphite-web-random.py "$work/functions.json" "$SEED" "$RANDOM_TARGETS" \
+    > "$work/random.targets"
+fi
 PYTHONPATH="$V/lib/python3.11/site-packages" "$V/bin/django-admin" migrate -v0 --run-syncdb \
   --settings=graphite.settings >/dev/null 2>&1 || true
 gw_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -195,10 +220,10 @@ for port in (gw, tally):
         urllib.request.urlopen(req, timeout=60).read()
 PY
 
-TIMES="$TIMES" ONLY="${ONLY:-}" "$V/bin/python" - "$http" "$gw_port" "$start" "$anchor" "$VERBOSE" \
+TIMES="$TIMES" ONLY="${ONLY:-}" SEED="$SEED" ONLY_RANDOM="${ONLY_RANDOM:-}" "$V/bin/python" - "$http" "$gw_port" "$start" "$anchor" "$VERBOSE" \
   scripts/compare-graphite-web.targets scripts/compare-graphite-web-tiers.targets \
-  scripts/compare-graphite-web-endpoints.targets <<'PY'
-import datetime, http.client, json, pickle, math, os, re, statistics, sys, time, urllib.error, urllib.parse, urllib.request
+  scripts/compare-graphite-web-endpoints.targets "$work/random.targets" <<'PY'
+import datetime, html, http.client, json, pickle, math, os, re, statistics, sys, time, urllib.error, urllib.parse, urllib.request
 tally, gw, start, anchor, verbose = sys.argv[1:6]
 files = sys.argv[6:]
 start, anchor = int(start), int(anchor)
@@ -260,7 +285,10 @@ def get(port, query):
                 return True, body  # csv, raw, completer text…: compared token by token
             return True, json.loads(body.replace("1e9999", "Infinity"))
     except urllib.error.HTTPError as e:
-        return False, f"{e.code} {e.read().decode(errors='replace')[-300:].strip()}"
+        body = html.unescape(e.read().decode(errors="replace"))
+        # graphite-web's 500 page: its traceback's last line (the exception) is enough.
+        exc = re.findall(r"^((?:\w[\w.]*)?(?:Error|Exception)\b.*)$", body, re.M)
+        return False, f"{e.code} {exc[-1] if exc else body[-300:].strip()}"
     except Exception as e:  # noqa: BLE001 (connection errors, bad json)
         return False, str(e)
 
@@ -380,6 +408,7 @@ def diff(g, t):
 
 TIMES = int(os.environ.get("TIMES", "0"))
 ONLY = os.environ.get("ONLY", "")
+ONLY_RANDOM = os.environ.get("ONLY_RANDOM", "") == "1"
 groups = {}
 if TIMES:
     # The groups from tally's /functions (graphite-web 1.1.10's answers 500 on Python 3.11).
@@ -420,11 +449,20 @@ def median_ms(port, q):
         times.append((time.perf_counter() - t) * 1000)
     return statistics.median(times)
 
+def wanted(target):
+    if not ONLY or ONLY in target:
+        return True
+    try:
+        return re.search(ONLY, target) is not None
+    except re.error:
+        return False
+
+random_counts = {}
 counts = {"same": 0, "DIFFERENT": 0, "whisper avg": 0, "graphite bug": 0, "graphite error": 0, "tally error": 0, "both error": 0}
 for n, path in enumerate(files):
     for line in open(path):
         target = line.strip()
-        if not target or target.startswith("#") or not re.search(ONLY, target):
+        if not target or target.startswith("#") or not wanted(target) or ONLY_RANDOM and n != 3:
             continue
         # "~ " marks a documented Whisper-averaging case (README): a difference is expected.
         # "! " a documented graphite-web bug in tags: everything but the tags is compared.
@@ -455,11 +493,18 @@ for n, path in enumerate(files):
         if TIMES and kind == "same":
             tm, gm = median_ms(tally, q), median_ms(gw, q)
             timed.setdefault(group_of(target), []).append((gm / tm, tm, gm, target))
+        if n == 3:
+            random_counts[kind] = random_counts.get(kind, 0) + 1
+            if kind == "same":
+                continue
         print(f"{kind:15} {target}" + (f"\n                {d}" if d else ""))
         if verbose and kind != "same":
             print("   graphite:", json.dumps(g, default=str)[:2000])
             print("   tally:   ", json.dumps(t, default=str)[:2000])
 print("\n" + ", ".join(f"{v} {k}" for k, v in counts.items()))
+if random_counts:
+    print(f"of which random (SEED={os.environ.get('SEED')}, {sum(random_counts.values())} targets): "
+          + ", ".join(f"{v} {k}" for k, v in sorted(random_counts.items())))
 if TIMES:
     how = "a new connection per request" if NEW_CONNECTIONS else "one kept-alive connection per server"
     print(f"\nspeed on identical answers, median of {TIMES} each, {how}, ms (graphite-web / tally):")

@@ -349,20 +349,25 @@ impl<'a> Evaluator<'a> {
         self.source.fetch(path, &fetch)
     }
 
-    /// `seriesByTag(…)`: every tagged series matching all expressions, fetched by name.
-    pub fn series_by_tag(&self, exprs: &[String], ctx: &Ctx) -> Result<Vec<TimeSeries>, Error> {
+    /// `seriesByTag(…)`: every tagged series matching all expressions, fetched by name. Their
+    /// path expression is the call as written (`raw`, graphite-web's), else rebuilt from `exprs`.
+    pub fn series_by_tag(
+        &self,
+        exprs: &[String],
+        raw: Option<&str>,
+        ctx: &Ctx,
+    ) -> Result<Vec<TimeSeries>, Error> {
         let parsed = exprs
             .iter()
             .map(|e| tags::Expr::parse(e))
             .collect::<Result<Vec<_>, _>>()?;
         let names = tags::matching(&parsed, self.source.tagged_names())?;
-        let path_expression = format!(
-            "seriesByTag({})",
-            exprs
-                .iter()
-                .map(|e| format!("'{e}'"))
-                .collect::<Vec<_>>()
-                .join(",")
+        let path_expression = raw.map_or_else(
+            || {
+                let quoted: Vec<String> = exprs.iter().map(|e| format!("'{e}'")).collect();
+                format!("seriesByTag({})", quoted.join(","))
+            },
+            str::to_string,
         );
         let mut out = Vec::new();
         for name in names {

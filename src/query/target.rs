@@ -39,6 +39,9 @@ pub struct Call {
     pub name: String,
     pub args: Vec<Expr>,
     pub kwargs: Vec<(String, Expr)>,
+    /// The call's text as written, kept for `seriesByTag` only: graphite-web names its series'
+    /// path expression with it (`seriesByTag('a=b', 'c=d')`, spaces and quotes as given).
+    pub raw: Option<String>,
 }
 
 /// A malformed target: what was expected and where (0-based character offset).
@@ -135,9 +138,14 @@ impl Parser {
     fn call_or_path(&mut self) -> Result<Expr, Error> {
         let end = self.ident_at(self.pos);
         if end > self.pos && self.chars.get(end) == Some(&'(') {
-            let name: String = self.chars[self.pos..end].iter().collect();
+            let start = self.pos;
+            let name: String = self.chars[start..end].iter().collect();
             self.pos = end + 1;
-            return self.call_rest(name).map(Expr::Call);
+            let mut call = self.call_rest(name)?;
+            if call.name == "seriesByTag" {
+                call.raw = Some(self.chars[start..self.pos].iter().collect());
+            }
+            return Ok(Expr::Call(call));
         }
         self.path().map(Expr::Path)
     }
@@ -147,6 +155,7 @@ impl Parser {
             name,
             args: Vec::new(),
             kwargs: Vec::new(),
+            raw: None,
         };
         self.skip_ws();
         if self.peek() == Some(')') {

@@ -10,6 +10,7 @@ fn call(name: &str, args: Vec<Expr>) -> Expr {
         name: name.into(),
         args,
         kwargs: Vec::new(),
+        raw: None,
     })
 }
 

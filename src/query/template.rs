@@ -108,6 +108,8 @@ pub fn substitute(expr: &Expr, replacements: &[(String, Value)]) -> Result<Expr,
                 .iter()
                 .map(|(k, v)| Ok((k.clone(), substitute(v, replacements)?)))
                 .collect::<Result<_, Error>>()?,
+            // The text as written may hold placeholders: seriesByTag rebuilds its own.
+            raw: None,
         }),
         other => other.clone(),
     })

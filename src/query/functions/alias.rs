@@ -50,10 +50,11 @@ fn alias_by_node(a: &Args) -> Result<Vec<TimeSeries>, Error> {
 pub fn substr_name(name: &str, start: i64, stop: i64) -> String {
     let left = name.rfind('(').map(|i| i + 1).unwrap_or(0);
     let right = name.find(')').unwrap_or(name.len());
+    // Python's name[left:right]: empty when the first ')' comes before the last '('.
     let clean = if left <= right {
         &name[left..right]
     } else {
-        &name[left..]
+        ""
     };
     let parts: Vec<&str> = clean.split('.').collect();
     let len = parts.len() as i64;
@@ -166,6 +167,10 @@ fn legend_value(a: &Args) -> Result<Vec<TimeSeries>, Error> {
             let value = agg.map(|g| g.apply(&s.values));
             let name = match (&system, value) {
                 (None, None) => format!("{} ({t}: (?))", s.name),
+                // graphite's count is safeLen: an int, 0 when every value is null.
+                (None, Some(v)) if agg == Some(Agg::Count) => {
+                    format!("{} ({t}: {})", s.name, v.unwrap_or(0.0) as i64)
+                }
                 (None, Some(v)) => format!(
                     "{} ({t}: {})",
                     s.name,
@@ -264,5 +269,7 @@ mod tests {
         assert_eq!(substr_name("sumSeries(a.b.c)", 1, 0), "b.c");
         assert_eq!(substr_name("scale(a.b.c,2)", 1, 0), "b.c");
         assert_eq!(substr_name("a.b.c.d", 1, 3), "b.c");
+        // The first ")" before the last "(": Python's slice is empty.
+        assert_eq!(substr_name("sumSeries(f(a.b),g(c.d))", 1, 0), "");
     }
 }

@@ -47,8 +47,9 @@ fn window(
     steps: impl FnOnce() -> Result<i64, Error>,
 ) -> Result<(i64, String, Option<usize>), Error> {
     let count = match a.expr(i) {
-        Some(Expr::Int(n)) if *n > 0 => *n,
-        Some(Expr::Float(v)) if *v > 0.0 && v.fract() == 0.0 => *v as i64,
+        // 0 is graphite's empty window: every point null.
+        Some(Expr::Int(n)) if *n >= 0 => *n,
+        Some(Expr::Float(v)) if *v >= 0.0 && v.fract() == 0.0 => *v as i64,
         Some(Expr::Str(s)) => {
             let secs = super::interval_seconds(s)
                 .map(i64::abs)
@@ -104,9 +105,13 @@ fn moving_with(
         } else {
             format!("{tag}({},{text})", s.name)
         };
-        let w = points.unwrap_or((preview / s.step.max(1)) as usize).max(1);
+        // A window shorter than the step holds no point (graphite's `windowPoints` 0).
+        let w = points.unwrap_or((preview / s.step.max(1)) as usize);
         let effective = factor.or(s.x_files_factor).unwrap_or(xff);
-        let values = super::moving::values(&s.values, w, agg, effective);
+        let values = match w {
+            0 => vec![None; s.values.len()],
+            w => super::moving::values(&s.values, w, agg, effective),
+        };
         let mut o = s.derive(name, values);
         o.start = s.start + preview;
         o.end = s.end;
@@ -204,12 +209,16 @@ fn aggregate_line(a: &Args) -> Result<Vec<TimeSeries>, Error> {
         if keep_step {
             out.push(s.derive(name, vec![value; s.values.len()]));
         } else {
-            // graphite draws it with constantLine(value), whose name tag stays str(value).
-            let tag = value.map_or_else(|| "None".to_string(), |v| super::py_str(v, false));
+            // graphite draws it with constantLine(value), whose name tag stays str(value): an
+            // int for count (safeLen), a float otherwise.
+            let int = agg == Agg::Count;
+            let tag = value.map_or_else(|| "None".to_string(), |v| super::py_str(v, int));
             let mut line = super::special::constant_line(a, value.unwrap_or(f64::NAN), tag);
             if value.is_none() {
                 line.values = vec![None; line.values.len()];
             }
+            // graphite sets the path expression too: an aggregate of it names the function.
+            line.path_expression.clone_from(&name);
             line.rename(name);
             out.push(line);
         }

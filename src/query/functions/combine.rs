@@ -6,6 +6,7 @@ use super::Type::*;
 use super::{Args, Func, NodeOrTag, agg_key, f, p, path_expressions};
 use crate::query::Error;
 use crate::query::series::{Agg, TimeSeries, aggregate_rows, normalize, rows, xff};
+use crate::query::target::{Call, Expr};
 use std::collections::{BTreeMap, HashMap};
 
 const SERIES_LISTS: &[super::Param] = &[p("seriesLists", SeriesList).req().multi()];
@@ -75,7 +76,7 @@ pub const FUNCTIONS: &[Func] = &[
         "multiplySeries",
         "Combine",
         SERIES_LISTS,
-        |a| by(a, Agg::Multiply, "multiply"),
+        multiply_series,
         "Pointwise product (null if any is null).",
     ),
     f(
@@ -220,7 +221,7 @@ pub fn aggregate(
     tags.entry("name".into()).or_insert_with(|| name.clone());
     tags.insert("aggregatedBy".into(), func.into());
     let mut out = TimeSeries::new(&name, start, step, values);
-    out.end = end.max(start + out.values.len() as i64 * step);
+    out.end = end;
     out.tags = tags;
     out.x_files_factor = Some(factor);
     out.lineage = merged_lineage(list);
@@ -244,6 +245,17 @@ fn by(a: &Args, agg: Agg, func: &str) -> Result<Vec<TimeSeries>, Error> {
     Ok(aggregate(&list, agg, func, None, a.xff())
         .into_iter()
         .collect())
+}
+
+/// graphite's "legacy" multiplySeries: one list of one series is returned as it is.
+fn multiply_series(a: &Args) -> Result<Vec<TimeSeries>, Error> {
+    if a.rest(0).len() == 1 {
+        let list = a.series(0)?;
+        if list.len() == 1 {
+            return Ok(list);
+        }
+    }
+    by(a, Agg::Multiply, "multiply")
 }
 
 fn aggregate_fn(a: &Args) -> Result<Vec<TimeSeries>, Error> {
@@ -285,21 +297,26 @@ pub fn percentile(values: &[f64], n: f64, interpolate: bool) -> Option<f64> {
     }
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
-    let fractional = n / 100.0 * (v.len() as f64 + 1.0);
-    let mut rank = fractional.trunc() as usize;
+    let len = v.len() as i64;
+    // Python's list index: a negative one counts from the end; out of range is None (graphite's
+    // IndexError, which nPercentile's callers catch or fail on).
+    let at = |i: i64| {
+        v.get(usize::try_from(if i < 0 { i + len } else { i }).ok()?)
+            .copied()
+    };
+    let fractional = n / 100.0 * (len as f64 + 1.0);
+    let mut rank = fractional.trunc() as i64;
     let frac = fractional - fractional.trunc();
     if !interpolate {
-        rank += frac.ceil() as usize;
+        rank += frac.ceil() as i64;
     }
-    let mut result = if rank == 0 {
-        v[0]
-    } else if rank > v.len() {
-        v[v.len() - 1]
-    } else {
-        v[rank - 1]
+    let mut result = match rank {
+        0 => v[0],
+        r if r - 1 == len => v[v.len() - 1],
+        r => at(r - 1)?,
     };
-    if interpolate && rank < v.len() {
-        result += frac * (v[rank] - result);
+    if interpolate && rank != len {
+        result += frac * (at(rank)? - result);
     }
     Some(result)
 }
@@ -408,20 +425,43 @@ fn apply_callback(
         s.x_files_factor = Some(a.xff());
         return Ok(Some(s));
     }
+    if callback == "multiplySeries" && members.len() == 1 {
+        // graphite calls its multiplySeries, which returns one series as it is.
+        return Ok(Some(members[0].clone()));
+    }
     let short = callback.strip_suffix("Series").unwrap_or(callback);
     let (agg, func) = match callback {
         "sumSeries" => (Agg::Sum, "sum"),
         // `avg` is graphite's alias function of averageSeries, which groupBy* call by name.
         "averageSeries" | "avg" => (Agg::Average, "average"),
         "rangeOfSeries" => (Agg::Range, "rangeOf"),
-        _ => (
-            Agg::parse(short).ok_or_else(|| {
-                Error::BadArgument(format!("Unsupported aggregation function: {callback}"))
-            })?,
-            short,
-        ),
+        _ => match Agg::parse(short) {
+            Some(agg) => (agg, short),
+            None => return series_callback(a, callback, members),
+        },
     };
     Ok(aggregate(members, agg, func, None, a.xff()))
+}
+
+/// Any other series function named as a callback (`asPercent`, `sumSeriesWithWildcards`…):
+/// graphite calls it with the group as its one series list and keeps its first series.
+fn series_callback(
+    a: &Args,
+    callback: &str,
+    members: &[TimeSeries],
+) -> Result<Option<TimeSeries>, Error> {
+    if super::lookup(callback).is_none() {
+        return Err(Error::BadArgument(format!(
+            "Unsupported aggregation function: {callback}"
+        )));
+    }
+    let call = Expr::Call(Call {
+        name: callback.to_string(),
+        args: vec![a.ev.bind_series(members.to_vec())],
+        kwargs: Vec::new(),
+        raw: None,
+    });
+    Ok(a.ev.eval(&call, &a.ctx)?.into_iter().next())
 }
 
 fn group_by(a: &Args, callback: &str, nodes: &[NodeOrTag]) -> Result<Vec<TimeSeries>, Error> {

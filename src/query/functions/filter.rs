@@ -481,7 +481,8 @@ fn remove_percentile(a: &Args, above: bool) -> Result<Vec<TimeSeries>, Error> {
         .iter()
         .map(|s| {
             let vals: Vec<f64> = s.non_null().collect();
-            let values = match super::combine::percentile(&vals, n, false) {
+            let p = super::combine::percentile(&vals, n, false);
+            let values = match p {
                 Some(p) => s
                     .values
                     .iter()
@@ -490,8 +491,11 @@ fn remove_percentile(a: &Args, above: bool) -> Result<Vec<TimeSeries>, Error> {
                 None => s.values.clone(),
             };
             let mut o = s.derive(format!("{name}({}, {})", s.name, fmt_g(n)), values);
-            // graphite computes the percentile with nPercentile, which tags the series.
-            o.tags.insert("nPercentile".into(), super::py_str(n, false));
+            // graphite computes the percentile with nPercentile, which tags the series when
+            // there is one (no value, or n past 100: no tag and nothing removed).
+            if p.is_some() {
+                o.tags.insert("nPercentile".into(), super::py_str(n, false));
+            }
             o
         })
         .collect())

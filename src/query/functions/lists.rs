@@ -230,6 +230,10 @@ pub fn as_percent(a: &Args) -> Result<Vec<TimeSeries>, Error> {
         Some(Expr::Float(v)) => Total::Number(*v, super::py_str(*v, false)),
         Some(_) => Total::List(a.series(1)?),
     };
+    if list.is_empty() && matches!(total, Total::Number(..)) {
+        // graphite's first normalize of no series returns [] before it reads the total.
+        return Ok(Vec::new());
+    }
     if !nodes.is_empty() {
         return as_percent_nodes(list, total_list(total)?, &nodes, xf);
     }

@@ -120,6 +120,7 @@ fn reduce_series(a: &Args) -> Result<Vec<TimeSeries>, Error> {
             name: function.clone(),
             args,
             kwargs: Vec::new(),
+            raw: None,
         });
         let Some(mut s) = a.ev.eval(&call, &a.ctx)?.into_iter().next() else {
             return Err(bad(format!("{function} gave no series for {key}")));

@@ -481,7 +481,7 @@ pub fn node_or_tag(s: &TimeSeries, n: &NodeOrTag, path: Option<&str>) -> String 
 /// name is a function call.
 pub fn agg_key(s: &TimeSeries, nodes: &[NodeOrTag]) -> String {
     let first = if s.name.ends_with(')') {
-        Some(first_path_expression(&s.name))
+        first_path_expression(&s.name)
     } else {
         None
     };
@@ -492,11 +492,17 @@ pub fn agg_key(s: &TimeSeries, nodes: &[NodeOrTag]) -> String {
         .join(".")
 }
 
-/// Graphite's `_getFirstPathExpression`: the first path inside a function-call name.
-pub fn first_path_expression(name: &str) -> String {
-    match super::target::parse(name) {
-        Ok(e) => e.paths().first().map(|p| p.to_string()).unwrap_or_default(),
-        Err(_) => name.to_string(),
+/// Graphite's `_getFirstPathExpression`: down the first arguments of a function-call name to
+/// a path; none when that chain ends elsewhere (`sumSeries(seriesByTag('a=b'))` reaches a
+/// string), and then the name itself is split.
+pub fn first_path_expression(name: &str) -> Option<String> {
+    let mut e = super::target::parse(name).ok()?;
+    loop {
+        match e {
+            Expr::Path(p) => return Some(p),
+            Expr::Call(c) => e = c.args.into_iter().next()?,
+            _ => return None,
+        }
     }
 }
 
@@ -550,6 +556,12 @@ fn trim_zeros(s: &str) -> &str {
 pub fn py_str(v: f64, was_int: bool) -> String {
     if was_int && v.fract() == 0.0 {
         format!("{}", v as i64)
+    } else if v.is_finite() && v != 0.0 && !(1e-4..1e16).contains(&v.abs()) {
+        // Python's repr goes to exponent form out there: `1e-05`, `2.5e+16`.
+        let sci = format!("{v:e}");
+        let (m, e) = sci.split_once('e').unwrap_or((&sci, "0"));
+        let e: i32 = e.parse().unwrap_or(0);
+        format!("{m}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs())
     } else if v.fract() == 0.0 && v.abs() < 1e16 {
         format!("{v:.1}")
     } else {
@@ -592,6 +604,20 @@ mod tests {
             (1.0 / 3.0, "0.333333"),
         ] {
             assert_eq!(fmt_g(v), s, "{v}");
+        }
+    }
+
+    #[test]
+    fn python_str_of_a_float() {
+        for (v, s) in [
+            (6.0, "6.0"),
+            (-2.5, "-2.5"),
+            (0.0001, "0.0001"),
+            (1e-5, "1e-05"),
+            (1e16, "1e+16"),
+            (2.2646330285840106e123, "2.2646330285840106e+123"),
+        ] {
+            assert_eq!(py_str(v, false), s, "{v}");
         }
     }
 

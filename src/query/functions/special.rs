@@ -60,20 +60,29 @@ fn constant_line_fn(a: &Args) -> Result<Vec<TimeSeries>, Error> {
 
 fn series_by_tag(a: &Args) -> Result<Vec<TimeSeries>, Error> {
     let exprs = a.strings(0)?;
-    a.ev.series_by_tag(&exprs, &a.ctx)
+    a.ev.series_by_tag(&exprs, a.call.raw.as_deref(), &a.ctx)
 }
 
 fn events(a: &Args) -> Result<Vec<TimeSeries>, Error> {
     let tags = a.strings(0)?;
     let name = format!("events(\"{}\")", tags.join("\", \""));
     let any = tags.len() == 1 && tags[0] == "*";
+    // graphite's tagdb (django-tagging) drops tags no event has ever had, '*' among several
+    // too; with none left nothing matches.
+    let known: std::collections::HashSet<String> =
+        a.ev.source
+            .events(i64::MIN, i64::MAX)
+            .into_iter()
+            .flat_map(|e| e.tags)
+            .collect();
+    let tags: Vec<&String> = tags.iter().filter(|t| known.contains(*t)).collect();
     let (start, end) = (a.ctx.from, a.ctx.until);
     a.ev.check_points(end - start)?;
     let points = (end - start).max(0) as usize;
     let mut values = vec![None; points];
     for e in a.ev.source.events(start, end) {
         // No tag at all matches nothing (graphite's tagged.with_all(())); '*' matches all.
-        if !any && (tags.is_empty() || !tags.iter().all(|t| e.tags.contains(t))) {
+        if !any && (tags.is_empty() || !tags.iter().all(|t| e.tags.contains(*t))) {
             continue;
         }
         if let Some(slot) = usize::try_from(e.when - start)

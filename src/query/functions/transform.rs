@@ -466,11 +466,11 @@ fn offset_to_zero(a: &Args) -> Result<Vec<TimeSeries>, Error> {
         let min = s.non_null().reduce(f64::min);
         let values = map_values(s, |v| min.map(|m| v - m));
         let mut out = s.derive(format!("offsetToZero({})", s.name), values);
-        // graphite's str(None) when the series has no value.
+        // graphite's str() of the float minimum (`-5.0`), or of None when there is none.
         tagged(
             &mut out,
             "offsetToZero",
-            min.map_or_else(|| "None".into(), fmt_g),
+            min.map_or_else(|| "None".into(), |m| py_str(m, false)),
         );
         out
     })
@@ -560,6 +560,8 @@ fn time_slice(a: &Args) -> Result<Vec<TimeSeries>, Error> {
             })
             .collect();
         let mut out = s.derive(format!("timeSlice({}, {from}, {until})", s.name), values);
+        // graphite renames the series but keeps its path expression (what sumSeries… name).
+        out.path_expression.clone_from(&s.path_expression);
         tagged(&mut out, "timeSliceStart", from);
         tagged(&mut out, "timeSliceEnd", until);
         out
