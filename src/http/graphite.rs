@@ -274,17 +274,32 @@ async fn events_get_data(state: S, req: Request) -> Result<Response, ApiError> {
         })
         .unwrap_or_default();
     let union = p.get("set") == Some("union");
+    let asked = !wanted.is_empty();
+    // graphite's tag store (django-tagging) drops tags no event has ever had before it
+    // matches; with none left nothing matches.
+    let wanted = if asked {
+        let known: std::collections::HashSet<String> = state
+            .store
+            .events(i64::MIN, i64::MAX)
+            .into_iter()
+            .flat_map(|e| e.tags)
+            .collect();
+        wanted.into_iter().filter(|w| known.contains(w)).collect()
+    } else {
+        wanted
+    };
     let list: Vec<Value> = state
         .store
         .events(from, until)
         .iter()
         .filter(|e| {
-            wanted.is_empty()
-                || if union {
-                    wanted.iter().any(|w| e.tags.contains(w))
-                } else {
-                    wanted.iter().all(|w| e.tags.contains(w))
-                }
+            !asked
+                || !wanted.is_empty()
+                    && if union {
+                        wanted.iter().any(|w| e.tags.contains(w))
+                    } else {
+                        wanted.iter().all(|w| e.tags.contains(w))
+                    }
         })
         .map(event_json)
         .collect();
