@@ -119,6 +119,15 @@ pub struct Event {
     pub data: String,
 }
 
+/// Of the tags a request asks for, those graphite's tag store (django-tagging) matches with:
+/// tags some event of `all` has had. It drops the others first; with none left nothing matches.
+pub fn known_tags<'a>(asked: &'a [String], all: &[Event]) -> Vec<&'a String> {
+    asked
+        .iter()
+        .filter(|t| all.iter().any(|e| e.tags.contains(t)))
+        .collect()
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Stats {
     pub series: u64,

@@ -67,20 +67,13 @@ fn events(a: &Args) -> Result<Vec<TimeSeries>, Error> {
     let tags = a.strings(0)?;
     let name = format!("events(\"{}\")", tags.join("\", \""));
     let any = tags.len() == 1 && tags[0] == "*";
-    // graphite's tagdb (django-tagging) drops tags no event has ever had, '*' among several
-    // too; with none left nothing matches.
-    let known: std::collections::HashSet<String> =
-        a.ev.source
-            .events(i64::MIN, i64::MAX)
-            .into_iter()
-            .flat_map(|e| e.tags)
-            .collect();
-    let tags: Vec<&String> = tags.iter().filter(|t| known.contains(*t)).collect();
+    let all = a.ev.source.events(i64::MIN, i64::MAX);
+    let tags = crate::store::known_tags(&tags, &all);
     let (start, end) = (a.ctx.from, a.ctx.until);
     a.ev.check_points(end - start)?;
     let points = (end - start).max(0) as usize;
     let mut values = vec![None; points];
-    for e in a.ev.source.events(start, end) {
+    for e in all.iter().filter(|e| (start..=end).contains(&e.when)) {
         // No tag at all matches nothing (graphite's tagged.with_all(())); '*' matches all.
         if !any && (tags.is_empty() || !tags.iter().all(|t| e.tags.contains(*t))) {
             continue;
