@@ -34,7 +34,8 @@
 //!   before it stops being returned, so merging cursors into a store (not replacing) is safe.
 //! - notify watches the parent directories (non-recursive) and wakes `wait`; events say which
 //!   paths to look at (events about other files in those directories are dropped in the notify
-//!   thread). Every `poll_interval` every followed path is stat'ed and the globs rescanned anyway
+//!   thread). A rename away from a followed path of a file no look saw there (recreated and
+//!   moved within logrotate's window, or rotated twice in a row) drains it like a rotated file. Every `poll_interval` every followed path is stat'ed and the globs rescanned anyway
 //!   (NFS, queue overflow, missed events); without inotify (limits) it is polling only.
 //! - Bounds: one 128 KiB read buffer, a partial line per file (at most `max_line_length`,
 //!   released after a long line), 8 MiB read per file per poll (`wait` returns at once while a
@@ -290,6 +291,9 @@ impl Tailer {
                 }
             }
         }
+        for (from, to) in &events.moved {
+            self.moved_away(from, to, now);
+        }
         let mut n = self.read_dead(now, line);
         let ids: Vec<u64> = if tick {
             let mut v: Vec<(&PathBuf, &u64)> = self.live.iter().collect();
@@ -363,6 +367,13 @@ impl Tailer {
             }
         }
         self.watch.wait_until(deadline);
+    }
+
+    /// The same tailer without filesystem events: only its stat passes see files.
+    #[cfg(test)]
+    pub(super) fn without_events(mut self) -> Tailer {
+        self.watch = watch::Watch::disabled(self.stats.clone());
+        self
     }
 
     pub fn stats(&self) -> &Stats {

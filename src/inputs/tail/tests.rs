@@ -156,6 +156,52 @@ fn rename_create_rotation_finishes_the_old_file_first() {
     assert_eq!(t.stats().files_open.load(Relaxed), 1);
 }
 
+/// Polls until `n` lines came (the watcher's events arrive in their own time) or 5 s passed.
+fn poll_for(t: &mut Tailer, n: usize) -> Vec<String> {
+    let until = Instant::now() + Duration::from_secs(5);
+    let mut got = Vec::new();
+    while got.len() < n && Instant::now() < until {
+        t.wait(Duration::from_millis(50));
+        got.extend(texts(&poll(t)));
+    }
+    got.sort();
+    got
+}
+
+/// logrotate's `create` renames the log, then creates the new one with O_EXCL; a writer that
+/// reopens by name in between creates the file itself, and logrotate moves that one to
+/// `app.log-YYYYMMDDHH.backup`. No look at the path saw it: the rename event brings it in.
+/// Two rotations in a row (the middle file never seen at the path) are the same case.
+#[test]
+fn a_file_renamed_away_before_any_look_at_the_path_is_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("app.log");
+    append(&p, b"1\n");
+    let mut s = settings(&[&p]);
+    s.rotate_wait = Duration::from_secs(60);
+    let mut t = Tailer::new(s, &HashMap::new());
+    assert_eq!(texts(&poll(&mut t)), ["1"]);
+    // logrotate renames; the writer recreates app.log and writes; logrotate finds it there.
+    std::fs::rename(&p, dir.path().join("app.log.1")).unwrap();
+    append(&p, b"2 written in logrotate's window\n");
+    std::fs::rename(&p, dir.path().join("app.log-2026120719.backup")).unwrap();
+    append(&p, b"3\n");
+    // Rotated again before any poll: the middle file is only ever seen by its rename.
+    std::fs::rename(&p, dir.path().join("app.log.2")).unwrap();
+    append(&p, b"4\n");
+    assert_eq!(
+        poll_for(&mut t, 3),
+        ["2 written in logrotate's window", "3", "4"]
+    );
+    assert!(poll(&mut t).is_empty(), "each line once");
+    // Another rename of a file already read (app.log.1 → app.log.3) brings nothing again.
+    std::fs::rename(dir.path().join("app.log.1"), dir.path().join("app.log.3")).unwrap();
+    std::fs::rename(&p, dir.path().join("app.log.4")).unwrap();
+    append(&p, b"5\n");
+    assert_eq!(poll_for(&mut t, 1), ["5"]);
+    assert!(poll(&mut t).is_empty(), "each line once");
+}
+
 #[test]
 fn copytruncate_regrown_past_the_offset_is_detected_by_fingerprint() {
     let dir = tempfile::tempdir().unwrap();

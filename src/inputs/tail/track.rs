@@ -224,6 +224,47 @@ impl Tailer {
         }
     }
 
+    /// A file renamed from the followed path `from` to `to` (an event said so). If no look at
+    /// `from` saw it there (it came and went between two: a writer recreating its log in
+    /// logrotate's window between rename and create, which logrotate then moves to
+    /// `*.backup`; a file rotated twice in a row), it is drained under `from` like any
+    /// rotated-away file, from where an earlier read of it stopped, else from 0.
+    pub(super) fn moved_away(&mut self, from: &Path, to: &Path, now: Instant) {
+        if !self.matches(from) || self.matches(to) {
+            // Not followed; or followed at its new name too (the scan reads it there).
+            return;
+        }
+        let Ok(file) = File::open(to) else {
+            return;
+        };
+        let Ok(meta) = file.metadata() else {
+            return;
+        };
+        let identity = (meta.dev(), meta.ino());
+        if !meta.is_file() || self.by_inode.contains_key(&identity) {
+            return;
+        }
+        if self.open_files() >= self.settings.max_open_files {
+            self.log.log(|suppressed| {
+                tracing::warn!(path = %to.display(), suppressed, "A file renamed away from a followed path is not read: max_open_files reached.");
+            });
+            return;
+        }
+        let Ok(fp) = Fingerprint::read(&file) else {
+            self.stats.read_errors.fetch_add(1, Relaxed);
+            return;
+        };
+        let offset = match self.closed.remove(&identity) {
+            Some((fp_then, offset, _)) if fp_then.check(&file).ok().flatten().is_some() => {
+                offset.min(meta.len())
+            }
+            _ => 0,
+        };
+        tracing::debug!(from = %from.display(), to = %to.display(), "File renamed away from a followed path before it was seen there; draining it.");
+        self.stats.rotations.fetch_add(1, Relaxed);
+        self.add_dead(from, to.to_path_buf(), file, fp, offset, now);
+    }
+
     /// A matching path with no live follower: adopt the file if it is a dead one under a new
     /// name, else open it (from 0 if it is new, per `start_at` at the first scan).
     pub(super) fn discover(&mut self, path: &Path, initial: bool, now: Instant) {

@@ -3,7 +3,7 @@
 //! waiting. The periodic stat pass stays the truth (NFS has no events, the queue can overflow).
 
 use super::Stats;
-use notify::event::{EventKind, ModifyKind};
+use notify::event::{EventKind, ModifyKind, RenameMode};
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
@@ -24,13 +24,17 @@ pub struct Events {
     pub hot: HashSet<PathBuf>,
     /// Paths created, removed or renamed (from or to).
     pub changed: HashSet<PathBuf>,
+    /// Renames away from a wanted path, `(from, to)`: the file may have been there too briefly
+    /// for any look at the path to see it (a writer recreating its log between logrotate's
+    /// rename and create; two rotations in a row).
+    pub moved: Vec<(PathBuf, PathBuf)>,
     /// Events were lost (queue overflow, watcher error): look at everything.
     pub rescan: bool,
 }
 
 impl Events {
     fn pending(&self) -> bool {
-        self.rescan || !self.hot.is_empty() || !self.changed.is_empty()
+        self.rescan || !self.hot.is_empty() || !self.changed.is_empty() || !self.moved.is_empty()
     }
 }
 
@@ -76,6 +80,19 @@ impl Watch {
                             EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any) => {
                                 ev.hot.extend(event.paths.into_iter().filter(|p| wanted(p)));
                             }
+                            EventKind::Modify(ModifyKind::Name(RenameMode::Both))
+                                if event.paths.len() == 2 && wanted(&event.paths[0]) =>
+                            {
+                                let mut paths = event.paths.into_iter();
+                                let (from, to) = (paths.next(), paths.next());
+                                if let (Some(from), Some(to)) = (from, to) {
+                                    ev.changed.insert(from.clone());
+                                    if wanted(&to) {
+                                        ev.changed.insert(to.clone());
+                                    }
+                                    ev.moved.push((from, to));
+                                }
+                            }
                             _ => ev
                                 .changed
                                 .extend(event.paths.into_iter().filter(|p| wanted(p))),
@@ -83,9 +100,10 @@ impl Watch {
                         if !ev.pending() {
                             return;
                         }
-                        if ev.hot.len() + ev.changed.len() > MAX_PENDING_PATHS {
+                        if ev.hot.len() + ev.changed.len() + ev.moved.len() > MAX_PENDING_PATHS {
                             ev.hot.clear();
                             ev.changed.clear();
+                            ev.moved.clear();
                             ev.rescan = true;
                         }
                     }
@@ -106,6 +124,21 @@ impl Watch {
         Watch {
             shared,
             watcher,
+            watched: HashMap::new(),
+            stats,
+        }
+    }
+
+    /// No watcher: the tailer sees only what its stat passes see (as where inotify is
+    /// unavailable). Model tests use it: events arrive in their own time.
+    #[cfg(test)]
+    pub fn disabled(stats: Arc<Stats>) -> Watch {
+        Watch {
+            shared: Arc::new(Shared {
+                events: Mutex::new(Events::default()),
+                cond: Condvar::new(),
+            }),
+            watcher: None,
             watched: HashMap::new(),
             stats,
         }
