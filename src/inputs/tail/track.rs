@@ -230,8 +230,9 @@ impl Tailer {
     /// `*.backup`; a file rotated twice in a row), it is drained under `from` like any
     /// rotated-away file, from where an earlier read of it stopped, else from 0.
     pub(super) fn moved_away(&mut self, from: &Path, to: &Path, now: Instant) {
-        if !self.matches(from) || self.matches(to) {
-            // Not followed; or followed at its new name too (the scan reads it there).
+        if !self.matches(from) || self.matches(to) || self.deferred.contains(from) {
+            // Not followed; followed at its new name too (the scan reads it there); or a
+            // copy of a followed file that was waiting there.
             return;
         }
         let Ok(file) = File::open(to) else {
@@ -241,7 +242,10 @@ impl Tailer {
             return;
         };
         let identity = (meta.dev(), meta.ino());
-        if !meta.is_file() || self.by_inode.contains_key(&identity) {
+        if !meta.is_file()
+            || self.by_inode.contains_key(&identity)
+            || self.copy_in_progress(from, &file, meta.len())
+        {
             return;
         }
         if self.open_files() >= self.settings.max_open_files {
