@@ -11,9 +11,9 @@ of the first set's; `{T-1d:%Y%m%d}` writes one with a strftime format (UTC). Wha
 epoch seconds, `HH:MM_YYYYMMDD`, `YYYYMMDD`, `MM/DD/YY[YY]`, month and weekday names,
 `midnight`/`noon`/`teatime`, `yesterday`/`today`/`tomorrow`, combinations and offsets on them,
 invalid ones), either left out (graphite's defaults `-1d` and `now`), reversed or equal; `tz`
-(zones, an offset, case, unknown); `now` (most requests pin it to the data's anchor so that
-relative times are exact; the others run against the wall clock, which the harness keeps in
-one 10 s step for both servers); `maxDataPoints`, `noNullPoints` and `format` (json, csv, raw,
+(zones, an offset, case, unknown); `now` (most requests pin it to `{N}`, when the comparison
+began, so that relative times are exact; some to earlier times; the others run against the wall
+clock, which the harness keeps in one 10 s step for both servers); `maxDataPoints`, `noNullPoints` and `format` (json, csv, raw,
 pickle). The same seed and count give the same lines.
 """
 import random
@@ -21,13 +21,14 @@ import re
 import sys
 import urllib.parse
 
-# Not tiers.gappy.x: its 10 s gaps read from the 1 h tier are a Whisper-averaging case (README).
+# Not tiers.gappy.x: its 10 s gaps read from the 1 h tier are a Whisper-averaging case (README);
+# timeFunction at a day's step: graphite-web builds it point by point from any `from` (1970…).
 TARGETS = ["tiers.web1.load", "tiers.web3.req", "sumSeries(tiers.*.req)", "tiers.neg.y",
            "cmp.a.x", "cmp.*.y", "seriesByTag('name=tag.cpu')", "tiers.web{1,2}.load",
            "summarize(tiers.web2.load, '1h', 'avg')", "summarize(tiers.web1.req, '1d', 'sum', true)",
            "timeShift(tiers.web1.load, '1h')", "hitcount(tiers.web3.req, '10min')",
            "movingAverage(tiers.web2.load, '30min')", "nonNegativeDerivative(tiers.web1.req)",
-           "timeFunction('t', 600)", "constantLine(5)", "cmp.nothing"]
+           "timeFunction('t', 86400)", "constantLine(5)", "cmp.nothing"]
 
 RELATIVE = ["-30s", "-90s", "-10min", "-90min", "-1h", "-3hours", "-6h", "-1d", "-2d", "-36h",
             "-1w", "-8d", "-1mon", "-1y", "-1minute", "-2days", "-1h30min", "-1d2h", "now-1h",
@@ -83,9 +84,9 @@ def request(rnd):
         q.append(("tz", rnd.choice(ZONES)))
     r = rnd.random()
     if r < 0.7:
-        q.append(("now", "{T}"))
+        q.append(("now", "{N}"))
     elif r < 0.8:
-        q.append(("now", rnd.choice(["{T-1d}", "{T:%H:%M_%Y%m%d}", "{T-2h}", "noon", "{S+1h}"])))
+        q.append(("now", rnd.choice(["{N-1d}", "{N:%H:%M_%Y%m%d}", "{N-2h}", "noon", "{S+1h}"])))
     r = rnd.random()
     if r < 0.15:
         q.append(("maxDataPoints", rnd.choice(["1", "7", "50", "500", "abc", "-5", "2.5", ""])))
@@ -95,21 +96,24 @@ def request(rnd):
     line = "/render?" + urllib.parse.urlencode(q, safe="{}:%/")
     # The harness's placeholders keep their `+` ({T+1h}); the times they stand for are digits.
     line = re.sub(r"\{[^}]*\}", lambda m: m.group(0).replace("%2B", "+"), line)
-    return known(dict(q)) + line
+    return known(dict(q), line) + line
 
 
-def known(q):
+def known(q, line):
     """The documented differences (README), marked as the targets files mark them."""
     tz = q.get("tz", "UTC")
     # graphite-web's timeFunction reads the request's zoned times as the server's local time
     # (time.mktime of a zoned time tuple): its points move by the zone's offset.
-    if "timeFunction" in str(q) and tz.lower() not in ("utc", "", "mars/olympus", "+02:00"):
+    if "timeFunction" in line and tz.lower() not in ("utc", "", "mars/olympus", "+02:00"):
         return "!! "
     # An unknown zone, which graphite-web replaces by its TIME_ZONE, is a 400 in tally, and a
     # fixed offset (+02:00) a zone; maxDataPoints that is not digits, which graphite-web
     # ignores, is a 400.
+    # A `now` before the wall clock: tally's tiers keep what the wall clock's retention keeps,
+    # whisper's ring still holds the older points it has not yet overwritten.
     mdp = q.get("maxDataPoints", "1")
-    if tz in ("Mars/Olympus", "+02:00") or mdp and not mdp.isdigit():
+    past = q.get("now", "{N}") not in ("{N}",)
+    if tz in ("Mars/Olympus", "+02:00") or mdp and not mdp.isdigit() or past:
         return "? "
     return ""
 

@@ -241,15 +241,15 @@ UNITS = {"s": 1, "min": 60, "h": 3600, "d": 86400}
 
 def times(text):
     # {T}, {T-6h} and {T+2h}: the second set's times, relative to the data's anchor; {S} and
-    # {S+30min}: the first set's, relative to its first point; {S+1h:%Y%m%d} writes one with
-    # a strftime format (UTC).
+    # {S+30min}: the first set's, relative to its first point; {N}: when the comparison began
+    # (a `now` to pin); {S+1h:%Y%m%d} writes one with a strftime format (UTC).
     def one(m):
-        base = anchor if m.group(1) == "T" else start
+        base = {"T": anchor, "S": start, "N": pinned_now}[m.group(1)]
         t = base + ((1 if m.group(3) == "+" else -1) * int(m.group(4)) * UNITS[m.group(5)] if m.group(2) else 0)
         if not m.group(6):
             return str(t)
         return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime(m.group(6))
-    return re.sub(r"\{([ST])(([-+])(\d+)(s|min|h|d))?(?::([^}]+))?\}", one, text)
+    return re.sub(r"\{([STN])(([-+])(\d+)(s|min|h|d))?(?::([^}]+))?\}", one, text)
 
 def request(line, first_set):
     # A line starting with "/" is a whole request to another endpoint (/metrics/find?…).
@@ -305,6 +305,19 @@ for _ in range(300):
     if ok and r and r[0]["datapoints"] and r[0]["datapoints"][-1][0] is not None:
         break
     time.sleep(0.2)
+
+pinned_now = int(time.time()) // 10 * 10
+
+def one_slot(g, t):
+    """A range within one slot after `until` is cut at `now`: graphite-web answers whisper's
+    next, empty slot, tally the slot holding the range (README): one point each, a step apart."""
+    if isinstance(g, dict) and isinstance(t, dict) and "pickle" in g and "pickle" in t:
+        g = [{"datapoints": [[None, s["start"]]] * len(s["values"]), "step": s["step"]} for s in g["pickle"]]
+        t = [{"datapoints": [[None, s["start"]]] * len(s["values"]), "step": s["step"]} for s in t["pickle"]]
+    if not (isinstance(g, list) and isinstance(t, list) and len(g) == len(t) and g):
+        return False
+    return all(len(a["datapoints"]) == len(b["datapoints"]) == 1
+               and 0 < a["datapoints"][0][1] - b["datapoints"][0][1] <= 3600 for a, b in zip(g, t))
 
 def same_value(a, b):
     if a is None or b is None:
@@ -511,6 +524,7 @@ for n, path in enumerate(files):
                 kind = "graphite bug"
             else:
                 kind = ("whisper avg" if averaging else "DIFFERENT") if d else "same"
+                kind = "known" if d and n == 4 and one_slot(g, t) else kind
         elif not gok and not tok and n == 4 and not status(t).startswith("4"):
             # A request both refuse: tally must answer 4xx, with a reason.
             kind, d = "tally error", f"graphite {g[:150]} / tally {t[:150]}"
@@ -528,6 +542,7 @@ for n, path in enumerate(files):
             sets[n][kind] = sets[n].get(kind, 0) + 1
             if kind == "same":
                 continue
+        d = d[:400] if d and n == 4 else d
         print(f"{kind:15} {target}" + (f"\n                {d}" if d else ""))
         if verbose and kind != "same":
             print("   graphite:", json.dumps(g, default=str)[:2000])
