@@ -272,7 +272,8 @@ pub fn read_series(
     // point is at the first multiple of the step after the first slot (its "nudge"), and holds
     // the slot before it too (graphite drops one value too few), so each point holds the slots
     // [t - res, t + step - res). Slots before that are left out; the last point may be partial.
-    let one = range.max_data_points == Some(1);
+    // (Under a function, which reads every slot, there is no such point.)
+    let one = read.merge && range.max_data_points == Some(1);
     let (start, kept_from, n) = if one {
         // graphite's maxDataPoints=1: every value in one point at the start, no nudge.
         (first, first, 1)

@@ -281,3 +281,19 @@ fn the_hard_cap_counts_points_within_the_retention() {
     assert_eq!(out.len(), 2);
     assert_eq!(out[0].step, 3600);
 }
+
+/// maxDataPoints=1 makes one point of a bare series at read time; a function's input is read
+/// slot by slot (the renderer consolidates its output), as for any other maxDataPoints.
+#[test]
+fn one_data_point_is_not_read_under_a_function() {
+    let (_dir, store, schemas) = store();
+    for target in [
+        "movingAverage(bench.host2.cpu.user, '5min')",
+        "nonNegativeDerivative(bench.host2.cpu.user)",
+    ] {
+        let out = render(&store, &schemas, TierChoice::Graphite, target, 3600, Some(1)).unwrap();
+        assert_eq!(out.len(), 1, "{target}");
+        assert_eq!(out[0].values.len(), 360, "{target}");
+        assert!(out[0].values.iter().any(|v| v.is_some()), "{target}");
+    }
+}
