@@ -291,7 +291,15 @@ fn one_data_point_is_not_read_under_a_function() {
         "movingAverage(bench.host2.cpu.user, '5min')",
         "nonNegativeDerivative(bench.host2.cpu.user)",
     ] {
-        let out = render(&store, &schemas, TierChoice::Graphite, target, 3600, Some(1)).unwrap();
+        let out = render(
+            &store,
+            &schemas,
+            TierChoice::Graphite,
+            target,
+            3600,
+            Some(1),
+        )
+        .unwrap();
         assert_eq!(out.len(), 1, "{target}");
         assert_eq!(out[0].values.len(), 360, "{target}");
         assert!(out[0].values.iter().any(|v| v.is_some()), "{target}");
