@@ -34,6 +34,12 @@
 # `RANDOM_TARGETS=0` none; replay one with ONLY='<target as printed>' and the same seed and
 # count; ONLY_RANDOM=1 skips the three fixed sets. A random target graphite-web answers and tally refuses fails the run, like a difference;
 # "graphite error" lines (tally answers what graphite-web cannot) are listed to look at.
+# A fifth set varies the time and render parameters: scripts/compare-graphite-web-timespec.py
+# builds TIMESPEC_REQUESTS (default 150; 0 none) whole /render requests, repeatable by
+# TIMESPEC_SEED (default 1), with from/until in every parseATTime form, tz, now, maxDataPoints,
+# noNullPoints and format; ONLY_TIMESPEC=1 runs only it. Most pin `now` (exact); the others are
+# asked of both servers within one 10 s step of the wall clock (again if a step passed). Where
+# both refuse, the status classes are compared: tally answering 5xx is a difference.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VERBOSE="${1:-}"
@@ -173,6 +179,9 @@ PY
   python3 scripts/compare-graphite-web-random.py "$work/functions.json" "$SEED" "$RANDOM_TARGETS" \
     > "$work/random.targets"
 fi
+TIMESPEC_REQUESTS="${TIMESPEC_REQUESTS:-150}" TIMESPEC_SEED="${TIMESPEC_SEED:-1}"
+python3 scripts/compare-graphite-web-timespec.py "$TIMESPEC_SEED" "$TIMESPEC_REQUESTS" > "$work/timespec.targets"
+[ "$TIMESPEC_REQUESTS" -gt 0 ] && echo "time specifications: TIMESPEC_REQUESTS=$TIMESPEC_REQUESTS TIMESPEC_SEED=$TIMESPEC_SEED"
 PYTHONPATH="$V/lib/python3.11/site-packages" "$V/bin/django-admin" migrate -v0 --run-syncdb \
   --settings=graphite.settings >/dev/null 2>&1 || true
 gw_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -220,9 +229,10 @@ for port in (gw, tally):
         urllib.request.urlopen(req, timeout=60).read()
 PY
 
-TIMES="$TIMES" ONLY="${ONLY:-}" SEED="$SEED" ONLY_RANDOM="${ONLY_RANDOM:-}" "$V/bin/python" - "$http" "$gw_port" "$start" "$anchor" "$VERBOSE" \
+TIMES="$TIMES" ONLY="${ONLY:-}" SEED="$SEED" ONLY_RANDOM="${ONLY_RANDOM:-}" ONLY_TIMESPEC="${ONLY_TIMESPEC:-}" \
+  TIMESPEC_SEED="$TIMESPEC_SEED" "$V/bin/python" - "$http" "$gw_port" "$start" "$anchor" "$VERBOSE" \
   scripts/compare-graphite-web.targets scripts/compare-graphite-web-tiers.targets \
-  scripts/compare-graphite-web-endpoints.targets "$work/random.targets" <<'PY'
+  scripts/compare-graphite-web-endpoints.targets "$work/random.targets" "$work/timespec.targets" <<'PY'
 import datetime, html, http.client, json, pickle, math, os, re, statistics, sys, time, urllib.error, urllib.parse, urllib.request
 tally, gw, start, anchor, verbose = sys.argv[1:6]
 files = sys.argv[6:]
@@ -230,19 +240,16 @@ start, anchor = int(start), int(anchor)
 UNITS = {"s": 1, "min": 60, "h": 3600, "d": 86400}
 
 def times(text):
-    # {T}, {T-6h} and {T+2h}: the second set's times, relative to the data's anchor.
+    # {T}, {T-6h} and {T+2h}: the second set's times, relative to the data's anchor; {S} and
+    # {S+30min}: the first set's, relative to its first point; {N}: when the comparison began
+    # (a `now` to pin); {S+1h:%Y%m%d} writes one with a strftime format (UTC).
     def one(m):
-        sign, n, unit = m.group(2), m.group(3), m.group(4)
-        return str(anchor + (1 if sign == "+" else -1) * int(n) * UNITS[unit])
-    text = re.sub(r"\{T(([-+])(\d+)(s|min|h|d))?\}", lambda m: one(m) if m.group(1) else str(anchor), text)
-    # {S} and {S+30min}: the first set's times, relative to its first point; {S+1h:%Y%m%d}
-    # writes one with a strftime format (UTC).
-    def first(m):
-        t = start + ((1 if m.group(2) == "+" else -1) * int(m.group(3)) * UNITS[m.group(4)] if m.group(1) else 0)
-        if not m.group(5):
+        base = {"T": anchor, "S": start, "N": pinned_now}[m.group(1)]
+        t = base + ((1 if m.group(3) == "+" else -1) * int(m.group(4)) * UNITS[m.group(5)] if m.group(2) else 0)
+        if not m.group(6):
             return str(t)
-        return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime(m.group(5))
-    return re.sub(r"\{S(([-+])(\d+)(s|min|h|d))?(?::([^}]+))?\}", first, text)
+        return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime(m.group(6))
+    return re.sub(r"\{([STN])(([-+])(\d+)(s|min|h|d))?(?::([^}]+))?\}", one, text)
 
 def request(line, first_set):
     # A line starting with "/" is a whole request to another endpoint (/metrics/find?…).
@@ -298,6 +305,19 @@ for _ in range(300):
     if ok and r and r[0]["datapoints"] and r[0]["datapoints"][-1][0] is not None:
         break
     time.sleep(0.2)
+
+pinned_now = int(time.time()) // 10 * 10
+
+def one_slot(g, t):
+    """A range within one slot after `until` is cut at `now`: graphite-web answers whisper's
+    next, empty slot, tally the slot holding the range (README): one point each, a step apart."""
+    if isinstance(g, dict) and isinstance(t, dict) and "pickle" in g and "pickle" in t:
+        g = [{"datapoints": [[None, s["start"]]] * len(s["values"]), "step": s["step"]} for s in g["pickle"]]
+        t = [{"datapoints": [[None, s["start"]]] * len(s["values"]), "step": s["step"]} for s in t["pickle"]]
+    if not (isinstance(g, list) and isinstance(t, list) and len(g) == len(t) and g):
+        return False
+    return all(len(a["datapoints"]) == len(b["datapoints"]) == 1
+               and 0 < a["datapoints"][0][1] - b["datapoints"][0][1] <= 3600 for a, b in zip(g, t))
 
 def same_value(a, b):
     if a is None or b is None:
@@ -409,6 +429,7 @@ def diff(g, t):
 TIMES = int(os.environ.get("TIMES", "0"))
 ONLY = os.environ.get("ONLY", "")
 ONLY_RANDOM = os.environ.get("ONLY_RANDOM", "") == "1"
+ONLY_TIMESPEC = os.environ.get("ONLY_TIMESPEC", "") == "1"
 groups = {}
 if TIMES:
     # The groups from tally's /functions (graphite-web 1.1.10's answers 500 on Python 3.11).
@@ -449,6 +470,23 @@ def median_ms(port, q):
         times.append((time.perf_counter() - t) * 1000)
     return statistics.median(times)
 
+def both(q, timespec):
+    """Both answers. A time-specification request whose `now` is not epoch seconds reads the
+    wall clock: both are asked within one 10 s step (the finest step of the data), again if a
+    step passed meanwhile, so that relative times give the same slots on both sides."""
+    wall = timespec and not re.search(r"[?&]now=\d+(&|$)", q)
+    for _ in range(5):
+        while wall and time.time() % 10 > 6:
+            time.sleep(0.05)
+        step = int(time.time() // 10)
+        g, t = get(gw, q), get(tally, q)
+        if not wall or int(time.time() // 10) == step:
+            break
+    return g, t
+
+def status(answer):
+    return answer.split(" ", 1)[0] if re.match(r"\d{3} ", answer) else "no status"
+
 def wanted(target):
     if not ONLY or ONLY in target:
         return True
@@ -457,34 +495,41 @@ def wanted(target):
     except re.error:
         return False
 
-random_counts = {}
-counts = {"same": 0, "DIFFERENT": 0, "whisper avg": 0, "graphite bug": 0, "graphite error": 0, "tally error": 0, "both error": 0}
+sets = {3: {}, 4: {}}  # the random targets' and the time specifications' counts
+counts = {"same": 0, "DIFFERENT": 0, "whisper avg": 0, "graphite bug": 0, "known": 0, "graphite error": 0, "tally error": 0, "both error": 0}
 for n, path in enumerate(files):
     for line in open(path):
         target = line.strip()
-        if not target or target.startswith("#") or not wanted(target) or ONLY_RANDOM and n != 3:
+        if not target or target.startswith("#") or not wanted(target) or ONLY_RANDOM and n != 3 \
+                or ONLY_TIMESPEC and n != 4:
             continue
         # "~ " marks a documented Whisper-averaging case (README): a difference is expected.
         # "! " a documented graphite-web bug in tags: everything but the tags is compared.
         # "!! " a documented graphite-web bug in the whole answer: any difference is expected.
+        # "? " a documented difference of tally's (time specifications): likewise, but tally
+        # answers 4xx where it refuses.
         averaging = target.startswith("~ ")
         bug = "tags" if target.startswith("! ") else "all" if target.startswith("!! ") else None
-        target = target.removeprefix("~ ").removeprefix("!! ").removeprefix("! ")
+        bug = "known" if target.startswith("? ") else bug
+        target = target.removeprefix("~ ").removeprefix("!! ").removeprefix("! ").removeprefix("? ")
         q = request(target, n != 1)
-        gok, g = get(gw, q)
-        tok, t = get(tally, q)
+        (gok, g), (tok, t) = both(q, n == 4)
         g, t = normalize(target, "graphite", g), normalize(target, "tally", t)
-        if bug == "all":
+        if bug == "all" or bug == "known" and (tok or status(t).startswith("4")):
             d = diff(g, t) if gok and tok else f"{g} vs {t}"
-            kind = "graphite bug" if d else "same"
+            kind = ("graphite bug" if bug == "all" else "known") if d else "same"
         elif gok and tok:
             d = diff(g, t)
             if d and bug == "tags" and not diff(without_tags(g), without_tags(t)):
                 kind = "graphite bug"
             else:
                 kind = ("whisper avg" if averaging else "DIFFERENT") if d else "same"
+                kind = "known" if d and n == 4 and one_slot(g, t) else kind
+        elif not gok and not tok and n == 4 and not status(t).startswith("4"):
+            # A request both refuse: tally must answer 4xx, with a reason.
+            kind, d = "tally error", f"graphite {g[:150]} / tally {t[:150]}"
         elif not gok and not tok:
-            kind, d = "both error", None
+            kind, d = "both error", f"graphite {g[:150]} / tally {t[:150]}" if n == 4 else None
         elif not gok:
             kind, d = "graphite error", g
         else:
@@ -493,18 +538,20 @@ for n, path in enumerate(files):
         if TIMES and kind == "same":
             tm, gm = median_ms(tally, q), median_ms(gw, q)
             timed.setdefault(group_of(target), []).append((gm / tm, tm, gm, target))
-        if n == 3:
-            random_counts[kind] = random_counts.get(kind, 0) + 1
+        if n >= 3:
+            sets[n][kind] = sets[n].get(kind, 0) + 1
             if kind == "same":
                 continue
+        d = d[:400] if d and n == 4 else d
         print(f"{kind:15} {target}" + (f"\n                {d}" if d else ""))
         if verbose and kind != "same":
             print("   graphite:", json.dumps(g, default=str)[:2000])
             print("   tally:   ", json.dumps(t, default=str)[:2000])
 print("\n" + ", ".join(f"{v} {k}" for k, v in counts.items()))
-if random_counts:
-    print(f"of which random (SEED={os.environ.get('SEED')}, {sum(random_counts.values())} targets): "
-          + ", ".join(f"{v} {k}" for k, v in sorted(random_counts.items())))
+for n, what, seed in ((3, "random", "SEED"), (4, "time specifications", "TIMESPEC_SEED")):
+    if sets[n]:
+        print(f"of which {what} ({seed}={os.environ.get(seed)}, {sum(sets[n].values())} requests): "
+              + ", ".join(f"{v} {k}" for k, v in sorted(sets[n].items())))
 if TIMES:
     how = "a new connection per request" if NEW_CONNECTIONS else "one kept-alive connection per server"
     print(f"\nspeed on identical answers, median of {TIMES} each, {how}, ms (graphite-web / tally):")

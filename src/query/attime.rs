@@ -68,9 +68,7 @@ pub fn offset_seconds(offset: &str) -> Option<i64> {
         b'+' => (1, &offset[1..]),
         _ => (1, offset),
     };
-    if rest.is_empty() {
-        return None;
-    }
+    // A sign alone is no offset, as in graphite (`now-` is now, `yesterday+` yesterday).
     let mut total: i64 = 0;
     while !rest.is_empty() {
         let digits = rest
@@ -120,8 +118,10 @@ fn reference_time(reference: &str, now: i64, tz: &TimeZone) -> Option<i64> {
     let (mut hour, mut minute) = (0i8, 0i8);
     if let Some(i) = r.find(':').filter(|&i| i > 0 && i < 3) {
         hour = r[..i].parse().ok()?;
-        minute = r.get(i + 1..i + 3)?.parse().ok()?;
-        r = &r[i + 3..];
+        // Up to two digits of minutes (graphite's `ref[i+1:i+3]`: `12:5` is 12:05).
+        let end = (i + 3).min(r.len());
+        minute = r.get(i + 1..end)?.parse().ok()?;
+        r = &r[end..];
         if let Some(rest) = r.strip_prefix("am") {
             r = rest;
         } else if let Some(rest) = r.strip_prefix("pm") {
@@ -233,15 +233,29 @@ mod tests {
     }
 
     #[test]
+    fn graphite_leniencies() {
+        // A sign with no offset after it is no offset (graphite-web 1.1.10 answers these).
+        assert_eq!(parse("now-", NOW), Ok(NOW));
+        assert_eq!(parse("-", NOW), Ok(NOW));
+        assert_eq!(parse("+", NOW), Ok(NOW));
+        assert_eq!(parse("yesterday+", NOW), Ok(1_710_460_800 - 86_400));
+        // One digit of minutes.
+        assert_eq!(parse("12:5", NOW), Ok(1_710_460_800 + 12 * 3600 + 300));
+        assert_eq!(parse("9:05pm", NOW), Ok(1_710_460_800 + 21 * 3600 + 300));
+        // graphite reads two characters of minutes: `9:5am`'s are `5a`, an error.
+        assert!(parse("9:5am", NOW).is_err());
+    }
+
+    #[test]
     fn bad_times_are_errors() {
         for s in [
             "-5m",
             "",
-            "-",
             "tomorrowish",
+            "12:",
+            "-1h+",
             "25:00",
             "-1x",
-            "now-",
             "99999999999999999999999",
         ] {
             assert!(parse(s, NOW).is_err(), "{s}");

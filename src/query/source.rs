@@ -196,7 +196,12 @@ impl Source for StoreSource<'_> {
     }
 
     fn estimate(&self, path: &str, fetch: &Fetch) -> Result<(usize, u64), Error> {
-        let range = range_of(fetch);
+        let mut range = range_of(fetch);
+        // What `fetch` reads: nothing after `now`, nothing before the longest retention.
+        if range.from > range.now {
+            return Ok((0, 0));
+        }
+        range.until = range.until.min(range.now);
         let (glob, _) = View::split(path);
         let read = Read {
             consolidate: fetch.consolidate,
@@ -210,7 +215,8 @@ impl Source for StoreSource<'_> {
             let schema = self.schemas.for_name(info.series.as_str());
             let idx = plan_read(schema, self.options, &range, &read).tier;
             let res = i64::from(schema.tiers[idx].resolution);
-            points += ((range.until - range.from) / res).max(1) as u64;
+            let (first, end) = super::window(schema, &range, res);
+            points += ((end - first) / res).max(1) as u64;
         }
         Ok((found.len(), points))
     }
@@ -266,7 +272,8 @@ pub fn read_series(
     // point is at the first multiple of the step after the first slot (its "nudge"), and holds
     // the slot before it too (graphite drops one value too few), so each point holds the slots
     // [t - res, t + step - res). Slots before that are left out; the last point may be partial.
-    let one = range.max_data_points == Some(1);
+    // (Under a function, which reads every slot, there is no such point.)
+    let one = read.merge && range.max_data_points == Some(1);
     let (start, kept_from, n) = if one {
         // graphite's maxDataPoints=1: every value in one point at the start, no nudge.
         (first, first, 1)

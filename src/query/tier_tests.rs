@@ -250,3 +250,58 @@ fn summarize_over_a_week_sums_the_finest_covering_tier() {
         assert_eq!(l.coarser.is_some(), tier != 1, "{choice:?}");
     }
 }
+
+/// A range from long before the longest retention (`from=0`, `from=1000000000`) is read as
+/// whisper reads it, from the retention's start: the hard cap counts those points only.
+#[test]
+fn the_hard_cap_counts_points_within_the_retention() {
+    let (_dir, store, schemas) = store();
+    let options = Options::default();
+    let source = StoreSource {
+        store: &store,
+        schemas: &schemas,
+        options: &options,
+        patterns: None,
+    };
+    let request = Request {
+        from: 1_000_000_000,
+        until: NOW + 86_400,
+        now: NOW,
+        max_data_points: None,
+        x_files_factor: 0.0,
+    };
+    // 30 days of the 1 h tier are 720 points a series; since 2001 would be 194,000.
+    let limits = Limits {
+        max_points_hard: 10_000,
+        ..Limits::default()
+    };
+    let out = Evaluator::new(&source, request, limits)
+        .targets(&["bench.host*.cpu.user"])
+        .unwrap();
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[0].step, 3600);
+}
+
+/// maxDataPoints=1 makes one point of a bare series at read time; a function's input is read
+/// slot by slot (the renderer consolidates its output), as for any other maxDataPoints.
+#[test]
+fn one_data_point_is_not_read_under_a_function() {
+    let (_dir, store, schemas) = store();
+    for target in [
+        "movingAverage(bench.host2.cpu.user, '5min')",
+        "nonNegativeDerivative(bench.host2.cpu.user)",
+    ] {
+        let out = render(
+            &store,
+            &schemas,
+            TierChoice::Graphite,
+            target,
+            3600,
+            Some(1),
+        )
+        .unwrap();
+        assert_eq!(out.len(), 1, "{target}");
+        assert_eq!(out[0].values.len(), 360, "{target}");
+        assert!(out[0].values.iter().any(|v| v.is_some()), "{target}");
+    }
+}
