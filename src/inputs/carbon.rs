@@ -70,22 +70,65 @@ pub struct Settings {
 /// Parses one line (without its newline). `now` replaces a timestamp of -1.
 pub fn parse_line(line: &[u8], now: i64, kind: Kind) -> Result<Observation, Error> {
     let line = std::str::from_utf8(line).map_err(|_| Error::Utf8)?;
-    let mut fields = line.split_ascii_whitespace();
+    let mut fields = py_fields(line);
     let (Some(path), Some(value), Some(ts), None) =
         (fields.next(), fields.next(), fields.next(), fields.next())
     else {
-        return Err(Error::Fields(line.split_ascii_whitespace().count()));
+        return Err(Error::Fields(py_fields(line).count()));
     };
-    let value: f64 = value
-        .parse()
-        .ok()
+    let value: f64 = py_float(value)
         .filter(|v: &f64| v.is_finite())
         .ok_or_else(|| Error::Value(value.to_string()))?;
-    let ts_f: f64 = ts.parse().map_err(|_| Error::Timestamp(ts.to_string()))?;
+    let ts_f: f64 = py_float(ts).ok_or_else(|| Error::Timestamp(ts.to_string()))?;
     datapoint(path, ts_f, value, now, kind).map_err(|e| match e {
         Error::Timestamp(_) => Error::Timestamp(ts.to_string()),
         e => e,
     })
+}
+
+/// The fields of a line as carbon's `line.strip().split()` makes them: split at any run of
+/// what Python calls whitespace (Unicode's, e.g. a no-break space, and `\x1c`-`\x1f`).
+fn py_fields(line: &str) -> impl Iterator<Item = &str> {
+    line.split(|c: char| c.is_whitespace() || ('\x1c'..='\x1f').contains(&c))
+        .filter(|f| !f.is_empty())
+}
+
+/// A number as Python's `float()` reads it: Rust's syntax (`1e3`, `.5`, `5.`, `inf`, `nan`)
+/// plus PEP 515 underscores between digits (`1_000`, `1_733_600_000`).
+fn py_float(s: &str) -> Option<f64> {
+    if !s.contains('_') {
+        return s.parse().ok();
+    }
+    let b = s.as_bytes();
+    let between_digits = |i: usize| {
+        i > 0 && b[i - 1].is_ascii_digit() && b.get(i + 1).is_some_and(u8::is_ascii_digit)
+    };
+    if (0..b.len()).any(|i| b[i] == b'_' && !between_digits(i)) {
+        return None;
+    }
+    s.replace('_', "").parse().ok()
+}
+
+/// The name carbon-cache (1.1.x, tags enabled as by default) files a path under: leading `~`s
+/// dropped from the name (`~a.b` is `a.b`), and in an untagged path empty nodes dropped, as its
+/// Whisper file path makes them (`a..b` and `.a.b` are `a/b.wsp`, so `a.b`). A path ending in
+/// `.` (carbon's hidden `a/b/.wsp`, which graphite-web never lists) is left to be refused.
+fn carbon_path(path: &str) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    let (name, tags) = path.split_at(path.find(';').unwrap_or(path.len()));
+    let name = match name.trim_start_matches('~') {
+        "" => name,
+        stripped => stripped,
+    };
+    let collapse =
+        tags.is_empty() && !name.ends_with('.') && (name.starts_with('.') || name.contains(".."));
+    if collapse {
+        Cow::Owned(name.split('.').filter(|n| !n.is_empty()).collect::<Vec<_>>().join("."))
+    } else if name.len() + tags.len() == path.len() {
+        Cow::Borrowed(path)
+    } else {
+        Cow::Owned(format!("{name}{tags}"))
+    }
 }
 
 /// One datapoint of either protocol: the path, a finite value, a timestamp carbon reads.
@@ -96,7 +139,7 @@ pub fn datapoint(
     now: i64,
     kind: Kind,
 ) -> Result<Observation, Error> {
-    let series = Series::parse(path)?;
+    let series = Series::parse(&carbon_path(path))?;
     if !value.is_finite() {
         return Err(Error::Value(value.to_string()));
     }
@@ -472,6 +515,49 @@ mod tests {
     }
 
     #[test]
+    fn reads_fields_and_numbers_as_carbon_does() {
+        // Python's str.split(): any Unicode whitespace, and \x1c-\x1f, separate fields.
+        for line in [
+            "a.b\u{a0}2\u{a0}1700000000",
+            "a.b\u{3000}2\u{3000}1700000000",
+            "a.b\x0b2\x1f1700000000",
+            "a.b\t 2\t1700000000 ",
+        ] {
+            let o = parse_line(line.as_bytes(), 0, Kind::Gauge).unwrap();
+            assert_eq!((o.series.as_str(), o.value, o.time), ("a.b", 2.0, 1_700_000_000));
+        }
+        // Python's float(): underscores between digits.
+        let o = parse_line(b"a 1_000.5_5 1_700_000_000", 0, Kind::Gauge).unwrap();
+        assert_eq!((o.value, o.time), (1000.55, 1_700_000_000));
+        assert_eq!(py_float("1e1_0"), Some(1e10));
+        for bad in ["1__0", "_1", "1_", "1_.5", "1._5", "1_e5", "0x_1", "inf_"] {
+            assert_eq!(py_float(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_are_filed_as_carbon_files_them() {
+        for (sent, stored) in [
+            ("a..b", "a.b"),
+            (".a.b", "a.b"),
+            ("..a...b", "a.b"),
+            ("~a.b", "a.b"),
+            ("~~.a", "a"),
+            ("~t;x=1", "t;x=1"),
+            ("a.b", "a.b"),
+            ("~~", "~~"),
+        ] {
+            let o = parse_line(format!("{sent} 1 1").as_bytes(), 0, Kind::Gauge).unwrap();
+            assert_eq!(o.series.as_str(), stored, "{sent}");
+        }
+        // Carbon hides these (`a/b/.wsp`) or keeps the empty node (a tagged name is hashed).
+        for sent in ["a.b.", "...", "a..b;x=1"] {
+            let line = format!("{sent} 1 1");
+            assert!(parse_line(line.as_bytes(), 0, Kind::Gauge).is_err(), "{sent}");
+        }
+    }
+
+    #[test]
     fn rejects_bad_lines_with_a_reason() {
         let bad: [(&[u8], Error); 8] = [
             (b"a 1", Error::Fields(2)),
@@ -481,7 +567,7 @@ mod tests {
             (b"a inf 1", Error::Value("inf".into())),
             (b"a 1 soon", Error::Timestamp("soon".into())),
             (b"a\xff 1 1", Error::Utf8),
-            (b"a..b 1 1", Error::Path(crate::metric::Error::EmptyNode)),
+            (b"a.b. 1 1", Error::Path(crate::metric::Error::EmptyNode)),
         ];
         for (line, err) in bad {
             assert_eq!(parse_line(line, 0, Kind::Gauge).unwrap_err(), err);
