@@ -115,10 +115,13 @@ impl Series {
             if v.starts_with('~') {
                 return Err(Error::BadChar('~'));
             }
-            tags.push((k, v));
+            // `name` is the path itself in graphite: a `name` tag given is dropped.
+            if k != "name" {
+                tags.push((k, v));
+            }
         }
         if tags.is_empty() {
-            return Ok(Series(Arc::from(name)));
+            return Ok(Series(Arc::from(path)));
         }
         // The last value given for a key wins, as in carbon's and graphite-web's parsers: a
         // stable sort by key keeps the given order within a key, and dedup_by keeps the first
@@ -263,6 +266,9 @@ mod tests {
         ] {
             assert_eq!(Series::parse(name).unwrap().as_str(), canonical, "{name}");
         }
+        // A `name` tag is the path (carbon and graphite-web overwrite it).
+        assert_eq!(Series::parse("a;name=b").unwrap().as_str(), "a");
+        assert_eq!(Series::parse("a;z=1;name=b").unwrap().as_str(), "a;z=1");
         // `~` may not start a value; inside one it is an ordinary character.
         assert_eq!(Series::parse("a;k=v~w").unwrap().as_str(), "a;k=v~w");
         assert_eq!(Series::parse("a;k=~v"), Err(Error::BadChar('~')));
