@@ -106,7 +106,10 @@ impl Series {
                 .filter(|(k, v)| !k.is_empty() && !v.is_empty())
                 .ok_or_else(|| Error::BadTag(tag.to_string()))?;
             // Graphite's rules: a tag has no `;!^=`, a value no `;` and no leading `~`.
-            if let Some(c) = k.chars().find(|&c| is_forbidden(c) || matches!(c, '=' | '!' | '^')) {
+            if let Some(c) = k
+                .chars()
+                .find(|&c| is_forbidden(c) || matches!(c, '=' | '!' | '^'))
+            {
                 return Err(Error::BadChar(c));
             }
             if let Some(c) = v.chars().find(|&c| is_forbidden(c)) {
