@@ -20,7 +20,7 @@
 #
 #   scripts/compare-carbon.sh [--groups N] [--seed S] [--keep DIR] [-v]
 #
-# N groups (default 600: about 1,400 lines) take about 15 s after the build. --keep DIR keeps
+# N groups (default 600: about 1,200 lines) take about 25 s after the build. --keep DIR keeps
 # both daemons' files and the lines sent (DIR/sent.txt). `python3 scripts/carbon_random.py N S`
 # prints a seed's lines. Needs `apt-get install graphite-carbon python3-whisper`. Not in
 # scripts/test.sh: it needs graphite-carbon and waits on carbon's writer.
