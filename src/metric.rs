@@ -105,19 +105,33 @@ impl Series {
                 .split_once('=')
                 .filter(|(k, v)| !k.is_empty() && !v.is_empty())
                 .ok_or_else(|| Error::BadTag(tag.to_string()))?;
-            if let Some(c) = k.chars().find(|&c| is_forbidden(c) || c == '=' || c == '!') {
+            // Graphite's rules: a tag has no `;!^=`, a value no `;` and no leading `~`.
+            if let Some(c) = k
+                .chars()
+                .find(|&c| is_forbidden(c) || matches!(c, '=' | '!' | '^'))
+            {
                 return Err(Error::BadChar(c));
             }
-            if let Some(c) = v.chars().find(|&c| is_forbidden(c) || c == '~') {
+            if let Some(c) = v.chars().find(|&c| is_forbidden(c)) {
                 return Err(Error::BadChar(c));
             }
-            tags.push((k, v));
+            if v.starts_with('~') {
+                return Err(Error::BadChar('~'));
+            }
+            // `name` is the path itself in graphite: a `name` tag given is dropped.
+            if k != "name" {
+                tags.push((k, v));
+            }
         }
         if tags.is_empty() {
-            return Ok(Series(Arc::from(name)));
+            return Ok(Series(Arc::from(path)));
         }
-        tags.sort_unstable();
-        tags.dedup_by(|a, b| a.0 == b.0); // the first value given for a key wins
+        // The last value given for a key wins, as in carbon's and graphite-web's parsers: a
+        // stable sort by key keeps the given order within a key, and dedup_by keeps the first
+        // of a run, so the run is reversed first.
+        tags.reverse();
+        tags.sort_by_key(|&(k, _)| k);
+        tags.dedup_by(|a, b| a.0 == b.0);
         let mut canonical = String::with_capacity(name.len());
         canonical.push_str(path);
         for (k, v) in tags {
@@ -243,6 +257,27 @@ mod tests {
             s.tags().collect::<Vec<_>>(),
             vec![("dc", "eu"), ("rack", "a1")]
         );
+    }
+
+    #[test]
+    fn tags_follow_graphites_rules() {
+        // The last value of a key wins, whatever the values' order (carbon, graphite-web).
+        for (name, canonical) in [
+            ("a;x=2;x=1", "a;x=1"),
+            ("a;x=1;x=2", "a;x=2"),
+            ("a;z=1;x=3;z=0;x=2", "a;x=2;z=0"),
+        ] {
+            assert_eq!(Series::parse(name).unwrap().as_str(), canonical, "{name}");
+        }
+        // A `name` tag is the path (carbon and graphite-web overwrite it).
+        assert_eq!(Series::parse("a;name=b").unwrap().as_str(), "a");
+        assert_eq!(Series::parse("a;z=1;name=b").unwrap().as_str(), "a;z=1");
+        // `~` may not start a value; inside one it is an ordinary character.
+        assert_eq!(Series::parse("a;k=v~w").unwrap().as_str(), "a;k=v~w");
+        assert_eq!(Series::parse("a;k=~v"), Err(Error::BadChar('~')));
+        // A tag may not hold `;!^=`.
+        assert_eq!(Series::parse("a;k^=v"), Err(Error::BadChar('^')));
+        assert_eq!(Series::parse("a;k!=v"), Err(Error::BadChar('!')));
     }
 
     #[test]

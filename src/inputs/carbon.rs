@@ -18,6 +18,9 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, watch};
 
 pub mod pickle;
+mod syntax;
+
+use syntax::{carbon_path, py_fields, py_float};
 
 /// The longest pickle frame read (carbon's `PICKLE_RECEIVER_MAX_LENGTH`, 1 MiB).
 pub const MAX_PICKLE_LENGTH: usize = 1 << 20;
@@ -70,18 +73,16 @@ pub struct Settings {
 /// Parses one line (without its newline). `now` replaces a timestamp of -1.
 pub fn parse_line(line: &[u8], now: i64, kind: Kind) -> Result<Observation, Error> {
     let line = std::str::from_utf8(line).map_err(|_| Error::Utf8)?;
-    let mut fields = line.split_ascii_whitespace();
+    let mut fields = py_fields(line);
     let (Some(path), Some(value), Some(ts), None) =
         (fields.next(), fields.next(), fields.next(), fields.next())
     else {
-        return Err(Error::Fields(line.split_ascii_whitespace().count()));
+        return Err(Error::Fields(py_fields(line).count()));
     };
-    let value: f64 = value
-        .parse()
-        .ok()
+    let value: f64 = py_float(value)
         .filter(|v: &f64| v.is_finite())
         .ok_or_else(|| Error::Value(value.to_string()))?;
-    let ts_f: f64 = ts.parse().map_err(|_| Error::Timestamp(ts.to_string()))?;
+    let ts_f: f64 = py_float(ts).ok_or_else(|| Error::Timestamp(ts.to_string()))?;
     datapoint(path, ts_f, value, now, kind).map_err(|e| match e {
         Error::Timestamp(_) => Error::Timestamp(ts.to_string()),
         e => e,
@@ -96,7 +97,7 @@ pub fn datapoint(
     now: i64,
     kind: Kind,
 ) -> Result<Observation, Error> {
-    let series = Series::parse(path)?;
+    let series = Series::parse(&carbon_path(path))?;
     if !value.is_finite() {
         return Err(Error::Value(value.to_string()));
     }
@@ -481,7 +482,7 @@ mod tests {
             (b"a inf 1", Error::Value("inf".into())),
             (b"a 1 soon", Error::Timestamp("soon".into())),
             (b"a\xff 1 1", Error::Utf8),
-            (b"a..b 1 1", Error::Path(crate::metric::Error::EmptyNode)),
+            (b"a.b. 1 1", Error::Path(crate::metric::Error::EmptyNode)),
         ];
         for (line, err) in bad {
             assert_eq!(parse_line(line, 0, Kind::Gauge).unwrap_err(), err);
