@@ -318,7 +318,8 @@ async fn connection(
             return;
         }
     }
-    // A last line without a newline still counts, as carbon does.
+    // A last line without a newline still counts (carbon-cache, a Twisted line receiver,
+    // drops it at the close; tally keeps what was sent).
     let mut batch = Vec::new();
     splitter.feed(b"\n", cx, &mut batch, &peer);
     if !batch.is_empty() {
