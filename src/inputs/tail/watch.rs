@@ -85,11 +85,8 @@ impl Watch {
                             {
                                 let mut paths = event.paths.into_iter();
                                 let (from, to) = (paths.next(), paths.next());
+                                // Its From and To halves came first and marked the paths.
                                 if let (Some(from), Some(to)) = (from, to) {
-                                    ev.changed.insert(from.clone());
-                                    if wanted(&to) {
-                                        ev.changed.insert(to.clone());
-                                    }
                                     ev.moved.push((from, to));
                                 }
                             }
