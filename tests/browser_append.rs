@@ -15,7 +15,8 @@ use std::time::Duration;
 /// then forces a full draw and reads it again; null until the first draw was an append that
 /// followed at least 3 appends since the last full draw. Returns the line pixels (high chroma:
 /// the series' colours, not the grey grid, text or the faint live shading) each picture has
-/// with none of the other's within a pixel, and how many line pixels there were.
+/// with none of the other's within a pixel, how many line pixels there were, the appends since
+/// the last full draw, and where the first lonely pixels are ([x, y] in canvas pixels).
 const COMPARE: &str = "const e = window.tally.panels[0], p = e.panel, h = window.__tally;
     const recs = h.draws.filter(r => r.panel === p.id && r.plot);
     const since = recs.length - 1 - recs.map(r => r.plot).lastIndexOf('full');
@@ -32,14 +33,15 @@ const COMPARE: &str = "const e = window.tally.panels[0], p = e.panel, h = window
     const a = ink();
     p.needPlot = p.needFull = true; p.draw(performance.now());
     const b = ink();
+    const where = [];
     const lonely = (m, o) => { let n = 0;
       for (let y = 1; y < c.height - 1; y++) for (let x = 1; x < c.width - 1; x++) {
         if (!m[y * c.width + x]) continue;
         let near = false;
         for (let dy = -1; dy <= 1 && !near; dy++) for (let dx = -1; dx <= 1; dx++) near ||= !!o[(y + dy) * c.width + x + dx];
-        if (!near) n++; }
+        if (!near && n++ < 8) where.push([x, y]); }
       return n; };
-    return [lonely(a, b), lonely(b, a), a.reduce((s, v) => s + v, 0), since];";
+    return [lonely(a, b), lonely(b, a), a.reduce((s, v) => s + v, 0), since, where];";
 
 #[test]
 fn a_live_panel_appends_new_slots_and_draws_what_a_full_draw_draws() {
@@ -83,6 +85,6 @@ fn a_live_panel_appends_new_slots_and_draws_what_a_full_draw_draws() {
     assert_eq!(
         (n(0), n(1)),
         (0, 0),
-        "line pixels of one picture with none of the other's within a pixel (appended, full, line pixels, appends): {got}"
+        "line pixels of one picture with none of the other's within a pixel (appended, full, line pixels, appends, where): {got}"
     );
 }

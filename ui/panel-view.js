@@ -111,7 +111,8 @@ function drawn(s) {
 // A live panel between two whole seconds (its x range stays, range() in panel.js): strokes
 // only the slots that came since the last draw, from the last point drawn, as drawPlot would
 // add them; the whole plot once a second. Returns false (draw it all) when the range moved, a
-// drawn slot changed, a value leaves the y scale, or slots share pixel columns (bands).
+// drawn slot changed, a value leaves the y scale or is a gap, the last point drawn began its
+// run, or slots share pixel columns (bands).
 function appendLive() {
   const f = this.frame;
   if (!f || !this.live || this.view || this.mode !== 'stream' || this.error) return false;
@@ -124,9 +125,12 @@ function appendLive() {
     if (!r?.length) continue;
     const i = r.lowerBound(s.drawnT);
     if (i === r.length || r.time(i) !== s.drawnT || r.rewritten <= s.drawnT) return false;
+    // a point that begins its run was drawn alone, as a dash (plot.drawLine), which a line
+    // from it must replace; a gap among the new slots may leave such a point too
+    if (i < r.length - 1 && (i === 0 || r.value(i - 1) !== r.value(i - 1))) return false;
     for (let k = i + 1; k < r.length; k++) {
       const v = r.value(k);
-      if (v < f.ymin || v > f.ymax) return false;
+      if (!(v >= f.ymin && v <= f.ymax)) return false;
     }
     if (i < r.length - 1) from.push([s, n, i]);
   }
