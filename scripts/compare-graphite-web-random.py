@@ -282,8 +282,9 @@ class Gen:
         # A name made of a value (aggregateLine's, legendValue's, cactiStyle's) shows its last
         # digits, which a mean of means and a mean of raw points round differently; minMax
         # divides such rounding by the series' range, which is itself rounding where the series
-        # is flat (tiers.web2.load's hourly means are all 52.8 when the last hour is whole).
-        if any(f in t for f in ("aggregateLine(", "legendValue(", "cactiStyle(", "minMax(")):
+        # is flat (tiers.web2.load's hourly means are all 52.8 when the last hour is whole), and
+        # stdev's sum of squares less the squared sum cancels all but it (a ramp's 3 points).
+        if any(f in t for f in ("aggregateLine(", "legendValue(", "cactiStyle(", "minMax(", "stdev(")):
             return True
         outer = re.match(r"(\w+)\(", t)
         merged = mdp is not None and slots > int(mdp) and edge \
