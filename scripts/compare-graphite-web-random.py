@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Random but valid graphite targets for scripts/compare-graphite-web.sh (standard library only).
 
-    compare-graphite-web-random.py FUNCTIONS.json SEED COUNT  > targets
+    compare-graphite-web-random.py FUNCTIONS.json SEED COUNT [tiers]  > targets
 
 FUNCTIONS.json is graphite-web's function list as its /functions answers it (name → {params:
 [{name, type, required, multiple, options, default}]}, or name → [params]); the script asks
@@ -10,9 +10,15 @@ graphite-web's own registry for it at run time. Each target is a nested expressi
 globs and nested calls, numbers, strings, intervals, node indexes, aggregation names; optional
 arguments present or absent, some given by keyword. The same list, seed and count give the same
 targets (one per line, in the targets file's format: `{S+30min}` is a time of the data).
+With `tiers` the same generator builds targets over the tiers set's data instead (`tiers.*`,
+three tiers: 10 s for a day, 1 min for 7 days, 1 h for 30 days, data for 20 days), each with a
+from/until range from RANGES (most cross a tier's edge or the edge where the data went from one
+point a minute to one every 10 s) and often a maxDataPoints, so that what is compared includes
+the tier read and the consolidation across the edges.
 """
 import json
 import random
+import re
 import sys
 
 # Not compared: random or wall-clock dependent, or not a series list on their own (mapSeries'
@@ -35,6 +41,65 @@ ALWAYS = {"verticalLine.label", "timeSlice.endSliceAt"}  # ("now": graphite's wa
 # minimum) reads `1` there, `1.0` in tally, which keeps no int/float distinction (README).
 INT_VALUES = ("isNonNull(", "countSeries(", "identity(", "time(", "timeFunction(", "constantLine(",
               "threshold(", "changed(", "transformNull(", "aggregateLine(")
+# The tiers set's data (scripts/compare-graphite-web.sh, "The second set").
+TIER_PATHS = ["tiers.web1.load", "tiers.web2.load", "tiers.web3.load", "tiers.web1.req",
+              "tiers.web2.req", "tiers.web3.req", "tiers.neg.y", "tiers.gappy.x"]
+TIER_GLOBS = ["tiers.web*.load", "tiers.web*.req", "tiers.web{1,3}.req", "tiers.web[12].*",
+              "tiers.*.y", "tiers.*.*", "tiers.web2.*", "tiers.nothing.*", "tiers.{neg,gappy}.*"]
+# Ranges relative to the tiers data's anchor {T} (the wall clock is tens of seconds after it):
+# within the 10 s tier, across the edge at 1 d (the 1 min tier is read) and at 7 d (the 1 h tier),
+# before the data's start (20 d) and past the longest retention, and after {T} under a pinned
+# `now`. None is 1 d +- a few minutes from the wall clock (tally drops the 10 s tier's buckets by
+# the wall clock's day, whisper keeps a slot until it is overwritten: README, "? " cases).
+# Each with what the Whisper-averaging cases depend on (README, "Where this differs"; marked
+# "~"): tally merges buckets exactly (every raw point weighs alike, and consolidateBy's
+# sum/min/max/last read the bucket's own field), Whisper averages the averages it stored. So:
+# the tier step read (0: the 10 s tier, where every slot holds one point), the slots read, and
+# whether the range holds an edge where the data changed resolution (1 min to 10 s a little
+# after {T-1d}, 1 h to 1 min a little after {T-7d}) or a 1 h slot over the last day (where
+# tiers.gappy.x misses single 10 s points).
+RANGES = [  # (range, coarse step, slots, a resolution edge, 1 h slots over the last day)
+    ("from={T-6h}&until={T}", 0, 2160, False, False),
+    ("from={T-23h}&until={T}", 0, 8280, False, False),
+    ("from={T-23h}&until={T-20h}", 0, 1080, False, False),
+    ("from={T-25h}&until={T}", 60, 1500, True, False),
+    ("from={T-26h}&until={T-22h}", 60, 240, True, False),
+    ("from={T-2d}&until={T-12h}", 60, 2160, True, False),
+    ("from={T-3d}&until={T}", 60, 4320, True, False),
+    ("from={T-6d}&until={T-20h}", 60, 7440, True, False),
+    ("from={T-8d}&until={T-6d}", 3600, 48, True, False),
+    ("from={T-8d}&until={T}", 3600, 192, True, True),
+    ("from={T-14d}&until={T}", 3600, 336, True, True),
+    ("from={T-21d}&until={T-19d}", 3600, 48, False, False),
+    ("from={T-30d}&until={T-5d}", 3600, 600, True, False),
+    ("from={T-40d}&until={T}", 3600, 720, True, True),
+    ("from=-2d&until=now&now={T}", 60, 2880, True, False),
+    ("from={T-3h}&until={T+2h}&now={T}", 0, 1080, False, False),
+]
+# Functions that read before `from` (another tier, whatever the range): smartSummarize and
+# hitcount align `from` back to a whole unit (`alignTo='years'` reads from January 1st).
+EARLIER = ("timeShift(", "timeStack(", "moving", "holtWinters", "exponentialMovingAverage(",
+           "linearRegression(", "smartSummarize(", "hitcount(")
+# Functions under which tally merges buckets for maxDataPoints at read time (they change no
+# values: README, "Which tier is read"); a path is merged when every function above it is one
+# of these, so at least the outermost; under any other the renderer consolidates the values
+# read, as graphite-web does.
+TRANSPARENT = {"alias", "aliasByMetric", "aliasByNode", "aliasByTags", "aliasQuery", "aliasSub",
+               "alpha", "areaBetween", "color", "consolidateBy", "cumulative", "dashed",
+               "drawAsInfinite", "exclude", "fallbackSeries", "grep", "group", "limit",
+               "lineWidth", "lower", "secondYAxis", "sortByName", "substr", "unique", "upper"}
+TIER_INTERVALS = ["6h", "1d", "-1d", "7d"]
+MAX_POINTS = ["1", "7", "50", "100", "333", "500", "960"]
+TIER_STRINGS = {
+    "aliasSub.search": [r"tiers\.(\w+)\.(\w+)", "^tiers", "load$", r"(\d+)"],
+    "aliasQuery.search": [r"tiers\.(\w+)\.load"],
+    "aliasQuery.replace": [r"tiers.\1.req"],
+    "useSeriesAbove.search": ["load"],
+    "useSeriesAbove.replace": ["req"],
+    "templateFunction": ["sumSeries(%)", "maxSeries(%.*)", "averageSeries(%.load)"],
+    "pattern": ["load", r"^tiers\.web1", "neg|gappy", "req", "nomatch"],
+    "name": ["t1", "tiers.made"],
+}
 INTERVALS = ["1min", "5min", "10min", "30min", "1h", "-1h", "-10min", "2min", "3min", "90s"]
 TAGS = ["dc", "host", "name", "unit", "dev"]
 
@@ -74,9 +139,17 @@ def load(path):
 
 
 class Gen:
-    def __init__(self, funcs, rnd):
-        self.funcs, self.rnd = funcs, rnd
+    def __init__(self, funcs, rnd, tiers=False):
+        self.funcs, self.rnd, self.tiers = funcs, rnd, tiers
         self.names = list(funcs)
+        self.paths = TIER_PATHS if tiers else PATHS
+        self.globs = TIER_GLOBS if tiers else GLOBS
+        # The tiers data has no tagged series: its paths stand in.
+        self.tagged = TIER_PATHS if tiers else TAGGED
+        self.strings = {**STRINGS, **TIER_STRINGS} if tiers else STRINGS
+        self.intervals = INTERVALS + TIER_INTERVALS if tiers else INTERVALS
+        self.dates = (["{T-3h}", "{T-1d}", "{T-2h:%H:%M_%Y%m%d}", "{T-10d}"] if tiers
+                      else ["{S+30min}", "{S+1h}", "{S+10min:%H:%M_%Y%m%d}", "{S}"])
 
     def pick(self, xs):
         return self.rnd.choice(xs)
@@ -86,8 +159,8 @@ class Gen:
         if depth > 0 and r < 0.45:
             return self.call(depth - 1)
         if r < 0.55:
-            return self.pick(TAGGED)
-        return self.pick(PATHS) if r < 0.75 else self.pick(GLOBS)
+            return self.pick(self.tagged)
+        return self.pick(self.paths) if r < 0.75 else self.pick(self.globs)
 
     def number(self, fname, pname, ty):
         rnd = self.rnd
@@ -125,7 +198,7 @@ class Gen:
         if ty in ("seriesList", "seriesLists") and fname == "applyByNode":
             # Its template is filled with name prefixes: a function's name makes a broken
             # target, which graphite-web reads a prefix of by accident (README).
-            return self.pick(PATHS[:3] + GLOBS[:5])
+            return self.pick(self.paths[:3] + self.globs[:5])
         if ty in ("seriesList", "seriesLists"):
             return self.series(depth)
         if ty in ("aggFunc", "aggOrSeriesFunc") or (opts and ty == "string"):
@@ -138,11 +211,11 @@ class Gen:
             if pname == "timeShiftUnit":
                 return repr(self.pick(["10min", "5min"]))
             if pname == "timeShift":
-                return repr(self.pick(INTERVALS))
+                return repr(self.pick(self.intervals))
             # graphite-web loops forever over a negative summarize interval.
-            return repr(self.pick(INTERVALS).lstrip("-"))
+            return repr(self.pick(self.intervals).lstrip("-"))
         if ty == "intOrInterval":
-            return self.pick([repr(self.pick(INTERVALS).lstrip("-")), self.pick(["1", "3", "5", "10", "0"])])
+            return self.pick([repr(self.pick(self.intervals).lstrip("-")), self.pick(["1", "3", "5", "10", "0"])])
         if ty == "intOrInf":
             return self.pick(["0", "1", "2", "5"])
         if fname == "applyByNode" and pname == "nodeNum":
@@ -154,12 +227,12 @@ class Gen:
         if ty in ("nodeOrTag", "tag"):
             return self.pick(["0", "1", "2", "-1"]) if ty == "nodeOrTag" and self.rnd.random() < 0.6 else repr(self.pick(TAGS))
         if ty == "date":
-            return repr(self.pick(["{S+30min}", "{S+1h}", "{S+10min:%H:%M_%Y%m%d}", "{S}"]))
+            return repr(self.pick(self.dates))
         if ty == "any":  # asPercent's total: a number or a series list
             return self.pick(["100", "50.5", self.series(depth)])
         if ty in ("integer", "float"):
             return self.number(fname, pname, ty)
-        vals = STRINGS.get(f"{fname}.{pname}") or STRINGS.get(pname) or ["x"]
+        vals = self.strings.get(f"{fname}.{pname}") or self.strings.get(pname) or ["x"]
         return repr(self.pick(vals))
 
     def call(self, depth):
@@ -192,26 +265,64 @@ class Gen:
     def reduce(self):
         """reduceSeries over mapSeries: the one place a list of lists is read."""
         fn = self.pick(["asPercent", "diffSeries", "divideSeries", "sumSeries"])
+        if self.tiers:
+            return f"reduceSeries(mapSeries(tiers.web*.*, 1), {fn!r}, 2, 'load', 'req')"
         return f"reduceSeries(mapSeries(cmp.*.*, 1), {fn!r}, 2, 'x', 'y')"
+
+    @staticmethod
+    def averaging(t, rng, mdp):
+        """Whether t may meet a Whisper-averaging case (RANGES, above)."""
+        _, step, slots, edge, last_day = rng
+        gappy = "gappy" in t or "tiers.*.*" in t
+        consolidate = "consolidateBy(" in t or "cumulative(" in t
+        if any(f in t for f in EARLIER):
+            return bool(mdp) or gappy or consolidate
+        if not step:
+            return False
+        # A name made of a value (aggregateLine's, legendValue's, cactiStyle's) shows its last
+        # digits, which a mean of means and a mean of raw points round differently; minMax
+        # divides such rounding by the series' range, which is itself rounding where the series
+        # is flat (tiers.web2.load's hourly means are all 52.8 when the last hour is whole), and
+        # stdev's sum of squares less the squared sum cancels all but it (a ramp's 3 points).
+        if any(f in t for f in ("aggregateLine(", "legendValue(", "cactiStyle(", "minMax(", "stdev(")):
+            return True
+        outer = re.match(r"(\w+)\(", t)
+        merged = mdp is not None and slots > int(mdp) and edge \
+            and (outer is None or outer.group(1) in TRANSPARENT)
+        return merged or gappy and last_day or consolidate and (edge or last_day)
 
     def target(self):
         if self.rnd.random() < 0.02:
-            return self.reduce()
-        t = self.call(self.rnd.randint(0, 2))
-        if self.rnd.random() < 0.08:
+            t = self.reduce()
+            if not self.tiers:
+                return t
+        else:
+            t = self.call(self.rnd.randint(0, 2))
+        rng = mdp = None
+        if self.tiers:
+            rng = self.pick(RANGES)
+            t += " &" + rng[0]
+            if self.rnd.random() < 0.5:
+                mdp = self.pick(MAX_POINTS)
+                t += f"&maxDataPoints={mdp}"
+        elif self.rnd.random() < 0.08:
             t += f" &maxDataPoints={self.pick(['7', '50', '119'])}"
         # Documented graphite-web bugs (README): the Holt-Winters bands share one tags dict
         # (tags not compared); compressPeriodicGaps skips a first value at index 0 (any
         # difference expected).
+        avg = "~ " if self.tiers and self.averaging(t, rng, mdp) else ""
         if "compressPeriodicGaps" in t:
-            return "!! " + t
+            return avg + "!! " + t
         ints = "offsetToZero(" in t and any(f in t for f in INT_VALUES)
-        return "! " + t if "holtWintersConfidence" in t or ints else t
+        return avg + ("! " + t if "holtWintersConfidence" in t or ints else t)
 
 
 def main():
     funcs, seed, count = load(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-    gen = Gen(funcs, random.Random(seed))
+    tiers = sys.argv[4:] == ["tiers"]
+    # The tiers targets draw from their own generator (seed and "tiers"), so they do not shift
+    # the first set's targets of the same seed.
+    gen = Gen(funcs, random.Random(f"{seed} tiers" if tiers else seed), tiers)
     seen = set()
     for _ in range(count * 3):
         t = gen.target()

@@ -34,6 +34,17 @@
 # `RANDOM_TARGETS=0` none; replay one with ONLY='<target as printed>' and the same seed and
 # count; ONLY_RANDOM=1 skips the three fixed sets. A random target graphite-web answers and tally refuses fails the run, like a difference;
 # "graphite error" lines (tally answers what graphite-web cannot) are listed to look at.
+# The same generator builds RANDOM_TIERS (default 100; 0 none) targets over the second set's
+# data, with the same SEED (`RANDOM_TIERS=300 SEED=4 RANDOM_TARGETS=0 ONLY_RANDOM=1 …`): each
+# with a from/until range that reads one tier or crosses the tiers' edges, about half with a
+# maxDataPoints; printed as the first random set's and replayed the same way (ONLY and the same
+# seed and counts). The generator marks "~" the targets that may meet a documented
+# Whisper-averaging case (a coarse tier read with a merge across a resolution edge, 1 h slots
+# over tiers.gappy.x, consolidateBy's bucket fields, names made of values); for these only a
+# difference in values (or in the numbers of names) counts as one, anything else is DIFFERENT.
+# In the fifth set a difference only in values where maxDataPoints merged points is counted as
+# "whisper avg" when the same request without maxDataPoints is the same on both sides and each
+# differing value of tally's lies within the values its group merged.
 # A fifth set varies the time and render parameters: scripts/compare-graphite-web-timespec.py
 # builds TIMESPEC_REQUESTS (default 150; 0 none) whole /render requests, repeatable by
 # TIMESPEC_SEED (default 1), with from/until in every parseATTime form, tz, now, maxDataPoints,
@@ -162,10 +173,12 @@ for name, pts in series.items():
         whisper.update_many(path, pts[i:i + 500])
 open(os.path.join(root, "..", "tagged.txt"), "w").write("\n".join(tagged))
 PY
-# The random set, from graphite-web's function registry (its /functions answers 500 on 3.11).
-RANDOM_TARGETS="${RANDOM_TARGETS:-150}" SEED="${SEED:-1}"
+# The random set, from graphite-web's function registry (its /functions answers 500 on 3.11),
+# over the first set's data (RANDOM_TARGETS) and over the tiers set's (RANDOM_TIERS).
+RANDOM_TARGETS="${RANDOM_TARGETS:-150}" RANDOM_TIERS="${RANDOM_TIERS:-100}" SEED="${SEED:-1}"
 : > "$work/random.targets"
-if [ "$RANDOM_TARGETS" -gt 0 ]; then
+: > "$work/random-tiers.targets"
+if [ "$RANDOM_TARGETS" -gt 0 ] || [ "$RANDOM_TIERS" -gt 0 ]; then
   "$V/bin/python" - "$work/functions.json" 2>/dev/null <<'PY'
 import json, os, sys
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "graphite.settings")
@@ -175,9 +188,16 @@ from graphite.functions import SeriesFunctions
 json.dump({n: [p.toJSON() for p in getattr(f, "params", None) or []] for n, f in SeriesFunctions().items()},
           open(sys.argv[1], "w"), default=str)
 PY
+fi
+if [ "$RANDOM_TARGETS" -gt 0 ]; then
   echo "random targets: RANDOM_TARGETS=$RANDOM_TARGETS SEED=$SEED"
   python3 scripts/compare-graphite-web-random.py "$work/functions.json" "$SEED" "$RANDOM_TARGETS" \
     > "$work/random.targets"
+fi
+if [ "$RANDOM_TIERS" -gt 0 ]; then
+  echo "random targets over the tiers: RANDOM_TIERS=$RANDOM_TIERS SEED=$SEED"
+  python3 scripts/compare-graphite-web-random.py "$work/functions.json" "$SEED" "$RANDOM_TIERS" tiers \
+    > "$work/random-tiers.targets"
 fi
 TIMESPEC_REQUESTS="${TIMESPEC_REQUESTS:-150}" TIMESPEC_SEED="${TIMESPEC_SEED:-1}"
 python3 scripts/compare-graphite-web-timespec.py "$TIMESPEC_SEED" "$TIMESPEC_REQUESTS" > "$work/timespec.targets"
@@ -232,8 +252,9 @@ PY
 TIMES="$TIMES" ONLY="${ONLY:-}" SEED="$SEED" ONLY_RANDOM="${ONLY_RANDOM:-}" ONLY_TIMESPEC="${ONLY_TIMESPEC:-}" \
   TIMESPEC_SEED="$TIMESPEC_SEED" "$V/bin/python" - "$http" "$gw_port" "$start" "$anchor" "$VERBOSE" \
   scripts/compare-graphite-web.targets scripts/compare-graphite-web-tiers.targets \
-  scripts/compare-graphite-web-endpoints.targets "$work/random.targets" "$work/timespec.targets" <<'PY'
-import datetime, html, http.client, json, pickle, math, os, re, statistics, sys, time, urllib.error, urllib.parse, urllib.request
+  scripts/compare-graphite-web-endpoints.targets "$work/random.targets" "$work/timespec.targets" \
+  "$work/random-tiers.targets" <<'PY'
+import csv, datetime, html, http.client, json, pickle, math, os, re, statistics, sys, time, urllib.error, urllib.parse, urllib.request
 tally, gw, start, anchor, verbose = sys.argv[1:6]
 files = sys.argv[6:]
 start, anchor = int(start), int(anchor)
@@ -309,15 +330,45 @@ for _ in range(300):
 pinned_now = int(time.time()) // 10 * 10
 
 def one_slot(g, t):
-    """A range within one slot after `until` is cut at `now`: graphite-web answers whisper's
-    next, empty slot, tally the slot holding the range (README): one point each, a step apart."""
+    """A range within one slot (after `until` is cut at `now`, or after `from` is clamped to the
+    longest retention's start: `from=jan1&until=-1mon`): graphite-web answers whisper's next,
+    empty slot, tally the slot holding the range (README): one point each a step apart, or
+    (hitcount's buckets over that one slot) the same points all moved by that step, graphite-web's
+    all null."""
+    if isinstance(g, str) and isinstance(t, str):
+        g, t = text_points(g), text_points(t)
     if isinstance(g, dict) and isinstance(t, dict) and "pickle" in g and "pickle" in t:
         g = [{"datapoints": [[None, s["start"]]] * len(s["values"]), "step": s["step"]} for s in g["pickle"]]
         t = [{"datapoints": [[None, s["start"]]] * len(s["values"]), "step": s["step"]} for s in t["pickle"]]
     if not (isinstance(g, list) and isinstance(t, list) and len(g) == len(t) and g):
         return False
-    return all(len(a["datapoints"]) == len(b["datapoints"]) == 1
-               and 0 < a["datapoints"][0][1] - b["datapoints"][0][1] <= 3600 for a, b in zip(g, t))
+    def moved(a, b):
+        shifts = {p[1] - q[1] for p, q in zip(a, b)}
+        return len(a) == len(b) >= 1 and len(shifts) == 1 and 0 < shifts.pop() <= 3600 \
+            and (len(a) == 1 or all(p[0] is None for p in a))
+    return all(moved(a["datapoints"], b["datapoints"]) for a, b in zip(g, t))
+
+def text_points(text):
+    """A csv or raw answer as json-like series, for one_slot: raw lines are
+    `name,start,end,step|values`, csv lines `name,%Y-%m-%d %H:%M:%S,value` (in the request's
+    zone, read as UTC: only differences of times are used). Values: None, or the text."""
+    lines = [l for l in text.strip().splitlines() if l]
+    if lines and all(re.search(r",-?\d+,-?\d+,\d+\|", l) for l in lines):
+        out = []
+        for l in lines:
+            head, _, values = l.rpartition("|")
+            _, start, _, step = head.rsplit(",", 3)
+            vals = [None if v == "None" else v for v in values.split(",")]
+            out.append({"datapoints": [[v, int(start) + i * int(step)] for i, v in enumerate(vals)]})
+        return out
+    series = {}
+    try:
+        for row in csv.reader(lines):
+            when = datetime.datetime.strptime(row[1], "%Y-%m-%d %H:%M:%S").replace(tzinfo=datetime.timezone.utc)
+            series.setdefault(row[0], []).append([row[2] or None, int(when.timestamp())])
+    except (ValueError, IndexError):
+        return None
+    return [{"datapoints": p} for p in series.values()]
 
 def same_value(a, b):
     if a is None or b is None:
@@ -397,6 +448,43 @@ def normalize(target, side, answer):
         m = answer["metrics"]
         answer["metrics"] = sorted((x for x in m if "path" in x), key=lambda x: (x["name"], x["path"].rstrip("."))) + [x for x in m if "path" not in x]
     return answer
+
+def averaged(g, t):
+    """A random tiers target's difference that a Whisper-averaging case explains: in values, or
+    in numbers that names and tags make of values (`aggregateLine`, `cactiStyle`, `aliasQuery`);
+    series, timestamps and the rest of every name the same."""
+    def numberless(x):
+        if isinstance(x, str):
+            return re.sub(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?", "#", x)
+        if isinstance(x, list):
+            return [numberless(i) for i in x]
+        if isinstance(x, dict):
+            return {k: v if k == "datapoints" else numberless(v) for k, v in x.items()}
+        return x
+    d = diff(numberless(g), numberless(t))
+    return d is None or re.search(r": at -?\d+ \S+ vs \S+$", d) is not None
+
+def merged_only(q, g, t):
+    """A time specification's difference that only the maxDataPoints merge makes (a
+    Whisper-averaging case: the request's range is not known beforehand, so it is checked
+    here): values only, the same request without maxDataPoints the same on both sides, and
+    every differing point of tally's within the values its group merged (tally's exact merge
+    weighs the slots by their raw points, Whisper's mean of means weighs them alike)."""
+    if "maxDataPoints=" not in q or not (is_render(g) and is_render(t)) or not averaged(g, t):
+        return False
+    (gok, g2), (tok, t2) = both(re.sub(r"&maxDataPoints=[^&]*", "", q), True)
+    if not (gok and tok and is_render(g2) and not diff(g2, t2)) or len(g2) != len(g):
+        return False
+    for gs, ts, raw in zip(g, t, g2):
+        stamps = [p[1] for p in gs["datapoints"]]
+        step = stamps[1] - stamps[0] if len(stamps) > 1 else 10 ** 10
+        for (gv, at), (tv, _) in zip(gs["datapoints"], ts["datapoints"]):
+            if same_value(gv, tv):
+                continue
+            group = [v for v, x in raw["datapoints"] if v is not None and at - step <= x < at + step]
+            if tv is None or not group or not min(group) - 1e-9 <= tv <= max(group) + 1e-9:
+                return False
+    return True
 
 def without_tags(answer):
     return [{k: v for k, v in s.items() if k != "tags"} for s in answer] if is_render(answer) else answer
@@ -495,24 +583,26 @@ def wanted(target):
     except re.error:
         return False
 
-sets = {3: {}, 4: {}}  # the random targets' and the time specifications' counts
+sets = {3: {}, 4: {}, 5: {}}  # the random targets', the time specifications' and the random tiers targets' counts
 counts = {"same": 0, "DIFFERENT": 0, "whisper avg": 0, "graphite bug": 0, "known": 0, "graphite error": 0, "tally error": 0, "both error": 0}
 for n, path in enumerate(files):
     for line in open(path):
         target = line.strip()
-        if not target or target.startswith("#") or not wanted(target) or ONLY_RANDOM and n != 3 \
+        if not target or target.startswith("#") or not wanted(target) or ONLY_RANDOM and n not in (3, 5) \
                 or ONLY_TIMESPEC and n != 4:
             continue
         # "~ " marks a documented Whisper-averaging case (README): a difference is expected.
         # "! " a documented graphite-web bug in tags: everything but the tags is compared.
         # "!! " a documented graphite-web bug in the whole answer: any difference is expected.
         # "? " a documented difference of tally's (time specifications): likewise, but tally
-        # answers 4xx where it refuses.
+        # answers 4xx where it refuses. In the random tiers set "~ " may come before "! " or
+        # "!! ", and a "~ " difference must be one a Whisper-averaging case explains (averaged).
         averaging = target.startswith("~ ")
+        target = target.removeprefix("~ ")
         bug = "tags" if target.startswith("! ") else "all" if target.startswith("!! ") else None
         bug = "known" if target.startswith("? ") else bug
         target = target.removeprefix("~ ").removeprefix("!! ").removeprefix("! ").removeprefix("? ")
-        q = request(target, n != 1)
+        q = request(target, n not in (1, 5))
         (gok, g), (tok, t) = both(q, n == 4)
         g, t = normalize(target, "graphite", g), normalize(target, "tally", t)
         if bug == "all" or bug == "known" and (tok or status(t).startswith("4")):
@@ -523,8 +613,10 @@ for n, path in enumerate(files):
             if d and bug == "tags" and not diff(without_tags(g), without_tags(t)):
                 kind = "graphite bug"
             else:
-                kind = ("whisper avg" if averaging else "DIFFERENT") if d else "same"
+                explained = n != 5 or (averaged(without_tags(g), without_tags(t)) if bug == "tags" else averaged(g, t))
+                kind = ("whisper avg" if averaging and explained else "DIFFERENT") if d else "same"
                 kind = "known" if d and n == 4 and one_slot(g, t) else kind
+                kind = "whisper avg" if kind == "DIFFERENT" and n == 4 and merged_only(q, g, t) else kind
         elif not gok and not tok and n == 4 and not status(t).startswith("4"):
             # A request both refuse: tally must answer 4xx, with a reason.
             kind, d = "tally error", f"graphite {g[:150]} / tally {t[:150]}"
@@ -548,7 +640,8 @@ for n, path in enumerate(files):
             print("   graphite:", json.dumps(g, default=str)[:2000])
             print("   tally:   ", json.dumps(t, default=str)[:2000])
 print("\n" + ", ".join(f"{v} {k}" for k, v in counts.items()))
-for n, what, seed in ((3, "random", "SEED"), (4, "time specifications", "TIMESPEC_SEED")):
+for n, what, seed in ((3, "random", "SEED"), (5, "random over the tiers", "SEED"),
+                      (4, "time specifications", "TIMESPEC_SEED")):
     if sets[n]:
         print(f"of which {what} ({seed}={os.environ.get(seed)}, {sum(sets[n].values())} requests): "
               + ", ".join(f"{v} {k}" for k, v in sorted(sets[n].items())))
