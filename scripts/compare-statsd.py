@@ -16,6 +16,9 @@ tally on wall-clock multiples), nor the values of the timing metrics (processing
 calculationtime, graphiteStats.*, timestamp_lag), whose names are. A flushed name holds the
 token (kNNNN) of the group that made it, so a difference is shown with the lines of that token
 sent so far; one statsd_known.py explains is known, any other is DIFFERENT (exit status 1).
+A value equal to float precision but not byte for byte is counted and printed (`text ...`):
+tally promises etsy's bytes. --keep DIR keeps each config's files and the packets sent
+(DIR/NAME/sent.txt); -v prints the known differences too.
 """
 import argparse
 import json
@@ -248,8 +251,9 @@ def run(a, name):
             time.sleep(max(0, start + w * INTERVAL - time.monotonic()))
             sent_at.append(time.monotonic())
             send(packets, (e_udp, e_tcp), (t_udp, t_tcp))
-            if time.monotonic() - sent_at[-1] > 0.3:
-                print('warning: window %d took %.2f s to send' % (w, time.monotonic() - sent_at[-1]))
+            took = time.monotonic() - sent_at[-1]
+            if took > 0.3:
+                print('warning: window %d took %.2f s to send' % (w, took))
         time.sleep(INTERVAL + 0.8)
         e_fl, t_fl = es.flushes(), ts.flushes()
     finally:

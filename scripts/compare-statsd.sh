@@ -13,7 +13,7 @@
 #
 #   scripts/compare-statsd.sh --seed S [--windows N] [--config NAME] [--keep DIR] [-v]
 #
-# N windows of 2 s (default 10) per config; without --config every config runs (about 35 s
+# N windows of 2 s (default 10) per config; without --config every config runs (about 30 s
 # each). `python3 scripts/statsd_random.py N S` prints a seed's packets. Needs node and the
 # npm package (TALLY_ETSY_STATSD=path/to/stats.js to use another). Not in scripts/test.sh:
 # it takes minutes and tests/statsd_etsy.rs covers the same ground in CI.
