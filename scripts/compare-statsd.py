@@ -319,14 +319,16 @@ def compare(a, config, windows, etsy, tally):
         for name in sorted(set(e) | set(t)):
             ev, tv = e.get(name), t.get(name)
             counts['lines'] += 1
+            toks = set(TOKEN.findall(name))
+            groups = [g for g in sent if g[1] in toks]
             if same(name, ev, tv):
                 counts['same'] += 1
                 if ev != tv and not any(x in name for x in TIMING):
-                    counts['text'] += 1
-                    print('text %s window %d: %r: etsy %s, tally %s' % (config, w, name, ev, tv))
+                    why = statsd_known.explain(config, name, ev, tv, groups, sent, windows[w])
+                    counts['text'] += not why
+                    print('text %s window %d: %r: etsy %s, tally %s%s'
+                          % (config, w, name, ev, tv, ' (known: %s)' % why if why else ''))
                 continue
-            toks = set(TOKEN.findall(name))
-            groups = [g for g in sent if g[1] in toks]
             reason = statsd_known.explain(config, name, ev, tv, groups, sent, windows[w])
             verdict = 'known' if reason else 'DIFFERENT'
             counts[verdict] += 1
@@ -344,7 +346,8 @@ def compare(a, config, windows, etsy, tally):
                     print('   known: %s' % reason)
     for r, n in sorted(reasons.items(), key=lambda x: -x[1]):
         print('  %s known x%d: %s' % (config, n, r))
-    print('seed %s config %s: %d windows, %d lines: %d same (%d of them not byte for byte), '
+    print('seed %s config %s: %d windows, %d lines: %d same (%d not byte for byte and '
+          'unexplained), '
           '%d DIFFERENT, %d known' % (a.seed, config, a.windows, counts['lines'], counts['same'],
                                       counts['text'], counts['DIFFERENT'], counts['known']))
     sys.stdout.flush()
