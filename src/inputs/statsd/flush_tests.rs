@@ -54,6 +54,25 @@ fn javascript_number_strings() {
     }
 }
 
+/// Halfway between two shortest digit strings JavaScript prints the even one (node 20 gave
+/// these; Rust's own shortest formatting rounds the tie up: `…000.3`).
+#[test]
+fn javascript_number_strings_take_the_even_digit_on_a_tie() {
+    for (v, s) in [
+        (1_000_468_049_000_000.0 + 0.25, "1000468049000000.2"),
+        (1_001_611_739_000_000.0 + 0.25, "1001611739000000.2"),
+        (1_000_468_049_000_005.0 + 0.25, "1000468049000005.2"),
+        (1_000_468_049_000_000.0 + 0.75, "1000468049000000.8"),
+        (-1_000_468_049_000_000.0 - 0.25, "-1000468049000000.2"),
+        (1.2345678901234565e-7, "1.2345678901234566e-7"),
+        (9_007_199_254_740_993.0, "9007199254740992"),
+        (5e-324, "5e-324"),
+        (f64::MAX, "1.7976931348623157e+308"),
+    ] {
+        assert_eq!(js_string(v), s, "{v:e}");
+    }
+}
+
 #[test]
 fn timer_statistics_over_the_raw_window() {
     let o = Options {

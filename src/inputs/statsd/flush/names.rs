@@ -85,8 +85,9 @@ pub fn js_string(v: f64) -> String {
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
     let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let k = digits.len() as i32;
     let n = exp + 1;
+    let digits = even_on_tie(v.abs(), digits, n);
+    let k = digits.len() as i32;
     let mut out = String::with_capacity(24);
     if v < 0.0 {
         out.push('-');
@@ -113,4 +114,63 @@ pub fn js_string(v: f64) -> String {
         out.push_str(&(n - 1).abs().to_string());
     }
     out
+}
+
+/// JavaScript picks, of two shortest digit strings equally close to the value (the value lies
+/// exactly halfway between them), the even one (ECMA-262 Number::toString, note 2; V8 does):
+/// `1000468049000000.25` prints as `…000.2`. Rust's shortest formatting rounds such a tie up
+/// (`…000.3`). `digits` are Rust's shortest digits of `x` (> 0, finite) with the decimal point
+/// after `n` of them; returns the digits JavaScript prints. Ties need 16 digits or more (the
+/// decimal step finer than the binary one), which keeps this off the common path.
+fn even_on_tie(x: f64, digits: String, n: i32) -> String {
+    let k = digits.len() as i32;
+    if k < 16 {
+        return digits;
+    }
+    let Ok(s) = digits.parse::<u64>() else {
+        return digits;
+    };
+    if s % 2 == 0 {
+        return digits;
+    }
+    // x = m * 2^e with m odd.
+    let bits = x.to_bits();
+    let (exp_bits, frac) = ((bits >> 52) as i32 & 0x7ff, bits & ((1 << 52) - 1));
+    let (mut m, mut e) = if exp_bits == 0 {
+        (frac, -1074)
+    } else {
+        (frac | 1 << 52, exp_bits - 1075)
+    };
+    let zeros = m.trailing_zeros();
+    m >>= zeros;
+    e += zeros as i32;
+    // The midpoint (2t + 1) * 10^q / 2 = (2t + 1) * 5^q * 2^(q - 1) is x when its odd part and
+    // its power of two are x's.
+    let q = n - k;
+    let is_midpoint = |two_t_plus_1: u64| {
+        if e != q - 1 {
+            return false;
+        }
+        let Some(five) = 5u128.checked_pow(q.unsigned_abs()) else {
+            return false;
+        };
+        if q >= 0 {
+            u128::from(m) == u128::from(two_t_plus_1) * five
+        } else {
+            u128::from(m) * five == u128::from(two_t_plus_1)
+        }
+    };
+    let even = if is_midpoint(2 * s + 1) {
+        s + 1
+    } else if is_midpoint(2 * s - 1) {
+        s - 1
+    } else {
+        return digits;
+    };
+    let candidate = even.to_string();
+    if candidate.len() != digits.len() {
+        return digits;
+    }
+    let round_trips = format!("{candidate}e{}", q).parse::<f64>() == Ok(x);
+    if round_trips { candidate } else { digits }
 }
