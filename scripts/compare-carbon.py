@@ -39,6 +39,7 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import carbon_known  # noqa: E402
 import carbon_random  # noqa: E402
+import tally_proc  # noqa: E402
 
 STEP = carbon_random.STEP
 TOKEN = re.compile(r'id(\d{5})')
@@ -101,23 +102,9 @@ def start_tally(work, binary):
                 'inputs:\n  system:\n    enabled: false\n  carbon:\n    listen: 127.0.0.1:0\n'
                 '    udp: true\nstorage:\n  schemas:\n    - name: all\n      pattern: ".*"\n'
                 '      retentions: [%ds:1h]\nquery:\n  max_series: 1000000\n' % (root, STEP))
-    log_path = os.path.join(root, 'tally.log')
-    proc = subprocess.Popen([binary, '--log-format', 'json', 'run', '-c', conf],
-                            stdout=subprocess.DEVNULL, stderr=open(log_path, 'w'))
-    addrs = {}
-    for _ in range(300):
-        if proc.poll() is not None:
-            sys.exit('tally exited: %s' % open(log_path).read()[-2000:])
-        for l in open(log_path):
-            v = json.loads(l).get('fields', {}) if l.startswith('{') else {}
-            if 'addr' in v:
-                host, port = v['addr'].rsplit(':', 1)
-                addrs[v['message']] = (host, int(port))
-        if 'HTTP listening.' in addrs and 'Carbon listening on udp.' in addrs:
-            return (proc, addrs['HTTP listening.'], addrs['Carbon listening on tcp.'],
-                    addrs['Carbon listening on udp.'])
-        time.sleep(0.1)
-    sys.exit('tally did not start')
+    wanted = ('HTTP listening.', 'Carbon listening on tcp.', 'Carbon listening on udp.')
+    proc, addrs = tally_proc.start(binary, conf, os.path.join(root, 'tally.log'), wanted)
+    return (proc, *(addrs[w] for w in wanted))
 
 
 def send(units, carbon, tally, rnd):

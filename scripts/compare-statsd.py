@@ -21,7 +21,6 @@ tally promises etsy's bytes. --keep DIR keeps each config's files and the packet
 (DIR/NAME/sent.txt); -v prints the known differences too.
 """
 import argparse
-import json
 import math
 import os
 import re
@@ -36,6 +35,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import statsd_known  # noqa: E402
 import statsd_random  # noqa: E402
+import tally_proc  # noqa: E402
 
 INTERVAL = 2.0
 TOKEN = re.compile(r'k\d{4}')
@@ -170,22 +170,9 @@ def start_tally(work, binary, members, sink):
                 '  statsd: {listen: 127.0.0.1:0}\noutputs:\n  - type: carbon\n'
                 "    destinations: ['127.0.0.1:%d']\n    statsd: {flush_interval: %dms%s}\n"
                 % (work, sink.port, INTERVAL * 1000, ', ' + members if members else ''))
-    log_path = os.path.join(work, 'tally.log')
-    proc = subprocess.Popen([binary, '--log-format', 'json', 'run', '-c', conf],
-                            stdout=subprocess.DEVNULL, stderr=open(log_path, 'w'))
-    for _ in range(300):
-        if proc.poll() is not None:
-            sys.exit('tally exited: %s' % open(log_path).read()[-2000:])
-        addrs = {}
-        for l in open(log_path):
-            v = json.loads(l).get('fields', {}) if l.startswith('{') else {}
-            if 'addr' in v:
-                host, port = v['addr'].rsplit(':', 1)
-                addrs[v['message']] = (host, int(port))
-        if 'StatsD listening on udp.' in addrs and 'StatsD listening on tcp.' in addrs:
-            return proc, addrs['StatsD listening on udp.'], addrs['StatsD listening on tcp.']
-        time.sleep(0.1)
-    sys.exit('tally did not start')
+    wanted = ('StatsD listening on udp.', 'StatsD listening on tcp.')
+    proc, addrs = tally_proc.start(binary, conf, os.path.join(work, 'tally.log'), wanted)
+    return (proc, *(addrs[w] for w in wanted))
 
 
 def send(packets, etsy, tally):
